@@ -1,0 +1,172 @@
+"""The ``physgen`` command line (typer). Stable verbs: see ``physgen --help``.
+
+User errors (:class:`physgen.errors.PhysgenError`) print one red line and exit with code 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from physgen.errors import PhysgenError
+
+app = typer.Typer(help="physgen: spec-driven fast simulation for particle physics.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, add_completion=False)
+specs_app = typer.Typer(help="List, show and validate specs.", no_args_is_help=True)
+store_app = typer.Typer(help="Inspect and validate stores.", no_args_is_help=True)
+app.add_typer(specs_app, name="specs")
+app.add_typer(store_app, name="store")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def user_errors(func):
+    """Turn :class:`PhysgenError` into one message on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except PhysgenError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted[/]: committed events are kept; rerun with --resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _mode(resume: bool, overwrite: bool) -> str:
+    if resume and overwrite:
+        raise PhysgenError("--resume and --overwrite exclude each other")
+    return "resume" if resume else "overwrite" if overwrite else "create"
+
+
+Resume = Annotated[bool, typer.Option("--resume", help="continue an interrupted run into the existing store")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing store")]
+
+
+# ---------------------------------------------------------------- specs
+@specs_app.command("list")
+@user_errors
+def specs_list(kind: Annotated[Optional[str], typer.Option(help="only this kind")] = None) -> None:
+    """List the specs physgen can find by name."""
+    from physgen.specs import SpecRegistry
+
+    registry = SpecRegistry.default(near=Path.cwd())
+    table = Table("kind", "name", "file")
+    for k, name in registry.names(kind):
+        table.add_row(k, name, str(registry.paths[(k, name)]))
+    console.print(table)
+
+
+@specs_app.command("show")
+@user_errors
+def specs_show(name: str) -> None:
+    """Print a spec (by name or path) as validated YAML."""
+    from physgen.specs import SpecRegistry, dump_spec
+
+    loaded = SpecRegistry.default(near=Path.cwd()).resolve(name)
+    console.print(f"# {loaded.source}  {loaded.hash}", style="dim", highlight=False)
+    console.print(dump_spec(loaded.spec), highlight=False, markup=False)
+
+
+@specs_app.command("validate")
+@user_errors
+def specs_validate(paths: list[Path]) -> None:
+    """Validate spec files, including the specs they refer to by name."""
+    from physgen.specs import DatasetSpec, load_spec
+    from physgen.store import resolve_dataset
+
+    failures = []
+    for path in paths:
+        try:
+            loaded = load_spec(path)
+            if isinstance(loaded.spec, DatasetSpec):
+                resolve_dataset(str(path))
+            console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
+        except PhysgenError as exc:
+            failures.append(str(exc))
+    if failures:
+        raise PhysgenError("\n".join(failures))
+
+
+# ---------------------------------------------------------------- simulate
+@app.command()
+@user_errors
+def simulate(
+    dataset: Annotated[str, typer.Argument(help="dataset spec: a YAML path or a name")],
+    out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
+    events: Annotated[Optional[int], typer.Option(help="number of events (default: the spec's)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's)")] = None,
+    workers: Annotated[int, typer.Option(help="processes on a local dask cluster (1: in this process)")] = 1,
+    scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Run the dataset's reference simulator into a store."""
+    from physgen.sim import simulate as run
+
+    url = run(dataset, out, events=events, seed=seed, workers=workers, scheduler=scheduler,
+              mode=_mode(resume, overwrite))
+    console.print(f"wrote {url}")
+
+
+# ---------------------------------------------------------------- store
+@store_app.command("info")
+@user_errors
+def store_info(store: str) -> None:
+    """Summarise a store: events, variables with dims and units, chunking, provenance."""
+    from physgen.store import open_store
+
+    ds = open_store(store)
+    meta = ds.physgen.provenance
+    console.print(f"[bold]{store}[/]: {ds.sizes.get('event', 0)} committed events, "
+                  f"chunks of {meta['chunk_events']} events", highlight=False)
+    table = Table("variable", "dims", "shape", "dtype", "units")
+    for name, var in ds.data_vars.items():
+        table.add_row(name, ", ".join(map(str, var.dims)), str(var.shape), str(var.dtype), var.attrs.get("units", "?"))
+    console.print(table)
+    specs = {role: f"{s['name']} ({s['hash'][:19]})" for role, s in meta.get("specs", {}).items()}
+    summary = {k: meta.get(k) for k in ("producer", "seed", "physgen_version", "created")} | {"specs": specs}
+    console.print_json(json.dumps(summary, default=str))
+
+
+@store_app.command("validate")
+@user_errors
+def store_validate(stores: list[str]) -> None:
+    """Check schema, units, provenance and value ranges; exit 2 on any problem."""
+    from physgen.store import validate_store
+
+    problems = []
+    for store in stores:
+        found = validate_store(store)
+        problems += [f"{store}: {p}" for p in found]
+        if not found:
+            console.print(f"[green]valid[/] {store}", highlight=False)
+    if problems:
+        raise PhysgenError("\n".join(problems))
+
+
+# ---------------------------------------------------------------- demo
+@app.command()
+@user_errors
+def demo(out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo")) -> None:
+    """Small end-to-end run on the embedded defaults."""
+    from physgen.demo import run_demo
+
+    run_demo(out, console)
+
+
+def main() -> None:  # pragma: no cover - entry point
+    sys.exit(app())

@@ -1,0 +1,52 @@
+"""Exceptions and warnings of physgen.
+
+Every user mistake (a spec, a file, a store, a CLI argument) raises a subclass of
+:class:`PhysgenError`; the CLI prints its message in one line and exits with code 2.
+Anything else is a bug and keeps its traceback. Each class also inherits the
+matching builtin so that ``except FileNotFoundError`` and friends keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PhysgenError",
+    "PhysgenWarning",
+    "SchemaError",
+    "SpecError",
+    "SpecNotFoundError",
+    "StoreError",
+    "StoreExistsError",
+    "InputFileError",
+]
+
+
+class PhysgenError(ValueError):
+    """Root of all user-facing errors."""
+
+
+class PhysgenWarning(UserWarning):
+    """Root of physgen's own warnings."""
+
+
+class SpecError(PhysgenError):
+    """A spec failed to load or validate; the message names the file and key path."""
+
+
+class SpecNotFoundError(SpecError, FileNotFoundError):
+    """A spec file or a spec name that does not exist."""
+
+
+class StoreError(PhysgenError):
+    """A store that cannot be opened, is invalid or cannot be written as asked."""
+
+
+class StoreExistsError(StoreError, FileExistsError):
+    """The output store exists and neither resume nor overwrite was asked for."""
+
+
+class SchemaError(StoreError):
+    """Data whose variables, shapes, dtypes or units do not fit a store's schema."""
+
+
+class InputFileError(PhysgenError, OSError):
+    """An input file (HDF5 to import, YAML, ...) that is missing or malformed."""

@@ -1,0 +1,146 @@
+"""Detector spec → labelled coordinates with units, and the cell variables a detector stores.
+
+Dimension names say what they are: ``eta``/``phi`` for jet images, ``<layer>_y``/``<layer>_x``
+per readout layer of a layered calorimeter (``layer_0_y``…), ``z``/``y``/``x`` for voxels.
+Cell centres are coordinates (units in attrs); cell edges are kept in each coordinate's
+``attrs["edges"]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from physgen.schema import StoreSchema, VariableSchema
+from physgen.specs import DetectorSpec, EtaPhiGrid, LayeredCalorimeter, Material, VoxelCalorimeter
+from physgen.units import to_magnitude
+
+__all__ = ["detector_schema", "cell_centres", "cell_edges", "SamplingMedium", "sampling_medium", "layer_boundaries"]
+
+Coord = tuple[np.ndarray, dict[str, object]]
+
+
+def cell_edges(n: int, size: float, center: float = 0.0) -> np.ndarray:
+    """``n + 1`` edges of ``n`` cells of ``size`` centred on ``center``."""
+    return center + (np.arange(n + 1) - n / 2) * size
+
+
+def cell_centres(n: int, size: float, center: float = 0.0) -> np.ndarray:
+    """Centres of ``n`` cells of ``size`` centred on ``center``."""
+    return center + (np.arange(n) - (n - 1) / 2) * size
+
+
+def _coord(n: int, size: float, units: str, long_name: str, center: float = 0.0) -> Coord:
+    attrs = {"units": units, "long_name": long_name, "edges": cell_edges(n, size, center).tolist()}
+    return cell_centres(n, size, center), attrs
+
+
+def layer_boundaries(geometry: LayeredCalorimeter | VoxelCalorimeter) -> np.ndarray:
+    """Depth (mm) of the front of each readout layer and of the back of the last one."""
+    if isinstance(geometry, LayeredCalorimeter):
+        fronts = [to_magnitude(layer.depth, "mm") for layer in geometry.layers]
+        back = fronts[-1] + to_magnitude(geometry.layers[-1].thickness, "mm")
+        return np.array([*fronts, back])
+    periods = [
+        to_magnitude(s.absorber_thickness, "mm") + to_magnitude(s.active_thickness, "mm")
+        for s in geometry.sections
+        for _ in range(s.periods)
+    ]
+    return np.concatenate([[0.0], np.cumsum(periods)])
+
+
+def _eta_phi_schema(g: EtaPhiGrid) -> StoreSchema:
+    coords = {
+        "eta": _coord(g.n_eta, g.cell_eta, "dimensionless", "pseudorapidity", g.center[0]),
+        "phi": _coord(g.n_phi, g.cell_phi, "rad", "azimuth", g.center[1]),
+    }
+    image = VariableSchema(g.variable, ("eta", "phi"), (g.n_eta, g.n_phi), "float32", g.energy_units,
+                           f"pixel {'transverse momentum' if g.quantity == 'pt' else 'energy'}", (0.0, np.inf))
+    return StoreSchema((image,), coords)
+
+
+def _layered_schema(g: LayeredCalorimeter) -> StoreSchema:
+    variables, coords = [], {}
+    for layer in g.layers:
+        (ny, nx), (sy, sx) = layer.cells, layer.cell_size
+        ydim, xdim = f"{layer.name}_y", f"{layer.name}_x"
+        coords[ydim] = _coord(ny, to_magnitude(sy, "mm"), "mm", f"{layer.name} cell centre y")
+        coords[xdim] = _coord(nx, to_magnitude(sx, "mm"), "mm", f"{layer.name} cell centre x")
+        variables.append(VariableSchema(layer.name, (ydim, xdim), (ny, nx), "float32", g.energy_units,
+                                        f"energy deposited in {layer.name} cells", (0.0, np.inf)))
+    bounds = layer_boundaries(g)
+    coords["layer"] = (np.arange(len(g.layers)), {
+        "units": "dimensionless", "long_name": "readout layer index",
+        "names": [layer.name for layer in g.layers], "depth_edges_mm": bounds.tolist(),
+    })
+    if g.overflow:
+        variables.append(VariableSchema("overflow", ("layer",), (len(g.layers),), "float32", g.energy_units,
+                                        "energy outside each layer's cell grid", (0.0, np.inf)))
+    return StoreSchema(tuple(variables), coords)
+
+
+def _voxel_schema(g: VoxelCalorimeter) -> StoreSchema:
+    nz, ny, nx = g.cells
+    sy, sx = (to_magnitude(s, "mm") for s in g.cell_size)
+    bounds = layer_boundaries(g)
+    coords = {
+        "z": (np.arange(nz), {"units": "dimensionless", "long_name": "layer index", "depth_edges_mm": bounds.tolist()}),
+        "y": _coord(ny, sy, "mm", "cell centre y"),
+        "x": _coord(nx, sx, "mm", "cell centre x"),
+    }
+    var = VariableSchema(g.variable, ("z", "y", "x"), (nz, ny, nx), "float32", g.energy_units,
+                         "energy per cell" + (" (active layers)" if g.readout == "active" else ""), (0.0, np.inf))
+    return StoreSchema((var,), coords)
+
+
+def detector_schema(detector: DetectorSpec) -> StoreSchema:
+    """The cell variables and coordinates that ``detector`` adds to a store."""
+    g = detector.geometry
+    if isinstance(g, EtaPhiGrid):
+        return _eta_phi_schema(g)
+    if isinstance(g, LayeredCalorimeter):
+        return _layered_schema(g)
+    return _voxel_schema(g)
+
+
+@dataclass(frozen=True)
+class SamplingMedium:
+    """Effective constants of one absorber + active sampling structure (PHYSICS.md §4)."""
+
+    X0: float  # mm
+    moliere_radius: float  # mm
+    critical_energy: float  # MeV
+    Z: float
+    density: float  # g/cm3
+    lambda_int: float  # mm
+    period: float  # mm
+    sampling_fraction: float  # active fraction of the deposited energy (MIP-like, by dE/dx)
+    F_s: float  # X0_eff / period
+    e_hat: float
+
+
+def sampling_medium(absorber: Material, d_abs: float, active: Material, d_act: float) -> SamplingMedium:
+    """Mixture rules of GFlash for absorber (thickness ``d_abs`` mm) + active (``d_act`` mm)."""
+    rho = np.array([to_magnitude(m.density, "g/cm^3") for m in (absorber, active)])
+    d = np.array([d_abs, d_act])
+    x0 = np.array([to_magnitude(m.X0, "mm") for m in (absorber, active)])
+    ec = np.array([to_magnitude(m.critical_energy, "MeV") for m in (absorber, active)])
+    lam = np.array([to_magnitude(m.lambda_int, "mm") for m in (absorber, active)])
+    z = np.array([absorber.Z, active.Z])
+    w = d * rho / np.sum(d * rho)
+    rho_eff = np.sum(d * rho) / np.sum(d)
+    x0_eff = 1.0 / np.sum(w * rho_eff / (x0 * rho))
+    e_s = 21.2
+    rm_eff = e_s / np.sum(w * ec / x0)
+    ec_eff = x0_eff * np.sum(w * ec / x0)
+    lam_eff = 1.0 / np.sum(w * rho_eff / (lam * rho))
+    # MIP energy-loss share of the active layer (dE/dx ∝ ρ Z/A, A≈2Z for the ratio)
+    dedx = rho * np.array([absorber.Z / absorber.A, active.Z / active.A])
+    sampling_fraction = float(d[1] * dedx[1] / np.sum(d * dedx))
+    return SamplingMedium(
+        X0=float(x0_eff), moliere_radius=float(rm_eff), critical_energy=float(ec_eff), Z=float(np.sum(w * z)),
+        density=float(rho_eff), lambda_int=float(lam_eff), period=float(d.sum()),
+        sampling_fraction=sampling_fraction, F_s=float(x0_eff / d.sum()),
+        e_hat=float(1.0 / (1.0 + 0.007 * (absorber.Z - active.Z))),
+    )

@@ -1,0 +1,32 @@
+"""Rich progress bars with an events/s column, shared by every long-running command."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+__all__ = ["event_progress"]
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task) -> Text:
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "ev")
+        return Text(f"{speed:,.0f} {unit}/s" if speed else f"– {unit}/s", style="progress.data.speed")
+
+
+@contextmanager
+def event_progress(description: str, total: int, completed: int = 0, *, enabled: bool = True,
+                   unit: str = "ev") -> Iterator[Callable[[int], None]]:
+    """Yield ``advance(n)``; shows a bar with count and rate (``unit``/s) when ``enabled``."""
+    if not enabled:
+        yield lambda n: None
+        return
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task(description, total=total, completed=completed, unit=unit)
+        yield lambda n: progress.advance(task, n)

@@ -1,0 +1,142 @@
+"""Running a simulator into a store: chunked, seeded per chunk, parallel, resumable.
+
+Chunk ``i`` of a run with seed ``s`` always gets ``SeedSequence(s, spawn_key=(i,))``, so a
+parallel run, a serial run and a resumed run give identical stores. Chunks are computed
+on a ``dask.distributed`` cluster (a ``LocalCluster`` by default, or any scheduler
+address) and committed to the store in order by this process, one atomic append each.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import numpy as np
+import yaml
+
+from physgen.errors import StoreError
+from physgen.progress import event_progress
+from physgen.sim._base import Simulator, get_simulator
+from physgen.specs import LoadedSpec, parse_spec
+from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
+
+__all__ = ["simulate", "chunk_plan", "build_simulator"]
+
+
+def chunk_plan(n_events: int, chunk_events: int) -> list[int]:
+    """Events per chunk: full chunks then one remainder."""
+    full, rest = divmod(n_events, chunk_events)
+    return [chunk_events] * full + ([rest] if rest else [])
+
+
+def build_simulator(dataset: ResolvedDataset) -> Simulator:
+    return get_simulator(dataset.spec.producer.name)(dataset)
+
+
+@lru_cache(maxsize=4)
+def _worker_simulator(texts: tuple[tuple[str, str, str], ...]) -> Simulator:
+    """Rebuild the simulator in a worker process from spec texts (cached: Pythia start-up is slow)."""
+    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(text), source=source), text, source)
+              for role, text, source in texts}
+    return build_simulator(ResolvedDataset(loaded["dataset"], loaded.get("detector"), loaded.get("features")))
+
+
+def _simulate_chunk(texts, n_events: int, seed: int, index: int) -> dict[str, np.ndarray]:
+    return _worker_simulator(texts).simulate(n_events, np.random.SeedSequence(seed, spawn_key=(index,)))
+
+
+def _spec_texts(dataset: ResolvedDataset) -> tuple[tuple[str, str, str], ...]:
+    parts = (("dataset", dataset.dataset), ("detector", dataset.detector), ("features", dataset.features))
+    return tuple((role, loaded.text, loaded.source) for role, loaded in parts if loaded is not None)
+
+
+@contextmanager
+def _client(workers: int, scheduler: str | None) -> Iterator[object]:
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        with Client(scheduler) as client:
+            yield client
+        return
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        yield client
+
+
+def simulate(
+    dataset: str | LoadedSpec | ResolvedDataset,
+    out: str | os.PathLike[str],
+    *,
+    events: int | None = None,
+    seed: int | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    mode: str = "create",
+    progress: bool = True,
+) -> str:
+    """Simulate ``events`` events of ``dataset`` into the store ``out``; return its URL.
+
+    ``mode``: ``"create"`` (fail if ``out`` exists), ``"overwrite"`` or ``"resume"``
+    (continue an interrupted run with the same spec and seed).
+    """
+    if not isinstance(dataset, ResolvedDataset):
+        dataset = resolve_dataset(dataset)
+    simulator = build_simulator(dataset)  # validates options: fails before any write
+    spec = dataset.spec
+    n_events = events if events is not None else spec.events
+    seed = spec.seed if seed is None else seed
+    if n_events <= 0:
+        msg = f"--events must be positive, got {n_events}"
+        raise StoreError(msg)
+    url = normalise_url(out)
+    chunk = dataset.chunk_events
+    provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
+                  "requested_events": n_events}
+    writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode)
+    if writer.provenance.get("seed") != seed:
+        msg = f"cannot resume {url!r} with seed {seed}: it was made with seed {writer.provenance.get('seed')}"
+        raise StoreError(msg)
+    done = writer.committed_events
+    if done % chunk and done < n_events:
+        msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {chunk}-event chunks"
+        raise StoreError(msg)
+    if n_events != writer.provenance.get("requested_events"):
+        writer.update_provenance(requested_events=n_events)
+    plan = chunk_plan(n_events, chunk)
+    todo = [(i, n) for i, n in enumerate(plan) if i >= done // chunk]
+    with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
+                        enabled=progress) as advance:
+        if workers <= 1 and scheduler is None:
+            for i, n in todo:
+                writer.append(simulator.simulate(n, np.random.SeedSequence(seed, spawn_key=(i,))))
+                advance(n)
+        else:
+            _run_distributed(writer, _spec_texts(dataset), todo, seed, workers, scheduler, advance)
+    return url
+
+
+def _run_distributed(writer, texts, todo, seed, workers, scheduler, advance) -> None:
+    from distributed import as_completed
+
+    with _client(workers, scheduler) as client:
+        pending = iter(todo)
+        in_flight = {}
+        for i, n in [next(pending) for _ in range(min(len(todo), 2 * max(workers, 1)))]:
+            in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
+        ready: dict[int, dict[str, np.ndarray]] = {}
+        next_index = todo[0][0] if todo else 0
+        futures = as_completed(list(in_flight))
+        for future in futures:
+            ready[in_flight.pop(future)] = future.result()
+            while next_index in ready:  # commit strictly in chunk order
+                batch = ready.pop(next_index)
+                writer.append(batch)
+                advance(len(next(iter(batch.values()))))
+                next_index += 1
+            following = next(pending, None)
+            if following is not None:
+                new = client.submit(_simulate_chunk, texts, following[1], seed, following[0], pure=False)
+                in_flight[new] = following[0]
+                futures.add(new)

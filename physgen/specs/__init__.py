@@ -1,0 +1,40 @@
+"""Specs: pydantic models of detectors, feature schemas, datasets, models and pipelines,
+loaded from YAML, validated once, and found by name through :class:`SpecRegistry`."""
+
+from physgen.specs._base import SpecModel
+from physgen.specs._dataset import Choice, DatasetSpec, Fixed, LogUniform, Normal, Producer, Uniform
+from physgen.specs._detector import (
+    DetectorSpec,
+    EtaPhiGrid,
+    LayeredCalorimeter,
+    Material,
+    ReadoutLayer,
+    SamplingSection,
+    VoxelCalorimeter,
+)
+from physgen.specs._features import Feature, FeatureSchemaSpec
+from physgen.specs._loader import (
+    SPEC_KINDS,
+    LoadedSpec,
+    Spec,
+    SpecRegistry,
+    dump_spec,
+    load_spec,
+    parse_spec,
+    shipped_spec_dir,
+    spec_hash,
+)
+from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSpec, TrainingSpec, Transform
+from physgen.specs._pipeline import PipelineSpec, PipelineStep
+
+__all__ = sorted([
+    "SPEC_KINDS", "Choice", "DataSpec", "DatasetSpec", "DetectorSpec", "EtaPhiGrid", "Feature",
+    "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform", "Material", "ModelSpec",
+    "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer", "ReadoutLayer", "SamplingSection",
+    "SelectionSpec", "Spec", "SpecModel", "SpecRegistry", "TrainingSpec", "Transform", "Uniform",
+    "VoxelCalorimeter", "dump_spec", "load_spec", "parse_spec", "shipped_spec_dir", "spec_hash",
+])
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,134 @@
+"""Dataset specs: what produces a store (simulator or importer), for which detector/features,
+under which event conditions, with which seed and chunking."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, PositiveInt, model_validator
+
+from physgen.specs._base import SpecModel
+from physgen.units import check_units
+
+__all__ = ["Uniform", "Fixed", "Normal", "LogUniform", "Choice", "Distribution", "Producer", "DatasetSpec"]
+
+
+class _Dist(SpecModel):
+    units: str = ""
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    @model_validator(mode="after")
+    def _units_parse(self):
+        check_units(self.units)
+        return self
+
+
+class Uniform(_Dist):
+    distribution: Literal["uniform"] = "uniform"
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.low <= self.high:
+            msg = f"uniform: low {self.low} must not exceed high {self.high}"
+            raise ValueError(msg)
+        return self
+
+    def sample(self, rng, n):
+        return rng.uniform(self.low, self.high, n)
+
+
+class LogUniform(Uniform):
+    distribution: Literal["loguniform"] = "loguniform"  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if self.low <= 0:
+            msg = f"loguniform: low must be > 0, got {self.low}"
+            raise ValueError(msg)
+        return self
+
+    def sample(self, rng, n):
+        return np.exp(rng.uniform(np.log(self.low), np.log(self.high), n))
+
+
+class Fixed(_Dist):
+    distribution: Literal["fixed"] = "fixed"
+    value: float
+
+    def sample(self, rng, n):
+        return np.full(n, self.value)
+
+
+class Normal(_Dist):
+    distribution: Literal["normal"] = "normal"
+    mean: float
+    std: float = Field(ge=0)
+
+    def sample(self, rng, n):
+        return rng.normal(self.mean, self.std, n)
+
+
+class Choice(_Dist):
+    distribution: Literal["choice"] = "choice"
+    values: list[float] = Field(min_length=1)
+    probabilities: list[float] | None = None
+
+    @model_validator(mode="after")
+    def _probabilities(self):
+        if self.probabilities is not None:
+            if len(self.probabilities) != len(self.values) or abs(sum(self.probabilities) - 1) > 1e-9:
+                msg = "choice: probabilities must match values in length and sum to 1"
+                raise ValueError(msg)
+        return self
+
+    def sample(self, rng, n):
+        return rng.choice(np.asarray(self.values), size=n, p=self.probabilities)
+
+
+Distribution = Annotated[Uniform | LogUniform | Fixed | Normal | Choice, Field(discriminator="distribution")]
+
+
+class Producer(SpecModel):
+    """A simulator or importer by registry name, with its own options (validated by it)."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class DatasetSpec(SpecModel):
+    """A dataset: its producer, detector and feature schema (by name), conditions, size and seed."""
+
+    kind: Literal["dataset"] = "dataset"
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    simulator: Producer | None = None
+    importer: Producer | None = None
+    detector: str | None = Field(None, description="name of a detector spec")
+    features: str | None = Field(None, description="name of a feature-schema spec")
+    conditions: dict[str, Distribution] = Field(default_factory=dict)
+    events: PositiveInt = 10_000
+    seed: int = Field(0, ge=0)
+    chunk_events: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _one_producer(self):
+        if (self.simulator is None) == (self.importer is None):
+            msg = "exactly one of 'simulator' or 'importer' must be given"
+            raise ValueError(msg)
+        if self.detector is None and self.features is None:
+            msg = "at least one of 'detector' or 'features' must be given"
+            raise ValueError(msg)
+        return self
+
+    @property
+    def producer(self) -> Producer:
+        return self.simulator or self.importer  # type: ignore[return-value]
+
+    def sample_conditions(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+        """Draw ``n`` values of every condition, in the order of the spec."""
+        return {name: dist.sample(rng, n) for name, dist in self.conditions.items()}

@@ -1,0 +1,25 @@
+"""Pipeline specs: a named sequence of physgen CLI stages run in one command."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from physgen.specs._base import SpecModel
+
+__all__ = ["PipelineStep", "PipelineSpec"]
+
+
+class PipelineStep(SpecModel):
+    """One stage: a CLI verb (``simulate``, ``train``, ``generate``, ``reweight``, ``evaluate``) and its arguments."""
+
+    run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class PipelineSpec(SpecModel):
+    kind: Literal["pipeline"] = "pipeline"
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    steps: list[PipelineStep] = Field(min_length=1)
