@@ -132,7 +132,7 @@ def store_info(store: str) -> None:
     ds = open_store(store)
     meta = ds.physgen.provenance
     console.print(f"[bold]{store}[/]: {ds.sizes.get('event', 0)} committed events, "
-                  f"chunks of {meta['chunk_events']} events", highlight=False)
+                  f"chunks of {meta['chunk_events']} events", highlight=False, soft_wrap=True)
     table = Table("variable", "dims", "shape", "dtype", "units")
     for name, var in ds.data_vars.items():
         table.add_row(name, ", ".join(map(str, var.dims)), str(var.shape), str(var.dtype), var.attrs.get("units", "?"))
@@ -170,3 +170,7 @@ def demo(out: Annotated[Path, typer.Option(help="folder for the demo's stores")]
 
 def main() -> None:  # pragma: no cover - entry point
     sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m physgen.cli`
+    main()

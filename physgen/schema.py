@@ -34,8 +34,8 @@ class VariableSchema:
     def check(self, array: np.ndarray, n_events: int | None = None) -> None:
         """Raise :class:`SchemaError` unless ``array`` is ``(n_events, *shape)`` of a castable dtype."""
         if array.shape[1:] != self.shape or array.ndim != len(self.shape) + 1:
-            msg = f"variable {self.name!r}: expected shape (n_events, {', '.join(map(str, self.shape))}) " \
-                  f"with dims {(EVENT, *self.dims)}, got {array.shape}"
+            expected = ", ".join(["n_events", *map(str, self.shape)])
+            msg = f"variable {self.name!r}: expected shape ({expected}) with dims {(EVENT, *self.dims)}, got {array.shape}"
             raise SchemaError(msg)
         if n_events is not None and array.shape[0] != n_events:
             msg = f"variable {self.name!r}: expected {n_events} events, got {array.shape[0]}"
@@ -64,6 +64,10 @@ class StoreSchema:
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             msg = f"variables {dupes} are defined twice (by the detector and the feature schema?)"
+            raise SchemaError(msg)
+        clashes = sorted(set(names) & set(self.coords))
+        if clashes:
+            msg = f"features {clashes} have the names of detector coordinates; rename them in the feature schema"
             raise SchemaError(msg)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import dask.array as da
 import numpy as np
 import pint
 import xarray as xr
@@ -12,7 +13,7 @@ import zarr.errors
 
 from physgen.errors import StoreError
 from physgen.schema import EVENT
-from physgen.store._url import normalise_url, open_root, zarr_store
+from physgen.store._url import normalise_url, open_root
 from physgen.store._writer import ATTR
 from physgen.units import ureg
 
@@ -40,20 +41,29 @@ def read_provenance(url: str | os.PathLike[str]) -> dict[str, Any]:
 def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = None) -> xr.Dataset:
     """Open a store lazily: dask arrays chunked as on disk, only committed events visible.
 
-    ``chunks`` overrides the dask chunking (e.g. ``{"event": 50_000}``) without touching the store.
+    Each per-event array is cut to the committed event count on its own, so a store whose
+    last append was interrupted (arrays of different lengths on disk) opens at its last
+    commit. ``chunks={"event": n}`` re-chunks the dask arrays without touching the store.
     """
     url = normalise_url(url)
     meta = read_provenance(url)
-    try:
-        ds = xr.open_zarr(zarr_store(url, read_only=True), consolidated=False, zarr_format=3,
-                          chunks=chunks if chunks is not None else {}, mask_and_scale=False)
-    except Exception as exc:
-        msg = f"cannot open {url!r} with xarray: {exc}"
-        raise StoreError(msg) from None
-    ds = ds.isel({EVENT: slice(0, int(meta["committed_events"]))}) if EVENT in ds.dims else ds
-    ordered = [name for name in meta.get("schema", {}) if name in ds.data_vars]
-    ds = ds[ordered + [name for name in ds.data_vars if name not in ordered]]
-    ds.attrs = {ATTR: meta}
+    committed = int(meta["committed_events"])
+    group = open_root(url, mode="r")
+    event_chunks = (chunks or {}).get(EVENT)
+    coords, data_vars = {}, {}
+    for name, array in group.arrays():
+        dims = tuple(array.metadata.dimension_names or ())
+        attrs = dict(array.attrs)
+        if dims == (name,) and EVENT not in dims:
+            coords[name] = xr.Variable(dims, array[...], attrs)
+        elif dims and dims[0] == EVENT:
+            data = da.from_zarr(array)[:committed]
+            if event_chunks:
+                data = data.rechunk({0: event_chunks})
+            data_vars[name] = xr.Variable(dims, data, attrs)
+    ordered = [name for name in meta.get("schema", {}) if name in data_vars]
+    ordered += sorted(name for name in data_vars if name not in ordered)
+    ds = xr.Dataset({name: data_vars[name] for name in ordered}, coords=coords, attrs={ATTR: meta})
     ds.encoding["source"] = url
     return ds
 
@@ -75,9 +85,8 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
             problems.append(f"variable {name!r}: dims {var.dims} shape {var.shape} do not match the schema {expected}")
         if str(var.dtype) != expected["dtype"]:
             problems.append(f"variable {name!r}: dtype {var.dtype} != schema {expected['dtype']}")
-        chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks")
-        if isinstance(chunks, tuple) and tuple(chunks[1:]) != tuple(var.shape[1:]):
-            problems.append(f"variable {name!r} is chunked along non-event dims: {chunks}")
+        if var.chunks and any(len(c) > 1 for c in var.chunks[1:]):
+            problems.append(f"variable {name!r} is chunked along non-event dims: {var.chunks}")
     for name, var in ds.variables.items():
         units = var.attrs.get("units")
         if units is None:

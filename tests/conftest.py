@@ -1,0 +1,25 @@
+"""Shared fixtures and hypothesis profiles (HYPOTHESIS_PROFILE=ci|dev)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("ci", derandomize=True, deadline=None, max_examples=30,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", deadline=None, max_examples=100, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+REPO = Path(__file__).resolve().parents[1]
+SPECS = REPO / "specs"
+
+
+@pytest.fixture
+def spec_dir(tmp_path: Path) -> Path:
+    """An empty user spec folder with the usual sub-folders."""
+    for kind in ("detectors", "features", "datasets", "models"):
+        (tmp_path / "specs" / kind).mkdir(parents=True)
+    return tmp_path / "specs"
