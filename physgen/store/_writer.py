@@ -70,11 +70,15 @@ class StoreWriter:
             return self.committed_events
         start, stop = self.committed_events, self.committed_events + n
         for var in self.schema.variables:
-            array = self.group[var.name]
-            array.resize((stop, *var.shape))
-            array[start:stop] = np.asarray(batch[var.name]).astype(var.dtype, copy=False)
+            self._write_variable(var, start, np.asarray(batch[var.name]).astype(var.dtype, copy=False))
         self._commit(committed_events=stop)
         return stop
+
+    def _write_variable(self, var: VariableSchema, start: int, data: np.ndarray) -> None:
+        """Grow one array to ``start + len(data)`` events and write them (not yet visible to readers)."""
+        array = self.group[var.name]
+        array.resize((start + len(data), *var.shape))
+        array[start:] = data
 
     def update_provenance(self, **fields: Any) -> None:
         """Merge ``fields`` into the provenance attributes (one atomic write of the root metadata)."""

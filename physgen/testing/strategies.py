@@ -21,9 +21,9 @@ from hypothesis.extra import numpy as hnp
 from physgen.geometry import detector_schema
 from physgen.schema import StoreSchema, VariableSchema
 from physgen.specs import DetectorSpec, FeatureSchemaSpec
-from physgen.store import feature_variables
+from physgen.store import create_store, feature_variables
 
-__all__ = ["names", "units", "detector_specs", "feature_schema_specs", "store_schemas", "events"]
+__all__ = ["names", "units", "detector_specs", "feature_schema_specs", "store_schemas", "events", "stores"]
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True)
 """Valid spec and variable names."""
@@ -135,3 +135,22 @@ def events(draw, schema: StoreSchema, *, n_events: int | st.SearchStrategy[int] 
             elements = st.integers(0, 1000)
         batch[var.name] = draw(hnp.arrays(dtype, (n, *var.shape), elements=elements))
     return batch
+
+
+_store_counter = iter(range(10**12))
+
+
+@st.composite
+def stores(draw, *, schema: StoreSchema | None = None, max_batches: int = 3) -> tuple[str, StoreSchema, dict[str, np.ndarray]]:
+    """A fresh in-memory store (``memory://`` URL) filled with random events.
+
+    Returns ``(url, schema, events)`` where ``events`` holds every appended event, in order.
+    """
+    schema = schema or draw(store_schemas())
+    url = f"memory://physgen-strategies/{next(_store_counter)}.zarr"
+    writer = create_store(url, schema, chunk_events=draw(st.integers(1, 16)),
+                          provenance={"specs": {}, "producer": {"kind": "hypothesis", "name": "stores"}})
+    batches = draw(st.lists(events(schema), min_size=1, max_size=max_batches))
+    for batch in batches:
+        writer.append(batch)
+    return url, schema, {v.name: np.concatenate([b[v.name] for b in batches]) for v in schema.variables}
