@@ -158,6 +158,23 @@ def store_validate(stores: list[str]) -> None:
         raise PhysgenError("\n".join(problems))
 
 
+# ---------------------------------------------------------------- bench
+@app.command()
+@user_errors
+def bench(
+    what: Annotated[Optional[list[str]], typer.Argument(help="benchmarks to run (default: all)")] = None,
+    collect_only: Annotated[bool, typer.Option("--collect-only", help="only refresh the README tables")] = False,
+) -> None:
+    """Run benchmarks/bench_*.py and paste their tables into the README."""
+    from physgen.bench import available_benchmarks, collect_tables, run_benchmark
+
+    if not collect_only:
+        for name in what or available_benchmarks():
+            console.print(f"[bold]benchmark {name}[/]")
+            run_benchmark(name)
+    console.print(f"updated {collect_tables()}")
+
+
 # ---------------------------------------------------------------- demo
 @app.command()
 @user_errors
