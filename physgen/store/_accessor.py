@@ -10,7 +10,7 @@ import yaml
 from physgen.geometry import detector_schema
 from physgen.schema import StoreSchema
 from physgen.specs import DatasetSpec, DetectorSpec, FeatureSchemaSpec, parse_spec
-from physgen.store._writer import ATTR
+from physgen.store._url import ATTR
 
 __all__ = ["PhysgenAccessor"]
 

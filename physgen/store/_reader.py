@@ -9,12 +9,10 @@ import dask.array as da
 import numpy as np
 import pint
 import xarray as xr
-import zarr.errors
 
 from physgen.errors import StoreError
 from physgen.schema import EVENT
-from physgen.store._url import normalise_url, open_root
-from physgen.store._writer import ATTR
+from physgen.store._url import ATTR, normalise_url, open_physgen_group
 from physgen.units import ureg
 
 __all__ = ["open_store", "read_provenance", "validate_store"]
@@ -22,20 +20,7 @@ __all__ = ["open_store", "read_provenance", "validate_store"]
 
 def read_provenance(url: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``physgen`` root attributes of a store (provenance and commit counter)."""
-    url = normalise_url(url)
-    try:
-        group = open_root(url, mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
-        msg = f"no physgen store at {url!r}"
-        raise StoreError(msg) from None
-    except Exception as exc:  # corrupt metadata surfaces as JSON/value errors from zarr
-        msg = f"cannot open {url!r} as a Zarr store: {exc}"
-        raise StoreError(msg) from None
-    meta = group.attrs.get(ATTR)
-    if not isinstance(meta, dict) or "committed_events" not in meta:
-        msg = f"{url!r} is a Zarr group but not a physgen store (no '{ATTR}' attributes)"
-        raise StoreError(msg)
-    return dict(meta)
+    return open_physgen_group(normalise_url(url), mode="r")[1]
 
 
 def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = None) -> xr.Dataset:
@@ -46,9 +31,8 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     commit. ``chunks={"event": n}`` re-chunks the dask arrays without touching the store.
     """
     url = normalise_url(url)
-    meta = read_provenance(url)
+    group, meta = open_physgen_group(url, mode="r")
     committed = int(meta["committed_events"])
-    group = open_root(url, mode="r")
     event_chunks = (chunks or {}).get(EVENT)
     coords, data_vars = {}, {}
     for name, array in group.arrays():

@@ -6,11 +6,19 @@ import os
 import shutil
 from pathlib import Path
 
+from typing import Any
+
 import fsspec
 import zarr
+import zarr.errors
 import zarr.storage
 
-__all__ = ["normalise_url", "zarr_store", "open_root", "store_exists", "remove_store"]
+from physgen.errors import StoreError
+
+__all__ = ["ATTR", "normalise_url", "zarr_store", "open_root", "open_physgen_group", "store_exists", "remove_store"]
+
+ATTR = "physgen"
+"""Root attribute holding provenance and the commit counter."""
 
 
 def normalise_url(url: str | os.PathLike[str]) -> str:
@@ -32,6 +40,23 @@ def open_root(url: str, *, mode: str) -> zarr.Group:
         return zarr.open_group(zarr_store(url, read_only=False), mode="w", zarr_format=3)
     store = zarr_store(url, read_only=mode == "r")
     return zarr.open_group(store, mode=mode, zarr_format=3)
+
+
+def open_physgen_group(url: str, *, mode: str) -> tuple[zarr.Group, dict[str, Any]]:
+    """Open the root group of a physgen store and its ``physgen`` attributes, or raise StoreError."""
+    try:
+        group = open_root(url, mode=mode)
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
+        msg = f"no physgen store at {url!r}"
+        raise StoreError(msg) from None
+    except Exception as exc:  # corrupt metadata surfaces as JSON/value errors from zarr
+        msg = f"cannot open {url!r} as a Zarr store: {exc}"
+        raise StoreError(msg) from None
+    meta = group.attrs.get(ATTR)
+    if not isinstance(meta, dict) or "committed_events" not in meta:
+        msg = f"{url!r} is a Zarr group but not a physgen store (no '{ATTR}' attributes)"
+        raise StoreError(msg)
+    return group, dict(meta)
 
 
 def store_exists(url: str) -> bool:

@@ -15,18 +15,15 @@ from typing import Any, Literal
 
 import numpy as np
 import zarr
-import zarr.errors
 from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError, StoreExistsError
 from physgen.schema import EVENT, StoreSchema, VariableSchema
-from physgen.store._url import open_root, store_exists, remove_store
+from physgen.store._url import ATTR, open_physgen_group, open_root, remove_store, store_exists
 
-__all__ = ["StoreWriter", "create_store", "open_writer", "FORMAT_VERSION", "ATTR"]
+__all__ = ["StoreWriter", "create_store", "open_writer", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
-ATTR = "physgen"
-"""Root attribute holding provenance and the commit counter."""
 
 Mode = Literal["create", "overwrite", "resume"]
 
@@ -155,22 +152,15 @@ def create_store(
 
 def _is_physgen_store(url: str) -> bool:
     try:
-        return ATTR in open_root(url, mode="r").attrs
-    except Exception:  # anything unreadable is not ours to delete
+        open_physgen_group(url, mode="r")
+    except StoreError:  # anything unreadable is not ours to delete
         return False
+    return True
 
 
 def open_writer(url: str, *, schema: StoreSchema, expect_specs: dict[str, Any] | None = None) -> StoreWriter:
     """Reopen an existing store for appending, trimming events of an interrupted append."""
-    try:
-        group = open_root(url, mode="r+")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, zarr.errors.NodeTypeValidationError):
-        msg = f"{url!r} is not a physgen store (no Zarr group there)"
-        raise StoreError(msg) from None
-    meta = group.attrs.get(ATTR)
-    if not isinstance(meta, dict) or "committed_events" not in meta:
-        msg = f"{url!r} is a Zarr group but not a physgen store (no '{ATTR}' attributes)"
-        raise StoreError(msg)
+    group, meta = open_physgen_group(url, mode="r+")
     stored = meta.get("schema", {})
     wanted = {v.name: _variable_schema_dict(v) for v in schema.variables}
     if stored != wanted:
