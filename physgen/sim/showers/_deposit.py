@@ -7,10 +7,13 @@ depth and in the cell holding its (x, y); all showers of a batch are binned at o
 one :func:`numpy.bincount`. Spots outside a layer's cell grid go to that layer's overflow;
 spots in front of or behind the calorimeter leak out.
 
-Readout ``total`` records the deposit itself (CaloGAN: Pb + LAr); ``active`` records the
-energy in the active medium: the section's sampling fraction times a gamma-distributed
-deposit of mean e and variance σ_s² e (σ_s in √GeV), i.e. GFlash's sampling fluctuation,
-which adds up to the right fluctuation at any granularity. The threshold is applied per cell.
+Readout ``total`` records the deposit itself (CaloGAN: Pb + LAr). Readout ``active`` records
+the energy in the active medium, counted in charged-particle crossings: a spot of deposit e
+makes Poisson(e / e_x) crossings of the active gap, e_x being the mixture's MIP loss over one
+sampling period, and each crossing leaves a gamma-distributed (Landau stand-in) energy of mean
+f_samp · e_x. This gives the sampling fluctuation σ²/E = e_x (1 + 1/k) at any granularity and,
+unlike a per-spot gamma smearing, the right occupancy of sparse cells, which sets the hit count
+above a MIP threshold. The threshold is applied per cell.
 """
 
 from __future__ import annotations
@@ -25,8 +28,9 @@ from physgen.units import to_magnitude
 
 __all__ = ["CellReadout", "LANDAU_SHAPE"]
 
-LANDAU_SHAPE = 2.0
-"""Shape of the gamma distribution standing in for the Landau spread of one crossing's deposit."""
+LANDAU_SHAPE = 4.0
+"""Shape of the gamma distribution standing in for the Landau spread of one crossing's deposit
+(≈ 78 % of single crossings then pass a threshold at 60 % of the mean, as a MIP in 0.5 mm Si does)."""
 
 
 class CellReadout:
