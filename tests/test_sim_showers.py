@@ -151,3 +151,48 @@ def test_serial_and_parallel_runs_give_identical_stores(tmp_path):
     assert a.sizes["event"] == 35
     for name in a.data_vars:
         np.testing.assert_array_equal(a[name].values, b[name].values)
+
+
+def _spec(tmp_path, body: str) -> str:
+    path = tmp_path / "custom.yaml"
+    path.write_text("kind: dataset\nname: custom\n" + body)
+    return str(path)
+
+
+@pytest.mark.parametrize("particle", ["e-", "pi+"])
+def test_any_voxel_detector_oblique_incidence(tmp_path, particle):
+    """The same model fills the ILD voxel spec at an angle; deposits shift along +x with θ, φ = 0."""
+    spec = _spec(tmp_path, f"""simulator: {{name: showers, options: {{particle: {particle}}}}}
+detector: ild_ecal_30
+conditions:
+  energy: {{distribution: fixed, value: 20, units: GeV}}
+  theta: {{distribution: fixed, value: 20, units: degree}}
+""")
+    sim = build_simulator(resolve_dataset(spec))
+    cells = sim.simulate(30, np.random.SeedSequence(13))["energy"]
+    assert cells.shape == (30, 30, 30, 30)
+    x = resolve_dataset(spec).schema.coords["x"][0]
+    per_layer_x = cells.sum((0, 2)) @ x / np.maximum(cells.sum((0, 2, 3)), 1e-9)  # centroid in x per layer
+    late = cells.sum((0, 2, 3)) > 0
+    slope = np.polyfit(np.flatnonzero(late), per_layer_x[late], 1)[0]
+    assert slope > 0  # the shower axis moves to +x with depth
+    assert cells.sum((1, 2, 3)).mean() < 0.05 * 20_000  # only the silicon energy is read out
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("simulator: {name: showers, options: {particle: e+}}\ndetector: jet_image_25x25\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "layered or voxel calorimeter"),
+    ("simulator: {name: showers, options: {particle: e+}}\ndetector: calogan_lar3\n"
+     "conditions: {x0: {distribution: fixed, value: 1, units: mm}}\n", "incident energy 'energy'"),
+    ("simulator: {name: showers, options: {particle: e+}}\ndetector: calogan_lar3\nfeatures: calo_conditions\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "no condition of the same name"),
+    ("simulator: {name: showers, options: {particle: e+}}\ndetector: calogan_lar3\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: mm}}\n", "GeV-compatible"),
+    ("simulator: {name: showers, options: {particle: muon}}\ndetector: calogan_lar3\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "simulator.options.particle"),
+])
+def test_bad_specs_fail_before_simulating(tmp_path, body, message):
+    from physgen.errors import SpecError
+
+    with pytest.raises(SpecError, match=message):
+        build_simulator(resolve_dataset(_spec(tmp_path, body)))

@@ -22,6 +22,9 @@ __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
 CONDITION_UNITS = {"energy": "GeV", "x0": "mm", "y0": "mm", "theta": "rad", "phi": "rad"}
 """The physical inputs of a shower and the units the model works in; only ``energy`` is required."""
 
+MIN_COS_THETA = 1e-3
+"""Grazing incidence is capped here (θ ≤ 89.94°) so that path lengths stay finite."""
+
 
 class ShowerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -86,7 +89,8 @@ class ShowerSimulator(Simulator):
         n = len(physics["energy"])
         zero = np.zeros(n)
         theta = physics.get("theta", zero)
-        spots = self._spots(rng, physics["energy"] * 1000.0, np.cos(theta))
+        cos_theta = np.maximum(np.cos(theta), MIN_COS_THETA)
+        spots = self._spots(rng, physics["energy"] * 1000.0, cos_theta)
         return self.readout.deposit(rng, spots, n, physics.get("x0", zero), physics.get("y0", zero),
                                     theta, physics.get("phi", zero))
 
