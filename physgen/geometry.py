@@ -110,7 +110,8 @@ def _cylindrical_schema(g: CylindricalCalorimeter) -> StoreSchema:
     ]))
     attrs = {"units": "dimensionless", "long_name": "voxel index (layer-major, then alpha, then r)",
              "layer_bin": layer.tolist(), "alpha_bin": alpha.tolist(), "r_bin": r.tolist(),
-             "layer_ids": g.layer_ids or list(range(len(g.layers)))}
+             "layer_ids": g.layer_ids or list(range(len(g.layers))),
+             "r_edges_mm": [[to_magnitude(e, "mm") for e in L.r_edges] if L.r_edges else None for L in g.layers]}
     var = VariableSchema(g.variable, ("voxel",), (g.n_voxels,), "float32", g.energy_units, "energy per voxel",
                          (0.0, np.inf))
     return StoreSchema((var,), {"voxel": (np.arange(g.n_voxels), attrs)})

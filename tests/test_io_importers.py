@@ -78,7 +78,10 @@ def test_calochallenge_round_trip_picks_the_dataset_by_voxel_count(tmp_path, vox
     assert ds["showers"].dims == ("event", "voxel")
     np.testing.assert_array_equal(ds["showers"].values, data["showers"])
     np.testing.assert_array_equal(ds["incident_energy"].values, data["incident_energies"][:, 0].astype(np.float32))
-    assert len(ds["voxel"].attrs["layer_bin"]) == voxels
+    attrs = ds["voxel"].attrs
+    assert len(attrs["layer_bin"]) == voxels
+    assert all(len(edges) == n_r + 1 for edges, n_r in zip(attrs["r_edges_mm"], np.bincount(
+        attrs["layer_bin"], weights=np.equal(attrs["alpha_bin"], 0)).astype(int)))
 
 
 def test_ild_round_trip_keeps_the_axes(tmp_path):
