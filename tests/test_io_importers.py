@@ -65,6 +65,8 @@ def test_lagan_round_trip_fills_missing_columns(tmp_path):
         np.testing.assert_array_equal(ds[k].values, data[k])
     assert np.all(np.isnan(ds["tau_1"].values)) and np.all(ds["n_constituents"].values == -1)
     assert np.all(ds["weight"].values == 1)
+    # NaN marks "not in the file"; the store validator flags exactly those variables
+    assert sorted(p.split("'")[1] for p in validate_store(url)) == ["jet_phi", "tau_1", "tau_2"]
 
 
 @pytest.mark.parametrize("voxels", [368, 533, 6480])
