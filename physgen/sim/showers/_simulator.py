@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import pint
 from pydantic import BaseModel, ConfigDict, Field
 
 from physgen.errors import SpecError
@@ -65,7 +66,7 @@ class ShowerSimulator(Simulator):
             units = spec.conditions[name].units or "dimensionless"
             try:
                 self.factors[name] = float(ureg.Quantity(1.0, units).to(CONDITION_UNITS[role]).magnitude)
-            except Exception:
+            except pint.DimensionalityError:
                 msg = f"{source}: conditions.{name} has units {units!r}, expected {CONDITION_UNITS[role]}-compatible"
                 raise SpecError(msg) from None
         self.features = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
@@ -73,8 +74,7 @@ class ShowerSimulator(Simulator):
         if missing:
             msg = f"{source}: features {missing} have no condition of the same name in `conditions`"
             raise SpecError(msg)
-        cells = set(dataset.schema.names) - set(self.features)
-        self.store_overflow = "overflow" in cells
+        self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.features
 
     def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray) -> Spots:
         o = self.options
