@@ -1,7 +1,8 @@
 """Detector spec → labelled coordinates with units, and the cell variables a detector stores.
 
 Dimension names say what they are: ``eta``/``phi`` for jet images, ``<layer>_y``/``<layer>_x``
-per readout layer of a layered calorimeter (``layer_0_y``…), ``z``/``y``/``x`` for voxels.
+per readout layer of a layered calorimeter (``layer_0_y``…), ``z``/``y``/``x`` for voxels,
+``voxel`` for the flattened (layer, α, r) voxels of a cylindrical (CaloChallenge) detector.
 Cell centres are coordinates (units in attrs); cell edges are kept in each coordinate's
 ``attrs["edges"]``.
 """

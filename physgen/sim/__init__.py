@@ -1,6 +1,7 @@
 """Reference simulators: a registry of plug-ins and the chunked, parallel, resumable driver.
 
-Simulators shipped: ``mixture`` (DCTR toys), ``showers`` (parametric calorimeter showers). Importing this package registers them.
+Simulators shipped: ``mixture`` (DCTR toys), ``showers`` (parametric calorimeter showers).
+Importing this package registers them.
 """
 
 from physgen.sim import mixtures  # noqa: F401  (registers the simulator)

@@ -30,7 +30,8 @@ from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSp
 from physgen.specs._pipeline import PipelineSpec, PipelineStep
 
 __all__ = sorted([
-    "SPEC_KINDS", "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec", "EtaPhiGrid", "Feature",
+    "SPEC_KINDS", "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec",
+    "DetectorSpec", "EtaPhiGrid", "Feature",
     "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform", "Material", "ModelSpec",
     "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer", "ReadoutLayer", "SamplingSection",
     "SelectionSpec", "Spec", "SpecModel", "SpecRegistry", "TrainingSpec", "Transform", "Uniform",

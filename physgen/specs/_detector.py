@@ -1,6 +1,6 @@
 """Detector specs: the geometry kinds physgen knows and the materials they are made of.
 
-Three geometry kinds ship:
+Four geometry kinds ship:
 
 * ``eta_phi_grid`` — a calorimeter image in (η, φ) such as the 25×25 jet images of LAGAN;
 * ``layered`` — a longitudinally segmented calorimeter whose readout layers each have
