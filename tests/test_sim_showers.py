@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from physgen.errors import SpecError
 from physgen.sim import build_simulator, simulate
 from physgen.sim.showers import CellReadout
 from physgen.store import open_store, resolve_dataset, validate_store
@@ -192,7 +193,17 @@ conditions:
      "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "simulator.options.particle"),
 ])
 def test_bad_specs_fail_before_simulating(tmp_path, body, message):
-    from physgen.errors import SpecError
-
     with pytest.raises(SpecError, match=message):
         build_simulator(resolve_dataset(_spec(tmp_path, body)))
+
+
+@pytest.mark.parametrize(("condition", "message"), [
+    ("energy: {distribution: normal, mean: 0.5, std: 1, units: GeV}", "incident energies <= 0"),
+    ("energy: {distribution: fixed, value: 5, units: GeV}\n  theta: {distribution: fixed, value: 2, units: rad}",
+     "polar angles outside"),
+])
+def test_conditions_outside_the_model_domain_are_spec_errors(tmp_path, condition, message):
+    spec = _spec(tmp_path, f"simulator: {{name: showers, options: {{particle: e+}}}}\ndetector: calogan_lar3\n"
+                           f"conditions:\n  {condition}\n")
+    with pytest.raises(SpecError, match=message):
+        build_simulator(resolve_dataset(spec)).simulate(50, np.random.SeedSequence(0))

@@ -98,6 +98,7 @@ class ShowerSimulator(Simulator):
         rng = np.random.default_rng(seed)
         conditions = self.dataset.spec.sample_conditions(rng, n_events)
         physics = {role: conditions[name] * self.factors[name] for name, role in self.roles.items()}
+        self._check(physics)
         parts = [self.showers(rng, {k: v[i:i + self.options.batch_events] for k, v in physics.items()})
                  for i in range(0, n_events, self.options.batch_events)]
         cells = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, self.readout.n_cells))
@@ -105,6 +106,17 @@ class ShowerSimulator(Simulator):
         if self.store_overflow:
             out["overflow"] = np.concatenate([p[1] for p in parts]).astype(np.float32)
         return out | {name: conditions[name].astype(np.float32) for name in self.features}
+
+    def _check(self, physics: dict[str, np.ndarray]) -> None:
+        """Conditions drawn outside the model's domain are a spec error (e.g. a normal reaching E < 0)."""
+        source = self.dataset.dataset.source
+        if np.any(physics["energy"] <= 0):
+            msg = f"{source}: conditions gave incident energies <= 0 (min {physics['energy'].min():g} GeV)"
+            raise SpecError(msg)
+        theta = physics.get("theta", np.zeros(1))
+        if np.any((theta < 0) | (theta >= np.pi / 2)):
+            msg = f"{source}: conditions gave polar angles outside [0, pi/2) (got {theta.min():g}..{theta.max():g} rad)"
+            raise SpecError(msg)
 
     def producer(self):
         return {"kind": "simulator", "name": self.name, **self.options.model_dump(),
