@@ -122,6 +122,23 @@ def simulate(
     console.print(f"wrote {url}")
 
 
+# ---------------------------------------------------------------- import
+@app.command("import")
+@user_errors
+def import_(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="calogan, lagan, calochallenge or ild")],
+    files: Annotated[list[Path], typer.Argument(help="HDF5 files in that format")],
+    out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Import public HDF5 datasets into a store (streamed, resumable, with checksums)."""
+    from physgen.io import import_files
+
+    url = import_files(fmt, files, out, mode=_mode(resume, overwrite))
+    console.print(f"wrote {url}")
+
+
 # ---------------------------------------------------------------- store
 @store_app.command("info")
 @user_errors

@@ -1,7 +1,8 @@
 """Detector spec → labelled coordinates with units, and the cell variables a detector stores.
 
 Dimension names say what they are: ``eta``/``phi`` for jet images, ``<layer>_y``/``<layer>_x``
-per readout layer of a layered calorimeter (``layer_0_y``…), ``z``/``y``/``x`` for voxels.
+per readout layer of a layered calorimeter (``layer_0_y``…), ``z``/``y``/``x`` for voxels,
+``voxel`` for the flattened (layer, α, r) voxels of a cylindrical (CaloChallenge) detector.
 Cell centres are coordinates (units in attrs); cell edges are kept in each coordinate's
 ``attrs["edges"]``.
 """
@@ -13,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from physgen.schema import StoreSchema, VariableSchema
-from physgen.specs import DetectorSpec, EtaPhiGrid, LayeredCalorimeter, Material, VoxelCalorimeter
+from physgen.specs import (
+    CylindricalCalorimeter,
+    DetectorSpec,
+    EtaPhiGrid,
+    LayeredCalorimeter,
+    Material,
+    VoxelCalorimeter,
+)
 from physgen.units import to_magnitude
 
 __all__ = ["detector_schema", "cell_centres", "cell_edges", "SamplingMedium", "sampling_medium", "layer_boundaries"]
@@ -94,6 +102,22 @@ def _voxel_schema(g: VoxelCalorimeter) -> StoreSchema:
     return StoreSchema((var,), coords)
 
 
+# ---------------------------------------------------------------- cylindrical (CaloChallenge 2022)
+def _cylindrical_schema(g: CylindricalCalorimeter) -> StoreSchema:
+    """Flattened (layer, α, r) voxels; the ``voxel`` coordinate's attrs map each voxel to its bins."""
+    layer, alpha, r = (np.concatenate(parts) for parts in zip(*[
+        (np.full(L.n_alpha * L.n_r, i), np.repeat(np.arange(L.n_alpha), L.n_r), np.tile(np.arange(L.n_r), L.n_alpha))
+        for i, L in enumerate(g.layers)
+    ]))
+    attrs = {"units": "dimensionless", "long_name": "voxel index (layer-major, then alpha, then r)",
+             "layer_bin": layer.tolist(), "alpha_bin": alpha.tolist(), "r_bin": r.tolist(),
+             "layer_ids": g.layer_ids or list(range(len(g.layers))),
+             "r_edges_mm": [[to_magnitude(e, "mm") for e in L.r_edges] if L.r_edges else None for L in g.layers]}
+    var = VariableSchema(g.variable, ("voxel",), (g.n_voxels,), "float32", g.energy_units, "energy per voxel",
+                         (0.0, np.inf))
+    return StoreSchema((var,), {"voxel": (np.arange(g.n_voxels), attrs)})
+
+
 def detector_schema(detector: DetectorSpec) -> StoreSchema:
     """The cell variables and coordinates that ``detector`` adds to a store."""
     g = detector.geometry
@@ -101,6 +125,8 @@ def detector_schema(detector: DetectorSpec) -> StoreSchema:
         return _eta_phi_schema(g)
     if isinstance(g, LayeredCalorimeter):
         return _layered_schema(g)
+    if isinstance(g, CylindricalCalorimeter):
+        return _cylindrical_schema(g)
     return _voxel_schema(g)
 
 

@@ -4,6 +4,8 @@ loaded from YAML, validated once, and found by name through :class:`SpecRegistry
 from physgen.specs._base import SpecModel
 from physgen.specs._dataset import Choice, DatasetSpec, Fixed, LogUniform, Normal, Producer, Uniform
 from physgen.specs._detector import (
+    CylindricalCalorimeter,
+    CylindricalLayer,
     DetectorSpec,
     EtaPhiGrid,
     LayeredCalorimeter,
@@ -28,7 +30,8 @@ from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSp
 from physgen.specs._pipeline import PipelineSpec, PipelineStep
 
 __all__ = sorted([
-    "SPEC_KINDS", "Choice", "DataSpec", "DatasetSpec", "DetectorSpec", "EtaPhiGrid", "Feature",
+    "SPEC_KINDS", "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec",
+    "DetectorSpec", "EtaPhiGrid", "Feature",
     "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform", "Material", "ModelSpec",
     "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer", "ReadoutLayer", "SamplingSection",
     "SelectionSpec", "Spec", "SpecModel", "SpecRegistry", "TrainingSpec", "Transform", "Uniform",

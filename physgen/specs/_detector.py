@@ -1,11 +1,12 @@
 """Detector specs: the geometry kinds physgen knows and the materials they are made of.
 
-Three geometry kinds ship:
+Four geometry kinds ship:
 
 * ``eta_phi_grid`` — a calorimeter image in (η, φ) such as the 25×25 jet images of LAGAN;
 * ``layered`` — a longitudinally segmented calorimeter whose readout layers each have
   their own transverse cell grid (CaloGAN's 3×96, 12×12, 12×6);
-* ``voxel`` — a regular (z, y, x) voxel calorimeter (the ILD 30×30×30 ECAL).
+* ``voxel`` — a regular (z, y, x) voxel calorimeter (the ILD 30×30×30 ECAL);
+* ``cylindrical`` — (layer, α, r) voxels stored flattened (the CaloChallenge 2022 datasets).
 
 The layered and voxel kinds describe a sampling stack (absorber + active layers)
 with material constants, which the parametric shower simulator reads.
@@ -27,6 +28,8 @@ __all__ = [
     "EtaPhiGrid",
     "LayeredCalorimeter",
     "VoxelCalorimeter",
+    "CylindricalLayer",
+    "CylindricalCalorimeter",
     "Geometry",
     "DetectorSpec",
 ]
@@ -136,7 +139,42 @@ class VoxelCalorimeter(_Calorimeter):
         return self
 
 
-Geometry = Annotated[EtaPhiGrid | LayeredCalorimeter | VoxelCalorimeter, Field(discriminator="type")]
+# ---------------------------------------------------------------- cylindrical (CaloChallenge 2022)
+class CylindricalLayer(SpecModel):
+    """One layer of a cylindrical voxelisation: ``n_alpha`` angular × ``n_r`` radial bins."""
+
+    n_alpha: PositiveInt
+    n_r: PositiveInt
+    r_edges: list[Length] | None = Field(None, description="n_r + 1 radial bin edges, when known")
+
+    @model_validator(mode="after")
+    def _edges_match(self):
+        if self.r_edges is not None and len(self.r_edges) != self.n_r + 1:
+            msg = f"r_edges: expected n_r + 1 = {self.n_r + 1} edges, got {len(self.r_edges)}"
+            raise ValueError(msg)
+        return self
+
+
+class CylindricalCalorimeter(SpecModel):
+    """Voxels in (layer, α, r) around the particle direction, stored flattened per event.
+
+    The Fast Calorimeter Simulation Challenge 2022 layout: each layer has its own number
+    of angular and radial bins; voxel order is layer-major, then α, then r.
+    """
+
+    type: Literal["cylindrical"] = "cylindrical"
+    layers: list[CylindricalLayer] = Field(min_length=1)
+    layer_ids: list[int] | None = Field(None, description="detector layer numbers of the stored layers")
+    energy_units: str = "MeV"
+    variable: str = "showers"
+
+    @property
+    def n_voxels(self) -> int:
+        return sum(layer.n_alpha * layer.n_r for layer in self.layers)
+
+
+Geometry = Annotated[EtaPhiGrid | LayeredCalorimeter | VoxelCalorimeter | CylindricalCalorimeter,
+                     Field(discriminator="type")]
 
 
 class DetectorSpec(SpecModel):
