@@ -71,3 +71,29 @@ def test_feature_named_like_a_coordinate_is_refused(spec_dir):
     path.write_text(_dataset("jet_image_50x50", "calo_conditions"))
     with pytest.raises(SchemaError, match=r"features \['phi'\] have the names of detector coordinates"):
         resolve_dataset(str(path))
+
+
+def test_new_calorimeter_simulates_real_showers_from_the_cli(spec_dir):
+    """YAML only: the 4-layer detector plus a dataset spec, simulated by the parametric shower model."""
+    from typer.testing import CliRunner
+
+    from physgen.cli import app
+
+    (spec_dir / "detectors" / "calo_4layer.yaml").write_text(CALO_4)
+    dataset = spec_dir / "datasets" / "calo_4layer_electrons.yaml"
+    dataset.write_text(
+        "kind: dataset\nname: calo_4layer_electrons\nsimulator: {name: showers, options: {particle: e+}}\n"
+        "detector: calo_4layer\nfeatures: calo_conditions\nevents: 200\nchunk_events: 100\n"
+        "conditions:\n  energy: {distribution: fixed, value: 20, units: GeV}\n"
+        "  x0: {distribution: fixed, value: 0, units: mm}\n  y0: {distribution: fixed, value: 0, units: mm}\n"
+        "  theta: {distribution: fixed, value: 0, units: rad}\n  phi: {distribution: fixed, value: 0, units: rad}\n")
+    out = spec_dir.parent / "calo4.zarr"
+    result = CliRunner().invoke(app, ["simulate", str(dataset), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    ds = open_store(out)
+    assert validate_store(out) == []
+    layer_sums = {name: float(ds[name].sum([f"{name}_y", f"{name}_x"]).mean()) for name in
+                  ("presampler", "front", "middle", "back")}
+    total = sum(layer_sums.values()) + float(ds["overflow"].sum("layer").mean())
+    assert 0.5 * 20_000 < total < 1.05 * 20_000  # most of the 20 GeV is deposited (total readout, MeV)
+    assert max(layer_sums, key=layer_sums.get) in ("front", "middle")  # shower maximum at ~ln(E/Ec) X0
