@@ -4,11 +4,12 @@ crash, opened lazily as dask-backed :class:`xarray.Dataset` s with units and pro
 from physgen.store import _accessor  # noqa: F401  (registers ds.physgen)
 from physgen.store._reader import open_store, read_provenance, validate_store
 from physgen.store._schema import ResolvedDataset, default_chunk_events, feature_variables, resolve_dataset
+from physgen.store._variables import EXTRA, add_variable
 from physgen.store._url import normalise_url, remove_store, store_exists
 from physgen.store._writer import ATTR, FORMAT_VERSION, StoreWriter, create_store, open_writer
 
 __all__ = sorted([
-    "ATTR", "FORMAT_VERSION", "ResolvedDataset", "StoreWriter", "create_store", "default_chunk_events",
+    "ATTR", "EXTRA", "FORMAT_VERSION", "add_variable", "ResolvedDataset", "StoreWriter", "create_store", "default_chunk_events",
     "feature_variables", "normalise_url", "open_store", "open_writer", "read_provenance", "remove_store",
     "resolve_dataset", "store_exists", "validate_store",
 ])

@@ -46,7 +46,8 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     meta = read_provenance(url)
     try:
         ds = xr.open_zarr(zarr_store(url, read_only=True), consolidated=False, zarr_format=3,
-                          chunks=chunks if chunks is not None else {}, mask_and_scale=False)
+                          chunks=chunks if chunks is not None else {}, mask_and_scale=False,
+                          drop_variables=_uncommitted_arrays(url, meta))
     except Exception as exc:
         msg = f"cannot open {url!r} with xarray: {exc}"
         raise StoreError(msg) from None
@@ -56,6 +57,15 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     ds.attrs = {ATTR: meta}
     ds.encoding["source"] = url
     return ds
+
+
+def _uncommitted_arrays(url: str, meta: dict[str, Any]) -> list[str]:
+    """Arrays that are neither in the schema, coordinates, nor committed added variables
+    (left by an interrupted :func:`physgen.store.add_variable`): hidden from readers."""
+    group = open_root(url, mode="r")
+    visible = set(meta.get("schema", {})) | set(meta.get("extra_variables", {}))
+    return [name for name in group.array_keys()
+            if name not in visible and EVENT in (group[name].metadata.dimension_names or ())]
 
 
 def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) -> list[str]:
@@ -78,6 +88,12 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
         chunks = var.encoding.get("chunks") or var.encoding.get("preferred_chunks")
         if isinstance(chunks, tuple) and tuple(chunks[1:]) != tuple(var.shape[1:]):
             problems.append(f"variable {name!r} is chunked along non-event dims: {chunks}")
+    for name, expected in meta.get("extra_variables", {}).items():
+        if name not in ds:
+            problems.append(f"added variable {name!r} is committed but missing")
+        elif ds[name].dims != (EVENT,) or str(ds[name].dtype) != expected["dtype"]:
+            problems.append(f"added variable {name!r}: dims {ds[name].dims} dtype {ds[name].dtype} do not match "
+                            f"its record ((event,), {expected['dtype']})")
     for name, var in ds.variables.items():
         units = var.attrs.get("units")
         if units is None:

@@ -167,6 +167,10 @@ def open_writer(url: str, *, schema: StoreSchema, expect_specs: dict[str, Any] |
     if not isinstance(meta, dict) or "committed_events" not in meta:
         msg = f"{url!r} is a Zarr group but not a physgen store (no '{ATTR}' attributes)"
         raise StoreError(msg)
+    if meta.get("extra_variables"):
+        msg = (f"cannot append to {url!r}: it has added variables {sorted(meta['extra_variables'])} "
+               f"(e.g. weights) that would have no values for new events")
+        raise StoreError(msg)
     stored = meta.get("schema", {})
     wanted = {v.name: _variable_schema_dict(v) for v in schema.variables}
     if stored != wanted:
