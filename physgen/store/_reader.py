@@ -52,7 +52,7 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
         msg = f"cannot open {url!r} with xarray: {exc}"
         raise StoreError(msg) from None
     ds = ds.isel({EVENT: slice(0, int(meta["committed_events"]))}) if EVENT in ds.dims else ds
-    ordered = [name for name in meta.get("schema", {}) if name in ds.data_vars]
+    ordered = [name for name in (*meta.get("schema", {}), *meta.get("extra_variables", {})) if name in ds.data_vars]
     ds = ds[ordered + [name for name in ds.data_vars if name not in ordered]]
     ds.attrs = {ATTR: meta}
     ds.encoding["source"] = url
