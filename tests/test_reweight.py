@@ -161,6 +161,8 @@ def test_interrupted_reweighting_leaves_store_consistent_and_rerun_completes(tmp
     assert np.corrcoef(ds.dctr_weight.values, ds.second.values)[0, 1] > 0.9
     with pytest.raises(StoreError, match="already has the variable 'dctr_weight'"):
         reweight(ref, gen, spec, out=tmp_path / "run3", progress=False)
+    reweight(ref, gen, spec, out=tmp_path / "run4", name="third", progress=False)  # same seed as dctr_weight
+    np.testing.assert_array_equal(open_store(gen).third.values, open_store(gen).dctr_weight.values)
 
 
 def test_bad_input_gives_clear_errors(tmp_path):
@@ -172,6 +174,8 @@ def test_bad_input_gives_clear_errors(tmp_path):
     other = _store(tmp_path / "1d_b.zarr", "toy_bimodal_1d", x=rng.normal(size=500))
     with pytest.raises(PhysgenError, match=r"inputs \['y'\] are not variables of the reference store"):
         reweight(one_d, other, _spec("dctr_toy_2d"), out=tmp_path / "b", progress=False)
+    with pytest.raises(StoreError, match="identifier"):
+        reweight(one_d, other, _spec(), out=tmp_path / "d", name="my weight", progress=False)
     with pytest.raises(StoreError, match="no physgen store"):
         reweight(one_d, tmp_path / "missing.zarr", _spec(), out=tmp_path / "c", progress=False)
     with pytest.raises(SpecError, match="not a DCTR classifier"):

@@ -41,7 +41,8 @@ class DCTROptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     clip: float = Field(5.0, ge=1, description="largest weight after normalisation (paper 004: 5)")
-    weight_name: str = Field("dctr_weight", description="default name of the weight variable")
+    weight_name: str = Field("dctr_weight", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                             description="default name of the weight variable")
     flip_dims: list[str] = Field(default_factory=list, description="cell dims flipped at random in training")
     block_events: PositiveInt | None = Field(None, description="events read per block (default: store chunks)")
     device: str = "auto"
@@ -138,6 +139,9 @@ def reweight(
     training = spec.training if seed is None else spec.training.model_copy(update={"seed": seed})
     name = name or options.weight_name
     reference, generated = normalise_url(reference), normalise_url(generated)
+    if not name.isidentifier():
+        msg = f"weight variable name must be a Python identifier (letters, digits, _), got {name!r}"
+        raise StoreError(msg)
     if name in read_provenance(generated).get(EXTRA, {}) and not overwrite:
         msg = f"store {generated!r} already has the variable {name!r}; pass --name for a second weight or --overwrite"
         raise StoreError(msg)
@@ -154,6 +158,7 @@ def reweight(
     held_out = {k: held_out_mask(s.n_events, training.validation_fraction, split_rng) for k, s in sources.items()}
 
     device = select_device(options.device)
+    torch.manual_seed(training.seed)  # network initialisation
     network = build_network(spec.architecture, spec.hyperparameters, sources["generated"].shape)
     history = train_classifier(network, sources["reference"], sources["generated"], held_out, training,
                                block=block, flip_axes=flip_axes, device=device, progress=progress)
