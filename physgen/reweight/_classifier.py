@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from physgen.errors import PhysgenError
 from physgen.progress import event_progress
 from physgen.reweight._calibration import balanced_nll
 from physgen.reweight._inputs import EventSource
@@ -31,6 +32,9 @@ def select_device(name: str = "auto") -> torch.device:
     """``auto``: the first CUDA device when there is one, else the CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        msg = f"device {name!r} was asked for but no CUDA device is available; use 'auto' or 'cpu'"
+        raise PhysgenError(msg)
     return torch.device(name)
 
 
@@ -126,7 +130,8 @@ def train_classifier(
     sources = {"reference": reference, "generated": generated}
     blocks = {k: _blocks(s.n_events, block) for k, s in sources.items()}
     n_steps_epoch = max(len(b) for b in blocks.values())
-    total = n_steps_epoch * 2 * block * training.epochs if training.epochs else (training.steps or 1) * training.batch_size
+    by_steps = training.steps is not None and training.epochs is None
+    total = training.steps * training.batch_size if by_steps else n_steps_epoch * 2 * block * epochs
     history: list[dict[str, float]] = []
     step = 0
     with event_progress("train DCTR classifier", total=total, enabled=progress) as advance:

@@ -45,7 +45,7 @@ class DCTROptions(BaseModel):
                              description="default name of the weight variable")
     flip_dims: list[str] = Field(default_factory=list, description="cell dims flipped at random in training")
     block_events: PositiveInt | None = Field(None, description="events read per block (default: store chunks)")
-    device: str = "auto"
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     cache_mb: PositiveInt = Field(512, description="inputs smaller than this are kept in memory")
 
 

@@ -1,5 +1,6 @@
 """Zarr v3 stores of events: created from a dataset spec, appended atomically, resumed after a
-crash, opened lazily as dask-backed :class:`xarray.Dataset` s with units and provenance."""
+crash, opened lazily as dask-backed :class:`xarray.Dataset` s with units and provenance; per-event
+variables (e.g. DCTR weights) can be added to a finished store with :func:`add_variable`."""
 
 from physgen.store import _accessor  # noqa: F401  (registers ds.physgen)
 from physgen.store._reader import open_store, read_provenance, validate_store
