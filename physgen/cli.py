@@ -192,6 +192,44 @@ def bench(
     console.print(f"updated {collect_tables()}")
 
 
+# ---------------------------------------------------------------- reweight
+@app.command()
+@user_errors
+def reweight(
+    reference: Annotated[str, typer.Argument(help="reference store (label 1)")],
+    generated: Annotated[str, typer.Argument(help="generated store (label 0); receives the weight variable")],
+    model: Annotated[str, typer.Option(help="DCTR model spec: a YAML path or a name")],
+    out: Annotated[Path, typer.Option(help="run directory: classifier, calibration, metrics.json")],
+    name: Annotated[Optional[str], typer.Option(help="weight variable name (default: the spec's)")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
+) -> None:
+    """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
+    from physgen.reweight import reweight as run
+
+    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite)
+    w = metrics["weights"]
+    console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
+                  f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
+                  f"clipped {w['fraction_clipped']:.2%}", highlight=False)
+
+
+# ---------------------------------------------------------------- run (pipelines)
+@app.command("run")
+@user_errors
+def run_pipeline(
+    pipeline: Annotated[str, typer.Argument(help="pipeline spec: a YAML path or a name")],
+    workdir: Annotated[Optional[Path], typer.Option(help="folder for the pipeline's stores and runs "
+                                                          "(default: stores/<pipeline name>)")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate...)."""
+    from physgen.pipeline import run_pipeline as run
+
+    run(pipeline, workdir=workdir, overwrite=overwrite,
+        on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
+
+
 # ---------------------------------------------------------------- demo
 @app.command()
 @user_errors

@@ -8,7 +8,9 @@ records file names and sha256 checksums, and resumes an interrupted import.
 from physgen.io import _formats  # noqa: F401  (registers the importers)
 from physgen.io._base import Importer, Key, get_importer, import_files, importer_names, register_importer, sha256
 
-__all__ = sorted(["Importer", "Key", "get_importer", "import_files", "importer_names", "register_importer", "sha256"])
+__all__ = [
+    "Importer", "Key", "get_importer", "import_files", "importer_names", "register_importer", "sha256",
+]
 
 
 def __dir__() -> list[str]:

@@ -29,14 +29,14 @@ from physgen.specs._loader import (
 from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSpec, TrainingSpec, Transform
 from physgen.specs._pipeline import PipelineSpec, PipelineStep
 
-__all__ = sorted([
-    "SPEC_KINDS", "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec",
-    "DetectorSpec", "EtaPhiGrid", "Feature",
-    "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform", "Material", "ModelSpec",
-    "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer", "ReadoutLayer", "SamplingSection",
-    "SelectionSpec", "Spec", "SpecModel", "SpecRegistry", "TrainingSpec", "Transform", "Uniform",
-    "VoxelCalorimeter", "dump_spec", "load_spec", "parse_spec", "shipped_spec_dir", "spec_hash",
-])
+__all__ = [
+    "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec",
+    "EtaPhiGrid", "Feature", "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform",
+    "Material", "ModelSpec", "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer",
+    "ReadoutLayer", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec", "SpecModel", "SpecRegistry",
+    "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter", "dump_spec", "load_spec", "parse_spec",
+    "shipped_spec_dir", "spec_hash",
+]
 
 
 def __dir__() -> list[str]:

@@ -10,7 +10,6 @@ import numpy as np
 import pint
 import xarray as xr
 
-from physgen.errors import StoreError
 from physgen.schema import EVENT
 from physgen.store._url import ATTR, normalise_url, open_physgen_group
 from physgen.units import ureg
@@ -34,20 +33,22 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     group, meta = open_physgen_group(url, mode="r")
     committed = int(meta["committed_events"])
     event_chunks = (chunks or {}).get(EVENT)
+    # schema variables, then variables added later (weights), in commit order; arrays left by an
+    # interrupted add_variable are not listed and stay hidden
+    visible = [*meta.get("schema", {}), *meta.get("extra_variables", {})]
     coords, data_vars = {}, {}
     for name, array in group.arrays():
         dims = tuple(array.metadata.dimension_names or ())
         attrs = dict(array.attrs)
         if dims == (name,) and EVENT not in dims:
             coords[name] = xr.Variable(dims, array[...], attrs)
-        elif dims and dims[0] == EVENT:
+        elif dims and dims[0] == EVENT and name in visible:
             data = da.from_zarr(array)[:committed]
             if event_chunks:
                 data = data.rechunk({0: event_chunks})
             data_vars[name] = xr.Variable(dims, data, attrs)
-    ordered = [name for name in meta.get("schema", {}) if name in data_vars]
-    ordered += sorted(name for name in data_vars if name not in ordered)
-    ds = xr.Dataset({name: data_vars[name] for name in ordered}, coords=coords, attrs={ATTR: meta})
+    ds = xr.Dataset({name: data_vars[name] for name in visible if name in data_vars}, coords=coords,
+                    attrs={ATTR: meta})
     ds.encoding["source"] = url
     return ds
 
@@ -71,6 +72,12 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
             problems.append(f"variable {name!r}: dtype {var.dtype} != schema {expected['dtype']}")
         if var.chunks and any(len(c) > 1 for c in var.chunks[1:]):
             problems.append(f"variable {name!r} is chunked along non-event dims: {var.chunks}")
+    for name, expected in meta.get("extra_variables", {}).items():
+        if name not in ds:
+            problems.append(f"added variable {name!r} is committed but missing")
+        elif ds[name].dims != (EVENT,) or str(ds[name].dtype) != expected["dtype"]:
+            problems.append(f"added variable {name!r}: dims {ds[name].dims} dtype {ds[name].dtype} do not match "
+                            f"its record ((event,), {expected['dtype']})")
     for name, var in ds.variables.items():
         units = var.attrs.get("units")
         if units is None:

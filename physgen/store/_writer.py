@@ -161,6 +161,10 @@ def _is_physgen_store(url: str) -> bool:
 def open_writer(url: str, *, schema: StoreSchema, expect_specs: dict[str, Any] | None = None) -> StoreWriter:
     """Reopen an existing store for appending, trimming events of an interrupted append."""
     group, meta = open_physgen_group(url, mode="r+")
+    if meta.get("extra_variables"):
+        msg = (f"cannot append to {url!r}: it has added variables {sorted(meta['extra_variables'])} "
+               f"(e.g. weights) that would have no values for new events")
+        raise StoreError(msg)
     stored = meta.get("schema", {})
     wanted = {v.name: _variable_schema_dict(v) for v in schema.variables}
     if stored != wanted:

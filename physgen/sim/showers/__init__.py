@@ -13,10 +13,11 @@ from physgen.sim.showers._simulator import CONDITION_UNITS, ShowerOptions, Showe
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack, mip_dedx, sampling_stochastic_term
 
-__all__ = sorted([
-    "CONDITION_UNITS", "CellReadout", "ShowerOptions", "ShowerSimulator", "Spots", "Stack", "em_spots", "mip_dedx",
-    "pion_spots", "radial_parameters", "sample_radius", "sampling_stochastic_term", "shower_shape", "spot_count",
-])
+__all__ = [
+    "CONDITION_UNITS", "CellReadout", "ShowerOptions", "ShowerSimulator", "Spots", "Stack", "em_spots",
+    "mip_dedx", "pion_spots", "radial_parameters", "sample_radius", "sampling_stochastic_term",
+    "shower_shape", "spot_count",
+]
 
 
 def __dir__() -> list[str]:
