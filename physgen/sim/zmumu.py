@@ -145,16 +145,15 @@ class ZmumuSimulator(Simulator):
             batch = self.hard.batch(int(np.clip(2 * (n_events - len(kept)), 10, 100)))
             weights = event_weights(batch)
             event, hard = final_state(batch)
-            events = [self._overlay({c: v[event == k] for c, v in hard.items()}, offsets, pool, rng)
-                      for k in range(len(batch))]
-            jets = self._jets(events)
-            for k, particles in enumerate(events):
-                record = self._reconstruct(particles, jets[k], rng)
-                if record is not None:
-                    record["weight"] = weights[k]
-                    kept.append(record)
-                    if len(kept) == n_events:
-                        break
+            found = []  # (event, particles, muons): events with two reconstructed muons
+            for k in range(len(batch)):
+                particles = self._overlay({c: v[event == k] for c, v in hard.items()}, offsets, pool, rng)
+                muons = self._muons(particles, rng)
+                if muons is not None:
+                    found.append((k, particles, muons))
+            found = found[: n_events - len(kept)]
+            for (k, particles, muons), jets in zip(found, self._jets([f[1] for f in found]), strict=True):
+                kept.append({**self._reconstruct(particles, *muons, jets, rng), "weight": weights[k]})
         return {key: np.array([r[key] for r in kept]) for key in kept[0]}
 
     def _overlay(self, hard, offsets, pool, rng) -> dict[str, np.ndarray]:
@@ -181,14 +180,10 @@ class ZmumuSimulator(Simulator):
                 self._charge[pid] = self.hard.particle_data.charge(pid)
         return np.array([self._charge[i] for i in unique.tolist()])[inverse]
 
-    def _reconstruct(self, p: dict[str, np.ndarray], jets: np.ndarray,
-                     rng: np.random.Generator) -> dict[str, float] | None:
-        """The stored variables of one event (``jets``: (px, py) by pT), or None without two muons."""
+    def _muons(self, p: dict[str, np.ndarray], rng: np.random.Generator):
+        """The two leading reconstructed muons: (indices, smeared (px, py, pz)), or None if fewer than two."""
         o = self.options
         is_muon = np.abs(p["id"]) == 13
-        truth = np.flatnonzero(is_muon & p["hard"])
-        truth = truth[np.argsort(-p["pt"][truth])][:2]
-        # -- muons: acceptance, efficiency, pT smearing
         candidates = np.flatnonzero(is_muon & (p["pt"] > o.muon_min_pt) & (np.abs(p["eta"]) < o.muon_max_abs_eta))
         found = candidates[rng.random(len(candidates)) < o.muon_efficiency]
         if len(found) < 2:
@@ -200,7 +195,14 @@ class ZmumuSimulator(Simulator):
         scale = np.maximum(1 + np.sqrt(a**2 + (b * pt_true) ** 2) * rng.standard_normal(len(found)), 1e-3)
         order = np.argsort(-pt_true * scale)[:2]
         muons, scale = found[order], scale[order]
-        mu = np.stack([p["px"][muons] * scale, p["py"][muons] * scale, p["pz"][muons] * scale], axis=1)
+        return muons, np.stack([p["px"][muons] * scale, p["py"][muons] * scale, p["pz"][muons] * scale], axis=1)
+
+    def _reconstruct(self, p: dict[str, np.ndarray], muons: np.ndarray, mu: np.ndarray, jets: np.ndarray,
+                     rng: np.random.Generator) -> dict[str, float]:
+        """The stored variables of one event from its muons (indices, momenta) and jets ((px, py) by pT)."""
+        o = self.options
+        truth = np.flatnonzero((np.abs(p["id"]) == 13) & p["hard"])
+        truth = truth[np.argsort(-p["pt"][truth])][:2]
         mu_e = np.sqrt((mu**2).sum(axis=1) + MUON_MASS**2)
         mu_pt = np.hypot(mu[:, 0], mu[:, 1])
         # -- isolation per class
