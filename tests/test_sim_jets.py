@@ -86,10 +86,14 @@ def test_rotation_turns_a_pixel_to_minus_half_pi_and_keeps_the_sum():
     assert rotated.sum() == pytest.approx(5.0)
 
 
-def test_chunks_are_reproducible_from_their_seed(tmp_path):
-    """The store's second chunk equals a fresh ``simulate`` with that chunk's seed (what workers run)."""
+def test_resumed_chunks_are_reproducible_from_their_seed(tmp_path):
+    """A run resumed from 4 to 8 events holds in its second chunk exactly what a fresh ``simulate``
+    with that chunk's seed gives (what a parallel worker runs)."""
     spec = _spec(tmp_path, chunk_events=4)
-    store = open_store(simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, progress=False)).load()
+    simulate(spec, tmp_path / "serial.zarr", events=4, seed=3, progress=False)
+    url = simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, mode="resume", progress=False)
+    store = open_store(url).load()
+    assert store.sizes["event"] == 8
     simulator = build_simulator(resolve_dataset(spec))
     again = simulator.simulate(4, np.random.SeedSequence(3, spawn_key=(1,)))
     for name, values in again.items():
