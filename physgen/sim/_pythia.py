@@ -1,4 +1,4 @@
-"""Pythia 8 (``pythia8mc``) helpers shared by the ``jets`` and ``zmumu`` simulators.
+"""Pythia 8 (``pythia8mc``) and FastJet helpers shared by the ``jets`` and ``zmumu`` simulators.
 
 One :class:`PythiaGenerator` holds one configured ``Pythia`` instance. Its settings are
 checked with ``readString`` when it is built, so a setting Pythia rejects fails as a
@@ -9,6 +9,10 @@ not on what the instance generated before, and a parallel run equals a serial on
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 import awkward as ak
@@ -16,7 +20,7 @@ import numpy as np
 
 from physgen.errors import SpecError
 
-__all__ = ["PythiaGenerator", "event_weights", "final_state", "pythia_seed", "pythia_version"]
+__all__ = ["PythiaGenerator", "event_weights", "fastjet_module", "final_state", "pythia_seed", "pythia_version"]
 
 #: Pythia accepts seeds 0 ≤ s ≤ 900 000 000 (0 means "from the clock", so we avoid it).
 _MAX_SEED = 900_000_000
@@ -24,6 +28,31 @@ _MAX_SEED = 900_000_000
 _QUIET = ("Print:quiet = on", "Next:numberShowEvent = 0", "Next:numberCount = 0")
 #: PDG ids that leave no trace in a detector.
 NEUTRINOS = (12, 14, 16)
+
+
+@contextmanager
+def _c_stdout_silenced() -> Iterator[None]:
+    """Send what C++ code writes to the process's stdout (file descriptor 1) to /dev/null."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+@cache
+def fastjet_module():
+    """The ``fastjet`` module, after a first clustering that swallows FastJet's banner."""
+    import fastjet
+
+    with _c_stdout_silenced():
+        fastjet.ClusterSequence([fastjet.PseudoJet(1.0, 0.0, 0.0, 1.0)],
+                                fastjet.JetDefinition(fastjet.antikt_algorithm, 0.4)).inclusive_jets()
+    return fastjet
 
 
 @cache
@@ -47,10 +76,12 @@ class PythiaGenerator:
         self.settings = [*settings]
         self.what = what
         self._pythia = pythia8mc.Pythia("", False)
-        for line in (*_QUIET, "Random:setSeed = on", *self.settings):
-            if not self._pythia.readString(line):
-                msg = f"{what}: Pythia rejects the setting {line!r}"
-                raise SpecError(msg)
+        with _c_stdout_silenced():  # Pythia prints its own complaint; ours below says it in one line
+            rejected = [line for line in (*_QUIET, "Random:setSeed = on", *self.settings)
+                        if not self._pythia.readString(line)]
+        if rejected:
+            msg = f"{what}: Pythia rejects the setting {rejected[0]!r}"
+            raise SpecError(msg)
 
     def start(self, seed: int) -> None:
         """(Re-)initialise with ``seed``; raises ``SpecError`` if Pythia cannot initialise."""

@@ -41,7 +41,14 @@ from scipy import ndimage
 from physgen.errors import SpecError
 from physgen.geometry import cell_edges
 from physgen.sim._base import Simulator, register_simulator
-from physgen.sim._pythia import PythiaGenerator, event_weights, final_state, pythia_seed, pythia_version
+from physgen.sim._pythia import (
+    PythiaGenerator,
+    event_weights,
+    fastjet_module,
+    final_state,
+    pythia_seed,
+    pythia_version,
+)
 from physgen.specs import EtaPhiGrid
 
 __all__ = ["JetImageSimulator", "rotate_image", "nsubjettiness"]
@@ -113,8 +120,7 @@ class JetImageSimulator(Simulator):
 
     def __init__(self, dataset):
         super().__init__(dataset)
-        import fastjet
-
+        fastjet = fastjet_module()
         self._fj = fastjet
         grid = dataset.detector_spec.geometry if dataset.detector_spec else None
         if not isinstance(grid, EtaPhiGrid) or not np.isclose(grid.cell_eta, grid.cell_phi):
@@ -270,10 +276,8 @@ class JetImageSimulator(Simulator):
         return image.astype(np.float32)
 
     def producer(self):
-        import fastjet
-
         return {"kind": "simulator", "name": self.name, "pythia8mc": pythia_version(),
-                "fastjet": fastjet.__version__, "options": self.options.model_dump(mode="json"),
+                "fastjet": self._fj.__version__, "options": self.options.model_dump(mode="json"),
                 "calorimeter": {"cell_eta": self.grid.cell_eta, "cell_phi": 2 * np.pi / self.n_cal_phi,
                                 "n_eta": self.n_cal_eta, "n_phi": self.n_cal_phi},
                 "pythia_settings": {("signal" if k else "background"): g.all_settings

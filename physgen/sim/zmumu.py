@@ -40,7 +40,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from physgen.sim._base import Simulator, register_simulator
-from physgen.sim._pythia import PythiaGenerator, event_weights, final_state, pythia_seed, pythia_version
+from physgen.sim._pythia import (
+    PythiaGenerator,
+    event_weights,
+    fastjet_module,
+    final_state,
+    pythia_seed,
+    pythia_version,
+)
 
 __all__ = ["ZmumuSimulator"]
 
@@ -117,8 +124,7 @@ class ZmumuSimulator(Simulator):
 
     def __init__(self, dataset):
         super().__init__(dataset)
-        import fastjet
-
+        fastjet = fastjet_module()
         self._fj = fastjet
         o, source = self.options, dataset.dataset.source
         self.hard = PythiaGenerator(self._hard_settings(), what=f"{source}: hard process")
@@ -272,9 +278,7 @@ class ZmumuSimulator(Simulator):
         return out
 
     def producer(self):
-        import fastjet
-
         return {"kind": "simulator", "name": self.name, "pythia8mc": pythia_version(),
-                "fastjet": fastjet.__version__, "options": self.options.model_dump(mode="json"),
+                "fastjet": self._fj.__version__, "options": self.options.model_dump(mode="json"),
                 "pythia_settings": {"hard": self.hard.all_settings,
                                     "pileup": self.pileup.all_settings}}
