@@ -3,7 +3,8 @@
 Runs each simulator serially in this process (one core) for ``--events`` accepted events, the
 way the driver runs one chunk, and reports events per wall-clock second and per CPU second of
 this process (the latter is the per-core rate even on a shared, loaded machine). Pythia
-initialisation and, for ``zmumu``, building the pileup pool are timed separately.
+initialisation and, for ``zmumu``, building the pileup pool are timed separately. For scale,
+it also times Pythia alone (``nextBatch``, no detector, no selection) for each generator.
 
     python benchmarks/bench_pythia.py [--events 400]
 
@@ -49,12 +50,31 @@ def bench(spec: str, events: int, seed: int) -> dict:
             "events_per_cpu_s": round(events / cpu, 1), "setup_s": round(setup, 2)}
 
 
+def bench_generators(simulator, events: int, seed: int) -> list[dict]:
+    """Raw Pythia events per CPU second of each generator of ``simulator`` (before any selection)."""
+    generators = getattr(simulator, "generators", {}) or {"hard": simulator.hard, "pileup": simulator.pileup}
+    rows = []
+    for label, generator in generators.items():
+        generator.start(seed)
+        cpu = time.process_time()
+        generator.batch(events)
+        cpu = time.process_time() - cpu
+        name = {1: "signal", 0: "background"}.get(label, label)
+        rows.append({"simulator": f"{simulator.name}: Pythia only ({name})", "events": events,
+                     "events_per_cpu_s": round(events / cpu, 1)})
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    rows = [bench(spec, args.events, args.seed) for spec in ("jets_wprime_qcd.yaml", "zmumu.yaml")]
+    rows = []
+    for spec in ("jets_wprime_qcd.yaml", "zmumu.yaml"):
+        rows.append(bench(spec, args.events, args.seed))
+        simulator = build_simulator(resolve_dataset(str(ROOT / "specs" / "datasets" / spec)))
+        rows += bench_generators(simulator, args.events, args.seed)
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), "unknown CPU")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
@@ -68,8 +88,8 @@ def main() -> None:
              f"{meta['load_average_1min']}, commit {commit}; `{meta['command']}`):", "",
              "| simulator | events | wall (s) | events/s (wall) | events/CPU-s (per core) | setup (s) |",
              "|---|---|---|---|---|---|"]
-    lines += [f"| {r['simulator']} | {r['events']} | {r['wall_s']} | {r['events_per_s_wall']} | "
-              f"{r['events_per_cpu_s']} | {r['setup_s']} |" for r in rows]
+    lines += [f"| {r['simulator']} | {r['events']} | {r.get('wall_s', '')} | {r.get('events_per_s_wall', '')} | "
+              f"{r['events_per_cpu_s']} | {r.get('setup_s', '')} |" for r in rows]
     (RESULTS / "pythia.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
