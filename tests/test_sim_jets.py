@@ -126,3 +126,14 @@ def test_bad_input_fails_before_any_store_is_written(tmp_path, options, message)
     with pytest.raises(SpecError, match=message.replace("(", r"\(")):
         simulate(_spec(tmp_path, **options), out, events=5, progress=False)
     assert not out.exists()
+
+
+def test_impossible_selection_stops_with_a_clear_error(tmp_path):
+    """A window no jet reaches fails after a few thousand events instead of looping for ever;
+    the driver has created the store but committed nothing to it."""
+    spec = _spec(tmp_path, process="signal", jet_pt=[5000, 6000],
+                 pythia_settings=["PartonLevel:all = off"])  # hard process only: fast events
+    out = tmp_path / "empty.zarr"
+    with pytest.raises(SpecError, match="none of 20.. generated events passed the selection"):
+        simulate(spec, out, events=5, progress=False)
+    assert not out.exists() or open_store(out).sizes["event"] == 0

@@ -20,12 +20,15 @@ import numpy as np
 
 from physgen.errors import SpecError
 
-__all__ = ["PythiaGenerator", "event_weights", "fastjet_module", "final_state", "pythia_seed", "pythia_version"]
+__all__ = ["PythiaGenerator", "check_acceptance", "event_weights", "fastjet_module", "final_state", "pythia_seed",
+           "pythia_version"]
 
 #: Pythia accepts seeds 0 ≤ s ≤ 900 000 000 (0 means "from the clock", so we avoid it).
 _MAX_SEED = 900_000_000
 #: Output switches: no banner, no event listings, no progress counter. Not physics.
 _QUIET = ("Print:quiet = on", "Next:numberShowEvent = 0", "Next:numberCount = 0")
+#: Events generated without a single accepted one before the selection is called impossible.
+_GIVE_UP_AFTER = 2000
 #: PDG ids that leave no trace in a detector.
 NEUTRINOS = (12, 14, 16)
 
@@ -131,3 +134,10 @@ def final_state(batch: ak.Array, *, visible: bool = True) -> tuple[np.ndarray, d
 def event_weights(batch: ak.Array) -> np.ndarray:
     """Nominal event weight of each event of a batch."""
     return ak.to_numpy(ak.firsts(batch.info.weights)).astype(np.float64)
+
+
+def check_acceptance(generated: int, kept: int, what: str) -> None:
+    """Raise ``SpecError`` when ``generated`` events gave nothing: the selection is (nearly) impossible."""
+    if kept == 0 and generated >= _GIVE_UP_AFTER:
+        msg = f"{what}: none of {generated} generated events passed the selection; check the cuts"
+        raise SpecError(msg)

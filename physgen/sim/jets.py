@@ -43,6 +43,7 @@ from physgen.geometry import cell_edges
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim._pythia import (
     PythiaGenerator,
+    check_acceptance,
     event_weights,
     fastjet_module,
     final_state,
@@ -185,8 +186,11 @@ class JetImageSimulator(Simulator):
         """``n`` accepted jets from ``generator`` started with ``seed``."""
         generator.start(seed)
         kept: list[dict] = []
+        generated = 0
         while len(kept) < n:
+            check_acceptance(generated, len(kept), generator.what)
             batch = generator.batch(int(np.clip(3 * (n - len(kept)), 10, 100)))
+            generated += len(batch)
             weights = event_weights(batch)
             for k, cells in enumerate(self._calorimeter(batch)):
                 jet = self._leading_jet(*cells)

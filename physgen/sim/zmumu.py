@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim._pythia import (
     PythiaGenerator,
+    check_acceptance,
     event_weights,
     fastjet_module,
     final_state,
@@ -147,8 +148,11 @@ class ZmumuSimulator(Simulator):
         offsets, pool = _pileup_pool(tuple(self.pileup.settings), o.pileup_pool_size, pythia_seed(o.pileup_seed))
         self.hard.start(pythia_seed(states[1]))
         kept: list[dict[str, float]] = []
+        generated = 0
         while len(kept) < n_events:
+            check_acceptance(generated, len(kept), self.hard.what)
             batch = self.hard.batch(int(np.clip(2 * (n_events - len(kept)), 10, 100)))
+            generated += len(batch)
             weights = event_weights(batch)
             event, hard = final_state(batch)
             found = []  # (event, particles, muons): events with two reconstructed muons
