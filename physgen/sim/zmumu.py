@@ -162,6 +162,8 @@ class ZmumuSimulator(Simulator):
                 if muons is not None:
                     found.append((k, particles, muons))
             found = found[: n_events - len(kept)]
+            if not found:
+                continue
             for (k, particles, muons), jets in zip(found, self._jets([f[1] for f in found]), strict=True):
                 kept.append({**self._reconstruct(particles, *muons, jets, rng), "weight": weights[k]})
         return {key: np.array([r[key] for r in kept]) for key in kept[0]}
