@@ -70,14 +70,22 @@ def test_rotation_ordering_and_isolation(zmumu):
     assert np.all(np.diff(jets, axis=1) <= 0) and np.all((jets == 0) | (jets > 20))
 
 
-def test_vertices_follow_pileup_and_met_grows_with_them(zmumu):
+def test_vertices_follow_pileup(zmumu):
     nvtx = zmumu.nvtx.values
     assert np.mean(nvtx) == pytest.approx(21.0, abs=1.5)
     np.testing.assert_array_equal(nvtx, zmumu.n_pileup.values + 1)  # vertex efficiency 1 by default
     assert np.std(zmumu.nvtx_smeared.values - nvtx) == pytest.approx(0.5, abs=0.15)
-    met = np.hypot(zmumu.met_px.values, zmumu.met_py.values)
-    assert np.corrcoef(met, nvtx)[0, 1] > 0.1
-    assert np.mean(met[nvtx > np.median(nvtx)]) > np.mean(met[nvtx <= np.median(nvtx)])
+
+
+def test_met_grows_with_pileup(zmumu, tmp_path):
+    without = build_simulator(resolve_dataset(_spec(tmp_path, pileup_mean=0))).simulate(40, np.random.SeedSequence(1))
+    assert np.all(without["nvtx"] == 1)
+    met_0 = np.hypot(without["met_px"], without["met_py"])
+    met_20 = np.hypot(zmumu.met_px.values, zmumu.met_py.values)
+    assert 5 < np.mean(met_0) < 20 and 20 < np.mean(met_20) < 45
+    assert np.mean(met_20) > 1.5 * np.mean(met_0)
+    high = zmumu.nvtx.values > np.median(zmumu.nvtx.values)
+    assert np.mean(met_20[high]) > np.mean(met_20[~high])
 
 
 def test_same_seed_same_events(tmp_path):

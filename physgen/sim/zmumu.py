@@ -21,9 +21,10 @@ Per event (``simulate``):
    * jets: anti-kT R = 0.4 of the visible non-muon particles with |η| < ``calorimeter_max_abs_eta``,
      charged pileup particles inside the tracker removed (charged-hadron subtraction); the five
      leading pT > ``jet_min_pt`` are kept (0 where absent);
-   * MET = −(Σ p⃗T of the reconstructed muons and jets) plus a Gaussian resolution term of
-     σ = ``met_resolution`` · √ΣET per component (ΣET: scalar pT sum of the visible particles),
-     so MET grows with pileup;
+   * MET = −(Σ p⃗T of the reconstructed muons and of every other visible particle with
+     |η| < ``calorimeter_max_abs_eta``: the particle-flow candidates of Delphes' CMS card) plus a
+     Gaussian resolution term of σ = ``met_resolution`` · √ΣET per component (ΣET: scalar pT sum
+     of those particles), so MET grows with pileup;
    * nVTX = 1 + Binomial(n_pileup, ``vertex_efficiency``); ``nvtx_smeared`` = nVTX + N(0, 0.5).
 4. Both muons and MET are rotated in φ so that the leading muon has p_y = 0, p_x > 0.
 
@@ -227,9 +228,11 @@ class ZmumuSimulator(Simulator):
         d_phi = (p["phi"][None, :] - p["phi"][muons][:, None] + np.pi) % (2 * np.pi) - np.pi
         in_cone = (d_eta**2 + d_phi**2 < o.isolation_cone**2) & others[None, :]
         iso = {name: (in_cone & sel[None, :]) @ p["pt"] / mu_pt for name, sel in classes.items()}
-        # -- MET: minus the reconstructed objects, plus resolution ~ √ΣET
-        sum_et = p["pt"][np.abs(p["eta"]) < o.calorimeter_max_abs_eta].sum()
-        met = -(mu[:, :2].sum(axis=0) + jets[:, :2].sum(axis=0))
+        # -- MET: minus the reconstructed muons and particle-flow candidates, plus resolution ~ √ΣET
+        flow = np.abs(p["eta"]) < o.calorimeter_max_abs_eta
+        flow[muons] = False
+        sum_et = p["pt"][flow].sum() + mu_pt.sum()
+        met = -(mu[:, :2].sum(axis=0) + [p["px"][flow].sum(), p["py"][flow].sum()])
         met = met + o.met_resolution * np.sqrt(sum_et) * rng.standard_normal(2)
         # -- vertices
         nvtx = 1 + rng.binomial(p["n_pileup"], o.vertex_efficiency)
