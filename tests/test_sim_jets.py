@@ -1,0 +1,139 @@
+"""Jet-image simulator (Pythia 8 + FastJet): physics checks, determinism, parallel = serial, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from physgen.errors import SpecError
+from physgen.sim import build_simulator, simulate
+from physgen.sim.jets import rotate_image
+from physgen.store import open_store, resolve_dataset, validate_store
+
+SPEC = Path(__file__).resolve().parents[1] / "specs" / "datasets" / "jets_wprime_qcd.yaml"
+
+
+def _spec(tmp_path: Path, chunk_events: int | None = None, **options) -> str:
+    """A copy of the shipped jet dataset spec with some options (and the chunk size) changed."""
+    data = yaml.safe_load(SPEC.read_text())
+    data["simulator"]["options"].update(options)
+    if chunk_events:
+        data["chunk_events"] = chunk_events
+    path = tmp_path / "jets.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def jets(tmp_path_factory):
+    """120 jets (60 W', 60 QCD) through the driver into a store."""
+    out = tmp_path_factory.mktemp("jets") / "jets.zarr"
+    url = simulate(str(SPEC), out, events=120, seed=11, progress=False)
+    assert validate_store(url) == []
+    return open_store(url).load()
+
+
+def test_signal_mass_peaks_near_w(jets):
+    mass = jets.jet_mass.values[jets.signal.values == 1]
+    assert 70 < np.median(mass) < 90
+    assert np.mean((mass > 60) & (mass < 100)) > 0.6
+
+
+def test_background_mass_broad_and_lower(jets):
+    signal = jets.signal.values == 1
+    mass = jets.jet_mass.values
+    assert np.mean(mass[~signal]) < np.mean(mass[signal]) - 15
+    assert np.std(mass[~signal]) > 1.5 * np.std(mass[signal])
+
+
+def test_tau21_lower_for_w_jets(jets):
+    signal = jets.signal.values == 1
+    tau21 = jets.tau_21.values
+    assert np.mean(tau21[signal]) < np.mean(tau21[~signal]) - 0.08
+    assert np.all((tau21 >= 0) & (tau21 <= 1.2))
+    np.testing.assert_allclose(tau21, jets.tau_2.values / jets.tau_1.values, rtol=1e-5)
+
+
+def test_jets_in_window_and_classes_balanced(jets):
+    pt, eta = jets.jet_pt.values, jets.jet_eta.values
+    assert np.all((pt > 250) & (pt < 300)) and np.all(np.abs(eta) < 2.0)
+    assert jets.signal.values.sum() == 60
+    assert jets.n_constituents.values.min() >= 1
+
+
+def test_image_sum_close_to_jet_pt_and_oriented(jets):
+    image = jets.image.values
+    ratio = image.sum(axis=(1, 2)) / jets.jet_pt.values
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.03)
+    assert np.mean(np.abs(ratio - 1) < 0.1) > 0.9
+    assert image.min() >= 0
+    # leading subjet at the centre pixel, second subjet straight down (−φ), heavier right half (+η)
+    mean = image.mean(axis=0)
+    assert np.unravel_index(mean.argmax(), mean.shape) == (12, 12)
+    assert mean[:, :12].sum() > 1.5 * mean[:, 13:].sum()
+    assert all(img[13:].sum() >= img[:12].sum() for img in image)
+    assert jets.image.attrs["units"] == "GeV"
+
+
+def test_rotation_turns_a_pixel_to_minus_half_pi_and_keeps_the_sum():
+    image = np.zeros((25, 25))
+    image[17, 12] = 5.0  # Δη = +0.5, Δφ = 0: angle 0 → rotate by −π/2
+    rotated = rotate_image(image, -np.pi / 2, 1e-3)
+    assert np.unravel_index(rotated.argmax(), rotated.shape) == (12, 7)  # Δη = 0, Δφ = −0.5
+    assert rotated.sum() == pytest.approx(5.0)
+
+
+def test_resumed_chunks_are_reproducible_from_their_seed(tmp_path):
+    """A run resumed from 4 to 8 events holds in its second chunk exactly what a fresh ``simulate``
+    with that chunk's seed gives (what a parallel worker runs)."""
+    spec = _spec(tmp_path, chunk_events=4)
+    simulate(spec, tmp_path / "serial.zarr", events=4, seed=3, progress=False)
+    url = simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, mode="resume", progress=False)
+    store = open_store(url).load()
+    assert store.sizes["event"] == 8
+    simulator = build_simulator(resolve_dataset(spec))
+    again = simulator.simulate(4, np.random.SeedSequence(3, spawn_key=(1,)))
+    for name, values in again.items():
+        np.testing.assert_array_equal(store[name].values[4:], values.astype(store[name].dtype))
+    assert not np.array_equal(store.jet_pt.values[:4], store.jet_pt.values[4:])
+    producer = store.physgen.provenance["producer"]
+    assert producer["pythia8mc"] == "8.317.2"
+    assert "Wprime:coup2WZ = 1" in producer["pythia_settings"]["signal"]
+    assert "PhaseSpace:pTHatMin = 200.0" in producer["pythia_settings"]["background"]
+
+
+@pytest.mark.slow
+def test_parallel_run_equals_serial_run(tmp_path):
+    spec = _spec(tmp_path, chunk_events=4)
+    serial = open_store(simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, progress=False)).load()
+    parallel = open_store(simulate(spec, tmp_path / "parallel.zarr", events=8, seed=3, workers=2,
+                                   progress=False)).load()
+    for name in serial.data_vars:
+        np.testing.assert_array_equal(serial[name].values, parallel[name].values)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"pythia_settings": ["PhaseSpace:pTHatMin = lots"]}, "Pythia rejects the setting 'PhaseSpace:pTHatMin = lots'"),
+    ({"pythia_settings": ["NoSuchKnob:at = 1"]}, "NoSuchKnob"),
+    ({"jet_pt": [300, 250]}, "jet_pt must be a non-empty window"),
+    ({"pt_hat": [-10, 400]}, "pt_hat must be a non-empty window"),
+])
+def test_bad_input_fails_before_any_store_is_written(tmp_path, options, message):
+    out = tmp_path / "never.zarr"
+    with pytest.raises(SpecError, match=message.replace("(", r"\(")):
+        simulate(_spec(tmp_path, **options), out, events=5, progress=False)
+    assert not out.exists()
+
+
+def test_impossible_selection_stops_with_a_clear_error(tmp_path):
+    """A window no jet reaches fails after a few thousand events instead of looping for ever;
+    the driver has created the store but committed nothing to it."""
+    spec = _spec(tmp_path, process="signal", jet_pt=[5000, 6000],
+                 pythia_settings=["PartonLevel:all = off"])  # hard process only: fast events
+    out = tmp_path / "empty.zarr"
+    with pytest.raises(SpecError, match="none of 20.. generated events passed the selection"):
+        simulate(spec, out, events=5, progress=False)
+    assert not out.exists() or open_store(out).sizes["event"] == 0
