@@ -37,7 +37,7 @@ def _calo(schema: StoreSchema, rng, n, distortion):
     incident = rng.uniform(1, 100, n)  # GeV
     names = list(schema.coords["layer"][1]["names"])
     fractions = rng.dirichlet([2.0, 6.0 * (1 + distortion), 1.0][: len(names)], n)
-    deposit = incident[:, None] * 1000 * 0.95 * fractions  # MeV
+    deposit = (incident * 1000 * rng.normal(0.95, 0.02, n))[:, None] * fractions  # MeV
     out = {}
     for i, name in enumerate(names):
         var = schema[name]
