@@ -51,14 +51,14 @@ class Observable:
 
     def __call__(self, ds: xr.Dataset) -> xr.DataArray:
         out = self.func(ds)
-        attrs = dict(out.attrs)
-        if self.units is not None:
-            attrs["units"] = self.units
-        if "units" not in attrs:
+        units = self.units if self.units is not None else out.attrs.get("units")
+        if units is None:
             msg = f"observable {self.name!r} ({self.func.__module__}) returned no units"
             raise RuntimeError(msg)
-        attrs["long_name"] = self.long_name
-        return out.rename(self.name).assign_attrs(attrs)
+        attrs = {"units": units, "long_name": self.long_name}
+        out = out.rename(self.name)
+        out.attrs = attrs
+        return out
 
 
 _REGISTRY: dict[str, list[Observable]] = {}

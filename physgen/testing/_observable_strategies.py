@@ -7,9 +7,11 @@ cheap shower-, jet- and Z→μμ-like random numbers (not physics: the real simu
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
+import xarray as xr
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -17,7 +19,8 @@ from physgen.schema import EVENT, StoreSchema
 from physgen.specs import SpecRegistry
 from physgen.store import ResolvedDataset, create_store
 
-__all__ = ["make_store", "synthetic_events", "images", "layer_cells", "samples", "weights_for"]
+__all__ = ["make_store", "synthetic_events", "as_dataset", "image_dataset", "images", "layer_cells", "samples",
+           "weights_for"]
 
 Z_MASS, Z_WIDTH = 91.19, 2.5
 
@@ -181,6 +184,34 @@ def make_store(url: str | os.PathLike[str], *, detector: str | None = None, feat
             batch[name] = draw(rng, n)
         writer.append(batch)
     return str(url)
+
+
+@functools.cache
+def _detector_schema(detector: str) -> StoreSchema:
+    from physgen.geometry import detector_schema
+
+    return detector_schema(SpecRegistry.default().get("detector", detector).spec)
+
+
+def as_dataset(detector: str, arrays: dict[str, np.ndarray]) -> xr.Dataset:
+    """A numpy-backed Dataset of ``arrays`` (cell variables of the shipped ``detector``, events first)
+    with the detector's coordinates and units, as :func:`physgen.store.open_store` would give."""
+    schema = _detector_schema(detector)
+    coords = {dim: xr.Variable(dim, values, attrs) for dim, (values, attrs) in schema.coords.items()}
+    data = {name: xr.Variable((EVENT, *schema[name].dims), value, schema[name].attrs) for name, value in arrays.items()}
+    return xr.Dataset(data, coords=coords)
+
+
+def image_dataset(images: np.ndarray, cell: float = 0.1) -> xr.Dataset:
+    """Jet images (events, n_eta, n_phi) on a grid of ``cell``-sized pixels centred on (0, 0)."""
+    from physgen.geometry import cell_centres
+
+    n_eta, n_phi = images.shape[1:]
+    return xr.Dataset(
+        {"image": ((EVENT, "eta", "phi"), images, {"units": "GeV"})},
+        coords={"eta": ("eta", cell_centres(n_eta, cell), {"units": "dimensionless"}),
+                "phi": ("phi", cell_centres(n_phi, cell), {"units": "rad"})},
+    )
 
 
 # ------------------------------------------------------------------ hypothesis strategies
