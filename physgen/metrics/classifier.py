@@ -62,6 +62,24 @@ def classifier_test(reference: np.ndarray, generated: np.ndarray, *, hidden: tup
     mean, std = x[:cut1].mean(axis=0), x[:cut1].std(axis=0)
     x = (x - mean) / np.where(std > 0, std, 1.0)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a network this small only loses to intra-op thread contention
+    try:
+        logits = _train_and_predict(x, y, cut1, hidden, epochs, batch_size, lr, seed, device)
+    finally:
+        torch.set_num_threads(threads)
+    val_logits, test_logits = logits[: cut2 - cut1], logits[cut2 - cut1:]
+    val_y, test_y = y[cut1:cut2], y[cut2:]
+    fit = scipy.optimize.minimize_scalar(lambda log_t: _bce(val_logits / np.exp(log_t), val_y),
+                                         bounds=(-5, 5), method="bounded")
+    temperature = float(np.exp(fit.x))
+    bce = _bce(test_logits / temperature, test_y)
+    return ClassifierTest(auc=roc_auc(test_y, test_logits), jsd=float(max(0.0, 1.0 - bce / np.log(2))),
+                          temperature=temperature, n_test=len(test_y))
+
+
+def _train_and_predict(x, y, cut1, hidden, epochs, batch_size, lr, seed, device) -> np.ndarray:
+    """Train the MLP on the first ``cut1`` events; return float64 logits of the others."""
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     layers, width = [], x.shape[1]
@@ -81,11 +99,4 @@ def classifier_test(reference: np.ndarray, generated: np.ndarray, *, hidden: tup
             optimiser.step()
     with torch.no_grad():
         logits = model(torch.from_numpy(x[cut1:]).to(device)).squeeze(1).cpu().numpy().astype(np.float64)
-    val_logits, test_logits = logits[: cut2 - cut1], logits[cut2 - cut1:]
-    val_y, test_y = y[cut1:cut2], y[cut2:]
-    fit = scipy.optimize.minimize_scalar(lambda log_t: _bce(val_logits / np.exp(log_t), val_y),
-                                         bounds=(-5, 5), method="bounded")
-    temperature = float(np.exp(fit.x))
-    bce = _bce(test_logits / temperature, test_y)
-    return ClassifierTest(auc=roc_auc(test_y, test_logits), jsd=float(max(0.0, 1.0 - bce / np.log(2))),
-                          temperature=temperature, n_test=len(test_y))
+    return logits

@@ -71,9 +71,9 @@ def _jets(schema, rng, n, distortion):
     eta, phi = schema.coords["eta"][0], schema.coords["phi"][0]
     pt = rng.uniform(250, 300, n)
     two_prong = rng.uniform(size=n) < 0.5
-    split = np.where(two_prong, rng.uniform(0.2, 0.5, n), 0.05) * (1 + distortion)
+    split = np.where(two_prong, rng.uniform(0.2, 0.5, n), 0.05)
     images = np.zeros((n, eta.size, phi.size))
-    for k, (share, shift) in enumerate(((1 - split, 0.0), (split, rng.uniform(0.3, 0.8, n)))):
+    for k, (share, shift) in enumerate(((1 - split, 0.0), (split, rng.uniform(0.3, 0.8, n) * (1 + distortion)))):
         e_idx = np.clip(np.searchsorted(eta, rng.normal(0, 0.05, n)), 0, eta.size - 1)
         p_idx = np.clip(np.searchsorted(phi, -shift + rng.normal(0, 0.05, n)), 0, phi.size - 1)
         images[np.arange(n), e_idx, p_idx] += share * pt * 0.8
@@ -117,8 +117,8 @@ def _zmumu(rng, n, distortion):
     jets = np.sort(rng.exponential(20, (n, 5)) * (rng.uniform(size=(n, 5)) < 0.4), axis=1)[:, ::-1]
     return {"mu1_px": p1[:, 0], "mu1_pz": p1[:, 2], "mu1_e": e1, "mu2_px": p2[:, 0], "mu2_py": p2[:, 1],
             "mu2_pz": p2[:, 2], "mu2_e": e2, "nvtx_smeared": rng.poisson(20, n) + rng.normal(0, 0.5, n),
-            "met_px": rng.normal(0, 10, n), "met_py": rng.normal(0, 10, n), "mu1_iso": rng.exponential(0.05, n),
-            "mu2_iso": rng.exponential(0.05, n), **{f"jet{i + 1}_pt": jets[:, i] for i in range(5)}}
+            "met_px": rng.normal(0, 10 * (1 + distortion), n), "met_py": rng.normal(0, 10 * (1 + distortion), n),
+            "mu1_iso": rng.exponential(0.05 * (1 + distortion), n), "mu2_iso": rng.exponential(0.05, n), **{f"jet{i + 1}_pt": jets[:, i] for i in range(5)}}
 
 
 def synthetic_events(schema: StoreSchema, n: int, rng: np.random.Generator, distortion: float = 0.0
