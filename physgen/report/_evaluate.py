@@ -31,12 +31,13 @@ BINS = 50
 """Bins of every 1D histogram (common binning spanning both samples)."""
 
 
-def _check_same_schema(ref: xr.Dataset, gen: xr.Dataset, weights: list[str]) -> None:
+def _check_same_schema(ref: xr.Dataset, gen: xr.Dataset) -> None:
+    """Every variable of the reference must exist in the generated store with the same definition;
+    the generated store may hold more (the weights DCTR adds)."""
     ref_schema = ref.physgen.provenance.get("schema", {})
-    gen_schema = {k: v for k, v in gen.physgen.provenance.get("schema", {}).items() if k not in weights}
-    ref_schema = {k: v for k, v in ref_schema.items() if k not in weights}
-    if ref_schema != gen_schema:
-        differ = sorted(set(ref_schema) ^ set(gen_schema)) or sorted(k for k in ref_schema if ref_schema[k] != gen_schema[k])
+    gen_schema = gen.physgen.provenance.get("schema", {})
+    differ = sorted(k for k, v in ref_schema.items() if gen_schema.get(k) != v)
+    if differ:
         msg = f"reference and generated stores have different schemas (variables differing: {differ})"
         raise SchemaError(msg)
 
@@ -64,11 +65,11 @@ def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
 
 def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
              weights: list[str] | None = None, names: list[str] | None = None, seed: int = 0,
-             classifier_epochs: int = 20) -> dict[str, Any]:
-    """Compare two stores of the same schema; write ``out/metrics.json`` and ``out/report.html``."""
+             classifier_epochs: int = 20, html: bool = True) -> dict[str, Any]:
+    """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``."""
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
-    _check_same_schema(ref_ds, gen_ds, weights)
+    _check_same_schema(ref_ds, gen_ds)
     w = {name: weight_values(gen_ds, name) for name in weights}
     ref = event_columns(ref_ds, names, exclude=tuple(weights))
     gen = event_columns(gen_ds, names, exclude=tuple(weights))
@@ -99,27 +100,13 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
             weighted[wname] = (wv, s2w, r)
         per_column[column] = entry
         base = column if column in units else column.rsplit("_", 1)[0]
-        figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), a, b, edges,
-                                                            entry["s2"], weighted)))
+        if html:
+            figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), a, b, edges,
+                                                                entry["s2"], weighted)))
 
     summary = _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, classifier_epochs)
-    images = _image_figures(ref_ds, gen_ds)
-    labels = sorted(ref)
-    ref_m, gen_m = (np.stack([c[k] for k in labels], axis=1) for c in (ref, gen))
-    correlations = [("unweighted", _plots.correlation_triplet(labels, _weighted_corr(ref_m, None), _weighted_corr(gen_m, None)))]
-    correlations += [(f"weighted by {n}", _plots.correlation_triplet(labels, _weighted_corr(ref_m, None),
-                                                                      _weighted_corr(gen_m, wv), f"generated × {n}"))
-                     for n, wv in w.items()]
-    weight_figures = []
-    if w:
-        weight_figures.append(("weight distributions", _plots.weight_histograms(w)))
-        items = list(w.items())
-        for i in range(len(items)):
-            for j in range(i + 1, len(items)):
-                (na, wa), (nb, wb) = items[i], items[j]
-                summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
-                weight_figures.append((f"{na} vs {nb}", _plots.weight_correlation(na, wa, nb, wb)))
-
+    for (na, wa), (nb, wb) in _pairs_of(w):
+        summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
     result = {
         "reference": str(reference), "generated": str(generated), "weights": weights,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -129,8 +116,28 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(result, indent=2, default=_finite))
-    (out / "report.html").write_text(render_html(result, figures, images, correlations, weight_figures))
+    if html:
+        (out / "report.html").write_text(render_html(result, figures, *_figures(ref_ds, gen_ds, ref, gen, w)))
     return result
+
+
+def _pairs_of(weights: dict[str, np.ndarray]) -> list[tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]]:
+    items = list(weights.items())
+    return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
+
+
+def _figures(ref_ds, gen_ds, ref, gen, w):
+    """Average images, correlation matrices (unweighted and per weight), weight distributions."""
+    images = _image_figures(ref_ds, gen_ds)
+    labels = sorted(ref)
+    ref_m, gen_m = (np.stack([c[k] for k in labels], axis=1) for c in (ref, gen))
+    ref_corr = _weighted_corr(ref_m, None)
+    correlations = [("unweighted", _plots.correlation_triplet(labels, ref_corr, _weighted_corr(gen_m, None)))]
+    correlations += [(f"weighted by {n}", _plots.correlation_triplet(labels, ref_corr, _weighted_corr(gen_m, wv),
+                                                                      f"generated × {n}")) for n, wv in w.items()]
+    weight_figures = [("weight distributions", _plots.weight_histograms(w))] if w else []
+    weight_figures += [(f"{na} vs {nb}", _plots.weight_correlation(na, wa, nb, wb)) for (na, wa), (nb, wb) in _pairs_of(w)]
+    return images, correlations, weight_figures
 
 
 def _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, epochs) -> dict[str, Any]:
