@@ -4,10 +4,14 @@ coordinate's ``names``, or a voxel calorimeter ``(event, z, y, x)``."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import xarray as xr
+import yaml
 
 from physgen.schema import EVENT
+from physgen.specs import parse_spec
 from physgen.units import ureg
 
 __all__ = [
@@ -65,6 +69,13 @@ def conversion_factor(from_units: str, to_units: str) -> float:
 
 def threshold(ds: xr.Dataset, units: str) -> float:
     """The detector's cell threshold (MIP cut) in ``units``; 0 when the store does not say."""
-    detector = ds.physgen.detector if "physgen" in ds.attrs else None
-    cut = getattr(getattr(detector, "geometry", None), "threshold", None)
+    entry = ds.attrs.get("physgen", {}).get("specs", {}).get("detector")
+    return _threshold_of(entry["text"], units) if entry else 0.0
+
+
+@functools.lru_cache(maxsize=32)
+def _threshold_of(detector_text: str, units: str) -> float:
+    """Parsed once per spec text: every observable of a store asks again while building its graph."""
+    detector = parse_spec(yaml.safe_load(detector_text), source="store provenance (detector)")
+    cut = getattr(detector.geometry, "threshold", None)
     return float(cut.to(units).magnitude) if cut is not None else 0.0

@@ -21,12 +21,13 @@ from physgen.observables._registry import observable
 from physgen.schema import EVENT
 
 __all__ = [
-    "per_layer", "is_calorimeter", "layer_energy", "total_energy", "energy_fraction", "total_over_incident",
+    "STATS", "layer_summary", "is_calorimeter", "layer_energy", "total_energy", "energy_fraction", "total_over_incident",
     "shower_depth", "shower_depth_width", "centroid_x", "centroid_y", "width_x", "width_y", "sparsity",
     "e_ratio", "longitudinal_profile",
 ]
 
-LayerReducer = Callable[[xr.DataArray, str, str], xr.DataArray]
+STATS = ("energy", "sum_x", "sum_x2", "sum_y", "sum_y2", "active", "hottest", "second")
+"""Per-layer sums from which every shower shape follows (one pass over the cells)."""
 
 
 def is_calorimeter(ds: xr.Dataset) -> bool:
@@ -39,17 +40,45 @@ def _energy_units(ds: xr.Dataset) -> str:
     return cells.attrs.get("units", "MeV")
 
 
-def per_layer(ds: xr.Dataset, reduce: LayerReducer) -> xr.DataArray:
-    """Apply ``reduce(cells, y_dim, x_dim) -> (event,)`` to every layer; result dims (event, layer)."""
+def _summary_kernel(cells: np.ndarray, y: np.ndarray, x: np.ndarray, cut: float) -> np.ndarray:
+    """(..., n_y, n_x) cells → (..., 8): ΣE, ΣxE, Σx²E, ΣyE, Σy²E, cells above ``cut``, two hottest cells."""
+    along_x, along_y = cells.sum(axis=-2, dtype=np.float64), cells.sum(axis=-1, dtype=np.float64)
+    flat = cells.reshape(*cells.shape[:-2], -1)
+    top2 = np.partition(flat, flat.shape[-1] - 2, axis=-1)[..., -2:] if flat.shape[-1] > 1 else \
+        np.concatenate([np.zeros_like(flat), flat], axis=-1)
+    return np.stack([along_x.sum(axis=-1), along_x @ x, along_x @ x**2, along_y @ y, along_y @ y**2,
+                     (cells > cut).sum(axis=(-2, -1)), top2[..., 1], top2[..., 0]], axis=-1)
+
+
+def _layer_summary(cells: xr.DataArray, ydim: str, xdim: str, cut: float) -> xr.DataArray:
+    return xr.apply_ufunc(
+        _summary_kernel, cells, cells[ydim].astype("float64"), cells[xdim].astype("float64"),
+        kwargs={"cut": cut}, input_core_dims=[[ydim, xdim], [ydim], [xdim]], output_core_dims=[["stat"]],
+        dask="parallelized", output_dtypes=[np.float64],
+        dask_gufunc_kwargs={"output_sizes": {"stat": len(STATS)}, "allow_rechunk": True},
+    ).assign_coords(stat=list(STATS))
+
+
+def layer_summary(ds: xr.Dataset) -> xr.DataArray:
+    """Per-layer sums (dims event, layer, stat) of a layered or voxel calorimeter, cells above the
+    detector threshold counted as active. Every observable of this module derives from it, so dask
+    reads and reduces each layer once however many of them are computed together."""
+    cut = threshold(ds, _energy_units(ds))
     if is_layered(ds):
-        parts = [reduce(cells.astype("float64"), cells.dims[1], cells.dims[2]) for cells in layer_arrays(ds)]
-        return xr.concat(parts, dim=ds["layer"], coords="minimal", compat="override").transpose(EVENT, "layer")
-    cells = voxel_energy(ds).astype("float64")
-    return reduce(cells, "y", "x").rename(z="layer")
+        parts = [_layer_summary(cells, cells.dims[1], cells.dims[2], cut) for cells in layer_arrays(ds)]
+        return xr.concat(parts, dim=ds["layer"], coords="minimal", compat="override").transpose(EVENT, "layer", "stat")
+    energy = voxel_energy(ds)
+    return _layer_summary(energy, "y", "x", cut).rename(z="layer").drop_vars(["y", "x"], errors="ignore")
 
 
-def _cell_sum(cells: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
-    return cells.sum((ydim, xdim))
+def _stat(ds: xr.Dataset, name: str) -> xr.DataArray:
+    return layer_summary(ds).sel(stat=name, drop=True)
+
+
+def _n_cells(ds: xr.Dataset) -> xr.DataArray:
+    sizes = [cells.shape[1] * cells.shape[2] for cells in layer_arrays(ds)] if is_layered(ds) else \
+        [voxel_energy(ds).shape[2] * voxel_energy(ds).shape[3]] * voxel_energy(ds).shape[1]
+    return xr.DataArray(np.asarray(sizes, dtype=float), dims="layer")
 
 
 def _layer_index(energy: xr.DataArray) -> xr.DataArray:
@@ -64,7 +93,7 @@ def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
 @observable("layer_energy", units=None, long_name="energy per layer", requires=is_calorimeter)
 def layer_energy(ds: xr.Dataset) -> xr.DataArray:
     """E_i = Σ cells of layer i (overflow excluded)."""
-    return per_layer(ds, _cell_sum).assign_attrs(units=_energy_units(ds))
+    return _stat(ds, "energy").assign_attrs(units=_energy_units(ds))
 
 
 @observable("total_energy", units=None, long_name="total deposited energy (sum of layers)", requires=is_calorimeter)
@@ -115,37 +144,26 @@ def shower_depth_width(ds: xr.Dataset) -> xr.DataArray:
     return _depth_moments(ds)[1]
 
 
-def _moments(axis: str) -> tuple[LayerReducer, LayerReducer]:
-    """Energy-weighted mean and standard deviation of the cell centres along ``axis`` ('x' or 'y')."""
-
-    def position(cells: xr.DataArray, ydim: str, xdim: str) -> xr.DataArray:
-        return cells[xdim if axis == "x" else ydim].astype("float64")
-
-    def mean(cells, ydim, xdim):
-        return _safe_ratio((cells * position(cells, ydim, xdim)).sum((ydim, xdim)), cells.sum((ydim, xdim)))
-
-    def width(cells, ydim, xdim):
-        pos = position(cells, ydim, xdim)
-        total = cells.sum((ydim, xdim))
-        m1 = _safe_ratio((cells * pos).sum((ydim, xdim)), total)
-        m2 = _safe_ratio((cells * pos**2).sum((ydim, xdim)), total)
-        return np.sqrt((m2 - m1**2).clip(min=0.0))
-
-    return mean, width
-
-
 def _register_moments(axis: str) -> tuple[Callable, Callable]:
-    mean, width = _moments(axis)
+    """Energy-weighted centroid and width (second moment) of the cell centres along ``axis`` per layer."""
+
+    def moments(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+        summary = layer_summary(ds)
+        energy = summary.sel(stat="energy", drop=True)
+        mean = _safe_ratio(summary.sel(stat=f"sum_{axis}", drop=True), energy)
+        second = _safe_ratio(summary.sel(stat=f"sum_{axis}2", drop=True), energy)
+        return mean, np.sqrt((second - mean**2).clip(min=0.0))
 
     @observable(f"centroid_{axis}", units="mm", long_name=f"energy-weighted centroid in {axis} per layer",
                 requires=is_calorimeter)
     def centroid(ds: xr.Dataset) -> xr.DataArray:
-        return per_layer(ds, mean)
+        return moments(ds)[0]
 
     @observable(f"width_{axis}", units="mm", long_name=f"energy-weighted width (second moment) in {axis} per layer",
                 requires=is_calorimeter)
     def spread(ds: xr.Dataset) -> xr.DataArray:
-        return per_layer(ds, width)
+        """√(Σ x² E / Σ E − centroid²)."""
+        return moments(ds)[1]
 
     return centroid, spread
 
@@ -157,31 +175,15 @@ centroid_y, width_y = _register_moments("y")
 @observable("sparsity", units="dimensionless", long_name="fraction of cells above threshold per layer",
             requires=is_calorimeter)
 def sparsity(ds: xr.Dataset) -> xr.DataArray:
-    cut = threshold(ds, _energy_units(ds))
-
-    def active_fraction(cells, ydim, xdim):
-        return (cells > cut).mean((ydim, xdim))
-
-    return per_layer(ds, active_fraction)
-
-
-def _e_ratio_kernel(cells: np.ndarray) -> np.ndarray:
-    """(E1 − E2)/(E1 + E2) of the two hottest cells over the last two axes; 0 for an empty layer."""
-    flat = cells.reshape(*cells.shape[:-2], -1)
-    top2 = np.partition(flat, flat.shape[-1] - 2, axis=-1)[..., -2:]
-    e2, e1 = top2[..., 0], top2[..., 1]
-    total = e1 + e2
-    return np.where(total > 0, (e1 - e2) / np.where(total > 0, total, 1.0), 0.0)
+    return _stat(ds, "active") / _n_cells(ds)
 
 
 @observable("e_ratio", units="dimensionless", long_name="E_ratio (E1 − E2)/(E1 + E2) of the two hottest cells per layer",
             requires=is_calorimeter)
 def e_ratio(ds: xr.Dataset) -> xr.DataArray:
-    def ratio(cells, ydim, xdim):
-        return xr.apply_ufunc(_e_ratio_kernel, cells, input_core_dims=[[ydim, xdim]], dask="parallelized",
-                              output_dtypes=[np.float64], dask_gufunc_kwargs={"allow_rechunk": True})
-
-    return per_layer(ds, ratio)
+    """0 for an empty layer."""
+    e1, e2 = _stat(ds, "hottest"), _stat(ds, "second")
+    return _safe_ratio(e1 - e2, e1 + e2)
 
 
 @observable("longitudinal_profile", units=None, long_name="energy per unit depth of each layer",
