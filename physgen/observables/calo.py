@@ -46,8 +46,12 @@ def _summary_kernel(cells: np.ndarray, y: np.ndarray, x: np.ndarray, cut: float)
     flat = cells.reshape(*cells.shape[:-2], -1)
     top2 = np.partition(flat, flat.shape[-1] - 2, axis=-1)[..., -2:] if flat.shape[-1] > 1 else \
         np.concatenate([np.zeros_like(flat), flat], axis=-1)
-    return np.stack([along_x.sum(axis=-1), along_x @ x, along_x @ x**2, along_y @ y, along_y @ y**2,
-                     (cells > cut).sum(axis=(-2, -1)), top2[..., 1], top2[..., 0]], axis=-1)
+    def weighted(profile, position):  # einsum, not BLAS matmul: no thread pool to fight dask's threads
+        return np.einsum("...i,i->...", profile, position)
+
+    return np.stack([along_x.sum(axis=-1), weighted(along_x, x), weighted(along_x, x**2), weighted(along_y, y),
+                     weighted(along_y, y**2), np.count_nonzero(cells > cut, axis=(-2, -1)), top2[..., 1],
+                     top2[..., 0]], axis=-1)
 
 
 def _layer_summary(cells: xr.DataArray, ydim: str, xdim: str, cut: float) -> xr.DataArray:
