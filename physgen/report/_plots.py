@@ -64,7 +64,7 @@ def histogram_with_ratio(name: str, units: str, ref: np.ndarray, gen: np.ndarray
 def image_triplet(name: str, ref: np.ndarray, gen: np.ndarray, dims: tuple[str, str]) -> str:
     """Average reference and generated images (log colour) and their relative difference."""
     with plt.style.context(STYLE):
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4), layout="constrained")
         positive = np.concatenate([ref[ref > 0], gen[gen > 0]])
         vmin, vmax = (positive.min(), positive.max()) if positive.size else (1e-3, 1)
         norm = matplotlib.colors.LogNorm(vmin=max(vmin, vmax * 1e-6), vmax=vmax)
@@ -87,7 +87,7 @@ def correlation_triplet(labels: list[str], ref: np.ndarray, gen: np.ndarray, tit
     """Correlation matrices of reference and generated and their difference."""
     with plt.style.context(STYLE):
         size = max(6, 0.3 * len(labels))
-        fig, axes = plt.subplots(1, 3, figsize=(3 * size, size))
+        fig, axes = plt.subplots(1, 3, figsize=(3 * size, size), layout="constrained")
         for ax, matrix, title, cmap, limits in ((axes[0], ref, "reference", "RdBu_r", 1),
                                                 (axes[1], gen, title_gen, "RdBu_r", 1),
                                                 (axes[2], gen - ref, f"{title_gen} − reference", "PiYG", 0.5)):
