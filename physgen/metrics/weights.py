@@ -28,6 +28,8 @@ def dilution(reference, generated, weights=None) -> float:
     """r = (uncertainty of the weighted mean of ``generated``) / (uncertainty of the mean of ``reference``).
 
     Paper 004 (sec. III): r ≈ 1 for equal-size unweighted samples; r² approximates the ratio of
-    the effective numbers of events of the reference and the weighted sample.
+    the effective numbers of events of the reference and the weighted sample. NaN when the
+    reference is constant (its mean has no uncertainty).
     """
-    return weighted_mean_error(generated, weights) / weighted_mean_error(reference)
+    reference_error = weighted_mean_error(reference)
+    return weighted_mean_error(generated, weights) / reference_error if reference_error > 0 else float("nan")

@@ -46,6 +46,17 @@ def _finite(x: float) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (a constant column, a zero-variance weight) become null in metrics.json."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (float, np.floating)):
+        return _finite(float(value))
+    return value
+
+
 def _weighted_corr(matrix: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.corrcoef(matrix, rowvar=False) if w is None else \
@@ -95,7 +106,7 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
             r = dilution(a, b, wv)
             entry[f"s2_{wname}"] = s2w
             entry[f"s2_ratio_{wname}"] = _finite(s2w / entry["s2"]) if entry["s2"] > 0 else None
-            entry[f"dilution_{wname}"] = r
+            entry[f"dilution_{wname}"] = _finite(r)
             entry[f"ks_{wname}"] = ks_statistic(a, b, weights_b=wv)
             weighted[wname] = (wv, s2w, r)
         per_column[column] = entry
@@ -115,7 +126,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, default=_finite))
+    result = _json_safe(result)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
     if html:
         (out / "report.html").write_text(render_html(result, figures, *_figures(ref_ds, gen_ds, ref, gen, w)))
     return result
@@ -161,7 +173,8 @@ def _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, epochs) -> dict[str,
         summary[f"s2_mean_{name}"] = float(np.mean([e[f"s2_{name}"] for e in per_column.values()]))
         ratios = [e[f"s2_ratio_{name}"] for e in per_column.values() if e[f"s2_ratio_{name}"] is not None]
         summary[f"s2_ratio_median_{name}"] = float(np.median(ratios)) if ratios else None
-        summary[f"dilution_median_{name}"] = float(np.median([e[f"dilution_{name}"] for e in per_column.values()]))
+        dilutions = [e[f"dilution_{name}"] for e in per_column.values() if e[f"dilution_{name}"] is not None]
+        summary[f"dilution_median_{name}"] = float(np.median(dilutions)) if dilutions else None
         summary[f"effective_sample_size_{name}"] = effective_sample_size(wv)
         summary[f"ks_sum_{name}"] = float(sum(e[f"ks_{name}"] for e in per_column.values()))
     return summary
