@@ -102,6 +102,7 @@ def test_effective_sample_size_and_dilution():
     w = (rng.uniform(size=x.size) < 0.25).astype(float)
     assert dilution(x, x, w) == pytest.approx(2.0, rel=0.05)
     assert weighted_mean_error(x) == pytest.approx(x.std() / np.sqrt(x.size), rel=1e-3)
+    assert np.isnan(dilution(np.ones(10), x[:10]))  # a constant reference has no uncertainty to compare with
 
 
 def test_metrics_reject_bad_samples():

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from physgen.metrics import emd_2d, ks_statistic, separation_power, wasserstein_1d
-from physgen.observables import compute, get_observable, observable_names
+from physgen.observables import compute, observable_names
 from physgen.testing._observable_strategies import as_dataset, image_dataset, images, layer_cells, samples, weights_for
 
 FAST = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,6 @@ from dask.callbacks import Callback
 
 from physgen.errors import PhysgenError, StoreExistsError
 from physgen.observables._registry import compute
-from physgen.progress import event_progress
 from physgen.schema import EVENT
 
 __all__ = ["columns", "write_observables", "dask_progress"]
