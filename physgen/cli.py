@@ -230,6 +230,54 @@ def run_pipeline(
         on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
 
 
+# ---------------------------------------------------------------- observables, evaluate
+def _name_list(text: str | None) -> list[str] | None:
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+@app.command()
+@user_errors
+def observables(
+    store: Annotated[str, typer.Argument(help="store: path or fsspec URL")],
+    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="output: FILE.csv, FILE.parquet or a Zarr store")] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Compute named observables of a store (lazily, with a progress bar); print a summary or write them."""
+    from physgen.observables import write_observables
+    from physgen.store import open_store
+
+    result = write_observables(open_store(store), _name_list(names), out, overwrite=overwrite)
+    table = Table("observable", "dims", "units", "mean", "std")
+    for name, var in result.data_vars.items():
+        table.add_row(name, ", ".join(map(str, var.dims)), var.attrs.get("units", ""), f"{float(var.mean()):.4g}",
+                      f"{float(var.std()):.4g}")
+    console.print(table)
+    if out is not None:
+        console.print(f"wrote {out}")
+
+
+@app.command()
+@user_errors
+def evaluate(
+    reference: Annotated[str, typer.Argument(help="reference store")],
+    generated: Annotated[str, typer.Argument(help="generated store (same schema)")],
+    out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
+    weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
+    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
+    seed: Annotated[int, typer.Option(help="seed of the classifier test and subsampling")] = 0,
+) -> None:
+    """Compare a generated store with a reference: metrics.json and a self-contained report.html."""
+    from physgen.report import evaluate as run
+
+    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names), seed=seed)
+    table = Table("metric", "value")
+    for key, value in result["summary"].items():
+        table.add_row(key, "–" if value is None else f"{value:.4g}")
+    console.print(table)
+    console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
+
+
 # ---------------------------------------------------------------- demo
 @app.command()
 @user_errors

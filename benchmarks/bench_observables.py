@@ -1,0 +1,133 @@
+"""Benchmark: every CaloGAN observable on a store of many showers, against the floor of only reading
+and decompressing the same arrays; peak memory at two store sizes.
+
+    python benchmarks/bench_observables.py [--events 1000000 250000] [--folder benchmarks/out]
+
+Each measurement runs in a fresh subprocess so that its peak RSS is its own. The observables are
+reduced to one number each (a sum over events) so that nothing grows with N but the work.
+Stores are synthetic showers of the ``calogan_lar3`` schema (physgen.testing), made once and kept.
+Writes benchmarks/results/observables.json and .md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+LAYERS = ["layer_0", "layer_1", "layer_2", "overflow", "energy"]
+
+
+def _peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(store: str, what: str) -> dict:
+    """Run in a subprocess: time reading (floor) or all calo observables of ``store``."""
+    import dask
+    import numpy as np
+
+    from physgen.observables import compute, observable_names
+    from physgen.store import open_store
+
+    ds = open_store(store)
+    start = time.perf_counter()
+    if what == "floor":
+        blocks = [b for name in LAYERS for b in ds[name].data.to_delayed().ravel()]
+        dask.compute(*[dask.delayed(np.size)(b) for b in blocks])
+        names: list[str] = []
+    else:
+        names = [n for n in observable_names(ds) if n != "average_image"]
+        obs = compute(ds, names)
+        dask.compute(*[var.data.sum() for var in obs.data_vars.values()])
+    return {"what": what, "seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib(),
+            "events": int(ds.sizes["event"]), "observables": names}
+
+
+def make(store: Path, n: int) -> None:
+    from physgen.testing._observable_strategies import make_store
+
+    if not store.exists():
+        t = time.perf_counter()
+        make_store(store, detector="calogan_lar3", features="calo_conditions", n_events=n, seed=1, chunk_events=5000,
+                   batch_events=20_000)
+        print(f"made {store} ({n} showers) in {time.perf_counter() - t:.0f} s", flush=True)
+
+
+def run(events: list[int], folder: Path, repeats: int) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    rows = []
+    for n in events:
+        store = folder / f"calogan_synthetic_{n}.zarr"
+        make(store, n)
+        for what in ("floor", "observables"):
+            best = None
+            for _ in range(repeats):
+                out = subprocess.run([sys.executable, __file__, "--measure", what, "--store", str(store)], env=env,
+                                     check=True, capture_output=True, text=True).stdout
+                result = json.loads(out.strip().splitlines()[-1])
+                best = result if best is None or result["seconds"] < best["seconds"] else best
+            rows.append(best)
+            print(f"{n:>9} {what:<12} {best['seconds']:7.2f} s  peak {best['peak_rss_mib']:7.0f} MiB", flush=True)
+    return {"rows": rows}
+
+
+def hardware() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"nproc": os.cpu_count(), "cpu": model, "load_average_1min_at_end": load, "python": platform.python_version()}
+
+
+def write(result: dict, command: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    by = {(r["events"], r["what"]): r for r in result["rows"]}
+    sizes = sorted({r["events"] for r in result["rows"]})
+    result |= {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "command": command,
+               "ratio": {str(n): by[n, "observables"]["seconds"] / by[n, "floor"]["seconds"] for n in sizes},
+               "target_ratio": 1.5}
+    (RESULTS / "observables.json").write_text(json.dumps(result, indent=2))
+    hw = result["hardware"]
+    lines = [
+        "# All CaloGAN observables vs read + decompress (floor)", "",
+        f"date {result['date']} · {hw['nproc']} × {hw['cpu']} (1-min load at end: {hw['load_average_1min_at_end']}) · "
+        f"`{command}`", "",
+        f"{len(by[sizes[0], 'observables']['observables'])} observables: "
+        + ", ".join(by[sizes[0], 'observables']['observables']), "",
+        "| showers | floor s | observables s | ratio (target ≤ 1.5) | showers/s | peak RSS floor MiB | peak RSS observables MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n in sizes:
+        f, o = by[n, "floor"], by[n, "observables"]
+        lines.append(f"| {n:,} | {f['seconds']:.2f} | {o['seconds']:.2f} | {o['seconds'] / f['seconds']:.2f} | "
+                     f"{n / o['seconds']:,.0f} | {f['peak_rss_mib']:.0f} | {o['peak_rss_mib']:.0f} |")
+    (RESULTS / "observables.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, nargs="+", default=[250_000, 1_000_000])
+    parser.add_argument("--folder", type=Path, default=HERE / "out")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--measure", choices=["floor", "observables"], help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.store, args.measure)))
+        return
+    write(run(args.events, args.folder, args.repeats), "python " + " ".join(sys.argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,247 @@
+"""Observables: known values, units, laziness, dispatch, the CLI."""
+
+from __future__ import annotations
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from typer.testing import CliRunner
+
+from physgen.cli import app
+from physgen.errors import PhysgenError, SchemaError
+from physgen.observables import columns, compute, default_observables, get_observable, observable_names
+from physgen.store import open_store
+from physgen.testing._observable_strategies import as_dataset, image_dataset, make_store
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def calo_store(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("calo") / "calo.zarr", detector="calogan_lar3",
+                      features="calo_conditions", n_events=120, seed=3, chunk_events=50)
+
+
+@pytest.fixture(scope="module")
+def zmumu_store(tmp_path_factory):
+    return make_store(tmp_path_factory.mktemp("z") / "z.zarr", features="zmumu17", n_events=300, seed=4, chunk_events=100)
+
+
+def _calo_arrays(n=2):
+    return {"layer_0": np.zeros((n, 3, 96), np.float32), "layer_1": np.zeros((n, 12, 12), np.float32),
+            "layer_2": np.zeros((n, 12, 6), np.float32), "overflow": np.zeros((n, 3), np.float32)}
+
+
+# ------------------------------------------------------------------ jets
+def test_two_pixel_mass_and_pt_match_the_formula():
+    image = np.zeros((1, 25, 25), np.float32)
+    image[0, 12, 12], image[0, 15, 8] = 100.0, 50.0  # Δη = 0.3, Δφ = 0.4
+    ds = image_dataset(image)
+    mass = get_observable("jet_mass")(ds).item()
+    expected = np.sqrt(2 * 100 * 50 * (np.cosh(0.3) - np.cos(0.4)))
+    assert mass == pytest.approx(expected, rel=1e-6)
+    pt = get_observable("jet_pt")(ds).item()
+    assert pt == pytest.approx(np.hypot(100 + 50 * np.cos(-0.4), 50 * np.sin(-0.4)), rel=1e-6)
+
+
+def test_nsubjettiness_of_two_prongs():
+    """Two pixels: τ1 = pT2·ΔR/(pT1+pT2) with the WTA axis on the harder pixel, τ2 = 0, τ21 = 0."""
+    image = np.zeros((2, 25, 25), np.float32)
+    image[0, 12, 12], image[0, 12, 17] = 80.0, 20.0  # ΔR = 0.5
+    image[1, 10, 10] = 5.0  # one pixel: τ1 = 0, τ21 defined as 0
+    obs = compute(image_dataset(image), ["tau_1", "tau_2", "tau_21", "n_active_pixels"]).compute()
+    np.testing.assert_allclose(obs.tau_1, [20 * 0.5 / 100, 0.0], rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(obs.tau_2, [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(obs.tau_21, [0.0, 0.0])
+    assert obs.n_active_pixels.values.tolist() == [2, 1]
+
+
+def test_tau21_separates_two_prong_from_one_prong():
+    rng = np.random.default_rng(0)
+    one, two = np.zeros((20, 25, 25), np.float32), np.zeros((20, 25, 25), np.float32)
+    for i in range(20):
+        for _ in range(10):
+            one[i, 12 + rng.integers(-1, 2), 12 + rng.integers(-1, 2)] += rng.uniform(5, 10)
+            two[i, 12 + rng.integers(-1, 2), 12 + rng.integers(-1, 2)] += rng.uniform(5, 10)
+            two[i, 12 + rng.integers(-1, 2), 19 + rng.integers(-1, 2)] += rng.uniform(3, 8)
+    t_one = float(get_observable("tau_21")(image_dataset(one)).mean())
+    t_two = float(get_observable("tau_21")(image_dataset(two)).mean())
+    assert t_two < 0.6 * t_one
+
+
+def test_pixel_spectrum_and_average_image():
+    image = np.arange(2 * 25 * 25, dtype=np.float32).reshape(2, 25, 25)
+    ds = image_dataset(image)
+    spectrum = get_observable("pixel_intensity")(ds)
+    assert spectrum.dims == ("event", "pixel") and spectrum.shape == (2, 625)
+    average = get_observable("average_image")(ds)
+    np.testing.assert_allclose(average, image.mean(axis=0))
+    assert not get_observable("average_image").per_event
+
+
+# ------------------------------------------------------------------ layered calorimeter
+def test_layer_energies_fractions_depth_and_units():
+    arrays = _calo_arrays()
+    arrays["layer_0"][0, 1, 10] = 1000.0
+    arrays["layer_1"][0, 5, 5] = 3000.0
+    arrays["layer_2"][0, 0, 0] = 1000.0
+    ds = as_dataset("calogan_lar3", arrays).assign(energy=("event", np.array([10.0, 5.0]), {"units": "GeV"}))
+    obs = compute(ds, ["layer_energy", "total_energy", "energy_fraction", "total_over_incident", "shower_depth",
+                       "shower_depth_width", "sparsity"]).compute()
+    np.testing.assert_allclose(obs.layer_energy[0], [1000, 3000, 1000])
+    assert obs.layer_energy.attrs["units"] == "MeV" and obs.layer_energy.dims == ("event", "layer")
+    np.testing.assert_allclose(obs.total_energy, [5000, 0])
+    np.testing.assert_allclose(obs.energy_fraction[0], [0.2, 0.6, 0.2])
+    np.testing.assert_allclose(obs.energy_fraction[1], [0, 0, 0])  # empty shower: 0, not NaN
+    np.testing.assert_allclose(obs.total_over_incident, [0.5, 0.0])  # 5000 MeV / 10 GeV
+    np.testing.assert_allclose(obs.shower_depth, [1.0, 0.0])
+    np.testing.assert_allclose(obs.shower_depth_width[0], np.sqrt(0.4))  # ⟨i²⟩ = 1.4, ⟨i⟩² = 1
+    np.testing.assert_allclose(obs.sparsity[0], [1 / 288, 1 / 144, 1 / 72])
+
+
+def test_total_over_incident_converts_units():
+    arrays = _calo_arrays(1)
+    arrays["layer_1"][0, 0, 0] = 2.0
+    ds = as_dataset("calogan_lar3", arrays).assign(energy=("event", np.array([4000.0]), {"units": "MeV"}))
+    ds["layer_1"].attrs["units"] = "GeV"
+    for name in ("layer_0", "layer_2"):
+        ds[name].attrs["units"] = "GeV"
+    assert get_observable("total_over_incident")(ds).item() == pytest.approx(0.5)
+
+
+def test_centroid_width_and_e_ratio():
+    arrays = _calo_arrays(1)
+    x = as_dataset("calogan_lar3", arrays)["layer_1_x"].values
+    arrays["layer_1"][0, 6, 2] = 300.0
+    arrays["layer_1"][0, 6, 4] = 100.0
+    ds = as_dataset("calogan_lar3", arrays)
+    obs = compute(ds, ["centroid_x", "width_x", "e_ratio", "centroid_y"]).compute()
+    mean = (300 * x[2] + 100 * x[4]) / 400
+    assert float(obs.centroid_x[0, 1]) == pytest.approx(mean)
+    assert float(obs.width_x[0, 1]) == pytest.approx(np.sqrt((300 * x[2] ** 2 + 100 * x[4] ** 2) / 400 - mean**2))
+    assert float(obs.e_ratio[0, 1]) == pytest.approx(0.5)
+    assert obs.centroid_x.attrs["units"] == "mm"
+
+
+def test_longitudinal_profile_divides_by_layer_thickness():
+    arrays = _calo_arrays(1)
+    arrays["layer_0"][0, 0, 0] = 90.0
+    profile = get_observable("longitudinal_profile")(as_dataset("calogan_lar3", arrays))
+    assert float(profile[0, 0]) == pytest.approx(1.0)  # 90 MeV over 90 mm
+    assert profile.attrs["units"] == "MeV/mm"
+    np.testing.assert_allclose(profile.depth, [45, 90 + 347 / 2, 437 + 21.5])
+
+
+# ------------------------------------------------------------------ voxel calorimeter
+def test_voxel_observables_and_dctr_features():
+    energy = np.zeros((2, 30, 30, 30), np.float32)
+    energy[0, 0, 15, 15] = 2.0
+    energy[0, 2, 15, 15] = 6.0
+    energy[0, 3, 0, 0] = 0.05  # below a 0.1 MeV MIP cut, but not by the default (no store) threshold
+    ds = as_dataset("ild_ecal_30", {"energy": energy})
+    obs = compute(ds, ["n_hits", "visible_energy", "layer_energy", "longitudinal_centroid", "dctr_features_33",
+                       "radial_profile", "width_y"]).compute()
+    assert obs.n_hits.values.tolist() == [3, 0]
+    assert float(obs.visible_energy[0]) == pytest.approx(8.05)
+    assert float(obs.longitudinal_centroid[0]) == pytest.approx((2 * 6 + 3 * 0.05) / 8.05, rel=1e-6)
+    features = obs.dctr_features_33
+    assert features.shape == (2, 33) and list(features.feature.values[:4]) == [
+        "n_hits", "longitudinal_centroid", "visible_energy", "layer_energy_0"]
+    np.testing.assert_allclose(features[0, 3:6], [2, 0, 6])
+    assert float(obs.radial_profile[0].sum()) == pytest.approx(8.05, rel=1e-6)
+    assert float(obs.radial_profile[0, 0]) == pytest.approx(8.0)  # cell (15, 15) is centred at r = 3.6 mm < pitch
+
+
+def test_voxel_threshold_comes_from_the_store(tmp_path):
+    url = make_store(tmp_path / "ild.zarr", detector="ild_ecal_30", n_events=20, seed=1, chunk_events=10)
+    ds = open_store(url)
+    hits = get_observable("n_hits")(ds).compute()
+    expected = (ds.energy > 0.1).sum(("z", "y", "x")).compute()
+    np.testing.assert_array_equal(hits, expected)
+    assert get_observable("layer_energy")(ds).sizes["layer"] == 30  # the same name works on voxels
+
+
+# ------------------------------------------------------------------ dilepton
+def test_dilepton_observables_known_values():
+    ds = xr.Dataset({k: ("event", np.asarray(v, float)) for k, v in {
+        "mu1_px": [45.0], "mu1_pz": [0.0], "mu1_e": [45.0], "mu2_px": [-45.0], "mu2_py": [0.0], "mu2_pz": [0.0],
+        "mu2_e": [45.0], "met_px": [3.0], "met_py": [-4.0], **{f"jet{i}_pt": [[30, 16, 15, 2, 0][i - 1]] for i in range(1, 6)},
+    }.items()})
+    obs = compute(ds, ["m_ll", "pt_ll", "met", "phi_miss", "dphi_mumu", "n_jets"]).compute()
+    assert obs.m_ll.item() == pytest.approx(90.0)
+    assert obs.pt_ll.item() == pytest.approx(0.0)
+    assert obs.met.item() == pytest.approx(5.0)
+    assert obs.phi_miss.item() == pytest.approx(np.arctan2(-4, 3))
+    assert abs(obs.dphi_mumu.item()) == pytest.approx(np.pi)
+    assert obs.n_jets.item() == 2  # 30 and 16 GeV pass pT > 15, 15 does not
+
+
+def test_store_dilepton_ranges(zmumu_store):
+    ds = open_store(zmumu_store)
+    assert default_observables(ds) == ["m_ll", "pt_ll", "met", "phi_miss", "dphi_mumu", "n_jets"]
+    obs = compute(ds).compute()
+    assert 59.999 <= float(obs.m_ll.min()) and float(obs.m_ll.max()) <= 120.001
+    assert np.all(np.abs(obs.dphi_mumu) <= np.pi)
+
+
+# ------------------------------------------------------------------ registry, laziness
+def test_lazy_in_lazy_out_and_attrs(calo_store):
+    ds = open_store(calo_store)
+    assert default_observables(ds) == ["layer_energy", "total_energy", "energy_fraction", "total_over_incident",
+                                       "shower_depth", "shower_depth_width", "sparsity", "e_ratio"]
+    obs = compute(ds, observable_names(ds))
+    for name, var in obs.data_vars.items():
+        assert isinstance(var.data, da.Array), name
+        assert var.attrs["units"] and var.attrs["long_name"], name
+    loaded = obs.compute()
+    eager = compute(ds.load(), observable_names(ds))
+    xr.testing.assert_allclose(loaded, eager, rtol=1e-12)
+
+
+def test_shipped_feature_schemas_name_registered_observables():
+    from physgen.specs import SpecRegistry
+
+    registry = SpecRegistry.default()
+    for kind, name in registry.names("features"):
+        for obs in registry.get(kind, name).spec.observables:
+            get_observable(obs)  # raises for an unknown name
+
+
+def test_unknown_and_inapplicable_observables():
+    ds = image_dataset(np.zeros((1, 5, 5), np.float32))
+    with pytest.raises(PhysgenError, match="did you mean 'jet_mass'"):
+        get_observable("jet_mas", ds)
+    with pytest.raises(SchemaError, match="layered or voxel"):
+        get_observable("layer_energy", ds)
+
+
+def test_columns_flatten_per_layer_observables(calo_store):
+    cols = columns(compute(open_store(calo_store), ["layer_energy", "total_energy"]))
+    assert list(cols) == ["layer_energy_0", "layer_energy_1", "layer_energy_2", "total_energy"]
+    assert cols["layer_energy_1"].dims == ("event",)
+
+
+# ------------------------------------------------------------------ CLI
+def test_cli_observables_table_and_zarr(calo_store, tmp_path):
+    out = tmp_path / "obs.csv"
+    result = runner.invoke(app, ["observables", calo_store, "--names", "total_energy,layer_energy", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["event", "total_energy", "layer_energy_0", "layer_energy_1", "layer_energy_2"]
+    np.testing.assert_allclose(table.total_energy, table[["layer_energy_0", "layer_energy_1", "layer_energy_2"]].sum(axis=1))
+    store = tmp_path / "obs.zarr"
+    assert runner.invoke(app, ["observables", calo_store, "--out", str(store)]).exit_code == 0
+    written = xr.open_zarr(store, consolidated=False)
+    assert written.layer_energy.attrs["units"] == "MeV" and "e_ratio" in written
+
+
+def test_cli_observables_bad_input(calo_store, tmp_path):
+    result = runner.invoke(app, ["observables", calo_store, "--names", "m_ll"])
+    assert result.exit_code == 2 and "cannot be computed" in result.output
+    out = tmp_path / "exists.csv"
+    out.write_text("keep me")
+    result = runner.invoke(app, ["observables", calo_store, "--names", "total_energy", "--out", str(out)])
+    assert result.exit_code == 2 and out.read_text() == "keep me"
+    assert runner.invoke(app, ["observables", str(tmp_path / "nope.zarr")]).exit_code == 2
