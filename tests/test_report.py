@@ -98,3 +98,14 @@ def test_report_renders_in_headless_chromium(tmp_path):
     keep = pytest.importorskip("os").environ.get("PHYSGEN_KEEP_SCREENSHOT")
     if keep:
         shutil.copytree(tmp_path / "report", keep, dirs_exist_ok=True)
+
+
+def test_one_dimensional_stores_evaluate(tmp_path):
+    """A store with a single feature (the 1D DCTR toy) has a 1×1 correlation matrix."""
+    from physgen.sim import simulate
+
+    ref = simulate("toy_bimodal_1d", tmp_path / "ref.zarr", events=2000, progress=False)
+    gen = simulate("toy_bimodal_1d", tmp_path / "gen.zarr", events=2000, seed=5, progress=False)
+    metrics = evaluate(ref, gen, tmp_path / "report", classifier_epochs=2)
+    assert (tmp_path / "report" / "report.html").exists()
+    assert metrics["summary"]["s2_mean"] < 0.05

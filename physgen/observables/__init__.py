@@ -12,10 +12,10 @@ from physgen.observables._registry import (
     Observable, compute, default_observables, get_observable, observable, observable_names,
 )
 
-__all__ = sorted([
-    "Observable", "columns", "compute", "default_observables", "get_observable", "observable", "observable_names",
-    "write_observables",
-])
+__all__ = [
+    "Observable", "columns", "compute", "default_observables", "get_observable", "observable",
+    "observable_names", "write_observables",
+]
 
 
 def __dir__() -> list[str]:

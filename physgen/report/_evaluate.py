@@ -58,10 +58,12 @@ def _json_safe(value: Any) -> Any:
 
 
 def _weighted_corr(matrix: np.ndarray, w: np.ndarray | None) -> np.ndarray:
+    """Correlation matrix of the columns of ``matrix`` (events × features), optionally weighted."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        corr = np.corrcoef(matrix, rowvar=False) if w is None else \
-            np.cov(matrix, rowvar=False, aweights=w) / np.outer(*[np.sqrt(np.diag(np.cov(matrix, rowvar=False, aweights=w)))] * 2)
-    return np.nan_to_num(np.atleast_2d(corr))
+        cov = np.atleast_2d(np.cov(matrix, rowvar=False, aweights=w))
+        sigma = np.sqrt(np.diag(cov))
+        corr = cov / np.outer(sigma, sigma)
+    return np.nan_to_num(corr)
 
 
 def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
