@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -82,5 +84,5 @@ def soft_sparsity(x: torch.Tensor, alpha: float = 4.0, scale: float = 1e-3) -> t
     to 1 at ``x → 0``, contradicting Eq. 6); this keeps its form ``v / (v + 1)`` and its two
     hyper-parameters (sharpness ``alpha``, threshold ``scale`` in the units of ``x``).
     """
-    u = (x.flatten(1).abs() / scale).clamp_min(1e-30).pow(alpha)
-    return (u / (1.0 + u)).mean(dim=1, keepdim=True)
+    log_ratio = torch.log(x.flatten(1).abs().clamp_min(1e-30)) - math.log(scale)
+    return torch.sigmoid(alpha * log_ratio).mean(dim=1, keepdim=True)  # u/(1+u), overflow-free
