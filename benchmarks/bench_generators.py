@@ -30,14 +30,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from physgen.models.nets import (  # noqa: E402
+from physgen.models.nets import (
     CaloGanGenerator,
     ConditionalCaloGanGenerator,
     DcganGenerator,
     IldGenerator,
     LaganGenerator,
 )
-from physgen.specs import load_spec  # noqa: E402
+from physgen.specs import load_spec
 
 DETECTORS = ROOT / "specs" / "detectors"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -116,8 +116,8 @@ def write(rows, device, argv) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"generators{suffix}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     lines = [f"# Generator speed ({meta['device']})", "",
-             f"Date {meta['date']}; CPU {meta['cpu']}, nproc {meta['nproc']}, torch threads "
-             f"{meta['torch_threads']}, torch {meta['torch']}. Command: `{meta['command']}`.", "",
+             (f"Date {meta['date']}; CPU {meta['cpu']}, nproc {meta['nproc']}, torch threads "
+              f"{meta['torch_threads']}, torch {meta['torch']}. Command: `{meta['command']}`."), "",
              "| model | mode | batch | ms / sample | samples / s | paper ms / sample |",
              "|---|---|---:|---:|---:|---:|"]
     for r in rows:
@@ -159,7 +159,7 @@ def main(argv=None) -> int:
                 try:
                     with torch.inference_mode():
                         times = time_batch(fn, inputs, device, args.budget)
-                except Exception as exc:  # e.g. torch.compile without a working compiler toolchain
+                except Exception as exc:  # noqa: BLE001 — torch.compile's failures (no toolchain, unsupported op) vary by version
                     print(f"{model:20s} {mode:8s} batch {batch:5d}: failed ({type(exc).__name__}: {exc})"[:200])
                     break
                 med = statistics.median(times)

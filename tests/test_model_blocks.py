@@ -39,6 +39,7 @@ def naive_locally_connected(x, layer: LocallyConnected2d) -> torch.Tensor:
     return out
 
 
+@pytest.mark.parametrize(("c_in", "c_out"), [(3, 4), (5, 2)])
 @pytest.mark.parametrize(("in_size", "kernel", "stride", "padding", "bias"), [
     ((7, 7), 3, 1, 0, True),
     ((8, 6), (2, 3), 1, 0, False),
@@ -46,12 +47,12 @@ def naive_locally_connected(x, layer: LocallyConnected2d) -> torch.Tensor:
     ((6, 10), 3, (1, 2), (1, 1), True),
     ((5, 5), 1, 1, 0, True),
 ])
-def test_locally_connected_matches_naive_loop(in_size, kernel, stride, padding, bias):
+def test_locally_connected_matches_naive_loop(in_size, kernel, stride, padding, bias, c_in, c_out):
     torch.manual_seed(0)
-    layer = LocallyConnected2d(3, 4, in_size, kernel, stride, padding, bias).double()
-    x = torch.randn(2, 3, *in_size, dtype=torch.float64, requires_grad=True)
+    layer = LocallyConnected2d(c_in, c_out, in_size, kernel, stride, padding, bias).double()
+    x = torch.randn(2, c_in, *in_size, dtype=torch.float64, requires_grad=True)
     fast, slow = layer(x), naive_locally_connected(x, layer)
-    assert fast.shape == (2, 4, *layer.out_size)
+    assert fast.shape == (2, c_out, *layer.out_size)
     torch.testing.assert_close(fast, slow)
     g = torch.randn_like(fast)
     grads_fast = torch.autograd.grad(fast, [x, layer.weight], g)

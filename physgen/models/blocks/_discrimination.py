@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["MinibatchDiscrimination", "AdversarialHeads", "flip_labels", "sparsity", "soft_sparsity"]
+__all__ = ["AdversarialHeads", "MinibatchDiscrimination", "flip_labels", "soft_sparsity", "sparsity"]
 
 
 class MinibatchDiscrimination(nn.Module):

@@ -8,8 +8,14 @@ from torch import nn
 
 from physgen.models.blocks._local import LocallyConnected2d
 
-__all__ = ["ClassEmbedding", "energy_conditioned", "FixedBlur2d", "LayerAttention", "resize_cells",
-           "apply_cell_threshold"]
+__all__ = [
+    "ClassEmbedding",
+    "FixedBlur2d",
+    "LayerAttention",
+    "apply_cell_threshold",
+    "energy_conditioned",
+    "resize_cells",
+]
 
 ENERGY_SCALE_GEV = 100.0
 """CaloGAN scales the latent vector by ``E / 100 GeV`` (paper 001; 1–100 GeV beams)."""

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["UpConv3d", "DownConv3d", "gradient_penalty"]
+__all__ = ["DownConv3d", "UpConv3d", "gradient_penalty"]
 
 
 class UpConv3d(nn.Module):

@@ -34,8 +34,15 @@ from physgen.models.blocks import (
 from physgen.models.nets._common import KERAS_LEAKY_SLOPE, GanLoss, batch_norm2d, bce, class_loss
 from physgen.models.nets._shapes import layer_shapes
 
-__all__ = ["CaloGanGenerator", "CaloGanDiscriminator", "CaloGanScores", "ConditionalCaloGanGenerator",
-           "ConditionalCaloGanDiscriminator", "calogan_discriminator_loss", "calogan_generator_loss"]
+__all__ = [
+    "CaloGanDiscriminator",
+    "CaloGanGenerator",
+    "CaloGanScores",
+    "ConditionalCaloGanDiscriminator",
+    "ConditionalCaloGanGenerator",
+    "calogan_discriminator_loss",
+    "calogan_generator_loss",
+]
 
 ENERGY_WELL_CUT_GEV = 5.0
 """The discriminator is told when ``|E_tot − E_req|`` exceeds 5 GeV (original code)."""

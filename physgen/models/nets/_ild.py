@@ -22,7 +22,7 @@ from physgen.models.blocks._generation import ENERGY_SCALE_GEV
 from physgen.models.nets._common import GanLoss
 from physgen.models.nets._shapes import cell_threshold, voxel_shape
 
-__all__ = ["IldGenerator", "IldCritic", "wgan_critic_loss", "wgan_generator_loss"]
+__all__ = ["IldCritic", "IldGenerator", "wgan_critic_loss", "wgan_generator_loss"]
 
 
 class IldGenerator(nn.Module):

@@ -24,8 +24,14 @@ from physgen.models.blocks import (
 from physgen.models.nets._common import KERAS_LEAKY_SLOPE, GanLoss, batch_norm2d, bce, class_loss
 from physgen.models.nets._shapes import image_shape
 
-__all__ = ["LaganGenerator", "LaganDiscriminator", "DcganGenerator", "DcganDiscriminator",
-           "lagan_discriminator_loss", "lagan_generator_loss"]
+__all__ = [
+    "DcganDiscriminator",
+    "DcganGenerator",
+    "LaganDiscriminator",
+    "LaganGenerator",
+    "lagan_discriminator_loss",
+    "lagan_generator_loss",
+]
 
 
 def _local_or_conv(local: bool, c_in: int, c_out: int, size: tuple[int, int], kernel, stride=1, padding=0,

@@ -7,7 +7,7 @@ from physgen.geometry import detector_schema
 from physgen.specs import DetectorSpec, EtaPhiGrid, LayeredCalorimeter, VoxelCalorimeter
 from physgen.units import to_magnitude
 
-__all__ = ["image_shape", "layer_shapes", "voxel_shape", "cell_threshold"]
+__all__ = ["cell_threshold", "image_shape", "layer_shapes", "voxel_shape"]
 
 
 def _require(detector: DetectorSpec, kind: type, model: str) -> None:
