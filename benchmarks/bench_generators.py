@@ -110,14 +110,17 @@ def write(rows, device, argv) -> None:
         "cpu": cpu_model(), "nproc": os.cpu_count(), "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__, "command": "python " + " ".join([Path(__file__).relative_to(ROOT).as_posix(),
                                                                      *(argv or sys.argv[1:])]),
-        "note": "untrained weights; median wall time per call / batch size; inference_mode",
+        "load_average_1m": os.getloadavg()[0],
+        "note": "untrained weights; median wall time per call / batch size; inference_mode. "
+                "Other processes on the machine (load average above nproc) inflate these times.",
     }
     suffix = "" if device.type == "cpu" else f"_{device.type}"
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"generators{suffix}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     lines = [f"# Generator speed ({meta['device']})", "",
              (f"Date {meta['date']}; CPU {meta['cpu']}, nproc {meta['nproc']}, torch threads "
-              f"{meta['torch_threads']}, torch {meta['torch']}. Command: `{meta['command']}`."), "",
+              f"{meta['torch_threads']}, torch {meta['torch']}, load average {meta['load_average_1m']:.1f} at the "
+              f"end. Command: `{meta['command']}`."), "",
              "| model | mode | batch | ms / sample | samples / s | paper ms / sample |",
              "|---|---|---:|---:|---:|---:|"]
     for r in rows:
