@@ -205,3 +205,13 @@ def test_conditional_attribute_loss_uses_per_attribute_weights():
     loss = calogan_generator_loss(d, fake, energy, requested_attributes=attrs, attribute_weights=weights)
     expected = float((torch.tensor(weights) * per_attribute).sum())
     assert loss.parts["attributes"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_unconditional_lagan_has_no_class_head():
+    torch.manual_seed(0)
+    g, d = LaganGenerator(latent_dim=16, n_classes=1), LaganDiscriminator(n_classes=1)
+    fake = g(torch.randn(4, 16))
+    adv, aux = d(fake)
+    assert adv.shape == (4,) and aux is None
+    loss = lagan_generator_loss(d, fake, torch.zeros(4))
+    assert set(loss.parts) == {"adversarial"} and torch.isfinite(loss.total)

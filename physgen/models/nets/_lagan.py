@@ -112,7 +112,8 @@ class LaganDiscriminator(nn.Module):
         )
         n_features = 8 * (s3[0] // 2) * (s3[1] // 2)
         self.minibatch = MinibatchDiscrimination(n_features, mbd_kernels, mbd_dims)
-        self.heads = AdversarialHeads(n_features + mbd_kernels, 1 if n_classes == 2 else n_classes)
+        aux_outputs = 0 if n_classes < 2 else 1 if n_classes == 2 else n_classes
+        self.heads = AdversarialHeads(n_features + mbd_kernels, aux_outputs)
 
     @classmethod
     def from_detector(cls, detector, **kwargs) -> LaganDiscriminator:
@@ -150,6 +151,8 @@ def lagan_discriminator_loss(discriminator: nn.Module, real: torch.Tensor, real_
     ones = flip_labels(torch.ones_like(adv_r), flip, generator)
     zeros = flip_labels(torch.zeros_like(adv_f), flip, generator)
     adversarial = 0.5 * (bce(adv_r, ones) + bce(adv_f, zeros))
+    if aux_r is None:  # unconditional (one class)
+        return GanLoss(adversarial, {"adversarial": adversarial.item()})
     auxiliary = 0.5 * (class_loss(aux_r, real_labels) + class_loss(aux_f, fake_labels))
     total = adversarial + auxiliary
     return GanLoss(total, {"adversarial": adversarial.item(), "auxiliary": auxiliary.item()})
@@ -162,6 +165,8 @@ def lagan_generator_loss(discriminator: nn.Module, fake: torch.Tensor, sampled_l
     generator twice per discriminator step (a recipe choice, not part of the loss)."""
     adv, aux = discriminator(fake)
     adversarial = bce(adv, 1.0)
+    if aux is None:  # unconditional (one class)
+        return GanLoss(adversarial, {"adversarial": adversarial.item()})
     labels = flip_labels(sampled_labels.float(), aux_flip, generator) if aux.ndim == 1 else sampled_labels
     auxiliary = class_loss(aux, labels)
     total = adversarial + auxiliary
