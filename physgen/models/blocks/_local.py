@@ -1,0 +1,107 @@
+"""Locally-connected 2D layer: a convolution without weight sharing (paper 000, Fig. 3).
+
+Every output position ``(i, j)`` owns its own filter bank, so the layer can learn that the
+centre of a jet image or of a calorimeter layer behaves differently from its rim — the
+"location awareness" of LAGAN and CaloGAN.
+
+Semantics follow Keras ``LocallyConnected2D``, the layer the papers used: Keras only has
+``padding="valid"``; the papers' "same-bordered" locally-connected layers are an explicit
+``ZeroPadding2D`` followed by a valid layer. Here ``padding`` is that explicit zero padding
+(``p`` or ``(p_rows, p_cols)`` on both sides), so ``padding=k // 2`` with stride 1 and an odd
+kernel is Keras' "same" recipe. Output size per axis: ``(n + 2 p - k) // s + 1``.
+
+Implementation: a strided view of all receptive fields (``Tensor.unfold``) is copied once
+into ``(L, batch, C_in·kh·kw)``, then one batched matmul over the ``L`` output positions
+contracts it with the per-position weights ``(L, C_in·kh·kw, C_out)``. This is the same arithmetic as the naive loop over
+positions (tested against it) at the speed of one BLAS call.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["LocallyConnected2d", "locally_connected2d"]
+
+Pair = int | tuple[int, int]
+
+
+def _pair(v: Pair) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def _out_size(n: int, k: int, s: int, p: int) -> int:
+    return (n + 2 * p - k) // s + 1
+
+
+def locally_connected2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                        kernel_size: Pair, stride: Pair = 1, padding: Pair = 0) -> torch.Tensor:
+    """Functional form: ``x (B, C_in, H, W)``, ``weight (H_out·W_out, C_in·kh·kw, C_out)``,
+    ``bias (C_out, H_out, W_out)`` or ``None`` → ``(B, C_out, H_out, W_out)``."""
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride)
+    ph, pw = _pair(padding)
+    batch, channels = x.shape[:2]
+    if ph or pw:
+        x = F.pad(x, (pw, pw, ph, ph))
+    # Strided view of every receptive field, (B, C, H_out, W_out, kh, kw), no copy yet ...
+    patches = x.unfold(2, kh, sh).unfold(3, kw, sw)
+    h_out, w_out = patches.shape[2:4]
+    # ... copied once into the (L, B, C·kh·kw) layout the batched matmul wants
+    # (2-8x faster on CPU than F.unfold followed by a permute).
+    cols = patches.permute(2, 3, 0, 1, 4, 5).reshape(h_out * w_out, batch, channels * kh * kw)
+    out = torch.bmm(cols, weight)  # (L, B, K) @ (L, K, O) -> (L, B, O)
+    out = out.permute(1, 2, 0).reshape(batch, weight.shape[2], h_out, w_out)
+    return out if bias is None else out + bias
+
+
+class LocallyConnected2d(nn.Module):
+    """2D locally-connected layer (unshared weights), Keras ``LocallyConnected2D`` semantics.
+
+    Parameters
+    ----------
+    in_channels, out_channels:
+        Feature maps in and out.
+    in_size:
+        ``(H, W)`` of the input — needed because every output position has its own weights.
+    kernel_size, stride:
+        As for ``nn.Conv2d``.
+    padding:
+        Explicit zero padding on both sides of each axis (the papers' ``ZeroPadding2D``).
+    bias:
+        One bias per output channel *and position*, as Keras.
+
+    Initialisation is PyTorch's convolution default (uniform ±1/√fan_in, fan_in = C_in·kh·kw),
+    applied to each position's filter bank.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, in_size: Pair, kernel_size: Pair,
+                 stride: Pair = 1, padding: Pair = 0, bias: bool = True):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_size, self.kernel_size = _pair(in_size), _pair(kernel_size)
+        self.stride, self.padding = _pair(stride), _pair(padding)
+        h_out, w_out = (_out_size(n, k, s, p) for n, k, s, p in
+                        zip(self.in_size, self.kernel_size, self.stride, self.padding))
+        if h_out < 1 or w_out < 1:
+            msg = (f"LocallyConnected2d: kernel {self.kernel_size} with padding {self.padding} does not fit "
+                   f"an input of size {self.in_size}")
+            raise ValueError(msg)
+        self.out_size = (h_out, w_out)
+        fan_in = in_channels * self.kernel_size[0] * self.kernel_size[1]
+        bound = 1.0 / math.sqrt(fan_in)
+        self.weight = nn.Parameter(torch.empty(h_out * w_out, fan_in, out_channels).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_channels, h_out, w_out).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if tuple(x.shape[1:]) != (self.in_channels, *self.in_size):
+            msg = f"LocallyConnected2d expects (B, {self.in_channels}, {self.in_size[0]}, {self.in_size[1]}), got {tuple(x.shape)}"
+            raise ValueError(msg)
+        return locally_connected2d(x, self.weight, self.bias, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, in_size={self.in_size}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, out_size={self.out_size}, bias={self.bias is not None}")

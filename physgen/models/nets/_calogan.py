@@ -1,0 +1,307 @@
+"""CaloGAN (Paganini, de Oliveira, Nachman, arXiv:1705.02355, 1712.10321) and its conditional
+version (de Oliveira, Paganini, Nachman, paper 003).
+
+One generator stream per readout layer, energy conditioning ``z · E/100``, attention that
+carries layer ``i`` into layer ``i+1``, ReLU outputs; a discriminator with per-layer
+features, minibatch discrimination, (soft) sparsity, the layer energies, ``|E_tot − E_req|``
+and a flag above 5 GeV (PHYSICS.md §2; hep-lbdl/CaloGAN ``models/train.py``).
+
+Units: cell energies and the requested energy in **GeV** inside the nets (the original
+divides the MeV cells by 1000); the training recipe converts store units on the way in/out.
+Conditional attributes ``(x0, y0, θ, φ)`` are expected standardised (order 1) by the recipe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from physgen.models.blocks import (
+    ClassEmbedding,
+    FixedBlur2d,
+    LayerAttention,
+    LocallyConnected2d,
+    MinibatchDiscrimination,
+    energy_conditioned,
+    flip_labels,
+    soft_sparsity,
+    sparsity,
+)
+from physgen.models.nets._common import KERAS_LEAKY_SLOPE, GanLoss, batch_norm2d, bce, class_loss
+from physgen.models.nets._shapes import layer_shapes
+
+__all__ = [
+    "CaloGanDiscriminator",
+    "CaloGanGenerator",
+    "CaloGanScores",
+    "ConditionalCaloGanDiscriminator",
+    "ConditionalCaloGanGenerator",
+    "calogan_discriminator_loss",
+    "calogan_generator_loss",
+]
+
+ENERGY_WELL_CUT_GEV = 5.0
+"""The discriminator is told when ``|E_tot − E_req|`` exceeds 5 GeV (original code)."""
+
+
+class _Stream(nn.Module):
+    """One layer's generator stream: dense → (C0, H+2, W+2) → conv 16 3×3 → LC 6 2×2 → LC 1 2×2.
+
+    ``local=False`` (paper 003) uses convolutions for the two locally-connected layers.
+    Output is linear (ReLU comes after attention and blur).
+    """
+
+    def __init__(self, in_features: int, size: tuple[int, int], dense_channels: int, conv_channels: int,
+                 lc_channels: int, local: bool, slope: float):
+        super().__init__()
+        h, w = size
+        self.start = (dense_channels, h + 2, w + 2)
+        self.project = nn.Linear(in_features, dense_channels * (h + 2) * (w + 2))
+
+        def lc(c_in, c_out, in_size, bias=True):
+            if local:
+                return LocallyConnected2d(c_in, c_out, in_size, 2, bias=bias)
+            return nn.Conv2d(c_in, c_out, 2, bias=bias)
+
+        self.body = nn.Sequential(
+            nn.Conv2d(dense_channels, conv_channels, 3, padding=1), nn.LeakyReLU(slope), batch_norm2d(conv_channels),
+            lc(conv_channels, lc_channels, (h + 2, w + 2)), nn.LeakyReLU(slope), batch_norm2d(lc_channels),
+            lc(lc_channels, 1, (h + 1, w + 1), bias=False),
+        )
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.body(self.project(h).view(-1, *self.start))
+
+
+class CaloGanGenerator(nn.Module):
+    """CaloGAN generator: ``h = z · E/100`` (⊙ class embedding when ``n_classes > 1``; with
+    ``n_attributes`` extra conditions concatenated, paper 003) → one :class:`_Stream` per layer
+    → attention ``i → i+1`` (:class:`LayerAttention`) → optional fixed blur per layer → ReLU.
+
+    ``forward(z, energy[, attributes][, labels])`` returns a tuple of ``(B, H_i, W_i)`` tensors.
+    ``dense_channels`` (36) is the released code's projection depth; the paper's figure has
+    conv 16 → LC 6 → LC 1 after it.
+    """
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 1024, n_classes: int = 1,
+                 n_attributes: int = 0, dense_channels: int = 36, conv_channels: int = 16, lc_channels: int = 6,
+                 local: bool = True, attention: bool = True, local_attention: bool | None = None,
+                 blur: Sequence[tuple[int, int] | None] | None = None, slope: float = KERAS_LEAKY_SLOPE):
+        super().__init__()
+        self.layer_sizes = [tuple(s) for s in layer_sizes]
+        self.latent_dim, self.n_classes, self.n_attributes = latent_dim, n_classes, n_attributes
+        self.embed = ClassEmbedding(n_classes, latent_dim) if n_classes > 1 else None
+        self.streams = nn.ModuleList(
+            _Stream(latent_dim + n_attributes, s, dense_channels, conv_channels, lc_channels, local, slope)
+            for s in self.layer_sizes)
+        local_attention = local if local_attention is None else local_attention
+        self.attention = nn.ModuleList(LayerAttention(s, local_attention) for s in self.layer_sizes[1:]) \
+            if attention else None
+        blur = blur or [None] * len(self.layer_sizes)
+        if len(blur) != len(self.layer_sizes):
+            msg = f"blur needs one entry (kernel or None) per layer ({len(self.layer_sizes)}), got {len(blur)}"
+            raise ValueError(msg)
+        self.blur = nn.ModuleList(nn.Identity() if b is None else FixedBlur2d(tuple(b)) for b in blur)
+
+    @classmethod
+    def from_detector(cls, detector, **kwargs):
+        """Sized for the readout layers of ``detector`` (a layered calorimeter spec)."""
+        return cls(layer_shapes(detector), **kwargs)
+
+    def forward(self, z: torch.Tensor, energy: torch.Tensor, attributes: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        h = energy_conditioned(z if self.embed is None else self.embed(z, labels), energy)
+        if self.n_attributes:
+            h = torch.cat([h, attributes.reshape(-1, self.n_attributes)], dim=1)
+        images = [stream(h) for stream in self.streams]
+        if self.attention is not None:
+            for i, attend in enumerate(self.attention, start=1):
+                images[i] = attend(images[i], images[i - 1])
+        return tuple(F.relu(blur(x)).squeeze(1) for blur, x in zip(self.blur, images))
+
+
+class _LayerFeatures(nn.Module):
+    """Per-layer discriminator features: conv 16 3×3 → conv 32 3×3 /(1,2) → 64 2×2 → 128 2×2
+    (LeakyReLU, batch norm; ``local=True`` makes the last two locally connected), flattened."""
+
+    def __init__(self, size: tuple[int, int], channels: Sequence[int], local: bool, slope: float):
+        super().__init__()
+        c1, c2, c3, c4 = channels
+        s2 = (size[0], (size[1] + 2 - 3) // 2 + 1)
+        s3 = (s2[0] - 1, s2[1] - 1)
+        s4 = (s3[0] - 1, s3[1] - 1)
+
+        def two_by_two(c_in, c_out, in_size):
+            return LocallyConnected2d(c_in, c_out, in_size, 2) if local else nn.Conv2d(c_in, c_out, 2)
+
+        self.body = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1), nn.LeakyReLU(slope),
+            nn.Conv2d(c1, c2, 3, stride=(1, 2), padding=1), nn.LeakyReLU(slope), batch_norm2d(c2),
+            two_by_two(c2, c3, s2), nn.LeakyReLU(slope), batch_norm2d(c3),
+            two_by_two(c3, c4, s3), nn.LeakyReLU(slope), batch_norm2d(c4),
+            nn.Flatten(),
+        )
+        self.n_features = c4 * s4[0] * s4[1]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.unsqueeze(1))
+
+
+class CaloGanScores(NamedTuple):
+    """Discriminator outputs: real/fake logit ``(B,)``, class logits (or ``None``), regressed
+    attributes ``(B, n_attributes)`` (or ``None``) and the shower's total energy ``(B,)`` (GeV)."""
+
+    adversarial: torch.Tensor
+    auxiliary: torch.Tensor | None
+    attributes: torch.Tensor | None
+    total_energy: torch.Tensor
+
+
+class CaloGanDiscriminator(nn.Module):
+    """CaloGAN discriminator.
+
+    Per layer: :class:`_LayerFeatures`, minibatch discrimination on them (10 × 10, tanh),
+    the layer's sparsity (hard, paper 001; or soft, paper 003 — ``soft_sparsity=(α, scale)``)
+    and minibatch discrimination on it. Global: layer energies / 10, total energy / 100,
+    ``|E_tot − E_req|``, ``10 · 𝕀[|E_tot − E_req| > 5 GeV]`` and minibatch discrimination
+    on the layer energies. Heads: real/fake logit, class logits if ``n_classes > 1``, and an
+    attribute-regression head Ξ (paper 003, Eq. 3) if ``n_attributes > 0``. The energy
+    "head" is the computed total energy, compared with L1 to the request in the loss.
+    """
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], n_classes: int = 1, n_attributes: int = 0,
+                 channels: Sequence[int] = (16, 32, 64, 128), local: bool = False, mbd_kernels: int = 10,
+                 mbd_dims: int = 10, soft_sparsity: tuple[float, float] | None = None,
+                 slope: float = KERAS_LEAKY_SLOPE):
+        super().__init__()
+        self.layer_sizes = [tuple(s) for s in layer_sizes]
+        self.soft = soft_sparsity
+        self.layers = nn.ModuleList(_LayerFeatures(s, channels, local, slope) for s in self.layer_sizes)
+        self.feature_mbd = nn.ModuleList(MinibatchDiscrimination(f.n_features, mbd_kernels, mbd_dims, squash=True)
+                                         for f in self.layers)
+        self.sparsity_mbd = nn.ModuleList(MinibatchDiscrimination(1, mbd_kernels, mbd_dims, squash=True)
+                                          for _ in self.layers)
+        n_layers = len(self.layer_sizes)
+        self.energy_mbd = MinibatchDiscrimination(n_layers, mbd_kernels, mbd_dims, squash=True)
+        n_features = sum(f.n_features + 2 * mbd_kernels + 1 for f in self.layers) + n_layers + 3 + mbd_kernels
+        self.adversarial = nn.Linear(n_features, 1)
+        self.auxiliary = nn.Linear(n_features, 1 if n_classes == 2 else n_classes) if n_classes > 1 else None
+        self.regression = nn.Linear(n_features, n_attributes) if n_attributes > 0 else None
+
+    @classmethod
+    def from_detector(cls, detector, **kwargs):
+        return cls(layer_shapes(detector), **kwargs)
+
+    def _sparsity(self, x: torch.Tensor) -> torch.Tensor:
+        return sparsity(x) if self.soft is None else soft_sparsity(x, *self.soft)
+
+    def forward(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> CaloGanScores:
+        parts, energies = [], []
+        for x, featurise, mbd, smbd in zip(layers, self.layers, self.feature_mbd, self.sparsity_mbd):
+            f = featurise(x)
+            s = self._sparsity(x)
+            parts += [f, mbd(f), s, smbd(s)]
+            energies.append(x.flatten(1).sum(dim=1, keepdim=True))
+        energies = torch.cat(energies, dim=1)
+        total = energies.sum(dim=1, keepdim=True)
+        well = (total - energy.reshape(-1, 1)).abs()
+        too_big = 10.0 * (well > ENERGY_WELL_CUT_GEV).to(well.dtype)
+        parts += [energies / 10.0, total / 100.0, well, too_big, self.energy_mbd(energies)]
+        h = torch.cat(parts, dim=1)
+        aux = None if self.auxiliary is None else self.auxiliary(h)
+        if aux is not None and aux.shape[1] == 1:
+            aux = aux.squeeze(1)
+        attrs = None if self.regression is None else self.regression(h)
+        return CaloGanScores(self.adversarial(h).squeeze(1), aux, attrs, total.squeeze(1))
+
+
+class ConditionalCaloGanGenerator(CaloGanGenerator):
+    """Paper 003's generator: conditioned on ξ = (E, x0, y0, θ, φ) — E scales z, the four
+    standardised attributes are concatenated — with convolutions in place of the
+    locally-connected layers (translation invariance for varying impact points), convolutional
+    attention, and a fixed blur. The paper does not say which layers are blurred; by default
+    the fine 5 mm strips of the first layer (3×96) get a 1×3 blur along the strips, where
+    the cell pitch is far below the Molière radius (≈ 4 cm) and smearing is physical."""
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 1024, n_attributes: int = 4,
+                 blur: Sequence[tuple[int, int] | None] | None = None, **kwargs):
+        if blur is None:
+            blur = [(1, 3)] + [None] * (len(layer_sizes) - 1)
+        super().__init__(layer_sizes, latent_dim, n_attributes=n_attributes, local=False, blur=blur, **kwargs)
+
+
+class ConditionalCaloGanDiscriminator(CaloGanDiscriminator):
+    """Paper 003's discriminator: CaloGAN's, with soft sparsity (raw and through minibatch
+    discrimination) and the attribute-regression head Ξ for (x0, y0, θ, φ)."""
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], n_attributes: int = 4,
+                 soft_sparsity: tuple[float, float] = (4.0, 1e-3), **kwargs):
+        super().__init__(layer_sizes, n_attributes=n_attributes, soft_sparsity=soft_sparsity, **kwargs)
+
+
+def _attribute_loss(predicted: torch.Tensor, target: torch.Tensor, weights: Sequence[float] | None) -> torch.Tensor:
+    """``λᵀ E|ξ − Ξ(x)|`` (paper 003, Eq. 3), per-attribute weights λ (default all 1)."""
+    per_attribute = (predicted - target).abs().mean(dim=0)
+    lam = torch.ones_like(per_attribute) if weights is None else torch.as_tensor(weights, dtype=per_attribute.dtype)
+    return (lam * per_attribute).sum()
+
+
+def calogan_discriminator_loss(discriminator: CaloGanDiscriminator, real: Sequence[torch.Tensor],
+                               real_energy: torch.Tensor, fake: Sequence[torch.Tensor], fake_energy: torch.Tensor, *,
+                               energy_weight: float = 0.05, real_attributes: torch.Tensor | None = None,
+                               attribute_weights: Sequence[float] | None = None,
+                               real_labels: torch.Tensor | None = None, fake_labels: torch.Tensor | None = None,
+                               aux_weight: float = 0.2, aux_flip: float = 0.3,
+                               generator: torch.Generator | None = None) -> GanLoss:
+    """Discriminator loss of CaloGAN / conditional CaloGAN, separate real and fake batches.
+
+    ``BCE(real → 1) + BCE(fake → 0)`` plus ``λ_E |E_tot − E_req|`` (λ_E = 0.05; it has no
+    discriminator parameters but is reported, as the original's ``mae`` output), the ACGAN
+    class loss (weight 0.2, fake labels 30 % flipped) when the discriminator has a class head,
+    and paper 003's attribute loss ``L_ξ`` on the real batch when it has a regression head.
+    Mean over the real and fake batch. ``fake`` should be detached.
+    """
+    sr, sf = discriminator(real, real_energy), discriminator(fake, fake_energy)
+    adversarial = 0.5 * (bce(sr.adversarial, 1.0) + bce(sf.adversarial, 0.0))
+    energy = 0.5 * ((sr.total_energy - real_energy.reshape(-1)).abs().mean()
+                    + (sf.total_energy - fake_energy.reshape(-1)).abs().mean())
+    total = adversarial + energy_weight * energy
+    parts = {"adversarial": adversarial.item(), "energy": energy.item()}
+    if sr.auxiliary is not None:
+        flipped = flip_labels(fake_labels.float(), aux_flip, generator) if sf.auxiliary.ndim == 1 else fake_labels
+        aux = 0.5 * (class_loss(sr.auxiliary, real_labels) + class_loss(sf.auxiliary, flipped))
+        total = total + aux_weight * aux
+        parts["auxiliary"] = aux.item()
+    if sr.attributes is not None:
+        attrs = _attribute_loss(sr.attributes, real_attributes, attribute_weights)
+        total = total + attrs
+        parts["attributes"] = attrs.item()
+    return GanLoss(total, parts)
+
+
+def calogan_generator_loss(discriminator: CaloGanDiscriminator, fake: Sequence[torch.Tensor],
+                           requested_energy: torch.Tensor, *, energy_weight: float = 0.05,
+                           requested_attributes: torch.Tensor | None = None,
+                           attribute_weights: Sequence[float] | None = None,
+                           sampled_labels: torch.Tensor | None = None, aux_weight: float = 0.2) -> GanLoss:
+    """Generator loss: non-saturating ``BCE(fake → 1)`` + ``λ_E |E_tot − E_req|`` (paper 001,
+    λ_E = 0.05) [+ class loss] [+ paper 003's ``L_ξ`` on the requested attributes]: the
+    generator minimises ``L_G + L_ξ + λ_E L_E`` (paper 003 §4)."""
+    s = discriminator(fake, requested_energy)
+    adversarial = bce(s.adversarial, 1.0)
+    energy = (s.total_energy - requested_energy.reshape(-1)).abs().mean()
+    total = adversarial + energy_weight * energy
+    parts = {"adversarial": adversarial.item(), "energy": energy.item()}
+    if s.auxiliary is not None:
+        aux = class_loss(s.auxiliary, sampled_labels)
+        total = total + aux_weight * aux
+        parts["auxiliary"] = aux.item()
+    if s.attributes is not None:
+        attrs = _attribute_loss(s.attributes, requested_attributes, attribute_weights)
+        total = total + attrs
+        parts["attributes"] = attrs.item()
+    return GanLoss(total, parts)
