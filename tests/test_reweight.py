@@ -172,7 +172,7 @@ def test_bad_input_gives_clear_errors(tmp_path):
     with pytest.raises(SchemaError, match="different schemas"):
         reweight(one_d, two_d, _spec(), out=tmp_path / "a", progress=False)
     other = _store(tmp_path / "1d_b.zarr", "toy_bimodal_1d", x=rng.normal(size=500))
-    with pytest.raises(PhysgenError, match=r"inputs \['y'\] are not variables of the reference store"):
+    with pytest.raises(PhysgenError, match=r"inputs \['y'\] are neither variables of the reference store .* nor observables"):
         reweight(one_d, other, _spec("dctr_toy_2d"), out=tmp_path / "b", progress=False)
     with pytest.raises(StoreError, match="identifier"):
         reweight(one_d, other, _spec(), out=tmp_path / "d", name="my weight", progress=False)

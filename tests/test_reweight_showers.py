@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import sys
-import types
-
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 import yaml
 
-from physgen.errors import SpecError
+from physgen.errors import SchemaError
 from physgen.reweight import reweight
 from physgen.specs import LoadedSpec, SpecRegistry, parse_spec
 from physgen.store import create_store, open_store, resolve_dataset
@@ -72,27 +68,20 @@ def test_lowlevel_cnn_separates_and_weights_showers(showers):
     assert weights.mean() == pytest.approx(1.0, abs=1e-9)
 
 
-def test_highlevel_mlp_reads_observables(showers, monkeypatch):
-    """Inputs that are not store variables come from physgen.observables.compute (stubbed here)."""
+def test_highlevel_mlp_reads_observables(showers):
+    """Inputs that are not store variables (the 33 DCTR features) are computed by physgen.observables."""
     tmp, ref, gen = showers
-
-    def compute(ds, names):
-        energy = ds.energy
-        layers = energy.sum(("y", "x"))
-        index = xr.DataArray(np.arange(30), dims="z")
-        table = {"n_hits": (energy > 0).sum(("z", "y", "x")), "visible_energy": energy.sum(("z", "y", "x")),
-                 "longitudinal_centroid": (layers * index).sum("z") / layers.sum("z"), "layer_energy": layers}
-        return xr.Dataset({n: table[n] for n in names})
-
-    monkeypatch.setitem(sys.modules, "physgen.observables", types.SimpleNamespace(compute=compute))
     spec = _spec("dctr_ild_highlevel", {}, batch_size=64, epochs=3)
     metrics = reweight(ref, gen, spec, out=tmp / "high", progress=False)
     assert metrics["auc_after_calibration"] > 0.9
     assert set(open_store(gen).data_vars) >= {"dctr_weight_highlevel"}
 
 
-def test_observable_inputs_without_observables_room(showers, monkeypatch):
+def test_unknown_input_name_is_a_clear_error(showers):
     tmp, ref, gen = showers
-    monkeypatch.setitem(sys.modules, "physgen.observables", None)  # import fails
-    with pytest.raises(SpecError, match="physgen.observables, which computes derived observables, is not available"):
-        reweight(ref, gen, _spec("dctr_ild_highlevel", {}), out=tmp / "none", name="w", progress=False)
+    spec = _spec("dctr_ild_highlevel", {})
+    data = yaml.safe_load(spec.text)
+    data["data"]["inputs"] = ["n_hitz"]
+    bad = LoadedSpec(parse_spec(data), yaml.safe_dump(data), "bad")
+    with pytest.raises(SchemaError, match=r"inputs \['n_hitz'\] are neither variables .* nor observables"):
+        reweight(ref, gen, bad, out=tmp / "none", name="w", progress=False)

@@ -16,7 +16,8 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError, SpecError
+from physgen.errors import SchemaError, SpecError
+from physgen.observables import compute, observable_names
 from physgen.schema import EVENT
 from physgen.specs import Transform
 
@@ -39,23 +40,17 @@ def _apply(values: np.ndarray, transforms: Sequence[Transform], name: str) -> np
 
 
 def _resolve(ds: xr.Dataset, names: Sequence[str], label: str) -> list[xr.DataArray]:
+    """Store variables by name; other names are computed as observables (lazily)."""
     found = {n: ds[n] for n in names if n in ds.data_vars}
     missing = [n for n in names if n not in found]
+    unknown = [n for n in missing if n not in observable_names(ds)]
+    if unknown:
+        msg = (f"inputs {unknown} are neither variables of the {label} store (it has {sorted(map(str, ds.data_vars))}) "
+               f"nor observables computable from it ({', '.join(observable_names(ds)) or 'none'})")
+        raise SchemaError(msg)
     if missing:
-        try:
-            from physgen.observables import compute
-        except ImportError:
-            msg = (f"inputs {missing} are not variables of the {label} store (it has {sorted(map(str, ds.data_vars))}),"
-                   f" and physgen.observables, which computes derived observables, is not available")
-            raise SpecError(msg) from None
-        try:
-            computed = compute(ds, missing)
-            found |= {n: computed[n] for n in missing}
-        except PhysgenError:
-            raise
-        except KeyError as exc:
-            msg = f"inputs {missing} are neither variables of the {label} store nor known observables ({exc})"
-            raise SpecError(msg) from None
+        computed = compute(ds, missing)
+        found |= {n: computed[n] for n in missing}
     arrays = [found[n] for n in names]
     for name, array in zip(names, arrays, strict=True):
         if not array.dims or array.dims[0] != EVENT or not np.issubdtype(array.dtype, np.number):
