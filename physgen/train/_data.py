@@ -1,0 +1,127 @@
+"""Streaming batches from a Zarr store into torch: lazy chunk reads, a shuffle buffer across
+chunks, per-worker (and per-rank) chunk sharding, exact resume.
+
+One epoch visits the store's event chunks (within the training range) in an order drawn
+from ``(seed, epoch)``; rank ``r`` of ``world`` takes every ``world``-th chunk, and data-loader
+worker ``w`` of ``W`` every ``W``-th of those. Each worker reads one chunk at a time, applies
+the forward transforms, and keeps at most ``buffer_events`` events in a shuffle buffer, so
+memory is bounded by the buffer and one chunk whatever the store size. Its random stream is
+``default_rng((seed, epoch, rank, w))``, so the whole epoch is a deterministic function of
+those numbers: the data position saved in a checkpoint is just ``(epoch, batches consumed)``
+and resuming replays the epoch up to there without yielding (see :func:`worker_skips`).
+The last partial batch of each worker is dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from physgen.store._url import open_root
+from physgen.train._transforms import TransformSet
+
+__all__ = ["StreamPlan", "StoreStream", "make_loader", "worker_skips"]
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    """Everything a worker needs to stream its share of one epoch (picklable)."""
+
+    url: str
+    variables: tuple[str, ...]
+    start: int
+    stop: int
+    chunk_events: int
+    batch_size: int
+    buffer_events: int
+    seed: int
+    rank: int = 0
+    world: int = 1
+
+    def chunks(self, epoch: int) -> list[tuple[int, int]]:
+        """This rank's event ranges of ``epoch``, in visiting order (store chunks clipped to the range)."""
+        first = self.start // self.chunk_events * self.chunk_events
+        edges = [(max(a, self.start), min(a + self.chunk_events, self.stop))
+                 for a in range(first, self.stop, self.chunk_events)]
+        order = np.random.default_rng((self.seed, epoch)).permutation(len(edges))
+        return [edges[i] for i in order][self.rank::self.world]
+
+    def worker_batches(self, epoch: int, workers: int) -> list[int]:
+        """Full batches each of ``workers`` data-loader workers yields in ``epoch`` (partial batch dropped)."""
+        mine = self.chunks(epoch)
+        return [sum(b - a for a, b in mine[w::workers]) // self.batch_size for w in range(workers)]
+
+    def batches_per_epoch(self, epoch: int, workers: int) -> int:
+        return sum(self.worker_batches(epoch, workers))
+
+
+def worker_skips(counts: list[int], skip: int) -> tuple[list[int], int]:
+    """Batches each worker must drop so that the loader resumes after its first ``skip`` batches,
+    and the worker whose batch comes next.
+
+    torch's DataLoader returns worker batches round-robin in worker order (``in_order``),
+    passing over exhausted workers; worker ``w`` yields ``counts[w]`` batches. A resumed
+    loader starts its cycle at its worker 0, so worker ids are rotated to start at the next one.
+    """
+    order = [w for round_ in range(max(counts, default=0)) for w, count in enumerate(counts) if count > round_]
+    skips = [0] * len(counts)
+    for w in order[:skip]:
+        skips[w] += 1
+    return skips, order[skip] if skip < len(order) else 0
+
+
+class StoreStream(IterableDataset):
+    """Batches (``dict[variable -> Tensor]``, transformed) of one epoch of a store, per :class:`StreamPlan`."""
+
+    def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, skip: int = 0):
+        super().__init__()
+        self.plan, self.transforms, self.epoch, self.skip = plan, transforms, epoch, skip
+
+    def __iter__(self):
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        plan = self.plan
+        skips, first = worker_skips(plan.worker_batches(self.epoch, workers), self.skip)
+        worker = (worker + first) % workers
+        skip = skips[worker]
+        rng = np.random.default_rng((plan.seed, self.epoch, plan.rank, worker))
+        group = open_root(plan.url, mode="r")
+        arrays = {v: group[v] for v in plan.variables}
+        buffer: dict[str, np.ndarray] | None = None
+        for a, b in plan.chunks(self.epoch)[worker::workers]:
+            data = self.transforms.forward({v: arr[a:b] for v, arr in arrays.items()}, rng)
+            buffer = data if buffer is None else {v: np.concatenate([buffer[v], data[v]]) for v in data}
+            n = len(buffer[plan.variables[0]])
+            if n >= plan.buffer_events:
+                keep = plan.buffer_events // 2
+                buffer, skip = yield from self._emit(buffer, rng, (n - keep) // plan.batch_size, skip)
+        if buffer is not None:
+            n = len(buffer[plan.variables[0]])
+            yield from self._emit(buffer, rng, n // plan.batch_size, skip)
+
+    def _emit(self, buffer, rng, n_batches, skip):
+        """Shuffle the buffer, yield ``n_batches`` from its front (dropping the first ``skip``); return the rest."""
+        perm = rng.permutation(len(buffer[self.plan.variables[0]]))
+        buffer = {v: x[perm] for v, x in buffer.items()}
+        size = self.plan.batch_size
+        for i in range(n_batches):
+            if skip:
+                skip -= 1
+                continue
+            yield {v: torch.from_numpy(np.ascontiguousarray(x[i * size:(i + 1) * size])) for v, x in buffer.items()}
+        return {v: x[n_batches * size:] for v, x in buffer.items()}, skip
+
+
+def make_loader(plan: StreamPlan, transforms: TransformSet, epoch: int, *, skip: int = 0, num_workers: int = 0,
+                pin_memory: bool = False) -> DataLoader:
+    """A DataLoader over one epoch of ``plan`` starting after ``skip`` batches.
+
+    The loader gets its own torch generator: creating it must not draw from the global torch
+    RNG, which the training step uses (otherwise a resumed run would diverge).
+    """
+    return DataLoader(StoreStream(plan, transforms, epoch, skip), batch_size=None, num_workers=num_workers,
+                      pin_memory=pin_memory, prefetch_factor=4 if num_workers else None,
+                      generator=torch.Generator().manual_seed(plan.seed))
