@@ -35,11 +35,20 @@ class StreamPlan:
     start: int
     stop: int
     chunk_events: int
+    """events per read: the store's chunk size or a fraction of it (see :meth:`pieces_for`)"""
     batch_size: int
     buffer_events: int
     seed: int
     rank: int = 0
     world: int = 1
+
+    @classmethod
+    def pieces_for(cls, chunk_events: int, n_events: int, shards: int, batch_size: int) -> int:
+        """Read size: the store's chunk, or an even fraction of it when a small store has fewer than
+        four chunks per shard (rank × worker), so that every shard gets data."""
+        n_chunks = -(-n_events // chunk_events)
+        split = -(-4 * shards // n_chunks)
+        return max(chunk_events // split, min(batch_size, chunk_events))
 
     def chunks(self, epoch: int) -> list[tuple[int, int]]:
         """This rank's event ranges of ``epoch``, in visiting order (store chunks clipped to the range)."""

@@ -23,7 +23,7 @@ import torch
 import torch.distributed as dist
 
 from physgen.errors import PhysgenError, SchemaError, SpecError
-from physgen.models import DataDescription, VariableInfo, get_architecture
+from physgen.models import DataDescription, Recipe, VariableInfo, get_architecture
 from physgen.progress import event_progress
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry
 from physgen.store import normalise_url, open_store, read_provenance
@@ -45,10 +45,13 @@ class NonFiniteLossError(PhysgenError, FloatingPointError):
 
 @dataclass
 class TrainResult:
+    """The run directory, steps done, the last logged values, the selected snapshots and the trained recipe."""
+
     run_dir: Path
     step: int
     last: dict[str, float]
     best: list[dict[str, Any]]
+    recipe: Recipe
 
 
 def load_model_spec(model: str | os.PathLike[str] | LoadedSpec) -> LoadedSpec:
@@ -141,8 +144,10 @@ class _Trainer:
         self.options = dict(self.training.options)
         workers = num_workers if num_workers is not None else int(self.options.get("num_workers", 0))
         self.num_workers = workers
+        piece = StreamPlan.pieces_for(int(read_provenance(self.url)["chunk_events"]), self.n_train,
+                                      self.dist.world * max(workers, 1), batch)
         self.plan = StreamPlan(
-            self.url, tuple(names), 0, self.n_train, int(read_provenance(self.url)["chunk_events"]), batch,
+            self.url, tuple(names), 0, self.n_train, piece, batch,
             int(self.options.get("buffer_events", max(16 * batch, 65_536))), self.training.seed,
             self.dist.rank, self.dist.world)
         self.steps_per_epoch = max(self.n_train // (batch * self.dist.world), 1)
@@ -268,6 +273,11 @@ class _Trainer:
         with event_progress(f"train {self.spec.name}", total=total_steps, completed=min(self.step, total_steps),
                             enabled=progress and self.dist.main, unit="step") as advance:
             while self.step < total_steps:
+                if self.plan.batches_per_epoch(self.epoch, max(self.num_workers, 1)) == 0:
+                    msg = (f"rank {self.dist.rank} gets no full batch of {self.plan.batch_size} in epoch {self.epoch}: "
+                           f"too few training events ({self.n_train}) for {self.dist.world} ranks × "
+                           f"{max(self.num_workers, 1)} loader workers")
+                    raise PhysgenError(msg)
                 loader = make_loader(self.plan, self.transforms, self.epoch, skip=self.skip,
                                      num_workers=self.num_workers, pin_memory=pin)
                 for batch in loader:
@@ -302,7 +312,7 @@ class _Trainer:
                 else:
                     self.epoch, self.skip = self.epoch + 1, 0
         logger.close()
-        return TrainResult(self.run.path, self.step, last, self.best)
+        return TrainResult(self.run.path, self.step, last, self.best, self.recipe)
 
 
 class _Logger:
