@@ -136,3 +136,22 @@ def test_user_errors(bimodal, tmp_path):
     assert result.exit_code == 2 and "no physgen store" in result.output
     result = runner.invoke(app, ["generate", str(tmp_path / "nowhere"), "--events", "5", "--out", str(tmp_path / "g")])
     assert result.exit_code == 2 and "not a physgen run directory" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("toy, spec, modes", [("toy_circle_8", "toy_gan_circle_8", 8),
+                                              ("toy_grid_5x5", "toy_gan_grid_5x5", 25)])
+def test_toy_gan_populates_every_mode_with_the_papers_recipe(tmp_path, toy, spec, modes):
+    """Paper 004's recipe (10 000 iterations, batch 128, Adam): every Gaussian of the toy is populated."""
+    from physgen.sim.mixtures import mixture_components
+
+    store = toy_store(tmp_path, toy, 50_000)
+    train(spec, store, tmp_path / "run", device="cpu", progress=False)
+    url = generate(tmp_path / "run", 20_000, tmp_path / "gen.zarr", progress=False)
+    ds = open_store(url)
+    points = np.stack([ds.x.values, ds.y.values], axis=1)
+    means, sigma = mixture_components(toy.removeprefix("toy_"))
+    distance = np.linalg.norm(points[:, None, :] - means[None], axis=2)
+    nearest, close = distance.argmin(axis=1), distance.min(axis=1) < 3 * sigma
+    shares = np.bincount(nearest[close], minlength=modes) / len(points)
+    assert (shares > 0.2 / modes).all(), f"mode shares {np.round(shares, 3)}"

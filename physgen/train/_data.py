@@ -83,7 +83,8 @@ def worker_skips(counts: list[int], skip: int) -> tuple[list[int], int]:
 
 
 class StoreStream(IterableDataset):
-    """Batches (``dict[variable -> Tensor]``, transformed) of one epoch of a store, per :class:`StreamPlan`."""
+    """Packed batches ``(batch, width)`` float32, transformed, of one epoch of a store, per :class:`StreamPlan`
+    (variables side by side in ``plan.variables`` order; :func:`make_loader` unpacks them by name)."""
 
     def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, skip: int = 0):
         super().__init__()
@@ -120,17 +121,35 @@ class StoreStream(IterableDataset):
             if skip:
                 skip -= 1
                 continue
-            yield {v: torch.from_numpy(np.ascontiguousarray(x[i * size:(i + 1) * size])) for v, x in buffer.items()}
+            # one packed (batch, width) array per batch: a single shared-memory transfer from a worker
+            yield torch.from_numpy(np.concatenate(
+                [buffer[v][i * size:(i + 1) * size].reshape(size, -1) for v in self.plan.variables], axis=1))
         return {v: x[n_batches * size:] for v, x in buffer.items()}, skip
 
 
-def make_loader(plan: StreamPlan, transforms: TransformSet, epoch: int, *, skip: int = 0, num_workers: int = 0,
-                pin_memory: bool = False) -> DataLoader:
-    """A DataLoader over one epoch of ``plan`` starting after ``skip`` batches.
+class _Unpacking:
+    """Iterates a DataLoader of packed batches, yielding ``dict[variable -> Tensor]`` views."""
 
-    The loader gets its own torch generator: creating it must not draw from the global torch
+    def __init__(self, loader: DataLoader, shapes: dict[str, tuple[int, ...]]):
+        self.loader, self.shapes = loader, shapes
+        self.widths = [int(np.prod(s, dtype=np.int64)) for s in shapes.values()]
+
+    def __iter__(self):
+        for packed in self.loader:
+            parts = torch.split(packed, self.widths, dim=1)
+            yield {v: p.reshape(len(packed), *shape) for (v, shape), p in zip(self.shapes.items(), parts, strict=True)}
+
+
+def make_loader(plan: StreamPlan, transforms: TransformSet, epoch: int, *, skip: int = 0, num_workers: int = 0,
+                pin_memory: bool = False) -> _Unpacking:
+    """An iterable over one epoch of ``plan`` starting after ``skip`` batches, yielding ``dict[name -> Tensor]``.
+
+    The DataLoader gets its own torch generator: creating it must not draw from the global torch
     RNG, which the training step uses (otherwise a resumed run would diverge).
     """
-    return DataLoader(StoreStream(plan, transforms, epoch, skip), batch_size=None, num_workers=num_workers,
-                      pin_memory=pin_memory, prefetch_factor=4 if num_workers else None,
-                      generator=torch.Generator().manual_seed(plan.seed))
+    group = open_root(plan.url, mode="r")
+    shapes = {v: tuple(group[v].shape[1:]) for v in plan.variables}
+    loader = DataLoader(StoreStream(plan, transforms, epoch, skip), batch_size=None, num_workers=num_workers,
+                        pin_memory=pin_memory, prefetch_factor=4 if num_workers else None,
+                        generator=torch.Generator().manual_seed(plan.seed))
+    return _Unpacking(loader, shapes)
