@@ -6,7 +6,7 @@ batch apart from the store write. The weights are random (throughput does not de
 Paper 002: > 5000 events/s, ≈ 3600× faster than Pythia + Delphes; issue target ≥ 1 M events/s
 and ≥ 5000× the reference.
 
-    python benchmarks/bench_dense_gan.py [--device cpu|cuda] [--seconds 1.0]
+    python benchmarks/bench_dense_gan.py [--device cpu|cuda] [--seconds 1.0] [--threads N]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import write_results  # noqa: E402
+from _benchio import write_results  # noqa: E402
 
 from physgen.models import DataDescription, VariableInfo, get_architecture  # noqa: E402
 from physgen.specs import SpecRegistry  # noqa: E402
@@ -78,7 +78,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     recipe, transforms = build(device)
     ref, ref_note = reference_rate()

@@ -100,31 +100,27 @@ class StoreStream(IterableDataset):
         rng = np.random.default_rng((plan.seed, self.epoch, plan.rank, worker))
         group = open_root(plan.url, mode="r")
         arrays = {v: group[v] for v in plan.variables}
-        buffer: dict[str, np.ndarray] | None = None
+        buffer = np.empty((0, 0), dtype=np.float32)
         for a, b in plan.chunks(self.epoch)[worker::workers]:
             data = self.transforms.forward({v: arr[a:b] for v, arr in arrays.items()}, rng)
-            buffer = data if buffer is None else {v: np.concatenate([buffer[v], data[v]]) for v in data}
-            n = len(buffer[plan.variables[0]])
-            if n >= plan.buffer_events:
+            packed = np.concatenate([data[v].reshape(b - a, -1) for v in plan.variables], axis=1)
+            buffer = packed if not len(buffer) else np.concatenate([buffer, packed])
+            if len(buffer) >= plan.buffer_events:
                 keep = plan.buffer_events // 2
-                buffer, skip = yield from self._emit(buffer, rng, (n - keep) // plan.batch_size, skip)
-        if buffer is not None:
-            n = len(buffer[plan.variables[0]])
-            yield from self._emit(buffer, rng, n // plan.batch_size, skip)
+                buffer, skip = yield from self._emit(buffer, rng, (len(buffer) - keep) // plan.batch_size, skip)
+        yield from self._emit(buffer, rng, len(buffer) // plan.batch_size, skip)
 
-    def _emit(self, buffer, rng, n_batches, skip):
-        """Shuffle the buffer, yield ``n_batches`` from its front (dropping the first ``skip``); return the rest."""
-        perm = rng.permutation(len(buffer[self.plan.variables[0]]))
-        buffer = {v: x[perm] for v, x in buffer.items()}
+    def _emit(self, buffer: np.ndarray, rng: np.random.Generator, n_batches: int, skip: int):
+        """Shuffle the buffer, yield ``n_batches`` from its front (dropping the first ``skip``); return the rest.
+
+        The buffer holds the variables side by side, ``(events, width)``: a batch is a contiguous
+        row slice, one array to hand over from a worker process.
+        """
+        buffer = buffer[rng.permutation(len(buffer))]
         size = self.plan.batch_size
-        for i in range(n_batches):
-            if skip:
-                skip -= 1
-                continue
-            # one packed (batch, width) array per batch: a single shared-memory transfer from a worker
-            yield torch.from_numpy(np.concatenate(
-                [buffer[v][i * size:(i + 1) * size].reshape(size, -1) for v in self.plan.variables], axis=1))
-        return {v: x[n_batches * size:] for v, x in buffer.items()}, skip
+        for i in range(skip, n_batches):
+            yield torch.from_numpy(buffer[i * size:(i + 1) * size])
+        return buffer[n_batches * size:], max(skip - n_batches, 0)
 
 
 class _Unpacking:

@@ -24,8 +24,9 @@ def hardware() -> dict[str, str]:
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return {"nproc": str(os.cpu_count()), "cpu": cpu, "gpu": gpu, "torch": torch.__version__,
-            "torch_threads": str(torch.get_num_threads())}
+            "torch_threads": str(torch.get_num_threads()), "load_average": load}
 
 
 def write_results(name: str, rows: list[dict], columns: list[str], notes: list[str], extra: dict | None = None) -> None:
@@ -35,7 +36,8 @@ def write_results(name: str, rows: list[dict], columns: list[str], notes: list[s
     (RESULTS / f"{name}.json").write_text(json.dumps(meta | {"rows": rows, "notes": notes} | (extra or {}), indent=1))
     hw = meta["hardware"]
     lines = [f"### {name}", "", f"{meta['date']} · {hw['nproc']} × {hw['cpu']} · GPU: {hw['gpu']} · "
-             f"torch {hw['torch']} ({hw['torch_threads']} threads) · `{meta['command']}`", "",
+             f"torch {hw['torch']} ({hw['torch_threads']} threads) · load average {hw['load_average']} · "
+             f"`{meta['command']}`", "",
              "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
     lines += [""] + [f"- {n}" for n in notes]
