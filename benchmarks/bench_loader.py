@@ -4,7 +4,8 @@ The store is a zmumu17-sized toy: 17 float32 features per event (the dense Z→�
 written in 50 000-event chunks. "In memory" is the fastest plain-torch way to get shuffled
 batches of resident data: permute the tensor once per epoch, then take contiguous slices. The store
 loader reads chunks lazily, transforms (standardises) them, shuffles across chunks and batches;
-it is timed with 0 and 2 worker processes over one full epoch.
+it is timed with 0 and 2 worker processes over one full epoch. Both sides hand the consumer
+one tensor per variable (as training batches are), which it stacks, as the dense GAN does.
 
     python benchmarks/bench_loader.py [--events 2000000]
 """
@@ -46,8 +47,8 @@ def in_memory_rate(data: dict[str, torch.Tensor], events: int) -> float:
     start = time.perf_counter()
     shuffled = x[torch.randperm(events)]  # one epoch: shuffle once, then contiguous batches
     for i in range(0, events - BATCH + 1, BATCH):
-        batch = shuffled[i:i + BATCH]
-        batch.sum()
+        batch = {n: shuffled[i:i + BATCH, k] for k, n in enumerate(NAMES)}
+        torch.stack([batch[k] for k in NAMES], dim=1).sum()
     return (events // BATCH) * BATCH / (time.perf_counter() - start)
 
 
@@ -82,7 +83,11 @@ def main() -> None:
                          "events/s": f"{rate:,.0f}", "ratio": f"{rate / reference:.2f}"})
     notes = [f"{args.events:,} events × 17 float32 features, batch {BATCH}, chunks of 50 000 events, "
              "shuffle buffer 200 000 events; best of repeated epochs.",
-             "Target: loader ÷ in-memory ≥ 0.9."]
+             "Target: loader ÷ in-memory ≥ 0.9. The loader reads the next piece in a background thread; "
+             "worker processes add an inter-process copy per batch and pay off only with free cores "
+             "and expensive transforms.",
+             "For scale: one dense Z→μμ GAN training step at batch 512 takes milliseconds on a CPU core, "
+             "so ≳ 10⁵ events/s from the loader does not limit training there."]
     write_results("loader", rows, ["source", "workers", "events/s", "ratio"], notes)
 
 

@@ -14,6 +14,7 @@ The last partial batch of each worker is dropped.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,6 +83,10 @@ def worker_skips(counts: list[int], skip: int) -> tuple[list[int], int]:
     return skips, order[skip] if skip < len(order) else 0
 
 
+def _read(arrays: dict, a: int, b: int) -> dict[str, np.ndarray]:
+    return {v: arr[a:b] for v, arr in arrays.items()}
+
+
 class StoreStream(IterableDataset):
     """Packed batches ``(batch, width)`` float32, transformed, of one epoch of a store, per :class:`StreamPlan`
     (variables side by side in ``plan.variables`` order; :func:`make_loader` unpacks them by name)."""
@@ -101,14 +106,26 @@ class StoreStream(IterableDataset):
         group = open_root(plan.url, mode="r")
         arrays = {v: group[v] for v in plan.variables}
         buffer = np.empty((0, 0), dtype=np.float32)
-        for a, b in plan.chunks(self.epoch)[worker::workers]:
-            data = self.transforms.forward({v: arr[a:b] for v, arr in arrays.items()}, rng)
-            packed = np.concatenate([data[v].reshape(b - a, -1) for v in plan.variables], axis=1)
-            buffer = packed if not len(buffer) else np.concatenate([buffer, packed])
-            if len(buffer) >= plan.buffer_events:
-                keep = plan.buffer_events // 2
-                buffer, skip = yield from self._emit(buffer, rng, (len(buffer) - keep) // plan.batch_size, skip)
+        ranges = plan.chunks(self.epoch)[worker::workers]
+        with ThreadPoolExecutor(max_workers=1) as reader:  # read the next piece while this one is used
+            pending = [reader.submit(_read, arrays, a, b) for a, b in ranges[:1]]
+            for i, (a, b) in enumerate(ranges):
+                if i + 1 < len(ranges):
+                    pending.append(reader.submit(_read, arrays, *ranges[i + 1]))
+                buffer, skip = yield from self._add(buffer, pending.pop(0).result(), rng, skip)
         yield from self._emit(buffer, rng, len(buffer) // plan.batch_size, skip)
+
+    def _add(self, buffer: np.ndarray, raw: dict[str, np.ndarray], rng: np.random.Generator, skip: int):
+        """Transform a piece, append it to the buffer, and emit batches once the buffer is full."""
+        plan = self.plan
+        data = self.transforms.forward(raw, rng)
+        n = len(data[plan.variables[0]])
+        packed = np.concatenate([data[v].reshape(n, -1) for v in plan.variables], axis=1)
+        buffer = packed if not len(buffer) else np.concatenate([buffer, packed])
+        if len(buffer) >= plan.buffer_events:
+            keep = plan.buffer_events // 2
+            buffer, skip = yield from self._emit(buffer, rng, (len(buffer) - keep) // plan.batch_size, skip)
+        return buffer, skip
 
     def _emit(self, buffer: np.ndarray, rng: np.random.Generator, n_batches: int, skip: int):
         """Shuffle the buffer, yield ``n_batches`` from its front (dropping the first ``skip``); return the rest.
