@@ -357,6 +357,8 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
     Length: ``steps`` or ``epochs`` if given, else the spec's ``training.steps``/``training.epochs``.
     ``resume``: continue from ``run_dir/checkpoint.pt`` up to the same total. ``device``: ``auto``
     (CUDA if available), ``cpu`` or ``cuda``. Under torchrun each process calls this function.
+    ``training.options``: ``num_workers`` (loader processes), ``buffer_events`` (shuffle buffer),
+    ``log_every``, ``amp`` (bf16 autocast on CUDA, default true), ``threads`` (torch intra-op threads).
     """
     if steps is not None and epochs is not None:
         raise PhysgenError("give --steps or --epochs, not both")
@@ -373,4 +375,11 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
         msg = f"{loaded.source}: say how long to train: training.steps or training.epochs (or --steps/--epochs)"
         raise SpecError(msg)
     total = steps if steps is not None else epochs * trainer.steps_per_epoch
-    return trainer.fit(total, progress)
+    threads = training.options.get("threads")  # tiny networks run fastest on one intra-op thread
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        return trainer.fit(total, progress)
+    finally:
+        torch.set_num_threads(previous)
