@@ -136,6 +136,47 @@ def import_(
     from physgen.io import import_files
 
     url = import_files(fmt, files, out, mode=_mode(resume, overwrite))
+
+
+# ---------------------------------------------------------------- train / generate
+@app.command()
+@user_errors
+def train(
+    model_spec: Annotated[str, typer.Argument(help="model spec: a YAML path or a name")],
+    data: Annotated[str, typer.Option(help="training store: path or fsspec URL")],
+    out: Annotated[Path, typer.Option(help="run directory (checkpoints, metrics.jsonl, snapshots)")],
+    steps: Annotated[Optional[int], typer.Option(help="optimisation steps (default: the spec's)")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="epochs instead of steps")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue from RUN_DIR/checkpoint.pt")] = False,
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
+    workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
+) -> None:
+    """Train a model spec on a store (launch with torchrun for several processes)."""
+    from physgen.train import train as run
+
+    result = run(model_spec, data, out, steps=steps, epochs=epochs, resume=resume, device=device,
+                 num_workers=workers)
+    console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
+
+
+@app.command()
+@user_errors
+def generate(
+    run_dir: Annotated[Path, typer.Argument(help="run directory of a trained model")],
+    events: Annotated[int, typer.Option(help="number of events")],
+    out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
+    conditions_from: Annotated[Optional[str], typer.Option(help="copy conditions from this store")] = None,
+    seed: Annotated[int, typer.Option(help="seed (batch i uses SeedSequence(seed, spawn_key=(i,)))")] = 0,
+    checkpoint: Annotated[str, typer.Option(help="best (selected snapshot), last, or a .pt path")] = "best",
+    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
+    resume: Resume = False,
+    overwrite: Overwrite = False,
+) -> None:
+    """Generate events with a trained model into a store of the training store's schema."""
+    from physgen.generate import generate as run
+
+    url = run(run_dir, events, out, conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
+              checkpoint=checkpoint, device=device)
     console.print(f"wrote {url}")
 
 

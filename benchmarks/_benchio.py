@@ -1,0 +1,45 @@
+"""Shared bits of the benchmark scripts: hardware description and writing JSON + Markdown results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def hardware() -> dict[str, str]:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    return {"nproc": str(os.cpu_count()), "cpu": cpu, "gpu": gpu, "torch": torch.__version__,
+            "torch_threads": str(torch.get_num_threads()), "load_average": load}
+
+
+def write_results(name: str, rows: list[dict], columns: list[str], notes: list[str], extra: dict | None = None) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(),
+            "command": " ".join([Path(sys.executable).name, *sys.argv])}
+    (RESULTS / f"{name}.json").write_text(json.dumps(meta | {"rows": rows, "notes": notes} | (extra or {}), indent=1))
+    hw = meta["hardware"]
+    lines = [f"### {name}", "", f"{meta['date']} · {hw['nproc']} × {hw['cpu']} · GPU: {hw['gpu']} · "
+             f"torch {hw['torch']} ({hw['torch_threads']} threads) · load average {hw['load_average']} · "
+             f"`{meta['command']}`", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r[c]) for c in columns) + " |" for r in rows]
+    lines += [""] + [f"- {n}" for n in notes]
+    (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))

@@ -1,0 +1,127 @@
+"""Trained model → store with the training store's schema (``physgen generate``).
+
+The output store has the variables, dims, units and coordinates of the training store
+(rebuilt from the spec texts kept in the run directory), restricted to the variables the
+model reads: its generated ``inputs`` plus its ``conditions``/``labels``. Conditions are
+copied from a reference store (``conditions_from``) or drawn from the dataset spec's
+distributions. Events are generated in batches of the store's chunk size, batch ``i`` with
+``SeedSequence(seed, spawn_key=(i,))``, each batch one atomic append, so an interrupted run
+resumes from the committed count and gives the same store as an uninterrupted one.
+Generated values are clipped to each feature's ``valid_range`` (a GAN may put a few
+events at, e.g., negative isolation).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import yaml
+
+from physgen.errors import PhysgenError, SchemaError, StoreError
+from physgen.progress import event_progress
+from physgen.schema import StoreSchema
+from physgen.sim import chunk_plan
+from physgen.specs import LoadedSpec, parse_spec
+from physgen.store import ResolvedDataset, create_store, normalise_url, open_store
+from physgen.train import file_sha256, load_run, select_device
+
+__all__ = ["generate", "run_schema"]
+
+
+def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
+    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})"), s["text"], role)
+              for role, s in store_specs.items()}
+    return ResolvedDataset(loaded["dataset"], loaded.get("detector"), loaded.get("features"))
+
+
+def run_schema(info: dict) -> tuple[ResolvedDataset, StoreSchema]:
+    """The training store's dataset and schema, restricted to the variables the model reads."""
+    dataset = _resolved(info["store_specs"])
+    keep = set(info["variables"])
+    schema = StoreSchema(tuple(v for v in dataset.schema.variables if v.name in keep), dataset.schema.coords)
+    missing = keep - set(schema.names)
+    if missing:
+        msg = f"the run's variables {sorted(missing)} are not in the training store's schema {dataset.schema.names}"
+        raise SchemaError(msg)
+    return dataset, schema
+
+
+def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
+    """Generated values clipped to the feature's valid range (e.g. isolation ≥ 0, E ≤ √s)."""
+    return np.asarray(x) if valid_range is None else np.clip(x, *valid_range)
+
+
+def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLike[str], *,
+             conditions_from: str | os.PathLike[str] | None = None, seed: int = 0, mode: str = "create",
+             checkpoint: str = "best", device: str = "auto", batch_size: int | None = None,
+             progress: bool = True) -> str:
+    """Generate ``events`` events with the model of ``run_dir`` into the store ``out``; return its URL."""
+    if events <= 0:
+        msg = f"--events must be positive, got {events}"
+        raise PhysgenError(msg)
+    torch_device = select_device(device)
+    run = load_run(run_dir, checkpoint=checkpoint, device=torch_device)
+    dataset, schema = run_schema(run.info)
+    data = run.spec.data
+    conditioning = data.conditions + data.labels
+    reference = None
+    if conditioning:
+        if conditions_from is not None:
+            reference = open_store(conditions_from)
+            lacking = [c for c in conditioning if c not in reference]
+            if lacking or reference.sizes["event"] < events:
+                msg = (f"--conditions-from {conditions_from!r} must hold {conditioning} for {events} events; "
+                       f"it lacks {lacking} and has {reference.sizes['event']} events")
+                raise StoreError(msg)
+        else:
+            lacking = [c for c in conditioning if c not in dataset.spec.conditions]
+            if lacking:
+                msg = (f"the model needs conditions {lacking}, which the dataset spec "
+                       f"{dataset.spec.name!r} does not define; pass --conditions-from STORE")
+                raise PhysgenError(msg)
+    batch = batch_size or int(run.info.get("chunk_events") or 10_000)
+    sha = file_sha256(run.checkpoint)
+    provenance = {
+        "specs": dataset.spec_texts() | {"model": run.info["model_spec"]},
+        "producer": {"kind": "model", "name": run.spec.name, "architecture": run.spec.architecture,
+                     "run_dir": os.path.abspath(run_dir), "checkpoint": str(run.checkpoint),
+                     "checkpoint_sha256": sha, "torch_version": torch.__version__,
+                     "conditions_from": normalise_url(conditions_from) if conditions_from else None},
+        "seed": seed, "requested_events": events, "generation_batch": batch,
+    }
+    url = normalise_url(out)
+    writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode)
+    done = writer.committed_events
+    previous = writer.provenance
+    if mode == "resume" and done and (previous.get("seed"), previous.get("generation_batch"),
+                                      previous.get("producer", {}).get("checkpoint_sha256")) != (seed, batch, sha):
+        msg = f"cannot resume {url!r}: it was generated with another seed, batch size or checkpoint"
+        raise StoreError(msg)
+    if done % batch and done < events:
+        msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {batch}-event batches"
+        raise StoreError(msg)
+    plan = chunk_plan(events, batch)
+    with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
+                        enabled=progress) as advance:
+        for i, n in enumerate(plan):
+            if i < done // batch:
+                continue
+            seq = np.random.SeedSequence(seed, spawn_key=(i,))
+            torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
+            if reference is not None:
+                raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in conditioning}
+            else:
+                raw = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
+                raw = {c: raw[c] for c in conditioning}
+            cond = {k: torch.from_numpy(v).to(torch_device)
+                    for k, v in run.transforms.forward(raw, None).items()} or None
+            generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
+            with torch.no_grad():
+                fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
+            out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
+            writer.append({v.name: _within_range(out_batch[v.name], v.valid_range).astype(v.dtype)
+                           for v in schema.variables})
+            advance(n)
+    return url

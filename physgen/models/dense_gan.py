@@ -1,0 +1,164 @@
+"""Dense (fully connected) GAN on per-event features: the Z→μμ GAN of paper 002 and the toy
+GANs of paper 004 are this architecture with different sizes (PHYSICS.md §7, §8).
+
+* Generator: noise (``latent_dim``) [+ conditions] → ``generator_layers`` → the input features,
+  linear output; activation ``leaky_relu`` (paper 002) or ``relu``.
+* Discriminator: features [+ conditions] → ``discriminator_layers`` → 1 logit; the paper's
+  sigmoid output is applied inside :func:`torch.nn.functional.binary_cross_entropy_with_logits`
+  (same loss, numerically stable).
+* Loss: BCE with the non-saturating generator loss, ``d_steps`` discriminator steps per
+  ``g_steps`` generator steps. Optional ``mass_constraint: {c1, c2}`` adds paper 002's
+  c1 (⟨M_ll⟩ − M̄)² + c2 (σ(M_ll) − σ̄)² to the generator loss, with M_ll computed
+  differentiably from the inverse-transformed muon four-vectors and M̄, σ̄ taken from the
+  reference store (not hard-coded).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from physgen.errors import SpecError
+from physgen.models._base import DataDescription, Recipe, mlp, register_architecture
+from physgen.specs import ModelSpec
+
+__all__ = ["DenseGAN", "DenseNetwork", "dimuon_mass", "MUON_FEATURES"]
+
+MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")
+"""The zmumu17 muon features (leading muon rotated to p_y = 0) that define M_ll."""
+
+_ACTIVATIONS = {"leaky_relu": lambda slope: partial(nn.LeakyReLU, slope), "relu": lambda slope: nn.ReLU}
+
+
+def dimuon_mass(features: dict[str, Any], xp=torch):
+    """M_ll = sqrt((E1 + E2)² − |p1 + p2|²) of the two muons (leading muon has p_y = 0), in GeV.
+
+    Works on torch tensors (differentiable; negative m² clamped to 0) and on numpy arrays (``xp=np``).
+    """
+    e = features["mu1_e"] + features["mu2_e"]
+    px = features["mu1_px"] + features["mu2_px"]
+    py = features["mu2_py"]
+    pz = features["mu1_pz"] + features["mu2_pz"]
+    m2 = e * e - px * px - py * py - pz * pz
+    return xp.sqrt(xp.clip(m2, 0.0, None)) if xp is np else torch.sqrt(torch.clamp(m2, min=1e-6))
+
+
+class DenseNetwork(nn.Module):
+    """An MLP ``n_in → hidden… → n_out`` whose input is the concatenation of its arguments."""
+
+    def __init__(self, n_in: int, hidden: list[int], n_out: int, activation: str = "leaky_relu",
+                 negative_slope: float = 0.2):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            msg = f"activation must be one of {sorted(_ACTIVATIONS)}, got {activation!r}"
+            raise SpecError(msg)
+        self.body = mlp([n_in, *hidden, n_out], _ACTIVATIONS[activation](negative_slope))
+
+    def forward(self, *parts: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
+
+
+@register_architecture("dense_gan")
+class DenseGAN(Recipe):
+    """Recipe of the dense GAN (hyperparameters: see the module docstring and :attr:`DEFAULTS`)."""
+
+    DEFAULTS: dict[str, Any] = {
+        "latent_dim": None,  # default: number of generated features (paper 002: N noise inputs)
+        "generator_layers": [64, 128, 256, 512, 256, 128],
+        "discriminator_layers": [128, 128, 256, 256, 128, 64, 32, 16, 8],
+        "activation": "leaky_relu",
+        "discriminator_activation": None,  # default: same as the generator's
+        "negative_slope": 0.2,
+        "d_steps": 1,
+        "g_steps": 1,
+        "mass_constraint": None,  # {c1: 1e-4, c2: 1e-4} for the Z→μμ GAN
+    }
+
+    def __init__(self, spec: ModelSpec, data: DataDescription):
+        super().__init__(spec, data)
+        unknown = sorted(set(self.hp) - set(self.DEFAULTS))
+        if unknown:
+            msg = f"model {spec.name!r}: unknown dense_gan hyperparameters {unknown}; known: {sorted(self.DEFAULTS)}"
+            raise SpecError(msg)
+        hp = self.DEFAULTS | self.hp
+        self.n_features = data.width(data.inputs)
+        self.n_conditions = data.width(data.conditions + data.labels)
+        self.latent_dim = int(hp["latent_dim"] or self.n_features)
+        self.d_steps, self.g_steps = int(hp["d_steps"]), int(hp["g_steps"])
+        act, slope = hp["activation"], float(hp["negative_slope"])
+        self.networks = nn.ModuleDict({
+            "generator": DenseNetwork(self.latent_dim + self.n_conditions, list(hp["generator_layers"]),
+                                      self.n_features, act, slope),
+            "discriminator": DenseNetwork(self.n_features + self.n_conditions, list(hp["discriminator_layers"]), 1,
+                                          hp["discriminator_activation"] or act, slope),
+        })
+        self.mass_constraint = hp["mass_constraint"]
+        self.mass_targets: tuple[float, float] | None = None
+        if self.mass_constraint is not None:
+            missing = [f for f in MUON_FEATURES if f not in data.inputs]
+            if missing:
+                msg = f"model {spec.name!r}: mass_constraint needs the muon features {missing} among data.inputs"
+                raise SpecError(msg)
+            if data.reference is not None:
+                self.mass_targets = self._reference_mass(data.reference)
+
+    @staticmethod
+    def _reference_mass(reference) -> tuple[float, float]:
+        """Mean and RMS of M_ll in the reference store (lazy dask reduction)."""
+        m = dimuon_mass({f: reference[f].astype("float64") for f in MUON_FEATURES}, xp=np)
+        return float(m.mean().compute()), float(m.std().compute())
+
+    def _conditioning(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        names = self.data.conditions + self.data.labels
+        return [self.data.concat(batch, names)] if names else []
+
+    def _noise(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        device = next(self.networks.parameters()).device
+        return torch.randn(n, self.latent_dim, device=device, generator=generator)
+
+    def training_step(self, batch, step):
+        G, D = self.networks["generator"], self.networks["discriminator"]
+        real = self.data.concat(batch, self.data.inputs)
+        cond = self._conditioning(batch)
+        n = len(real)
+        ones, zeros = torch.ones(n, 1, device=real.device), torch.zeros(n, 1, device=real.device)
+        for _ in range(self.d_steps):
+            with torch.no_grad():
+                fake = G(self._noise(n), *cond)
+            d_loss = (F.binary_cross_entropy_with_logits(D(real, *cond).float(), ones)
+                      + F.binary_cross_entropy_with_logits(D(fake, *cond).float(), zeros))
+            self.optimizer_step("discriminator", d_loss)
+        logs: dict[str, float] = {"d_loss": d_loss.item()}
+        for _ in range(self.g_steps):
+            fake = G(self._noise(n), *cond)
+            g_loss = F.binary_cross_entropy_with_logits(D(fake, *cond).float(), ones)
+            logs["g_bce"] = g_loss.item()
+            if self.mass_constraint is not None and self.mass_targets is not None:
+                physical = self.data.inverse(self.data.split(fake.float(), self.data.inputs))
+                m = dimuon_mass(physical)
+                mean, rms = self.mass_targets
+                penalty = (self.mass_constraint.get("c1", 1e-4) * (m.mean() - mean) ** 2
+                           + self.mass_constraint.get("c2", 1e-4) * (m.std() - rms) ** 2)
+                g_loss = g_loss + penalty
+                logs |= {"mass_penalty": penalty.item(), "m_ll_mean": m.mean().item()}
+            self.optimizer_step("generator", g_loss)
+        logs["g_loss"] = g_loss.item()
+        return logs
+
+    @torch.no_grad()
+    def sample(self, n, conditions, generator):
+        cond = self._conditioning(conditions) if conditions else []
+        fake = self.networks["generator"](self._noise(n, generator=generator), *cond)
+        return self.data.split(fake.float(), self.data.inputs)
+
+    def extra_state(self):
+        return {"mass_targets": self.mass_targets}
+
+    def load_extra_state(self, state):
+        if state.get("mass_targets") is not None:
+            self.mass_targets = tuple(state["mass_targets"])

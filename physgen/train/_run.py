@@ -1,0 +1,129 @@
+"""The run directory: what a training run writes and how a trained model is rebuilt from it.
+
+``RUN_DIR/run.json``     model spec text, training store URL and its spec texts (schema),
+                         variable shapes/units, fitted transform parameters, seed, world size
+``RUN_DIR/checkpoint.pt`` latest checkpoint (atomic: written to a temporary file, then renamed)
+``RUN_DIR/snapshots/``    selected snapshots; ``RUN_DIR/selection.json`` their scores
+``RUN_DIR/metrics.jsonl`` one JSON object per logged step
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from physgen.errors import PhysgenError
+from physgen.models import DataDescription, Recipe, VariableInfo, get_architecture
+from physgen.specs import ModelSpec, parse_spec
+from physgen.train._transforms import TransformSet
+
+__all__ = ["RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text", "file_sha256"]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def atomic_save(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file then ``os.replace``: a kill leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return "sha256:" + digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def info(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    @property
+    def metrics(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.path / "snapshots"
+
+    @property
+    def selection(self) -> Path:
+        return self.path / "selection.json"
+
+    def read_info(self) -> dict[str, Any]:
+        if not self.info.is_file():
+            msg = f"{str(self.path)!r} is not a physgen run directory (no run.json); train a model there first"
+            raise PhysgenError(msg)
+        return json.loads(self.info.read_text())
+
+
+def description_from_info(info: dict[str, Any], transforms: TransformSet, reference=None) -> DataDescription:
+    spec: ModelSpec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
+    variables = {name: VariableInfo(tuple(v["shape"]), tuple(v["dims"]), v["units"], v["dtype"])
+                 for name, v in info["variables"].items()}
+    return DataDescription(variables, list(spec.data.inputs), list(spec.data.conditions), list(spec.data.labels),
+                           inverse=transforms.inverse, reference=reference)
+
+
+@dataclass
+class LoadedRun:
+    """A trained model rebuilt from a run directory, ready to sample."""
+
+    info: dict[str, Any]
+    spec: ModelSpec
+    recipe: Recipe
+    transforms: TransformSet
+    checkpoint: Path
+
+
+def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best",
+             device: torch.device | str = "cpu") -> LoadedRun:
+    """Rebuild the model of ``run_dir`` with the weights of ``checkpoint``.
+
+    ``checkpoint``: ``best`` (best selected snapshot, else the latest checkpoint), ``last``,
+    or a path to a ``.pt`` file.
+    """
+    run = RunDir(Path(run_dir))
+    info = run.read_info()
+    if checkpoint == "best" and run.selection.is_file() and json.loads(run.selection.read_text()):
+        path = Path(json.loads(run.selection.read_text())[0]["path"])
+        path = path if path.is_absolute() else run.path / path
+    elif checkpoint in ("best", "last"):
+        path = run.checkpoint
+    else:
+        path = Path(checkpoint)
+    if not path.is_file():
+        msg = f"no checkpoint {str(path)!r} in run {str(run.path)!r}; has the training written one yet?"
+        raise PhysgenError(msg)
+    spec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
+    transforms = TransformSet(spec.data.transforms, info["transform_params"])
+    recipe = get_architecture(spec.architecture)(spec, description_from_info(info, transforms))
+    state = torch.load(path, map_location=device, weights_only=False)
+    recipe.load_state_dict(state["recipe"], optimizers=False)
+    recipe.networks.to(device).eval()
+    return LoadedRun(info, spec, recipe, transforms, path)

@@ -1,0 +1,100 @@
+"""Small stores for the training tests: the toys through the real simulator, and a synthetic
+store with the zmumu17 schema (plausible Z→μμ kinematics; the Pythia simulator lives elsewhere)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from physgen.sim import simulate
+from physgen.store import create_store, resolve_dataset
+
+M_Z, GAMMA_Z = 91.19, 2.5
+
+ZMUMU_DATASET = """kind: dataset
+name: zmumu_synthetic
+description: Synthetic Z->mumu events with the zmumu17 schema for tests (not physics-grade).
+simulator: {name: zmumu_synthetic}
+features: zmumu17
+events: 4096
+seed: 3
+chunk_events: 1024
+"""
+
+
+def toy_store(tmp: Path, name: str, events: int) -> str:
+    return simulate(name, tmp / f"{name}.zarr", events=events, progress=False)
+
+
+def _zmumu_events(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    mass = np.clip(M_Z + GAMMA_Z / 2 * rng.standard_cauchy(n), 60, 120) * rng.normal(1, 0.02, n)
+    pt_z, y_z, phi_z = rng.exponential(10.0, n), rng.normal(0, 1.5, n), rng.uniform(-np.pi, np.pi, n)
+    mt_z = np.hypot(mass, pt_z)
+    z = np.stack([mt_z * np.cosh(y_z), pt_z * np.cos(phi_z), pt_z * np.sin(phi_z), mt_z * np.sinh(y_z)], axis=1)
+    cos_t, phi = rng.uniform(-1, 1, n), rng.uniform(-np.pi, np.pi, n)
+    sin_t = np.sqrt(1 - cos_t**2)
+    p = mass / 2  # muon mass neglected
+    rest = np.stack([np.full(n, p), p * sin_t * np.cos(phi), p * sin_t * np.sin(phi), p * cos_t], axis=1)
+    beta = z[:, 1:] / z[:, :1]
+    gamma = z[:, 0] / mass
+    b2 = np.maximum((beta**2).sum(axis=1), 1e-12)
+
+    def boost(v):  # E' = γ(E + β·p), p' = p + ((γ − 1) β·p / β² + γ E) β
+        bp = (beta * v[:, 1:]).sum(axis=1)
+        p_new = v[:, 1:] + (((gamma - 1) * bp / b2 + gamma * v[:, 0]))[:, None] * beta
+        return np.concatenate([(gamma * (v[:, 0] + bp))[:, None], p_new], axis=1)
+
+    m1 = boost(rest)
+    m2 = boost(rest * np.array([1, -1, -1, -1]))
+    lead = np.hypot(m1[:, 1], m1[:, 2]) >= np.hypot(m2[:, 1], m2[:, 2])
+    mu1, mu2 = np.where(lead[:, None], m1, m2), np.where(lead[:, None], m2, m1)
+    angle = -np.arctan2(mu1[:, 2], mu1[:, 1])
+    c, s = np.cos(angle), np.sin(angle)
+
+    def rotate(v):
+        return v[:, 1] * c - v[:, 2] * s, v[:, 1] * s + v[:, 2] * c
+
+    mu1_px, _ = rotate(mu1)
+    mu2_px, mu2_py = rotate(mu2)
+    jets = np.sort(np.where(rng.uniform(size=(n, 5)) < 0.3, 20 + rng.exponential(25, (n, 5)), 0.0), axis=1)[:, ::-1]
+    out = {"mu1_px": mu1_px, "mu1_pz": mu1[:, 3], "mu1_e": mu1[:, 0], "mu2_px": mu2_px, "mu2_py": mu2_py,
+           "mu2_pz": mu2[:, 3], "mu2_e": mu2[:, 0],
+           "nvtx_smeared": rng.poisson(20, n) + rng.normal(0, 0.5, n),
+           "met_px": rng.normal(0, 10, n), "met_py": rng.normal(0, 10, n),
+           "mu1_iso": rng.exponential(0.05, n), "mu2_iso": rng.exponential(0.05, n)}
+    out |= {f"jet{i + 1}_pt": jets[:, i] for i in range(5)}
+    return {k: v.astype(np.float32) for k, v in out.items()}
+
+
+def zmumu_store(tmp: Path, events: int = 4096, seed: int = 3) -> str:
+    """A store with the zmumu17 schema and provenance, filled with synthetic Z→μμ events."""
+    spec = tmp / "datasets" / "zmumu_synthetic.yaml"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    spec.write_text(ZMUMU_DATASET)
+    dataset = resolve_dataset(str(spec))
+    writer = create_store(str(tmp / "zmumu.zarr"), dataset.schema, chunk_events=dataset.chunk_events,
+                          provenance={"specs": dataset.spec_texts(), "producer": {"name": "zmumu_synthetic"},
+                                      "seed": seed})
+    rng = np.random.default_rng(seed)
+    for start in range(0, events, dataset.chunk_events):
+        writer.append(_zmumu_events(rng, min(dataset.chunk_events, events - start)))
+    return writer.url
+
+
+def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict | None = None,
+               data: dict | None = None) -> Path:
+    """A copy of the shipped model spec ``base`` with ``training``/``data`` keys overridden, in ``tmp/models``."""
+    import yaml
+
+    from physgen.specs import SpecRegistry
+
+    loaded = SpecRegistry.default().get("model", base)
+    spec = yaml.safe_load(loaded.text)
+    spec["name"] = name or f"{base}_test"
+    spec["training"] |= training or {}
+    spec["data"] |= data or {}
+    path = tmp / "models" / f"{spec['name']}.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path

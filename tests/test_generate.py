@@ -1,0 +1,121 @@
+"""Generation into stores: the training store's schema, provenance, resume, conditions; the dense
+Z→μμ GAN trained, killed (SIGKILL), resumed and sampled."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from physgen.errors import StoreError
+from physgen.generate import generate
+from physgen.store import open_store, read_provenance, validate_store
+from physgen.train import file_sha256, train
+from _train_stores import model_spec, toy_store, zmumu_store
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def circle_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("circle")
+    store = toy_store(tmp, "toy_circle_8", 12_000)
+    spec = model_spec(tmp, "toy_gan_circle_8", training={"selection": None, "checkpoint_every": 50})
+    train(spec, store, tmp / "run", steps=50, device="cpu", progress=False)
+    return store, tmp / "run"
+
+
+def _layout(url):
+    ds = open_store(url)
+    return {k: (v.dims, v.dtype, v.attrs["units"]) for k, v in ds.data_vars.items()}
+
+
+def test_generated_store_has_the_training_schema(circle_run, tmp_path):
+    store, run = circle_run
+    url = generate(run, 2500, tmp_path / "gen.zarr", seed=7, batch_size=1000, progress=False)
+    assert validate_store(url) == []
+    assert _layout(url) == _layout(store)
+    assert open_store(url).sizes["event"] == 2500
+    meta = read_provenance(url)
+    assert meta["producer"]["checkpoint_sha256"] == file_sha256(run / "checkpoint.pt")
+    assert meta["producer"]["run_dir"] == str(run.resolve()) and meta["seed"] == 7
+    assert meta["specs"]["features"]["hash"] == read_provenance(store)["specs"]["features"]["hash"]
+    assert open_store(url).physgen.features.names == ["x", "y"]
+
+
+def test_generation_resumes_to_the_same_store(circle_run, tmp_path):
+    _, run = circle_run
+    whole = generate(run, 2500, tmp_path / "whole.zarr", seed=3, batch_size=1000, progress=False)
+    part = generate(run, 1000, tmp_path / "part.zarr", seed=3, batch_size=1000, progress=False)
+    part = generate(run, 2500, part, seed=3, batch_size=1000, mode="resume", progress=False)
+    a, b = open_store(whole).compute(), open_store(part).compute()
+    assert np.array_equal(a.x.values, b.x.values) and np.array_equal(a.y.values, b.y.values)
+    with pytest.raises(StoreError, match="another seed"):
+        generate(run, 3000, part, seed=4, batch_size=1000, mode="resume", progress=False)
+    with pytest.raises(StoreError, match="already exists"):
+        generate(run, 10, part, progress=False)
+    assert open_store(part).sizes["event"] == 2500  # untouched by the refused calls
+
+
+def _wait_for(path, proc, timeout=120):
+    start = time.monotonic()
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"training ended early: {proc.stderr.read().decode()[-2000:]}")
+        if time.monotonic() - start > timeout:
+            raise AssertionError("no checkpoint written in time")
+        time.sleep(0.2)
+
+
+def test_dense_zmumu_gan_survives_a_kill_and_generates(tmp_path):
+    store = zmumu_store(tmp_path, events=4096)
+    spec = model_spec(tmp_path, "zmumu_gan17", training={
+        "checkpoint_every": 10, "selection": {"metric": "ks_sum", "every": 1, "n_events": 400, "keep": 2,
+                                              "options": {"variables": ["m_ll", "phi_miss", "mu1_iso"]}}})
+    run = tmp_path / "run"
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-c", "from physgen.cli import main; main()", "train", str(spec), "--data", store,
+           "--out", str(run), "--steps", "200", "--device", "cpu"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_for(run / "checkpoint.pt", proc)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    killed_at = torch.load(run / "checkpoint.pt", weights_only=False)["step"]
+    assert proc.returncode == -signal.SIGKILL and 10 <= killed_at < 200
+    result = train(spec, store, run, steps=60 if killed_at < 60 else killed_at + 10, resume=True, device="cpu",
+                   progress=False)
+    assert result.step > killed_at and np.isfinite(result.last["g_loss"])
+    targets = torch.load(run / "checkpoint.pt", weights_only=False)["recipe"]["extra"]["mass_targets"]
+    assert 88 < targets[0] < 94 and 5 < targets[1] < 10  # M_ll mean and RMS of the reference store
+    assert json.loads((run / "selection.json").read_text())
+    url = generate(run, 1500, tmp_path / "gen.zarr", progress=False)
+    assert validate_store(url) == []
+    assert _layout(url) == _layout(store)
+    nvtx = open_store(url).nvtx_smeared.values
+    assert np.array_equal(nvtx, np.floor(nvtx))  # inverse of the smearing
+    assert (open_store(url).mu1_iso.values >= 0).all()
+
+
+def test_seven_feature_variant_generates_the_muons_only(tmp_path):
+    store = zmumu_store(tmp_path, events=2048)
+    spec = model_spec(tmp_path, "zmumu_gan7", training={"selection": None})
+    train(spec, store, tmp_path / "run", steps=5, device="cpu", progress=False)
+    url = generate(tmp_path / "run", 600, tmp_path / "gen.zarr", progress=False)
+    assert validate_store(url) == []
+    layout = _layout(store)
+    assert _layout(url) == {k: layout[k] for k in ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")}
