@@ -136,6 +136,7 @@ def import_(
     from physgen.io import import_files
 
     url = import_files(fmt, files, out, mode=_mode(resume, overwrite))
+    console.print(f"wrote {url}")
 
 
 # ---------------------------------------------------------------- train / generate
