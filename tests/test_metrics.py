@@ -134,3 +134,14 @@ def test_emd_minimax_on_jet_stores(tmp_path):
     a, b, c = make("a.zarr", 1, 0.0), make("b.zarr", 2, 0.0), make("c.zarr", 3, 1.5)
     same, distorted = get_metric("emd_minimax")(a, b, bins=10), get_metric("emd_minimax")(a, c, bins=10)
     assert distorted > 1.5 * same
+
+
+def test_kpd_and_fpd_do_not_depend_on_feature_offsets_or_fixed_columns():
+    """Energies in MeV (large means) and a fixed condition column must not dominate or break KPD/FPD."""
+    from physgen.metrics import fpd, kpd
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(4000, 2)), rng.normal(0.3, 1.0, size=(4000, 2))
+    shifted = [np.column_stack([x * 1e3 + 5e4, np.zeros(len(x))]) for x in (a, b)]
+    assert kpd(*shifted, seed=1).value == pytest.approx(kpd(a, b, seed=1).value, rel=1e-6)
+    assert fpd(*shifted, seed=1).value == pytest.approx(fpd(a, b, seed=1).value, rel=1e-6)

@@ -38,10 +38,19 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _normalise(real: np.ndarray, gen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    std = real.std(axis=0)
-    constant = std <= 1e-6 * np.abs(real.mean(axis=0))  # a (nearly) constant column keeps its scale
-    std = np.where(constant | (std == 0), 1.0, std)
-    return real / std, gen / std
+    """Standardise both samples with the reference's mean and σ per feature.
+
+    FPD is unchanged by the shift; the polynomial kernel of KPD is not translation invariant,
+    and features with large means (energies in MeV) would otherwise dominate it by orders of
+    magnitude. A (nearly) constant reference column is only shifted; a column holding the same
+    constant in both samples (a fixed condition such as θ = 0) carries no information and is
+    dropped, as it would make the covariance matrices singular.
+    """
+    mean, std = real.mean(axis=0), real.std(axis=0)
+    informative = (std > 0) | (gen.std(axis=0) > 0) | (gen.mean(axis=0) != mean)
+    std = np.where(std <= 1e-6 * np.maximum(np.abs(mean), 1e-300), 1.0, std)
+    real, gen = (real - mean) / std, (gen - mean) / std
+    return real[:, informative], gen[:, informative]
 
 
 def fpd(real, generated, *, min_samples: int = 20_000, max_samples: int = 50_000, num_batches: int = 20,
