@@ -83,8 +83,7 @@ def _wait_for(path, proc, timeout=120):
 def test_dense_zmumu_gan_survives_a_kill_and_generates(tmp_path):
     store = zmumu_store(tmp_path, events=4096)
     spec = model_spec(tmp_path, "zmumu_gan17", training={
-        "checkpoint_every": 10, "selection": {"metric": "ks_sum", "every": 1, "n_events": 400, "keep": 2,
-                                              "options": {"variables": ["m_ll", "phi_miss", "mu1_iso"]}}})
+        "checkpoint_every": 10, "selection": {"metric": "ks_sum", "every": 1, "n_events": 400, "keep": 2}})  # paper 002's KS sum
     run = tmp_path / "run"
     env = os.environ | {"OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-c", "from physgen.cli import main; main()", "train", str(spec), "--data", store,
