@@ -118,7 +118,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
             cond = {k: torch.from_numpy(v).to(torch_device)
                     for k, v in run.transforms.forward(raw, None).items()} or None
             generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
-            with torch.no_grad():
+            with torch.inference_mode():
                 fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
             out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
             writer.append({v.name: _within_range(out_batch[v.name], v.valid_range).astype(v.dtype)
