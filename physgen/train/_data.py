@@ -3,32 +3,38 @@ chunks, per-worker (and per-rank) chunk sharding, exact resume.
 
 One epoch visits the store's event chunks (within the training range) in an order drawn
 from ``(seed, epoch)``; rank ``r`` of ``world`` takes every ``world``-th chunk, and data-loader
-worker ``w`` of ``W`` every ``W``-th of those. Each worker reads its pieces in a read-ahead
-thread, which also applies the forward transforms and packs the variables side by side into one
+worker ``w`` of ``W`` every ``W``-th of those. Each worker reads its next pieces in
+``READ_AHEAD`` threads (Zarr decompression runs outside the GIL), which also applies the forward transforms and packs the variables side by side into one
 ``(events, width)`` float32 block. The block goes through a fixed shuffle buffer of
 ``buffer_events`` rows: as many random buffer rows as the block has are taken out (one numpy
 gather, the next events to yield) and the block's rows take their places (one scatter), so each
-event is copied twice, memory is bounded by the buffer and two pieces whatever the store size, and
+event is copied twice, memory is bounded by the buffer and ``READ_AHEAD + 1`` pieces whatever the store size, and
 a batch is a contiguous row slice handed over as one tensor. The shuffle draws from
-``default_rng((seed, epoch, rank, w))`` and the transforms (e.g. smearing) from
-``default_rng((seed, epoch, rank, w, 1))``, so the whole epoch is a deterministic function of
+``default_rng((seed, epoch, rank, w))`` and the transforms (e.g. smearing) of piece ``i`` from
+``default_rng((seed, epoch, rank, w, 1, i))``, so the whole epoch is a deterministic function of
 those numbers: the data position saved in a checkpoint is just ``(epoch, batches consumed)``
 and resuming replays the epoch up to there without yielding (see :func:`worker_skips`).
 The last partial batch of each worker is dropped.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import asyncio
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import zarr.api.asynchronous as zarr_async
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from physgen.store._url import open_root
+from physgen.store._url import open_root, zarr_store
 from physgen.train._transforms import TransformSet
 
-__all__ = ["StreamPlan", "StoreStream", "make_loader", "worker_skips"]
+__all__ = ["READ_AHEAD", "StoreStream", "StreamPlan", "make_loader", "worker_skips"]
+
+READ_AHEAD = 2
+"""Pieces read (and transformed) in background threads while the current one is shuffled and batched."""
 
 
 @dataclass(frozen=True)
@@ -87,11 +93,39 @@ def worker_skips(counts: list[int], skip: int) -> tuple[list[int], int]:
     return skips, order[skip] if skip < len(order) else 0
 
 
-def _load(arrays: dict, a: int, b: int, transforms: TransformSet, rng: np.random.Generator) -> np.ndarray:
-    """Events ``[a, b)`` read, transformed and packed as ``(events, width)`` float32 (run in the reader thread)."""
-    data = transforms.forward({v: arr[a:b] for v, arr in arrays.items()}, rng)
-    columns = [x.reshape(b - a, -1) for x in data.values()]
-    packed = np.empty((b - a, sum(c.shape[1] for c in columns)), dtype=np.float32)
+class _Reader:
+    """Reads event ranges of all variables at once, concurrently, with Zarr's asynchronous API on an
+    event loop of its own (a third faster than one synchronous read per variable)."""
+
+    def __init__(self, url: str, variables: tuple[str, ...]):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="physgen-reader", daemon=True)
+        self.thread.start()
+        self.arrays = asyncio.run_coroutine_threadsafe(self._open(url, variables), self.loop).result()
+
+    @staticmethod
+    async def _open(url: str, variables: tuple[str, ...]) -> dict:
+        group = await zarr_async.open_group(zarr_store(url, read_only=True), mode="r")
+        return {v: await group.getitem(v) for v in variables}
+
+    async def _read(self, a: int, b: int) -> dict[str, np.ndarray]:
+        values = await asyncio.gather(*(array.getitem(slice(a, b)) for array in self.arrays.values()))
+        return dict(zip(self.arrays, values, strict=True))
+
+    def read(self, a: int, b: int) -> Future:
+        return asyncio.run_coroutine_threadsafe(self._read(a, b), self.loop)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join()
+        self.loop.close()
+
+
+def _load(raw: Future, n: int, transforms: TransformSet, rng: np.random.Generator) -> np.ndarray:
+    """A piece of ``n`` events, once read, transformed and packed as ``(events, width)`` float32 (in a thread)."""
+    data = transforms.forward(raw.result(), rng)
+    columns = [x.reshape(n, -1) for x in data.values()]
+    packed = np.empty((n, sum(c.shape[1] for c in columns)), dtype=np.float32)
     edges = np.cumsum([0] + [c.shape[1] for c in columns])
     for column, lo, hi in zip(columns, edges[:-1], edges[1:], strict=True):
         packed[:, lo:hi] = column
@@ -151,19 +185,26 @@ class StoreStream(IterableDataset):
         skip = skips[worker]
         key = (plan.seed, self.epoch, plan.rank, worker)
         buffer = _ShuffleBuffer(plan.buffer_events, np.random.default_rng(key))
-        noise = np.random.default_rng((*key, 1))
-        group = open_root(plan.url, mode="r")
-        arrays = {v: group[v] for v in plan.variables}
         ranges = plan.chunks(self.epoch)[worker::workers]
+        reader = _Reader(plan.url, plan.variables)
+
+        def load(i: int) -> Future:
+            a, b = ranges[i]
+            rng = np.random.default_rng((*key, 1, i))
+            return transformer.submit(_load, reader.read(a, b), b - a, self.transforms, rng)
+
         carry = np.empty((0, 0), dtype=np.float32)
-        with ThreadPoolExecutor(max_workers=1) as reader:  # reads and transforms the next piece meanwhile
-            pending = [reader.submit(_load, arrays, a, b, self.transforms, noise) for a, b in ranges[:1]]
-            for i in range(len(ranges)):
-                if i + 1 < len(ranges):
-                    pending.append(reader.submit(_load, arrays, *ranges[i + 1], self.transforms, noise))
-                block = pending.pop(0).result()
-                out = buffer.exchange(block, carry if len(carry) else carry.reshape(0, block.shape[1]))
-                carry, skip = yield from self._batches(out, skip)
+        try:
+            with ThreadPoolExecutor(max_workers=READ_AHEAD) as transformer:  # the next pieces, meanwhile
+                pending = [load(i) for i in range(min(READ_AHEAD, len(ranges)))]
+                for i in range(len(ranges)):
+                    if i + READ_AHEAD < len(ranges):
+                        pending.append(load(i + READ_AHEAD))
+                    block = pending.pop(0).result()
+                    out = buffer.exchange(block, carry if len(carry) else carry.reshape(0, block.shape[1]))
+                    carry, skip = yield from self._batches(out, skip)
+        finally:
+            reader.close()
         yield from self._batches(buffer.drain(carry), skip)
 
     def _batches(self, rows: np.ndarray, skip: int):
