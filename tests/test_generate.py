@@ -70,6 +70,18 @@ def test_generation_resumes_to_the_same_store(circle_run, tmp_path):
     assert open_store(part).sizes["event"] == 2500  # untouched by the refused calls
 
 
+def test_bf16_generation_is_close_to_float32(circle_run, tmp_path):
+    _, run = circle_run
+    exact = generate(run, 2000, tmp_path / "fp32.zarr", seed=5, progress=False)
+    fast = generate(run, 2000, tmp_path / "bf16.zarr", seed=5, bf16=True, progress=False)
+    assert read_provenance(fast)["precision"] == "bf16" and validate_store(fast) == []
+    a, b = open_store(exact).x.values, open_store(fast).x.values
+    assert not np.array_equal(a, b)  # bf16 really ran
+    assert np.sqrt(np.mean((a - b) ** 2)) < 0.02 * a.std()  # bfloat16 has an 8-bit mantissa: ~0.4 % per value
+    with pytest.raises(StoreError, match="precision"):
+        generate(run, 4000, fast, seed=5, mode="resume", progress=False)
+
+
 def _wait_for(path, proc, timeout=120):
     start = time.monotonic()
     while not path.exists():
