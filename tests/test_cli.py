@@ -83,3 +83,6 @@ def test_demo_runs(tmp_path):
     result = run("demo", "--out", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "validated" in result.stdout
+    assert "classifier two-sample AUC" in result.stdout  # the evaluation's headline metrics are printed
+    report = tmp_path / "demo" / "toy_gan_circle_8.report"
+    assert (report / "report.html").is_file() and (report / "metrics.json").is_file()

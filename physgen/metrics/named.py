@@ -21,8 +21,9 @@ from physgen.metrics.frechet import fpd as _fpd
 from physgen.metrics.frechet import kpd as _kpd
 from physgen.metrics.ks import ks_statistic
 from physgen.metrics.separation import separation_power
+from physgen.observables import observable_names
 
-__all__ = ["register_metric", "get_metric", "metric_names", "KS_SUM_VARIABLES"]
+__all__ = ["KS_SUM_VARIABLES", "get_metric", "metric_names", "register_metric"]
 
 DatasetMetric = Callable[..., float]
 _METRICS: dict[str, DatasetMetric] = {}
@@ -63,6 +64,10 @@ def _pairs(reference, generated, names, weights):
     return {k: ref[k] for k in common}, {k: gen[k] for k in common}, weight_values(generated, weights)
 
 
+def _provides(ds: xr.Dataset, name: str) -> bool:
+    return name in ds.data_vars or name in observable_names(ds)
+
+
 @register_metric("s2_mean")
 def s2_mean(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, bins: int = 50,
             weights: str | None = None) -> float:
@@ -82,9 +87,9 @@ def w1_mean(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | 
 @register_metric("ks_sum")
 def ks_sum(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None,
            weights: str | None = None) -> float:
-    """Σ KS statistics; by default over paper 002's (M_ll, φ_miss, Iso1) when the store has them, else all columns."""
-    if names is None and all(n in reference or n in ("m_ll", "phi_miss") for n in KS_SUM_VARIABLES) \
-            and "mu1_px" in reference:
+    """Σ KS statistics; by default over paper 002's (M_ll, φ_miss, Iso1) when both datasets provide all three
+    (stored or computable), else over all columns."""
+    if names is None and all(_provides(ds, n) for ds in (reference, generated) for n in KS_SUM_VARIABLES):
         names = list(KS_SUM_VARIABLES)
     ref, gen, w = _pairs(reference, generated, names, weights)
     return float(sum(ks_statistic(ref[k], gen[k], weights_b=w) for k in ref))

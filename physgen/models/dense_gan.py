@@ -18,16 +18,17 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-import numpy as np
+import dask
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, mlp, register_architecture
+from physgen.observables import compute
 from physgen.specs import ModelSpec
 
-__all__ = ["DenseGAN", "DenseNetwork", "dimuon_mass", "MUON_FEATURES"]
+__all__ = ["MUON_FEATURES", "DenseGAN", "DenseNetwork", "dimuon_mass"]
 
 MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")
 """The zmumu17 muon features (leading muon rotated to p_y = 0) that define M_ll."""
@@ -35,17 +36,15 @@ MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2
 _ACTIVATIONS = {"leaky_relu": lambda slope: partial(nn.LeakyReLU, slope), "relu": lambda slope: nn.ReLU}
 
 
-def dimuon_mass(features: dict[str, Any], xp=torch):
-    """M_ll = sqrt((E1 + E2)² − |p1 + p2|²) of the two muons (leading muon has p_y = 0), in GeV.
-
-    Works on torch tensors (differentiable; negative m² clamped to 0) and on numpy arrays (``xp=np``).
-    """
+def dimuon_mass(features: dict[str, torch.Tensor]) -> torch.Tensor:
+    """M_ll = sqrt((E1 + E2)² − |p1 + p2|²) of the two muons (leading muon has p_y = 0), in GeV, on torch
+    tensors for the generator loss: the formula of the ``m_ll`` observable (physgen.observables.dilepton),
+    made differentiable (m² clamped at 10⁻⁶ GeV², where the square root's gradient stays finite)."""
     e = features["mu1_e"] + features["mu2_e"]
     px = features["mu1_px"] + features["mu2_px"]
     py = features["mu2_py"]
     pz = features["mu1_pz"] + features["mu2_pz"]
-    m2 = e * e - px * px - py * py - pz * pz
-    return xp.sqrt(xp.clip(m2, 0.0, None)) if xp is np else torch.sqrt(torch.clamp(m2, min=1e-6))
+    return torch.sqrt(torch.clamp(e * e - px * px - py * py - pz * pz, min=1e-6))
 
 
 class DenseNetwork(nn.Module):
@@ -109,9 +108,10 @@ class DenseGAN(Recipe):
 
     @staticmethod
     def _reference_mass(reference) -> tuple[float, float]:
-        """Mean and RMS of M_ll in the reference store (lazy dask reduction)."""
-        m = dimuon_mass({f: reference[f].astype("float64") for f in MUON_FEATURES}, xp=np)
-        return float(m.mean().compute()), float(m.std().compute())
+        """Mean and RMS of M_ll (the ``m_ll`` observable) in the reference store, in one dask pass."""
+        m = compute(reference, ["m_ll"])["m_ll"]
+        mean, std = dask.compute(m.mean(), m.std())
+        return float(mean), float(std)
 
     def _conditioning(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
         names = self.data.conditions + self.data.labels

@@ -31,9 +31,9 @@ from physgen.train._data import StreamPlan, make_loader
 from physgen.train._distributed import average_gradients, broadcast_parameters, select_device, setup
 from physgen.train._run import RunDir, atomic_save, atomic_write_text
 from physgen.train._transforms import TransformSet
-from physgen.train.selection import get_metric
+from physgen.train.selection import score, selection_metric
 
-__all__ = ["train", "TrainResult", "NonFiniteLossError", "load_model_spec"]
+__all__ = ["NonFiniteLossError", "TrainResult", "load_model_spec", "train"]
 
 MAX_ROLLBACKS = 3
 """Consecutive rollbacks after non-finite losses before the run stops."""
@@ -102,6 +102,8 @@ class _Trainer:
             msg = f"{loaded.source}: expected a model spec, got kind {self.spec.kind!r}"
             raise SpecError(msg)
         self.training = self.spec.training
+        if self.training.selection is not None:
+            selection_metric(self.training.selection)  # a wrong metric name or option fails before training
         self.device = device
         self.dist = setup(device)
         self.run = RunDir(run_dir)
@@ -246,17 +248,17 @@ class _Trainer:
             fake = self.transforms.inverse(self.recipe.sample(n, cond, generator))
         self.recipe.networks.train()
         generated = {k: v.float().cpu().numpy() for k, v in fake.items()} | {k: reference[k] for k in conditions}
-        score = float(get_metric(sel.metric)(reference, generated, **sel.options))
+        value = score(sel, held, generated)
         path = self.run.snapshots / f"step_{self.step:08d}.pt"
         atomic_save({"recipe": {"networks": self.recipe.networks.state_dict(), "optimizers": {},
                                 "extra": self.recipe.extra_state()}, "step": self.step}, path)
-        self.best = sorted([*self.best, {"step": self.step, "score": score,
+        self.best = sorted([*self.best, {"step": self.step, "score": value,
                                          "path": str(path.relative_to(self.run.path))}], key=lambda b: b["score"])
         for dropped in self.best[sel.keep:]:
             (self.run.path / dropped["path"]).unlink(missing_ok=True)
         self.best = self.best[:sel.keep]
         atomic_write_text(self.run.selection, json.dumps(self.best, indent=1))
-        return score
+        return value
 
     # ------------------------------------------------------------------ the loop
     def fit(self, total_steps: int, progress: bool) -> TrainResult:
@@ -301,9 +303,9 @@ class _Trainer:
                     if self.step % log_every == 0 or self.step == total_steps:
                         logger.log(self.step, self.step / self.steps_per_epoch, logs)
                     if select_every and self.step % select_every == 0:
-                        score = self.select()
-                        if score is not None:
-                            logger.log(self.step, self.step / self.steps_per_epoch, {"selection": score})
+                        value = self.select()
+                        if value is not None:
+                            logger.log(self.step, self.step / self.steps_per_epoch, {"selection": value})
                     if self.step % training.checkpoint_every == 0 or self.step == total_steps:
                         self.checkpoint()
                     advance(1)

@@ -1,75 +1,51 @@
-"""Snapshot-selection metrics by name: ``training.selection.metric`` in a model spec.
+"""Snapshot selection: score a generated validation sample against held-out reference events with
+the metric that ``training.selection.metric`` names in the model spec.
 
-:func:`get_metric` first looks in :mod:`physgen.metrics` (when that room provides a
-``get_metric``), then in the metrics shipped here. A metric takes two samples as
-``dict[name -> numpy array]`` (reference, generated) and options; lower is better.
+The metric comes from :mod:`physgen.metrics`' registry (``get_metric(name)``, signature
+``metric(reference_ds, generated_ds, **options) -> float``, lower is better), so a snapshot is
+ranked with exactly the code ``physgen evaluate`` reports (paper 002: ``ks_sum``, the KS sum of
+M_ll − M_Z, φ_miss and Iso1). ``selection.options`` are passed through as keyword arguments and
+checked against the metric's signature when training starts, not epochs later.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 
 import numpy as np
-from scipy.stats import ks_2samp
+import xarray as xr
 
-from physgen.errors import SpecError
+from physgen.errors import PhysgenError, SpecError
+from physgen.metrics import get_metric
+from physgen.specs import SelectionSpec
 
-__all__ = ["get_metric", "ks_sum", "sample_variable"]
-
-Metric = Callable[..., float]
-
-
-def _phi_miss(sample: dict[str, np.ndarray]) -> np.ndarray:
-    return np.arctan2(sample["met_py"], sample["met_px"])
+__all__ = ["generated_dataset", "score", "selection_metric"]
 
 
-def _m_ll(sample: dict[str, np.ndarray]) -> np.ndarray:
-    from physgen.models import dimuon_mass
-
-    return dimuon_mass({k: np.asarray(v, dtype=np.float64) for k, v in sample.items()}, xp=np)
-
-
-_DERIVED: dict[str, Callable[[dict[str, np.ndarray]], np.ndarray]] = {"m_ll": _m_ll, "phi_miss": _phi_miss}
-"""Derived quantities the Z→μμ selection needs (paper 002) until physgen.observables provides them."""
-
-
-def sample_variable(sample: dict[str, np.ndarray], name: str) -> np.ndarray:
-    """A stored variable of ``sample`` (flattened per event) or a derived quantity by name."""
-    if name in sample:
-        return np.asarray(sample[name]).reshape(len(sample[name]), -1).sum(axis=1) if np.ndim(sample[name]) > 1 \
-            else np.asarray(sample[name])
-    if name in _DERIVED:
-        return _DERIVED[name](sample)
-    msg = f"selection: unknown variable {name!r}; available: {sorted(sample)} and derived {sorted(_DERIVED)}"
-    raise SpecError(msg)
-
-
-def ks_sum(reference: dict[str, np.ndarray], generated: dict[str, np.ndarray],
-           variables: list[str] | None = None) -> float:
-    """Sum of two-sample Kolmogorov–Smirnov statistics over ``variables`` (paper 002's snapshot ranking:
-    M_ll − M_Z, φ_miss and Iso1; the shift by M_Z does not change a KS statistic)."""
-    names = variables or sorted(set(reference) & set(generated))
-    return float(sum(ks_2samp(sample_variable(reference, n), sample_variable(generated, n)).statistic
-                     for n in names))
-
-
-_METRICS: dict[str, Metric] = {"ks_sum": ks_sum}
-
-
-def get_metric(name: str) -> Metric:
-    """The selection metric ``name``: from :mod:`physgen.metrics` if it has one, else shipped here."""
+def selection_metric(selection: SelectionSpec) -> Callable[[xr.Dataset, xr.Dataset], float]:
+    """The registered metric of ``selection`` with its options bound; a SpecError names a wrong one."""
     try:
-        metrics = importlib.import_module("physgen.metrics")
-    except ImportError:
-        metrics = None
-    lookup = getattr(metrics, "get_metric", None)
-    if lookup is not None:
-        try:
-            return lookup(name)
-        except (KeyError, LookupError, ValueError):
-            pass
-    if name not in _METRICS:
-        msg = f"unknown selection metric {name!r}; shipped: {sorted(_METRICS)}"
-        raise SpecError(msg)
-    return _METRICS[name]
+        metric = get_metric(selection.metric)
+    except PhysgenError as exc:
+        raise SpecError(f"training.selection.metric: {exc}") from None
+    try:
+        inspect.signature(metric).bind(None, None, **selection.options)
+    except TypeError as exc:
+        params = [p for p in inspect.signature(metric).parameters.values() if p.kind is p.KEYWORD_ONLY]
+        msg = (f"training.selection.options {sorted(selection.options)} do not fit metric {selection.metric!r} "
+               f"({exc}); it takes {[p.name for p in params]}")
+        raise SpecError(msg) from None
+    return lambda reference, generated: float(metric(reference, generated, **selection.options))
+
+
+def generated_dataset(reference: xr.Dataset, values: Mapping[str, np.ndarray]) -> xr.Dataset:
+    """``values`` (one array per variable of ``reference``) laid out like ``reference``: same dims,
+    coordinates, units and store attributes, so observables and metrics see a store-like dataset."""
+    return reference.copy(data={name: np.asarray(values[name]).astype(reference[name].dtype)
+                                for name in reference.data_vars})
+
+
+def score(selection: SelectionSpec, reference: xr.Dataset, generated: Mapping[str, np.ndarray]) -> float:
+    """The selection metric of ``generated`` (arrays by variable name) against ``reference``."""
+    return selection_metric(selection)(reference, generated_dataset(reference, generated))
