@@ -3,19 +3,20 @@ chunks, per-worker (and per-rank) chunk sharding, exact resume.
 
 One epoch visits the store's event chunks (within the training range) in an order drawn
 from ``(seed, epoch)``; rank ``r`` of ``world`` takes every ``world``-th chunk, and data-loader
-worker ``w`` of ``W`` every ``W``-th of those. Each worker reads its next pieces in
-``READ_AHEAD`` threads (Zarr decompression runs outside the GIL), which also applies the forward transforms and packs the variables side by side into one
-``(events, width)`` float32 block. The block goes through a fixed shuffle buffer of
-``buffer_events`` rows: as many random buffer rows as the block has are taken out (one numpy
-gather, the next events to yield) and the block's rows take their places (one scatter), so each
-event is copied twice, memory is bounded by the buffer and ``READ_AHEAD + 1`` pieces whatever the store size, and
-a batch is a contiguous row slice handed over as one tensor. The shuffle draws from
-``default_rng((seed, epoch, rank, w))`` and the transforms (e.g. smearing) of piece ``i`` from
-``default_rng((seed, epoch, rank, w, 1, i))``, so the whole epoch is a deterministic function of
-those numbers: the data position saved in a checkpoint is just ``(epoch, batches consumed)``
-and resuming replays the epoch up to there without yielding (see :func:`worker_skips`).
-The last partial batch of each worker is dropped.
+worker ``w`` of ``W`` every ``W``-th of those. Each worker keeps ``READ_AHEAD`` pieces in flight:
+all variables of a piece are read concurrently with Zarr's asynchronous API, then a thread applies
+the forward transforms and packs the variables side by side into one ``(events, width)`` float32
+block. The block goes through a fixed shuffle buffer of ``buffer_events`` rows: as many random
+buffer rows as the block has are taken out (one gather: the next events to yield) and the block's
+rows take their places (one scatter). Each event is copied twice, memory is bounded by the buffer
+and ``READ_AHEAD + 1`` pieces whatever the store size, and a batch is a contiguous row slice
+handed over as one tensor. The shuffle draws from ``default_rng((seed, epoch, rank, w))`` and the
+transforms (e.g. smearing) of piece ``i`` from ``default_rng((seed, epoch, rank, w, 1, i))``, so
+the whole epoch is a deterministic function of those numbers: the data position saved in a
+checkpoint is just ``(epoch, batches consumed)`` and resuming replays the epoch up to there
+without yielding (see :func:`worker_skips`). The last partial batch of each worker is dropped.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -132,6 +133,13 @@ def _load(raw: Future, n: int, transforms: TransformSet, rng: np.random.Generato
     return packed
 
 
+def _as_records(rows: np.ndarray) -> np.ndarray:
+    """A C-contiguous ``(n, width)`` array viewed as ``n`` opaque records: row gathers and scatters then
+    move whole rows at once (about 1.5× faster than ``take(axis=0)`` on float columns)."""
+    rows = np.ascontiguousarray(rows)
+    return rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1])))[:, 0]
+
+
 class _ShuffleBuffer:
     """A fixed buffer of ``capacity`` rows: :meth:`exchange` takes random rows out and puts new rows in."""
 
@@ -152,11 +160,12 @@ class _ShuffleBuffer:
         out = np.empty((len(carry) + len(rest), block.shape[1]), dtype=block.dtype)
         out[:len(carry)] = carry
         done = len(carry)
-        for start in range(0, len(rest), self.capacity):
-            part = rest[start:start + self.capacity]
+        rows, new, taken = _as_records(self.rows), _as_records(rest), _as_records(out)
+        for start in range(0, len(new), self.capacity):
+            part = new[start:start + self.capacity]
             slots = self.rng.choice(self.capacity, len(part), replace=False)
-            np.take(self.rows, slots, axis=0, out=out[done:done + len(part)])
-            self.rows[slots] = part
+            np.take(rows, slots, out=taken[done:done + len(part)])
+            rows[slots] = part
             done += len(part)
         return out
 
@@ -238,8 +247,10 @@ def make_loader(plan: StreamPlan, transforms: TransformSet, epoch: int, *, skip:
                 pin_memory: bool = False) -> _Unpacking:
     """An iterable over one epoch of ``plan`` starting after ``skip`` batches, yielding ``dict[name -> Tensor]``.
 
-    The DataLoader gets its own torch generator: creating it must not draw from the global torch
-    RNG, which the training step uses (otherwise a resumed run would diverge).
+    With ``num_workers=0`` and no pinning (the CPU default) the stream is iterated directly: its
+    read-ahead threads do what worker processes would, without an inter-process copy per batch.
+    Otherwise the DataLoader gets its own torch generator: creating it must not draw from the global
+    torch RNG, which the training step uses (otherwise a resumed run would diverge).
     """
     group = open_root(plan.url, mode="r")
     shapes = {v: tuple(group[v].shape[1:]) for v in plan.variables}
