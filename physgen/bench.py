@@ -44,6 +44,14 @@ def run_benchmark(what: str, extra_args: list[str] | None = None) -> None:
         raise PhysgenError(msg)
 
 
+def _as_section(path: Path) -> str:
+    """A result table under a ``###`` heading: its own first heading, or the file name."""
+    lines = path.read_text().strip().splitlines()
+    if lines and lines[0].startswith("#"):
+        return "\n".join(["### " + lines[0].lstrip("# ").strip(), *lines[1:]])
+    return "\n".join([f"### {path.stem}", "", *lines])
+
+
 def collect_tables(readme: Path | None = None) -> Path:
     """Replace the README's benchmark section with every ``benchmarks/results/*.md`` table."""
     readme = readme or benchmark_dir().parent / "README.md"
@@ -51,7 +59,7 @@ def collect_tables(readme: Path | None = None) -> Path:
     if BEGIN not in text or END not in text:
         msg = f"{readme} has no '{BEGIN}' … '{END}' section"
         raise PhysgenError(msg)
-    tables = [p.read_text().strip() for p in sorted((benchmark_dir() / "results").glob("*.md"))]
+    tables = [_as_section(p) for p in sorted((benchmark_dir() / "results").glob("*.md"))]
     body = "\n\n".join(tables) if tables else "_No benchmark results yet: run `physgen bench`._"
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
