@@ -83,8 +83,9 @@ def zmumu_store(tmp: Path, events: int = 4096, seed: int = 3) -> str:
 
 
 def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict | None = None,
-               data: dict | None = None) -> Path:
-    """A copy of the shipped model spec ``base`` with ``training``/``data`` keys overridden, in ``tmp/models``."""
+               data: dict | None = None, hyperparameters: dict | None = None) -> Path:
+    """A copy of the shipped model spec ``base`` with ``training``/``data``/``hyperparameters`` keys
+    overridden, in ``tmp/models``."""
     import yaml
 
     from physgen.specs import SpecRegistry
@@ -94,6 +95,7 @@ def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict 
     spec["name"] = name or f"{base}_test"
     spec["training"] |= training or {}
     spec["data"] |= data or {}
+    spec["hyperparameters"] = spec.get("hyperparameters", {}) | (hyperparameters or {})
     path = tmp / "models" / f"{spec['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -1,10 +1,11 @@
 """Generative models built from model specs: the architecture registry and the recipe interface.
 
-Importing this package registers the shipped architectures (``dense_gan``).
+Importing this package registers the shipped architectures (``dense_gan``, ``lagan``, ``calogan``,
+``calogan_conditional``, ``ild_wgan``).
 See :mod:`physgen.models._base` for the contract a new architecture implements.
 """
 
-from physgen.models import dense_gan  # noqa: F401  (registers the architecture)
+from physgen.models import calogan, dense_gan, ild_gan, lagan  # noqa: F401  (register the architectures)
 from physgen.models._base import (
     DataDescription,
     Recipe,
