@@ -134,8 +134,11 @@ def test_calogan_specs_share_the_recipe_and_name_their_particle(base):
 def test_calogan_generates_showers_with_the_store_schema_and_units(showers, tmp_path):
     store = showers["calogan_eplus"]
     spec = model_spec(tmp_path, "calogan_eplus", hyperparameters=CALOGAN_SMALL,
-                      training={"batch_size": 16, "selection": None})
+                      training={"batch_size": 16, "selection": {"metric": "s2_mean", "every": 1, "n_events": 6,
+                                                                "keep": 1}})
     run, url = _train_and_generate(tmp_path, spec, store)
+    (best,) = json.loads((run / "selection.json").read_text())  # 58 training events: one epoch = 3 steps
+    assert best["step"] == 3 and 0 <= best["score"] <= 1  # ⟨S²⟩ of the shower observables
     assert _layout(url) == _layout(store)  # cells, overflow, energy and the fixed impact point
     gen = open_store(url).compute()
     assert (gen.overflow.values == 0).all()  # not generated (documented)
