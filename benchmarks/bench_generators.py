@@ -200,7 +200,8 @@ def main(argv=None) -> int:
              "bf16 = bfloat16 weights and inputs",
              "reference simulators timed in the same process on the same cores (Pythia start-up excluded); "
              "paper references: Geant4 1772 ms/shower (paper 001), Pythia 34 events/s (paper 000)",
-             "other processes on a shared machine (see load average) inflate all times"]
+             "other processes on a shared machine (see load average) inflate all times; with a load average "
+             "near 4 on 2 cores, small-batch figures vary up to 10x between runs"]
     write_results("generators" if device.type == "cpu" else f"generators_{device.type}", rows,
                   ["model", "mode", "batch", "ms_per_sample", "samples_per_s", "paper_ms_per_sample"], notes,
                   extra={"simulators_ms_per_event": references, "summary": summary})
