@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from _train_stores import model_spec
+from _train_stores import jet_image_store, model_spec
 from typer.testing import CliRunner
 
 from physgen.cli import app
@@ -19,13 +19,7 @@ from physgen.errors import SpecError
 from physgen.generate import generate
 from physgen.sim import simulate
 from physgen.specs import SpecRegistry
-from physgen.store import (
-    create_store,
-    open_store,
-    read_provenance,
-    resolve_dataset,
-    validate_store,
-)
+from physgen.store import open_store, read_provenance, validate_store
 from physgen.train import load_run, train
 
 CALOGAN_SMALL = {"latent_dim": 16, "dense_channels": 4, "conv_channels": 4, "lc_channels": 2,
@@ -50,34 +44,9 @@ def _layout(url, names=None):
             if names is None or k in names}
 
 
-def _jet_store(tmp, events=96, seed=5) -> str:
-    """A store of the jets_wprime_qcd schema with synthetic images: one (QCD) or two (W) prongs of
-    p_T around the centre pixel (Pythia is too slow for a unit test); features plausible, not physics."""
-    dataset = resolve_dataset("jets_wprime_qcd")
-    rng = np.random.default_rng(seed)
-    signal = np.arange(events) % 2
-    image = np.zeros((events, 25, 25), np.float32)
-    image[:, 12, 12] = rng.uniform(100, 200, events)
-    image[signal == 1, 12, 15] = rng.uniform(50, 100, int(signal.sum()))
-    image += rng.exponential(0.5, image.shape).astype(np.float32) * (rng.uniform(size=image.shape) < 0.05)
-    columns = {"signal": signal.astype(np.int8), "jet_pt": rng.uniform(250, 300, events),
-               "jet_eta": rng.uniform(-2, 2, events), "jet_phi": rng.uniform(-np.pi, np.pi, events),
-               "jet_mass": np.where(signal == 1, rng.normal(80, 8, events), rng.exponential(40, events)),
-               "tau_1": rng.uniform(0.1, 0.3, events), "tau_2": rng.uniform(0.02, 0.2, events),
-               "n_constituents": rng.integers(10, 60, events).astype(np.int32), "weight": np.ones(events)}
-    columns["tau_21"] = np.clip(columns["tau_2"] / columns["tau_1"], 0, 1)
-    writer = create_store(str(tmp / "jets.zarr"), dataset.schema, chunk_events=32,
-                          provenance={"specs": dataset.spec_texts(), "producer": {"name": "synthetic jets"},
-                                      "seed": seed})
-    batch = {"image": image} | {k: np.asarray(v).astype(dataset.schema[k].dtype) for k, v in columns.items()}
-    for start in range(0, events, 32):
-        writer.append({k: v[start:start + 32] for k, v in batch.items()})
-    return writer.url
-
-
 @pytest.fixture(scope="module")
 def jets(tmp_path_factory):
-    return _jet_store(tmp_path_factory.mktemp("jets"))
+    return jet_image_store(tmp_path_factory.mktemp("jets"), events=96)
 
 
 @pytest.fixture(scope="module")
