@@ -1,75 +1,86 @@
-"""Generation speed of physgen's GANs: the papers' ms-per-sample tables on this machine.
+"""Generation speed of physgen's GANs against the reference simulators, in one run.
 
-For each generator (untrained weights — speed does not depend on them), sizes from the
-shipped detector specs and the papers' latent sizes, time ``generator(*inputs)`` under
-``torch.inference_mode`` at batch sizes 1, 10, 128, 1024, 4096, eagerly and with
-``torch.compile``; report the median ms per sample and samples/s. Paper references:
-LAGAN 470 images/s on CPU (paper 000; Pythia 34/s); CaloGAN 13.1 / 5.11 / 2.19 / 2.03 ms
-per shower at batch 1 / 10 / 128 / 1024 on CPU (paper 001).
+For each generator (untrained weights — speed does not depend on them; sizes from the shipped
+detector specs and the papers' latent sizes) time ``generator(*inputs)`` under
+``torch.inference_mode`` at batch sizes 1, 10, 128, 1024, 4096 in float32 ("eager") and with
+bfloat16 weights and inputs ("bf16": fast on CPUs with AVX512-BF16/AMX, and the GPU path);
+``--compile`` adds ``torch.compile``. In the same process and on the same cores it times the
+reference simulators per event: the parametric shower simulator of ``calogan_eplus`` and
+``ild_photons_50gev`` and the Pythia 8 ``jets`` pipeline (start-up excluded), and prints the
+speed-up of each generator's best mode at its best batch size over its reference.
 
-    python benchmarks/bench_generators.py [--models lagan calogan ...] [--batches 1 10 128 1024 4096]
-        [--no-compile] [--device cpu|cuda] [--threads N] [--budget 20]
+Paper figures: CaloGAN 13.1 / 5.11 / 2.19 / 2.03 ms per shower at batch 1 / 10 / 128 / 1024 on
+CPU and Geant4 1772 ms per shower (paper 001); LAGAN 470 images/s on CPU vs Pythia 34 events/s
+(paper 000).
 
-Writes ``benchmarks/results/generators[_<device>].json`` and ``.md``.
+    python benchmarks/bench_generators.py [--models lagan dcgan calogan conditional_calogan ild]
+        [--batches 1 10 128 1024 4096] [--modes eager bf16] [--compile] [--device cpu|cuda]
+        [--threads N] [--budget 1] [--jet-events 20] [--shower-events 200]
+
+Writes ``benchmarks/results/generators[_cuda].json`` and ``.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from physgen.models.nets import (
+from _benchio import write_results  # noqa: E402
+
+from physgen.models.nets import (  # noqa: E402
     CaloGanGenerator,
     ConditionalCaloGanGenerator,
     DcganGenerator,
     IldGenerator,
     LaganGenerator,
 )
-from physgen.specs import load_spec
+from physgen.sim import build_simulator  # noqa: E402
+from physgen.specs import load_spec  # noqa: E402
+from physgen.store import resolve_dataset  # noqa: E402
 
-DETECTORS = ROOT / "specs" / "detectors"
-RESULTS = ROOT / "benchmarks" / "results"
 PAPER_MS = {"calogan": {1: 13.1, 10: 5.11, 128: 2.19, 1024: 2.03}, "lagan": 1000 / 470}
 """Paper CPU figures: CaloGAN per batch size (paper 001), LAGAN 470 images/s at any batch (paper 000)."""
-
-
-def paper_ms(model: str, batch: int) -> float | None:
-    ref = PAPER_MS.get(model)
-    return ref.get(batch) if isinstance(ref, dict) else ref
+REFERENCE = {"lagan": "jets_wprime_qcd", "dcgan": "jets_wprime_qcd", "calogan": "calogan_eplus",
+             "conditional_calogan": "calogan_conditional_eplus", "ild": "ild_photons_50gev"}
+"""The dataset whose simulator each generator replaces."""
+PAPER_REFERENCE_MS = {"jets_wprime_qcd": 1000 / 34, "calogan_eplus": 1772.0, "calogan_conditional_eplus": 1772.0}
+"""Paper 000: Pythia 34 events/s; paper 001: Geant4 1772 ms per shower."""
+MAX_BATCH = {"ild": 1024}
+"""The ILD generator's last upsampled block holds 8 × 32³ floats per shower (1 GiB at batch 1024)."""
 
 
 def _detector(name):
-    return load_spec(DETECTORS / f"{name}.yaml").spec
+    return load_spec(ROOT / "specs" / "detectors" / f"{name}.yaml").spec
 
 
 def build(model: str):
-    """(generator, function batch → inputs) with the papers' sizes."""
+    """(generator, function (batch, device, dtype) → inputs) with the papers' sizes."""
     if model in ("lagan", "dcgan"):
         cls = LaganGenerator if model == "lagan" else DcganGenerator
         g = cls.from_detector(_detector("jet_image_25x25"), latent_dim=200)
-        return g, lambda b, dev: (torch.randn(b, 200, device=dev), torch.randint(0, 2, (b,), device=dev))
+        return g, lambda b, dev, dt: (torch.randn(b, 200, device=dev, dtype=dt), torch.randint(0, 2, (b,), device=dev))
     if model == "calogan":
         g = CaloGanGenerator.from_detector(_detector("calogan_lar3"), latent_dim=1024)
-        return g, lambda b, dev: (torch.randn(b, 1024, device=dev), 1 + 99 * torch.rand(b, device=dev))
+        return g, lambda b, dev, dt: (torch.randn(b, 1024, device=dev, dtype=dt),
+                                      1 + 99 * torch.rand(b, device=dev, dtype=dt))
     if model == "conditional_calogan":
         g = ConditionalCaloGanGenerator.from_detector(_detector("calogan_lar3"), latent_dim=1024)
-        return g, lambda b, dev: (torch.randn(b, 1024, device=dev), 1 + 99 * torch.rand(b, device=dev),
-                                  torch.randn(b, 4, device=dev))
+        return g, lambda b, dev, dt: (torch.randn(b, 1024, device=dev, dtype=dt),
+                                      1 + 99 * torch.rand(b, device=dev, dtype=dt), torch.randn(b, 4, device=dev, dtype=dt))
     if model == "ild":
         g = IldGenerator.from_detector(_detector("ild_ecal_30"), latent_dim=100)
-        return g, lambda b, dev: (torch.randn(b, 100, device=dev), torch.full((b,), 50.0, device=dev))
+        return g, lambda b, dev, dt: (torch.randn(b, 100, device=dev, dtype=dt),
+                                      torch.full((b,), 50.0, device=dev, dtype=dt))
     raise SystemExit(f"unknown model {model!r}")
 
 
@@ -78,103 +89,130 @@ def _sync(device):
         torch.cuda.synchronize()
 
 
-def time_batch(fn, inputs, device, budget: float) -> list[float]:
-    """Wall times (s) of repeated calls after one warm-up; at least 3, up to ``budget`` seconds."""
-    fn(*inputs)
+def time_calls(fn, device, budget: float, minimum: int = 3, maximum: int = 30) -> list[float]:
+    """Wall times (s) of repeated ``fn()`` after one warm-up; at least ``minimum`` (2 when the warm-up
+    took over a second), up to ``budget`` s."""
+    t0 = time.perf_counter()
+    fn()
     _sync(device)
-    times = []
+    if time.perf_counter() - t0 > 1.0:
+        minimum = min(minimum, 2)
+    times: list[float] = []
     start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 50):
+    while len(times) < minimum or (time.perf_counter() - start < budget and len(times) < maximum):
         t0 = time.perf_counter()
-        fn(*inputs)
+        fn()
         _sync(device)
         times.append(time.perf_counter() - t0)
     return times
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+def simulator_ms(dataset: str, events: int, seed: int = 0) -> float:
+    """Median ms per event of the dataset's simulator in this process (start-up and a warm-up excluded)."""
+    sim = build_simulator(resolve_dataset(str(ROOT / "specs" / "datasets" / f"{dataset}.yaml")))
+    calls = iter(range(1, 1000))
+    times = time_calls(lambda: sim.simulate(events, np.random.SeedSequence(seed, spawn_key=(next(calls),))),
+                       torch.device("cpu"), budget=0.0, minimum=2)
+    return 1e3 * statistics.median(times) / events
 
 
-def write(rows, device, argv) -> None:
-    """Save the table so far (called after every model, so a long run keeps its results)."""
-    meta = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-        "cpu": cpu_model(), "nproc": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__, "command": "python " + " ".join([Path(__file__).relative_to(ROOT).as_posix(),
-                                                                     *(argv or sys.argv[1:])]),
-        "load_average_1m": os.getloadavg()[0],
-        "note": "untrained weights; median wall time per call / batch size; inference_mode. "
-                "Other processes on the machine (load average above nproc) inflate these times.",
-    }
-    suffix = "" if device.type == "cpu" else f"_{device.type}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"generators{suffix}.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    lines = [f"# Generator speed ({meta['device']})", "",
-             (f"Date {meta['date']}; CPU {meta['cpu']}, nproc {meta['nproc']}, torch threads "
-              f"{meta['torch_threads']}, torch {meta['torch']}, load average {meta['load_average_1m']:.1f} at the "
-              f"end. Command: `{meta['command']}`."), "",
-             "| model | mode | batch | ms / sample | samples / s | paper ms / sample |",
-             "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        paper = "" if r["paper_ms_per_sample"] is None else f"{r['paper_ms_per_sample']:g}"
-        lines.append(f"| {r['model']} | {r['mode']} | {r['batch']} | {r['ms_per_sample']:.3f} | "
-                     f"{r['samples_per_s']:.0f} | {paper} |")
-    (RESULTS / f"generators{suffix}.md").write_text("\n".join(lines) + "\n")
+def generator_rows(model: str, args, device) -> list[dict]:
+    g, make_inputs = build(model)
+    g = g.to(device).eval()
+    modes = {"eager": (g, torch.float32)}
+    if "bf16" in args.modes:
+        modes["bf16"] = (build(model)[0].to(device).eval().to(torch.bfloat16), torch.bfloat16)
+    if args.compile:
+        modes["compile"] = (torch.compile(g, dynamic=True), torch.float32)
+    rows = []
+    for mode, (net, dtype) in modes.items():
+        if mode not in args.modes and mode != "compile":
+            continue
+        per_sample = None
+        for batch in args.batches:
+            if batch > MAX_BATCH.get(model, batch) or (per_sample is not None and per_sample * batch > args.max_point):
+                print(f"{model:20s} {mode:8s} batch {batch:5d}: skipped (memory or predicted > {args.max_point} s)")
+                continue
+            inputs = make_inputs(batch, device, dtype)
+            try:
+                with torch.inference_mode():
+                    times = time_calls(lambda: net(*inputs), device, args.budget)  # noqa: B023
+            except Exception as exc:  # noqa: BLE001 — compile/bf16 failures (toolchain, op support) vary by version
+                print(f"{model:20s} {mode:8s} batch {batch:5d}: failed ({type(exc).__name__}: {exc})"[:200])
+                break
+            per_sample = statistics.median(times) / batch
+            paper = PAPER_MS.get(model)
+            rows.append({"model": model, "mode": mode, "batch": batch, "ms_per_sample": round(1e3 * per_sample, 4),
+                         "samples_per_s": round(1.0 / per_sample), "repeats": len(times),
+                         "paper_ms_per_sample": paper.get(batch, "") if isinstance(paper, dict) else
+                         round(paper, 2) if paper else ""})
+            print(f"{model:20s} {mode:8s} batch {batch:5d}: {rows[-1]['ms_per_sample']:9.3f} ms/sample "
+                  f"{rows[-1]['samples_per_s']:10d} /s ({len(times)} repeats)", flush=True)
+    return rows
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=["lagan", "dcgan", "calogan", "conditional_calogan", "ild"])
     p.add_argument("--batches", nargs="+", type=int, default=[1, 10, 128, 1024, 4096])
-    p.add_argument("--no-compile", action="store_true", help="skip the torch.compile measurements")
+    p.add_argument("--modes", nargs="+", default=["eager", "bf16"], choices=["eager", "bf16"])
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to compile on CPU)")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--budget", type=float, default=10.0, help="seconds of repeats per point")
-    p.add_argument("--max-point", type=float, default=60.0,
+    p.add_argument("--budget", type=float, default=1.0, help="seconds of repeats per point")
+    p.add_argument("--max-point", type=float, default=20.0,
                    help="skip a batch size whose single call is predicted to take longer (s)")
+    p.add_argument("--jet-events", type=int, default=20, help="Pythia events per timed call")
+    p.add_argument("--shower-events", type=int, default=200, help="simulated showers per timed call")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
+    references: dict[str, float] = {}
+    for dataset in sorted({REFERENCE[m] for m in args.models}):
+        events = args.jet_events if dataset.startswith("jets") else args.shower_events
+        references[dataset] = simulator_ms(dataset, events)
+        print(f"simulator {dataset:28s}: {references[dataset]:9.3f} ms/event", flush=True)
     rows = []
     for model in args.models:
-        g, make_inputs = build(model)
-        g = g.to(device).eval()
-        modes = [("eager", g)]
-        if not args.no_compile:
-            modes.append(("compile", torch.compile(g, dynamic=True)))
-        for mode, fn in modes:
-            per_sample = None
-            for batch in args.batches:
-                if per_sample is not None and per_sample * batch > args.max_point:
-                    print(f"{model:20s} {mode:8s} batch {batch:5d}: skipped (predicted > {args.max_point} s)")
-                    continue
-                inputs = make_inputs(batch, device)
-                try:
-                    with torch.inference_mode():
-                        times = time_batch(fn, inputs, device, args.budget)
-                except Exception as exc:  # noqa: BLE001 — torch.compile's failures (no toolchain, unsupported op) vary by version
-                    print(f"{model:20s} {mode:8s} batch {batch:5d}: failed ({type(exc).__name__}: {exc})"[:200])
-                    break
-                med = statistics.median(times)
-                per_sample = med / batch
-                row = {"model": model, "mode": mode, "batch": batch, "ms_per_sample": 1e3 * per_sample,
-                       "samples_per_s": 1.0 / per_sample, "repeats": len(times),
-                       "paper_ms_per_sample": paper_ms(model, batch)}
-                rows.append(row)
-                print(f"{model:20s} {mode:8s} batch {batch:5d}: {row['ms_per_sample']:9.3f} ms/sample "
-                      f"{row['samples_per_s']:10.0f} /s ({len(times)} repeats)", flush=True)
-        write(rows, device, argv)
-    print(f"wrote {RESULTS}/generators*.json and .md")
+        rows += generator_rows(model, args, device)
+    summary = []
+    for model in args.models:
+        own = [r for r in rows if r["model"] == model]
+        if not own:
+            continue
+        best = min(own, key=lambda r: r["ms_per_sample"])
+        ref = REFERENCE[model]
+        paper = PAPER_REFERENCE_MS.get(ref)
+        summary.append({"generator": model, "best": f"{best['mode']} @ {best['batch']}",
+                        "ms_per_sample": best["ms_per_sample"], "reference": ref,
+                        "reference_ms_per_event": round(references[ref], 3),
+                        "speedup": float(f"{references[ref] / best['ms_per_sample']:.3g}"),
+                        "paper_reference_ms": round(paper, 1) if paper else "",
+                        "speedup_vs_paper_reference": float(f"{paper / best['ms_per_sample']:.3g}") if paper else ""})
+        print(f"{model:20s} best {summary[-1]['best']:14s} {best['ms_per_sample']:8.3f} ms  vs {ref} "
+              f"{references[ref]:8.3f} ms/event: ×{summary[-1]['speedup']}")
+    cpu_note = (f"device {device}; no GPU was available in this session (GPU rows: rerun with --device cuda)"
+                if device.type == "cpu" else f"device {torch.cuda.get_device_name(device)}")
+    notes = [cpu_note,
+             "untrained weights; median wall time per call / batch; torch.inference_mode; eager = float32, "
+             "bf16 = bfloat16 weights and inputs",
+             "reference simulators timed in the same process on the same cores (Pythia start-up excluded); "
+             "paper references: Geant4 1772 ms/shower (paper 001), Pythia 34 events/s (paper 000)",
+             "other processes on a shared machine (see load average) inflate all times; with a load average "
+             "near 4 on 2 cores, small-batch figures vary up to 10x between runs"]
+    write_results("generators" if device.type == "cpu" else f"generators_{device.type}", rows,
+                  ["model", "mode", "batch", "ms_per_sample", "samples_per_s", "paper_ms_per_sample"], notes,
+                  extra={"simulators_ms_per_event": references, "summary": summary})
+    lines = ["", "| generator | best (mode @ batch) | ms / sample | reference simulator | its ms / event | "
+             "speed-up | paper reference ms | speed-up vs paper reference |", "|---|---|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {s['generator']} | {s['best']} | {s['ms_per_sample']} | {s['reference']} | "
+              f"{s['reference_ms_per_event']} | {s['speedup']} | {s['paper_reference_ms']} | "
+              f"{s['speedup_vs_paper_reference']} |" for s in summary]
+    md = ROOT / "benchmarks" / "results" / ("generators.md" if device.type == "cpu" else f"generators_{device.type}.md")
+    md.write_text(md.read_text() + "\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 

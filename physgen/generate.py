@@ -2,9 +2,12 @@
 
 The output store has the variables, dims, units and coordinates of the training store
 (rebuilt from the spec texts kept in the run directory), restricted to the variables the
-model reads: its generated ``inputs`` plus its ``conditions``/``labels``. Conditions are
-copied from a reference store (``conditions_from``) or drawn from the dataset spec's
-distributions. Events are generated in batches of the store's chunk size, batch ``i`` with
+model reads — its generated ``inputs`` plus its ``conditions``/``labels`` — and the dataset
+spec's other conditions (e.g. the fixed impact point of ``calogan_eplus``, which a model
+conditioned on the energy alone does not read but which describes its events as well).
+Conditions are copied from a reference store (``conditions_from``) or drawn from the dataset
+spec's distributions. Variables a model reads but does not generate (CaloGAN's ``overflow``)
+are the recipe's business: its ``sample`` returns every input (see :mod:`physgen.models.calogan`). Events are generated in batches of the store's chunk size, batch ``i`` with
 ``SeedSequence(seed, spawn_key=(i,))``, each batch one atomic append, so an interrupted run
 resumes from the committed count and gives the same store as an uninterrupted one.
 Generated values are clipped to each feature's ``valid_range`` (a GAN may put a few
@@ -38,9 +41,10 @@ def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
 
 
 def run_schema(info: dict) -> tuple[ResolvedDataset, StoreSchema]:
-    """The training store's dataset and schema, restricted to the variables the model reads."""
+    """The training store's dataset and schema, restricted to the variables the model reads and the
+    dataset's conditions."""
     dataset = _resolved(info["store_specs"])
-    keep = set(info["variables"])
+    keep = set(info["variables"]) | (set(dataset.spec.conditions) & set(dataset.schema.names))
     schema = StoreSchema(tuple(v for v in dataset.schema.variables if v.name in keep), dataset.schema.coords)
     missing = keep - set(schema.names)
     if missing:
@@ -86,6 +90,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                 msg = (f"the model needs conditions {lacking}, which the dataset spec "
                        f"{dataset.spec.name!r} does not define; pass --conditions-from STORE")
                 raise PhysgenError(msg)
+    passthrough = [c for c in dataset.spec.conditions if c in schema.names and c not in conditioning + data.inputs]
     batch = batch_size or int(run.info.get("chunk_events") or 10_000)
     sha = file_sha256(run.checkpoint)
     provenance = {
@@ -119,13 +124,12 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                 continue
             seq = np.random.SeedSequence(seed, spawn_key=(i,))
             torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
-            if reference is not None:
-                raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in conditioning}
-            else:
-                raw = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
-                raw = {c: raw[c] for c in conditioning}
+            drawn = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
+            copied = [] if reference is None else [c for c in conditioning + passthrough if c in reference]
+            raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in copied}
+            raw |= {c: drawn[c] for c in conditioning + passthrough if c not in raw}
             cond = {k: torch.from_numpy(v).to(torch_device)
-                    for k, v in run.transforms.forward(raw, None).items()} or None
+                    for k, v in run.transforms.forward({c: raw[c] for c in conditioning}, None).items()} or None
             generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
             with torch.inference_mode(), precision:
                 fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))

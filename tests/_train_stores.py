@@ -1,5 +1,6 @@
 """Small stores for the training tests: the toys through the real simulator, and a synthetic
-store with the zmumu17 schema (plausible Z→μμ kinematics; the Pythia simulator lives elsewhere)."""
+store with the zmumu17 schema (plausible Z→μμ kinematics; the Pythia simulator lives elsewhere), and
+a synthetic store with the jets_wprime_qcd schema (Pythia is too slow for unit tests)."""
 
 from __future__ import annotations
 
@@ -82,9 +83,35 @@ def zmumu_store(tmp: Path, events: int = 4096, seed: int = 3) -> str:
     return writer.url
 
 
+def jet_image_store(tmp: Path, events: int = 96, seed: int = 5) -> str:
+    """A store of the jets_wprime_qcd schema with synthetic images: one (QCD) or two (W) prongs of
+    p_T around the centre pixel (Pythia is too slow for a unit test); features plausible, not physics."""
+    dataset = resolve_dataset("jets_wprime_qcd")
+    rng = np.random.default_rng(seed)
+    signal = np.arange(events) % 2
+    image = np.zeros((events, 25, 25), np.float32)
+    image[:, 12, 12] = rng.uniform(100, 200, events)
+    image[signal == 1, 12, 15] = rng.uniform(50, 100, int(signal.sum()))
+    image += rng.exponential(0.5, image.shape).astype(np.float32) * (rng.uniform(size=image.shape) < 0.05)
+    columns = {"signal": signal.astype(np.int8), "jet_pt": rng.uniform(250, 300, events),
+               "jet_eta": rng.uniform(-2, 2, events), "jet_phi": rng.uniform(-np.pi, np.pi, events),
+               "jet_mass": np.where(signal == 1, rng.normal(80, 8, events), rng.exponential(40, events)),
+               "tau_1": rng.uniform(0.1, 0.3, events), "tau_2": rng.uniform(0.02, 0.2, events),
+               "n_constituents": rng.integers(10, 60, events).astype(np.int32), "weight": np.ones(events)}
+    columns["tau_21"] = np.clip(columns["tau_2"] / columns["tau_1"], 0, 1)
+    writer = create_store(str(tmp / "jets.zarr"), dataset.schema, chunk_events=32,
+                          provenance={"specs": dataset.spec_texts(), "producer": {"name": "synthetic jets"},
+                                      "seed": seed})
+    batch = {"image": image} | {k: np.asarray(v).astype(dataset.schema[k].dtype) for k, v in columns.items()}
+    for start in range(0, events, 32):
+        writer.append({k: v[start:start + 32] for k, v in batch.items()})
+    return writer.url
+
+
 def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict | None = None,
-               data: dict | None = None) -> Path:
-    """A copy of the shipped model spec ``base`` with ``training``/``data`` keys overridden, in ``tmp/models``."""
+               data: dict | None = None, hyperparameters: dict | None = None) -> Path:
+    """A copy of the shipped model spec ``base`` with ``training``/``data``/``hyperparameters`` keys
+    overridden, in ``tmp/models``."""
     import yaml
 
     from physgen.specs import SpecRegistry
@@ -94,6 +121,7 @@ def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict 
     spec["name"] = name or f"{base}_test"
     spec["training"] |= training or {}
     spec["data"] |= data or {}
+    spec["hyperparameters"] = spec.get("hyperparameters", {}) | (hyperparameters or {})
     path = tmp / "models" / f"{spec['name']}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))

@@ -10,9 +10,9 @@ Semantics follow Keras ``LocallyConnected2D``, the layer the papers used: Keras 
 (``p`` or ``(p_rows, p_cols)`` on both sides), so ``padding=k // 2`` with stride 1 and an odd
 kernel is Keras' "same" recipe. Output size per axis: ``(n + 2 p - k) // s + 1``.
 
-Implementation: a strided view of all receptive fields (``Tensor.unfold``) is copied once
-into ``(L, batch, C_in·kh·kw)``, then one batched matmul over the ``L`` output positions
-contracts it with the per-position weights ``(L, C_in·kh·kw, C_out)``. This is the same arithmetic as the naive loop over
+Implementation: a strided view of all receptive fields (``Tensor.unfold``) of the batch-last
+input is copied once into ``(L, C_in·kh·kw, batch)``, then one batched matmul over the ``L`` output positions
+contracts it with the per-position weights ``(L, C_in·kh·kw, C_out)`` (used transposed). This is the same arithmetic as the naive loop over
 positions (tested against it) at the speed of one BLAS call.
 """
 
@@ -47,14 +47,16 @@ def locally_connected2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     batch, channels = x.shape[:2]
     if ph or pw:
         x = F.pad(x, (pw, pw, ph, ph))
-    # Strided view of every receptive field, (B, C, H_out, W_out, kh, kw), no copy yet ...
-    patches = x.unfold(2, kh, sh).unfold(3, kw, sw)
-    h_out, w_out = patches.shape[2:4]
-    # ... copied once into the (L, B, C·kh·kw) layout the batched matmul wants
-    # (2-8x faster on CPU than F.unfold followed by a permute).
-    cols = patches.permute(2, 3, 0, 1, 4, 5).reshape(h_out * w_out, batch, channels * kh * kw)
-    out = torch.bmm(cols, weight)  # (L, B, K) @ (L, K, O) -> (L, B, O)
-    out = out.permute(1, 2, 0).reshape(batch, weight.shape[2], h_out, w_out)
+    # The input batch-last (C, H, W, B) — a small copy — then a strided view of every receptive
+    # field, (C, H_out, W_out, B, kh, kw) ...
+    patches = x.permute(1, 2, 3, 0).contiguous().unfold(1, kh, sh).unfold(2, kw, sw)
+    h_out, w_out = patches.shape[1:3]
+    # ... copied once into the batch-last (L, C·kh·kw, B) layout, reading contiguous runs of B:
+    # 6-8x faster on CPU than gathering (L, B, C·kh·kw) from (B, C, H, W) (478 → 60-80 ms for
+    # CaloGAN's first layer-0 LC at batch 1024); the matmul then has the batch as its long dimension.
+    cols = patches.permute(1, 2, 0, 4, 5, 3).reshape(h_out * w_out, channels * kh * kw, batch)
+    out = torch.matmul(weight.transpose(1, 2), cols)  # (L, O, K) @ (L, K, B) -> (L, O, B)
+    out = out.permute(2, 1, 0).reshape(batch, weight.shape[2], h_out, w_out)
     return out if bias is None else out + bias
 
 

@@ -1,0 +1,31 @@
+"""Helpers shared by the image and shower GAN recipes (LAGAN, CaloGAN, ILD WGAN)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from physgen.errors import SpecError
+
+__all__ = ["checked_hyperparameters", "latent_noise", "network_device"]
+
+
+def checked_hyperparameters(spec_name: str, architecture: str, given: dict[str, Any],
+                            defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` updated with ``given``; an unknown key is a :class:`SpecError` naming the known ones."""
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        msg = f"model {spec_name!r}: unknown {architecture} hyperparameters {unknown}; known: {sorted(defaults)}"
+        raise SpecError(msg)
+    return defaults | given
+
+
+def network_device(networks: nn.Module) -> torch.device:
+    return next(networks.parameters()).device
+
+
+def latent_noise(networks: nn.Module, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """``(n, dim)`` standard-normal latent vectors on the networks' device."""
+    return torch.randn(n, dim, device=network_device(networks), generator=generator)

@@ -1,0 +1,147 @@
+"""CaloGAN recipes: the energy-conditioned three-layer shower GAN of paper 001 (Paganini,
+de Oliveira, Nachman, arXiv:1705.02355, 1712.10321; hep-lbdl/CaloGAN ``models/train.py``)
+and its conditional version of paper 003 (ξ = (E, x0, y0, θ, φ)).
+
+* Data: the readout layers (2-D inputs, front to back) in **GeV** — the stores hold MeV, the
+  spec's ``scale`` transform (``std: 1000``) converts and its inverse converts back — and the
+  incident ``energy`` condition in GeV (untransformed: the nets scale it by 1/100).
+  ``calogan_conditional`` also reads the four attributes (x0, y0, θ, φ), standardised by
+  ``scale`` transforms to order one.
+* ``overflow`` (energy outside each layer's window, one number per layer): the papers' networks
+  do not generate it. When it is among the inputs (so that generated stores have the training
+  store's schema) it is **written as zeros** — a generated shower deposits everything inside
+  the readout windows. Any 1-D input is treated so (:attr:`CaloGan.zero_inputs`).
+* Training step: one discriminator update on separate all-real and all-fake batches
+  (:func:`~physgen.models.nets.calogan_discriminator_loss`), one generator update for the
+  same requested conditions (energy-L1 weight λ_E = 0.05; paper 003 adds the attribute
+  regression ``λᵀ|ξ − Ξ|``). Optimisers (Adam, lr G 2e-4 / D 2e-5, β1 0.5) come from the spec.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from physgen.errors import SpecError
+from physgen.models._base import DataDescription, Recipe, register_architecture
+from physgen.models._recipes import checked_hyperparameters, latent_noise
+from physgen.models.nets import (
+    CaloGanDiscriminator,
+    CaloGanGenerator,
+    ConditionalCaloGanDiscriminator,
+    ConditionalCaloGanGenerator,
+    calogan_discriminator_loss,
+    calogan_generator_loss,
+)
+from physgen.specs import ModelSpec
+
+__all__ = ["CaloGan", "ConditionalCaloGan"]
+
+
+@register_architecture("calogan")
+class CaloGan(Recipe):
+    """Recipe of CaloGAN (hyperparameters: :attr:`DEFAULTS`); ``conditions: [energy]``."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "latent_dim": 1024,
+        "dense_channels": 36,
+        "conv_channels": 16,
+        "lc_channels": 6,
+        "discriminator_channels": [16, 32, 64, 128],
+        "mbd_kernels": 10,
+        "mbd_dims": 10,
+        "energy_weight": 0.05,
+        "energy": "energy",
+    }
+    n_attributes = 0
+
+    def __init__(self, spec: ModelSpec, data: DataDescription):
+        super().__init__(spec, data)
+        hp = checked_hyperparameters(spec.name, self.architecture, self.hp, self.DEFAULTS)
+        self.layers = [n for n in data.inputs if len(data.variables[n].shape) == 2]
+        self.zero_inputs = [n for n in data.inputs if len(data.variables[n].shape) == 1]
+        self.energy = hp["energy"]
+        self.attributes = [c for c in data.conditions if c != self.energy]
+        if not self.layers or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
+            msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs, the condition {self.energy!r} "
+                   f"and {self.n_attributes} attribute conditions; got inputs {data.inputs}, "
+                   f"conditions {data.conditions}")
+            raise SpecError(msg)
+        self.latent_dim, self.energy_weight = int(hp["latent_dim"]), float(hp["energy_weight"])
+        self.hyper = hp
+        sizes = [data.variables[n].shape for n in self.layers]
+        self.networks = nn.ModuleDict({"generator": self._generator(sizes, hp),
+                                       "discriminator": self._discriminator(sizes, hp)})
+
+    def _generator(self, sizes, hp) -> nn.Module:
+        return CaloGanGenerator(sizes, self.latent_dim, dense_channels=int(hp["dense_channels"]),
+                                conv_channels=int(hp["conv_channels"]), lc_channels=int(hp["lc_channels"]))
+
+    def _discriminator(self, sizes, hp) -> nn.Module:
+        return CaloGanDiscriminator(sizes, channels=tuple(hp["discriminator_channels"]),
+                                    mbd_kernels=int(hp["mbd_kernels"]), mbd_dims=int(hp["mbd_dims"]))
+
+    def _attributes(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        return self.data.concat(batch, self.attributes) if self.attributes else None
+
+    def _fake(self, energy, attributes, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+        z = latent_noise(self.networks, len(energy), self.latent_dim, generator)
+        return self.networks["generator"](z, energy, attributes)
+
+    def _loss_options(self, attributes) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Extra keyword arguments of the discriminator and generator losses (conditional version)."""
+        return {}, {}
+
+    def training_step(self, batch, step):
+        D = self.networks["discriminator"]
+        real = [batch[n] for n in self.layers]
+        energy = batch[self.energy].reshape(-1)
+        attributes = self._attributes(batch)
+        d_options, g_options = self._loss_options(attributes)
+        with torch.no_grad():
+            fake = self._fake(energy, attributes)
+        d = calogan_discriminator_loss(D, real, energy, fake, energy, energy_weight=self.energy_weight, **d_options)
+        self.optimizer_step("discriminator", d.total)
+        g = calogan_generator_loss(D, self._fake(energy, attributes), energy, energy_weight=self.energy_weight,
+                                   **g_options)
+        self.optimizer_step("generator", g.total)
+        return ({"d_loss": d.total.item(), "g_loss": g.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}
+                | {f"g_{k}": v for k, v in g.parts.items()})
+
+    @torch.no_grad()
+    def sample(self, n, conditions, generator):
+        if not conditions or self.energy not in conditions:
+            msg = f"model {self.spec.name!r} needs the condition {self.energy!r} to sample"
+            raise SpecError(msg)
+        energy = conditions[self.energy].reshape(-1)
+        images = self._fake(energy, self._attributes(conditions), generator)
+        out = {name: x.float() for name, x in zip(self.layers, images, strict=True)}
+        return out | {name: torch.zeros(n, *self.data.variables[name].shape, device=energy.device)
+                      for name in self.zero_inputs}
+
+
+@register_architecture("calogan_conditional")
+class ConditionalCaloGan(CaloGan):
+    """Recipe of paper 003's conditional CaloGAN: ``conditions: [energy, x0, y0, theta, phi]``
+    (attributes standardised by the spec), attribute regression with weights ``attribute_weights``."""
+
+    DEFAULTS: ClassVar[dict[str, Any]] = CaloGan.DEFAULTS | {"attribute_weights": None, "soft_sparsity": [4.0, 1.0e-3]}
+    n_attributes = 4
+
+    def _generator(self, sizes, hp) -> nn.Module:
+        return ConditionalCaloGanGenerator(sizes, self.latent_dim, n_attributes=self.n_attributes,
+                                           dense_channels=int(hp["dense_channels"]),
+                                           conv_channels=int(hp["conv_channels"]), lc_channels=int(hp["lc_channels"]))
+
+    def _discriminator(self, sizes, hp) -> nn.Module:
+        return ConditionalCaloGanDiscriminator(sizes, n_attributes=self.n_attributes,
+                                               soft_sparsity=tuple(hp["soft_sparsity"]),
+                                               channels=tuple(hp["discriminator_channels"]),
+                                               mbd_kernels=int(hp["mbd_kernels"]), mbd_dims=int(hp["mbd_dims"]))
+
+    def _loss_options(self, attributes):
+        weights = self.hyper["attribute_weights"]
+        return ({"real_attributes": attributes, "attribute_weights": weights},
+                {"requested_attributes": attributes, "attribute_weights": weights})
