@@ -32,6 +32,7 @@ FIGURES = Path(__file__).parent / "results" / "figures"
 
 def run_toy(toy: str) -> dict:
     workdir = OUT / f"dctr_toy_{toy}"
+    shutil.rmtree(workdir, ignore_errors=True)  # training refuses a run directory with a checkpoint
     start = time.perf_counter()
     run_pipeline(f"dctr_toy_{toy}", workdir=workdir, overwrite=True)
     seconds = time.perf_counter() - start
