@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -46,9 +47,9 @@ def test_toy_1d_pipeline_reduces_separation_power(tmp_path):
     models = {"gan": _write(tmp_path / "gan.yaml", gan),
               "dctr": _write(tmp_path / "dctr.yaml", _small(_shipped("model", "dctr_toy_1d"), epochs=10, batch_size=256))}
     pipeline = _shipped("pipeline", "dctr_toy_bimodal_1d")
-    events = {"simulate": 4000, "generate": 4000}
+    events = {"simulate": 3000, "generate": 3000}
     for step in pipeline["steps"]:
-        step["args"] |= {"progress": False} if step["run"] != "evaluate" else {}
+        step["args"] |= {"progress": False} if step["run"] != "evaluate" else {"classifier_epochs": 3}
         step["args"] |= {"events": events[step["run"]]} if step["run"] in events else {}
         step["args"] |= {"model_spec": models["gan"], "steps": 300} if step["run"] == "train" else {}
         step["args"] |= {"model": models["dctr"]} if step["run"] == "reweight" else {}
@@ -59,14 +60,14 @@ def test_toy_1d_pipeline_reduces_separation_power(tmp_path):
     assert "step 5 (evaluate)" in result.output
 
     generated = open_store(tmp_path / "work" / "generated.zarr")
-    assert set(generated.data_vars) == {"x", "dctr_weight"} and generated.sizes["event"] == 4000
+    assert set(generated.data_vars) == {"x", "dctr_weight"} and generated.sizes["event"] == 3000
     assert float(generated.dctr_weight.mean()) == pytest.approx(1.0)
     metrics = json.loads((tmp_path / "work" / "evaluation" / "metrics.json").read_text())
     summary, x = metrics["summary"], metrics["observables"]["x"]
-    assert summary["s2_mean"] > 0.003  # 300 GAN steps leave the modes visibly wrong
+    assert summary["s2_mean"] > 0.02  # 300 GAN steps leave the modes visibly wrong (0.066)
     assert summary["s2_mean_dctr_weight"] < summary["s2_mean"]
     assert summary["s2_mean_ratio_dctr_weight"] == pytest.approx(summary["s2_mean_dctr_weight"] / summary["s2_mean"])
-    assert summary["s2_mean_ratio_dctr_weight"] < 1 and x["s2_ratio_dctr_weight"] < 1
+    assert summary["s2_mean_ratio_dctr_weight"] < 0.6 and x["s2_ratio_dctr_weight"] < 0.6  # issue 9 (0.32 here)
     assert x["dilution_dctr_weight"] > 0
     for caption in ("x", "weight distributions"):
         assert Path(metrics["figures"][caption]).stat().st_size > 1000
@@ -93,6 +94,10 @@ def test_ild_pipeline_high_and_low_level_weights_on_stand_in_showers(tmp_path):
             step["args"] |= {"events": 600, "workers": 1, "progress": False}
         if step["run"] == "reweight":
             step["args"] |= {"model": models[step["args"]["model"]], "progress": False}
+        if step["run"] == "evaluate":
+            step["args"] |= {"classifier_epochs": 3}
+    steps.append({"run": "observables", "args": {"store": "{workdir}/reference.zarr", "names": ["n_hits"],
+                                                  "out": "{workdir}/n_hits.csv", "progress": False}})
     pipeline["steps"] = steps
     run_pipeline(_write(tmp_path / "pipeline.yaml", pipeline), workdir=tmp_path / "work")
 
@@ -108,3 +113,5 @@ def test_ild_pipeline_high_and_low_level_weights_on_stand_in_showers(tmp_path):
     for name in ("dctr_weight_highlevel", "dctr_weight_lowlevel"):
         assert summary[f"s2_mean_{name}"] is not None and summary[f"dilution_median_{name}"] > 0
     assert "dctr_weight_highlevel vs dctr_weight_lowlevel" in metrics["figures"]
+    table = pd.read_csv(tmp_path / "work" / "n_hits.csv")
+    assert len(table) == 600 and table["n_hits"].min() > 0
