@@ -23,12 +23,12 @@ import torch
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _benchio import write_results  # noqa: E402
+from _benchio import write_results
 
-from physgen.metrics import common_edges, separation_power  # noqa: E402
-from physgen.pipeline import run_pipeline  # noqa: E402
-from physgen.reweight._classifier import held_out_mask  # noqa: E402
-from physgen.store import open_store  # noqa: E402
+from physgen.metrics import common_edges, separation_power
+from physgen.pipeline import run_pipeline
+from physgen.reweight._classifier import held_out_mask
+from physgen.store import open_store
 
 TOYS = ("bimodal_1d", "circle_8", "grid_5x5")
 OUT = Path(__file__).parent / "out"
@@ -96,15 +96,16 @@ def main() -> None:
                "time [s]"]
     table = [{"toy": r["toy"], "events": f"{r['events']['reference']}/{r['events']['generated']}",
               "S2 before": f"{r['s2_before']:.4f}", "S2 after": f"{r['s2_after']:.4f}",
-              "after/before": f"{r['s2_ratio']:.2f}", "held-out after/before": f"{r['held_out']['s2_ratio']:.2f}", "dilution r (median)": f"{r['dilution_median']:.2f}",
+              "after/before": f"{r['s2_ratio']:.2f}", "held-out after/before": f"{r['held_out']['s2_ratio']:.2f}",
+              "dilution r (median)": f"{r['dilution_median']:.2f}",
               "AUC": f"{r['auc']:.3f}", "max w": f"{r['weights']['max']:.2f}", "time [s]": f"{r['seconds']:.0f}"}
              for r in rows]
-    notes = ["`physgen run dctr_toy_<toy>` per row: reference from the mixture simulator (events: reference/"
+    notes = [("`physgen run dctr_toy_<toy>` per row: reference from the mixture simulator (events: reference/"
              "generated), the toy GAN of paper 004 trained for 1000 steps (imperfect on purpose), the DCTR "
-             "classifier of the paper (100 epochs), `evaluate --weights dctr_weight`; S2 = ⟨S²⟩ mean over coordinates.",
-             "S2 before/after come from `evaluate` on all events, 80 % of which trained the classifier; "
+             "classifier of the paper (100 epochs), `evaluate --weights dctr_weight`; S2 = ⟨S²⟩ mean over coordinates."),
+             ("S2 before/after come from `evaluate` on all events, 80 % of which trained the classifier; "
              "'held-out after/before' uses only the 20 % calibration split the classifier never trained on "
-             "(50 bins, mean over coordinates).",
+             "(50 bins, mean over coordinates)."),
              "Figures: " + ", ".join(f"`{f}`" for r in rows for f in r["figures"])]
     write_results("dctr_toys", table, columns, notes, {"toys": rows, "torch_threads": args.threads})
 
