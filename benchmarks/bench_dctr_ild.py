@@ -46,8 +46,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path(__file__).parent / "out" / "dctr_ild_photons")
     parser.add_argument("--collect", action="store_true", help="read an existing pipeline folder, do not run")
+    parser.add_argument("--seconds", type=float, help="with --collect: the pipeline's wall time")
+    parser.add_argument("--note", action="append", default=[], help="a line added to the notes (how it was run)")
     args = parser.parse_args()
-    seconds = None
+    seconds = args.seconds
     if not args.collect:
         shutil.rmtree(args.workdir, ignore_errors=True)
         start = time.perf_counter()
@@ -77,8 +79,9 @@ def main() -> None:
                                                    f"(max w {runs[w]['weights']['max']:.2f}, effective fraction "
                                                    f"{runs[w]['weights']['effective_fraction']:.2f})" for w in WEIGHTS),
         f"Correlation of the two weights: {correlation:.2f}. Pipeline wall time: "
-        + (f"{seconds:.0f} s." if seconds is not None else "see the run's log (collected with --collect)."),
+        + (f"{seconds:.0f} s." if seconds is not None else "not measured (collected with --collect)."),
         "Figures: " + ", ".join(f"`{f}`" for f in figures),
+        *args.note,
     ]
     columns = list(rows[0])
     write_results("dctr_ild", rows, columns, notes, {"summary": summary, "classifiers": runs})
