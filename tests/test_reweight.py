@@ -125,6 +125,14 @@ def test_clip_and_normalise_hold_exactly():
         clip_and_normalise(raw, 0.5)
 
 
+def test_clip_and_normalise_with_raw_weights_spanning_e_to_the_100():
+    """A confident classifier gives exp(±50) (the logit cap): the scale must still give mean 1, not 0."""
+    raw = np.exp(np.concatenate([[-50.0, 50.0], np.random.default_rng(3).normal(0.0, 2.0, 10_000)]))
+    weights = clip_and_normalise(raw, 5.0)
+    assert weights.mean() == pytest.approx(1.0, abs=1e-12)
+    assert weights.max() == 5.0 and np.median(weights) > 0.1
+
+
 def test_temperature_scaling_keeps_auc_and_lowers_nll():
     rng = np.random.default_rng(2)
     x = np.concatenate([rng.normal(0.0, 1.0, 20_000), rng.normal(0.5, 1.0, 20_000)])

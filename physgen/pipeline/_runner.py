@@ -23,14 +23,24 @@ __all__ = ["STEP_FUNCTIONS", "run_pipeline"]
 
 STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "simulate": ("physgen.sim", "simulate"),
-    "import": ("physgen.importers", "import_files"),
-    "observables": ("physgen.observables", "compute_store"),
+    "import": ("physgen.io", "import_files"),
+    "observables": ("physgen.pipeline._runner", "observables_of_store"),
     "train": ("physgen.train", "train"),
     "generate": ("physgen.generate", "generate"),
     "reweight": ("physgen.reweight", "reweight"),
     "evaluate": ("physgen.report", "evaluate"),
 }
 """Pipeline verb → (module, function) called with the step's ``args`` as keywords."""
+
+
+def observables_of_store(store: str | os.PathLike[str], out: str | os.PathLike[str], *,
+                         names: list[str] | None = None, overwrite: bool = False, progress: bool = True) -> str:
+    """The ``observables`` step: :func:`physgen.observables.write_observables` of the store at a path."""
+    from physgen.observables import write_observables
+    from physgen.store import open_store
+
+    write_observables(open_store(store), names, out, overwrite=overwrite, progress=progress)
+    return os.fspath(out)
 
 
 def _step_function(verb: str, label: str) -> Callable[..., Any]:

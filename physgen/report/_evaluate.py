@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -129,10 +131,23 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = _json_safe(result)
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
     if html:
-        (out / "report.html").write_text(render_html(result, figures, *_figures(ref_ds, gen_ds, ref, gen, w)))
+        sections = _figures(ref_ds, gen_ds, ref, gen, w)
+        (out / "report.html").write_text(render_html(result, figures, *sections))
+        result["figures"] = _write_pngs(out / "figures", [figures, *sections])
+    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
     return result
+
+
+def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str, str]:
+    """Every report figure also as ``folder/<caption>.png`` (for READMEs); caption → path."""
+    folder.mkdir(exist_ok=True)
+    paths = {}
+    for caption, png in (item for section in sections for item in section):
+        path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", caption).strip("_") + ".png")
+        path.write_bytes(base64.b64decode(png))
+        paths[caption] = str(path)
+    return paths
 
 
 def _pairs_of(weights: dict[str, np.ndarray]) -> list[tuple[tuple[str, np.ndarray], tuple[str, np.ndarray]]]:
@@ -173,6 +188,8 @@ def _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, epochs) -> dict[str,
         summary["emd_minimax"] = emd_minimax_score({k: pick(ref, k) for k in classes}, {k: pick(gen, k) for k in classes})
     for name, wv in w.items():
         summary[f"s2_mean_{name}"] = float(np.mean([e[f"s2_{name}"] for e in per_column.values()]))
+        summary[f"s2_mean_ratio_{name}"] = (summary[f"s2_mean_{name}"] / summary["s2_mean"]
+                                            if summary["s2_mean"] > 0 else None)
         ratios = [e[f"s2_ratio_{name}"] for e in per_column.values() if e[f"s2_ratio_{name}"] is not None]
         summary[f"s2_ratio_median_{name}"] = float(np.median(ratios)) if ratios else None
         dilutions = [e[f"dilution_{name}"] for e in per_column.values() if e[f"dilution_{name}"] is not None]

@@ -72,7 +72,8 @@ def clip_and_normalise(raw: np.ndarray, clip: float) -> np.ndarray:
         raise ValueError(msg)
     if raw.max() / raw.mean() <= clip:
         return raw / raw.mean()
-    upper = clip / raw.min()
-    scale = scipy.optimize.brentq(lambda s: np.minimum(s * raw, clip).mean() - 1.0, 0.0, upper,
-                                  xtol=1e-15 * upper, rtol=4 * np.finfo(float).eps)
-    return np.minimum(scale * raw, clip)
+    # s lies between 1/mean (mean(min(s·w, clip)) ≤ 1) and clip/min (all weights at clip ≥ 1); raw
+    # weights span up to e^±50, so solve for log s, where a fixed tolerance is a relative one
+    log_scale = scipy.optimize.brentq(lambda t: np.minimum(np.exp(t) * raw, clip).mean() - 1.0,
+                                      -np.log(raw.mean()), np.log(clip / raw.min()), xtol=1e-14)
+    return np.minimum(np.exp(log_scale) * raw, clip)
