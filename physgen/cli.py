@@ -149,13 +149,14 @@ def train(
     steps: Annotated[Optional[int], typer.Option(help="optimisation steps (default: the spec's)")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="epochs instead of steps")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from RUN_DIR/checkpoint.pt")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a run directory holding a checkpoint")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
     from physgen.train import train as run
 
-    result = run(model_spec, data, out, steps=steps, epochs=epochs, resume=resume, device=device,
+    result = run(model_spec, data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
                  num_workers=workers)
     console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
 

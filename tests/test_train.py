@@ -161,3 +161,15 @@ def test_toy_gan_populates_every_mode_with_the_papers_recipe(tmp_path, toy, spec
     nearest, close = distance.argmin(axis=1), distance.min(axis=1) < 3 * sigma
     shares = np.bincount(nearest[close], minlength=modes) / len(points)
     assert (shares > least).all(), f"mode shares {np.round(shares, 3)}"
+
+
+def test_existing_run_needs_resume_or_overwrite(bimodal, tmp_path):
+    spec = model_spec(tmp_path, "toy_gan_bimodal_1d", training={"selection": None})
+    train(spec, bimodal, tmp_path / "run", steps=4, device="cpu", progress=False)
+    with pytest.raises(PhysgenError, match="already holds a checkpoint; pass --resume .* --overwrite"):
+        train(spec, bimodal, tmp_path / "run", steps=4, device="cpu", progress=False)
+    with pytest.raises(PhysgenError, match="exclude each other"):
+        train(spec, bimodal, tmp_path / "run", steps=4, resume=True, overwrite=True, device="cpu", progress=False)
+    train(spec, bimodal, tmp_path / "run", steps=3, overwrite=True, device="cpu", progress=False)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert steps[-1] == 3 and 4 not in steps  # a fresh run, not the old log continued

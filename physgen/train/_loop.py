@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +97,7 @@ class _Trainer:
     """State of one training process; :func:`train` drives it."""
 
     def __init__(self, loaded: LoadedSpec, store: str, run_dir: Path, device: torch.device, resume: bool,
+                 overwrite: bool,
                  num_workers: int | None):
         self.loaded, self.spec = loaded, loaded.spec
         if not isinstance(self.spec, ModelSpec):
@@ -123,7 +125,7 @@ class _Trainer:
             msg = (f"store {self.url!r} has {self.n_train} training events, fewer than one batch of {batch} "
                    f"per rank × {self.dist.world} ranks")
             raise PhysgenError(msg)
-        self._prepare_run_dir(resume)
+        self._prepare_run_dir(resume, overwrite)
         info = self.run.read_info() if resume and self.run.info.is_file() else None
         if info is not None and info["model_spec"]["hash"] != loaded.hash:
             msg = f"cannot resume {str(run_dir)!r}: it was trained from another model spec; use a new --out"
@@ -165,11 +167,14 @@ class _Trainer:
             self._restore(torch.load(self.run.checkpoint, map_location=device, weights_only=False))
 
     # ------------------------------------------------------------------ set-up
-    def _prepare_run_dir(self, resume: bool) -> None:
+    def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
         if self.run.checkpoint.is_file() and not resume:
-            msg = (f"run directory {str(self.run.path)!r} already holds a checkpoint; pass --resume to continue "
-                   "it or choose a new --out")
-            raise PhysgenError(msg)
+            if not overwrite:
+                msg = (f"run directory {str(self.run.path)!r} already holds a checkpoint; pass --resume to continue "
+                       "it, --overwrite to start again, or choose a new --out")
+                raise PhysgenError(msg)
+            if self.dist.main:  # it holds a checkpoint, so it is a run directory of ours to replace
+                shutil.rmtree(self.run.path)
         if self.dist.main:
             self.run.path.mkdir(parents=True, exist_ok=True)
             self.run.snapshots.mkdir(exist_ok=True)
@@ -352,24 +357,28 @@ class _Logger:
 
 def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.PathLike[str],
           run_dir: str | os.PathLike[str], *, steps: int | None = None, epochs: int | None = None,
-          resume: bool = False, device: str = "auto", num_workers: int | None = None,
+          resume: bool = False, overwrite: bool = False, device: str = "auto", num_workers: int | None = None,
           progress: bool = True) -> TrainResult:
     """Train the model of ``model_spec`` on ``data_store`` into ``run_dir``.
 
     Length: ``steps`` or ``epochs`` if given, else the spec's ``training.steps``/``training.epochs``.
-    ``resume``: continue from ``run_dir/checkpoint.pt`` up to the same total. ``device``: ``auto``
+    ``resume``: continue from ``run_dir/checkpoint.pt`` up to the same total; ``overwrite``: replace a
+    run directory that already holds a checkpoint. ``device``: ``auto``
     (CUDA if available), ``cpu`` or ``cuda``. Under torchrun each process calls this function.
     ``training.options``: ``num_workers`` (loader processes), ``buffer_events`` (shuffle buffer),
     ``log_every``, ``amp`` (bf16 autocast on CUDA, default true), ``threads`` (torch intra-op threads).
     """
     if steps is not None and epochs is not None:
         raise PhysgenError("give --steps or --epochs, not both")
+    if resume and overwrite:
+        raise PhysgenError("--resume and --overwrite exclude each other")
     for name, value in (("steps", steps), ("epochs", epochs)):
         if value is not None and value <= 0:
             msg = f"--{name} must be positive, got {value}"
             raise PhysgenError(msg)
     loaded = load_model_spec(model_spec)
-    trainer = _Trainer(loaded, os.fspath(data_store), Path(run_dir), select_device(device), resume, num_workers)
+    trainer = _Trainer(loaded, os.fspath(data_store), Path(run_dir), select_device(device), resume, overwrite,
+                       num_workers)
     training = trainer.training
     if steps is None and epochs is None:
         steps, epochs = training.steps, training.epochs
