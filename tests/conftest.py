@@ -23,3 +23,14 @@ def spec_dir(tmp_path: Path) -> Path:
     for kind in ("detectors", "features", "datasets", "models"):
         (tmp_path / "specs" / kind).mkdir(parents=True)
     return tmp_path / "specs"
+
+
+@pytest.fixture
+def torch_one_thread():
+    """Tiny networks train faster (and reproducibly) on one intra-op thread on a shared 2-core machine."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -30,12 +30,7 @@ ILD_SMALL = {"latent_dim": 8, "generator_channels": [4, 4, 2], "critic_channels"
              "critic_steps": 2}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _layout(url, names=None):

@@ -28,13 +28,7 @@ from physgen.specs import LoadedSpec, parse_spec
 from physgen.store import create_store, open_store, read_provenance, resolve_dataset, validate_store
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny networks train faster on one thread (and reproducibly)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _store(url, dataset: str, **columns: np.ndarray) -> str:
