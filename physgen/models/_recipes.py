@@ -9,7 +9,7 @@ from torch import nn
 
 from physgen.errors import SpecError
 
-__all__ = ["checked_hyperparameters", "latent_noise", "network_device"]
+__all__ = ["checked_hyperparameters", "latent_noise", "network_device", "required_condition"]
 
 
 def checked_hyperparameters(spec_name: str, architecture: str, given: dict[str, Any],
@@ -29,3 +29,11 @@ def network_device(networks: nn.Module) -> torch.device:
 def latent_noise(networks: nn.Module, n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """``(n, dim)`` standard-normal latent vectors on the networks' device."""
     return torch.randn(n, dim, device=network_device(networks), generator=generator)
+
+
+def required_condition(spec_name: str, conditions: dict[str, torch.Tensor] | None, name: str) -> torch.Tensor:
+    """The per-event condition ``name`` (flattened) that a conditional generator cannot sample without."""
+    if not conditions or name not in conditions:
+        msg = f"model {spec_name!r} needs the condition {name!r} to sample"
+        raise SpecError(msg)
+    return conditions[name].reshape(-1)

@@ -26,7 +26,7 @@ from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
-from physgen.models._recipes import checked_hyperparameters, latent_noise
+from physgen.models._recipes import checked_hyperparameters, latent_noise, required_condition
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
@@ -112,10 +112,7 @@ class CaloGan(Recipe):
 
     @torch.no_grad()
     def sample(self, n, conditions, generator):
-        if not conditions or self.energy not in conditions:
-            msg = f"model {self.spec.name!r} needs the condition {self.energy!r} to sample"
-            raise SpecError(msg)
-        energy = conditions[self.energy].reshape(-1)
+        energy = required_condition(self.spec.name, conditions, self.energy)
         images = self._fake(energy, self._attributes(conditions), generator)
         out = {name: x.float() for name, x in zip(self.layers, images, strict=True)}
         return out | {name: torch.zeros(n, *self.data.variables[name].shape, device=energy.device)

@@ -20,7 +20,7 @@ from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
-from physgen.models._recipes import checked_hyperparameters, latent_noise
+from physgen.models._recipes import checked_hyperparameters, latent_noise, required_condition
 from physgen.models.nets import (
     IldCritic,
     IldGenerator,
@@ -84,10 +84,7 @@ class IldWgan(Recipe):
 
     @torch.no_grad()
     def sample(self, n, conditions, generator):
-        if not conditions or self.energy not in conditions:
-            msg = f"model {self.spec.name!r} needs the condition {self.energy!r} to sample"
-            raise SpecError(msg)
-        energy = conditions[self.energy].reshape(-1)
+        energy = required_condition(self.spec.name, conditions, self.energy)
         G = self.networks["generator"]
         z = latent_noise(self.networks, n, self.latent_dim, generator)
         return {self.cells: G.sample(z, energy).float()}
