@@ -8,6 +8,9 @@ matching builtin so that ``except FileNotFoundError`` and friends keep working.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 __all__ = [
     "PhysgenError",
     "PhysgenWarning",
@@ -17,6 +20,7 @@ __all__ = [
     "StoreError",
     "StoreExistsError",
     "InputFileError",
+    "did_you_mean",
 ]
 
 
@@ -50,3 +54,13 @@ class SchemaError(StoreError):
 
 class InputFileError(PhysgenError, OSError):
     """An input file (HDF5 to import, YAML, ...) that is missing or malformed."""
+
+
+def did_you_mean(name: str, known: Iterable[str], *, listing: str | None = "known") -> str:
+    """Message tail for an unknown ``name``: ``"; did you mean 'x'?"`` when one of ``known`` is close,
+    else ``"; known: a, b"`` (sorted; ``listing=None`` gives an empty tail)."""
+    known = sorted(known)
+    close = difflib.get_close_matches(name, known, n=1)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; {listing}: {', '.join(known) or 'none'}" if listing else ""

@@ -7,13 +7,12 @@ The training system selects snapshots with ``selection.metric`` naming one of th
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError
+from physgen.errors import PhysgenError, did_you_mean
 from physgen.metrics._columns import event_columns, weight_values
 from physgen.metrics.classifier import classifier_test
 from physgen.metrics.distances import emd_minimax_score, wasserstein_1d
@@ -46,9 +45,7 @@ def metric_names() -> list[str]:
 
 def get_metric(name: str) -> DatasetMetric:
     if name not in _METRICS:
-        close = difflib.get_close_matches(name, _METRICS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(metric_names())}"
-        msg = f"unknown metric {name!r}{hint}"
+        msg = f"unknown metric {name!r}{did_you_mean(name, _METRICS)}"
         raise PhysgenError(msg)
     return _METRICS[name]
 

@@ -8,14 +8,13 @@ feature-schema specs refer to observables by name only.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError
+from physgen.errors import PhysgenError, SchemaError, did_you_mean
 
 __all__ = ["Observable", "observable", "get_observable", "observable_names", "compute", "default_observables"]
 
@@ -94,9 +93,7 @@ def get_observable(name: str, ds: xr.Dataset | None = None) -> Observable:
     """The implementation of ``name`` for ``ds`` (or the first one registered when ``ds`` is None)."""
     impls = _REGISTRY.get(name)
     if not impls:
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(_REGISTRY))}"
-        msg = f"unknown observable {name!r}{hint}"
+        msg = f"unknown observable {name!r}{did_you_mean(name, _REGISTRY)}"
         raise PhysgenError(msg)
     if ds is None:
         return impls[0]

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ValidationError
 
-from physgen.errors import PhysgenWarning, SpecError
+from physgen.errors import PhysgenWarning, SpecError, did_you_mean
 from physgen.store import ResolvedDataset
 
 __all__ = ["Simulator", "register_simulator", "get_simulator", "simulator_names", "parse_options"]
@@ -79,10 +79,6 @@ def simulator_names() -> list[str]:
 def get_simulator(name: str) -> type[Simulator]:
     _load_entry_points()
     if name not in _REGISTRY:
-        import difflib
-
-        close = difflib.get_close_matches(name, _REGISTRY, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(_REGISTRY))}"
-        msg = f"unknown simulator {name!r}{hint}"
+        msg = f"unknown simulator {name!r}{did_you_mean(name, _REGISTRY)}"
         raise SpecError(msg)
     return _REGISTRY[name]

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from physgen.errors import SpecError, SpecNotFoundError
+from physgen.errors import SpecError, SpecNotFoundError, did_you_mean
 from physgen.specs._dataset import DatasetSpec
 from physgen.specs._detector import DetectorSpec
 from physgen.specs._features import FeatureSchemaSpec
@@ -132,8 +132,7 @@ def parse_spec(data: Any, *, source: str = "<spec>", kind: str | None = None) ->
         raise SpecError(msg)
     kind = kind or data.get("kind")
     if kind not in SPEC_KINDS:
-        close = difflib.get_close_matches(str(kind), SPEC_KINDS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(str(kind), SPEC_KINDS, listing=None)
         msg = f"{source}: 'kind' must be one of {sorted(SPEC_KINDS)}, got {kind!r}{hint}"
         raise SpecError(msg)
     model = SPEC_KINDS[kind]
@@ -226,9 +225,7 @@ class SpecRegistry:
         key = (kind, name)
         if key not in self.paths:
             known = [n for k, n in self.paths if k == kind]
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known)) or 'none'}"
-            msg = f"no {kind} spec named {name!r}{hint}"
+            msg = f"no {kind} spec named {name!r}{did_you_mean(name, known)}"
             raise SpecNotFoundError(msg)
         if key not in self._loaded:
             self._loaded[key] = load_spec(self.paths[key])
@@ -242,8 +239,6 @@ class SpecRegistry:
         kinds = [kind] if kind else [k for k in SPEC_KINDS if (k, name_or_path) in self.paths]
         if kinds:
             return self.get(kinds[0], name_or_path)
-        known = sorted({n for _, n in self.paths})
-        close = difflib.get_close_matches(name_or_path, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(name_or_path, {n for _, n in self.paths}, listing=None)
         msg = f"no spec file or spec named {name_or_path!r}{hint}"
         raise SpecNotFoundError(msg)
