@@ -132,7 +132,7 @@ def detector_schema(detector: DetectorSpec) -> StoreSchema:
 
 @dataclass(frozen=True)
 class SamplingMedium:
-    """Effective constants of one absorber + active sampling structure (PHYSICS.md §4)."""
+    """Effective constants of one absorber + active sampling structure (docs/PHYSICS.md §4)."""
 
     X0: float  # mm
     moliere_radius: float  # mm

@@ -44,7 +44,7 @@ def test_ild_depth_and_effective_medium(registry):
     bounds = layer_boundaries(g)
     assert len(bounds) == 31 and bounds[-1] == pytest.approx(20 * 2.6 + 10 * 4.7)
     thin = sampling_medium(g.material("W"), 2.1, g.material("Si"), 0.5)
-    # PHYSICS.md §3: X0_eff ≈ 0.43 cm, R_M ≈ 1.1 cm (verify-level), E_c ≈ 8.3 MeV (verify)
+    # docs/PHYSICS.md §3: X0_eff ≈ 0.43 cm, R_M ≈ 1.1 cm (verify-level), E_c ≈ 8.3 MeV (verify)
     assert thin.X0 == pytest.approx(4.3, rel=0.02)
     assert 8.5 < thin.moliere_radius < 12
     assert 0.02 < thin.sampling_fraction < 0.06

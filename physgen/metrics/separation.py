@@ -1,4 +1,4 @@
-"""Separation power ⟨S²⟩ between two histograms (PHYSICS.md §8)."""
+"""Separation power ⟨S²⟩ between two histograms (docs/PHYSICS.md §8)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Jet-image observables (paper 000, PHYSICS.md §1).
+"""Jet-image observables (paper 000, docs/PHYSICS.md §1).
 
 Every pixel is a massless pseudo-particle at its pixel centre (ηᵢ, φᵢ) with transverse
 momentum equal to its intensity: Eᵢ = pTᵢ cosh ηᵢ, p⃗ᵢ = pTᵢ (cos φᵢ, sin φᵢ, sinh ηᵢ).

@@ -1,11 +1,11 @@
-"""Temperature scaling and the logit → weight map of DCTR (paper 004, PHYSICS.md §8).
+"""Temperature scaling and the logit → weight map of DCTR (paper 004, docs/PHYSICS.md §8).
 
 Conventions: label 1 = reference, label 0 = generated; ``logit`` is the classifier output
 before the sigmoid. Losses are *class balanced* (each class carries half of the total weight,
 whatever the sample sizes), which is the same as training on equal-size samples: the optimal
 classifier then has f/(1−f) = p_ref(x)/p_gen(x). (Unweighted BCE on N_ref reference and N_gen
 generated events would instead give f/(1−f) = (N_ref/N_gen)·p_ref/p_gen, the factor that
-PHYSICS.md §8 corrects by × N_gen/N_ref; the balanced loss makes that factor exactly 1.)
+docs/PHYSICS.md §8 corrects by × N_gen/N_ref; the balanced loss makes that factor exactly 1.)
 """
 
 from __future__ import annotations

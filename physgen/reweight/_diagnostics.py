@@ -11,7 +11,7 @@ __all__ = ["separation_power"]
 def separation_power(reference: np.ndarray, generated: np.ndarray, bins: np.ndarray,
                      weights: np.ndarray | None = None) -> float:
     """⟨S²⟩ = ½ Σᵢ (pᵢ − qᵢ)² / (pᵢ + qᵢ) of unit-normalised histograms on common ``bins``
-    (PHYSICS.md §8; TMVA GetSeparation), the generated histogram weighted by ``weights``."""
+    (docs/PHYSICS.md §8; TMVA GetSeparation), the generated histogram weighted by ``weights``."""
     p, _ = np.histogram(reference, bins=bins)
     q, _ = np.histogram(generated, bins=bins, weights=weights)
     p, q = p / p.sum(), q / q.sum()

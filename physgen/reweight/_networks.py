@@ -1,4 +1,4 @@
-"""DCTR classifier networks (paper 004, PHYSICS.md §8) as plain ``nn.Module`` s returning one logit per event.
+"""DCTR classifier networks (paper 004, docs/PHYSICS.md §8) as plain ``nn.Module`` s returning one logit per event.
 
 * ``dctr_mlp``: a multilayer perceptron on a vector of high-level inputs, standardised inside the
   network (mean and std are buffers, so a checkpoint is self-contained). Toys: three hidden layers

@@ -1,4 +1,4 @@
-"""Jet images of boosted W bosons and QCD jets with Pythia 8 and FastJet (paper 000, PHYSICS.md §1).
+"""Jet images of boosted W bosons and QCD jets with Pythia 8 and FastJet (paper 000, docs/PHYSICS.md §1).
 
 Per event (``simulate``):
 
@@ -22,7 +22,7 @@ Per event (``simulate``):
    rescaled to its summed pT before rotation, then flipped in η so the right half (η > 0)
    carries more pT than the left.
 
-The default W' mass is 600 GeV (not the 800 GeV of PHYSICS.md): about half of the W bosons
+The default W' mass is 600 GeV (not the 800 GeV of docs/PHYSICS.md): about half of the W bosons
 then have 250 < pT < 300 GeV against 17 % for 800 GeV, so fewer events are thrown away. The
 default QCD pT-hat window [200, 400] GeV is a generator-level cut: measured with a
 pT-hat > 150 GeV sample, about 24 % of QCD jets that land in the 250–300 GeV window come from
@@ -91,7 +91,7 @@ def _wrap(dphi: np.ndarray) -> np.ndarray:
 
 
 def nsubjettiness(pt, eta, phi, axes_eta, axes_phi, r0: float) -> float:
-    """τ_N = Σ_k pT_k min_a ΔR_ak / (Σ_k pT_k R0), β = 1 (PHYSICS.md §1)."""
+    """τ_N = Σ_k pT_k min_a ΔR_ak / (Σ_k pT_k R0), β = 1 (docs/PHYSICS.md §1)."""
     d_eta = eta[None, :] - np.asarray(axes_eta)[:, None]
     d_phi = _wrap(phi[None, :] - np.asarray(axes_phi)[:, None])
     return float(np.sum(pt * np.sqrt(d_eta**2 + d_phi**2).min(axis=0)) / (np.sum(pt) * r0))

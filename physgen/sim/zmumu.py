@@ -1,4 +1,4 @@
-"""Z/γ* → μμ events with pileup and a parametric CMS-like detector (paper 002, PHYSICS.md §7).
+"""Z/γ* → μμ events with pileup and a parametric CMS-like detector (paper 002, docs/PHYSICS.md §7).
 
 Per event (``simulate``):
 
@@ -9,7 +9,7 @@ Per event (``simulate``):
    pool of ``pileup_pool_size`` events, generated once per process from ``pileup_seed`` (so every
    chunk of every run sees the same pool), each overlaid copy rotated by a random φ so repeated
    draws are not identical.
-3. Detector, with the Delphes CMS card's parameters (PHYSICS.md §7):
+3. Detector, with the Delphes CMS card's parameters (docs/PHYSICS.md §7):
 
    * muons: final-state muons with pT > ``muon_min_pt`` and |η| < ``muon_max_abs_eta``, each found
      with probability ``muon_efficiency``; pT smeared by a Gaussian of σ/pT = √(a² + (b pT)²)

@@ -1,4 +1,4 @@
-"""GFlash parametrisation of electromagnetic showers (PHYSICS.md §4).
+"""GFlash parametrisation of electromagnetic showers (docs/PHYSICS.md §4).
 
 After Grindhammer, Rudowicz & Peters, NIM A290 (1990) 469 and Grindhammer & Peters,
 hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisation``:
@@ -59,7 +59,7 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
 def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium):
     """Core radius R_C, tail radius R_T (Molière radii) and core probability p at τ = t/T.
 
-    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of PHYSICS.md §4.
+    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of docs/PHYSICS.md §4.
     """
     z, fs, eh = medium.Z, medium.F_s, 1.0 - medium.e_hat
     r_core = 0.0251 + 0.00319 * ln_e + (0.1162 - 0.000381 * z) * tau

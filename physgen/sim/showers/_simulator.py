@@ -120,4 +120,4 @@ class ShowerSimulator(Simulator):
 
     def producer(self):
         return {"kind": "simulator", "name": self.name, **self.options.model_dump(),
-                "model": "GFlash (Grindhammer-Peters) EM + parametric hadronic, PHYSICS.md §4-5"}
+                "model": "GFlash (Grindhammer-Peters) EM + parametric hadronic, docs/PHYSICS.md §4-5"}
