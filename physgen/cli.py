@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from physgen.errors import PhysgenError
+from physgen.errors import PhysgenError, PhysgenWarning
 
 app = typer.Typer(help="physgen: spec-driven fast simulation for particle physics.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -35,7 +36,10 @@ def user_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", PhysgenWarning)
+                warnings.showwarning = _notice
+                return func(*args, **kwargs)
         except PhysgenError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -44,6 +48,29 @@ def user_errors(func):
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _notice(message, category, *_args, **_kwargs) -> None:
+    """physgen's own warnings as one yellow line (no source line); others as Python prints them."""
+    if issubclass(category, PhysgenWarning):
+        err_console.print(f"[bold yellow]notice:[/] {message}", highlight=False, soft_wrap=True)
+    else:
+        _show_python_warning(message, category, *_args, **_kwargs)
+
+
+_show_python_warning = warnings.showwarning
+
+
+@app.callback()
+@user_errors
+def _session(
+    specs: Annotated[Optional[list[Path]], typer.Option(
+        "--specs", metavar="DIR", help="spec folder searched by name before $PHYSGEN_SPEC_PATH, the project's "
+                                       "and the shipped specs (repeatable)")] = None,
+) -> None:
+    from physgen.specs import set_spec_dirs
+
+    set_spec_dirs(specs or [])
 
 
 def _mode(resume: bool, overwrite: bool) -> str:
@@ -63,7 +90,7 @@ def specs_list(kind: Annotated[Optional[str], typer.Option(help="only this kind"
     """List the specs physgen can find by name."""
     from physgen.specs import SpecRegistry
 
-    registry = SpecRegistry.default(near=Path.cwd())
+    registry = SpecRegistry.default()
     table = Table("kind", "name", "file")
     for k, name in registry.names(kind):
         table.add_row(k, name, str(registry.paths[(k, name)]))
@@ -76,7 +103,7 @@ def specs_show(name: str) -> None:
     """Print a spec (by name or path) as validated YAML."""
     from physgen.specs import SpecRegistry, dump_spec
 
-    loaded = SpecRegistry.default(near=Path.cwd()).resolve(name)
+    loaded = SpecRegistry.default().resolve(name)
     console.print(f"# {loaded.source}  {loaded.hash}", style="dim", highlight=False)
     console.print(dump_spec(loaded.spec), highlight=False, markup=False)
 

@@ -91,7 +91,7 @@ def run_pipeline(
     ``overwrite`` lets steps replace their outputs; ``on_step`` is called after each step.
     A failing step stops the pipeline with its error, prefixed by the step.
     """
-    loaded = pipeline if isinstance(pipeline, LoadedSpec) else SpecRegistry.default(near=Path.cwd()).resolve(
+    loaded = pipeline if isinstance(pipeline, LoadedSpec) else SpecRegistry.default().resolve(
         os.fspath(pipeline), kind="pipeline")
     spec = loaded.spec
     if not isinstance(spec, PipelineSpec):

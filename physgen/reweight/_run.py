@@ -51,7 +51,7 @@ class DCTROptions(BaseModel):
 
 def load_model_spec(model: str | os.PathLike[str] | LoadedSpec) -> tuple[LoadedSpec, DCTROptions]:
     """A DCTR model spec (path or name) and its validated options."""
-    loaded = model if isinstance(model, LoadedSpec) else SpecRegistry.default(near=Path.cwd()).resolve(
+    loaded = model if isinstance(model, LoadedSpec) else SpecRegistry.default().resolve(
         os.fspath(model), kind="model")
     spec = loaded.spec
     if not isinstance(spec, ModelSpec) or spec.architecture not in ARCHITECTURES:

@@ -16,13 +16,19 @@ from physgen.specs._detector import (
 )
 from physgen.specs._features import Feature, FeatureSchemaSpec
 from physgen.specs._loader import (
+    PROJECT_MARKERS,
+    SPEC_FOLDERS,
     SPEC_KINDS,
     LoadedSpec,
     Spec,
     SpecRegistry,
+    SpecRoot,
     dump_spec,
+    find_project,
     load_spec,
     parse_spec,
+    read_spec_yaml,
+    set_spec_dirs,
     shipped_spec_dir,
     spec_hash,
 )
@@ -32,9 +38,10 @@ from physgen.specs._pipeline import PipelineSpec, PipelineStep
 __all__ = [
     "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec",
     "EtaPhiGrid", "Feature", "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform",
-    "Material", "ModelSpec", "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer",
-    "ReadoutLayer", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec", "SpecModel", "SpecRegistry",
-    "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter", "dump_spec", "load_spec", "parse_spec",
+    "Material", "ModelSpec", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec", "PipelineStep",
+    "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec",
+    "SpecModel", "SpecRegistry", "SpecRoot", "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter",
+    "dump_spec", "find_project", "load_spec", "parse_spec", "read_spec_yaml", "set_spec_dirs",
     "shipped_spec_dir", "spec_hash",
 ]
 
