@@ -15,6 +15,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from physgen.errors import PhysgenError, PhysgenWarning
@@ -41,7 +42,7 @@ def user_errors(func):
                 warnings.showwarning = _notice
                 return func(*args, **kwargs)
         except PhysgenError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/]: committed events are kept; rerun with --resume")
@@ -53,7 +54,7 @@ def user_errors(func):
 def _notice(message, category, *_args, **_kwargs) -> None:
     """physgen's own warnings as one yellow line (no source line); others as Python prints them."""
     if issubclass(category, PhysgenWarning):
-        err_console.print(f"[bold yellow]notice:[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold yellow]notice:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
     else:
         _show_python_warning(message, category, *_args, **_kwargs)
 
