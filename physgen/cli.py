@@ -81,6 +81,9 @@ def _mode(resume: bool, overwrite: bool) -> str:
 
 
 Resume = Annotated[bool, typer.Option("--resume", help="continue an interrupted run into the existing store")]
+Sets = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE", help="change one key of the spec, e.g. --set training.optimizer.lr=1e-3 "
+                                      "(repeatable; validated like the spec and recorded in provenance)")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing store")]
 
 
@@ -100,28 +103,28 @@ def specs_list(kind: Annotated[Optional[str], typer.Option(help="only this kind"
 
 @specs_app.command("show")
 @user_errors
-def specs_show(name: str) -> None:
+def specs_show(name: str, sets: Sets = None) -> None:
     """Print a spec (by name or path) as validated YAML."""
-    from physgen.specs import SpecRegistry, dump_spec
+    from physgen.specs import dump_spec, load_with_overrides
 
-    loaded = SpecRegistry.default().resolve(name)
+    loaded = load_with_overrides(name, None, sets or [])
     console.print(f"# {loaded.source}  {loaded.hash}", style="dim", highlight=False)
     console.print(dump_spec(loaded.spec), highlight=False, markup=False)
 
 
 @specs_app.command("validate")
 @user_errors
-def specs_validate(paths: list[Path]) -> None:
+def specs_validate(paths: list[Path], sets: Sets = None) -> None:
     """Validate spec files, including the specs they refer to by name."""
-    from physgen.specs import DatasetSpec, load_spec
+    from physgen.specs import DatasetSpec, apply_overrides, load_spec
     from physgen.store import resolve_dataset
 
     failures = []
     for path in paths:
         try:
-            loaded = load_spec(path)
+            loaded = apply_overrides(load_spec(path), sets or [])
             if isinstance(loaded.spec, DatasetSpec):
-                resolve_dataset(str(path))
+                resolve_dataset(loaded)
             console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
         except PhysgenError as exc:
             failures.append(str(exc))
@@ -141,11 +144,13 @@ def simulate(
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    sets: Sets = None,
 ) -> None:
     """Run the dataset's reference simulator into a store."""
     from physgen.sim import simulate as run
+    from physgen.specs import load_with_overrides
 
-    url = run(dataset, out, events=events, seed=seed, workers=workers, scheduler=scheduler,
+    url = run(load_with_overrides(dataset, "dataset", sets or []), out, events=events, seed=seed, workers=workers, scheduler=scheduler,
               mode=_mode(resume, overwrite))
     console.print(f"wrote {url}")
 
@@ -180,11 +185,16 @@ def train(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a run directory holding a checkpoint")] = False,
     device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="events per batch and rank (the spec's "
+                                                           "training.batch_size)")] = None,
+    sets: Sets = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
+    from physgen.specs import load_with_overrides
     from physgen.train import train as run
 
-    result = run(model_spec, data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
+    overrides = [*(sets or []), *([f"training.batch_size={batch_size}"] if batch_size is not None else [])]
+    result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
                  num_workers=workers)
     console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
 
@@ -275,11 +285,13 @@ def reweight(
     name: Annotated[Optional[str], typer.Option(help="weight variable name (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
+    sets: Sets = None,
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
+    from physgen.specs import load_with_overrides
 
-    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite)
+    metrics = run(reference, generated, load_with_overrides(model, "model", sets or []), out=out, name=name, seed=seed, overwrite=overwrite)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
@@ -294,11 +306,13 @@ def run_pipeline(
     workdir: Annotated[Optional[Path], typer.Option(help="folder for the pipeline's stores and runs "
                                                           "(default: stores/<pipeline name>)")] = None,
     overwrite: Overwrite = False,
+    sets: Sets = None,
 ) -> None:
     """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate...)."""
     from physgen.pipeline import run_pipeline as run
+    from physgen.specs import load_with_overrides
 
-    run(pipeline, workdir=workdir, overwrite=overwrite,
+    run(load_with_overrides(pipeline, "pipeline", sets or []), workdir=workdir, overwrite=overwrite,
         on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
 
 
@@ -343,6 +357,11 @@ def evaluate(
     from physgen.report import evaluate as run
 
     result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names), seed=seed)
+    reasons: dict[str, list[str]] = {}
+    for variable, reason in result.get("skipped", {}).items():
+        reasons.setdefault(reason, []).append(variable)
+    for reason, variables in reasons.items():
+        err_console.print(f"[yellow]skipped[/] {', '.join(variables)}: {reason}", highlight=False, soft_wrap=True)
     table = Table("metric", "value")
     for key, value in result["summary"].items():
         table.add_row(key, "–" if value is None else f"{value:.4g}")

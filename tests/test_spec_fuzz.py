@@ -130,6 +130,7 @@ class _Run:
         (folder / "junk").mkdir()
         self.counter = itertools.count()
         self.tally = {"specs": 0, "validated": 0, "simulated": 0, "refused_at_simulate": 0}
+        self.failures: list[str] = []
 
     def check(self, source: Path, content: bytes) -> None:
         i = next(self.counter)
@@ -173,7 +174,10 @@ def _fuzz(tmp_path_factory, examples: int) -> _Run:
               suppress_health_check=list(HealthCheck))
     @given(fuzzed_specs())
     def one(case):
-        run.check(*case)
+        try:
+            run.check(*case)
+        except AssertionError as exc:  # keep going: the report lists every failure, not the first
+            run.failures.append(f"{case[0].name}: {exc}")
 
     one()
     return run
@@ -181,15 +185,16 @@ def _fuzz(tmp_path_factory, examples: int) -> _Run:
 
 def test_fuzzed_specs_sample(tmp_path_factory, torch_one_thread):
     run = _fuzz(tmp_path_factory, 40)
-    print(run.tally)
-    assert run.tally["specs"] >= 40 and run.tally["validated"] > 0
+    assert not run.failures, "\n\n".join(run.failures)
+    assert run.tally["specs"] >= 40 and run.tally["validated"] > 0 and run.tally["simulated"] > 0
 
 
 @pytest.mark.slow
 def test_fuzzed_specs_1000(tmp_path_factory, torch_one_thread, capsys):
     run = _fuzz(tmp_path_factory, 1000)
     with capsys.disabled():
-        print(f"\nspec fuzz: {run.tally}")
+        print(f"\nspec fuzz: {run.tally}, {len(run.failures)} failures")
+    assert not run.failures, "\n\n".join(run.failures)
     assert run.tally["specs"] >= 1000
 
 

@@ -3,6 +3,8 @@ arXiv:2211.10295, "Evaluating generative models in high energy physics")."""
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +34,11 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """|μa − μb|² + Tr(Σa + Σb − 2 (Σa Σb)^½) between Gaussians fitted to two samples."""
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+    with warnings.catch_warnings():
+        # small samples or a constant feature make Σa Σb (nearly) singular; its square root is still the one
+        # the FID needs (pytorch-fid and JetNet take the real part the same way), so no LinAlgWarning leaks
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
     covmean = np.real(covmean)
     return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2 * covmean))
 

@@ -58,8 +58,10 @@ def _wta_kt_axes(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, n_axes: int) 
     Nsubjettiness does for its exclusive axes.
     """
     import awkward as ak
-    import fastjet
 
+    from physgen.sim._pythia import fastjet_module  # FastJet with its banner already swallowed
+
+    fastjet = fastjet_module()
     active = pt > 0
     counts = active.sum(axis=1)
     sel_pt, sel_eta, sel_phi = pt[active], np.broadcast_to(eta, pt.shape)[active], np.broadcast_to(phi, pt.shape)[active]

@@ -21,11 +21,12 @@ from physgen.metrics import (
     ks_statistic, separation_power, wasserstein_1d, weight_values,
 )
 from physgen.metrics.named import KS_SUM_VARIABLES
-from physgen.observables import compute, default_observables
+from physgen.observables import compute, default_observables, observable_names
 from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
 from physgen.store import open_store
+from physgen.units import ureg
 
 __all__ = ["evaluate", "BINS"]
 
@@ -33,15 +34,64 @@ BINS = 50
 """Bins of every 1D histogram (common binning spanning both samples)."""
 
 
-def _check_same_schema(ref: xr.Dataset, gen: xr.Dataset) -> None:
-    """Every variable of the reference must exist in the generated store with the same definition;
-    the generated store may hold more (the weights DCTR adds)."""
+def _definition(entry: dict[str, Any]) -> tuple:
+    """What must agree for two stores' variables to be compared: dims, shape and units (not the dtype)."""
+    units = entry.get("units") or "dimensionless"
+    try:
+        units = ureg.Unit(units)
+    except Exception:  # noqa: BLE001 (pint raises several types; an unparsable string compares as text)
+        pass
+    return tuple(entry.get("dims", ())), tuple(entry.get("shape", ())), units
+
+
+def _comparison_plan(ref: xr.Dataset, gen: xr.Dataset, names: list[str] | None, weights: list[str]
+                     ) -> tuple[list[str], dict[str, str]]:
+    """The columns to compare (observables computable from both stores, then per-event variables both
+    stores hold) and the skipped ones with the reason, e.g. ``{"jet_eta": "only in the reference store"}``.
+
+    A generated store often holds fewer variables than the reference (a model generates the cells and the
+    conditions it was trained with, not the reference's bookkeeping such as ``n_pileup`` or ``weight``), so
+    variables held by one store only are skipped, not an error. Variables both hold must agree in dims,
+    shape and units; explicitly requested ``names`` must exist on both sides.
+    """
     ref_schema = ref.physgen.provenance.get("schema", {})
     gen_schema = gen.physgen.provenance.get("schema", {})
-    differ = sorted(k for k, v in ref_schema.items() if gen_schema.get(k) != v)
-    if differ:
-        msg = f"reference and generated stores have different schemas (variables differing: {differ})"
+    differing = [f"{k} (reference {ref_schema[k]}, generated {gen_schema[k]})" for k in ref_schema
+                 if k in gen_schema and _definition(ref_schema[k]) != _definition(gen_schema[k])]
+    if differing:
+        msg = f"reference and generated stores define variables differently: {'; '.join(differing)}"
         raise SchemaError(msg)
+    ref_obs, gen_obs = set(observable_names(ref)), set(observable_names(gen))
+    if names is not None:
+        missing = {n: side for n in names for side, obs, ds in (("reference", ref_obs, ref), ("generated", gen_obs, gen))
+                   if n not in obs and n not in ds.data_vars}
+        if missing:
+            listed = ", ".join(f"{n} (missing in the {side} store)" for n, side in missing.items())
+            msg = f"cannot compare {listed}"
+            raise SchemaError(msg)
+        return list(names), {}
+    skipped: dict[str, str] = {}
+    columns = []
+    for name in default_observables(ref):
+        if name in gen_obs:
+            columns.append(name)
+        else:
+            skipped[name] = "observable not computable from the generated store's variables"
+    for name, entry in ref_schema.items():
+        if name in columns or name in weights or len(entry.get("dims", ())) != 0:
+            continue
+        if name in gen_schema:
+            columns.append(name)
+        else:
+            skipped[name] = "only in the reference store (the generator does not produce it)"
+    for name, entry in gen_schema.items():
+        if name not in ref_schema and len(entry.get("dims", ())) == 0:
+            skipped[name] = "only in the generated store"
+    if not columns:
+        msg = (f"the stores share no per-event observable or variable to compare (reference: {sorted(ref_schema)}, "
+               f"generated: {sorted(gen_schema)})")
+        raise SchemaError(msg)
+    return columns, skipped
 
 
 def _finite(x: float) -> float | None:
@@ -84,14 +134,14 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``."""
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
-    _check_same_schema(ref_ds, gen_ds)
+    names, skipped = _comparison_plan(ref_ds, gen_ds, names, weights)
     w = {name: weight_values(gen_ds, name) for name in weights}
     ref = event_columns(ref_ds, names, exclude=tuple(weights))
     gen = event_columns(gen_ds, names, exclude=tuple(weights))
     if not ref:
         msg = "the stores have no per-event observables or features to compare"
         raise PhysgenError(msg)
-    observables = compute(ref_ds, [n for n in (names or default_observables(ref_ds)) if n not in ref_ds.data_vars])
+    observables = compute(ref_ds, [n for n in names if n not in ref_ds.data_vars])
     units = {k: v.attrs.get("units", "") for k, v in observables.data_vars.items()}
     units |= {k: v.attrs.get("units", "") for k, v in ref_ds.data_vars.items() if k not in units}
 
@@ -126,7 +176,7 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
         "reference": str(reference), "generated": str(generated), "weights": weights,
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
-        "summary": summary, "observables": per_column,
+        "summary": summary, "observables": per_column, "skipped": skipped,
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from physgen.specs._base import SpecModel
 from physgen.specs._quantity import NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength
+from physgen.units import check_units, ureg
 
 __all__ = [
     "MAX_CELLS",
@@ -42,6 +43,18 @@ MAX_CELLS = 10_000_000
 dataset 3, has 40 500)."""
 
 CellCount = Annotated[int, Field(gt=0, le=100_000, description="number of cells along one axis")]
+
+
+def _energy_units(units: str) -> str:
+    check_units(units)
+    if not ureg.Unit(units or "dimensionless").is_compatible_with("MeV"):
+        msg = f"energy_units must be units of energy such as 'MeV' or 'GeV', got {units!r}"
+        raise ValueError(msg)
+    return units
+
+
+EnergyUnits = Annotated[str, AfterValidator(_energy_units)]
+"""Units of the cell values (pint-parsable, of dimension energy)."""
 
 
 class Material(SpecModel):
@@ -84,7 +97,7 @@ class _Calorimeter(SpecModel):
         "total", description="cells record the total deposit (absorber + active) or the active-layer energy"
     )
     threshold: NonNegativeEnergy | None = Field(None, description="cell energies below this are set to zero (MIP cut)")
-    energy_units: str = "MeV"
+    energy_units: EnergyUnits = "MeV"
 
     @model_validator(mode="after")
     def _materials_exist(self):
@@ -110,7 +123,7 @@ class EtaPhiGrid(SpecModel):
     cell_phi: float = Field(gt=0, description="pixel size in φ (rad)")
     center: tuple[float, float] = (0.0, 0.0)
     quantity: Literal["pt", "energy"] = "pt"
-    energy_units: str = "GeV"
+    energy_units: EnergyUnits = "GeV"
     variable: str = "image"
 
     @property
@@ -194,7 +207,7 @@ class CylindricalCalorimeter(SpecModel):
     type: Literal["cylindrical"] = "cylindrical"
     layers: list[CylindricalLayer] = Field(min_length=1)
     layer_ids: list[int] | None = Field(None, description="detector layer numbers of the stored layers")
-    energy_units: str = "MeV"
+    energy_units: EnergyUnits = "MeV"
     variable: str = "showers"
 
     @property

@@ -45,6 +45,8 @@ __all__ = [
     "spec_hash",
     "SpecRegistry",
     "SpecRoot",
+    "apply_overrides",
+    "load_with_overrides",
     "PROJECT_MARKERS",
     "SPEC_FOLDERS",
     "find_project",
@@ -72,15 +74,24 @@ def shipped_spec_dir() -> Path:
 
 @dataclass(frozen=True)
 class LoadedSpec:
-    """A validated spec with the text it came from (kept in store provenance)."""
+    """A validated spec with the text it came from (kept in store provenance) and the ``--set``
+    overrides applied to it, if any (see :func:`apply_overrides`)."""
 
     spec: Spec
     text: str
     source: str
+    overrides: tuple[str, ...] = ()
 
     @property
     def hash(self) -> str:
         return spec_hash(self.text)
+
+    def provenance(self) -> dict[str, Any]:
+        """How stores and run directories record the spec: name, text, hash (and overrides)."""
+        record: dict[str, Any] = {"name": self.spec.name, "text": self.text, "hash": self.hash}
+        if self.overrides:
+            record["overrides"] = list(self.overrides)
+        return record
 
 
 def spec_hash(text: str) -> str:
@@ -145,7 +156,7 @@ def parse_spec(data: Any, *, source: str = "<spec>", kind: str | None = None) ->
         msg = f"{source}: a spec must be a YAML mapping with 'kind' and 'name', got {type(data).__name__}"
         raise SpecError(msg)
     kind = kind or data.get("kind")
-    if kind not in SPEC_KINDS:
+    if not isinstance(kind, str) or kind not in SPEC_KINDS:
         hint = did_you_mean(str(kind), SPEC_KINDS, listing=None)
         msg = f"{source}: 'kind' must be one of {sorted(SPEC_KINDS)}, got {kind!r}{hint}"
         raise SpecError(msg)
@@ -234,6 +245,86 @@ def load_spec(path: str | os.PathLike[str]) -> LoadedSpec:
     return LoadedSpec(parse_spec(data, source=str(path)), text, str(path))
 
 
+_KEY_PART = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$|^\d+$")
+
+
+def _override_value(text: str) -> Any:
+    """A ``--set`` value read as one YAML value (``3``, ``1e-3``, ``[1, 2]``, ``{a: b}``, ``null``, text)."""
+    try:
+        value = yaml.load(text, Loader=_SpecYamlLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as exc:
+        msg = f"--set value {text!r} is not a YAML value: {exc}"
+        raise SpecError(msg) from None
+    if isinstance(value, str):  # YAML 1.1 reads '1e-3' as text; a number is meant
+        with contextlib.suppress(ValueError):
+            return float(value)
+    return value
+
+
+def apply_overrides(loaded: LoadedSpec, assignments: Iterable[str]) -> LoadedSpec:
+    """The spec with ``path.to.key=value`` assignments applied (``training.batch_size=64``,
+    ``conditions.energy.high=50``, ``layers.0.thickness=80 mm``), validated like a spec file.
+
+    Intermediate mappings are created as needed; list items are addressed by index. The result's
+    text is the YAML of the changed spec headed by the assignments, so its hash differs from the
+    original's and provenance records both the text and the ``overrides``.
+    """
+    assignments = tuple(assignments)
+    if not assignments:
+        return loaded
+    data = yaml.safe_load(loaded.text)
+    for assignment in assignments:
+        path, sep, value = assignment.partition("=")
+        parts = path.strip().split(".")
+        if not sep or not all(_KEY_PART.match(p) for p in parts):
+            msg = f"--set {assignment!r}: expected path.to.key=value, e.g. training.batch_size=64"
+            raise SpecError(msg)
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            node = _step_into(node, part, parts[: depth + 1], assignment)
+        last = parts[-1]
+        if isinstance(node, list):
+            _list_index(node, last, assignment)
+            node[int(last)] = _override_value(value)
+        else:
+            node[last] = _override_value(value)
+    header = "".join(f"# --set {a}\n" for a in assignments) + f"# on top of {Path(loaded.source).name} ({loaded.hash})\n"
+    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    source = f"{loaded.source} with --set {', '.join(assignments)}"
+    return LoadedSpec(parse_spec(yaml.safe_load(text), source=source), text, loaded.source,
+                      loaded.overrides + assignments)
+
+
+def _list_index(node: list, part: str, assignment: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        msg = f"--set {assignment!r}: {part!r} is not an index of a list of {len(node)} items"
+        raise SpecError(msg)
+    return int(part)
+
+
+def _step_into(node: Any, part: str, path: list[str], assignment: str) -> Any:
+    if isinstance(node, list):
+        return node[_list_index(node, part, assignment)]
+    if not isinstance(node, dict):
+        msg = f"--set {assignment!r}: {'.'.join(path[:-1]) or 'the spec'} is not a mapping"
+        raise SpecError(msg)
+    if node.get(part) is None:
+        node[part] = {}
+    child = node[part]
+    if not isinstance(child, (dict, list)):
+        msg = f"--set {assignment!r}: {'.'.join(path)} holds {child!r}, not a mapping"
+        raise SpecError(msg)
+    return child
+
+
+def load_with_overrides(name_or_path: str | os.PathLike[str], kind: str | None = None,
+                        overrides: Iterable[str] = ()) -> LoadedSpec:
+    """A spec by path or name (default search path) with ``--set`` overrides applied."""
+    name_or_path = os.fspath(name_or_path)
+    loaded = SpecRegistry.default(near=name_or_path).resolve(name_or_path, kind=kind)
+    return apply_overrides(loaded, overrides)
+
+
 def dump_spec(spec: Spec) -> str:
     """YAML text of a spec; :func:`parse_spec` of its ``yaml.safe_load`` gives the spec back."""
     return yaml.safe_dump(spec.to_dict(), sort_keys=False)
@@ -248,7 +339,7 @@ SPEC_FOLDERS: dict[str, str] = {
 PROJECT_MARKERS = ("physgen-project.toml", ".physgen")
 """Files that mark a project folder; its specs are in ``specs/`` (or the ``[specs] paths`` of the TOML)."""
 
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _SUFFIXES = (".yaml", ".yml")
 _extra_dirs: list[Path] = []
 _noticed: set[tuple[str, str, Path]] = set()
@@ -285,6 +376,13 @@ def _project_dirs(project: Path) -> list[Path]:
         msg = f"{marker}: {exc}"
         raise SpecError(msg) from None
     return [project / p for p in paths]
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the file system, a folder without permission
+        return False
 
 
 @dataclass(frozen=True)
@@ -375,7 +473,7 @@ class SpecRegistry:
             if kind in SPEC_FOLDERS and _NAME.match(name):
                 for root in self.roots:
                     hit = next((p for p in self._candidates(root.path, kind, name)
-                                if p.is_file() and self._declares(p, kind, name)), None)
+                                if _is_file(p) and self._declares(p, kind, name)), None)
                     if hit is not None:
                         self._found[key] = (hit, root)
                         break

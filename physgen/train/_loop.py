@@ -123,7 +123,7 @@ class _Trainer:
         batch = self.training.batch_size
         if self.n_train < batch * self.dist.world:
             msg = (f"store {self.url!r} has {self.n_train} training events, fewer than one batch of {batch} "
-                   f"per rank × {self.dist.world} ranks")
+                   f"per rank × {self.dist.world} ranks; lower the batch size (--batch-size N) or use a larger store")
             raise PhysgenError(msg)
         self._prepare_run_dir(resume, overwrite)
         info = self.run.read_info() if resume and self.run.info.is_file() else None
@@ -184,7 +184,7 @@ class _Trainer:
     def _write_info(self) -> None:
         meta = read_provenance(self.url)
         info = {
-            "model_spec": {"name": self.spec.name, "text": self.loaded.text, "hash": self.loaded.hash},
+            "model_spec": self.loaded.provenance(),
             "data_store": self.url,
             "store_specs": meta.get("specs", {}),
             "store_schema": meta.get("schema", {}),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from physgen.errors import SpecError
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim.showers._deposit import CellReadout
-from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots
+from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots, spot_count
 from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
@@ -22,6 +22,9 @@ __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
 
 CONDITION_UNITS = {"energy": "GeV", "x0": "mm", "y0": "mm", "theta": "rad", "phi": "rad"}
 """The physical inputs of a shower and the units the model works in; only ``energy`` is required."""
+
+MAX_SPOTS_PER_SHOWER = 1_000_000
+"""Spots one shower may need (50 GeV ILD photons need about 10⁴); beyond, memory and time explode."""
 
 MIN_COS_THETA = 1e-3
 """Grazing incidence is capped here (θ ≤ 89.94°) so that path lengths stay finite."""
@@ -112,6 +115,13 @@ class ShowerSimulator(Simulator):
         source = self.dataset.dataset.source
         if np.any(physics["energy"] <= 0):
             msg = f"{source}: conditions gave incident energies <= 0 (min {physics['energy'].min():g} GeV)"
+            raise SpecError(msg)
+        most = int(spot_count(np.max(physics["energy"], keepdims=True), float(self.stack.sigma_s[0]),
+                              self.options.spots_scale)[0])
+        if most > MAX_SPOTS_PER_SHOWER:
+            msg = (f"{source}: an incident energy of {physics['energy'].max():g} GeV with spots_scale "
+                   f"{self.options.spots_scale:g} needs {most:,} spots per shower; at most {MAX_SPOTS_PER_SHOWER:,} "
+                   f"are simulated (lower the energies or spots_scale)")
             raise SpecError(msg)
         theta = physics.get("theta", np.zeros(1))
         if np.any((theta < 0) | (theta >= np.pi / 2)):
