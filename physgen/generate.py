@@ -146,18 +146,9 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
         "derived_variables": {name: f"observable {name!r} of the generated events" for name in derived},
     }
     url = normalise_url(out)
-    writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode)
+    writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode,
+                          consistent=("generation_batch", "producer.checkpoint_sha256", "precision"))
     done = writer.committed_events
-    previous = writer.provenance
-    if mode == "resume" and done and (previous.get("seed"), previous.get("generation_batch"),
-                                      previous.get("producer", {}).get("checkpoint_sha256"),
-                                      previous.get("precision", "float32")) != (seed, batch, sha,
-                                                                                provenance["precision"]):
-        msg = f"cannot resume {url!r}: it was generated with another seed, batch size, checkpoint or precision"
-        raise StoreError(msg)
-    if done % batch and done < events:
-        msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {batch}-event batches"
-        raise StoreError(msg)
     precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
     plan = chunk_plan(events, batch)
     with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),

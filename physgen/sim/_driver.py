@@ -95,16 +95,7 @@ def simulate(
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
                   "requested_events": n_events}
     writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode)
-    if writer.provenance.get("seed") != seed:
-        msg = f"cannot resume {url!r} with seed {seed}: it was made with seed {writer.provenance.get('seed')}"
-        raise StoreError(msg)
     done = writer.committed_events
-    if done % chunk and done < n_events:
-        msg = (f"cannot extend {url!r} from {done} to {n_events} events: its last chunk is partial, so the result "
-               f"would differ from a single run with the same seed; simulate into a new store or use --overwrite")
-        raise StoreError(msg)
-    if n_events != writer.provenance.get("requested_events"):
-        writer.update_provenance(requested_events=n_events)
     plan = chunk_plan(n_events, chunk)
     todo = [(i, n) for i, n in enumerate(plan) if i * chunk >= done]
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),

@@ -146,7 +146,8 @@ class LayeredCalorimeter(_Calorimeter):
             msg = f"layer names must be unique, got {names}"
             raise ValueError(msg)
         for before, after in zip(layers, layers[1:]):
-            if after.depth < before.depth + before.thickness:
+            end, start = (before.depth + before.thickness).m_as("mm"), after.depth.m_as("mm")
+            if start < end - 1e-9 * end:  # layers that touch, up to rounding, do not overlap
                 msg = (f"layer {after.name!r} starts at depth {after.depth:~} inside layer {before.name!r} "
                        f"({before.depth:~} + {before.thickness:~}): layers go front to back without overlap")
                 raise ValueError(msg)
