@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import sys
 import warnings
@@ -45,10 +46,28 @@ def user_errors(func):
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted[/]: committed events are kept; rerun with --resume")
+            err_console.print(f"[bold red]interrupted[/]: {_after_interrupt(func)}", highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _after_interrupt(func) -> str:
+    """What an interrupted command leaves behind, and how to continue: only what exists."""
+    if func.__name__ == "run_pipeline":
+        return "the finished steps keep their outputs; run it again with --overwrite"
+    if "resume" in inspect.signature(func).parameters:
+        return "committed events are kept; rerun the same command with --resume to continue"
+    return "outputs are written only when complete, so nothing partial was left; run the command again"
+
+
+def _cli_output(url: str) -> str:
+    """An output named on the command line must outlive the command: ``memory://`` is refused."""
+    if url.startswith("memory://"):
+        msg = (f"--out {url!r}: a memory:// output vanishes when the command exits; write to a path or a "
+               f"persistent URL (file://, s3:// …), or call physgen from Python to keep it in memory")
+        raise PhysgenError(msg)
+    return url
 
 
 def _notice(message, category, *_args, **_kwargs) -> None:
@@ -150,7 +169,7 @@ def simulate(
     from physgen.sim import simulate as run
     from physgen.specs import load_with_overrides
 
-    url = run(load_with_overrides(dataset, "dataset", sets or []), out, events=events, seed=seed, workers=workers, scheduler=scheduler,
+    url = run(load_with_overrides(dataset, "dataset", sets or []), _cli_output(out), events=events, seed=seed, workers=workers, scheduler=scheduler,
               mode=_mode(resume, overwrite))
     console.print(f"wrote {url}")
 
@@ -168,7 +187,7 @@ def import_(
     """Import public HDF5 datasets into a store (streamed, resumable, with checksums)."""
     from physgen.io import import_files
 
-    url = import_files(fmt, files, out, mode=_mode(resume, overwrite))
+    url = import_files(fmt, files, _cli_output(out), mode=_mode(resume, overwrite))
     console.print(f"wrote {url}")
 
 
@@ -216,7 +235,7 @@ def generate(
     """Generate events with a trained model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
-    url = run(run_dir, events, out, conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
+    url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
               checkpoint=checkpoint, device=device, bf16=bf16)
     console.print(f"wrote {url}")
 
@@ -325,15 +344,18 @@ def _name_list(text: str | None) -> list[str] | None:
 @user_errors
 def observables(
     store: Annotated[str, typer.Argument(help="store: path or fsspec URL")],
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="output: FILE.csv, FILE.parquet or a Zarr store")] = None,
+    names: Annotated[Optional[str], typer.Option(help="comma-separated observables or stored variables (default: "
+                                                      "the schema's observables, else the per-event variables)")] = None,
+    out: Annotated[Optional[str], typer.Option(help="output (path or fsspec URL): FILE.csv, FILE.parquet or a "
+                                                    "Zarr store (FOLDER.zarr or no suffix)")] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Compute named observables of a store (lazily, with a progress bar); print a summary or write them."""
     from physgen.observables import write_observables
     from physgen.store import open_store
 
-    result = write_observables(open_store(store), _name_list(names), out, overwrite=overwrite)
+    result = write_observables(open_store(store), _name_list(names), _cli_output(out) if out else None,
+                               overwrite=overwrite)
     table = Table("observable", "dims", "units", "mean", "std")
     for name, var in result.data_vars.items():
         table.add_row(name, ", ".join(map(str, var.dims)), var.attrs.get("units", ""), f"{float(var.mean()):.4g}",
@@ -350,7 +372,8 @@ def evaluate(
     generated: Annotated[str, typer.Argument(help="generated store (same schema)")],
     out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
+    names: Annotated[Optional[str], typer.Option(help="comma-separated observables or stored variables (default: "
+                                                      "the schema's observables, else the per-event variables)")] = None,
     seed: Annotated[int, typer.Option(help="seed of the classifier test and subsampling")] = 0,
 ) -> None:
     """Compare a generated store with a reference: metrics.json and a self-contained report.html."""

@@ -183,10 +183,20 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     result = _json_safe(result)
     if html:
         sections = _figures(ref_ds, gen_ds, ref, gen, w)
-        (out / "report.html").write_text(render_html(result, figures, *sections))
+        _write_whole(out / "report.html", render_html(result, figures, *sections).encode())
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
+    _write_whole(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False).encode())
     return result
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    """Write a temporary sibling and rename it: an interrupted evaluate leaves old or new files, never half."""
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str, str]:
@@ -195,7 +205,7 @@ def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str
     paths = {}
     for caption, png in (item for section in sections for item in section):
         path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", caption).strip("_") + ".png")
-        path.write_bytes(base64.b64decode(png))
+        _write_whole(path, base64.b64decode(png))
         paths[caption] = str(path)
     return paths
 

@@ -32,7 +32,21 @@ def zarr_store(url: str, *, read_only: bool) -> zarr.abc.store.Store:
         return zarr.storage.LocalStore(url, read_only=read_only)
     if url.startswith("file://"):
         return zarr.storage.LocalStore(url.removeprefix("file://"), read_only=read_only)
+    url_to_fs(url)  # a clear error for an unknown protocol or a missing fsspec back end
     return zarr.storage.FsspecStore.from_url(url, read_only=read_only)
+
+
+def url_to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """fsspec's file system and path of ``url``; an unknown protocol or a back end that is not
+    installed (``s3://`` without s3fs) is a :class:`StoreError`."""
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError as exc:
+        msg = f"{url!r}: this URL needs a package that is not installed ({exc})"
+        raise StoreError(msg) from None
+    except ValueError as exc:  # "Protocol not known: foo"
+        msg = f"{url!r}: {exc}; use a path or a URL of a known protocol (file://, s3://, gs:// …)"
+        raise StoreError(msg) from None
 
 
 def open_root(url: str, *, mode: str) -> zarr.Group:
@@ -61,7 +75,7 @@ def open_physgen_group(url: str, *, mode: str) -> tuple[zarr.Group, dict[str, An
 
 def store_exists(url: str) -> bool:
     url = normalise_url(url)
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     return bool(fs.exists(path)) and bool(fs.exists(f"{path.rstrip('/')}/zarr.json") or fs.ls(path))
 
 
@@ -70,5 +84,5 @@ def remove_store(url: str) -> None:
     if "://" not in url:
         shutil.rmtree(url)
         return
-    fs, path = fsspec.core.url_to_fs(url)
+    fs, path = url_to_fs(url)
     fs.rm(path, recursive=True)

@@ -165,6 +165,8 @@ class _Trainer:
             self._write_info()
         if resume and self.run.checkpoint.is_file():
             self._restore(torch.load(self.run.checkpoint, map_location=device, weights_only=False))
+        if resume and self.dist.main:
+            self._drop_metrics_after(self.step)  # steps logged after the checkpoint (or before the first) rerun
 
     # ------------------------------------------------------------------ set-up
     def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -208,10 +210,18 @@ class _Trainer:
         self.epoch, self.skip = state["positions"][self.dist.rank]
         self.best = list(state.get("best", []))
         _set_rng_state(state["rng"][self.dist.rank])
-        if self.dist.main:  # drop metric lines logged after the checkpoint
-            lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
-            kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= self.step]
-            atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
+
+    def _drop_metrics_after(self, step: int) -> None:
+        """Keep the metric lines up to ``step``; a line cut by a kill is dropped too."""
+        lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
+        kept = []
+        for line in lines:
+            try:
+                if json.loads(line).get("step", 0) <= step:
+                    kept.append(line)
+            except json.JSONDecodeError:
+                continue
+        atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> None:
