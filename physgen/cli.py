@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -215,7 +216,8 @@ def train(
     overrides = [*(sets or []), *([f"training.batch_size={batch_size}"] if batch_size is not None else [])]
     result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
                  num_workers=workers)
-    console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank runs this command: one summary
+        console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
 
 
 @app.command()
@@ -268,7 +270,7 @@ def store_validate(stores: list[str]) -> None:
 
     problems = []
     for store in stores:
-        found = validate_store(store)
+        found = validate_store(store, progress=True)
         problems += [f"{store}: {p}" for p in found]
         if not found:
             console.print(f"[green]valid[/] {store}", highlight=False)

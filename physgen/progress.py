@@ -30,3 +30,4 @@ def event_progress(description: str, total: int, completed: int = 0, *, enabled:
     with Progress(*columns, transient=False) as progress:
         task = progress.add_task(description, total=total, completed=completed, unit=unit)
         yield lambda n: progress.advance(task, n)
+        progress.update(task, completed=total)  # a finished command shows a full bar

@@ -55,3 +55,19 @@ def test_toy_stores_compare_their_raw_coordinates(tmp_path):
     gen = make_store(tmp_path / "gen.zarr", features="toy_2d", n_events=300, seed=2, chunk_events=300)
     metrics = evaluate(ref, gen, tmp_path / "r", classifier_epochs=1, html=False)
     assert set(metrics["observables"]) == {"x", "y"} and metrics["skipped"] == {}
+
+
+def test_report_explains_every_metric_and_lists_the_skipped(tmp_path):
+    weights = {"w_a": ("dimensionless", lambda rng, n: rng.uniform(0.5, 1.5, n)),
+               "w_b": ("dimensionless", lambda rng, n: rng.exponential(1.0, n))}
+    ref = make_store(tmp_path / "ref.zarr", features="toy_2d", n_events=400, seed=1, chunk_events=400, extra=EXTRA)
+    gen = make_store(tmp_path / "gen.zarr", features="toy_2d", n_events=400, seed=2, chunk_events=400, extra=weights)
+    metrics = evaluate(ref, gen, tmp_path / "r", weights=["w_a", "w_b"], classifier_epochs=2, progress=False)
+    from physgen.report._explanations import explain
+
+    unexplained = [k for k in metrics["summary"] if explain(k) is None]
+    unexplained += [k for v in metrics["observables"].values() for k in v if explain(k, column=True) is None]
+    assert unexplained == []
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "0.5 means indistinguishable" in page and "Kish" in page and "weighted by w_b" in page
+    assert "Not compared" in page and "n_pileup" in page and "only in the reference store" in page

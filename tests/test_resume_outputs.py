@@ -59,3 +59,14 @@ def test_ctrl_c_prints_the_message_and_exit_130(monkeypatch, tmp_path):
     monkeypatch.setattr("physgen.report.evaluate", interrupted)
     result = runner.invoke(app, ["evaluate", "a.zarr", "b.zarr", "--out", str(tmp_path / "r")])
     assert result.exit_code == 130 and "nothing partial was left" in result.stderr and "--resume" not in result.stderr
+
+
+@pytest.mark.parametrize(("rank", "printed"), [("0", True), ("1", False)])
+def test_only_rank_0_prints_the_training_summary(monkeypatch, tmp_path, rank, printed):
+    from types import SimpleNamespace
+
+    monkeypatch.setenv("RANK", rank)
+    monkeypatch.setattr("physgen.train.train", lambda *a, **k: SimpleNamespace(step=7, run_dir=tmp_path / "run"))
+    result = runner.invoke(app, ["train", "toy_gan_circle_8", "--data", "x.zarr", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert ("trained 7 steps" in result.stdout) is printed

@@ -22,6 +22,7 @@ from physgen.metrics import (
 )
 from physgen.metrics.named import KS_SUM_VARIABLES
 from physgen.observables import compute, default_observables, observable_names
+from physgen.progress import event_progress
 from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
@@ -130,14 +131,19 @@ def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
 
 def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
              weights: list[str] | None = None, names: list[str] | None = None, seed: int = 0,
-             classifier_epochs: int = 20, html: bool = True) -> dict[str, Any]:
-    """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``."""
+             classifier_epochs: int = 20, html: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Compare a generated store with a reference; write ``out/metrics.json`` and (``html``) ``out/report.html``.
+
+    What is compared and what is skipped: see :func:`_comparison_plan`. ``progress``: bars counting the
+    events read (observables computed store chunk by store chunk) and the metric steps."""
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
     names, skipped = _comparison_plan(ref_ds, gen_ds, names, weights)
     w = {name: weight_values(gen_ds, name) for name in weights}
-    ref = event_columns(ref_ds, names, exclude=tuple(weights))
-    gen = event_columns(gen_ds, names, exclude=tuple(weights))
+    total = int(ref_ds.sizes[EVENT]) + int(gen_ds.sizes[EVENT])
+    with event_progress("evaluate: observables", total=total, enabled=progress) as advance:
+        ref = _columns(ref_ds, names, tuple(weights), advance)
+        gen = _columns(gen_ds, names, tuple(weights), advance)
     if not ref:
         msg = "the stores have no per-event observables or features to compare"
         raise PhysgenError(msg)
@@ -147,46 +153,66 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
 
     per_column: dict[str, dict[str, Any]] = {}
     figures: list[tuple[str, str]] = []
-    for column in ref:
-        a, b = ref[column], gen[column]
-        edges = common_edges(a, b, BINS)
-        entry: dict[str, Any] = {
-            "s2": separation_power(a, b, bins=edges), "w1": wasserstein_1d(a, b), "ks": ks_statistic(a, b),
-            "mean_reference": float(a.mean()), "mean_generated": float(b.mean()),
-        }
-        weighted = {}
-        for wname, wv in w.items():
-            s2w = separation_power(a, b, bins=edges, weights_b=wv)
-            r = dilution(a, b, wv)
-            entry[f"s2_{wname}"] = s2w
-            entry[f"s2_ratio_{wname}"] = _finite(s2w / entry["s2"]) if entry["s2"] > 0 else None
-            entry[f"dilution_{wname}"] = _finite(r)
-            entry[f"ks_{wname}"] = ks_statistic(a, b, weights_b=wv)
-            weighted[wname] = (wv, s2w, r)
-        per_column[column] = entry
-        base = column if column in units else column.rsplit("_", 1)[0]
-        if html:
-            figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), a, b, edges,
-                                                                entry["s2"], weighted)))
+    with event_progress("evaluate: metrics", total=len(ref) + 2 + int(html), enabled=progress, unit="step") as step:
+        for column in ref:
+            a, b = ref[column], gen[column]
+            edges = common_edges(a, b, BINS)
+            entry: dict[str, Any] = {
+                "s2": separation_power(a, b, bins=edges), "w1": wasserstein_1d(a, b), "ks": ks_statistic(a, b),
+                "mean_reference": float(a.mean()), "mean_generated": float(b.mean()),
+            }
+            weighted = {}
+            for wname, wv in w.items():
+                s2w = separation_power(a, b, bins=edges, weights_b=wv)
+                r = dilution(a, b, wv)
+                entry[f"s2_{wname}"] = s2w
+                entry[f"s2_ratio_{wname}"] = _finite(s2w / entry["s2"]) if entry["s2"] > 0 else None
+                entry[f"dilution_{wname}"] = _finite(r)
+                entry[f"ks_{wname}"] = ks_statistic(a, b, weights_b=wv)
+                weighted[wname] = (wv, s2w, r)
+            per_column[column] = entry
+            base = column if column in units else column.rsplit("_", 1)[0]
+            if html:
+                figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), a, b, edges,
+                                                                    entry["s2"], weighted)))
+            step(1)
 
-    summary = _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, classifier_epochs)
-    for (na, wa), (nb, wb) in _pairs_of(w):
-        summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
-    result = {
-        "reference": str(reference), "generated": str(generated), "weights": weights,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
-        "summary": summary, "observables": per_column, "skipped": skipped,
-    }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result = _json_safe(result)
+        summary = _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, classifier_epochs)
+        step(2)
+        for (na, wa), (nb, wb) in _pairs_of(w):
+            summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
+        result = {
+            "reference": str(reference), "generated": str(generated), "weights": weights,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
+            "summary": summary, "observables": per_column, "skipped": skipped,
+        }
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        result = _json_safe(result)
+        if html:
+            sections = _figures(ref_ds, gen_ds, ref, gen, w)
+            step(1)
     if html:
-        sections = _figures(ref_ds, gen_ds, ref, gen, w)
         _write_whole(out / "report.html", render_html(result, figures, *sections).encode())
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
     _write_whole(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False).encode())
     return result
+
+
+def _columns(ds: xr.Dataset, names: list[str], exclude: tuple[str, ...], advance) -> dict[str, np.ndarray]:
+    """:func:`event_columns` of ``ds`` one store chunk at a time, advancing the progress bar by events."""
+    n_events = int(ds.sizes[EVENT])
+    step = max(int(ds.physgen.provenance.get("chunk_events") or n_events), 1)
+    parts = []
+    for start in range(0, n_events, step):
+        parts.append(event_columns(ds.isel({EVENT: slice(start, start + step)}), names, exclude=exclude))
+        advance(min(step, n_events - start))
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return event_columns(ds, names, exclude=exclude)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _write_whole(path: Path, data: bytes) -> None:

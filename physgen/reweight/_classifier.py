@@ -131,7 +131,10 @@ def train_classifier(
     blocks = {k: _blocks(s.n_events, block) for k, s in sources.items()}
     n_steps_epoch = max(len(b) for b in blocks.values())
     by_steps = training.steps is not None and training.epochs is None
-    total = training.steps * training.batch_size if by_steps else n_steps_epoch * 2 * block * epochs
+    # events read per epoch (training and held-out ones of each block), so the bar ends at 100 %
+    sizes = {k: [stop - start for start, stop in b] for k, b in blocks.items()}
+    per_epoch = sum(sizes[k][i % len(sizes[k])] for k in sizes for i in range(n_steps_epoch) if sizes[k])
+    total = training.steps * training.batch_size if by_steps else per_epoch * epochs
     history: list[dict[str, float]] = []
     step = 0
     with event_progress("train DCTR classifier", total=total, enabled=progress) as advance:
@@ -141,8 +144,10 @@ def train_classifier(
             losses = []
             for i in range(n_steps_epoch):
                 xs, ys = [], []
+                read = 0
                 for label, key in ((1.0, "reference"), (0.0, "generated")):
                     start, stop = blocks[key][order[key][i % len(order[key])]]
+                    read += stop - start
                     x = sources[key].read(start, stop)[train_mask[key][start:stop]]
                     xs.append(x)
                     ys.append(np.full(len(x), label, dtype=np.float32))
@@ -161,7 +166,7 @@ def train_classifier(
                     step += 1
                     if training.steps is not None and step >= training.steps:
                         break
-                advance(len(x_block))
+                advance(len(x_block) if by_steps else read)
                 if training.steps is not None and step >= training.steps:
                     break
             history.append({"epoch": epoch + 1, "steps": step, "train_loss": float(np.mean(losses)),

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import dask
 import dask.array as da
 import numpy as np
 import pint
 import xarray as xr
 
+from physgen.progress import event_progress
 from physgen.schema import EVENT
 from physgen.store._url import ATTR, normalise_url, open_physgen_group
 from physgen.units import ureg
@@ -53,8 +55,11 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     return ds
 
 
-def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) -> list[str]:
-    """Problems found in a store (empty list: valid). Opening failures raise :class:`StoreError`."""
+def validate_store(url: str | os.PathLike[str], *, check_values: bool = True, progress: bool = False) -> list[str]:
+    """Problems found in a store (empty list: valid). Opening failures raise :class:`StoreError`.
+
+    ``check_values`` reads every schema variable once, chunk by chunk (``progress``: with an events/s bar),
+    for NaN/inf and values outside ``valid_range``."""
     ds = open_store(url)
     meta = ds.attrs[ATTR]
     problems: list[str] = []
@@ -93,14 +98,32 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
         except Exception as exc:
             problems.append(f"ds.pint.quantify() fails: {exc}")
     if check_values and not problems:
-        for name in meta.get("schema", {}):
-            var = ds[name]
-            valid = var.attrs.get("valid_range")
-            if ds.sizes.get(EVENT, 0) == 0 or not np.issubdtype(var.dtype, np.number):
-                continue
-            lo, hi = (float(var.min().compute()), float(var.max().compute()))
-            if not (np.isfinite(lo) and np.isfinite(hi)):
-                problems.append(f"variable {name!r} holds NaN or inf")
-            elif valid is not None and (lo < valid[0] or hi > valid[1]):
-                problems.append(f"variable {name!r}: values [{lo:g}, {hi:g}] outside valid_range {valid}")
+        problems += _value_problems(ds, meta, progress=progress, label=os.fspath(url))
+    return problems
+
+
+def _value_problems(ds: xr.Dataset, meta: dict[str, Any], *, progress: bool, label: str) -> list[str]:
+    """NaN/inf and out-of-range values of the numeric schema variables, in one pass over the events."""
+    n_events = int(ds.sizes.get(EVENT, 0))
+    names = [n for n in meta.get("schema", {}) if np.issubdtype(ds[n].dtype, np.number)]
+    if not n_events or not names:
+        return []
+    low, high = dict.fromkeys(names, np.inf), dict.fromkeys(names, -np.inf)
+    step = max(int(meta.get("chunk_events") or n_events), 1)
+    with event_progress(f"validate {label}", total=n_events, enabled=progress) as advance:
+        for start in range(0, n_events, step):
+            part = ds[names].isel({EVENT: slice(start, start + step)})
+            lows, highs = dask.compute({n: part[n].min(skipna=False) for n in names},
+                                       {n: part[n].max(skipna=False) for n in names})
+            for n in names:  # a NaN anywhere (min/max with skipna=False) stays NaN
+                low[n] = min(low[n], float(lows[n])) if not np.isnan(lows[n]) else np.nan
+                high[n] = max(high[n], float(highs[n])) if not np.isnan(highs[n]) else np.nan
+            advance(min(step, n_events - start))
+    problems = []
+    for n in names:
+        valid = ds[n].attrs.get("valid_range")
+        if not (np.isfinite(low[n]) and np.isfinite(high[n])):
+            problems.append(f"variable {n!r} holds NaN or inf")
+        elif valid is not None and (low[n] < valid[0] or high[n] > valid[1]):
+            problems.append(f"variable {n!r}: values [{low[n]:g}, {high[n]:g}] outside valid_range {valid}")
     return problems
