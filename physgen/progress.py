@@ -15,7 +15,10 @@ class _RateColumn(ProgressColumn):
     def render(self, task) -> Text:
         speed = task.finished_speed or task.speed
         unit = task.fields.get("unit", "ev")
-        return Text(f"{speed:,.0f} {unit}/s" if speed else f"– {unit}/s", style="progress.data.speed")
+        if not speed:
+            return Text(f"– {unit}/s", style="progress.data.speed")
+        shown = f"{speed:,.0f}" if speed >= 100 else f"{speed:.1f}" if speed >= 1 else f"{speed:.2g}"
+        return Text(f"{shown} {unit}/s", style="progress.data.speed")
 
 
 @contextmanager

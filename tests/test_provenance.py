@@ -108,3 +108,15 @@ def test_generate_resume_records_requested_events_and_history(tmp_path, torch_on
             generate(tmp_path / "run", 3000, url, **({"seed": 3, "batch_size": 500} | kwargs), mode="resume",
                      progress=False)
         assert read_provenance(url) == meta
+
+
+def test_specs_show_and_validate_take_set():
+    from tests.conftest import SPECS
+
+    shown = runner.invoke(app, ["specs", "show", "zmumu_gan17", "--set", "training.batch_size=64"])
+    assert shown.exit_code == 0 and "batch_size: 64" in shown.stdout
+    bad = runner.invoke(app, ["specs", "validate", str(SPECS / "models/zmumu_gan17.yaml"),
+                              "--set", "training.batch_size=-1"])
+    assert bad.exit_code == 2 and "training.batch_size: Input should be greater than 0" in bad.stderr
+    bad = runner.invoke(app, ["specs", "show", "zmumu_gan17", "--set", "training.batch_size"])
+    assert bad.exit_code == 2 and "expected path.to.key=value" in bad.stderr
