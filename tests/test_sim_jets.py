@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from physgen.errors import SpecError
-from physgen.sim import build_simulator, simulate
+from physgen.sim import build_simulator, default_workers, get_simulator, simulate
 from physgen.sim.jets import rotate_image
 from physgen.store import open_store, resolve_dataset, validate_store
 
@@ -149,3 +150,28 @@ def test_impossible_selection_stops_with_a_clear_error(tmp_path):
     with pytest.raises(SpecError, match="none of 20.. generated events passed the selection"):
         simulate(spec, out, events=5, progress=False)
     assert not out.exists() or open_store(out).sizes["event"] == 0
+
+
+def test_pythia_simulators_use_every_core_by_default():
+    """Pythia is slow: with more than one chunk to do the driver starts one process per core;
+    cheap simulators and single chunks stay in this process."""
+    assert default_workers(get_simulator("jets"), 1) == 1
+    assert default_workers(get_simulator("jets"), 1000) == os.cpu_count()
+    assert default_workers(get_simulator("zmumu"), 1000) == os.cpu_count()
+    assert default_workers(get_simulator("mixture"), 1000) == 1
+
+
+def test_batch_prefilter_drops_only_events_that_cannot_pass(tmp_path):
+    """The one-call anti-kT pre-filter skips events without an untrimmed jet above the pT cut;
+    running the full per-event selection on every event accepts exactly the same events."""
+    simulator = build_simulator(resolve_dataset(_spec(tmp_path, process="background")))
+    generator = simulator.generators[0]
+    generator.start(5)
+    batch = generator.batch(40)
+    event, eta, phi, energy = simulator._calorimeter(batch)
+    every = {k for k in range(len(batch))
+             if simulator._leading_jet(eta[event == k], phi[event == k], energy[event == k]) is not None}
+    hopeful = {k for k, cells in simulator._candidates(batch)}
+    passed = {k for k, cells in simulator._candidates(batch) if simulator._leading_jet(*cells) is not None}
+    assert passed == every and every  # same accepted events, and some were accepted
+    assert len(hopeful) < len(batch)  # the pre-filter did skip events

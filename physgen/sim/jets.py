@@ -130,6 +130,7 @@ class JetImageSimulator(Simulator):
 
     name = "jets"
     Options = JetOptions
+    parallel_by_default = True
 
     def __init__(self, dataset):
         super().__init__(dataset)
