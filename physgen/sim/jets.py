@@ -12,7 +12,9 @@ Per event (``simulate``):
    pseudo-jet at the cell centre with pT = E / cosh η.
 3. anti-kT, R = 1.0; trimming (kT subjets R = 0.3, keep those with pT > 5 % of the jet pT).
    The leading trimmed jet is kept if 250 < pT < 300 GeV, |η| < 2 (and in the optional mass
-   window); otherwise the event is rejected and generation continues until ``n`` are kept.
+   window); otherwise the event is rejected and generation continues until ``n`` are kept. One
+   anti-kT call on the whole batch first skips the events without any jet above the pT cut
+   (exact: trimming only lowers a jet's pT), so only the others pay for per-event trimming.
 4. τ1, τ2 (β = 1, R0 = jet radius) with one-pass winner-take-all exclusive-kT axes, from the
    trimmed jet's constituent cells.
 5. Image (paper 000 appendix B, "Pix+Trans+Rotation(Cubic)+Renorm"): constituents translated

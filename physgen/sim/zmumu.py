@@ -141,7 +141,8 @@ class ZmumuOptions(BaseModel):
     hcal_threshold: Threshold = Field(default_factory=lambda: Threshold(energy_min=1.0, significance_min=1.0))
     isolation_cone: float = Field(0.3, gt=0)
     isolation_min_pt: float = Field(0.5, ge=0)
-    isolation_delta_beta: float = Field(0.5, ge=0, description="Δβ: share of charged pileup pT removed from the neutral isolation")
+    isolation_delta_beta: float = Field(
+        0.5, ge=0, description="Δβ: share of the charged pileup pT removed from the neutral isolation")
     jet_radius: float = Field(0.4, gt=0)
     jet_min_pt: float = Field(20.0, ge=0, description="after the ρ·A subtraction (GeV)")
     jet_max_abs_eta: float = Field(2.5, gt=0, description="jets inside the tracker, where CHS works")
@@ -282,13 +283,14 @@ class ZmumuSimulator(Simulator):
         found = candidates[rng.random(len(candidates)) < o.muon_efficiency]
         if len(found) < 2:
             return None
-        scale = 1 + _relative_resolution(o.muon_resolution, p["eta"][found], p["pt"][found]) * rng.standard_normal(len(found))
-        scale = np.maximum(scale, 1e-3)
+        sigma = _relative_resolution(o.muon_resolution, p["eta"][found], p["pt"][found])
+        scale = np.maximum(1 + sigma * rng.standard_normal(len(found)), 1e-3)
         order = np.argsort(-p["pt"][found] * scale)[:2]
         muons, scale = found[order], scale[order]
         return muons, np.stack([p["px"][muons] * scale, p["py"][muons] * scale, p["pz"][muons] * scale], axis=1)
 
-    def _candidates(self, p: dict[str, np.ndarray], muons: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    def _candidates(self, p: dict[str, np.ndarray], muons: np.ndarray,
+                    rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Particle-flow candidates other than the reconstructed muons, energies smeared per sub-detector.
 
         Calorimeter energies are smeared log-normally (mean kept, always positive, as Delphes does) and
