@@ -109,7 +109,8 @@ def simulate(
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     events: Annotated[Optional[int], typer.Option(help="number of events (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's)")] = None,
-    workers: Annotated[int, typer.Option(help="processes on a local dask cluster (1: in this process)")] = 1,
+    workers: Annotated[Optional[int], typer.Option(
+        help="processes on a local dask cluster (1: in this process; default: every core for Pythia simulators)")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
