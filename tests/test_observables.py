@@ -89,7 +89,8 @@ def test_layer_energies_fractions_depth_and_units():
     arrays["layer_2"][0, 0, 0] = 1000.0
     ds = as_dataset("calogan_lar3", arrays).assign(energy=("event", np.array([10.0, 5.0]), {"units": "GeV"}))
     obs = compute(ds, ["layer_energy", "total_energy", "energy_fraction", "total_over_incident", "shower_depth",
-                       "shower_depth_width", "sparsity"]).compute()
+                       "shower_depth_width", "sparsity_calogan", "sparsity_calochallenge", "depth",
+                       "lateral_depth"]).compute()
     np.testing.assert_allclose(obs.layer_energy[0], [1000, 3000, 1000])
     assert obs.layer_energy.attrs["units"] == "MeV" and obs.layer_energy.dims == ("event", "layer")
     np.testing.assert_allclose(obs.total_energy, [5000, 0])
@@ -98,7 +99,22 @@ def test_layer_energies_fractions_depth_and_units():
     np.testing.assert_allclose(obs.total_over_incident, [0.5, 0.0])  # 5000 MeV / 10 GeV
     np.testing.assert_allclose(obs.shower_depth, [1.0, 0.0])
     np.testing.assert_allclose(obs.shower_depth_width[0], np.sqrt(0.4))  # ⟨i²⟩ = 1.4, ⟨i⟩² = 1
-    np.testing.assert_allclose(obs.sparsity[0], [1 / 288, 1 / 144, 1 / 72])
+    np.testing.assert_allclose(obs.sparsity_calogan[0], [1 / 288, 1 / 144, 1 / 72])  # one cell of 288, 144, 72
+    np.testing.assert_allclose(obs.sparsity_calochallenge[0], [287 / 288, 143 / 144, 71 / 72])
+    np.testing.assert_allclose(obs.depth, [2, -1])  # deepest layer with energy; none in the empty shower
+    np.testing.assert_allclose(obs.lateral_depth, [0 * 1000 + 1 * 3000 + 2 * 1000, 0])  # Σ i·E_i
+    assert obs.lateral_depth.attrs["units"] == "MeV"
+
+
+def test_depth_is_the_deepest_layer_with_energy():
+    arrays = _calo_arrays(3)
+    arrays["layer_0"][0, 0, 0] = 5.0
+    arrays["layer_1"][1, 0, 0] = 5.0
+    arrays["layer_0"][2, 0, 0] = arrays["layer_2"][2, 0, 0] = 1.0
+    obs = compute(as_dataset("calogan_lar3", arrays), ["depth", "lateral_depth", "shower_depth"]).compute()
+    np.testing.assert_array_equal(obs.depth, [0, 1, 2])
+    np.testing.assert_allclose(obs.lateral_depth, [0, 5, 2])
+    np.testing.assert_allclose(obs.shower_depth, [0, 1, 1])  # l_d / E_tot
 
 
 def test_total_over_incident_converts_units():
@@ -131,7 +147,7 @@ def test_longitudinal_profile_divides_by_layer_thickness():
     profile = get_observable("longitudinal_profile")(as_dataset("calogan_lar3", arrays))
     assert float(profile[0, 0]) == pytest.approx(1.0)  # 90 MeV over 90 mm
     assert profile.attrs["units"] == "MeV/mm"
-    np.testing.assert_allclose(profile.depth, [45, 90 + 347 / 2, 437 + 21.5])
+    np.testing.assert_allclose(profile.layer_depth, [45, 90 + 347 / 2, 437 + 21.5])
 
 
 # ------------------------------------------------------------------ voxel calorimeter
@@ -190,7 +206,7 @@ def test_store_dilepton_ranges(zmumu_store):
 def test_lazy_in_lazy_out_and_attrs(calo_store):
     ds = open_store(calo_store)
     assert default_observables(ds) == ["layer_energy", "total_energy", "energy_fraction", "total_over_incident",
-                                       "shower_depth", "shower_depth_width", "sparsity", "e_ratio"]
+                                       "shower_depth", "shower_depth_width", "depth", "sparsity_calogan", "e_ratio"]
     obs = compute(ds, observable_names(ds))
     for name, var in obs.data_vars.items():
         assert isinstance(var.data, da.Array), name
