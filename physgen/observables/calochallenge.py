@@ -16,7 +16,7 @@ detector's layer numbers, so columns are named as the challenge's ``E layer 12``
 - ``sparsity_calochallenge`` (1 − the fraction of voxels above the threshold, the challenge's
   "sparsity") and ``sparsity_calogan`` (the fraction above, CaloGAN's "sparsity").
 
-Empty layers give 0 for centroids and widths (the challenge divides by ΣE + 1e-16).
+Centres and widths divide by ΣE + 1e-16 as the challenge does (0 for an empty layer).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from physgen.observables._registry import observable
 from physgen.schema import EVENT
 
 __all__ = [
-    "CYLINDRICAL_STATS", "centroid_eta", "centroid_phi", "centroid_r", "cylindrical_summary", "layer_energy",
+    "CHALLENGE_EPSILON", "CYLINDRICAL_STATS", "centroid_eta", "centroid_phi", "centroid_r", "cylindrical_summary", "layer_energy",
     "sparsity_calochallenge", "sparsity_calogan", "total_energy", "total_over_incident", "voxel_positions",
     "width_eta", "width_phi", "width_r",
 ]
@@ -104,10 +104,16 @@ def _safe_ratio(num: xr.DataArray, den: xr.DataArray) -> xr.DataArray:
     return xr.where(den > 0, num / den.where(den > 0, 1.0), 0.0)
 
 
+CHALLENGE_EPSILON = 1e-16
+"""Added to ΣE in the challenge's centre and width denominators (an empty layer gives 0)."""
+
+
 def _moments(ds: xr.Dataset, axis: str) -> tuple[xr.DataArray, xr.DataArray]:
-    energy = _stat(ds, "energy")
-    mean = _safe_ratio(_stat(ds, f"sum_{axis}"), energy)
-    second = _safe_ratio(_stat(ds, f"sum_{axis}2"), energy)
+    """Σ x E / (ΣE + ε) and √(Σ x² E / (ΣE + ε) − centre²), the challenge's arithmetic (its ε also
+    leaves a width of ~1e-5 mm, not 0, for a layer with one voxel)."""
+    energy = _stat(ds, "energy") + CHALLENGE_EPSILON
+    mean = _stat(ds, f"sum_{axis}") / energy
+    second = _stat(ds, f"sum_{axis}2") / energy
     return mean, np.sqrt((second - mean**2).clip(min=0.0))
 
 
