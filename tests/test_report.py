@@ -77,6 +77,8 @@ def test_cli_evaluate_and_bad_input(stores, tmp_path):
     assert "precision" in result.output and "fpd" not in result.output
     result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "q"), "--metrics", "s2_meen"])
     assert result.exit_code == 2 and "did you mean 's2_mean'" in result.output
+    result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "p"), "--metrics", "emd_minimax"])
+    assert result.exit_code == 2 and "does not apply" in result.output and "signal" in result.output
     assert (tmp_path / "r" / "report.html").exists()
     result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "x"), "--weights", "nope"])
     assert result.exit_code == 2 and "weight variable 'nope'" in result.output
