@@ -61,7 +61,10 @@ class Comparison:
         """Matching reference and generated columns of ``names``; by default the reference's
         :func:`default_metric_names`, less columns that hold one and the same value in both samples
         (a fixed condition tells nothing about the generator and makes covariances singular)."""
-        requested = default_metric_names(self.reference) if names is None else list(names)
+        if names is None:  # the reference's defaults that the generated dataset also provides
+            requested = [n for n in default_metric_names(self.reference) if self.provides([n])]
+        else:
+            requested = list(names)
         ref, gen = self._ref.get(requested), self._gen.get(requested)
         common = [k for k in ref if k in gen]
         if names is None:

@@ -101,6 +101,7 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     ref_ds, gen_ds = open_store(reference), open_store(generated)
     _check_same_schema(ref_ds, gen_ds)
     comparison = Comparison(ref_ds, gen_ds)
+    metrics = _check_metrics(comparison, metrics)
     weighted = {name: comparison.weighted(name) for name in weights}
     w = {name: c.weights for name, c in weighted.items()}
     ref, gen = comparison.columns(names)
@@ -145,20 +146,24 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     return result
 
 
+def _check_metrics(comparison: Comparison, metrics: list[str] | None) -> list[str] | None:
+    """``metrics`` unchanged once every name is registered and applies to the stores (before any work)."""
+    for name in metrics or []:
+        metric = get_metric(name)
+        if not metric.applies(comparison):
+            msg = f"metric {name!r} does not apply to these stores: it needs {metric.requires.__doc__}"
+            raise PhysgenError(msg)
+    return metrics
+
+
 def metrics_summary(comparison: Comparison, metrics: list[str] | None = None, *, names: list[str] | None = None,
                     seed: int | None = None, classifier_epochs: int = 20) -> dict[str, float]:
-    """Every metric of ``metrics`` (default: those of :data:`DEFAULT_METRICS` that apply) on ``comparison``
-    (only weight-aware ones when it is weighted), from the registry: ``{name: value, name_error: error}``.
-    A metric named in ``metrics`` that does not apply to the stores is an error."""
+    """Every metric of ``metrics`` (default :data:`DEFAULT_METRICS`) that applies to ``comparison``
+    (only weight-aware ones when it is weighted), from the registry: ``{name: value, name_error: error}``."""
     summary: dict[str, float] = {}
     for name in metrics or DEFAULT_METRICS:
         metric = get_metric(name)
-        if comparison.weights is not None and not metric.weighted:
-            continue
-        if not metric.applies(comparison):
-            if metrics is not None and comparison.weights is None:
-                msg = f"metric {name!r} does not apply to these stores: it needs {metric.requires.__doc__}"
-                raise PhysgenError(msg)
+        if (comparison.weights is not None and not metric.weighted) or not metric.applies(comparison):
             continue
         offered = {"names": names, "seed": seed, "epochs": classifier_epochs}
         options = {k: v for k, v in offered.items() if k in metric.options and v is not None}
