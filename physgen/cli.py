@@ -160,7 +160,8 @@ def simulate(
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     events: Annotated[Optional[int], typer.Option(help="number of events (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's)")] = None,
-    workers: Annotated[int, typer.Option(help="processes on a local dask cluster (1: in this process)")] = 1,
+    workers: Annotated[Optional[int], typer.Option(
+        help="processes on a local dask cluster (1: in this process; default: every core for Pythia simulators)")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
@@ -376,12 +377,14 @@ def evaluate(
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
     names: Annotated[Optional[str], typer.Option(help="comma-separated observables or stored variables (default: "
                                                       "the schema's observables, else the per-event variables)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the classifier test and subsampling")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
 ) -> None:
     """Compare a generated store with a reference: metrics.json and a self-contained report.html."""
     from physgen.report import evaluate as run
 
-    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names), seed=seed)
+    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names),
+                 metrics=_name_list(metrics), seed=seed)
     reasons: dict[str, list[str]] = {}
     for variable, reason in result.get("skipped", {}).items():
         reasons.setdefault(reason, []).append(variable)

@@ -42,9 +42,9 @@ def _figures(items: list[tuple[str, str]]) -> str:
         f"</figcaption></figure>" for c, b in items) + "</div>"
 
 
-def _legend(keys: list[str]) -> str:
-    items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(explain(k, column=True) or '')}</li>"
-                    for k in keys)
+def _legend(keys: list[str], weights: list[str]) -> str:
+    items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(explain(k, weights=weights, column=True) or '')}"
+                    f"</li>" for k in keys)
     return f"<ul class='legend'>{items}</ul>"
 
 
@@ -56,7 +56,7 @@ def _skipped(skipped: dict[str, str]) -> list[str]:
 
 
 def render_html(result: dict[str, Any], histograms, images, correlations, weight_figures) -> str:
-    summary_rows = [{"metric": k, "value": v, "what it measures": explain(k) or ""}
+    summary_rows = [{"metric": k, "value": v, "what it measures": explain(k, weights=result["weights"]) or ""}
                     for k, v in result["summary"].items()]
     column_rows = [{"observable": k, **v} for k, v in result["observables"].items()]
     column_keys = list(dict.fromkeys(k for v in result["observables"].values() for k in v))
@@ -69,7 +69,7 @@ def render_html(result: dict[str, Any], histograms, images, correlations, weight
         f"({result['events']['generated']} events)<br>weights: {html.escape(', '.join(result['weights']) or 'none')}"
         f" · created {html.escape(result['created'])}</p>",
         "<h2>Summary metrics</h2>", _table(summary_rows, "metric"),
-        "<h2>Per-observable metrics</h2>", _table(column_rows, "observable"), _legend(column_keys),
+        "<h2>Per-observable metrics</h2>", _table(column_rows, "observable"), _legend(column_keys, result["weights"]),
         *_skipped(result.get("skipped", {})),
         "<h2>Histograms</h2>", _figures(histograms),
     ]

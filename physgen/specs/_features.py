@@ -35,6 +35,8 @@ class Feature(SpecModel):
     range: tuple[_Bound, _Bound] | None = Field(None, description="valid [low, high] range (inclusive; ±.inf open)")
     shape: tuple[PositiveInt, ...] = ()
     dims: tuple[str, ...] = ()
+    role: Literal["feature", "label", "weight"] = Field(
+        "feature", description="a physics feature, a class label or an event weight; metrics compare only features")
 
     @field_validator("units")
     @classmethod
