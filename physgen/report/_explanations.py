@@ -71,7 +71,7 @@ def explain(key: str, *, weights: Sequence[str] = (), column: bool = False) -> s
             continue
         if base in WEIGHT_SUMMARIES:
             return WEIGHT_SUMMARIES[base].format(w=w)
-        inner = _registered(base)
+        inner = explain(base)
         if inner:
             return f"{inner} Here with the generated events weighted by {w}."
     return None
