@@ -171,7 +171,8 @@ def simulate(
     from physgen.sim import simulate as run
     from physgen.specs import load_with_overrides
 
-    url = run(load_with_overrides(dataset, "dataset", sets or []), _cli_output(out), events=events, seed=seed, workers=workers, scheduler=scheduler,
+    url = run(load_with_overrides(dataset, "dataset", sets or []), _cli_output(out), events=events, seed=seed,
+              workers=workers, scheduler=scheduler,
               mode=_mode(resume, overwrite))
     console.print(f"wrote {url}")
 
@@ -215,7 +216,8 @@ def train(
     from physgen.train import train as run
 
     overrides = [*(sets or []), *([f"training.batch_size={batch_size}"] if batch_size is not None else [])]
-    result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
+    result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs,
+                 resume=resume, overwrite=overwrite, device=device,
                  num_workers=workers)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank runs this command: one summary
         console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
@@ -238,7 +240,8 @@ def generate(
     """Generate events with a trained model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
-    url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
+    url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed,
+              mode=_mode(resume, overwrite),
               checkpoint=checkpoint, device=device, bf16=bf16)
     console.print(f"wrote {url}")
 
@@ -313,7 +316,8 @@ def reweight(
     from physgen.reweight import reweight as run
     from physgen.specs import load_with_overrides
 
-    metrics = run(reference, generated, load_with_overrides(model, "model", sets or []), out=out, name=name, seed=seed, overwrite=overwrite)
+    metrics = run(reference, generated, load_with_overrides(model, "model", sets or []), out=out, name=name,
+                  seed=seed, overwrite=overwrite)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
@@ -347,8 +351,9 @@ def _name_list(text: str | None) -> list[str] | None:
 @user_errors
 def observables(
     store: Annotated[str, typer.Argument(help="store: path or fsspec URL")],
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables or stored variables (default: "
-                                                      "the schema's observables, else the per-event variables)")] = None,
+    names: Annotated[Optional[str], typer.Option(
+        help="comma-separated observables or stored variables (default: the schema's observables, else the "
+             "per-event variables)")] = None,
     out: Annotated[Optional[str], typer.Option(help="output (path or fsspec URL): FILE.csv, FILE.parquet or a "
                                                     "Zarr store (FOLDER.zarr or no suffix)")] = None,
     overwrite: Overwrite = False,
@@ -375,8 +380,9 @@ def evaluate(
     generated: Annotated[str, typer.Argument(help="generated store (same schema)")],
     out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables or stored variables (default: "
-                                                      "the schema's observables, else the per-event variables)")] = None,
+    names: Annotated[Optional[str], typer.Option(
+        help="comma-separated observables or stored variables (default: the schema's observables, else the "
+             "per-event variables)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
 ) -> None:

@@ -55,7 +55,8 @@ SHOWER_SYSTEMS = [  # (dataset, model, reference events, batch, generated events
 ]
 
 
-@pytest.mark.parametrize(("dataset", "model", "n_ref", "batch", "n_gen"), SHOWER_SYSTEMS, ids=[s[0] for s in SHOWER_SYSTEMS])
+@pytest.mark.parametrize(("dataset", "model", "n_ref", "batch", "n_gen"), SHOWER_SYSTEMS,
+                         ids=[s[0] for s in SHOWER_SYSTEMS])
 def test_system_from_simulate_to_evaluate(tmp_path, dataset, model, n_ref, batch, n_gen):
     reference = str(tmp_path / "ref.zarr")
     cli("simulate", dataset, "--events", n_ref, "--out", reference)

@@ -75,8 +75,8 @@ def _comparison_plan(ref: xr.Dataset, gen: xr.Dataset, names: list[str] | None, 
         raise SchemaError(msg)
     ref_obs, gen_obs = set(observable_names(ref)), set(observable_names(gen))
     if names is not None:
-        missing = {n: side for n in names for side, obs, ds in (("reference", ref_obs, ref), ("generated", gen_obs, gen))
-                   if n not in obs and n not in ds.data_vars}
+        sides = (("reference", ref_obs, ref), ("generated", gen_obs, gen))
+        missing = {n: side for n in names for side, obs, ds in sides if n not in obs and n not in ds.data_vars}
         if missing:
             listed = ", ".join(f"{n} (missing in the {side} store)" for n, side in missing.items())
             msg = f"cannot compare {listed}"

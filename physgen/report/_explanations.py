@@ -22,8 +22,8 @@ COLUMN_KEYS: dict[str, str] = {
 """Per-observable keys (the table of ``evaluate``) without a weight name."""
 
 WEIGHT_SUMMARIES: dict[str, str] = {
-    "s2_mean_ratio": "⟨S²⟩ with the generated events weighted by {w} over the unweighted ⟨S²⟩: below 1 the weights "
-                     "bring the generator closer to the reference (paper 004).",
+    "s2_mean_ratio": "⟨S²⟩ with the generated events weighted by {w} over the unweighted ⟨S²⟩: below 1 the "
+                     "weights bring the generator closer to the reference (paper 004).",
     "s2_ratio_median": "median over the observables of S² weighted by {w} over S² unweighted (paper 004).",
     "dilution_median": "median over the observables of the dilution r: the uncertainty of a mean of the generated "
                        "events weighted by {w} over that of the reference; larger r means the weights cost "
@@ -64,7 +64,8 @@ def explain(key: str, *, weights: Sequence[str] = (), column: bool = False) -> s
     if sentence:
         return sentence
     if key.startswith("weight_correlation_"):
-        return f"Pearson correlation, event by event, between the two weights in {key.removeprefix('weight_correlation_')}."
+        pair = key.removeprefix("weight_correlation_")
+        return f"Pearson correlation, event by event, between the two weights in {pair}."
     for w in sorted(weights, key=len, reverse=True):
         base = key.removesuffix(f"_{w}")
         if base == key:

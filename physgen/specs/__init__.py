@@ -43,7 +43,8 @@ __all__ = [
     "Material", "ModelSpec", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec", "PipelineStep",
     "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec",
     "SpecModel", "SpecRegistry", "SpecRoot", "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter",
-    "apply_overrides", "dump_spec", "find_project", "load_spec", "load_with_overrides", "parse_spec", "read_spec_yaml", "set_spec_dirs",
+    "apply_overrides", "dump_spec", "find_project", "load_spec", "load_with_overrides", "parse_spec",
+    "read_spec_yaml", "set_spec_dirs",
     "shipped_spec_dir", "spec_hash",
 ]
 

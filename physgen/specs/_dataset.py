@@ -14,7 +14,8 @@ from physgen.units import check_units
 MAX_EVENTS = 10**10
 """Most events a dataset spec may ask for (a run of 10¹⁰ events is far beyond any store physgen makes)."""
 
-__all__ = ["MAX_EVENTS", "Uniform", "Fixed", "Normal", "LogUniform", "Choice", "Distribution", "Producer", "DatasetSpec"]
+__all__ = ["MAX_EVENTS", "Uniform", "Fixed", "Normal", "LogUniform", "Choice", "Distribution", "Producer",
+           "DatasetSpec"]
 
 
 class _Dist(SpecModel):

@@ -19,7 +19,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from physgen.specs._base import SpecModel
-from physgen.specs._quantity import NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength
+from physgen.specs._quantity import (
+    NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength,
+)
 from physgen.units import check_units, ureg
 
 __all__ = [

@@ -288,7 +288,8 @@ def apply_overrides(loaded: LoadedSpec, assignments: Iterable[str]) -> LoadedSpe
             node[int(last)] = _override_value(value)
         else:
             node[last] = _override_value(value)
-    header = "".join(f"# --set {a}\n" for a in assignments) + f"# on top of {Path(loaded.source).name} ({loaded.hash})\n"
+    header = "".join(f"# --set {a}\n" for a in assignments)
+    header += f"# on top of {Path(loaded.source).name} ({loaded.hash})\n"
     text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
     source = f"{loaded.source} with --set {', '.join(assignments)}"
     return LoadedSpec(parse_spec(yaml.safe_load(text), source=source), text, loaded.source,
