@@ -348,11 +348,12 @@ _noticed: set[tuple[str, str, Path]] = set()
 
 def set_spec_dirs(dirs: Iterable[str | os.PathLike[str]]) -> None:
     """Folders searched before every other (the CLI's ``--specs DIR``); replaces earlier ones."""
-    _extra_dirs[:] = [Path(d).expanduser() for d in dirs]
-    for folder in _extra_dirs:
+    folders = [Path(d).expanduser() for d in dirs]
+    for folder in folders:
         if not folder.is_dir():
             msg = f"--specs {str(folder)!r} is not a folder"
             raise SpecNotFoundError(msg)
+    _extra_dirs[:] = folders
 
 
 def find_project(start: str | os.PathLike[str] | None = None) -> Path | None:
