@@ -36,12 +36,21 @@ def test_toy_store_defaults_to_its_coordinates_and_raw_variables_are_named(toy, 
     assert list(pd.read_csv(out).columns) == ["event", "y"] and len(pd.read_csv(out)) == 3000
 
 
-def test_calochallenge_like_store_defaults_to_its_per_event_variables(tmp_path):
-    store = make_store(tmp_path / "cc.zarr", detector="calochallenge_2", features="calochallenge_conditions",
-                       n_events=20, chunk_events=20)
-    result = runner.invoke(app, ["observables", store])
-    assert result.exit_code == 0, result.output
-    assert "incident_energy" in result.stdout
+@pytest.mark.parametrize(("detector", "features"), [
+    ("jet_image_25x25", "jet_image_features"), ("calogan_lar3", "calo_conditions"), ("ild_ecal_30", "ild_conditions"),
+    ("calochallenge_2", "calochallenge_conditions"), (None, "zmumu17"), (None, "toy_1d"),
+])
+def test_every_store_kind_has_default_observables(tmp_path, detector, features):
+    from physgen.observables import compute_observables, default_names
+    from physgen.store import open_store
+
+    store = make_store(tmp_path / "s.zarr", detector=detector, features=features, n_events=12, chunk_events=12)
+    ds = open_store(store)
+    names = default_names(ds)
+    assert names, "no default observables"
+    computed = compute_observables(ds, progress=False)
+    assert list(computed.data_vars) == names and all(computed[n].sizes["event"] == 12 for n in names
+                                                     if "event" in computed[n].dims)
 
 
 @pytest.mark.parametrize(("out", "needle"), [

@@ -22,7 +22,7 @@ import numpy as np
 from physgen.errors import InputFileError, SpecError, StoreError
 from physgen.progress import event_progress
 from physgen.specs import shipped_spec_dir
-from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
+from physgen.store import ResolvedDataset, create_store, normalise_url, read_provenance, resolve_dataset, store_exists
 
 __all__ = ["Importer", "Key", "register_importer", "get_importer", "importer_names", "import_files", "sha256"]
 
@@ -142,10 +142,12 @@ def import_files(fmt: str, files: list[str | os.PathLike[str]], out: str | os.Pa
         provenance = {"specs": dataset.spec_texts(), "seed": None, "requested_events": sum(counts),
                       "producer": {"kind": "importer", "name": fmt, "sources": sources}}
         url = normalise_url(out)
+        if mode == "resume" and store_exists(url):  # checked before the store records this run
+            before = read_provenance(url).get("producer", {}).get("sources")
+            if before != sources:
+                msg = f"cannot resume {url!r}: it was imported from other files {before}"
+                raise StoreError(msg)
         writer = create_store(url, dataset.schema, chunk_events=dataset.chunk_events, provenance=provenance, mode=mode)
-        if writer.provenance["producer"].get("sources") != sources:
-            msg = f"cannot resume {url!r}: it was imported from other files {writer.provenance['producer'].get('sources')}"
-            raise StoreError(msg)
         done, chunk = writer.committed_events, dataset.chunk_events
         with event_progress(f"import {fmt}", total=sum(counts), completed=done, enabled=progress) as advance:
             offset = 0

@@ -92,6 +92,10 @@ def _comparison_plan(ref: xr.Dataset, gen: xr.Dataset, names: list[str] | None, 
     for name in default_metric_names(gen):
         if name not in ref_obs and name not in ref.data_vars and name not in extra:
             skipped[name] = "only in the generated store"
+    if all(name in skipped for name in default_metric_names(ref)):
+        msg = (f"the stores share no per-event observable or variable to compare (reference: {sorted(ref_schema)}, "
+               f"generated: {sorted(gen_schema)})")
+        raise SchemaError(msg)
     return skipped
 
 
