@@ -150,7 +150,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="epochs instead of steps")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from RUN_DIR/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a run directory holding a checkpoint")] = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
@@ -247,11 +248,15 @@ def reweight(
     name: Annotated[Optional[str], typer.Option(help="weight variable name (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the interrupted training in RUN_DIR")] = False,
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
 
-    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite)
+    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite, resume=resume,
+                  device=device)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "

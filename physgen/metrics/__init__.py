@@ -3,7 +3,8 @@ and a registry of dataset-level metrics by name (``get_metric("ks_sum")(referenc
 
 from physgen.metrics._columns import event_columns, weight_values
 from physgen.metrics._samples import common_edges
-from physgen.metrics.classifier import ClassifierTest, classifier_test, roc_auc
+from physgen.metrics.calibration import balanced_nll, fit_temperature, roc_auc
+from physgen.metrics.classifier import ClassifierTest, challenge_classifier_test, classifier_test
 from physgen.metrics.distances import emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d
 from physgen.metrics.frechet import DistanceEstimate, fpd, frechet_distance, kpd
 from physgen.metrics.ks import ks_statistic, ks_sum
@@ -12,8 +13,8 @@ from physgen.metrics.separation import separation_power, separation_power_hist
 from physgen.metrics.weights import dilution, effective_sample_size, weighted_mean_error
 
 __all__ = [
-    "ClassifierTest", "DistanceEstimate", "KS_SUM_VARIABLES", "classifier_test", "common_edges", "dilution",
-    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "fpd", "frechet_distance",
+    "ClassifierTest", "DistanceEstimate", "KS_SUM_VARIABLES", "balanced_nll", "challenge_classifier_test", "classifier_test", "common_edges", "dilution",
+    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "fit_temperature", "fpd", "frechet_distance",
     "get_metric", "histogram_2d", "kpd", "ks_statistic", "ks_sum", "metric_names", "register_metric",
     "roc_auc", "separation_power", "separation_power_hist", "wasserstein_1d", "weight_values",
     "weighted_mean_error",

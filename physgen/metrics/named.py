@@ -12,42 +12,35 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError, did_you_mean
+from physgen.errors import PhysgenError
 from physgen.metrics._columns import event_columns, weight_values
-from physgen.metrics.classifier import classifier_test
 from physgen.metrics.distances import emd_minimax_score, wasserstein_1d
 from physgen.metrics.frechet import fpd as _fpd
 from physgen.metrics.frechet import kpd as _kpd
 from physgen.metrics.ks import ks_statistic
 from physgen.metrics.separation import separation_power
 from physgen.observables import observable_names
+from physgen.plugins import METRICS
 
 __all__ = ["KS_SUM_VARIABLES", "get_metric", "metric_names", "register_metric"]
 
 DatasetMetric = Callable[..., float]
-_METRICS: dict[str, DatasetMetric] = {}
 
 KS_SUM_VARIABLES = ("m_ll", "phi_miss", "mu1_iso")
 """Paper 002's snapshot score: KS of M_ll − M_Z (a shift leaves KS unchanged), φ_miss and Iso1."""
 
 
 def register_metric(name: str) -> Callable[[DatasetMetric], DatasetMetric]:
-    def register(func: DatasetMetric) -> DatasetMetric:
-        _METRICS[name] = func
-        return func
-
-    return register
+    """Decorator: make ``func`` the metric ``name`` (:data:`physgen.plugins.METRICS`)."""
+    return METRICS.register(name)
 
 
 def metric_names() -> list[str]:
-    return sorted(_METRICS)
+    return METRICS.names()
 
 
 def get_metric(name: str) -> DatasetMetric:
-    if name not in _METRICS:
-        msg = f"unknown metric {name!r}{did_you_mean(name, _METRICS)}"
-        raise PhysgenError(msg)
-    return _METRICS[name]
+    return METRICS.get(name)
 
 
 def _pairs(reference, generated, names, weights):
@@ -116,22 +109,6 @@ def emd_minimax(reference: xr.Dataset, generated: xr.Dataset, *, label: str = "s
 
 def _matrix(cols: dict[str, np.ndarray]) -> np.ndarray:
     return np.stack([cols[k] for k in sorted(cols)], axis=1)
-
-
-@register_metric("c2st_auc")
-def c2st_auc(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, seed: int = 0,
-             **options) -> float:
-    """Classifier two-sample test on the per-event columns: 2·|AUC − ½| (0: indistinguishable)."""
-    ref, gen, _ = _pairs(reference, generated, names, None)
-    return 2 * abs(classifier_test(_matrix(ref), _matrix(gen), seed=seed, **options).auc - 0.5)
-
-
-@register_metric("c2st_jsd")
-def c2st_jsd(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, seed: int = 0,
-             **options) -> float:
-    """Jensen–Shannon divergence (bits) from the calibrated classifier of the two-sample test."""
-    ref, gen, _ = _pairs(reference, generated, names, None)
-    return classifier_test(_matrix(ref), _matrix(gen), seed=seed, **options).jsd
 
 
 @register_metric("fpd")

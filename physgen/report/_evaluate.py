@@ -177,7 +177,7 @@ def _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, epochs) -> dict[str,
         "s2_mean": float(np.mean([e["s2"] for e in per_column.values()])),
         "ks_sum": float(sum(e["ks"] for e in per_column.values())),
         "w1_mean": float(np.mean([e["w1"] / (ref[k].std() or 1.0) for k, e in per_column.items()])),
-        "c2st_auc": test.auc, "c2st_jsd": test.jsd, "c2st_temperature": test.temperature,
+        "c2st_auc": test.auc, "c2st_jsd": test.jsd, "c2st_temperature": test.calibration["temperature"],
         "fpd": _finite(fpd(ref_m, gen_m, seed=seed).value), "kpd": _finite(kpd(ref_m, gen_m, seed=seed).value),
     }
     if all(k in per_column for k in KS_SUM_VARIABLES):
