@@ -26,6 +26,8 @@ slightly below 0 is possible, as in the challenge's tables.
 
 from __future__ import annotations
 
+import contextlib
+import random
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,8 +101,19 @@ def _spec(architecture: str, hyperparameters: dict, *, epochs: int, batch_size: 
     return LoadedSpec(parse_spec(data, source="classifier test"), yaml.safe_dump(data), "classifier test")
 
 
+@contextlib.contextmanager
+def _own_random_state():
+    """The training seeds the global torch, numpy and Python generators: give the caller its own back
+    (a metric may run inside a training run, whose exact resume depends on them)."""
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    with torch.random.fork_rng(devices=list(range(torch.cuda.device_count()))):
+        yield
+    np.random.set_state(numpy_state)
+    random.setstate(python_state)
+
+
 def _train(spec, parts: list[tuple[np.ndarray, np.ndarray]], device: str | None):
-    """Train on ``parts[0]`` with ``parts[1]`` held out (validation per epoch); return the recipe."""
+    """Train on ``parts[0]`` with ``parts[1]`` held out (validation per epoch), in this process alone."""
     from physgen.train import train_classifier
 
     (ref_train, gen_train), (ref_held, gen_held) = parts[0], parts[1]
@@ -108,9 +121,9 @@ def _train(spec, parts: list[tuple[np.ndarray, np.ndarray]], device: str | None)
                 for k, a, b in (("reference", ref_train, ref_held), ("generated", gen_train, gen_held))}
     held_out = {"reference": np.arange(len(ref_train) + len(ref_held)) >= len(ref_train),
                 "generated": np.arange(len(gen_train) + len(gen_held)) >= len(gen_train)}
-    with tempfile.TemporaryDirectory(prefix="physgen-c2st-") as run_dir:
+    with tempfile.TemporaryDirectory(prefix="physgen-c2st-") as run_dir, _own_random_state():
         result = train_classifier(spec, datasets["reference"], datasets["generated"], run_dir, held_out=held_out,
-                                  device=device, progress=False)
+                                  device=device, distributed=False, progress=False)
     return result
 
 
@@ -269,27 +282,31 @@ def _challenge(level: str, reference: xr.Dataset, generated: xr.Dataset, names, 
 
 @METRICS.register("classifier_auc_challenge_lowlevel")
 def classifier_auc_challenge_lowlevel(reference: xr.Dataset, generated: xr.Dataset, *, threshold_mev: float = 0.0,
-                                      seed: int = 0, epochs: int = 50) -> float:
+                                      seed: int = 0, epochs: int = 50, n_hidden: int = 2048) -> float:
     """AUC after isotonic calibration of the Fast Calorimeter Simulation Challenge's low-level classifier."""
-    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs).auc
+    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs,
+                      n_hidden=n_hidden).auc
 
 
 @METRICS.register("classifier_jsd_challenge_lowlevel")
 def classifier_jsd_challenge_lowlevel(reference: xr.Dataset, generated: xr.Dataset, *, threshold_mev: float = 0.0,
-                                      seed: int = 0, epochs: int = 50) -> float:
+                                      seed: int = 0, epochs: int = 50, n_hidden: int = 2048) -> float:
     """JSD (bits, unclipped) after isotonic calibration of the challenge's low-level classifier."""
-    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs).jsd
+    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs,
+                      n_hidden=n_hidden).jsd
 
 
 @METRICS.register("classifier_auc_challenge_highlevel")
 def classifier_auc_challenge_highlevel(reference: xr.Dataset, generated: xr.Dataset, *,
-                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50) -> float:
+                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50,
+                                       n_hidden: int = 2048) -> float:
     """AUC after isotonic calibration of the Fast Calorimeter Simulation Challenge's high-level classifier."""
-    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs).auc
+    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs, n_hidden=n_hidden).auc
 
 
 @METRICS.register("classifier_jsd_challenge_highlevel")
 def classifier_jsd_challenge_highlevel(reference: xr.Dataset, generated: xr.Dataset, *,
-                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50) -> float:
+                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50,
+                                       n_hidden: int = 2048) -> float:
     """JSD (bits, unclipped) after isotonic calibration of the challenge's high-level classifier."""
-    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs).jsd
+    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs, n_hidden=n_hidden).jsd

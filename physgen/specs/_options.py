@@ -85,9 +85,9 @@ def unknown_key_hint(model: type[BaseModel], loc: Loc) -> str:
 
 
 # ------------------------------------------------------------------ errors at a key path
-def _custom(kind: str, message: str, loc: Loc, value: Any, **context: Any) -> InitErrorDetails:
-    return {"type": PydanticCustomError(kind, message.replace("{", "{{").replace("}", "}}") if not context else message,
-                                        context or None), "loc": loc, "input": value}
+def _custom(kind: str, loc: Loc, value: Any, message: str) -> InitErrorDetails:
+    """A pydantic error line of type ``kind`` at ``loc`` whose message is ``message`` as written."""
+    return {"type": PydanticCustomError(kind, "{message}", {"message": message}), "loc": loc, "input": value}
 
 
 class OptionErrors:
@@ -98,10 +98,13 @@ class OptionErrors:
         self.lines: list[InitErrorDetails] = []
 
     def add(self, loc: Loc, message: str, value: Any = None, kind: str = "plugin_option") -> None:
-        self.lines.append(_custom(kind, message, loc, value))
+        self.lines.append(_custom(kind, loc, value, message))
 
     def unknown_key(self, loc: Loc, hint: str, value: Any = None) -> None:
-        self.lines.append(_custom("unknown_key", "unknown key{hint}", loc, value, hint=hint))
+        """An unknown key; ``hint`` (``"; did you mean 'x'?"``) ends the message."""
+        line = _custom("unknown_key", loc, value, f"unknown key{hint}")
+        line["type"] = PydanticCustomError("unknown_key", "unknown key{hint}", {"hint": hint})
+        self.lines.append(line)
 
     def plugin(self, registry, name: str, loc: Loc) -> Any:
         """The plug-in ``name`` of ``registry``, or None with the error recorded at ``loc``."""

@@ -127,7 +127,7 @@ class _Trainer:
     """State of one training process; :func:`train` and :func:`train_classifier` drive it."""
 
     def __init__(self, loaded: LoadedSpec, make_data: DataFactory, run_dir: Path, device: str | None,
-                 resume: bool, overwrite: bool, num_workers: int | None):
+                 resume: bool, overwrite: bool, num_workers: int | None, distributed: bool = True):
         self.loaded, self.spec = loaded, _check_model_spec(loaded)
         self.training = self.spec.training
         recipe_cls = get_architecture(self.spec.architecture)
@@ -136,7 +136,7 @@ class _Trainer:
         if self.training.selection is not None:
             selection_metric(self.training.selection)  # a wrong metric name or option fails before training
         self.device = select_device(device or self.options.device)
-        self.dist = setup(self.device)
+        self.dist = setup(self.device) if distributed else Distributed()
         self.run = RunDir(run_dir)
         self.num_workers = num_workers if num_workers is not None else self.options.num_workers
         self.data = make_data(self.spec, self.options, self.dist, self.num_workers)
@@ -448,7 +448,7 @@ def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference:
                      generated: str | os.PathLike[str] | xr.Dataset, run_dir: str | os.PathLike[str], *,
                      steps: int | None = None, epochs: int | None = None, seed: int | None = None,
                      held_out: dict[str, np.ndarray] | None = None, resume: bool = False, overwrite: bool = False,
-                     device: str | None = None, progress: bool = True) -> TrainResult:
+                     device: str | None = None, distributed: bool = True, progress: bool = True) -> TrainResult:
     """Train the classifier of ``model_spec`` (reference = label 1, generated = label 0) into ``run_dir``
     through the same loop as :func:`train` (checkpoints, exact resume, DDP, AMP, NaN handling).
 
@@ -457,6 +457,7 @@ def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference:
     ``held_out``: boolean masks ``{"reference": ..., "generated": ...}`` of the events kept out of
     training (default: a seeded random ``training.validation_fraction`` of each store). With
     ``training.options.best_epoch`` the returned recipe holds the networks of the best epoch.
+    ``distributed=False`` trains in this process alone even under torchrun (a metric inside a run).
     ``result.data`` is the :class:`TwoSampleData` (held-out split, logits of any events).
     """
     _check_lengths(steps, epochs, resume, overwrite)
@@ -481,7 +482,7 @@ def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference:
         return TwoSampleData(spec, references, generateds, options, dist, layout=recipe.input_layout,
                              held_out=held_out)
 
-    trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, 0)
+    trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, 0, distributed)
     result = _run(trainer, steps, epochs, progress)
     if result.best and getattr(trainer.options, "best_epoch", "last") != "last":
         state = torch.load(trainer.run.path / result.best[0]["path"], map_location=trainer.device, weights_only=False)

@@ -203,25 +203,25 @@ class TwoSampleData:
         return tuple(source.dims.index(d) for d in dims)
 
     # -- the epoch plan --------------------------------------------------------------------
-    def _pairs(self, epoch: int) -> list[tuple[int, tuple[int, int], tuple[int, int]]]:
-        """This rank's (pair index, reference block, generated block) of ``epoch``, in order."""
+    def _pairs(self, epoch: int, rank: int | None = None) -> list[tuple[int, tuple[int, int], tuple[int, int]]]:
+        """The (pair index, reference block, generated block) of ``epoch`` for ``rank`` (default: this one)."""
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(1, epoch)))
         order = {k: rng.permutation(len(b)) for k, b in self.blocks.items()}
         pick = {k: [self.blocks[k][order[k][i % len(order[k])]] for i in range(self.n_pairs)] for k in self.blocks}
         pairs = [(i, pick["reference"][i], pick["generated"][i]) for i in range(self.n_pairs)]
-        return pairs[self.dist.rank::self.dist.world]
+        return pairs[self.dist.rank if rank is None else rank::self.dist.world]
 
     def _train_events(self, key: str, block: tuple[int, int]) -> int:
         return int((~self.held_out[key][block[0]:block[1]]).sum())
 
-    def batches_in_epoch(self, epoch: int) -> int:
+    def batches_in_epoch(self, epoch: int, rank: int | None = None) -> int:
         size = self.batch_size
         return sum(-(-(self._train_events("reference", r) + self._train_events("generated", g)) // size)
-                   for _, r, g in self._pairs(epoch))
+                   for _, r, g in self._pairs(epoch, rank))
 
     def steps_for_epochs(self, epochs: int) -> int:
-        """Exactly ``epochs`` full epochs."""
-        return sum(self.batches_in_epoch(e) for e in range(epochs))
+        """Exactly ``epochs`` full epochs (of the rank with the most batches: every rank takes as many steps)."""
+        return max(sum(self.batches_in_epoch(e, rank) for e in range(epochs)) for rank in range(self.dist.world))
 
     def _flip(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         for axis in self.flip_axes:
