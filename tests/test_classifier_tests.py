@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 import xarray as xr
 
 from physgen.metrics import challenge_classifier_test, classifier_test, get_metric
 from physgen.metrics.calibration import isotonic_calibration
-from physgen.metrics.classifier import challenge_highlevel_inputs, challenge_lowlevel_inputs
+from physgen.metrics.classifier import challenge_highlevel_inputs, challenge_lowlevel_inputs, challenge_scores
 from physgen.store import create_store, open_store, resolve_dataset
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -35,6 +36,24 @@ def test_isotonic_calibration_matches_scikit_learn():
     reference = sklearn.IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1 - 1e-6).fit(p, labels)
     new = rng.uniform(-0.1, 1.1, 500)
     np.testing.assert_allclose(isotonic_calibration(p, labels)(new), reference.predict(new), rtol=1e-12, atol=1e-15)
+
+
+def test_challenge_scores_match_the_challenges_own_computation():
+    """The calibration and scoring of evaluate.py's evaluate_cls(final_eval=True), written with its own
+    libraries (scikit-learn's IsotonicRegression and roc_auc_score, torch's BCELoss) on the same logits."""
+    isotonic = pytest.importorskip("sklearn.isotonic")
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(8)
+    labels = np.r_[np.ones(3000), np.zeros(3000)]
+    logits = rng.normal(0.8 * labels, 1.3).astype(np.float32).astype(np.float64)
+    cal, test = slice(0, None, 2), slice(1, None, 2)
+    sigmoid = torch.sigmoid(torch.tensor(logits)).numpy()
+    iso = isotonic.IsotonicRegression(out_of_bounds="clip", y_min=1e-6, y_max=1.0 - 1e-6).fit(sigmoid[cal], labels[cal])
+    rescaled = iso.predict(sigmoid[test])
+    auc = metrics.roc_auc_score(labels[test], rescaled)
+    bce = torch.nn.BCELoss()(torch.tensor(rescaled), torch.tensor(labels[test])).item()
+    ours = challenge_scores(logits[cal], labels[cal], logits[test], labels[test])
+    assert ours == pytest.approx((auc, (np.log(2.0) - bce) / np.log(2.0)), rel=1e-12, abs=1e-14)
 
 
 def test_challenge_test_on_identical_and_on_separable_samples():

@@ -48,7 +48,7 @@ from physgen.units import ureg
 
 __all__ = [
     "CHALLENGE_SPLIT", "ClassifierTest", "challenge_classifier_test", "challenge_highlevel_inputs",
-    "challenge_lowlevel_inputs", "classifier_test",
+    "challenge_lowlevel_inputs", "challenge_scores", "classifier_test",
 ]
 
 CHALLENGE_SPLIT = (0.6, 0.2, 0.2)
@@ -168,14 +168,22 @@ def challenge_classifier_test(reference: np.ndarray, generated: np.ndarray, *, e
                  batch_size=batch_size, lr=lr, seed=seed,
                  options={"device": device or "auto", "best_epoch": "held_out_accuracy", "block_events": 10**9})
     result = _train(spec, parts, device)
-    test_logits, test_labels = _labelled(result.recipe, parts[1])
-    calibrate = isotonic_calibration(scipy.special.expit(test_logits), test_labels)
-    logits, labels = _labelled(result.recipe, parts[2])
+    auc, jsd = challenge_scores(*_labelled(result.recipe, parts[1]), *_labelled(result.recipe, parts[2]))
+    return ClassifierTest(auc=auc, jsd=jsd, convention="calochallenge",
+                          calibration={"method": "isotonic", "fitted_on": len(parts[1][0]) + len(parts[1][1])},
+                          best_epoch=result.best[0]["epoch"] if result.best else None,
+                          n_test=len(parts[2][0]) + len(parts[2][1]))
+
+
+def challenge_scores(calibration_logits: np.ndarray, calibration_labels: np.ndarray, logits: np.ndarray,
+                     labels: np.ndarray) -> tuple[float, float]:
+    """The challenge's final evaluation (``evaluate_cls(final_eval=True)``): an isotonic map of the sigmoid
+    outputs fitted on the calibration events, then the ROC AUC and JSD = (ln 2 − BCE)/ln 2 of the
+    calibrated probabilities of the evaluation events (BCE: the plain mean over events)."""
+    calibrate = isotonic_calibration(scipy.special.expit(calibration_logits), calibration_labels)
     p = calibrate(scipy.special.expit(logits))
     bce = float(-np.mean(labels * np.log(p) + (1 - labels) * np.log1p(-p)))
-    return ClassifierTest(auc=roc_auc(labels, p), jsd=(np.log(2) - bce) / np.log(2), convention="calochallenge",
-                          calibration={"method": "isotonic", "fitted_on": int(len(test_labels))},
-                          best_epoch=result.best[0]["epoch"] if result.best else None, n_test=len(labels))
+    return roc_auc(labels, p), (np.log(2) - bce) / np.log(2)
 
 
 # ---------------------------------------------------------------- the challenge's inputs from stores

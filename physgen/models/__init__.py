@@ -22,8 +22,9 @@ from physgen.models.ild_gan import IldWgan
 from physgen.models.lagan import Lagan
 
 __all__ = [
-    "CNN3DClassifier", "CaloGan", "ClassifierRecipe", "ConditionalCaloGan", "DCTROptions", "MLPClassifier", "DataDescription", "DenseGAN", "DenseNetwork", "IldWgan", "Lagan", "Recipe",
-    "VariableInfo", "architecture_names", "build_optimizer", "dimuon_mass", "get_architecture", "mlp", "register_architecture",
+    "CNN3DClassifier", "CaloGan", "ClassifierRecipe", "ConditionalCaloGan", "DCTROptions", "DataDescription",
+    "DenseGAN", "DenseNetwork", "IldWgan", "Lagan", "MLPClassifier", "Recipe", "VariableInfo", "architecture_names",
+    "build_optimizer", "dimuon_mass", "get_architecture", "mlp", "register_architecture",
 ]
 
 

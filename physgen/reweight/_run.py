@@ -20,15 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from physgen import train
 from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError
-from physgen.metrics.calibration import balanced_nll, fit_temperature, roc_auc
-from physgen.models import DCTROptions, get_architecture
-from physgen.models.classifier import ClassifierRecipe
+from physgen.metrics import balanced_nll, fit_temperature, roc_auc
+from physgen.models import ClassifierRecipe, DCTROptions, get_architecture
 from physgen.reweight._calibration import weights_from_logits
-from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry, parse_plugin_options
+from physgen.specs import LoadedSpec, ModelSpec, parse_plugin_options
 from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance
-from physgen.train import load_run, train_classifier
-from physgen.train._run import atomic_save, atomic_write_text
 
 __all__ = ["load_classifier", "load_model_spec", "reweight"]
 
@@ -36,9 +34,8 @@ CLASSIFIER = "classifier.pt"
 
 
 def load_model_spec(model: str | os.PathLike[str] | LoadedSpec) -> tuple[LoadedSpec, DCTROptions]:
-    """A DCTR model spec (path or name) and its validated options."""
-    loaded = model if isinstance(model, LoadedSpec) else SpecRegistry.default(near=Path.cwd()).resolve(
-        os.fspath(model), kind="model")
+    """A DCTR model spec (path or name, found as ``physgen train`` finds model specs) and its options."""
+    loaded = train.load_model_spec(model)
     spec = loaded.spec
     recipe = get_architecture(spec.architecture) if isinstance(spec, ModelSpec) else None
     if recipe is None or not issubclass(recipe, ClassifierRecipe) or not issubclass(recipe.TrainingOptions, DCTROptions):
@@ -56,7 +53,7 @@ def load_classifier(run_dir: str | os.PathLike[str]) -> tuple[torch.nn.Module, f
     if not path.is_file():
         msg = f"{str(run_dir)!r} is not a reweight run directory (no {CLASSIFIER})"
         raise StoreError(msg)
-    run = load_run(run_dir, checkpoint=str(path))
+    run = train.load_run(run_dir, checkpoint=str(path))
     temperature = float(torch.load(path, map_location="cpu", weights_only=False)["temperature"])
     return run.recipe.networks["classifier"].eval(), temperature, run.info
 
@@ -126,7 +123,7 @@ def reweight(
     _check_run_dir(run_dir, overwrite, resume)
     _check_same_schema(open_store(reference).physgen.provenance, open_store(generated).physgen.provenance)
 
-    result = train_classifier(loaded, reference, generated, run_dir, seed=seed, resume=resume,
+    result = train.train_classifier(loaded, reference, generated, run_dir, seed=seed, resume=resume,
                               overwrite=overwrite, device=device, progress=progress)
     data, recipe, spec = result.data, result.recipe, result.recipe.spec
     logits, labels = data.held_out_logits(recipe)
@@ -139,16 +136,16 @@ def reweight(
                    "nll_after_calibration": balanced_nll(logits, labels, temperature)}
     weights = weights_from_logits(data.logits(recipe, "generated"), temperature, options.clip)
 
-    atomic_save({"recipe": {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()},
-                 "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)
-    atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
+    snapshot = {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()}
+    train.atomic_save({"recipe": snapshot, "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)
+    train.atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
     device_name = str(next(recipe.networks.parameters()).device)
     metrics = {"model": {"name": spec.name, "hash": loaded.hash, "architecture": spec.architecture},
                "reference": reference, "generated": generated, "variable": name, "seed": spec.training.seed,
                "clip": options.clip, "device": device_name, "block_events": data.block, "steps": result.step,
                "events": {k: s.n_events for k, s in data.sources.items()}, "history": _history(run_dir),
                **calibration, "weights": _weight_summary(weights, options.clip)}
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    train.atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
 
     provenance = {"method": "dctr", "run_dir": str(run_dir.resolve()), "model": metrics["model"],
                   "reference": reference, "temperature": temperature, "clip": options.clip,

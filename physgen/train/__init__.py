@@ -13,14 +13,15 @@ from physgen.train._loop import (
     train,
     train_classifier,
 )
-from physgen.train._run import LoadedRun, RunDir, load_run
+from physgen.train._run import LoadedRun, RunDir, atomic_save, atomic_write_text, load_run
 from physgen.train._store_data import StoreData
 from physgen.train._transforms import TransformSet
 from physgen.train._two_sample import EventSource, TwoSampleData, held_out_mask
 
 __all__ = [
     "EventSource", "LoadedRun", "NonFiniteLossError", "RunDir", "StoreData", "StoreStream", "StreamPlan",
-    "TrainResult", "TrainingData", "TransformSet", "TwoSampleData", "held_out_mask", "load_model_spec", "load_run",
+    "TrainResult", "TrainingData", "TransformSet", "TwoSampleData", "atomic_save", "atomic_write_text",
+    "held_out_mask", "load_model_spec", "load_run",
     "make_loader", "select_device", "selection", "train", "train_classifier", "worker_skips",
 ]
 

@@ -42,7 +42,7 @@ from physgen.train._distributed import Distributed, average_gradients, broadcast
 from physgen.train._run import RunDir, atomic_save, atomic_write_text
 from physgen.train._store_data import StoreData
 from physgen.train._two_sample import TwoSampleData
-from physgen.train.selection import score, selection_metric
+from physgen.train.selection import score
 
 __all__ = ["NonFiniteLossError", "TrainResult", "TrainingData", "load_model_spec", "train", "train_classifier"]
 
@@ -133,8 +133,6 @@ class _Trainer:
         recipe_cls = get_architecture(self.spec.architecture)
         self.options = parse_plugin_options(recipe_cls.TrainingOptions, self.training.options, source=loaded.source,
                                             loc=("training", "options"))
-        if self.training.selection is not None:
-            selection_metric(self.training.selection)  # a wrong metric name or option fails before training
         self.device = select_device(device or self.options.device)
         self.dist = setup(self.device) if distributed else Distributed()
         self.run = RunDir(run_dir)

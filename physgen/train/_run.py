@@ -28,8 +28,12 @@ __all__ = ["RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file, flush it to disk, then ``os.replace``: a kill leaves the old file or the new one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
