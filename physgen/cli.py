@@ -84,7 +84,9 @@ def specs_show(name: str) -> None:
 @specs_app.command("validate")
 @user_errors
 def specs_validate(paths: list[Path]) -> None:
-    """Validate spec files, including the specs they refer to by name."""
+    """Validate spec files, including the specs they refer to by name and every plug-in option; a
+    dataset's simulator is built (not run), so that what validates simulates."""
+    from physgen.sim import build_simulator
     from physgen.specs import DatasetSpec, load_spec
     from physgen.store import resolve_dataset
 
@@ -93,7 +95,9 @@ def specs_validate(paths: list[Path]) -> None:
         try:
             loaded = load_spec(path)
             if isinstance(loaded.spec, DatasetSpec):
-                resolve_dataset(str(path))
+                resolved = resolve_dataset(str(path))
+                if loaded.spec.simulator is not None:
+                    build_simulator(resolved)
             console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
         except PhysgenError as exc:
             failures.append(str(exc))

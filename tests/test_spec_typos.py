@@ -80,6 +80,20 @@ def test_plugin_option_typo_names_the_full_key_path(tmp_path):
     assert "unknown key 'data.transforms.mu1_px.0.options.meen'; did you mean 'mean'?" in message
 
 
+def test_importer_options_and_simulator_requirements_are_checked(tmp_path):
+    data = yaml.safe_load((SPECS / "datasets" / "import_calogan.yaml").read_text())
+    data["importer"]["options"] = {"chunk": 10}  # the shipped importers take no options
+    (tmp_path / "import.yaml").write_text(yaml.safe_dump(data))
+    data = yaml.safe_load((SPECS / "datasets" / "ild_photons_50gev.yaml").read_text())
+    data["simulator"]["options"]["energy_condition"] = "energy"  # not among the dataset's conditions
+    (tmp_path / "showers.yaml").write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["specs", "validate", str(tmp_path / "import.yaml"), str(tmp_path / "showers.yaml")])
+    message = " ".join(result.output.split())
+    assert result.exit_code == 2
+    assert "unknown key 'importer.options.chunk'" in message
+    assert "conditions must include the incident energy 'energy'" in message
+
+
 def test_misspelt_plugin_names_are_caught(tmp_path):
     cases = {
         "models/zmumu_gan17.yaml": (("architecture",), "dense_gna", "unknown architecture 'dense_gna'; did you mean 'dense_gan'"),
