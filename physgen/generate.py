@@ -36,8 +36,8 @@ __all__ = ["generate", "run_schema"]
 
 
 def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
-    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})", plugins=False), s["text"], role)
-              for role, s in store_specs.items()}
+    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})", plugins=False),
+                               s["text"], role) for role, s in store_specs.items()}
     return ResolvedDataset(loaded["dataset"], loaded.get("detector"), loaded.get("features"))
 
 

@@ -90,13 +90,15 @@ class Registry(Generic[T]):
             try:
                 obj = ep.load()
             except Exception as exc:  # a broken plug-in must not break physgen
-                msg = f"{self.kind} plug-in {ep.name!r} ({ep.value}) failed to load and is skipped: {type(exc).__name__}: {exc}"
+                msg = (f"{self.kind} plug-in {ep.name!r} ({ep.value}) failed to load and is skipped: "
+                       f"{type(exc).__name__}: {exc}")
                 warnings.warn(msg, PhysgenWarning, stacklevel=3)
                 continue
             if isinstance(obj, types.ModuleType):
                 continue  # the module registered its plug-ins when imported
             if ep.name in self._entries and self._entries[ep.name] is not obj:
-                msg = f"{self.kind} plug-in {ep.name!r} ({ep.value}) is skipped: the name is taken by {self._entries[ep.name]!r}"
+                msg = (f"{self.kind} plug-in {ep.name!r} ({ep.value}) is skipped: the name is taken by "
+                       f"{self._entries[ep.name]!r}")
                 warnings.warn(msg, PhysgenWarning, stacklevel=3)
                 continue
             self._entries[ep.name] = obj

@@ -13,8 +13,9 @@ from physgen.metrics.separation import separation_power, separation_power_hist
 from physgen.metrics.weights import dilution, effective_sample_size, weighted_mean_error
 
 __all__ = [
-    "ClassifierTest", "DistanceEstimate", "KS_SUM_VARIABLES", "balanced_nll", "challenge_classifier_test", "classifier_test", "common_edges", "dilution",
-    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "fit_temperature", "fpd", "frechet_distance",
+    "ClassifierTest", "DistanceEstimate", "KS_SUM_VARIABLES", "balanced_nll", "challenge_classifier_test",
+    "classifier_test", "common_edges", "dilution", "effective_sample_size", "emd_2d", "emd_minimax_score",
+    "event_columns", "fit_temperature", "fpd", "frechet_distance",
     "get_metric", "histogram_2d", "kpd", "ks_statistic", "ks_sum", "metric_names", "register_metric",
     "roc_auc", "separation_power", "separation_power_hist", "wasserstein_1d", "weight_values",
     "weighted_mean_error",

@@ -199,7 +199,8 @@ def _incident_mev(ds: xr.Dataset) -> np.ndarray:
         if name in ds.data_vars and ds[name].ndim == 1:
             return np.asarray(ds[name].values, dtype=np.float64) * conversion_factor(ds[name].attrs.get("units", ""),
                                                                                        "MeV")
-    msg = f"the challenge's classifier inputs need the incident energy, one of {list(_INCIDENT)}; the store has {sorted(ds.data_vars)}"
+    msg = (f"the challenge's classifier inputs need the incident energy, one of {list(_INCIDENT)}; "
+           f"the store has {sorted(ds.data_vars)}")
     raise SchemaError(msg)
 
 
@@ -280,7 +281,8 @@ def c2st_jsd(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] |
     return classifier_test(*_columns_matrix(reference, generated, names), seed=seed, epochs=epochs).jsd
 
 
-def _challenge(level: str, reference: xr.Dataset, generated: xr.Dataset, names, threshold_mev, **options) -> ClassifierTest:
+def _challenge(level: str, reference: xr.Dataset, generated: xr.Dataset, names: list[str] | None,
+               threshold_mev: float, **options: Any) -> ClassifierTest:
     if level == "lowlevel":
         inputs = [challenge_lowlevel_inputs(ds, threshold_mev=threshold_mev) for ds in (reference, generated)]
     else:

@@ -73,7 +73,7 @@ class MassConstraint(BaseModel):
 
 class DenseGANHyperparameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    latent_dim: PositiveInt | None = Field(None, description="noise inputs (default: the generated features, paper 002)")
+    latent_dim: PositiveInt | None = Field(None, description="noise inputs (default: one per generated feature)")
     generator_layers: list[PositiveInt] = [64, 128, 256, 512, 256, 128]
     discriminator_layers: list[PositiveInt] = [128, 128, 256, 256, 128, 64, 32, 16, 8]
     activation: Literal["leaky_relu", "relu"] = "leaky_relu"
