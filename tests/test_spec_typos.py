@@ -8,6 +8,7 @@ letter doubled (``latent_dim`` → ``latent_dimm``)."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,16 @@ from physgen.cli import app
 from tests.conftest import SPECS
 
 SHIPPED = sorted(SPECS.rglob("*.yaml"))
+
+
+@pytest.fixture
+def scratch(tmp_path) -> Iterator[Path]:
+    """A folder for broken copies of shipped specs, removed afterwards: a spec found by name from another
+    test's folder (spec lookup also searches a folder's parent) must never be one of these."""
+    folder = tmp_path / "scratch" / "specs"
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(tmp_path / "scratch")
 
 
 def _key_paths(node: Any, path: tuple = ()) -> Iterator[tuple]:
@@ -46,7 +57,7 @@ def _with_typo(data: Any, path: tuple) -> tuple[Any, str, str]:
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(SPECS)))
-def test_every_key_typo_fails_validate_with_a_suggestion(path: Path, tmp_path):
+def test_every_key_typo_fails_validate_with_a_suggestion(path: Path, scratch):
     data = yaml.safe_load(path.read_text())
     runner = CliRunner()
     keys = list(_key_paths(data))
@@ -54,7 +65,7 @@ def test_every_key_typo_fails_validate_with_a_suggestion(path: Path, tmp_path):
     missed = []
     for key_path in keys:
         broken, key, typo = _with_typo(data, key_path)
-        target = tmp_path / path.relative_to(SPECS)
+        target = scratch / path.relative_to(SPECS)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(yaml.safe_dump(broken, sort_keys=False))
         result = runner.invoke(app, ["specs", "validate", str(target)])
@@ -64,13 +75,13 @@ def test_every_key_typo_fails_validate_with_a_suggestion(path: Path, tmp_path):
     assert not missed, f"{len(missed)} of {len(keys)} typos not caught: {missed[:5]}"
 
 
-def test_plugin_option_typo_names_the_full_key_path(tmp_path):
+def test_plugin_option_typo_names_the_full_key_path(scratch):
     """The issue's three examples: a GAN hyperparameter, a training option, a transform option."""
     data = yaml.safe_load((SPECS / "models" / "zmumu_gan17.yaml").read_text())
     data["hyperparameters"]["latent_dimm"] = 17
     data["training"]["options"] = {"num_wrokers": 2}
     data["data"]["transforms"]["mu1_px"] = [{"name": "scale", "options": {"meen": 0.0}}]
-    path = tmp_path / "model.yaml"
+    path = scratch / "model.yaml"
     path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["specs", "validate", str(path)])
     assert result.exit_code == 2
@@ -80,21 +91,21 @@ def test_plugin_option_typo_names_the_full_key_path(tmp_path):
     assert "unknown key 'data.transforms.mu1_px.0.options.meen'; did you mean 'mean'?" in message
 
 
-def test_importer_options_and_simulator_requirements_are_checked(tmp_path):
+def test_importer_options_and_simulator_requirements_are_checked(scratch):
     data = yaml.safe_load((SPECS / "datasets" / "import_calogan.yaml").read_text())
     data["importer"]["options"] = {"chunk": 10}  # the shipped importers take no options
-    (tmp_path / "import.yaml").write_text(yaml.safe_dump(data))
+    (scratch / "import.yaml").write_text(yaml.safe_dump(data))
     data = yaml.safe_load((SPECS / "datasets" / "ild_photons_50gev.yaml").read_text())
     data["simulator"]["options"]["energy_condition"] = "energy"  # not among the dataset's conditions
-    (tmp_path / "showers.yaml").write_text(yaml.safe_dump(data))
-    result = CliRunner().invoke(app, ["specs", "validate", str(tmp_path / "import.yaml"), str(tmp_path / "showers.yaml")])
+    (scratch / "showers.yaml").write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(app, ["specs", "validate", str(scratch / "import.yaml"), str(scratch / "showers.yaml")])
     message = " ".join(result.output.split())
     assert result.exit_code == 2
     assert "unknown key 'importer.options.chunk'" in message
     assert "conditions must include the incident energy 'energy'" in message
 
 
-def test_misspelt_plugin_names_are_caught(tmp_path):
+def test_misspelt_plugin_names_are_caught(scratch):
     cases = {
         "models/zmumu_gan17.yaml": (("architecture",), "dense_gna", "unknown architecture 'dense_gna'; did you mean 'dense_gan'"),
         "datasets/calogan_eplus.yaml": (("simulator", "name"), "showrs", "unknown simulator 'showrs'; did you mean 'showers'"),
@@ -107,7 +118,7 @@ def test_misspelt_plugin_names_are_caught(tmp_path):
         for part in key_path[:-1]:
             parent = parent[part]
         parent[key_path[-1]] = value
-        path = tmp_path / name.replace("/", "_")
+        path = scratch / name.replace("/", "_")
         path.write_text(yaml.safe_dump(data))
         result = CliRunner().invoke(app, ["specs", "validate", str(path)])
         assert result.exit_code == 2 and expected in " ".join(result.output.split()), (name, result.output)

@@ -71,15 +71,7 @@ def resolve_dataset(dataset: LoadedSpec | str, registry: SpecRegistry | None = N
         raise SpecError(msg)
     detector = registry.get("detector", spec.detector) if spec.detector else None
     features = registry.get("features", spec.features) if spec.features else None
-    resolved = ResolvedDataset(dataset, detector, features)
-    unknown = [name for name in spec.conditions if name not in resolved.schema.names]
-    if unknown:
-        from physgen.errors import SpecError, did_you_mean
-
-        lines = [f"{dataset.source}: conditions.{name}: not a variable of the dataset's store schema (conditions are "
-                 f"stored as features){did_you_mean(name, resolved.schema.names)}" for name in unknown]
-        raise SpecError("\n".join(lines))
-    return resolved
+    return ResolvedDataset(dataset, detector, features)
 
 
 def feature_variables(schema: FeatureSchemaSpec) -> list[VariableSchema]:
