@@ -41,7 +41,8 @@ def test_every_kind_has_a_registry_with_its_builtins():
     assert {"calogan", "lagan", "calochallenge", "ild"} <= set(plugins.IMPORTERS.names())
     assert {"dense_gan", "dctr_mlp", "calochallenge_dnn"} <= set(plugins.ARCHITECTURES.names())
     assert {"log", "log1p", "scale", "smear"} <= set(plugins.TRANSFORMS.names())
-    assert {"c2st_auc", "classifier_auc_challenge_lowlevel", "ks_sum"} <= set(plugins.METRICS.names())
+    assert {"c2st_auc", "classifier_auc_challenge_lowlevel", "classifier_jsd_challenge_highlevel", "ks_sum"} <= set(
+        plugins.METRICS.names())
     assert "n_hits" in plugins.OBSERVABLES
 
 

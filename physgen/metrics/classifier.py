@@ -3,8 +3,7 @@
 Two conventions, each with its own names in the metric registry (one meaning per name):
 
 **physgen's default (fast)** — :func:`classifier_test`; metrics ``c2st_auc`` (the ROC AUC: 0.5 for
-indistinguishable samples, 1 for separable ones), ``c2st_auc_deviation`` (2·|AUC − ½| in [0, 1],
-lower is better, for snapshot selection) and ``c2st_jsd``. The classifier is the ``dctr_mlp``
+indistinguishable samples, 1 for separable ones; snapshot selection scores |AUC − ½|) and ``c2st_jsd``. The classifier is the ``dctr_mlp``
 architecture (inputs standardised inside, hidden 64-64, class-balanced BCE, Adam 1e-3, batch 256)
 trained by the one training loop (:func:`physgen.train.train_classifier`) on 60 % of a balanced
 sample (the larger one subsampled), temperature-scaled on 20 % (:func:`~physgen.metrics.fit_temperature`)
@@ -40,19 +39,22 @@ import xarray as xr
 import yaml
 
 from physgen.errors import PhysgenError, SchemaError
-from physgen.metrics._columns import event_columns
 from physgen.metrics.calibration import balanced_nll, fit_temperature, isotonic_calibration, roc_auc
-from physgen.observables import compute, default_observables
-from physgen.plugins import METRICS
+from physgen.observables import compute, default_observables, observable_names
 from physgen.units import ureg
 
 __all__ = [
-    "CHALLENGE_SPLIT", "ClassifierTest", "challenge_classifier_test", "challenge_highlevel_inputs",
+    "CHALLENGE_HIGHLEVEL", "CHALLENGE_SPLIT", "ClassifierTest", "challenge_classifier_test", "challenge_highlevel_inputs",
     "challenge_lowlevel_inputs", "challenge_scores", "classifier_test",
 ]
 
 CHALLENGE_SPLIT = (0.6, 0.2, 0.2)
 """Train / test (best epoch, calibration) / validation (the reported numbers) shares of each sample."""
+
+CHALLENGE_HIGHLEVEL = ("layer_energy", "centroid_eta", "centroid_phi", "width_eta", "width_phi", "total_energy",
+                       "sparsity_calochallenge", "centroid_r", "width_r")
+"""The high-level features of ``prepare_high_data_for_classifier``, in its order (after log10 E_inc):
+E per layer, centres and widths in η and φ of the α-binned layers, E_tot, sparsity, centre and width in r."""
 
 
 @dataclass(frozen=True)
@@ -233,10 +235,13 @@ def _challenge_column(values: np.ndarray, units: str) -> np.ndarray:
 
 def challenge_highlevel_inputs(ds: xr.Dataset, names: Sequence[str] | None = None) -> np.ndarray:
     """``[log10(E_inc / MeV), features…]`` per event with the challenge's per-feature scaling
-    (``prepare_high_data_for_classifier``): ``names`` are observables or variables (default: the store's
-    default observables), each scaled by its units (:func:`_challenge_column`)."""
+    (``prepare_high_data_for_classifier``): ``names`` are observables or variables (default: the
+    challenge's :data:`CHALLENGE_HIGHLEVEL` where a store provides them all, e.g. CaloChallenge stores,
+    else its default observables), each scaled by its units (:func:`_challenge_column`)."""
     incident = _incident_mev(ds)
-    names = [n for n in (names or default_observables(ds)) if n not in _INCIDENT]
+    if names is None:
+        names = CHALLENGE_HIGHLEVEL if set(CHALLENGE_HIGHLEVEL) <= set(observable_names(ds)) else default_observables(ds)
+    names = [n for n in names if n not in _INCIDENT]
     stored = [n for n in names if n in ds.data_vars]
     arrays = dict(compute(ds, [n for n in names if n not in stored]).data_vars) | {n: ds[n] for n in stored}
     if not arrays:
@@ -248,75 +253,3 @@ def challenge_highlevel_inputs(ds: xr.Dataset, names: Sequence[str] | None = Non
         values = np.asarray(array.values, dtype=np.float64).reshape(len(incident), -1)
         columns.append(_challenge_column(values, array.attrs.get("units", "")))
     return np.concatenate(columns, axis=1)
-
-
-# ---------------------------------------------------------------- registered metrics
-def _columns_matrix(reference: xr.Dataset, generated: xr.Dataset, names: list[str] | None) -> tuple[np.ndarray, ...]:
-    ref, gen = event_columns(reference, names), event_columns(generated, names)
-    common = sorted(set(ref) & set(gen))
-    if not common:
-        msg = f"reference and generated share no columns (reference: {sorted(ref)}, generated: {sorted(gen)})"
-        raise PhysgenError(msg)
-    return np.stack([ref[k] for k in common], axis=1), np.stack([gen[k] for k in common], axis=1)
-
-
-@METRICS.register("c2st_auc")
-def c2st_auc(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, seed: int = 0,
-             epochs: int = 30) -> float:
-    """ROC AUC of physgen's classifier two-sample test on the per-event columns (0.5: indistinguishable)."""
-    return classifier_test(*_columns_matrix(reference, generated, names), seed=seed, epochs=epochs).auc
-
-
-@METRICS.register("c2st_auc_deviation")
-def c2st_auc_deviation(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, seed: int = 0,
-                       epochs: int = 30) -> float:
-    """2·|AUC − ½| of physgen's classifier two-sample test: 0 indistinguishable, 1 separable (lower is better)."""
-    return 2 * abs(c2st_auc(reference, generated, names=names, seed=seed, epochs=epochs) - 0.5)
-
-
-@METRICS.register("c2st_jsd")
-def c2st_jsd(reference: xr.Dataset, generated: xr.Dataset, *, names: list[str] | None = None, seed: int = 0,
-             epochs: int = 30) -> float:
-    """Jensen–Shannon divergence (bits, clipped at 0) from physgen's temperature-calibrated classifier."""
-    return classifier_test(*_columns_matrix(reference, generated, names), seed=seed, epochs=epochs).jsd
-
-
-def _challenge(level: str, reference: xr.Dataset, generated: xr.Dataset, names: list[str] | None,
-               threshold_mev: float, **options: Any) -> ClassifierTest:
-    if level == "lowlevel":
-        inputs = [challenge_lowlevel_inputs(ds, threshold_mev=threshold_mev) for ds in (reference, generated)]
-    else:
-        inputs = [challenge_highlevel_inputs(ds, names) for ds in (reference, generated)]
-    return challenge_classifier_test(*inputs, **options)
-
-
-@METRICS.register("classifier_auc_challenge_lowlevel")
-def classifier_auc_challenge_lowlevel(reference: xr.Dataset, generated: xr.Dataset, *, threshold_mev: float = 0.0,
-                                      seed: int = 0, epochs: int = 50, n_hidden: int = 2048) -> float:
-    """AUC after isotonic calibration of the Fast Calorimeter Simulation Challenge's low-level classifier."""
-    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs,
-                      n_hidden=n_hidden).auc
-
-
-@METRICS.register("classifier_jsd_challenge_lowlevel")
-def classifier_jsd_challenge_lowlevel(reference: xr.Dataset, generated: xr.Dataset, *, threshold_mev: float = 0.0,
-                                      seed: int = 0, epochs: int = 50, n_hidden: int = 2048) -> float:
-    """JSD (bits, unclipped) after isotonic calibration of the challenge's low-level classifier."""
-    return _challenge("lowlevel", reference, generated, None, threshold_mev, seed=seed, epochs=epochs,
-                      n_hidden=n_hidden).jsd
-
-
-@METRICS.register("classifier_auc_challenge_highlevel")
-def classifier_auc_challenge_highlevel(reference: xr.Dataset, generated: xr.Dataset, *,
-                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50,
-                                       n_hidden: int = 2048) -> float:
-    """AUC after isotonic calibration of the Fast Calorimeter Simulation Challenge's high-level classifier."""
-    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs, n_hidden=n_hidden).auc
-
-
-@METRICS.register("classifier_jsd_challenge_highlevel")
-def classifier_jsd_challenge_highlevel(reference: xr.Dataset, generated: xr.Dataset, *,
-                                       names: list[str] | None = None, seed: int = 0, epochs: int = 50,
-                                       n_hidden: int = 2048) -> float:
-    """JSD (bits, unclipped) after isotonic calibration of the challenge's high-level classifier."""
-    return _challenge("highlevel", reference, generated, names, 0.0, seed=seed, epochs=epochs, n_hidden=n_hidden).jsd

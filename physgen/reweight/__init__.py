@@ -5,7 +5,8 @@ per-event weights w = exp(logit/T) that move the generated distribution onto the
 ordinary model architecture (``physgen.models``: ``dctr_mlp``, ``dctr_cnn3d``) trained by the one
 training loop (``physgen.train.train_classifier``), and its temperature comes from
 ``physgen.metrics.fit_temperature``; this package keeps what is DCTR's own: turning calibrated
-logits into clipped, normalised weights and writing them back into the generated store.
+logits into clipped, normalised weights and writing them back into the generated store. Its
+diagnostics (⟨S²⟩ before and after weighting, dilution) are :mod:`physgen.metrics`' own.
 """
 
 from physgen.reweight._calibration import LOGIT_LIMIT, clip_and_normalise, weights_from_logits

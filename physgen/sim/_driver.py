@@ -22,13 +22,24 @@ from physgen.sim._base import Simulator, get_simulator
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
 
-__all__ = ["simulate", "chunk_plan", "build_simulator"]
+__all__ = ["simulate", "chunk_plan", "build_simulator", "default_workers"]
 
 
 def chunk_plan(n_events: int, chunk_events: int) -> list[int]:
     """Events per chunk: full chunks then one remainder."""
     full, rest = divmod(n_events, chunk_events)
     return [chunk_events] * full + ([rest] if rest else [])
+
+
+def default_workers(simulator: Simulator, chunks: int) -> int:
+    """All cores (at most one per chunk) for simulators marked ``parallel_by_default``, else 1.
+
+    Starting a local dask cluster costs seconds, worth it only for expensive simulators (Pythia)
+    with more than one chunk to do.
+    """
+    if not simulator.parallel_by_default:
+        return 1
+    return max(1, min(os.cpu_count() or 1, chunks))
 
 
 def build_simulator(dataset: ResolvedDataset) -> Simulator:
@@ -71,7 +82,7 @@ def simulate(
     *,
     events: int | None = None,
     seed: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     mode: str = "create",
     progress: bool = True,
@@ -79,7 +90,8 @@ def simulate(
     """Simulate ``events`` events of ``dataset`` into the store ``out``; return its URL.
 
     ``mode``: ``"create"`` (fail if ``out`` exists), ``"overwrite"`` or ``"resume"``
-    (continue an interrupted run with the same spec and seed).
+    (continue an interrupted run with the same spec and seed). ``workers``: local worker processes;
+    ``None`` chooses (:func:`default_workers`). The store is the same whatever the choice.
     """
     if not isinstance(dataset, ResolvedDataset):
         dataset = resolve_dataset(dataset)
@@ -107,6 +119,8 @@ def simulate(
         writer.update_provenance(requested_events=n_events)
     plan = chunk_plan(n_events, chunk)
     todo = [(i, n) for i, n in enumerate(plan) if i * chunk >= done]
+    if workers is None:
+        workers = default_workers(simulator, len(todo))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
                         enabled=progress) as advance:
         if workers <= 1 and scheduler is None:

@@ -134,7 +134,7 @@ class ModelSpec(SpecModel):
         selection = self.training.selection
         if selection is not None:
             metric = errors.plugin(plugins.METRICS, selection.metric, ("training", "selection", "metric"))
-            if metric is not None:
-                errors.call(metric, selection.options, ("training", "selection", "options"), positional=2)
+            if metric is not None:  # a physgen.metrics.Metric: func(comparison, *, option=…)
+                errors.call(metric.func, selection.options, ("training", "selection", "options"), positional=1)
         errors.raise_any()
         return self

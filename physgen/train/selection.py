@@ -1,12 +1,12 @@
 """Snapshot selection: score a generated validation sample against held-out reference events with
 the metric that ``training.selection.metric`` names in the model spec.
 
-The metric comes from :mod:`physgen.metrics`' registry (``get_metric(name)``, signature
-``metric(reference_ds, generated_ds, **options) -> float``, lower is better), so a snapshot is
-ranked with exactly the code ``physgen evaluate`` reports (paper 002: ``ks_sum``, the KS sum of
-M_ll − M_Z, φ_miss and Iso1). ``selection.options`` are passed through as keyword arguments; the
-metric's name and options were checked against its signature when the model spec loaded
-(``physgen.specs``), not epochs later.
+The metric comes from :mod:`physgen.metrics`' registry (``get_metric(name)``, the same entry
+``physgen evaluate`` reports), and a snapshot's score is the metric's distance from its ideal
+value, |value − ideal| (lower is better: ``ks_sum`` is paper 002's KS sum of M_ll − M_Z, φ_miss
+and Iso1; ``c2st_auc`` scores |AUC − ½|). ``selection.options`` are passed through as keyword
+arguments; the metric's name and options were checked against its signature when the model spec
+loaded (``physgen.specs``), not epochs later.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ __all__ = ["generated_dataset", "score", "selection_metric"]
 
 
 def selection_metric(selection: SelectionSpec) -> Callable[[xr.Dataset, xr.Dataset], float]:
-    """The registered metric of ``selection`` with its options bound."""
+    """The registered metric of ``selection`` with its options bound, scored as |value − ideal|."""
     metric = get_metric(selection.metric)
-    return lambda reference, generated: float(metric(reference, generated, **selection.options))
+    return lambda reference, generated: metric.distance(metric(reference, generated, **selection.options))
 
 
 def generated_dataset(reference: xr.Dataset, values: Mapping[str, np.ndarray]) -> xr.Dataset:
