@@ -84,7 +84,9 @@ def specs_show(name: str) -> None:
 @specs_app.command("validate")
 @user_errors
 def specs_validate(paths: list[Path]) -> None:
-    """Validate spec files, including the specs they refer to by name."""
+    """Validate spec files, including the specs they refer to by name and every plug-in option; a
+    dataset's simulator is built (not run), so that what validates simulates."""
+    from physgen.sim import build_simulator
     from physgen.specs import DatasetSpec, load_spec
     from physgen.store import resolve_dataset
 
@@ -93,7 +95,9 @@ def specs_validate(paths: list[Path]) -> None:
         try:
             loaded = load_spec(path)
             if isinstance(loaded.spec, DatasetSpec):
-                resolve_dataset(str(path))
+                resolved = resolve_dataset(str(path))
+                if loaded.spec.simulator is not None:
+                    build_simulator(resolved)
             console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
         except PhysgenError as exc:
             failures.append(str(exc))
@@ -151,7 +155,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="epochs instead of steps")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from RUN_DIR/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a run directory holding a checkpoint")] = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
@@ -248,11 +253,15 @@ def reweight(
     name: Annotated[Optional[str], typer.Option(help="weight variable name (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the interrupted training in RUN_DIR")] = False,
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
 
-    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite)
+    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite, resume=resume,
+                  device=device)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "

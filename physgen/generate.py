@@ -29,14 +29,15 @@ from physgen.schema import StoreSchema
 from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.store import ResolvedDataset, create_store, normalise_url, open_store
-from physgen.train import file_sha256, load_run, select_device
+from physgen.provenance import file_sha256
+from physgen.train import load_run, select_device
 
 __all__ = ["generate", "run_schema"]
 
 
 def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
-    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})"), s["text"], role)
-              for role, s in store_specs.items()}
+    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})", plugins=False),
+                               s["text"], role) for role, s in store_specs.items()}
     return ResolvedDataset(loaded["dataset"], loaded.get("detector"), loaded.get("features"))
 
 

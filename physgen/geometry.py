@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from physgen.errors import SpecError
+from physgen.plugins import DETECTOR_KINDS, DetectorKind
 from physgen.schema import StoreSchema, VariableSchema
 from physgen.specs import (
     CylindricalCalorimeter,
@@ -118,16 +120,20 @@ def _cylindrical_schema(g: CylindricalCalorimeter) -> StoreSchema:
     return StoreSchema((var,), {"voxel": (np.arange(g.n_voxels), attrs)})
 
 
+for _model, _schema in ((EtaPhiGrid, _eta_phi_schema), (LayeredCalorimeter, _layered_schema),
+                       (VoxelCalorimeter, _voxel_schema), (CylindricalCalorimeter, _cylindrical_schema)):
+    DETECTOR_KINDS.register(_model.model_fields["type"].default, DetectorKind(_model, _schema))
+
+
 def detector_schema(detector: DetectorSpec) -> StoreSchema:
-    """The cell variables and coordinates that ``detector`` adds to a store."""
+    """The cell variables and coordinates that ``detector`` adds to a store, built by its detector kind
+    (:data:`physgen.plugins.DETECTOR_KINDS`); a geometry of no registered kind is a :class:`SpecError`."""
     g = detector.geometry
-    if isinstance(g, EtaPhiGrid):
-        return _eta_phi_schema(g)
-    if isinstance(g, LayeredCalorimeter):
-        return _layered_schema(g)
-    if isinstance(g, CylindricalCalorimeter):
-        return _cylindrical_schema(g)
-    return _voxel_schema(g)
+    kind = DETECTOR_KINDS.get(str(getattr(g, "type", None)))
+    if not isinstance(g, kind.model):
+        msg = f"detector {detector.name!r}: geometry {type(g).__name__} is not a {kind.model.__name__}"
+        raise SpecError(msg)
+    return kind.schema(g)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ file's name and sha256 in the provenance, and resumes from the store's committed
 
 from __future__ import annotations
 
-import hashlib
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -18,16 +17,16 @@ from typing import ClassVar
 
 import h5py
 import numpy as np
+from pydantic import BaseModel
 
-from physgen.errors import InputFileError, SpecError, StoreError
+from physgen.errors import InputFileError, StoreError
+from physgen.plugins import IMPORTERS
 from physgen.progress import event_progress
-from physgen.specs import shipped_spec_dir
+from physgen.provenance import file_sha256
+from physgen.specs import NoOptions, shipped_spec_dir
 from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
 
 __all__ = ["Importer", "Key", "register_importer", "get_importer", "importer_names", "import_files", "sha256"]
-
-_REGISTRY: dict[str, type[Importer]] = {}
-
 
 @dataclass(frozen=True)
 class Key:
@@ -49,6 +48,8 @@ class Importer(ABC):
     name: ClassVar[str]
     dataset: ClassVar[str]
     """Name of the shipped dataset spec describing the store (``importer: {name: <name>}``)."""
+    Options: ClassVar[type[BaseModel]] = NoOptions
+    """``importer.options`` of a dataset spec (checked when the spec loads; the shipped importers take none)."""
 
     def resolve(self, files: list[h5py.File]) -> ResolvedDataset:
         """The dataset whose schema the files fill (some formats pick it from the files)."""
@@ -64,29 +65,21 @@ class Importer(ABC):
 
 
 def register_importer(cls: type[Importer]) -> type[Importer]:
-    """Class decorator: make ``cls`` available as ``physgen import <cls.name>``."""
-    _REGISTRY[cls.name] = cls
-    return cls
+    """Class decorator: make ``cls`` available as ``physgen import <cls.name>`` (:data:`physgen.plugins.IMPORTERS`)."""
+    return IMPORTERS.register(cls.name, cls)
 
 
 def importer_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return IMPORTERS.names()
 
 
 def get_importer(name: str) -> Importer:
-    if name not in _REGISTRY:
-        msg = f"unknown import format {name!r}; known: {', '.join(importer_names())}"
-        raise SpecError(msg)
-    return _REGISTRY[name]()
+    return IMPORTERS.get(name)()
 
 
-def sha256(path: str | os.PathLike[str], block: int = 2**22) -> str:
-    """Hex sha256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def sha256(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file (as the import provenance records it)."""
+    return file_sha256(path, prefixed=False)
 
 
 def _open(path: Path) -> h5py.File:

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import xarray as xr
-from dask.callbacks import Callback
 
 from physgen.errors import PhysgenError, StoreExistsError
 from physgen.observables._registry import compute
+from physgen.progress import dask_progress
 from physgen.schema import EVENT
 
-__all__ = ["columns", "write_observables", "dask_progress"]
+__all__ = ["columns", "write_observables"]
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -36,39 +35,6 @@ def columns(obs: xr.Dataset) -> dict[str, xr.DataArray]:
             label = "_".join(map(str, index if isinstance(index, tuple) else (index,)))
             out[f"{name}_{label}"] = flat.isel(_column=i, drop=True).rename(f"{name}_{label}").assign_attrs(var.attrs)
     return out
-
-
-class _RichCallback(Callback):
-    """Advance a rich progress bar by one per finished dask task."""
-
-    def __init__(self, advance, on_start):
-        super().__init__()
-        self._advance, self._on_start = advance, on_start
-
-    def _start_state(self, dsk, state):
-        self._on_start(len(state["ready"]) + len(state["waiting"]) + len(state["finished"]) + len(state["running"]))
-
-    def _posttask(self, key, result, dsk, state, worker_id):
-        self._advance(1)
-
-
-@contextmanager
-def dask_progress(description: str, enabled: bool = True):
-    """A rich progress bar over the tasks of every dask computation inside the block (local schedulers)."""
-    if not enabled:
-        yield
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=False) as progress:
-        task = progress.add_task(description, total=None)
-
-        def start(total: int) -> None:
-            progress.update(task, total=total, completed=0)
-
-        with _RichCallback(lambda n: progress.advance(task, n), start):
-            yield
 
 
 def write_observables(ds: xr.Dataset, names: list[str] | None, out: str | os.PathLike[str] | None, *,

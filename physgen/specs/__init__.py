@@ -26,15 +26,25 @@ from physgen.specs._loader import (
     shipped_spec_dir,
     spec_hash,
 )
-from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSpec, TrainingSpec, Transform
+from physgen.specs._model import (
+    DataSpec,
+    ModelSpec,
+    OptimizerSpec,
+    SelectionSpec,
+    TrainingOptions,
+    TrainingSpec,
+    Transform,
+)
+from physgen.specs._options import NoOptions, check_options, parse_plugin_options
 from physgen.specs._pipeline import PipelineSpec, PipelineStep
 
 __all__ = [
     "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec",
     "EtaPhiGrid", "Feature", "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform",
-    "Material", "ModelSpec", "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer",
+    "Material", "ModelSpec", "NoOptions", "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer",
     "ReadoutLayer", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec", "SpecModel", "SpecRegistry",
-    "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter", "dump_spec", "load_spec", "parse_spec",
+    "TrainingOptions", "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter", "check_options", "dump_spec", "load_spec",
+    "parse_plugin_options", "parse_spec",
     "shipped_spec_dir", "spec_hash",
 ]
 

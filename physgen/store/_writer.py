@@ -10,7 +10,6 @@ interrupted append wrote beyond that point before continuing.
 from __future__ import annotations
 
 import datetime as _dt
-from importlib.metadata import version as _pkg_version
 from typing import Any, Literal
 
 import numpy as np
@@ -18,6 +17,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError, StoreExistsError
+from physgen.provenance import package_version
 from physgen.schema import EVENT, StoreSchema, VariableSchema
 from physgen.store._url import ATTR, open_physgen_group, open_root, remove_store, store_exists
 
@@ -29,10 +29,7 @@ Mode = Literal["create", "overwrite", "resume"]
 
 
 def physgen_version() -> str:
-    try:
-        return _pkg_version("physgen")
-    except Exception:  # running from a source tree that is not installed
-        return "0+unknown"
+    return package_version("physgen")
 
 
 def _variable_schema_dict(v: VariableSchema) -> dict[str, Any]:

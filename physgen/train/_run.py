@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,16 +19,21 @@ import torch
 import yaml
 
 from physgen.errors import PhysgenError
-from physgen.models import DataDescription, Recipe, VariableInfo, get_architecture
+from physgen.models import Recipe, get_architecture
 from physgen.specs import ModelSpec, parse_spec
+from physgen.train._store_data import description
 from physgen.train._transforms import TransformSet
 
-__all__ = ["RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text", "file_sha256"]
+__all__ = ["RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text"]
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write to a temporary file, flush it to disk, then ``os.replace``: a kill leaves the old file or the new one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
@@ -41,14 +45,6 @@ def atomic_save(obj: Any, path: Path) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -82,14 +78,6 @@ class RunDir:
         return json.loads(self.info.read_text())
 
 
-def description_from_info(info: dict[str, Any], transforms: TransformSet, reference=None) -> DataDescription:
-    spec: ModelSpec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
-    variables = {name: VariableInfo(tuple(v["shape"]), tuple(v["dims"]), v["units"], v["dtype"])
-                 for name, v in info["variables"].items()}
-    return DataDescription(variables, list(spec.data.inputs), list(spec.data.conditions), list(spec.data.labels),
-                           inverse=transforms.inverse, reference=reference)
-
-
 @dataclass
 class LoadedRun:
     """A trained model rebuilt from a run directory, ready to sample."""
@@ -120,9 +108,9 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best",
     if not path.is_file():
         msg = f"no checkpoint {str(path)!r} in run {str(run.path)!r}; has the training written one yet?"
         raise PhysgenError(msg)
-    spec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
+    spec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model", plugins=False)
     transforms = TransformSet(spec.data.transforms, info["transform_params"])
-    recipe = get_architecture(spec.architecture)(spec, description_from_info(info, transforms))
+    recipe = get_architecture(spec.architecture)(spec, description(info["variables"], spec, transforms))
     state = torch.load(path, map_location=device, weights_only=False)
     recipe.load_state_dict(state["recipe"], optimizers=False)
     recipe.networks.to(device).eval()

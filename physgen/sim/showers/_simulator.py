@@ -8,7 +8,7 @@ import numpy as np
 import pint
 from pydantic import BaseModel, ConfigDict, Field
 
-from physgen.errors import SpecError
+from physgen.errors import SpecError, did_you_mean
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim.showers._deposit import CellReadout
 from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots
@@ -57,6 +57,12 @@ class ShowerSimulator(Simulator):
         self.stack = Stack.from_geometry(geometry)
         self.readout = CellReadout(geometry, self.stack)
         roles = {self.options.energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
+        stored = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
+        unknown = [name for name in spec.conditions if name not in roles and name not in stored]
+        if unknown:  # drawn for nothing: a misspelt condition would otherwise be ignored
+            lines = [f"{source}: conditions.{name}: the showers simulator neither uses it nor stores it as a feature"
+                     f"{did_you_mean(name, [*roles, *stored])}" for name in unknown]
+            raise SpecError("\n".join(lines))
         if self.options.energy_condition not in spec.conditions:
             msg = f"{source}: conditions must include the incident energy {self.options.energy_condition!r}"
             raise SpecError(msg)
