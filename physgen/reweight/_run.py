@@ -3,6 +3,8 @@
 The run directory holds ``classifier.pt`` (network, inputs and temperature), ``model.yaml`` (the
 spec text), ``calibration.json`` and ``metrics.json``; the weights become the variable ``name``
 of the generated store (:func:`physgen.store.add_variable`, atomic), with the run's provenance.
+Every run file is written atomically (a temporary file renamed into place). The run holds the
+generated store's writer lock from start to end; a killed run is redone with ``--overwrite``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError
+from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError, check_seed
 from physgen.reweight._calibration import auc, balanced_nll, clip_and_normalise, fit_temperature
 from physgen.reweight._classifier import (
     held_out_logits,
@@ -28,7 +30,8 @@ from physgen.reweight._classifier import (
 from physgen.reweight._inputs import EventSource, check_compatible
 from physgen.reweight._networks import ARCHITECTURES, build_network
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry
-from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance
+from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance, store_lock
+from physgen.train._run import atomic_save, atomic_write_text
 
 __all__ = ["DCTROptions", "load_classifier", "load_model_spec", "reweight"]
 
@@ -125,6 +128,7 @@ def reweight(
     seed: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    lock: bool = True,
 ) -> dict[str, Any]:
     """DCTR-reweight the store ``generated`` towards ``reference``; return the run's metrics.
 
@@ -132,8 +136,17 @@ def reweight(
     split, fits the temperature T on the held-out split, and writes
     w = min(s·exp(logit/T), clip) with s such that ⟨w⟩ = 1 as variable ``name`` (default: the
     spec's ``training.options.weight_name``) into ``generated``. ``overwrite`` replaces an existing
-    weight variable of that name and the files of ``out``.
+    weight variable of that name and the files of ``out``. ``lock=False`` skips the writer lock of
+    ``generated`` (``--no-lock``).
     """
+    if seed is not None:
+        check_seed(seed)
+    with store_lock(normalise_url(generated), enabled=lock):
+        return _reweight(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite,
+                         progress=progress, lock=lock)
+
+
+def _reweight(reference, generated, model, *, out, name, seed, overwrite, progress, lock) -> dict[str, Any]:
     loaded, options = load_model_spec(model)
     spec: ModelSpec = loaded.spec  # type: ignore[assignment]
     training = spec.training if seed is None else spec.training.model_copy(update={"seed": seed})
@@ -174,22 +187,22 @@ def reweight(
     raw = np.exp(np.clip(all_logits / temperature, -LOGIT_LIMIT, LOGIT_LIMIT))
     weights = clip_and_normalise(raw, options.clip)
 
-    torch.save({"state_dict": network.state_dict(), "architecture": spec.architecture,
-                "hyperparameters": spec.hyperparameters, "input_shape": list(sources["generated"].shape),
-                "inputs": spec.data.inputs, "temperature": temperature}, run_dir / "classifier.pt")
-    (run_dir / "model.yaml").write_text(loaded.text)
-    (run_dir / "calibration.json").write_text(json.dumps(calibration, indent=2))
+    atomic_save({"state_dict": network.state_dict(), "architecture": spec.architecture,
+                 "hyperparameters": spec.hyperparameters, "input_shape": list(sources["generated"].shape),
+                 "inputs": spec.data.inputs, "temperature": temperature}, run_dir / "classifier.pt")
+    atomic_write_text(run_dir / "model.yaml", loaded.text)
+    atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
     metrics = {"model": {"name": spec.name, "hash": loaded.hash, "architecture": spec.architecture},
                "reference": reference, "generated": generated, "variable": name, "seed": training.seed,
                "clip": options.clip, "device": str(device), "block_events": block,
                "events": {k: s.n_events for k, s in sources.items()}, "history": history, **calibration,
                "weights": _weight_summary(weights, options.clip)}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
 
     provenance = {"method": "dctr", "run_dir": str(run_dir.resolve()), "model": metrics["model"],
                   "reference": reference, "temperature": temperature, "clip": options.clip, "seed": training.seed,
                   "auc_before_calibration": calibration["auc_before_calibration"],
                   "auc_after_calibration": calibration["auc_after_calibration"]}
     add_variable(generated, name, weights, attrs={"units": "dimensionless", "long_name": f"DCTR weight ({spec.name})"},
-                 provenance=provenance, overwrite=overwrite)
+                 provenance=provenance, overwrite=overwrite, lock=lock)
     return metrics

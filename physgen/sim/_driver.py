@@ -3,11 +3,13 @@
 Chunk ``i`` of a run with seed ``s`` always gets ``SeedSequence(s, spawn_key=(i,))``, so a
 parallel run, a serial run and a resumed run give identical stores. Chunks are computed
 on a ``dask.distributed`` cluster (a ``LocalCluster`` by default, or any scheduler
-address) and committed to the store in order by this process, one atomic append each.
+address) and committed to the store in order by this process, one atomic append each. The
+run holds the store's writer lock, so a second writer is refused instead of interleaving.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +18,20 @@ from functools import lru_cache
 import numpy as np
 import yaml
 
-from physgen.errors import StoreError
+from physgen.errors import PhysgenError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.sim._base import Simulator, get_simulator
 from physgen.specs import LoadedSpec, parse_spec
-from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
+from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset, store_lock
 
 __all__ = ["simulate", "chunk_plan", "build_simulator"]
 
 
-def chunk_plan(n_events: int, chunk_events: int) -> list[int]:
-    """Events per chunk: full chunks then one remainder."""
-    full, rest = divmod(n_events, chunk_events)
-    return [chunk_events] * full + ([rest] if rest else [])
+def chunk_plan(n_events: int, chunk_events: int, *, first: int = 0) -> Iterator[tuple[int, int]]:
+    """``(chunk index, events)`` of chunks ``first, first + 1, …``: full chunks then one remainder.
+    Lazy, so any event count plans in constant memory."""
+    for index in range(first, -(-n_events // chunk_events)):
+        yield index, min(chunk_events, n_events - index * chunk_events)
 
 
 def build_simulator(dataset: ResolvedDataset) -> Simulator:
@@ -57,7 +60,12 @@ def _client(workers: int, scheduler: str | None) -> Iterator[object]:
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:  # the connect timeout is dask's distributed.comm.timeouts.connect (30 s by default)
+            client = Client(scheduler)
+        except (OSError, ValueError, TypeError) as exc:
+            msg = f"cannot connect to the dask scheduler {scheduler!r}: {exc}"
+            raise PhysgenError(msg) from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -75,22 +83,35 @@ def simulate(
     scheduler: str | None = None,
     mode: str = "create",
     progress: bool = True,
+    lock: bool = True,
 ) -> str:
     """Simulate ``events`` events of ``dataset`` into the store ``out``; return its URL.
 
     ``mode``: ``"create"`` (fail if ``out`` exists), ``"overwrite"`` or ``"resume"``
-    (continue an interrupted run with the same spec and seed).
+    (continue an interrupted run with the same spec and seed). ``lock=False`` skips the
+    store's writer lock (``--no-lock``, for object stores nobody else writes).
     """
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        msg = f"--workers must be a positive number of processes (1: in this process), got {workers!r}"
+        raise PhysgenError(msg)
     if not isinstance(dataset, ResolvedDataset):
         dataset = resolve_dataset(dataset)
     simulator = build_simulator(dataset)  # validates options: fails before any write
     spec = dataset.spec
     n_events = events if events is not None else spec.events
-    seed = spec.seed if seed is None else seed
+    seed = check_seed(spec.seed if seed is None else seed)
     if n_events <= 0:
         msg = f"--events must be positive, got {n_events}"
         raise StoreError(msg)
     url = normalise_url(out)
+    with store_lock(url, enabled=lock):
+        _simulate_into(url, dataset, simulator, n_events, seed, workers, scheduler, mode, progress)
+    return url
+
+
+def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_events: int, seed: int,
+                   workers: int, scheduler: str | None, mode: str, progress: bool) -> None:
+    spec = dataset.spec
     chunk = dataset.chunk_events
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
                   "requested_events": n_events}
@@ -105,17 +126,15 @@ def simulate(
         raise StoreError(msg)
     if n_events != writer.provenance.get("requested_events"):
         writer.update_provenance(requested_events=n_events)
-    plan = chunk_plan(n_events, chunk)
-    todo = [(i, n) for i, n in enumerate(plan) if i * chunk >= done]
+    todo = chunk_plan(n_events, chunk, first=-(-done // chunk))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
                         enabled=progress) as advance:
-        if workers <= 1 and scheduler is None:
+        if workers == 1 and scheduler is None:
             for i, n in todo:
                 writer.append(simulator.simulate(n, np.random.SeedSequence(seed, spawn_key=(i,))))
                 advance(n)
         else:
             _run_distributed(writer, _spec_texts(dataset), todo, seed, workers, scheduler, advance)
-    return url
 
 
 def _run_distributed(writer, texts, todo, seed, workers, scheduler, advance) -> None:
@@ -124,10 +143,10 @@ def _run_distributed(writer, texts, todo, seed, workers, scheduler, advance) -> 
     with _client(workers, scheduler) as client:
         pending = iter(todo)
         in_flight = {}
-        for i, n in [next(pending) for _ in range(min(len(todo), 2 * max(workers, 1)))]:
+        for i, n in itertools.islice(pending, 2 * workers):
             in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
         ready: dict[int, dict[str, np.ndarray]] = {}
-        next_index = todo[0][0] if todo else 0
+        next_index = min(in_flight.values(), default=0)
         futures = as_completed(list(in_flight))
         for future in futures:
             ready[in_flight.pop(future)] = future.result()
