@@ -2,12 +2,14 @@
 chunk missing on disk is found instead of being read as zeros.
 
 Zarr reads a chunk key that does not exist as the array's fill value (0), so a deleted chunk file
-would silently turn into events of zeros. Stores of format version 2 and later are written with
-``write_empty_chunks`` on, so every chunk of the committed events exists on disk: a missing one is
-damage. :func:`missing_chunks` lists them (one directory listing per variable, for
-``store validate``); :class:`CheckedArray`, the array dask reads through, checks the chunks behind
-a block only when the block is all zeros — the only case a missing chunk can hide in — so normal
-reads cost nothing extra.
+would silently turn into events of zeros. physgen writes every chunk (``write_empty_chunks``) and
+marks the stores it writes so with an empty Zarr group named :data:`EVERY_CHUNK_WRITTEN`; in such a
+store every chunk of the committed events exists on disk and a missing one is damage. (The mark is
+a group, not an attribute, because a copy made with ``xarray.Dataset.to_zarr`` copies attributes
+but not groups — and rightly drops the mark, since xarray skips all-zero chunks.)
+:func:`missing_chunks` lists missing chunks (one listing per variable, for ``store validate``);
+:class:`CheckedArray`, the array dask reads through, checks the chunks behind a block only when the
+block is all zeros — the only case a missing chunk can hide in — so normal reads cost nothing extra.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from physgen.store._url import filesystem
 
 __all__ = ["CheckedArray", "EVERY_CHUNK_WRITTEN", "check_present", "chunk_keys", "missing_chunks", "read_error"]
 
-EVERY_CHUNK_WRITTEN = 2
-"""First store format version whose arrays store every chunk (``write_empty_chunks=True``)."""
+EVERY_CHUNK_WRITTEN = "_physgen_every_chunk_written"
+"""Name of the empty group that marks a store whose arrays hold every chunk (``write_empty_chunks``)."""
 
 
 def _chunk_ranges(chunks: tuple[int, ...], selection: tuple[slice, ...]) -> list[range]:

@@ -32,10 +32,11 @@ def read_provenance(url: str | os.PathLike[str]) -> dict[str, Any]:
     return open_physgen_group(normalise_url(url), mode="r")[1]
 
 
-def _arrays(group: zarr.Group, meta: dict[str, Any], url: str) -> dict[str, zarr.Array]:
-    """Every array of the store; a damaged array ``zarr.json`` is a :class:`StoreError` naming the file."""
+def _members(group: zarr.Group, meta: dict[str, Any], url: str) -> tuple[dict[str, zarr.Array], bool]:
+    """Every array of the store, and whether it carries the every-chunk-written mark; a damaged array
+    ``zarr.json`` is a :class:`StoreError` naming the file."""
     try:
-        return dict(group.arrays())
+        members = dict(group.members())
     except Exception as exc:  # JSON or metadata errors of one member; find which to name it
         expected = [*meta.get("schema", {}), *meta.get(EXTRA, {})]
         expected += [d for v in meta.get("schema", {}).values() for d in v.get("dims", [])]
@@ -49,15 +50,17 @@ def _arrays(group: zarr.Group, meta: dict[str, Any], url: str) -> dict[str, zarr
                 raise StoreError(msg) from None
         msg = f"cannot list the arrays of {url!r}: a member's metadata is damaged ({type(exc).__name__}: {exc})"
         raise StoreError(msg) from None
+    arrays = {name: node for name, node in members.items() if isinstance(node, zarr.Array)}
+    return arrays, isinstance(members.get(EVERY_CHUNK_WRITTEN), zarr.Group)
 
 
-def _event_data(array: zarr.Array, url: str, name: str, committed: int, meta: dict[str, Any]) -> da.Array:
+def _event_data(array: zarr.Array, url: str, name: str, committed: int, meta: dict[str, Any],
+                every_chunk: bool) -> da.Array:
     if array.shape[0] < committed:
         msg = (f"{url}: physgen.committed_events is {committed} but variable {name!r} holds only {array.shape[0]} "
                f"events; the root metadata or the array's zarr.json is damaged")
         raise StoreError(msg)
-    checked = CheckedArray(array, url, name,
-                           check_missing=int(meta.get("format_version", 1)) >= EVERY_CHUNK_WRITTEN)
+    checked = CheckedArray(array, url, name, check_missing=every_chunk)
     token = tokenize(url, name, array.shape, array.chunks, str(array.dtype), meta.get("created"), committed)
     return da.from_array(checked, chunks=array.chunks, name=f"physgen-{name}-{token}", lock=False, fancy=False,
                          meta=np.empty((0,) * array.ndim, dtype=array.dtype))[:committed]
@@ -80,7 +83,8 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     # interrupted add_variable are not listed and stay hidden
     visible = [*meta.get("schema", {}), *meta.get(EXTRA, {})]
     coords, data_vars = {}, {}
-    for name, array in _arrays(group, meta, url).items():
+    arrays, every_chunk = _members(group, meta, url)
+    for name, array in arrays.items():
         dims = tuple(array.metadata.dimension_names or ())
         attrs = dict(array.attrs)
         if dims == (name,) and EVENT not in dims:
@@ -91,7 +95,7 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
                 raise StoreError(msg) from None
             coords[name] = xr.Variable(dims, values, attrs)
         elif dims and dims[0] == EVENT and name in visible:
-            data = _event_data(array, url, name, committed, meta)
+            data = _event_data(array, url, name, committed, meta, every_chunk)
             if event_chunks:
                 data = data.rechunk({0: event_chunks})
             data_vars[name] = xr.Variable(dims, data, attrs)
@@ -107,6 +111,7 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
     Checks provenance, schema (dims, shapes, dtypes, chunking), units, that every chunk of the
     committed events exists on disk (stores of format 2 on) and, with ``check_values``, reads every
     committed chunk: a damaged chunk, NaN/inf or values outside a variable's ``valid_range`` are problems.
+    Missing chunks are looked for in stores physgen wrote itself (see :mod:`physgen.store._chunks`).
     """
     url = normalise_url(url)
     ds = open_store(url)
@@ -146,8 +151,8 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
             ds.pint.quantify()
         except Exception as exc:
             problems.append(f"ds.pint.quantify() fails: {exc}")
-    if int(meta.get("format_version", 1)) >= EVERY_CHUNK_WRITTEN:
-        group, _ = open_physgen_group(url, mode="r")
+    group, _ = open_physgen_group(url, mode="r")
+    if EVERY_CHUNK_WRITTEN in group.group_keys():
         for name in ds.data_vars:
             for chunk in missing_chunks(url, str(name), group[str(name)], ds.sizes[EVENT]):
                 problems.append(f"chunk file {chunk} is missing (deleted?); its events would read as zeros")

@@ -5,9 +5,9 @@ raises ``physgen.committed_events`` in the root attributes. Readers see only the
 ``committed_events`` events, so a process killed during an append leaves the store
 readable at its last commit; :func:`open_writer` in ``resume`` mode trims whatever an
 interrupted append wrote beyond that point before continuing. Every chunk is written, even
-an all-zero one (``write_empty_chunks``), so a chunk missing on disk is detectable damage
-(format version 2). A write that fails (disk full, read-only) is a :class:`StoreError`; the
-store keeps its committed events.
+an all-zero one (``write_empty_chunks``), so a chunk missing on disk is detectable damage (see
+:mod:`physgen.store._chunks`). A write that fails (disk full, read-only) is a :class:`StoreError`;
+the store keeps its committed events.
 
 Callers hold the store's writer lock (:func:`physgen.store.store_lock`) around a whole run:
 ``create_store`` and ``open_writer`` do not take it, since a writer object has no end of life.
@@ -27,6 +27,7 @@ from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError, StoreExistsError
 from physgen.schema import EVENT, StoreSchema, VariableSchema
+from physgen.store._chunks import EVERY_CHUNK_WRITTEN
 from physgen.store._lock import holds_lock
 from physgen.store._url import (
     ATTR,
@@ -42,8 +43,7 @@ from physgen.store._url import (
 
 __all__ = ["StoreWriter", "create_store", "open_writer", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 2
-"""2: every chunk is stored (all-zero ones too), so ``store validate`` finds deleted chunks."""
+FORMAT_VERSION = 1
 
 WRITE_CONFIG = {"array.write_empty_chunks": True}
 
@@ -190,6 +190,8 @@ def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[s
             dimension_names=(EVENT, *var.dims),
             attributes=var.attrs,
         )
+    group.create_group(EVERY_CHUNK_WRITTEN, attributes={
+        "description": "physgen wrote every chunk of this store's arrays: a missing chunk file is damage"})
     meta = {
         "format_version": FORMAT_VERSION,
         "committed_events": 0,

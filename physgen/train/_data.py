@@ -30,7 +30,7 @@ import zarr.api.asynchronous as zarr_async
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from physgen.store._chunks import EVERY_CHUNK_WRITTEN, check_present, read_error
-from physgen.store._url import ATTR, open_root, zarr_store
+from physgen.store._url import open_root, zarr_store
 from physgen.train._transforms import TransformSet
 
 __all__ = ["READ_AHEAD", "StoreStream", "StreamPlan", "make_loader", "worker_skips"]
@@ -110,8 +110,11 @@ class _Reader:
 
     async def _open(self, url: str, variables: tuple[str, ...]) -> dict:
         group = await zarr_async.open_group(zarr_store(url, read_only=True), mode="r", use_consolidated=False)
-        meta = group.attrs.get(ATTR, {})
-        self.check_missing = int(meta.get("format_version", 1)) >= EVERY_CHUNK_WRITTEN
+        try:
+            await group.getitem(EVERY_CHUNK_WRITTEN)
+            self.check_missing = True
+        except KeyError:
+            self.check_missing = False
         return {v: await group.getitem(v) for v in variables}
 
     async def _read_one(self, name: str, array, a: int, b: int) -> np.ndarray:
