@@ -57,6 +57,10 @@ def _spec_texts(dataset: ResolvedDataset) -> tuple[tuple[str, str, str], ...]:
 
 @contextmanager
 def _client(workers: int, scheduler: str | None) -> Iterator[object]:
+    """A dask client (a scheduler's, or a local cluster's); ``None`` for a serial run in this process."""
+    if workers == 1 and scheduler is None:
+        yield None
+        return
     from distributed import Client, LocalCluster
 
     if scheduler:
@@ -104,13 +108,13 @@ def simulate(
         msg = f"--events must be positive, got {n_events}"
         raise StoreError(msg)
     url = normalise_url(out)
-    with store_lock(url, enabled=lock):
-        _simulate_into(url, dataset, simulator, n_events, seed, workers, scheduler, mode, progress)
+    with store_lock(url, enabled=lock), _client(workers, scheduler) as client:  # connected before any write
+        _simulate_into(url, dataset, simulator, n_events, seed, client, 2 * workers, mode, progress)
     return url
 
 
 def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_events: int, seed: int,
-                   workers: int, scheduler: str | None, mode: str, progress: bool) -> None:
+                   client: object | None, in_flight: int, mode: str, progress: bool) -> None:
     spec = dataset.spec
     chunk = dataset.chunk_events
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
@@ -129,34 +133,33 @@ def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_e
     todo = chunk_plan(n_events, chunk, first=-(-done // chunk))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
                         enabled=progress) as advance:
-        if workers == 1 and scheduler is None:
+        if client is None:
             for i, n in todo:
                 writer.append(simulator.simulate(n, np.random.SeedSequence(seed, spawn_key=(i,))))
                 advance(n)
         else:
-            _run_distributed(writer, _spec_texts(dataset), todo, seed, workers, scheduler, advance)
+            _run_distributed(writer, _spec_texts(dataset), todo, seed, client, in_flight, advance)
 
 
-def _run_distributed(writer, texts, todo, seed, workers, scheduler, advance) -> None:
+def _run_distributed(writer, texts, todo, seed, client, in_flight_max, advance) -> None:
     from distributed import as_completed
 
-    with _client(workers, scheduler) as client:
-        pending = iter(todo)
-        in_flight = {}
-        for i, n in itertools.islice(pending, 2 * workers):
-            in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
-        ready: dict[int, dict[str, np.ndarray]] = {}
-        next_index = min(in_flight.values(), default=0)
-        futures = as_completed(list(in_flight))
-        for future in futures:
-            ready[in_flight.pop(future)] = future.result()
-            while next_index in ready:  # commit strictly in chunk order
-                batch = ready.pop(next_index)
-                writer.append(batch)
-                advance(len(next(iter(batch.values()))))
-                next_index += 1
-            following = next(pending, None)
-            if following is not None:
-                new = client.submit(_simulate_chunk, texts, following[1], seed, following[0], pure=False)
-                in_flight[new] = following[0]
-                futures.add(new)
+    pending = iter(todo)
+    in_flight = {}
+    for i, n in itertools.islice(pending, in_flight_max):
+        in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
+    ready: dict[int, dict[str, np.ndarray]] = {}
+    next_index = min(in_flight.values(), default=0)
+    futures = as_completed(list(in_flight))
+    for future in futures:
+        ready[in_flight.pop(future)] = future.result()
+        while next_index in ready:  # commit strictly in chunk order
+            batch = ready.pop(next_index)
+            writer.append(batch)
+            advance(len(next(iter(batch.values()))))
+            next_index += 1
+        following = next(pending, None)
+        if following is not None:
+            new = client.submit(_simulate_chunk, texts, following[1], seed, following[0], pure=False)
+            in_flight[new] = following[0]
+            futures.add(new)
