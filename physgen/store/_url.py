@@ -23,8 +23,8 @@ import zarr.storage
 from physgen.errors import StoreError
 
 __all__ = [
-    "ATTR", "EXTRA", "filesystem", "has_consolidated_metadata", "is_local", "local_path", "normalise_url", "open_physgen_group",
-    "open_root", "remove_store", "store_exists", "write_root_attrs", "zarr_store",
+    "ATTR", "EXTRA", "filesystem", "has_consolidated_metadata", "is_local", "local_path", "normalise_url",
+    "open_physgen_group", "open_root", "remove_store", "store_exists", "write_root_attrs", "zarr_store",
 ]
 
 ATTR = "physgen"

@@ -99,7 +99,8 @@ def _check_no_uncommitted_events(group, meta: dict[str, Any], url: str) -> None:
 def _write_array(group, name: str, data: Any, dtype: np.dtype, *, chunk_events: int, attrs: dict[str, Any]) -> None:
     n_events = int(data.shape[0])
     array = group.create_array(name, shape=(n_events,), chunks=(chunk_events,), dtype=dtype,
-                               compressors=ZstdCodec(level=3), fill_value=0, dimension_names=(EVENT,),
+                               compressors=ZstdCodec(level=3, checksum=True), fill_value=0,
+                               dimension_names=(EVENT,),
                                attributes=dict(attrs), overwrite=True, config={"write_empty_chunks": True})
     for start in range(0, n_events, chunk_events):
         stop = min(start + chunk_events, n_events)

@@ -6,7 +6,8 @@ raises ``physgen.committed_events`` in the root attributes. Readers see only the
 readable at its last commit; :func:`open_writer` in ``resume`` mode trims whatever an
 interrupted append wrote beyond that point before continuing. Every chunk is written, even
 an all-zero one (``write_empty_chunks``), so a chunk missing on disk is detectable damage (see
-:mod:`physgen.store._chunks`). A write that fails (disk full, read-only) is a :class:`StoreError`;
+:mod:`physgen.store._chunks`), and every chunk carries a Zstd content checksum, so a flipped bit
+is a read error rather than a wrong value. A write that fails (disk full, read-only) is a :class:`StoreError`;
 the store keeps its committed events.
 
 Callers hold the store's writer lock (:func:`physgen.store.store_lock`) around a whole run:
@@ -185,7 +186,7 @@ def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[s
             shape=(0, *var.shape),
             chunks=(chunk_events, *var.shape),
             dtype=var.dtype,
-            compressors=ZstdCodec(level=3),
+            compressors=ZstdCodec(level=3, checksum=True),
             fill_value=0,
             dimension_names=(EVENT, *var.dims),
             attributes=var.attrs,
