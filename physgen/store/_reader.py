@@ -109,9 +109,9 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
     """Problems found in a store (empty list: valid). Opening failures raise :class:`StoreError`.
 
     Checks provenance, schema (dims, shapes, dtypes, chunking), units, that every chunk of the
-    committed events exists on disk (stores of format 2 on) and, with ``check_values``, reads every
-    committed chunk: a damaged chunk, NaN/inf or values outside a variable's ``valid_range`` are problems.
-    Missing chunks are looked for in stores physgen wrote itself (see :mod:`physgen.store._chunks`).
+    committed events exists on disk (in stores physgen wrote itself, see :mod:`physgen.store._chunks`)
+    and, with ``check_values``, reads every committed chunk: a damaged chunk (Zstd checksum), NaN/inf
+    or values outside a variable's ``valid_range`` are problems.
     """
     url = normalise_url(url)
     ds = open_store(url)

@@ -36,6 +36,9 @@ EXTRA = "extra_variables"
 
 def normalise_url(url: str | os.PathLike[str]) -> str:
     url = os.fspath(url)
+    if not url.strip():
+        msg = f"a store needs a path or URL, got {url!r}"
+        raise StoreError(msg)
     return url if "://" in url else str(Path(url).expanduser().absolute())
 
 
