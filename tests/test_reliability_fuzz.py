@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -31,7 +31,8 @@ from _reliability import tree_digest
 runner = CliRunner()
 OUTCOMES: Counter = Counter()
 FEW = settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
-MANY = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+MANY = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck),
+                phases=[Phase.explicit, Phase.reuse, Phase.generate])  # report failures unshrunk: shrinking is slow
 
 
 @pytest.fixture(scope="module", autouse=True)

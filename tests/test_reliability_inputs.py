@@ -126,6 +126,8 @@ SHOWER_DAMAGE = {
     "corrupt array zarr.json": (lambda c: (c / "layer_0" / "zarr.json").write_text("[]"),
                                 ["layer_0/zarr.json", "damaged"]),
     "committed_events beyond the arrays": (_set_meta("committed_events", 201), ["committed_events", "200"]),
+    "deleted array zarr.json": (lambda c: (c / "layer_2" / "zarr.json").unlink(), ["'layer_2'", "missing"]),
+    "flipped coordinate": (lambda c: _flip(c / "layer" / "c" / "0"), ["'layer'", "cannot be read"]),
 }
 
 

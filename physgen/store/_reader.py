@@ -8,6 +8,7 @@ the variable (or file) and the events, never a traceback or silently wrong value
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import dask
@@ -36,7 +37,9 @@ def _members(group: zarr.Group, meta: dict[str, Any], url: str) -> tuple[dict[st
     """Every array of the store, and whether it carries the every-chunk-written mark; a damaged array
     ``zarr.json`` is a :class:`StoreError` naming the file."""
     try:
-        members = dict(group.members())
+        with warnings.catch_warnings():  # "not recognized as a component": a lost array is reported below
+            warnings.filterwarnings("ignore", "Object at .* is not recognized", category=UserWarning)
+            members = dict(group.members())
     except Exception as exc:  # JSON or metadata errors of one member; find which to name it
         expected = [*meta.get("schema", {}), *meta.get(EXTRA, {})]
         expected += [d for v in meta.get("schema", {}).values() for d in v.get("dims", [])]
@@ -99,8 +102,12 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
             if event_chunks:
                 data = data.rechunk({0: event_chunks})
             data_vars[name] = xr.Variable(dims, data, attrs)
-    ds = xr.Dataset({name: data_vars[name] for name in visible if name in data_vars}, coords=coords,
-                    attrs={ATTR: meta})
+    lost = [name for name in visible if name not in data_vars]
+    if lost:
+        msg = (f"{url}: committed variables {lost} are missing or not per-event arrays (a deleted or damaged "
+               f"{lost[0]}/zarr.json?); the store is damaged")
+        raise StoreError(msg)
+    ds = xr.Dataset({name: data_vars[name] for name in visible}, coords=coords, attrs={ATTR: meta})
     ds.encoding["source"] = url
     return ds
 

@@ -177,8 +177,8 @@ def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[s
     for dim, (values, attrs) in schema.coords.items():
         values = np.asarray(values)
         coord = group.create_array(dim, shape=values.shape, dtype=values.dtype, dimension_names=(dim,),
-                                   attributes=dict(attrs), compressors=None, fill_value=0,
-                                   config={"write_empty_chunks": True})
+                                   attributes=dict(attrs), compressors=ZstdCodec(level=3, checksum=True),
+                                   fill_value=0, config={"write_empty_chunks": True})
         coord[...] = values
     for var in schema.variables:
         group.create_array(
