@@ -128,6 +128,7 @@ SHOWER_DAMAGE = {
     "committed_events beyond the arrays": (_set_meta("committed_events", 201), ["committed_events", "200"]),
     "deleted array zarr.json": (lambda c: (c / "layer_2" / "zarr.json").unlink(), ["'layer_2'", "missing"]),
     "flipped coordinate": (lambda c: _flip(c / "layer" / "c" / "0"), ["'layer'", "cannot be read"]),
+    "deleted coordinate chunk": (lambda c: (c / "layer_0_x" / "c" / "0").unlink(), ["layer_0_x/c/0", "missing"]),
 }
 
 

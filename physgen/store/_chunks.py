@@ -68,8 +68,10 @@ def check_present(url: str, name: str, array: Any, selection: tuple[slice, ...])
             raise StoreError(msg)
 
 
-def missing_chunks(url: str, name: str, array: zarr.Array, n_events: int) -> list[str]:
-    """Files of the chunks holding the first ``n_events`` events of ``array`` that are missing on disk."""
+def missing_chunks(url: str, name: str, array: zarr.Array, n_events: int | None = None) -> list[str]:
+    """Files of the chunks holding the first ``n_events`` events of ``array`` (all of it if ``None``: a
+    coordinate) that are missing on disk."""
+    n_events = array.shape[0] if n_events is None else n_events
     if n_events == 0:
         return []
     fs, root = filesystem(url)

@@ -21,7 +21,7 @@ from dask.base import tokenize
 
 from physgen.errors import StoreError
 from physgen.schema import EVENT
-from physgen.store._chunks import EVERY_CHUNK_WRITTEN, CheckedArray, missing_chunks
+from physgen.store._chunks import EVERY_CHUNK_WRITTEN, CheckedArray, check_present, missing_chunks
 from physgen.store._url import ATTR, EXTRA, normalise_url, open_physgen_group
 from physgen.units import ureg
 
@@ -96,6 +96,8 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
             except Exception as exc:
                 msg = f"{url}: coordinate {name!r} cannot be read ({type(exc).__name__}: {exc})"
                 raise StoreError(msg) from None
+            if every_chunk and values.size and not np.any(values):
+                check_present(url, name, array, tuple(slice(0, n) for n in array.shape))
             coords[name] = xr.Variable(dims, values, attrs)
         elif dims and dims[0] == EVENT and name in visible:
             data = _event_data(array, url, name, committed, meta, every_chunk)
@@ -160,8 +162,9 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
             problems.append(f"ds.pint.quantify() fails: {exc}")
     group, _ = open_physgen_group(url, mode="r")
     if EVERY_CHUNK_WRITTEN in group.group_keys():
-        for name in ds.data_vars:
-            for chunk in missing_chunks(url, str(name), group[str(name)], ds.sizes[EVENT]):
+        for name in ds.variables:
+            n_events = ds.sizes[EVENT] if name in ds.data_vars else None
+            for chunk in missing_chunks(url, str(name), group[str(name)], n_events):
                 problems.append(f"chunk file {chunk} is missing (deleted?); its events would read as zeros")
     if check_values and not problems:
         problems += _value_problems(ds, [*meta.get("schema", {}), *meta.get(EXTRA, {})])
