@@ -161,10 +161,11 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
         except Exception as exc:
             problems.append(f"ds.pint.quantify() fails: {exc}")
     group, _ = open_physgen_group(url, mode="r")
-    if EVERY_CHUNK_WRITTEN in group.group_keys():
+    arrays, every_chunk = _members(group, meta, url)
+    if every_chunk:
         for name in ds.variables:
             n_events = ds.sizes[EVENT] if name in ds.data_vars else None
-            for chunk in missing_chunks(url, str(name), group[str(name)], n_events):
+            for chunk in missing_chunks(url, str(name), arrays[str(name)], n_events):
                 problems.append(f"chunk file {chunk} is missing (deleted?); its events would read as zeros")
     if check_values and not problems:
         problems += _value_problems(ds, [*meta.get("schema", {}), *meta.get(EXTRA, {})])
