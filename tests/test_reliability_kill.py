@@ -171,8 +171,8 @@ training: {batch_size: 256, epochs: 2, optimizer: {name: adam, lr: 1.0e-3}, vali
 @pytest.fixture(scope="module")
 def bimodal_pair(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("pair")
-    ref = simulate("toy_bimodal_1d", tmp / "ref.zarr", events=1200, seed=1, progress=False)
-    gen = simulate("toy_bimodal_1d", tmp / "gen.zarr", events=1200, seed=2, progress=False)
+    ref = simulate("toy_bimodal_1d", tmp / "ref.zarr", events=600, seed=1, progress=False)
+    gen = simulate("toy_bimodal_1d", tmp / "gen.zarr", events=600, seed=2, progress=False)
     return tmp, ref, gen
 
 

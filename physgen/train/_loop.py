@@ -173,6 +173,8 @@ class _Trainer:
             self._write_info()
         if resume and self.run.checkpoint.is_file():
             self._restore(load_checkpoint(self.run.checkpoint, device))
+        if resume and self.dist.main:
+            self._drop_logs_after(self.step)
 
     # ------------------------------------------------------------------ set-up
     def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -219,10 +221,13 @@ class _Trainer:
         self.epoch, self.skip = state["positions"][self.dist.rank]
         self.best = list(state.get("best", []))
         _set_rng_state(state["rng"][self.dist.rank])
-        if self.dist.main:  # drop metric lines logged after the checkpoint, and a line torn by a kill
-            lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
-            kept = [ln for ln in lines if _logged_step(ln) <= self.step]
-            atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
+
+    def _drop_logs_after(self, step: int) -> None:
+        """Metric lines logged after the checkpoint resumed from (all of them without one), and a line
+        torn by a kill, are dropped: the resumed run logs those steps again."""
+        lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
+        kept = [ln for ln in lines if _logged_step(ln) <= step]
+        atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> None:
