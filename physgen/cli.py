@@ -125,7 +125,8 @@ def simulate(
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     events: Annotated[Optional[int], typer.Option(help="number of events (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's)")] = None,
-    workers: Annotated[int, typer.Option(help="processes on a local dask cluster (1: in this process)")] = 1,
+    workers: Annotated[Optional[int], typer.Option(
+        help="processes on a local dask cluster (1: in this process; default: every core for Pythia simulators)")] = None,
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
@@ -330,12 +331,14 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
     names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the classifier test and subsampling")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
 ) -> None:
     """Compare a generated store with a reference: metrics.json and a self-contained report.html."""
     from physgen.report import evaluate as run
 
-    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names), seed=seed)
+    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names),
+                 metrics=_name_list(metrics), seed=seed)
     table = Table("metric", "value")
     for key, value in result["summary"].items():
         table.add_row(key, "–" if value is None else f"{value:.4g}")

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from physgen.cli import app
 from physgen.errors import InputFileError, StoreError
 from physgen.io import import_files, importer_names, sha256
+from physgen.observables import compute
 from physgen.store import ResolvedDataset, StoreWriter, open_store, validate_store
 
 
@@ -59,7 +60,8 @@ def test_lagan_round_trip_fills_missing_columns(tmp_path):
         "jet_mass": rng.uniform(60, 100, n).astype(np.float32), "tau_21": rng.uniform(0, 1, n).astype(np.float32)})
     url = import_files("lagan", [tmp_path / "j.h5"], tmp_path / "s.zarr", progress=False)
     ds = open_store(url)
-    np.testing.assert_array_equal(ds["image"].values, data["image"])
+    # rows of the file run along φ (decreasing), columns along η: stored as image[eta, phi]
+    np.testing.assert_array_equal(ds["image"].values, data["image"][:, ::-1, :].transpose(0, 2, 1))
     np.testing.assert_array_equal(ds["signal"].values, data["signal"].astype(np.int8))
     for k in ("jet_pt", "jet_eta", "jet_mass", "tau_21"):
         np.testing.assert_array_equal(ds[k].values, data[k])
@@ -67,6 +69,28 @@ def test_lagan_round_trip_fills_missing_columns(tmp_path):
     assert np.all(ds["weight"].values == 1)
     # NaN marks "not in the file"; the store validator flags exactly those variables
     assert sorted(p.split("'")[1] for p in validate_store(url)) == ["jet_phi", "tau_1", "tau_2"]
+
+
+def test_lagan_two_subjet_image_reads_back_with_its_mass(tmp_path):
+    """A crafted file in the public LAGAN layout (rows: φ from +1.2 down to −1.2; columns: η from
+    −1.2 to +1.2, as the original analysis notebook builds its grids) holding two massless pixels:
+    pT 180 GeV at (η, φ) = (0, 0) and 90 GeV at (+0.3, −0.8). Their invariant mass is
+    m² = 2 pT1 pT2 [cosh Δη − cos Δφ] (PHYSICS.md §1) = 106.28 GeV; reading the file's axes the
+    other way round (rows as η) would give 111.3 GeV."""
+    image = np.zeros((1, 25, 25), np.float32)
+    image[0, 12, 12] = 180.0           # row 12: φ = 0; column 12: η = 0
+    image[0, 20, 15] = 90.0            # row 20: φ = 1.2 − 2.0 = −0.8; column 15: η = −1.2 + 1.5 = +0.3
+    _write(tmp_path / "two.h5", {"image": image, "signal": np.ones(1)})
+    ds = open_store(import_files("lagan", [tmp_path / "two.h5"], tmp_path / "s.zarr", progress=False))
+    expected_mass = np.sqrt(2 * 180.0 * 90.0 * (np.cosh(0.3) - np.cos(0.8)))
+    expected_pt = np.hypot(180.0 + 90.0 * np.cos(-0.8), 90.0 * np.sin(-0.8))
+    assert expected_mass == pytest.approx(106.28, abs=0.01)
+    values = compute(ds, ["jet_mass", "jet_pt"])
+    assert float(values["jet_mass"][0]) == pytest.approx(expected_mass, rel=1e-5)
+    assert float(values["jet_pt"][0]) == pytest.approx(expected_pt, rel=1e-5)
+    # the second subjet sits below the centre (negative φ) and on the right (positive η), as in physgen's images
+    assert float(ds["image"].sel(eta=0.3, phi=-0.8, method="nearest")[0]) == 90.0
+    assert float(ds["image"].sel(eta=0.0, phi=0.0, method="nearest")[0]) == 180.0
 
 
 @pytest.mark.parametrize("voxels", [368, 533, 6480])

@@ -52,14 +52,14 @@ SIMULATORS = [  # (dataset, chunk events, events): at least three chunks, the la
 @pytest.mark.parametrize(("dataset", "chunk", "events"), SIMULATORS)
 def test_serial_parallel_and_resumed_runs_are_bitwise_identical(tmp_path, scheduler, dataset, chunk, events):
     spec = _small_chunks(tmp_path, dataset, chunk)
-    serial = simulate(spec, tmp_path / "serial.zarr", events=events, seed=7, progress=False)
-    again = simulate(spec, tmp_path / "again.zarr", events=events, seed=7, progress=False)
+    serial = simulate(spec, tmp_path / "serial.zarr", events=events, seed=7, workers=1, progress=False)
+    again = simulate(spec, tmp_path / "again.zarr", events=events, seed=7, workers=1, progress=False)
     parallel = simulate(spec, tmp_path / "parallel.zarr", events=events, seed=7, scheduler=scheduler, progress=False)
-    resumed = simulate(spec, tmp_path / "resumed.zarr", events=2 * chunk, seed=7, progress=False)
-    resumed = simulate(spec, resumed, events=events, seed=7, mode="resume", progress=False)
+    resumed = simulate(spec, tmp_path / "resumed.zarr", events=2 * chunk, seed=7, workers=1, progress=False)
+    resumed = simulate(spec, resumed, events=events, seed=7, workers=1, mode="resume", progress=False)
     for other in (again, parallel, resumed):
         assert_same_bytes(other, serial)
-    other_seed = simulate(spec, tmp_path / "other.zarr", events=events, seed=8, progress=False)
+    other_seed = simulate(spec, tmp_path / "other.zarr", events=events, seed=8, workers=1, progress=False)
     with pytest.raises(AssertionError, match="other bytes"):  # the comparison can fail
         assert_same_bytes(other_seed, serial)
 

@@ -7,9 +7,10 @@ records file names and sha256 checksums, and resumes an interrupted import.
 
 from physgen.io import _formats  # noqa: F401  (registers the importers)
 from physgen.io._base import Importer, Key, get_importer, import_files, importer_names, register_importer, sha256
+from physgen.io._formats import lagan_to_eta_phi
 
 __all__ = [
-    "Importer", "Key", "get_importer", "import_files", "importer_names", "register_importer", "sha256",
+    "Importer", "Key", "get_importer", "import_files", "importer_names", "lagan_to_eta_phi", "register_importer", "sha256",
 ]
 
 

@@ -9,7 +9,7 @@ from physgen.errors import InputFileError
 from physgen.io._base import Importer, Key, register_importer
 from physgen.store import ResolvedDataset
 
-__all__ = ["CaloGANImporter", "LAGANImporter", "CaloChallengeImporter", "ILDImporter"]
+__all__ = ["CaloGANImporter", "LAGANImporter", "CaloChallengeImporter", "ILDImporter", "lagan_to_eta_phi"]
 
 CALOCHALLENGE_VARIANTS = {368: "calochallenge_1_photons", 533: "calochallenge_1_pions",
                           6480: "calochallenge_2", 40500: "calochallenge_3"}
@@ -41,6 +41,15 @@ class CaloGANImporter(Importer):
 class LAGANImporter(Importer):
     """LAGAN jet images (paper 000): ``image`` (N,25,25) pT in GeV plus per-jet columns.
 
+    Axes: the public arrays are ``image[row, col]`` with columns along η (η = −1.2 … +1.2) and rows
+    along φ, *decreasing* (row 0 is φ = +1.2): the original generator filled its histogram
+    η-major, then stored ``flipud(transpose(...))`` (``hep-lbdl/adversarial-jets``,
+    ``generation/jettools/jettools.py`` ``rotate_jet``; its ``analysis/plots.ipynb`` builds the
+    matching grids ``eta = tile(grid, (25, 1))``, ``phi = tile(grid[::-1, None], (1, 25))``). physgen
+    stores ``image[eta, phi]`` with both increasing, so ``image[i, j] = lagan[24 − j, i]``: the
+    second subjet, below the centre in LAGAN's array, lands at negative φ as in physgen's own images,
+    and the heavier right half stays at positive η. Pixel values are copied exactly.
+
     ``signal`` is required; any other feature column the file lacks is stored as NaN
     (float features), −1 (``n_constituents``) or 1 (``weight``).
     """
@@ -66,7 +75,7 @@ class LAGANImporter(Importer):
             msg = (f"{f.filename}: event {start + event}: 'signal' is {signal[event]!r}; it must be 1 (W' → WZ) "
                    f"or 0 (QCD)")
             raise InputFileError(msg)
-        out = {"image": f["image"][start:stop], "signal": signal.astype(np.int8)}
+        out = {"image": lagan_to_eta_phi(f["image"][start:stop]), "signal": signal.astype(np.int8)}
         for feature in dataset.feature_spec.features:
             if feature.name in out:
                 continue
@@ -75,6 +84,11 @@ class LAGANImporter(Importer):
             else:
                 out[feature.name] = np.full(stop - start, self.FILL.get(feature.name, np.nan), feature.dtype)
         return out
+
+
+def lagan_to_eta_phi(images: np.ndarray) -> np.ndarray:
+    """LAGAN-layout images ``(..., φ decreasing, η increasing)`` → physgen's ``(..., eta, phi)``, both increasing."""
+    return np.ascontiguousarray(np.swapaxes(images[..., ::-1, :], -1, -2))
 
 
 @register_importer

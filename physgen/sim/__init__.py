@@ -7,10 +7,10 @@ pileup), the last two with Pythia 8 and FastJet.
 
 from physgen.sim import jets, mixtures, showers, zmumu  # noqa: F401  (register the simulators)
 from physgen.sim._base import Simulator, get_simulator, parse_options, register_simulator, simulator_names
-from physgen.sim._driver import build_simulator, chunk_plan, simulate
+from physgen.sim._driver import build_simulator, chunk_plan, default_workers, simulate
 
 __all__ = [
-    "Simulator", "build_simulator", "chunk_plan", "get_simulator", "parse_options", "register_simulator",
+    "Simulator", "build_simulator", "chunk_plan", "default_workers", "get_simulator", "parse_options", "register_simulator",
     "simulate", "simulator_names",
 ]
 

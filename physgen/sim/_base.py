@@ -30,6 +30,8 @@ class Simulator(ABC):
 
     name: ClassVar[str]
     Options: ClassVar[type[BaseModel] | None] = None
+    parallel_by_default: ClassVar[bool] = False
+    """True for expensive simulators: the driver then uses every core unless told otherwise."""
 
     def __init__(self, dataset: ResolvedDataset):
         self.dataset = dataset

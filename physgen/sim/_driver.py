@@ -22,9 +22,9 @@ from physgen.errors import PhysgenError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.sim._base import Simulator, get_simulator
 from physgen.specs import LoadedSpec, parse_spec
-from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset, store_lock
+from physgen.store import ResolvedDataset, create_store, normalise_url, read_provenance, resolve_dataset, store_lock
 
-__all__ = ["simulate", "chunk_plan", "build_simulator"]
+__all__ = ["simulate", "chunk_plan", "build_simulator", "default_workers"]
 
 
 def chunk_plan(n_events: int, chunk_events: int, *, first: int = 0) -> Iterator[tuple[int, int]]:
@@ -32,6 +32,17 @@ def chunk_plan(n_events: int, chunk_events: int, *, first: int = 0) -> Iterator[
     Lazy, so any event count plans in constant memory."""
     for index in range(first, -(-n_events // chunk_events)):
         yield index, min(chunk_events, n_events - index * chunk_events)
+
+
+def default_workers(simulator: Simulator, chunks: int) -> int:
+    """All cores (at most one per chunk) for simulators marked ``parallel_by_default``, else 1.
+
+    Starting a local dask cluster costs seconds, worth it only for expensive simulators (Pythia)
+    with more than one chunk to do.
+    """
+    if not simulator.parallel_by_default:
+        return 1
+    return max(1, min(os.cpu_count() or 1, chunks))
 
 
 def build_simulator(dataset: ResolvedDataset) -> Simulator:
@@ -83,7 +94,7 @@ def simulate(
     *,
     events: int | None = None,
     seed: int | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     scheduler: str | None = None,
     mode: str = "create",
     progress: bool = True,
@@ -92,10 +103,11 @@ def simulate(
     """Simulate ``events`` events of ``dataset`` into the store ``out``; return its URL.
 
     ``mode``: ``"create"`` (fail if ``out`` exists), ``"overwrite"`` or ``"resume"``
-    (continue an interrupted run with the same spec and seed). ``lock=False`` skips the
-    store's writer lock (``--no-lock``, for object stores nobody else writes).
+    (continue an interrupted run with the same spec and seed). ``workers``: local worker processes;
+    ``None`` chooses (:func:`default_workers`). The store is the same whatever the choice.
+    ``lock=False`` skips the store's writer lock (``--no-lock``, for object stores nobody else writes).
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         msg = f"--workers must be a positive number of processes (1: in this process), got {workers!r}"
         raise PhysgenError(msg)
     if not isinstance(dataset, ResolvedDataset):
@@ -108,9 +120,22 @@ def simulate(
         msg = f"--events must be positive, got {n_events}"
         raise StoreError(msg)
     url = normalise_url(out)
-    with store_lock(url, enabled=lock), _client(workers, scheduler) as client:  # connected before any write
-        _simulate_into(url, dataset, simulator, n_events, seed, client, 2 * workers, mode, progress)
+    chunk = dataset.chunk_events
+    with store_lock(url, enabled=lock):
+        if workers is None:
+            done = _committed_events(url) if mode == "resume" else 0
+            workers = default_workers(simulator, len(range(-(-done // chunk), -(-n_events // chunk))))
+        with _client(workers, scheduler) as client:  # connected before anything is written
+            _simulate_into(url, dataset, simulator, n_events, seed, client, 2 * workers, mode, progress)
     return url
+
+
+def _committed_events(url: str) -> int:
+    """Events already in the store at ``url`` (0 if there is none yet, or it is not one: creating it says why)."""
+    try:
+        return int(read_provenance(url)["committed_events"])
+    except StoreError:
+        return 0
 
 
 def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_events: int, seed: int,

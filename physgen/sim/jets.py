@@ -12,7 +12,9 @@ Per event (``simulate``):
    pseudo-jet at the cell centre with pT = E / cosh η.
 3. anti-kT, R = 1.0; trimming (kT subjets R = 0.3, keep those with pT > 5 % of the jet pT).
    The leading trimmed jet is kept if 250 < pT < 300 GeV, |η| < 2 (and in the optional mass
-   window); otherwise the event is rejected and generation continues until ``n`` are kept.
+   window); otherwise the event is rejected and generation continues until ``n`` are kept. One
+   anti-kT call on the whole batch first skips the events without any jet above the pT cut
+   (exact: trimming only lowers a jet's pT), so only the others pay for per-event trimming.
 4. τ1, τ2 (β = 1, R0 = jet radius) with one-pass winner-take-all exclusive-kT axes, from the
    trimmed jet's constituent cells.
 5. Image (paper 000 appendix B, "Pix+Trans+Rotation(Cubic)+Renorm"): constituents translated
@@ -22,18 +24,29 @@ Per event (``simulate``):
    rescaled to its summed pT before rotation, then flipped in η so the right half (η > 0)
    carries more pT than the left.
 
-The default W' mass is 600 GeV (not the 800 GeV of PHYSICS.md): about half of the W bosons
-then have 250 < pT < 300 GeV against 17 % for 800 GeV, so fewer events are thrown away. The
-default QCD pT-hat window [200, 400] GeV is a generator-level cut: measured with a
-pT-hat > 150 GeV sample, about 24 % of QCD jets that land in the 250–300 GeV window come from
-pT-hat < 200 GeV (hard initial-state radiation), so the default slightly sculpts the
-background; lower ``pt_hat`` for a less biased but ~3× slower sample.
+Choices, all in the dataset spec and recorded in the store's provenance (paper 000 and the
+original generator, ``hep-lbdl/adversarial-jets`` ``generation/event-gen``): W' mass 800 GeV
+(the original's default; 17 % of the W bosons then fall in the 250–300 GeV window, against 51 %
+at 600 GeV); the public dataset's jet-mass window 60 < m < 100 GeV (its file name says
+``Mass60-100``); QCD pT-hat window [200, 400] GeV. The original generated QCD with pT-hat in
+[100, 500] GeV; measured with a pT-hat > 150 GeV sample, about 24 % of the QCD jets that land in
+the 250–300 GeV window come from pT-hat < 200 GeV (hard initial-state radiation), so the default
+slightly sculpts the background for a ~3× faster sample; lower ``pt_hat`` for a less biased one.
+
+Image orientation (checked against the original code): physgen stores ``image[eta, phi]`` with
+both coordinates increasing with the index. The original C++ filled ``Intensity[i·25 + j]`` with
+i along η and j along φ; its Python then stored ``flipud(transpose(...))``, so the public LAGAN
+arrays are ``image[row, col]`` with columns along η (increasing) and rows along φ (decreasing:
+row 0 is φ = +1.2). The rotation puts the second subjet at −π/2, i.e. at negative φ (below the
+centre in LAGAN's array), and the flip puts the larger pT at positive η (the right half). The
+``lagan`` importer maps the axes (``physgen.io``); the images here need no mapping.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+import awkward as ak
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import ndimage
@@ -66,11 +79,12 @@ class JetOptions(BaseModel):
     sqrt_s: float = Field(14000.0, gt=0, description="centre-of-mass energy (GeV)")
     process: Literal["signal", "background", "both"] = "both"
     signal_fraction: float = Field(0.5, ge=0, le=1, description="share of W' events when process is 'both'")
-    wprime_mass: float = Field(600.0, gt=0, description="W' mass (GeV)")
+    wprime_mass: float = Field(800.0, gt=0, description="W' mass (GeV); 800 in paper 000")
     pt_hat: tuple[float, float] = Field((200.0, 400.0), description="QCD pT-hat window (GeV)")
     jet_pt: tuple[float, float] = Field((250.0, 300.0), description="trimmed-jet pT window (GeV)")
     max_abs_eta: float = Field(2.0, gt=0, description="|η| cut on the trimmed jet")
-    mass_window: tuple[float, float] | None = Field(None, description="optional trimmed-jet mass window (GeV)")
+    mass_window: tuple[float, float] | None = Field(
+        None, description="optional trimmed-jet mass window (GeV); the public LAGAN data used [60, 100]")
     jet_radius: float = Field(1.0, gt=0)
     trim_radius: float = Field(0.3, gt=0)
     trim_fraction: float = Field(0.05, ge=0, lt=1)
@@ -118,6 +132,7 @@ class JetImageSimulator(Simulator):
 
     name = "jets"
     Options = JetOptions
+    parallel_by_default = True
 
     def __init__(self, dataset):
         super().__init__(dataset)
@@ -192,7 +207,7 @@ class JetImageSimulator(Simulator):
             batch = generator.batch(int(np.clip(3 * (n - len(kept)), 10, 100)))
             generated += len(batch)
             weights = event_weights(batch)
-            for k, cells in enumerate(self._calorimeter(batch)):
+            for k, cells in self._candidates(batch):
                 jet = self._leading_jet(*cells)
                 if jet is not None:
                     jet["weight"] = weights[k]
@@ -201,8 +216,29 @@ class JetImageSimulator(Simulator):
                         break
         return {key: np.stack([jet[key] for jet in kept]) for key in kept[0]}
 
+    def _candidates(self, batch):
+        """Per event that can pass: (index in the batch, (η, φ, E) of its calorimeter cells with E > 0).
+
+        One FastJet call clusters the cells of the whole batch with anti-kT; an event without an
+        (untrimmed) jet above the lower pT cut cannot pass, because trimming only removes subjets
+        within the jet radius (each with a positive pT projection on the jet axis), so it can only
+        lower the jet pT. Only the other events go through the per-event trimming of ``_leading_jet``:
+        the accepted sample is exactly the one without this shortcut.
+        """
+        event, eta, phi, energy = self._calorimeter(batch)
+        pt = energy / np.cosh(eta)
+        counts = np.bincount(event, minlength=len(batch))
+        cells = ak.unflatten(ak.zip({"px": pt * np.cos(phi), "py": pt * np.sin(phi), "pz": pt * np.sinh(eta),
+                                     "E": energy}), counts)
+        jets = self._fj.ClusterSequence(cells, self.antikt).inclusive_jets(self.options.jet_pt[0])
+        hopeful = np.flatnonzero(ak.to_numpy(ak.num(jets)) > 0)
+        starts = np.r_[0, np.cumsum(counts)]
+        for k in hopeful.tolist():
+            part = slice(starts[k], starts[k + 1])
+            yield k, (eta[part], phi[part], energy[part])
+
     def _calorimeter(self, batch):
-        """Per event: (η, φ, E) of the calorimeter cells with E > 0 (vectorised over the batch)."""
+        """Calorimeter cells with E > 0 of a batch, ordered by event: (event, η, φ, E), vectorised."""
         event, p = final_state(batch)
         i_eta = np.searchsorted(self.cal_eta, p["eta"], side="right") - 1
         i_phi = np.floor((p["phi"] + np.pi) / (2 * np.pi) * self.n_cal_phi).astype(np.int64) % self.n_cal_phi
@@ -210,9 +246,10 @@ class JetImageSimulator(Simulator):
         n_cells = self.n_cal_eta * self.n_cal_phi
         flat = (event * n_cells + i_eta * self.n_cal_phi + i_phi)[inside]
         energy = np.bincount(flat, weights=p["e"][inside], minlength=len(batch) * n_cells)
-        for e in energy.reshape(len(batch), self.n_cal_eta, self.n_cal_phi):
-            ie, ip = np.nonzero(e > 0)
-            yield self.cal_eta_centres[ie], self.cal_phi_centres[ip], e[ie, ip]
+        cell = np.flatnonzero(energy > 0)
+        i_event, rest = np.divmod(cell, n_cells)
+        ie, ip = np.divmod(rest, self.n_cal_phi)
+        return i_event, self.cal_eta_centres[ie], self.cal_phi_centres[ip], energy[cell]
 
     def _leading_jet(self, eta, phi, energy) -> dict | None:
         """Kinematics, N-subjettiness and image of the leading trimmed jet, if it passes the cuts."""
@@ -269,8 +306,12 @@ class JetImageSimulator(Simulator):
         if len(subjets) > 1:
             axis = (subjets[1][0] - subjets[0][0], _wrap(subjets[1][1] - subjets[0][1]))
         elif len(pt) > 1:
-            _, vectors = np.linalg.eigh(np.cov(np.vstack([d_eta, d_phi]), aweights=pt))
-            axis = tuple(vectors[:, -1])
+            points = np.vstack([d_eta, d_phi])
+            _, vectors = np.linalg.eigh(np.cov(points, aweights=pt))
+            axis = vectors[:, -1]
+            ahead = axis @ (points - np.average(points, axis=1, weights=pt)[:, None]) > 0
+            if pt[ahead].sum() > pt[~ahead].sum():  # as the original: the lighter side goes down
+                axis = -axis
         else:
             axis = (0.0, -1.0)
         image = rotate_image(image, -np.pi / 2 - np.arctan2(axis[1], axis[0]), self.options.pixel_threshold)
