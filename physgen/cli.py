@@ -1,11 +1,13 @@
 """The ``physgen`` command line (typer). Stable verbs: see ``physgen --help``.
 
-User errors (:class:`physgen.errors.PhysgenError`) print one red line and exit with code 2;
+User errors (:class:`physgen.errors.PhysgenError`) print one red line and exit with code 2, and
+so do the operating system's refusals to write (disk full, read-only file system, permissions);
 anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import sys
@@ -29,8 +31,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST, errno.ENOTDIR,
+                 errno.EISDIR}
+"""Operating-system errors that mean "cannot write there": the user's to fix, not a bug."""
+
+
 def user_errors(func):
-    """Turn :class:`PhysgenError` into one message on stderr and exit code 2."""
+    """Turn :class:`PhysgenError` (and a refused write) into one message on stderr and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -38,6 +45,13 @@ def user_errors(func):
             return func(*args, **kwargs)
         except PhysgenError as exc:
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            if exc.errno not in OUTPUT_ERRNOS:
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] cannot write{where}: {exc.strerror or exc}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/]: committed events are kept; rerun with --resume")
@@ -54,6 +68,8 @@ def _mode(resume: bool, overwrite: bool) -> str:
 
 Resume = Annotated[bool, typer.Option("--resume", help="continue an interrupted run into the existing store")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing store")]
+NoLock = Annotated[bool, typer.Option("--no-lock", help="write without the store's writer lock (object stores "
+                                                         "have none): make sure no other process writes it")]
 
 
 # ---------------------------------------------------------------- specs
@@ -118,12 +134,13 @@ def simulate(
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Run the dataset's reference simulator into a store."""
     from physgen.sim import simulate as run
 
     url = run(dataset, out, events=events, seed=seed, workers=workers, scheduler=scheduler,
-              mode=_mode(resume, overwrite))
+              mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -136,11 +153,12 @@ def import_(
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     resume: Resume = False,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Import public HDF5 datasets into a store (streamed, resumable, with checksums)."""
     from physgen.io import import_files
 
-    url = import_files(fmt, files, out, mode=_mode(resume, overwrite))
+    url = import_files(fmt, files, out, mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -180,12 +198,13 @@ def generate(
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast: faster, per-mille differences")] = False,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Generate events with a trained model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
     url = run(run_dir, events, out, conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
-              checkpoint=checkpoint, device=device, bf16=bf16)
+              checkpoint=checkpoint, device=device, bf16=bf16, lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -256,12 +275,13 @@ def reweight(
     resume: Annotated[bool, typer.Option("--resume", help="continue the interrupted training in RUN_DIR")] = False,
     device: Annotated[Optional[str], typer.Option(
         help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
+    no_lock: NoLock = False,
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
 
     metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite, resume=resume,
-                  device=device)
+                  device=device, lock=not no_lock)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
@@ -296,12 +316,13 @@ def observables(
     names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
     out: Annotated[Optional[Path], typer.Option(help="output: FILE.csv, FILE.parquet or a Zarr store")] = None,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Compute named observables of a store (lazily, with a progress bar); print a summary or write them."""
     from physgen.observables import write_observables
     from physgen.store import open_store
 
-    result = write_observables(open_store(store), _name_list(names), out, overwrite=overwrite)
+    result = write_observables(open_store(store), _name_list(names), out, overwrite=overwrite, lock=not no_lock)
     table = Table("observable", "dims", "units", "mean", "std")
     for name, var in result.data_vars.items():
         table.add_row(name, ", ".join(map(str, var.dims)), var.attrs.get("units", ""), f"{float(var.mean()):.4g}",

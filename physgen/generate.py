@@ -9,7 +9,8 @@ Conditions are copied from a reference store (``conditions_from``) or drawn from
 spec's distributions. Variables a model reads but does not generate (CaloGAN's ``overflow``)
 are the recipe's business: its ``sample`` returns every input (see :mod:`physgen.models.calogan`). Events are generated in batches of the store's chunk size, batch ``i`` with
 ``SeedSequence(seed, spawn_key=(i,))``, each batch one atomic append, so an interrupted run
-resumes from the committed count and gives the same store as an uninterrupted one.
+resumes from the committed count and gives the same store as an uninterrupted one; the run
+holds the output store's writer lock.
 Generated values are clipped to each feature's ``valid_range`` (a GAN may put a few
 events at, e.g., negative isolation).
 """
@@ -23,13 +24,13 @@ import numpy as np
 import torch
 import yaml
 
-from physgen.errors import PhysgenError, SchemaError, StoreError
+from physgen.errors import PhysgenError, SchemaError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.schema import StoreSchema
 from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
-from physgen.store import ResolvedDataset, create_store, normalise_url, open_store
 from physgen.provenance import file_sha256
+from physgen.store import ResolvedDataset, create_store, normalise_url, open_store, store_lock
 from physgen.train import load_run, select_device
 
 __all__ = ["generate", "run_schema"]
@@ -62,15 +63,17 @@ def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.
 def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLike[str], *,
              conditions_from: str | os.PathLike[str] | None = None, seed: int = 0, mode: str = "create",
              checkpoint: str = "best", device: str = "auto", batch_size: int | None = None,
-             bf16: bool = False, progress: bool = True) -> str:
+             bf16: bool = False, progress: bool = True, lock: bool = True) -> str:
     """Generate ``events`` events with the model of ``run_dir`` into the store ``out``; return its URL.
 
     ``bf16``: run the networks under bfloat16 autocast (about 3× faster on CPUs with AVX-512 BF16, see
     benchmarks/results/dense_gan_cpu.md; outputs differ from float32 at the per-mille level).
+    ``lock=False`` skips the output store's writer lock (``--no-lock``).
     """
     if events <= 0:
         msg = f"--events must be positive, got {events}"
         raise PhysgenError(msg)
+    check_seed(seed)
     torch_device = select_device(device)
     run = load_run(run_dir, checkpoint=checkpoint, device=torch_device)
     dataset, schema = run_schema(run.info)
@@ -104,38 +107,36 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
         "precision": "bf16" if bf16 else "float32",
     }
     url = normalise_url(out)
-    writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode)
-    done = writer.committed_events
-    previous = writer.provenance
-    if mode == "resume" and done and (previous.get("seed"), previous.get("generation_batch"),
-                                      previous.get("producer", {}).get("checkpoint_sha256"),
-                                      previous.get("precision", "float32")) != (seed, batch, sha,
-                                                                                provenance["precision"]):
-        msg = f"cannot resume {url!r}: it was generated with another seed, batch size, checkpoint or precision"
-        raise StoreError(msg)
-    if done % batch and done < events:
-        msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {batch}-event batches"
-        raise StoreError(msg)
-    precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    plan = chunk_plan(events, batch)
-    with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
-                        enabled=progress) as advance:
-        for i, n in enumerate(plan):
-            if i < done // batch:
-                continue
-            seq = np.random.SeedSequence(seed, spawn_key=(i,))
-            torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
-            drawn = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
-            copied = [] if reference is None else [c for c in conditioning + passthrough if c in reference]
-            raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in copied}
-            raw |= {c: drawn[c] for c in conditioning + passthrough if c not in raw}
-            cond = {k: torch.from_numpy(v).to(torch_device)
-                    for k, v in run.transforms.forward({c: raw[c] for c in conditioning}, None).items()} or None
-            generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
-            with torch.inference_mode(), precision:
-                fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
-            out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
-            writer.append({v.name: _within_range(out_batch[v.name], v.valid_range).astype(v.dtype)
-                           for v in schema.variables})
-            advance(n)
+    with store_lock(url, enabled=lock):
+        writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode)
+        done = writer.committed_events
+        previous = writer.provenance
+        if mode == "resume" and done and (previous.get("seed"), previous.get("generation_batch"),
+                                          previous.get("producer", {}).get("checkpoint_sha256"),
+                                          previous.get("precision", "float32")) != (seed, batch, sha,
+                                                                                    provenance["precision"]):
+            msg = f"cannot resume {url!r}: it was generated with another seed, batch size, checkpoint or precision"
+            raise StoreError(msg)
+        if done % batch and done < events:
+            msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {batch}-event batches"
+            raise StoreError(msg)
+        precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
+                            enabled=progress) as advance:
+            for i, n in chunk_plan(events, batch, first=done // batch):
+                seq = np.random.SeedSequence(seed, spawn_key=(i,))
+                torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
+                drawn = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
+                copied = [] if reference is None else [c for c in conditioning + passthrough if c in reference]
+                raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in copied}
+                raw |= {c: drawn[c] for c in conditioning + passthrough if c not in raw}
+                cond = {k: torch.from_numpy(v).to(torch_device)
+                        for k, v in run.transforms.forward({c: raw[c] for c in conditioning}, None).items()} or None
+                generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
+                with torch.inference_mode(), precision:
+                    fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
+                out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
+                writer.append({v.name: _within_range(out_batch[v.name], v.valid_range).astype(v.dtype)
+                               for v in schema.variables})
+                advance(n)
     return url

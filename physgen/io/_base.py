@@ -5,12 +5,18 @@ HDF5 layout it expects (checked before anything is written), and how one slice o
 of a file becomes a batch of store variables. :func:`import_files` streams every file in
 slices of the store's chunk size (memory independent of file size), records each source
 file's name and sha256 in the provenance, and resumes from the store's committed count.
+Every slice is checked before it is written: a slice that cannot be read (a damaged HDF5
+chunk) or values that no detector gives (NaN or inf, negative energies: anything outside a
+variable's ``valid_range``) stop the import with an :class:`InputFileError` naming the file,
+the variable and the event; a store this import created is then removed, so nothing half-made
+is left behind. The import holds the store's writer lock.
 """
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -19,12 +25,13 @@ import h5py
 import numpy as np
 from pydantic import BaseModel
 
-from physgen.errors import InputFileError, StoreError
+from physgen.errors import InputFileError, PhysgenError, StoreError
 from physgen.plugins import IMPORTERS
 from physgen.progress import event_progress
 from physgen.provenance import file_sha256
+from physgen.schema import StoreSchema
 from physgen.specs import NoOptions, shipped_spec_dir
-from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
+from physgen.store import ResolvedDataset, create_store, normalise_url, remove_store, resolve_dataset, store_lock
 
 __all__ = ["Importer", "Key", "register_importer", "get_importer", "importer_names", "import_files", "sha256"]
 
@@ -62,6 +69,10 @@ class Importer(ABC):
     @abstractmethod
     def read(self, f: h5py.File, start: int, stop: int, dataset: ResolvedDataset) -> dict[str, np.ndarray]:
         """Events ``start:stop`` of ``f`` as store variables (exact values, no processing)."""
+
+    def filled(self, f: h5py.File, dataset: ResolvedDataset) -> set[str]:
+        """Variables :meth:`read` fills with a placeholder (e.g. NaN) because ``f`` lacks them: not value-checked."""
+        return set()
 
 
 def register_importer(cls: type[Importer]) -> type[Importer]:
@@ -114,12 +125,47 @@ def check_layout(path: Path, f: h5py.File, keys: list[Key], fmt: str) -> int:
     return n_events or 0
 
 
+def check_values(path: Path, batch: dict[str, np.ndarray], schema: StoreSchema, start: int,
+                 skip: Collection[str] = ()) -> None:
+    """:class:`InputFileError` naming ``path``, the variable and the event if a float variable of ``batch``
+    (events ``start…`` of the file) holds NaN or inf, or a value lies outside its ``valid_range``."""
+    for var in schema.variables:
+        if var.name in skip or var.name not in batch:
+            continue
+        values = np.asarray(batch[var.name])
+        flat = values.reshape(len(values), -1)
+        bad = ~np.isfinite(flat) if values.dtype.kind == "f" else np.zeros(flat.shape, bool)
+        what = "NaN or inf"
+        if not bad.any() and var.valid_range is not None:
+            lo, hi = var.valid_range
+            bad = (flat < lo) | (flat > hi)
+            what = f"a value outside [{lo:g}, {hi:g}]"
+        if bad.any():
+            event, cell = np.argwhere(bad)[0]
+            where = "" if flat.shape[1] == 1 else f" (cell {np.unravel_index(cell, values.shape[1:])})"
+            msg = (f"{path}: event {start + event}: {var.name!r} holds {what}: {flat[event, cell]!r}{where}; "
+                   f"physgen imports only physical values")
+            raise InputFileError(msg)
+
+
+def _read(importer: Importer, path: Path, f: h5py.File, start: int, stop: int,
+          dataset: ResolvedDataset) -> dict[str, np.ndarray]:
+    try:
+        return importer.read(f, start, stop, dataset)
+    except PhysgenError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:  # h5py: "filter returned failure" for a damaged chunk
+        msg = f"{path}: events {start}:{stop} cannot be read ({type(exc).__name__}: {exc}); the file is damaged"
+        raise InputFileError(msg) from None
+
+
 def import_files(fmt: str, files: list[str | os.PathLike[str]], out: str | os.PathLike[str], *,
-                 mode: str = "create", progress: bool = True) -> str:
+                 mode: str = "create", progress: bool = True, lock: bool = True) -> str:
     """Import HDF5 ``files`` of format ``fmt`` into the store ``out``; return its URL.
 
     ``mode``: ``"create"``, ``"overwrite"`` or ``"resume"`` (continue after the store's
-    committed events; the source files and their checksums must be the same).
+    committed events; the source files and their checksums must be the same). ``lock=False``
+    skips the store's writer lock (``--no-lock``).
     """
     importer = get_importer(fmt)
     if not files:
@@ -135,20 +181,37 @@ def import_files(fmt: str, files: list[str | os.PathLike[str]], out: str | os.Pa
         provenance = {"specs": dataset.spec_texts(), "seed": None, "requested_events": sum(counts),
                       "producer": {"kind": "importer", "name": fmt, "sources": sources}}
         url = normalise_url(out)
-        writer = create_store(url, dataset.schema, chunk_events=dataset.chunk_events, provenance=provenance, mode=mode)
-        if writer.provenance["producer"].get("sources") != sources:
-            msg = f"cannot resume {url!r}: it was imported from other files {writer.provenance['producer'].get('sources')}"
-            raise StoreError(msg)
-        done, chunk = writer.committed_events, dataset.chunk_events
-        with event_progress(f"import {fmt}", total=sum(counts), completed=done, enabled=progress) as advance:
-            offset = 0
-            for f, n in zip(handles, counts):
-                for start in range(max(done - offset, 0), n, chunk):
-                    stop = min(start + chunk, n)
-                    writer.append(importer.read(f, start, stop, dataset))
-                    advance(stop - start)
-                offset += n
+        with store_lock(url, enabled=lock):
+            writer = create_store(url, dataset.schema, chunk_events=dataset.chunk_events, provenance=provenance,
+                                  mode=mode)
+            if writer.provenance["producer"].get("sources") != sources:
+                msg = (f"cannot resume {url!r}: it was imported from other files "
+                       f"{writer.provenance['producer'].get('sources')}")
+                raise StoreError(msg)
+            try:
+                _stream(importer, fmt, paths, handles, counts, writer, dataset, progress)
+            except InputFileError as exc:
+                if mode == "resume":
+                    raise
+                remove_store(url)  # made by this call: leave nothing half-imported behind
+                msg = f"{exc}; nothing was imported"
+                raise InputFileError(msg) from None
         return url
     finally:
         for f in handles:
             f.close()
+
+
+def _stream(importer, fmt, paths, handles, counts, writer, dataset, progress) -> None:
+    done, chunk = writer.committed_events, dataset.chunk_events
+    with event_progress(f"import {fmt}", total=sum(counts), completed=done, enabled=progress) as advance:
+        offset = 0
+        for path, f, n in zip(paths, handles, counts):
+            filled = importer.filled(f, dataset)
+            for start in range(max(done - offset, 0), n, chunk):
+                stop = min(start + chunk, n)
+                batch = _read(importer, path, f, start, stop, dataset)
+                check_values(path, batch, dataset.schema, start, filled)
+                writer.append(batch)
+                advance(stop - start)
+            offset += n

@@ -1,4 +1,8 @@
-"""``physgen evaluate``: every metric between a reference and a generated store, and the HTML report."""
+"""``physgen evaluate``: every metric between a reference and a generated store, and the HTML report.
+
+``report.html`` and then ``metrics.json`` are written atomically (temporary file, then rename), so
+a ``metrics.json`` present is a complete evaluation; a killed run is redone by rerunning it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import dask
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError
+from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
     Comparison, column_values, dilution, effective_sample_size, fill, get_metric, metric_names, reference_edges,
 )
@@ -24,6 +28,7 @@ from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
 from physgen.store import open_store
+from physgen.train._run import atomic_write_text
 
 __all__ = ["evaluate", "BINS", "DEFAULT_METRICS", "metrics_summary"]
 
@@ -97,6 +102,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     ``names`` the observables or features compared (default: the schema's metric columns);
     ``seed`` replaces every metric's own seed (default: theirs, e.g. JetNet's 42 for FPD/KPD).
     """
+    if seed is not None:
+        check_seed(seed)
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
     _check_same_schema(ref_ds, gen_ds)
@@ -140,9 +147,9 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     result = _json_safe(result)
     if html:
         sections = _figures(ref_ds, gen_ds, ref, gen, w)
-        (out / "report.html").write_text(render_html(result, figures, *sections))
+        atomic_write_text(out / "report.html", render_html(result, figures, *sections))
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
-    (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
     return result
 
 

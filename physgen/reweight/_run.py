@@ -7,7 +7,8 @@ loss after every epoch) — and a killed run resumes exactly with ``resume=True`
 what is DCTR's own, every file written atomically: ``classifier.pt`` (the calibrated snapshot the
 weights come from, loadable with :func:`physgen.train.load_run`), ``calibration.json`` and
 ``metrics.json``; the weights become the variable ``name`` of the generated store
-(:func:`physgen.store.add_variable`, atomic), with the run's provenance.
+(:func:`physgen.store.add_variable`, atomic), with the run's provenance. The run holds the
+generated store's writer lock from start to end.
 """
 
 from __future__ import annotations
@@ -21,12 +22,12 @@ import numpy as np
 import torch
 
 from physgen import train
-from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError
+from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError, check_seed
 from physgen.metrics import balanced_nll, fit_temperature, roc_auc
 from physgen.models import ClassifierRecipe, DCTROptions, get_architecture
 from physgen.reweight._calibration import weights_from_logits
 from physgen.specs import LoadedSpec, ModelSpec, parse_plugin_options
-from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance
+from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance, store_lock
 
 __all__ = ["load_classifier", "load_model_spec", "reweight"]
 
@@ -100,6 +101,7 @@ def reweight(
     resume: bool = False,
     device: str | None = None,
     progress: bool = True,
+    lock: bool = True,
 ) -> dict[str, Any]:
     """DCTR-reweight the store ``generated`` towards ``reference``; return the run's metrics.
 
@@ -109,7 +111,17 @@ def reweight(
     spec's ``training.options.weight_name``) into ``generated``. ``overwrite`` replaces an existing
     weight variable of that name and the files of ``out``; ``resume`` continues the training of an
     interrupted run in ``out`` (exactly as an uninterrupted run) and then calibrates and writes.
+    ``lock=False`` skips the writer lock of ``generated`` (``--no-lock``).
     """
+    if seed is not None:
+        check_seed(seed)
+    with store_lock(normalise_url(generated), enabled=lock):
+        return _reweight(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite,
+                         resume=resume, device=device, progress=progress, lock=lock)
+
+
+def _reweight(reference, generated, model, *, out, name, seed, overwrite, resume, device, progress,
+              lock) -> dict[str, Any]:
     loaded, options = load_model_spec(model)
     name = name or options.weight_name
     reference, generated = normalise_url(reference), normalise_url(generated)
@@ -152,5 +164,5 @@ def reweight(
                   "seed": spec.training.seed, "auc_before_calibration": calibration["auc_before_calibration"],
                   "auc_after_calibration": calibration["auc_after_calibration"]}
     add_variable(generated, name, weights, attrs={"units": "dimensionless", "long_name": f"DCTR weight ({spec.name})"},
-                 provenance=provenance, overwrite=overwrite)
+                 provenance=provenance, overwrite=overwrite, lock=lock)
     return metrics

@@ -39,7 +39,7 @@ from physgen.models import ClassifierRecipe, DataDescription, Recipe, get_archit
 from physgen.progress import event_progress
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry, TrainingOptions, parse_plugin_options, parse_spec
 from physgen.train._distributed import Distributed, average_gradients, broadcast_parameters, select_device, setup
-from physgen.train._run import RunDir, atomic_save, atomic_write_text
+from physgen.train._run import RunDir, atomic_save, atomic_write_text, load_checkpoint, load_recipe_state
 from physgen.train._store_data import StoreData
 from physgen.train._two_sample import TwoSampleData
 from physgen.train.selection import score
@@ -86,6 +86,14 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _logged_step(line: str) -> float:
+    """The step of a ``metrics.jsonl`` line; infinity for a line a kill cut short (it is dropped)."""
+    try:
+        return json.loads(line).get("step", 0)
+    except ValueError:
+        return float("inf")
 
 
 def _gather(obj: Any, world: int) -> list[Any]:
@@ -166,7 +174,9 @@ class _Trainer:
         if self.dist.main and info is None:
             self._write_info()
         if restoring:
-            self._restore(torch.load(self.run.checkpoint, map_location=self.device, weights_only=False))
+            self._restore(load_checkpoint(self.run.checkpoint, self.device))
+        if resume and self.dist.main:
+            self._drop_logs_after(self.step)
 
     # ------------------------------------------------------------------ set-up
     def _prepare_run_dir(self, resume: bool, overwrite: bool) -> None:
@@ -194,20 +204,26 @@ class _Trainer:
         atomic_write_text(self.run.info, json.dumps(info, indent=1, default=str))
 
     def _restore(self, state: dict[str, Any]) -> None:
+        if not all(k in state for k in ("positions", "step", "rng")):
+            msg = f"{self.run.checkpoint}: not a training checkpoint (a snapshot?); rerun with --overwrite"
+            raise PhysgenError(msg)
         if len(state["positions"]) != self.dist.world:
             msg = (f"checkpoint was written by {len(state['positions'])} ranks, this run has {self.dist.world}; "
                    "resume with the same number of processes")
             raise PhysgenError(msg)
-        self.recipe.load_state_dict(state["recipe"])
+        load_recipe_state(self.recipe, state, self.run.checkpoint)
         self.step = int(state["step"])
         self.epoch, self.skip = state["positions"][self.dist.rank]
         self.best = list(state.get("best", []))
         self.epoch_count, self.epoch_sums = state.get("epoch_sums", (0, {}))
         _set_rng_state(state["rng"][self.dist.rank])
-        if self.dist.main:  # drop metric lines logged after the checkpoint
-            lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
-            kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= self.step]
-            atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
+
+    def _drop_logs_after(self, step: int) -> None:
+        """Metric lines logged after the checkpoint resumed from (all of them without one), and a line
+        torn by a kill, are dropped: the resumed run logs those steps again."""
+        lines = self.run.metrics.read_text().splitlines() if self.run.metrics.is_file() else []
+        kept = [ln for ln in lines if _logged_step(ln) <= step]
+        atomic_write_text(self.run.metrics, "".join(f"{ln}\n" for ln in kept))
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self) -> None:
@@ -222,8 +238,7 @@ class _Trainer:
     def rollback(self, error: str) -> None:
         if not self.run.checkpoint.is_file():
             raise NonFiniteLossError(f"{error}; no checkpoint to roll back to (on_nan: rollback)")
-        state = torch.load(self.run.checkpoint, map_location=self.device, weights_only=False)
-        self.recipe.load_state_dict(state["recipe"])
+        load_recipe_state(self.recipe, load_checkpoint(self.run.checkpoint, self.device), self.run.checkpoint)
 
     # ------------------------------------------------------------------ selection
     def select(self) -> float | None:
