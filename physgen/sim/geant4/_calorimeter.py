@@ -14,7 +14,8 @@ CPU time of bare plates for 10 GeV e+ in CaloGAN, against 1.37× for cells insid
 Slabs that are not read out are plain plates, as in the bare geometry (``read_out=False``).
 
 Volumes are never deleted: Geant4's stores keep raw pointers, so every Python wrapper made here
-is kept alive with its :class:`Calorimeter`, and a process keeps each calorimeter it built.
+is kept alive with its :class:`Calorimeter`, and a process keeps each calorimeter it built
+(:func:`calorimeter_for` reuses them).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from itertools import count, groupby
 from physgen.sim.geant4._layout import CellGrid, Layout, Slab
 from physgen.sim.geant4._offline import load_geant4
 
-__all__ = ["Calorimeter", "WORLD_MARGIN_MM"]
+__all__ = ["Calorimeter", "WORLD_MARGIN_MM", "calorimeter_for"]
 
 g4 = load_geant4()
 
@@ -33,6 +34,17 @@ WORLD_MARGIN_MM = 1000.0
 
 _TOLERANCE_MM = 1e-6
 _serial = count()  # sensitive-detector names must be unique for the process's lifetime
+
+
+_BUILT: dict[tuple, Calorimeter] = {}
+
+
+def calorimeter_for(layout: Layout, materials: dict, *, read_out: bool = True) -> Calorimeter:
+    """The process's calorimeter of this layout and these Geant4 materials, built on first use."""
+    key = (layout, tuple((name, id(material)) for name, material in sorted(materials.items())), read_out)
+    if key not in _BUILT:
+        _BUILT[key] = Calorimeter(layout, materials, read_out=read_out)
+    return _BUILT[key]
 
 
 class Calorimeter:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from importlib.metadata import version
 from typing import Literal
 
@@ -82,19 +81,11 @@ class Geant4Simulator(Simulator):
         self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.incidence.features
 
-    @cached_property
-    def calorimeter(self):
-        """Geant4 volumes with the cell scorers, built on first use in the process that simulates."""
-        from physgen.sim.geant4._calorimeter import Calorimeter
+    def calorimeter(self, *, read_out: bool = True):
+        """Geant4 volumes with the cell scorers (``read_out=False``: bare plates), built in the process that simulates."""
+        from physgen.sim.geant4._calorimeter import calorimeter_for
 
-        return Calorimeter(self.layout, self.materials)
-
-    @cached_property
-    def bare_calorimeter(self):
-        """The same plates without cells or scorers: the bare-Geant4 reference of the benchmark."""
-        from physgen.sim.geant4._calorimeter import Calorimeter
-
-        return Calorimeter(self.layout, self.materials, read_out=False)
+        return calorimeter_for(self.layout, self.materials, read_out=read_out)
 
     def _batch(self, seed: np.random.SeedSequence, n_events: int):
         """Conditions of ``n_events`` showers and the Geant4 batch shooting them, both from ``seed``."""
@@ -117,7 +108,7 @@ class Geant4Simulator(Simulator):
         from physgen.sim.geant4._run import run_batch
 
         conditions, batch = self._batch(seed, n_events)
-        cells, overflow, _ = run_batch(self.calorimeter, self.options.physics_list, self.cut_mm, batch)
+        cells, overflow, _ = run_batch(self.calorimeter(), self.options.physics_list, self.cut_mm, batch)
         cells *= self.to_energy_units
         if self.threshold is not None:
             cells[cells < self.threshold] = 0.0
@@ -131,8 +122,7 @@ class Geant4Simulator(Simulator):
         from physgen.sim.geant4._run import run_batch
 
         _, batch = self._batch(seed, n_events)
-        calorimeter = self.calorimeter if read_out else self.bare_calorimeter
-        return run_batch(calorimeter, self.options.physics_list, self.cut_mm, batch)[2]
+        return run_batch(self.calorimeter(read_out=read_out), self.options.physics_list, self.cut_mm, batch)[2]
 
     def _split(self, cells: np.ndarray) -> dict[str, np.ndarray]:
         """Flat cells (n, n_cells) → the detector's store variables."""
