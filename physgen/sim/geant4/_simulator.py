@@ -75,17 +75,12 @@ class Geant4Simulator(Simulator):
         self.cut_mm = to_magnitude(self.options.production_cut, "mm")
         self.g4 = load_geant4()
         from physgen.sim.geant4._materials import build_materials
+        from physgen.sim.geant4._run import geant4_call
 
-        self.materials, self.material_provenance = build_materials(geometry, detector_source)
+        self.materials, self.material_provenance = geant4_call(build_materials, geometry, detector_source)
         self.to_energy_units = float(ureg.Quantity(1.0, "MeV").to(geometry.energy_units).magnitude)
         self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.incidence.features
-
-    def calorimeter(self, *, read_out: bool = True):
-        """Geant4 volumes with the cell scorers (``read_out=False``: bare plates), built in the process that simulates."""
-        from physgen.sim.geant4._calorimeter import calorimeter_for
-
-        return calorimeter_for(self.layout, self.materials, read_out=read_out)
 
     def _batch(self, seed: np.random.SeedSequence, n_events: int):
         """Conditions of ``n_events`` showers and the Geant4 batch shooting them, both from ``seed``."""
@@ -108,7 +103,7 @@ class Geant4Simulator(Simulator):
         from physgen.sim.geant4._run import run_batch
 
         conditions, batch = self._batch(seed, n_events)
-        cells, overflow, _ = run_batch(self.calorimeter(), self.options.physics_list, self.cut_mm, batch)
+        cells, overflow, _ = run_batch(self.layout, self.materials, self.options.physics_list, self.cut_mm, batch)
         cells *= self.to_energy_units
         if self.threshold is not None:
             cells[cells < self.threshold] = 0.0
@@ -122,7 +117,7 @@ class Geant4Simulator(Simulator):
         from physgen.sim.geant4._run import run_batch
 
         _, batch = self._batch(seed, n_events)
-        return run_batch(self.calorimeter(read_out=read_out), self.options.physics_list, self.cut_mm, batch)[2]
+        return run_batch(self.layout, self.materials, self.options.physics_list, self.cut_mm, batch, read_out=read_out)[2]
 
     def _split(self, cells: np.ndarray) -> dict[str, np.ndarray]:
         """Flat cells (n, n_cells) → the detector's store variables."""
