@@ -1,13 +1,11 @@
-"""The process's one Geant4 run manager and its one Geant4 thread, and showers shot through them in batches.
+"""The process's one Geant4 run manager, and showers shot through it in batches.
 
 Geant4 allows one run manager per process and fixes its physics list at the first
 ``Initialize``; so a process (the CLI, or each dask worker) creates it lazily on its first batch
-and reuses it for every later one. The wheel is a multi-threaded build, whose singletons
-(sensitive-detector manager, navigators, process managers) live per OS thread: every Geant4 call
-of physgen therefore runs in one daemon thread per process (:func:`geant4_call`), whatever thread
-asks (the CLI's main thread, a dask worker's task threads). Another calorimeter replaces the world volume
-(``DefineWorldVolume``; the old volumes stay in Geant4's stores), another production cut is a
-``/run/setCut``; another physics list needs another process (:class:`Geant4ProcessError`).
+and reuses it for every later one, in the process's Geant4 thread (:func:`._offline.geant4_call`).
+Another calorimeter replaces the world volume (``DefineWorldVolume``; the old volumes stay in
+Geant4's stores), another production cut is a ``/run/setCut``; another physics list needs another
+process (:class:`Geant4ProcessError`).
 
 A batch is reproducible from its seeds alone: physics tables are built first (``BeamOn(0)``),
 then the MixMax engine is seeded and the events run, so a batch gives the same showers whether
@@ -17,10 +15,7 @@ the scorers' hits maps once (:mod:`._calorimeter`); steps never reach Python.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,10 +23,10 @@ import numpy as np
 from physgen.errors import PhysgenError
 from physgen.sim.geant4._calorimeter import Calorimeter, calorimeter_for
 from physgen.sim.geant4._layout import Layout
-from physgen.sim.geant4._offline import load_geant4, quiet
+from physgen.sim.geant4._offline import geant4_call, load_geant4, quiet
 from physgen.sim.geant4._physics import build_physics_list
 
-__all__ = ["Batch", "Geant4ProcessError", "geant4_call", "run_batch"]
+__all__ = ["Batch", "Geant4ProcessError", "run_batch"]
 
 g4 = load_geant4()
 
@@ -177,41 +172,6 @@ class _RunManager:
         return self.cells.cells, self.cells.overflow, time.process_time() - start
 
 
-class _Geant4Thread:
-    """A daemon thread running queued calls one at a time (a daemon: Ctrl-C need not wait for a batch)."""
-
-    def __init__(self):
-        self._calls: queue.SimpleQueue = queue.SimpleQueue()
-        self.run_manager: _RunManager | None = None
-        threading.Thread(target=self._serve, name="physgen-geant4", daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            function, args, future = self._calls.get()
-            try:
-                future.set_result(function(*args))
-            except BaseException as exc:  # noqa: BLE001  (handed to the caller)
-                future.set_exception(exc)
-
-    def call(self, function, *args):
-        future: Future = Future()
-        self._calls.put((function, args, future))
-        return future.result()
-
-
-_THREAD_LOCK = threading.Lock()
-_THREAD: _Geant4Thread | None = None
-
-
-def geant4_call(function, *args):
-    """``function(*args)`` in this process's Geant4 thread (started on first use)."""
-    global _THREAD
-    with _THREAD_LOCK:
-        if _THREAD is None:
-            _THREAD = _Geant4Thread()
-    return _THREAD.call(function, *args)
-
-
 def run_batch(layout: Layout, materials: dict, physics_list: str, cut_mm: float, batch: Batch, *,
               read_out: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """Cell energies (n, n_cells) and overflow (n, n_layers) in MeV of ``batch`` shot into ``layout``
@@ -219,13 +179,16 @@ def run_batch(layout: Layout, materials: dict, physics_list: str, cut_mm: float,
     return geant4_call(_run_batch, layout, materials, physics_list, cut_mm, batch, read_out)
 
 
+_PROCESS_RUN_MANAGER: list[_RunManager] = []  # at most one, made in the Geant4 thread on the first batch
+
+
 def _run_batch(layout, materials, physics_list, cut_mm, batch, read_out):
-    thread = _THREAD
-    if thread.run_manager is None:
-        thread.run_manager = _RunManager(physics_list)
-    elif thread.run_manager.physics_list != physics_list:
-        msg = (f"this process already runs Geant4 with the physics list {thread.run_manager.physics_list!r}, and "
+    if not _PROCESS_RUN_MANAGER:
+        _PROCESS_RUN_MANAGER.append(_RunManager(physics_list))
+    run_manager = _PROCESS_RUN_MANAGER[0]
+    if run_manager.physics_list != physics_list:
+        msg = (f"this process already runs Geant4 with the physics list {run_manager.physics_list!r}, and "
                f"Geant4 allows one physics list per process; simulate datasets using {physics_list!r} in another "
                f"process (each `physgen simulate` and each dask worker pool is one)")
         raise Geant4ProcessError(msg)
-    return thread.run_manager.run(calorimeter_for(layout, materials, read_out=read_out), cut_mm, batch)
+    return run_manager.run(calorimeter_for(layout, materials, read_out=read_out), cut_mm, batch)

@@ -13,7 +13,7 @@ from physgen.sim._base import Simulator, register_simulator
 from physgen.sim._incidence import Incidence
 from physgen.sim.geant4._layout import Layout
 from physgen.sim.geant4._lists import PHYSICS_LISTS
-from physgen.sim.geant4._offline import load_geant4
+from physgen.sim.geant4._offline import geant4_call, load_geant4
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
 from physgen.specs._quantity import Length
 from physgen.units import to_magnitude, ureg
@@ -75,7 +75,6 @@ class Geant4Simulator(Simulator):
         self.cut_mm = to_magnitude(self.options.production_cut, "mm")
         self.g4 = load_geant4()
         from physgen.sim.geant4._materials import build_materials
-        from physgen.sim.geant4._run import geant4_call
 
         self.materials, self.material_provenance = geant4_call(build_materials, geometry, detector_source)
         self.to_energy_units = float(ureg.Quantity(1.0, "MeV").to(geometry.energy_units).magnitude)
