@@ -21,8 +21,8 @@ from physgen.specs import SpecRegistry
 from physgen.store import open_store, read_provenance, resolve_dataset, validate_store
 from physgen.testing import assert_store_equal
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("geant4_pybind") is None,
-                                reason="geant4_pybind (a Linux x86-64 wheel) is not installed")
+needs_geant4 = pytest.mark.skipif(importlib.util.find_spec("geant4_pybind") is None,
+                                  reason="geant4_pybind (a Linux x86-64 wheel) is not installed")
 
 CALOGAN_LAYERS = ("layer_0", "layer_1", "layer_2")
 
@@ -111,6 +111,7 @@ def eplus_10gev(tmp_path_factory):
     return simulator.simulate(30, np.random.SeedSequence(7, spawn_key=(0,)))
 
 
+@needs_geant4
 def test_eplus_10gev_deposits_everything_in_calogan(eplus_10gev):
     """CaloGAN's 31 X0 stack holds an e+ shower: E_tot / E_inc ≈ 1 (shared/GEANT4.md: 0.997; paper 001)."""
     cells = sum(eplus_10gev[layer].sum(axis=(1, 2)) for layer in CALOGAN_LAYERS)
@@ -120,6 +121,7 @@ def test_eplus_10gev_deposits_everything_in_calogan(eplus_10gev):
     assert np.all(eplus_10gev["overflow"] >= 0) and np.all(ratio < 1.0 + 1e-6)
 
 
+@needs_geant4
 def test_eplus_10gev_layer1_width_and_layer2_reach(eplus_10gev):
     """Published Geant4 CaloGAN e+ sample (paper 001 figures, shared/GEANT4.md): layer-1 lateral width
     ≈ 29 mm, and energy in layer 2 in ≈ 97 % of showers."""
@@ -141,6 +143,7 @@ def _off_centre(tmp_path, x0: float, y0: float) -> dict[str, np.ndarray]:
     return open_store(url).load()
 
 
+@needs_geant4
 def test_cells_sit_where_the_shower_enters_and_the_rest_overflows(tmp_path):
     """2 GeV e+ entering at (x0, y0) = (100, 20) mm: the layer-0 strips (5 mm in x, store coordinates)
     centre on x0 and the hottest layer-1 cell holds the impact point; at x0 = 300 mm, outside the
@@ -160,6 +163,7 @@ def test_cells_sit_where_the_shower_enters_and_the_rest_overflows(tmp_path):
     assert cells < 0.05 * overflow.sum() and np.all(overflow > 0.95 * 2000.0), (cells, overflow)
 
 
+@needs_geant4
 def test_same_seed_same_cells_other_seed_other_cells(tmp_path):
     path = _dataset(tmp_path, energy="{distribution: uniform, low: 1, high: 3, units: GeV}")
     simulator = build_simulator(resolve_dataset(str(path)))
@@ -171,7 +175,24 @@ def test_same_seed_same_cells_other_seed_other_cells(tmp_path):
     assert not np.array_equal(first["layer_1"], other["layer_1"])
 
 
+@needs_geant4
+def test_the_cli_runs_offline_quietly_from_its_own_cache(tmp_path):
+    """No Geant4 variables, no terminal: physgen makes the data-set stand-ins in $PHYSGEN_CACHE,
+    asks nothing, and prints no Geant4 banner (shared/GEANT4.md: failure modes 1-3)."""
+    spec = _dataset(tmp_path, energy="{distribution: fixed, value: 1, units: GeV}", events=2, chunk=2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GEANT4", "G4"))} | {
+        "PHYSGEN_CACHE": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-m", "physgen.cli", "simulate", str(spec), "--out",
+                             str(tmp_path / "offline.zarr")], env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                            text=True, check=True)
+    assert "Geant4 version" not in result.stdout + result.stderr and "G4Exception" not in result.stdout + result.stderr
+    stand_in = tmp_path / "cache" / "geant4-offline" / "ENSDFSTATE" / "ENSDFSTATE.dat"
+    assert stand_in.is_file() and stand_in.stat().st_size == 0
+    assert open_store(tmp_path / "offline.zarr").sizes["event"] == 2
+
+
 # ---------------------------------------------------------------- chunks: serial = parallel = resumed after kill -9
+@needs_geant4
 def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     spec = _dataset(tmp_path, energy="{distribution: uniform, low: 0.5, high: 1.5, units: GeV}", events=120, chunk=2)
     url = tmp_path / "killed.zarr"
@@ -194,6 +215,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     assert_store_equal(url, reference)
 
 
+@needs_geant4
 @pytest.mark.slow
 def test_two_dask_workers_equal_a_serial_run(tmp_path):
     spec = _dataset(tmp_path, energy="{distribution: uniform, low: 0.5, high: 2, units: GeV}", events=12, chunk=3)
@@ -203,6 +225,7 @@ def test_two_dask_workers_equal_a_serial_run(tmp_path):
 
 
 # ---------------------------------------------------------------- any calorimeter written in YAML
+@needs_geant4
 def test_a_yaml_only_calorimeter_is_simulated_by_geant4(spec_dir):
     """Iron/scintillator, read out in the scintillator: the visible fraction of a 2 GeV e- is the
     sampling fraction. MIP: 10 mm Fe × 11.43 MeV/cm vs 3 mm polystyrene × 2.00 MeV/cm (PDG dE/dx_min)
@@ -277,6 +300,7 @@ def test_shipped_validation_samples_open_with_units_and_provenance(name, events,
     (("transverse_size: [1000 mm, 1000 mm]", "transverse_size: [300 mm, 300 mm]"), "stick out of the plates"),
     (("- {name: layer_1, depth: 90 mm", "- {name: layer_1, depth: 60 mm"), "overlap"),
 ])
+@needs_geant4
 def test_bad_detector_is_refused_before_any_store(spec_dir, edit, message):
     text = (SpecRegistry.default().get("detector", "calogan_lar3").text).replace(*edit)
     assert edit[1] in text
@@ -297,6 +321,7 @@ def test_particle_missing_from_the_physics_list_is_refused(tmp_path):
     assert not out.exists()
 
 
+@needs_geant4
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path):
     spec = _dataset(tmp_path, options="{particle: mu+, physics_list: datafree_em}")
     result = subprocess.run([sys.executable, "-m", "physgen.cli", "simulate", str(spec), "--out",
@@ -325,6 +350,7 @@ def test_without_geant4_pybind_one_clear_error_and_the_rest_works(tmp_path):
     assert "needs geant4_pybind==0.1.3" in result.stdout and "pip install geant4_pybind==0.1.3" in result.stdout
 
 
+@needs_geant4
 def test_a_second_physics_list_in_one_process_is_refused(tmp_path):
     """Geant4 fixes the physics list with the first run manager; asking for another is a clear error."""
     em = build_simulator(resolve_dataset(str(_dataset(tmp_path, name="em", events=2, chunk=2))))
@@ -335,6 +361,7 @@ def test_a_second_physics_list_in_one_process_is_refused(tmp_path):
         hadronic.simulate(1, np.random.SeedSequence(1))
 
 
+@needs_geant4
 @pytest.mark.slow
 def test_pions_shower_with_the_hadronic_list(tmp_path):
     """π+ of 10 GeV in CaloGAN (1.3 λ deep): most start a hadronic shower, some punch through

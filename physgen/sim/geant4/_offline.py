@@ -59,9 +59,10 @@ def _prepare_environment() -> None:
     for folder in (ensdf, empty):
         folder.mkdir(parents=True, exist_ok=True)
     (ensdf / "ENSDFSTATE.dat").touch()
-    os.environ.setdefault("GEANT4_DATA_DIR", str(base))
-    os.environ.setdefault("G4ENSDFSTATEDATA", str(ensdf))
-    os.environ.setdefault("G4LEVELGAMMADATA", str(empty))
+    for variable, folder in (("GEANT4_DATA_DIR", base), ("G4ENSDFSTATEDATA", ensdf), ("G4LEVELGAMMADATA", empty)):
+        value = os.environ.get(variable)
+        if not value or not Path(value).is_dir():  # a user's real data sets are left in place
+            os.environ[variable] = str(folder)
 
 
 class _Geant4Thread:
