@@ -312,6 +312,16 @@ def test_bad_detector_is_refused_before_any_store(spec_dir, edit, message):
     assert not out.exists()
 
 
+@needs_geant4
+def test_impact_points_off_the_calorimeter_are_refused_before_any_store(tmp_path):
+    spec = _dataset(tmp_path)
+    spec.write_text(spec.read_text().replace("x0: {distribution: fixed, value: 0", "x0: {distribution: uniform, low: 400, high: 600"))
+    out = tmp_path / "never.zarr"
+    with pytest.raises(SpecError, match="impact points off the calorimeter front"):
+        simulate(str(spec), out, progress=False)
+    assert not out.exists()
+
+
 def test_particle_missing_from_the_physics_list_is_refused(tmp_path):
     spec = _dataset(tmp_path, options="{particle: pi+}")
     out = tmp_path / "never.zarr"

@@ -80,6 +80,7 @@ class Geant4Simulator(Simulator):
         self.to_energy_units = float(ureg.Quantity(1.0, "MeV").to(geometry.energy_units).magnitude)
         self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.incidence.features
+        self._batch(np.random.SeedSequence(0), 1000)  # conditions off the calorimeter fail now, before any store
 
     def _batch(self, seed: np.random.SeedSequence, n_events: int):
         """Conditions of ``n_events`` showers and the Geant4 batch shooting them, both from ``seed``."""
