@@ -294,6 +294,23 @@ def test_shipped_validation_samples_open_with_units_and_provenance(name, events,
     assert str(quantified[cells[0]].data.units) == "megaelectron_volt"
 
 
+def test_shipped_eplus_sample_has_the_published_calogan_shapes():
+    """The shipped e+ sample (flat 1-100 GeV) against the published Geant4 CaloGAN e+ sample, read off
+    paper 001's figures (±10 %, shared/GEANT4.md): f0/f1 ≈ 0.17/0.84, sparsity ≈ 0.48/0.82/0.28,
+    E_tot/E_inc ≈ 1, layer 2 reached in ≈ 97 % of showers."""
+    store = open_store(validation_samples()["geant4_calogan_eplus"]).load()
+    layers = [store[name].values.astype(np.float64) for name in CALOGAN_LAYERS]
+    energy = np.stack([layer.sum(axis=(1, 2)) for layer in layers], axis=1)
+    total = energy.sum(axis=1)
+    response = (total + store.overflow.values.sum(axis=1)) / (1000.0 * store.energy.values)
+    assert 0.99 <= response.mean() <= 1.0
+    fractions = (energy / total[:, None]).mean(axis=0)
+    assert 0.15 <= fractions[0] <= 0.23 and 0.75 <= fractions[1] <= 0.85, fractions
+    sparsity = [float((layer > 0).mean()) for layer in layers]
+    assert 0.38 <= sparsity[0] <= 0.55 and 0.72 <= sparsity[1] <= 0.9 and 0.22 <= sparsity[2] <= 0.32, sparsity
+    assert (energy[:, 2] > 0).mean() >= 0.9
+
+
 # ---------------------------------------------------------------- bad input: one message, no store
 @pytest.mark.parametrize(("edit", "message"), [
     (("geant4: G4_Pb", "geant4: G4_Pbx"), "names Geant4 material 'G4_Pbx', which Geant4 does not know; did you mean 'G4_Pb'"),
