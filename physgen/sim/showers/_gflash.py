@@ -1,16 +1,23 @@
-"""GFlash parametrisation of electromagnetic showers (PHYSICS.md §4).
+"""Electromagnetic showers: the GFlash parametrisation (PHYSICS.md §4) plus a diffuse halo.
 
 After Grindhammer, Rudowicz & Peters, NIM A290 (1990) 469 and Grindhammer & Peters,
 hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisation``:
 
-* per shower, (ln T, ln α) of the gamma longitudinal profile are correlated normals whose
-  means, widths and correlation depend on ln y, y = E/E_c, with the sampling-calorimeter
-  corrections in F_s and ê;
-* spots are drawn from their own, slightly earlier gamma profile (T_s, α_s) and weighted by
-  the ratio of the energy profile to the spot profile, so that the energy per depth follows
-  (T, α) exactly in expectation — the vectorised equivalent of GFlash's step-wise
-  ``dE / N_spots`` per step;
-* radii come from the two-component (core + tail) radial profile, in Molière radii.
+* per shower, (ln T, ln α) of the gamma longitudinal energy profile are correlated normals
+  whose means, widths and correlation depend on ln y, y = E/E_c. The *energy* profile uses
+  the homogeneous-medium parameters of the effective medium, as GFlash does
+  (``IntegrateEneLongitudinal`` takes α_h, β_h); the sampling-corrected T of the same random
+  draw only sets τ = t/T of the radial profile;
+* core spots carry the energy: their depths are drawn from a mixture of the energy profile
+  and a flat profile reaching the back of the calorimeter, and each spot is weighted by
+  profile / mixture (normalised per shower), so the energy per depth follows (T, α) in
+  expectation while deep layers see many small deposits instead of a rare heavy spot;
+* radii come from the two-component (core + tail) radial profile, in Molière radii, with
+  GFlash's sampling corrections;
+* a diffuse halo of many small deposits, broad in radius and reaching deeper (the soft
+  photons and Compton electrons of a real shower, which GFlash leaves out), carries a small
+  share of the energy. Its constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and
+  the radii are fitted to Geant4 (:mod:`._tune`).
 
 Everything is vectorised over showers and spots; no Python loop runs per shower.
 """
@@ -18,10 +25,12 @@ Everything is vectorised over showers and spots; no Python loop runs per shower.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammaln
 
 from physgen.geometry import SamplingMedium
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
+from physgen.sim.showers._tune import EmTune
 
 __all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots",
            "PHOTON_CONVERSION_X0"]
@@ -30,30 +39,38 @@ PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
 
 _MIN_LN_Y = 3.0
-"""ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 50)."""
+"""ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 100)."""
+
+MIN_SPOTS = 8
+"""Fewest core spots of any shower (a shower of a few MeV still needs a lateral shape)."""
 
 
-def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium) -> tuple[np.ndarray, np.ndarray]:
-    """Per-shower depth of maximum T (X0) and shape α of the longitudinal gamma profile.
+def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per shower: depth of maximum T and shape α of the energy profile, and the sampling T_s (X0).
 
-    Homogeneous means ⟨T⟩ = ln y − 0.812, ⟨α⟩ = 0.81 + (0.458 + 2.26/Z) ln y, then the
-    sampling corrections −0.55/F_s − 0.69 (1 − ê) (T) and −0.476/F_s (α); fluctuations
-    with σ(ln T) = 1/(−2.5 + 1.25 ln y), σ(ln α) = 1/(−0.82 + 0.79 ln y) (≤ 0.5) and
-    correlation ρ = 0.784 − 0.023 ln y. Clamped as in Geant4: T ≥ 1, α ≥ 1.1.
+    Homogeneous (energy profile): ⟨ln T⟩ = ln(ln y − 0.812 + shift), ⟨ln α⟩ = ln(scale · (0.81 +
+    (0.458 + 2.26/Z) ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y),
+    ρ = 0.705 − 0.023 ln y. Sampling (radial τ only): T_s = T_h − 0.55/F_s − 0.69 (1 − ê) with
+    σ(ln T_s) = 1/(−2.5 + 1.25 ln y), ρ = 0.784 − 0.023 ln y, from the same two normals.
+    Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
     """
     ln_y = np.maximum(ln_y, _MIN_LN_Y)
-    t_hom = ln_y - 0.812
-    a_hom = 0.81 + (0.458 + 2.26 / medium.Z) * ln_y
-    mean_ln_t = np.log(np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0))
-    mean_ln_a = np.log(np.maximum(a_hom - 0.476 / medium.F_s, 1.1))
-    sigma_t = np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5)
-    sigma_a = np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5)
-    rho = 0.784 - 0.023 * ln_y
-    c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
+    t_hom = np.maximum(ln_y - 0.812 + tune.t_max_shift, 1.0)
+    a_hom = np.maximum(tune.alpha_scale * (0.81 + (0.458 + 2.26 / medium.Z) * ln_y), 1.1)
+    t_sam = np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0)
     z1, z2 = rng.standard_normal((2, len(ln_y)))
-    t = np.exp(mean_ln_t + sigma_t * (c1 * z1 + c2 * z2))
-    alpha = np.exp(mean_ln_a + sigma_a * (c1 * z1 - c2 * z2))
-    return np.maximum(t, 1.0), np.maximum(alpha, 1.1)
+
+    def correlated(rho):
+        c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
+        return c1 * z1 + c2 * z2, c1 * z1 - c2 * z2
+
+    u_t, u_a = correlated(0.705 - 0.023 * ln_y)
+    t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+    alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+    u_s, _ = correlated(0.784 - 0.023 * ln_y)
+    t_s = t_sam * np.exp(np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5) * u_s)
+    return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
 def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium):
@@ -76,18 +93,19 @@ def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium)
     return r_core, np.maximum(r_tail, r_core), np.clip(p, 0.0, 1.0)
 
 
-def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium) -> np.ndarray:
+def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
+                  tune: EmTune) -> np.ndarray:
     """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u))."""
     r_core, r_tail, p = radial_parameters(tau, ln_e, medium)
     u = rng.random((2, len(tau)))
-    scale = np.where(u[0] < p, r_core, r_tail)
+    scale = np.where(u[0] < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
     v = np.minimum(u[1], 1.0 - 1e-9)
     return scale * np.sqrt(v / (1.0 - v))
 
 
-def spot_count(energy_gev: np.ndarray, sigma_s: float, scale: float, minimum: int = 8) -> np.ndarray:
-    """Spots per shower in a sampling calorimeter, N = 10.3/σ_s · E^0.959 (E in GeV), times ``scale``."""
-    n = scale * 10.3 / sigma_s * np.power(np.maximum(energy_gev, 0.0), 0.959)
+def spot_count(energy_gev: np.ndarray, per_gev: float, minimum: int = MIN_SPOTS) -> np.ndarray:
+    """Spots per shower, N = per_gev · E^0.959 (E in GeV; GFlash's exponent for sampling calorimeters)."""
+    n = per_gev * np.power(np.maximum(energy_gev, 0.0), 0.959)
     return np.maximum(np.rint(n), minimum).astype(np.int64)
 
 
@@ -95,8 +113,19 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
 
+def _core_depths(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, reach: np.ndarray,
+                 share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Depths t (X0) drawn from (1 − share) Gamma(α, β) + share U(0, reach), and weights profile/mixture."""
+    t = rng.standard_gamma(alpha) / beta
+    flat = rng.random(len(t)) < share
+    t = np.where(flat, rng.random(len(t)) * reach, t)
+    log_f = alpha * np.log(beta) + (alpha - 1.0) * np.log(np.maximum(t, 1e-12)) - beta * t - gammaln(alpha)
+    weight = 1.0 / ((1.0 - share) + share / (reach * np.exp(log_f)))
+    return t, weight
+
+
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
-             start_x0: np.ndarray, cos_theta: np.ndarray, spots_scale: float) -> Spots:
+             start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
@@ -106,20 +135,28 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     medium = stack.front
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
-    t_max, alpha = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium)
+    t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
+                                       tune)
     beta = (alpha - 1.0) / t_max
-    t_spot = t_max * (0.698 + 0.00212 * medium.Z)
-    a_spot = np.maximum(alpha * (0.639 + 0.00334 * medium.Z), 1.1)
-    b_spot = (a_spot - 1.0) / t_spot
-    counts = spot_count(energy_gev, float(stack.sigma_s[0]), spots_scale)
+    back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
+    reach = np.maximum(back - start_x0, 1.0)
+
+    counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     owner = np.repeat(np.arange(len(energy_mev)), counts)
-    t = rng.standard_gamma(a_spot[owner]) / b_spot[owner]
-    # importance weight f(t; α, β) / f(t; α_s, β_s), normalised per shower to its energy
-    log_w = (alpha - a_spot)[owner] * np.log(t) - (beta - b_spot)[owner] * t
+    t, w = _core_depths(rng, alpha[owner], beta[owner], reach[owner], tune.flat_depth_share)
     starts = _segment_starts(counts)
-    w = np.exp(log_w - np.maximum.reduceat(log_w, starts)[owner])
-    w *= (energy_mev / np.add.reduceat(w, starts))[owner]
-    radius = sample_radius(rng, t / t_max[owner], ln_e[owner], medium)
+    w *= ((1.0 - tune.halo_fraction) * energy_mev / np.add.reduceat(w, starts))[owner]
+    radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune)
+
+    halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
+    halo_owner = np.repeat(np.arange(len(energy_mev)), halo_counts)
+    t_halo = rng.standard_gamma(alpha[halo_owner]) / beta[halo_owner] + rng.exponential(tune.halo_depth,
+                                                                                         len(halo_owner))
+    r_halo = rng.exponential(tune.halo_radius, len(halo_owner))
+    w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
+
+    owner = np.concatenate([owner, halo_owner])
+    t = np.concatenate([t, t_halo])
     path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    radius_mm = radius * stack.property_at("moliere_radius", path * cos_theta[owner])
-    return Spots(event[owner], path, radius_mm, w)
+    radius_mm = np.concatenate([radius, r_halo]) * stack.property_at("moliere_radius", path * cos_theta[owner])
+    return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))

@@ -17,7 +17,7 @@ from physgen.geometry import SamplingMedium, sampling_medium
 from physgen.specs import LayeredCalorimeter, Material, VoxelCalorimeter
 from physgen.units import to_magnitude
 
-__all__ = ["Stack", "mip_dedx", "sampling_stochastic_term"]
+__all__ = ["Stack", "mip_dedx"]
 
 _FAR = 1e7
 """mm: depth of the far end of the depth maps (the last section is extended beyond the back)."""
@@ -33,32 +33,25 @@ def mip_dedx(material: Material) -> float:
     return rho * material.Z / material.A * (4.09 - 0.284 * np.log(material.Z)) / 10.0
 
 
-def sampling_stochastic_term(absorber_mm: float, sampling_fraction: float) -> float:
-    """Sampling term σ_s (√GeV) of σ/E = σ_s/√E: 2.7 % √(d_abs/f_samp), d in mm (Wigmans, *Calorimetry*, §4.7)."""
-    return 0.027 * np.sqrt(absorber_mm / sampling_fraction)
-
-
 @dataclass(frozen=True)
 class Stack:
     """Sections of a sampling calorimeter with their effective media and depth maps (all in mm)."""
 
     boundaries: np.ndarray  # (n_sections + 1,) front of each section and the back of the last
     media: tuple[SamplingMedium, ...]
-    sigma_s: np.ndarray  # (n_sections,) sampling term in √GeV
     mip_loss: np.ndarray  # (n_sections,) MIP energy loss per mm of the mixture (MeV/mm)
 
     @classmethod
     def from_geometry(cls, g: LayeredCalorimeter | VoxelCalorimeter) -> Stack:
-        media, bounds, sigma, loss = [], [0.0], [], []
+        media, bounds, loss = [], [0.0], []
         for s in g.sections:
             d_abs, d_act = to_magnitude(s.absorber_thickness, "mm"), to_magnitude(s.active_thickness, "mm")
             absorber, active = g.material(s.absorber), g.material(s.active)
             medium = sampling_medium(absorber, d_abs, active, d_act)
             media.append(medium)
             bounds.append(bounds[-1] + s.periods * medium.period)
-            sigma.append(sampling_stochastic_term(d_abs, medium.sampling_fraction))
             loss.append((d_abs * mip_dedx(absorber) + d_act * mip_dedx(active)) / medium.period)
-        return cls(np.array(bounds), tuple(media), np.array(sigma), np.array(loss))
+        return cls(np.array(bounds), tuple(media), np.array(loss))
 
     @property
     def depth(self) -> float:
