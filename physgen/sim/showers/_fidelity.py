@@ -16,8 +16,11 @@ import xarray as xr
 
 from physgen.metrics import classifier_test, event_columns, separation_power
 from physgen.observables._kinds import is_layered
+from physgen.schema import EVENT
+from physgen.store import ResolvedDataset
 
-__all__ = ["LAYERED_SHAPES", "VOXEL_SHAPES", "S2_BINS", "Fidelity", "shower_columns", "fidelity"]
+__all__ = ["LAYERED_SHAPES", "VOXEL_SHAPES", "S2_BINS", "Fidelity", "batch_dataset", "shower_columns",
+           "simulated_columns", "fidelity"]
 
 LAYERED_SHAPES = ("total_over_incident", "layer_energy", "energy_fraction", "shower_depth", "shower_depth_width",
                   "width_x", "width_y", "sparsity", "e_ratio")
@@ -56,6 +59,30 @@ def shower_columns(ds: xr.Dataset, names: tuple[str, ...] | None = None) -> dict
     """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``)."""
     names = names or (LAYERED_SHAPES if is_layered(ds) else VOXEL_SHAPES)
     return event_columns(ds, list(names))
+
+
+def batch_dataset(dataset: ResolvedDataset, batch: dict[str, np.ndarray]) -> xr.Dataset:
+    """An in-memory Dataset of simulated ``batch`` arrays with the coordinates, units and spec provenance
+    (hence the detector threshold) that the store of ``dataset`` would have."""
+    schema = dataset.schema
+    coords = {dim: xr.Variable(dim, values, attrs) for dim, (values, attrs) in schema.coords.items()}
+    data = {name: xr.Variable((EVENT, *schema[name].dims), value, schema[name].attrs) for name, value in batch.items()
+            if name in schema.names}
+    return xr.Dataset(data, coords=coords, attrs={"physgen": {"specs": dataset.spec_texts()}})
+
+
+def simulated_columns(simulator, energy_gev: np.ndarray, seed: int, names: tuple[str, ...] | None = None
+                      ) -> dict[str, np.ndarray]:
+    """:func:`shower_columns` of ``showers``-simulator showers at the given incident energies (normal
+    incidence at the centre, as the Geant4 samples), in batches of the simulator's ``batch_events``."""
+    rng = np.random.default_rng(seed)
+    step = simulator.options.batch_events
+    cells = np.concatenate([simulator.showers(rng, {"energy": energy_gev[i:i + step]})[0]
+                            for i in range(0, len(energy_gev), step)])
+    batch = simulator.readout.split(cells)
+    if simulator.options.energy_condition not in batch:
+        batch[simulator.options.energy_condition] = energy_gev.astype(np.float32)
+    return shower_columns(batch_dataset(simulator.dataset, batch), names)
 
 
 def fidelity(reference: dict[str, np.ndarray], generated: dict[str, np.ndarray], *, classifier: bool = True,

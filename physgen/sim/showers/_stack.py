@@ -78,14 +78,20 @@ class Stack:
 
     def section(self, z: np.ndarray) -> np.ndarray:
         """Index of the section holding depth ``z`` (mm); outside the stack the nearest one."""
+        if len(self.media) == 1:
+            return np.zeros(np.shape(z), dtype=np.intp)
         return np.clip(np.searchsorted(self.boundaries, z, side="right") - 1, 0, len(self.media) - 1)
 
-    def property_at(self, name: str, z: np.ndarray) -> np.ndarray:
+    def property_at(self, name: str, z: np.ndarray) -> np.ndarray | float:
         """A :class:`SamplingMedium` field (e.g. ``"moliere_radius"``) at depth ``z`` (mm)."""
+        if len(self.media) == 1:
+            return getattr(self.front, name)
         return self._column(name)[self.section(z)]
 
-    def mip_loss_at(self, z: np.ndarray) -> np.ndarray:
+    def mip_loss_at(self, z: np.ndarray) -> np.ndarray | float:
         """Mean MIP energy loss (MeV/mm) of the mixture at depth ``z`` (mm)."""
+        if len(self.media) == 1:
+            return float(self.mip_loss[0])
         return self.mip_loss[self.section(z)]
 
     def _grid(self, length: str) -> tuple[np.ndarray, np.ndarray]:
@@ -99,10 +105,14 @@ class Stack:
         ``length`` is ``"X0"`` or ``"lambda_int"``. A track at angle θ crosses
         dz / (L(z) cos θ) units in a slab dz, hence the inversion at ``depth · cos θ``.
         """
+        if len(self.media) == 1:  # one medium: a straight line, whatever the angle
+            return depth * getattr(self.front, length)
         z, units = self._grid(length)
         return np.interp(depth * cos_theta, units, z) / cos_theta
 
     def from_mm(self, path: np.ndarray, cos_theta: np.ndarray, length: str = "X0") -> np.ndarray:
         """Inverse of :meth:`to_mm`: units of ``length`` traversed along ``path`` mm."""
+        if len(self.media) == 1:
+            return path / getattr(self.front, length)
         z, units = self._grid(length)
         return np.interp(path * cos_theta, z, units) / cos_theta

@@ -32,6 +32,8 @@ class EmTune(BaseModel):
                                     "back of the calorimeter (importance-weighted: many small deep deposits)")
     t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
+    radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
+                                       "enters τ = t/T of the radial profile (GFlash: 1)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
     halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
