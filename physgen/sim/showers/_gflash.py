@@ -14,9 +14,12 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   expectation while deep layers see many small deposits instead of a rare heavy spot;
 * radii come from the two-component (core + tail) radial profile, in Molière radii, with
   GFlash's sampling corrections;
-* a diffuse halo of many small deposits, broad in radius and reaching deeper (the soft
-  photons and Compton electrons of a real shower, which GFlash leaves out), carries a small
-  share of the energy. Its constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and
+* a diffuse halo of many small deposits carries a small share of the energy: the soft photons
+  of a real shower (annihilation photons are isotropic; photons running along the active gaps
+  of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
+  its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
+  convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
+  energy deep), radii exponential; what leaves through the front is the albedo. Its constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and
   the radii are fitted to Geant4 (:mod:`._tune`).
 
 Everything is vectorised over showers and spots; no Python loop runs per shower.
@@ -47,8 +50,9 @@ _WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0)
 DEPTH_BINS = 64
 """Depth bins (to the back of the calorimeter) over which a shower's spots are stratified."""
 
-MIN_SPOTS = 8
-"""Fewest core spots of any shower (a shower of a few MeV still needs a lateral shape)."""
+MIN_SPOTS = 100
+"""Fewest core spots of any shower: below ~3 GeV a few tail spots beyond the readout window would
+otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread there is 0.2 %)."""
 
 
 def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune
@@ -80,14 +84,15 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
-def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium):
+def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium, tail_growth: float = 1.0):
     """Core radius R_C, tail radius R_T (Molière radii) and core probability p at τ = t/T.
 
-    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of PHYSICS.md §4.
+    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of PHYSICS.md §4;
+    ``tail_growth`` scales k4, the growth of R_T with depth beyond the maximum (GFlash: 1).
     """
     z, fs, eh = medium.Z, medium.F_s, 1.0 - medium.e_hat
     r_core = 0.0251 + 0.00319 * ln_e + (0.1162 - 0.000381 * z) * tau
-    k1, k2, k3, k4 = 0.659 - 0.00309 * z, 0.645, -2.59, 0.3585 + 0.0412 * ln_e
+    k1, k2, k3, k4 = 0.659 - 0.00309 * z, 0.645, -2.59, tail_growth * (0.3585 + 0.0412 * ln_e)
     r_tail = k1 * (np.exp(k3 * (tau - k2)) + np.exp(k4 * (tau - k2)))
     p1, p2, p3 = 2.632 - 0.00094 * z, 0.401 + 0.00187 * z, 1.313 - 0.0686 * ln_e
     x = (p2 - tau) / p3
@@ -110,7 +115,7 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     instead of the Poisson scatter of a few hundred i.i.d. spots (which made the lateral widths of
     one shower fluctuate several times more than Geant4's).
     """
-    r_core, r_tail, p = radial_parameters(tau, ln_e, medium)
+    r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
     start = rng.random((2, int(owner.max(initial=-1)) + 1))
     u_choice = np.modf(start[0][owner] + rank * _WEYL[0])[0]
     u_radius = np.minimum(np.modf(start[1][owner] + rank * _WEYL[1])[0], 1.0 - 1e-9)
@@ -128,21 +133,20 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
 
-def _depth_bins(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, reach: np.ndarray,
-                counts: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
+                       share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy).
 
-    The depth up to the back of the calorimeter (``reach`` X0) is cut into ``DEPTH_BINS`` bins; bin j
-    holds the exact energy share ΔP_j of the gamma profile (regularised incomplete gamma function,
-    as GFlash integrates its steps) and ⌊n Q_j + U⌋ − ⌊n Q_{j−1} + U⌋ of the shower's n spots, Q
-    being the cumulative of the proposal (1 − share)·ΔP/P(reach) + share/DEPTH_BINS (systematic
-    sampling: the counts follow the proposal to ±1 spot). Spots sit uniformly within their bin and
-    share its energy, so the energy per depth follows the profile without sampling noise while deep
-    bins, through ``share``, get many small deposits. The profile beyond the back leaks out.
+    ``cdf`` (showers × DEPTH_BINS + 1) is the gamma profile's cumulative (regularised incomplete gamma
+    function, as GFlash integrates its steps) at equal steps up to the back of the calorimeter
+    (``reach`` X0), so bin j holds the exact energy share ΔP_j. It gets ⌊n Q_j + U⌋ − ⌊n Q_{j−1} + U⌋
+    of the shower's n spots, Q being the cumulative of the proposal (1 − share)·ΔP/P(reach) +
+    share/DEPTH_BINS (systematic sampling: the counts follow the proposal to ±1 spot). Spots sit
+    uniformly within their bin and share its energy, so the energy per depth follows the profile
+    without sampling noise while deep bins, through ``share``, get many small deposits. The
+    profile beyond the back leaks out.
     """
-    n_showers = len(alpha)
-    edges = reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1)
-    cdf = gammainc(alpha[:, None], beta[:, None] * edges)
+    n_showers = len(cdf)
     energy = np.diff(cdf, axis=1)
     proposal = (1.0 - share) * energy / np.maximum(cdf[:, -1:], 1e-300) + share / DEPTH_BINS
     cumulative = np.floor(counts[:, None] * np.cumsum(proposal, axis=1) + rng.random((n_showers, 1)))
@@ -153,9 +157,14 @@ def _depth_bins(rng: np.random.Generator, alpha: np.ndarray, beta: np.ndarray, r
     # bins without a spot (deep bins of small showers): their energy goes to the others
     assigned = np.sum(np.where(per_bin > 0, energy, 0.0), axis=1)
     share_per_spot *= (cdf[:, -1] / np.maximum(assigned, 1e-300))[:, None]
-    width = reach / DEPTH_BINS
-    t = (j + rng.random(len(j))) * width[owner]
+    t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
     return owner, t, share_per_spot.ravel()[spot_bin]
+
+
+def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
+    """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
+    ahead = rng.random(n) < forward / (forward + back)
+    return np.where(ahead, forward, -back) * rng.standard_exponential(n)
 
 
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
@@ -175,16 +184,16 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
 
+    cdf = gammainc(alpha[:, None], beta[:, None] * reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1))
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
-    owner, t, share = _depth_bins(rng, alpha, beta, reach, counts, tune.flat_depth_share)
+    owner, t, share = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
 
     halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
-    halo_owner = np.repeat(np.arange(len(energy_mev)), halo_counts)
-    t_halo = rng.standard_gamma(alpha[halo_owner]) / beta[halo_owner] + rng.exponential(tune.halo_depth,
-                                                                                         len(halo_owner))
+    halo_owner, t_halo, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
+    t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
     halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
     u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))

@@ -36,9 +36,11 @@ class EmTune(BaseModel):
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
+    tail_growth_scale: float = Field(ge=0, description="multiplies k4, GFlash's growth of R_T with depth")
     halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
     halo_radius: float = Field(gt=0, description="mean radius of the halo deposits, in Molière radii")
-    halo_depth: float = Field(ge=0, description="mean extra depth (X0) of halo deposits behind the core's")
+    halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
+    halo_depth_forward: float = Field(gt=0, description="scale (X0) of the spread of halo depths behind the profile's")
     halo_spots_per_gev: float = Field(gt=0, description="halo deposits per GeV")
 
 
