@@ -36,9 +36,11 @@ __all__ = [
 
 
 class Material(SpecModel):
-    """Bulk material constants (PDG), used by the shower parametrisations."""
+    """Bulk material constants (PDG), used by the shower parametrisations, and optionally the
+    Geant4 NIST material to simulate it with (else Geant4 builds it from Z, A and density)."""
 
     name: str
+    geant4: str | None = Field(None, pattern=r"^G4_[A-Za-z0-9_-]+$", description="Geant4 NIST material, e.g. G4_Pb")
     Z: float = Field(gt=0)
     A: float = Field(gt=0)
     density: Density
@@ -76,6 +78,9 @@ class _Calorimeter(SpecModel):
     )
     threshold: Energy | None = Field(None, description="cell energies below this are set to zero (MIP cut)")
     energy_units: str = "MeV"
+    transverse_size: tuple[Length, Length] | None = Field(
+        None, description="full (y, x) extent of the plates, centred on the beam axis; default: the widest readout grid"
+    )
 
     @model_validator(mode="after")
     def _materials_exist(self):
