@@ -1,6 +1,6 @@
 """Geant4 reference samples for the shower fidelity benchmark and the tuning script.
 
-A reference is a physgen store (``physgen simulate`` with the ``geant4`` simulator: the shipped
+A reference is a shipped validation sample (by name), a physgen store (``physgen simulate`` with the ``geant4`` simulator: the shipped
 validation samples) or an ``.npz`` written by the measured prototype of ``GEANT4.md``
 (``layer_0..2`` + ``energy`` for CaloGAN, ``cells`` + ``energy`` for the Si–W ECAL, and the CPU
 seconds per shower in ``cpu``). Either way the result is the shower-shape columns of
@@ -40,8 +40,13 @@ def parametric_simulator(name: str):
 
 
 def load_reference(name: str, path: str | Path) -> Reference:
-    """The shower-shape columns and incident energies of a Geant4 sample (store or prototype ``.npz``)."""
+    """The shower-shape columns and incident energies of a Geant4 sample: a store URL, a prototype
+    ``.npz``, or the name of a shipped validation sample (``geant4_calogan_eplus``)."""
     path = str(path)
+    if path.startswith("geant4_") and not Path(path).exists():
+        from physgen.sim.geant4 import validation_sample
+
+        path = validation_sample(path)
     sim = parametric_simulator(name)
     incident = sim.options.energy_condition
     if path.endswith(".npz"):

@@ -8,11 +8,13 @@ columns of :mod:`physgen.sim.showers._fidelity`, on the whole sample and within 
 slices of incident energy (less their counting noise), averaged over the target's samples. With
 ``--write`` the fitted values go back into ``tunes.yaml`` with their source.
 
-    python benchmarks/tune_showers.py calogan_em --reference e+=G4_EPLUS --reference gamma=G4_GAMMA --write
-    python benchmarks/tune_showers.py calogan_pion --reference pi+=G4_PIPLUS --write
-    python benchmarks/tune_showers.py ild_em --reference ild_gamma=G4_ILD --write
+    python benchmarks/tune_showers.py calogan_em --reference e+=geant4_calogan_eplus \
+        --reference gamma=geant4_calogan_gamma --write
+    python benchmarks/tune_showers.py calogan_pion --reference pi+=geant4_calogan_piplus --write
+    python benchmarks/tune_showers.py ild_em --reference ild_gamma=geant4_ild_photons_50gev --write
 
-A reference is a Geant4 store (the shipped validation samples) or a prototype ``.npz`` (GEANT4.md).
+A reference is a shipped Geant4 validation sample (by name), a Geant4 store, or a prototype ``.npz``
+(GEANT4.md); several references of one particle are all scored.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ TARGETS = {
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0)}),
     "calogan_pion": ("calogan", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
-        "e_over_h": (1.0, 2.5), "hadron_radius": (0.05, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
+        "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
         "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0)}),
     "ild_em": ("ild", "em", {
         "spots_per_gev": (20.0, 1000.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
@@ -57,7 +59,7 @@ def objective_factory(target: str, references, repeat: int, seed: int, energy_sl
     lo, hi = (np.array([bounds[n][i] for n in names]) for i in (0, 1))
     base = load_tune(tune_name)
     sims = {ref.name: parametric_simulator(ref.name) for ref in references}
-    history = []
+    history, best = [], {}
 
     def constants(x: np.ndarray) -> dict[str, float]:
         return dict(zip(names, (lo + np.clip(x, 0, 1) * (hi - lo)).tolist()))
@@ -83,10 +85,12 @@ def objective_factory(target: str, references, repeat: int, seed: int, energy_sl
                                 {k: v[gen_slice == i] for k, v in generated.items()}, classifier=False)
                 scores.append(np.mean(list(part.s2.values())) - part.s2_noise)
         score = float(np.mean(scores))
+        if not history or score < min(history):
+            best.update(values)
         history.append(score)
         if len(history) % 10 == 1:
-            print(f"  eval {len(history):4d}: mean S2 {score:.4f} (best {min(history):.4f}) "
-                  + " ".join(f"{k}={v:.4g}" for k, v in values.items()), flush=True)
+            print(f"  eval {len(history):4d}: mean S2 {score:.4f}; best {min(history):.4f} at "
+                  + " ".join(f"{k}={v:.4g}" for k, v in best.items()), flush=True)
         return score
 
     start = np.array([(getattr(getattr(base, part), n) - lo[i]) / (hi[i] - lo[i]) for i, n in enumerate(names)])

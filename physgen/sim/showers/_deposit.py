@@ -84,6 +84,8 @@ class CellReadout:
         ev = spots.event
         turn = rng.integers(0, AZIMUTHS, len(spots))
         a, b = spots.radius * _COS[turn], spots.radius * _SIN[turn]
+        if spots.shift_x is not None:
+            a, b = a + spots.shift_x, b + spots.shift_y
         if not np.any(theta):  # normal incidence: the shower frame is the detector frame
             x, y, z = x0[ev] + a, y0[ev] + b, spots.path
         else:

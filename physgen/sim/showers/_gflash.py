@@ -8,21 +8,23 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   the homogeneous-medium parameters of the effective medium, as GFlash does
   (``IntegrateEneLongitudinal`` takes α_h, β_h); the sampling-corrected T of the same random
   draw only sets τ = t/T of the radial profile;
-* core spots carry the energy: their depths are drawn from a mixture of the energy profile
-  and a flat profile reaching the back of the calorimeter, and each spot is weighted by
-  profile / mixture (normalised per shower), so the energy per depth follows (T, α) in
-  expectation while deep layers see many small deposits instead of a rare heavy spot;
+* core spots carry the energy, stratified in depth: each of 64 depth bins holds the exact
+  integral of the profile (the incomplete gamma function, as GFlash integrates its steps) and
+  a share of the spots set by a mixture of the profile and a flat proposal, so layer energies
+  carry no sampling noise while deep layers see many small deposits instead of a rare heavy
+  spot;
 * radii come from the two-component (core + tail) radial profile, in Molière radii, with
-  GFlash's sampling corrections;
+  GFlash's sampling corrections, drawn per shower from a low-discrepancy sequence;
 * a diffuse halo of many small deposits carries a small share of the energy: the soft photons
   of a real shower (annihilation photons are isotropic; photons running along the active gaps
   of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
   its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
-  energy deep), radii exponential; what leaves through the front is the albedo. Its constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and
-  the radii are fitted to Geant4 (:mod:`._tune`).
+  energy deep), radii exponential; what leaves through the front is the albedo.
 
-Everything is vectorised over showers and spots; no Python loop runs per shower.
+The halo constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
+to Geant4 (:mod:`._tune`). Everything is vectorised over showers and spots; no Python loop runs
+per shower.
 """
 
 from __future__ import annotations
@@ -168,12 +170,15 @@ def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n
 
 
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
-             start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0) -> Spots:
+             start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
+             tilt: np.ndarray | None = None) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
     the event of its pion); ``cos_theta`` is per shower. The spots of a shower carry its full
-    energy; the part beyond the back of the calorimeter leaks out when deposited.
+    energy; the part beyond the back of the calorimeter leaks out when deposited. ``tilt``
+    (showers × 2) is the transverse direction (tan θ cos φ, tan θ sin φ) of a sub-shower that
+    leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
@@ -203,4 +208,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     t = np.concatenate([t, t_halo])
     path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
     radius_mm = np.concatenate([radius, r_halo]) * stack.property_at("moliere_radius", path * cos_theta[owner])
-    return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
+    if tilt is None:
+        return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
+    beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
+    return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]), beyond * tilt[owner, 0],
+                 beyond * tilt[owner, 1])
