@@ -134,17 +134,28 @@ def main() -> None:
         return objective(x)
 
     t0 = time.process_time()
-    print(f"start: mean S2 {objective(start):.4f}")
-    fit = scipy.optimize.minimize(on_free, start[free], method="Nelder-Mead", bounds=[(0, 1)] * len(free),
-                                  options={"maxiter": args.maxiter, "xatol": 0.01, "fatol": 2e-4,
-                                           "initial_simplex": _simplex(start[free])})
+    best = [objective(start), start[free]]
+    print(f"start: mean S2 {best[0]:.4f}")
+
+    def track(y: np.ndarray) -> float:
+        score = on_free(y)
+        if score < best[0]:
+            best[:] = [score, y.copy()]
+        return score
+
+    try:
+        scipy.optimize.minimize(track, start[free], method="Nelder-Mead", bounds=[(0, 1)] * len(free),
+                                options={"maxiter": args.maxiter, "xatol": 0.01, "fatol": 2e-4,
+                                         "initial_simplex": _simplex(start[free])})
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT): stop early and keep the best point so far
+        print("interrupted: keeping the best point so far")
     x = start.copy()
-    x[free] = fit.x
+    x[free] = best[1]
     values = constants(x)
-    print(f"done in {time.process_time() - t0:.0f} CPU s: mean S2 {fit.fun:.4f}; "
+    print(f"done in {time.process_time() - t0:.0f} CPU s: mean S2 {best[0]:.4f}; "
           + " ".join(f"{k}={v:.4g}" for k, v in values.items()))
     if args.write:
-        write_tune(args.target, {k: v for i, (k, v) in enumerate(values.items()) if i in free}, references, fit.fun)
+        write_tune(args.target, {k: v for i, (k, v) in enumerate(values.items()) if i in free}, references, best[0])
 
 
 def _simplex(x0: np.ndarray, step: float = 0.15) -> np.ndarray:
