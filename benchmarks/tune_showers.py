@@ -39,7 +39,7 @@ TARGETS = {
     "calogan_em": ("calogan", "em", {
         "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
         "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
-        "tail_radius_scale": (0.3, 3.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
+        "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0)}),
     "calogan_pion": ("calogan", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
@@ -48,7 +48,7 @@ TARGETS = {
     "ild_em": ("ild", "em", {
         "spots_per_gev": (20.0, 1000.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
         "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
-        "tail_radius_scale": (0.3, 3.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
+        "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 1000.0)}),
 }
 

@@ -109,7 +109,7 @@ def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
 
 def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
                   tune: EmTune, owner: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u)).
+    """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff.
 
     The two uniforms of the k-th spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
     with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1: each shower then fills the core
@@ -122,6 +122,9 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     u_choice = np.modf(start[0][owner] + rank * _WEYL[0])[0]
     u_radius = np.minimum(np.modf(start[1][owner] + rank * _WEYL[1])[0], 1.0 - 1e-9)
     scale = np.where(u_choice < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
+    # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
+    # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
+    u_radius *= tune.radius_cutoff**2 / (tune.radius_cutoff**2 + scale**2)
     return scale * np.sqrt(u_radius / (1.0 - u_radius))
 
 

@@ -36,6 +36,7 @@ class EmTune(BaseModel):
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
+    radius_cutoff: float = Field(gt=0, description="largest radius (Molière radii) of GFlash's core and tail profiles")
     tail_growth_scale: float = Field(ge=0, description="multiplies k4, GFlash's growth of R_T with depth")
     halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
     halo_radius: float = Field(gt=0, description="mean radius of the halo deposits, in Molière radii")
