@@ -1,6 +1,7 @@
 """Fit the free constants of the parametric shower model to Geant4 samples (issue 12, item 3).
 
-For one *target* (a tune of ``physgen/sim/showers/tunes.yaml`` and the part of it to fit), the
+For one *target* (a tune of ``physgen/sim/showers/tunes.yaml`` and the part of it to fit: its EM
+constants against CaloGAN e+ and γ, or its pion constants against CaloGAN π+), the
 parametric model is run at the incident energies of the Geant4 reference samples (each energy
 ``--repeat`` times, with one fixed seed, so the objective is a smooth function of the constants),
 and scipy's bounded Nelder–Mead minimises the mean separation power ⟨S²⟩ over the shower-shape
@@ -11,7 +12,6 @@ slices of incident energy (less their counting noise), averaged over the target'
     python benchmarks/tune_showers.py calogan_em --reference e+=geant4_calogan_eplus \
         --reference gamma=geant4_calogan_gamma --write
     python benchmarks/tune_showers.py calogan_pion --reference pi+=geant4_calogan_piplus --write
-    python benchmarks/tune_showers.py ild_em --reference ild_gamma=geant4_ild_photons_50gev --write
 
 A reference is a shipped Geant4 validation sample (by name), a Geant4 store, or a prototype ``.npz``
 (GEANT4.md); several references of one particle are all scored.
@@ -36,20 +36,15 @@ from physgen.sim.showers._tune import TUNES_FILE, load_tune  # noqa: E402
 
 TARGETS = {
     # name: (tune, part, {constant: (low, high)})
-    "calogan_em": ("calogan", "em", {
+    "calogan_em": ("geant4", "em", {
         "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
         "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
         "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0)}),
-    "calogan_pion": ("calogan", "pion", {
+    "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
         "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0)}),
-    "ild_em": ("ild", "em", {
-        "spots_per_gev": (20.0, 1000.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
-        "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
-        "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
-        "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 1000.0)}),
 }
 
 

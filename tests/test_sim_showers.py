@@ -191,8 +191,8 @@ conditions:
      "conditions: {energy: {distribution: fixed, value: 1, units: mm}}\n", "GeV-compatible"),
     ("simulator: {name: showers, options: {particle: muon}}\ndetector: calogan_lar3\n"
      "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "simulator.options.particle"),
-    ("simulator: {name: showers, options: {particle: e+, tune: calogn}}\ndetector: calogan_lar3\n"
-     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "unknown shower tune 'calogn'; did you mean 'calogan'"),
+    ("simulator: {name: showers, options: {particle: e+, tune: geant}}\ndetector: calogan_lar3\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "unknown shower tune 'geant'; did you mean 'geant4'"),
 ])
 def test_bad_specs_fail_before_simulating(tmp_path, body, message):
     with pytest.raises(SpecError, match=message):
@@ -213,7 +213,7 @@ def test_conditions_outside_the_model_domain_are_spec_errors(tmp_path, condition
 
 def test_every_tuned_constant_says_where_it_comes_from():
     """tunes.yaml: each constant of each tune has a value and a source (a paper or the fit that made it)."""
-    assert {"calogan", "ild"} <= set(tune_names())
+    assert "geant4" in tune_names()
     for name in tune_names():
         tune = load_tune(name)
         fields = {f"em.{k}" for k in EmTune.model_fields} | {f"pion.{k}" for k in PionTune.model_fields}

@@ -31,7 +31,7 @@ MIN_COS_THETA = 1e-3
 class ShowerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     particle: Literal["e+", "e-", "gamma", "pi+", "pi-"]
-    tune: str = Field("calogan", description="named set of fitted model constants (physgen/sim/showers/tunes.yaml)")
+    tune: str = Field("geant4", description="named set of fitted model constants (physgen/sim/showers/tunes.yaml)")
     spots_scale: float = Field(1.0, gt=0, description="multiplies the tune's spot counts (speed against granularity)")
     energy_condition: str = Field("energy", description="name of the condition holding the incident energy")
     batch_events: int = Field(256, gt=0, description="showers processed together (bounds memory; part of the seed)")
