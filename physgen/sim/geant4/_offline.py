@@ -13,9 +13,10 @@ the run manager is created; none of them can be had offline and the data-free ph
 * ``G4LEVELGAMMADATA`` naming an empty folder (G4DecayPhysics builds a ``std::string`` of it;
   empty means no discrete de-excitation gammas).
 
-Geant4's G4cout is routed by geant4_pybind to Python's ``sys.stdout``; :func:`quiet` swallows it
-so that a normal run prints nothing but a fatal error's report (``PHYSGEN_GEANT4_VERBOSE=1``
-shows everything).
+Every Geant4 call runs in one thread per process (:func:`geant4_call`), the thread that imported
+geant4_pybind. There geant4_pybind routes G4cout to Python's ``sys.stdout``, and :func:`quiet`
+swallows it, so that a normal run prints nothing but a fatal error's report
+(``PHYSGEN_GEANT4_VERBOSE=1`` shows everything).
 """
 
 from __future__ import annotations
@@ -89,9 +90,15 @@ class _Geant4Thread:
         return future.result()
 
 
-@cache
+_THREAD: list[_Geant4Thread] = []
+_THREAD_LOCK = threading.Lock()
+
+
 def _geant4_thread() -> _Geant4Thread:
-    return _Geant4Thread()
+    with _THREAD_LOCK:  # one Geant4 thread per process, even when two threads ask first at once
+        if not _THREAD:
+            _THREAD.append(_Geant4Thread())
+        return _THREAD[0]
 
 
 def geant4_call(function: Callable, *args):
