@@ -80,7 +80,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "showers.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
     lines = [f"Parametric showers, one core ({meta['date']}; {meta['nproc']} × {meta['cpu']}; `{meta['command']}`)", "",
-             "| dataset | particle | detector | spots scale | showers/s/core (CPU) | ms/shower | wall showers/s | × Geant4 |",
+             "| dataset | particle | detector | spots scale | showers/s/core (CPU) | ms/shower | wall showers/s | × paper-001 Geant4 (1772 ms) |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['dataset']} | {r['particle']} | {r['detector']} | {r['spots_scale']} | "
               f"{r['showers_per_s_per_core']:,.0f} | {r['ms_per_shower']:.3f} | {r['wall_showers_per_s']:,.0f} | "
