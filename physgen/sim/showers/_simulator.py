@@ -15,6 +15,7 @@ from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots
 from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
+from physgen.sim.showers._tune import load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
 from physgen.units import ureg
 
@@ -30,8 +31,8 @@ MIN_COS_THETA = 1e-3
 class ShowerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     particle: Literal["e+", "e-", "gamma", "pi+", "pi-"]
-    spots_scale: float = Field(1.0, gt=0, description="multiplies GFlash's spot count 10.3/σ_s · E^0.959")
-    e_over_h: float = Field(1.4, ge=1, description="e/h of the hadronic component (pions only)")
+    tune: str = Field("geant4", description="named set of fitted model constants (physgen/sim/showers/tunes.yaml)")
+    spots_scale: float = Field(1.0, gt=0, description="multiplies the tune's spot counts (speed against granularity)")
     energy_condition: str = Field("energy", description="name of the condition holding the incident energy")
     batch_events: int = Field(256, gt=0, description="showers processed together (bounds memory; part of the seed)")
 
@@ -54,6 +55,7 @@ class ShowerSimulator(Simulator):
         if not isinstance(geometry, (LayeredCalorimeter, VoxelCalorimeter)):
             msg = f"{source}: the showers simulator needs a layered or voxel calorimeter detector, got {geometry!r}"
             raise SpecError(msg)
+        self.tune = load_tune(self.options.tune)
         self.stack = Stack.from_geometry(geometry)
         self.readout = CellReadout(geometry, self.stack)
         roles = {self.options.energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
@@ -85,10 +87,10 @@ class ShowerSimulator(Simulator):
     def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray) -> Spots:
         o = self.options
         if o.particle.startswith("pi"):
-            return pion_spots(rng, self.stack, energy_mev, cos_theta, o.spots_scale, o.e_over_h)
+            return pion_spots(rng, self.stack, energy_mev, cos_theta, self.tune, o.spots_scale)
         n = len(energy_mev)
         start = rng.exponential(PHOTON_CONVERSION_X0, n) if o.particle == "gamma" else np.zeros(n)
-        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, o.spots_scale)
+        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, self.tune.em, o.spots_scale)
 
     def showers(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Flat cells and overflow of showers with the given physical inputs (``CONDITION_UNITS``)."""
@@ -126,4 +128,5 @@ class ShowerSimulator(Simulator):
 
     def producer(self):
         return {"kind": "simulator", "name": self.name, **self.options.model_dump(),
-                "model": "GFlash (Grindhammer-Peters) EM + parametric hadronic, PHYSICS.md §4-5"}
+                "model": "GFlash (Grindhammer-Peters) EM with a diffuse halo + parametric hadronic, PHYSICS.md §4-5",
+                "tune_constants": self.tune.model_dump(exclude={"sources"}), "tune_sources": self.tune.sources}
