@@ -89,17 +89,17 @@ def test_selection_and_dimuon_mass_near_the_paper(zmumu):
 def test_dimuon_mass_matches_the_paper(tmp_path):
     """3000 events (no pileup: it does not touch the muons). Targets of issue 13 from paper 002 (Sec. 4:
     M_Z = 89.6, sigma_MZ = 7.7 GeV) in 60-120 GeV: mean within 0.5, RMS within 1.0 (statistical errors
-    here ~0.15 and ~0.15). Over the whole stored sample (no window on the reconstructed M_ll, as in the
-    authors' file): 89.43 +- 11.90 GeV as their notebooks print it (github.com/bth5032/DY-GAN,
-    gan/notebooks/gan_loader.ipynb, after load_data's genmll > 50 cut); the RMS of this heavy-tailed
-    distribution has a bootstrap error of ~0.8 GeV with 3000 events."""
+    here ~0.1). Over the whole stored sample (no window on the reconstructed M_ll, as in the authors'
+    file) the mean is 89.43 GeV in their notebooks (github.com/bth5032/DY-GAN,
+    gan/notebooks/gan_loader.ipynb, after load_data's genmll > 50 cut); statistical error here ~0.25.
+    The whole-sample RMS is not tested: half of its variance comes from the 0.5 % of events above
+    150 GeV, so 2000-event subsamples scatter from 11 to 18 GeV."""
     sample = build_simulator(resolve_dataset(_spec(tmp_path, pileup_mean=0))).simulate(3000, np.random.SeedSequence(8))
     m = _m_ll(sample)
     window = (m > 60) & (m < 120)
     assert np.mean(m[window]) == pytest.approx(89.6, abs=0.5)
     assert np.std(m[window]) == pytest.approx(7.7, abs=1.0)
-    assert np.mean(m) == pytest.approx(89.43, abs=0.6)
-    assert np.std(m) == pytest.approx(11.90, abs=2.0)
+    assert np.mean(m) == pytest.approx(89.43, abs=0.75)
 
 
 def test_rotation_ordering_and_isolation(zmumu):
@@ -159,25 +159,13 @@ def test_met_grows_with_pileup(zmumu, no_pileup):
 def test_met_resolution_matches_cms(zmumu):
     """sigma(u_perp) and sigma(u_par + qT) against CMS's 13 TeV parametrisation in SumET (see
     CMS_MET_RESOLUTION), as pulls u / sigma_CMS(SumET) of each event: their RMS is 1 where physgen
-    resolves like CMS (statistical error ~0.05 with these events; measured 1.02 and 0.93 on 1500)."""
+    resolves like CMS (statistical error ~0.05 with these events; measured 1.01 and 0.93 on 1500)."""
     u_par, u_perp = _recoil(zmumu)
     root_sum_et = np.sqrt(zmumu.pf_sum_et.values)
     assert 800 < np.mean(zmumu.pf_sum_et.values) < 2000  # 20 minimum-bias interactions of ~60 GeV each
     for name, u in (("u_par", u_par - np.mean(u_par)), ("u_perp", u_perp)):
         a, b = CMS_MET_RESOLUTION[name]
         assert np.sqrt(np.mean((u / (a + b * root_sum_et)) ** 2)) == pytest.approx(1.0, abs=0.15), name
-
-
-def test_met_residual_term_has_the_stated_width(tmp_path):
-    """met_residual_stochastic = k adds N(0, k sqrt(SumET)) to each MET component: same seed with and
-    without it, the difference divided by sqrt(SumET) has RMS k (40 components here: 1 within ~0.25)."""
-    def events(k):
-        spec = _spec(tmp_path, pileup_mean=0, met_residual_stochastic=k)
-        return build_simulator(resolve_dataset(spec)).simulate(20, np.random.SeedSequence(4))
-    plain, smeared = events(0.0), events(1.0)
-    np.testing.assert_array_equal(plain["pf_sum_et"], smeared["pf_sum_et"])
-    diff = np.r_[smeared["met_px"] - plain["met_px"], smeared["met_py"] - plain["met_py"]]
-    assert np.sqrt(np.mean(diff**2 / np.r_[plain["pf_sum_et"], plain["pf_sum_et"]])) == pytest.approx(1.0, abs=0.3)
 
 
 def test_same_seed_same_events(tmp_path):
@@ -194,7 +182,6 @@ def test_same_seed_same_events(tmp_path):
     ({"pythia_settings": ["PhaseSpace:mHatMax = banana"]}, "Pythia rejects the setting 'PhaseSpace:mHatMax = banana'"),
     ({"pileup_pool_size": 0}, "pileup_pool_size"),
     ({"generator_m_ll_min": -5}, "generator_m_ll_min"),
-    ({"met_residual_stochastic": -0.1}, "met_residual_stochastic"),
     ({"rho_ranges": [[-2.5, 2.5], [2.0, 5.0]]}, "rho_ranges must be non-empty, non-overlapping"),
     ({"hcal_resolution": [{"max_abs_eta": 3.0, "constant": 0.05, "stochastic": 1.5}]}, "hcal_resolution bins must"),
 ])
