@@ -30,9 +30,8 @@ Per event (``simulate``):
      are kept. There is no window on the reconstructed M_ll (nor, by its numbers, in the authors'
      file: their notebooks print 89.43 ± 11.90 GeV for it, an RMS no 50–150 GeV window reaches here).
      This muon reconstruction applied to 50 000 Pythia events (19 000 selected) gives a mean of
-     89.42 ± 0.10 GeV and an RMS of
-     13.5 GeV, but half of its variance comes from the 0.5 % of events above 150 GeV, so it is not a
-     stable number; in 60–120 GeV mean 89.53 ± 0.05 and RMS 6.77 ± 0.07 GeV, the generator-level
+     89.42 ± 0.10 GeV and an RMS of 13.5 GeV, but half of its variance comes from the 0.5 % of
+     events above 150 GeV, so it is not a stable number; in 60–120 GeV mean 89.53 ± 0.05 and RMS 6.77 ± 0.07 GeV, the generator-level
      6.90 ± 0.04 minus a little acceptance (paper 002's text quotes 89.6 and 7.7 GeV without a range:
      55–125 GeV would give 7.8);
    * isolation of each of the two leading muons in ΔR < ``isolation_cone`` over candidates with
@@ -62,7 +61,7 @@ Per event (``simulate``):
      pileup give σ(u⊥) = −0.4 + 0.65 √ΣE_T and σ(u∥) = −0.3 + 0.65 √ΣE_T: the √ΣE_T terms agree with
      CMS within 5 %, so there is nothing to calibrate there (an extra isotropic term would spoil u⊥);
      what is missing is the constant ≈ 2 GeV of CMS's u∥, the response of the hard recoil along q⃗T,
-     so σ(u∥) is ≈ 7 % low at 20 pileup interactions (README's reference-physics table);
+     so σ(u∥) is 7–10 % low with pileup (README's reference-physics table);
    * nVTX = 1 + Binomial(n_pileup, ``vertex_efficiency``): 1 by default, as in the Delphes card paper
      002 used, whose ``Vertex`` branch is ``PileUpMerger/vertices``, one vertex per interaction
      (Delphes 3.4.2, ``modules/PileUpMerger.cc``); a CMS-like vertex-finding inefficiency is a value
