@@ -49,6 +49,7 @@ def _simulate(spec: str, events: int, seed: int, folder: Path | None = None, **o
 # CMS 13 TeV PF p_T^miss resolution in Z → μμ events, σ = a + b √ΣE_T (GeV): CMS-PAS-JME-17-001 Table 3,
 # as transcribed in Rivet's MET_SMEAR_CMS_RUN2 (include/Rivet/Tools/ExptSmearingFunctions.hh).
 CMS_MET_RESOLUTION = {"u_par": (2.0, 0.64), "u_perp": (-1.5, 0.68)}
+CMS_TABLE, CMS_VIA = "CMS-PAS-JME-17-001 Table 3", "(via Rivet MET_SMEAR_CMS_RUN2)"
 SUM_ET_RANGES = [(0, 500), (500, 1000), (1000, 1500), (1500, 2000), (2000, 4000)]
 PULL_MIN_SUM_ET = 500
 """GeV: the pulls use events with pileup; below, CMS's −1.5 GeV offset makes σ(u⊥) vanish near ΣE_T = 5 GeV."""
@@ -108,15 +109,15 @@ def _met_rows(z: dict[str, np.ndarray]) -> list[dict]:
         if sel.sum() < 30:
             continue
         ours = f"{np.std(u_perp[sel]):.1f} / {np.std(u_par[sel]):.1f} ({sel.sum()} events)"
-        cms = f"{np.mean(_cms_sigma('u_perp', sum_et[sel])):.1f} / {np.mean(_cms_sigma('u_par', sum_et[sel])):.1f}"
+        cms = " / ".join(f"{np.mean(_cms_sigma(name, sum_et[sel])):.1f}" for name in ("u_perp", "u_par"))
         rows.append({"quantity": f"MET resolution σ(u⊥) / σ(u∥ + qT), ΣE_T {lo}–{hi} GeV (GeV)", "physgen": ours,
-                     "paper": cms, "source": "CMS-PAS-JME-17-001 Table 3 at the same ΣE_T (via Rivet MET_SMEAR_CMS_RUN2)"})
+                     "paper": cms, "source": f"{CMS_TABLE} at the same ΣE_T {CMS_VIA}"})
     busy = sum_et >= PULL_MIN_SUM_ET
     pulls = [np.sqrt(np.mean((u[busy] / _cms_sigma(name, sum_et[busy])) ** 2))
              for name, u in (("u_perp", u_perp), ("u_par", u_par))]
     rows.append({"quantity": f"RMS of u / σ_CMS(ΣE_T), u⊥ / u∥ + qT, ΣE_T ≥ {PULL_MIN_SUM_ET} GeV",
                  "physgen": f"{pulls[0]:.3f} / {pulls[1]:.3f} ({busy.sum()} events)", "paper": "1",
-                 "source": "CMS-PAS-JME-17-001 Table 3 (via Rivet MET_SMEAR_CMS_RUN2)"})
+                 "source": f"{CMS_TABLE} {CMS_VIA}"})
     return rows
 
 
@@ -144,10 +145,11 @@ def main() -> None:
          "source": "paper 000 Fig. 6 (no number in the text)"},
         {"quantity": "⟨τ21⟩ W / QCD", "physgen": f"{jets['tau_21'][w].mean():.2f} / {jets['tau_21'][~w].mean():.2f}",
          "paper": "W lower than QCD", "source": "paper 000 Fig. 6 (no number in the text)"},
-        {"quantity": "M_ll mean in 60–120 GeV (GeV)", "physgen": f"{_with_error(window, np.mean, rng)} ({len(window)} events)",
-         "paper": "89.6 ± 0.5", "source": "paper 002 Sec. 4 (M_Z in the loss); issue 13's tolerance"},
-        {"quantity": "M_ll RMS in 60–120 GeV (GeV)", "physgen": _with_error(window, np.std, rng),
-         "paper": "7.7 ± 1.0", "source": "paper 002 Sec. 4 (σ_MZ in the loss; its window is not stated); issue 13's tolerance"},
+        {"quantity": "M_ll mean in 60–120 GeV (GeV)", "paper": "89.6 ± 0.5",
+         "physgen": f"{_with_error(window, np.mean, rng)} ({len(window)} events)",
+         "source": "paper 002 Sec. 4 (M_Z in the loss); issue 13's tolerance"},
+        {"quantity": "M_ll RMS in 60–120 GeV (GeV)", "physgen": _with_error(window, np.std, rng), "paper": "7.7 ± 1.0",
+         "source": "paper 002 Sec. 4 (σ_MZ in the loss; its window is not stated); issue 13's tolerance"},
         {"quantity": "M_ll mean / RMS, whole stored sample (GeV)",
          "physgen": f"{_with_error(m, np.mean, rng)} / {_with_error(m, np.std, rng)} ({len(m)} events)",
          "paper": "89.43 / 11.90", "source": "authors' file (generator M_ll > 50 GeV), github.com/bth5032/DY-GAN "

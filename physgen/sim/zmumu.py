@@ -31,9 +31,9 @@ Per event (``simulate``):
      file: their notebooks print 89.43 ± 11.90 GeV for it, an RMS no 50–150 GeV window reaches here).
      This muon reconstruction applied to 50 000 Pythia events (19 000 selected) gives a mean of
      89.42 ± 0.10 GeV and an RMS of 13.5 GeV, but half of its variance comes from the 0.5 % of
-     events above 150 GeV, so it is not a stable number; in 60–120 GeV mean 89.53 ± 0.05 and RMS 6.77 ± 0.07 GeV, the generator-level
-     6.90 ± 0.04 minus a little acceptance (paper 002's text quotes 89.6 and 7.7 GeV without a range:
-     55–125 GeV would give 7.8);
+     events above 150 GeV, so it is not a stable number; in 60–120 GeV the mean is 89.53 ± 0.05 and
+     the RMS 6.77 ± 0.07 GeV, the generator level's 6.90 ± 0.04 less a little acceptance (paper 002's
+     text quotes 89.6 and 7.7 GeV without a range: 55–125 GeV would give 7.8);
    * isolation of each of the two leading muons in ΔR < ``isolation_cone`` over candidates with
      pT > ``isolation_min_pt``, relative to the muon pT, per class: charged from the hard vertex,
      charged from pileup vertices, photons, neutral hadrons. ``mu*_iso`` is the pileup-corrected
