@@ -17,11 +17,12 @@ Per event (``simulate``):
    inside the tracker know their vertex (hard or pileup); the others do not.
 4. Reconstruction, as CMS does it:
 
-   * muons: final-state muons with pT > ``muon_min_pt`` and |η| < ``muon_max_abs_eta``, each found
-     with probability ``muon_efficiency``; pT smeared by σ/pT = √(a² + (b pT)²) per |η| bin (pT in
-     GeV, b per GeV: the relative resolution of the Delphes CMS card's ``MuonMomentumSmearing``,
-     which draws log-normally; a Gaussian here, the same at σ/pT ≤ 3 %); the two leading ones in
-     smeared pT are the event's muons;
+   * muons: final-state muons with |η| < ``muon_max_abs_eta``, pT smeared by σ/pT = √(a² + (b pT)²)
+     per |η| bin (pT in GeV, b per GeV: the relative resolution of the Delphes CMS card's
+     ``MuonMomentumSmearing``, which draws log-normally; a Gaussian here, the same at σ/pT ≤ 3 %),
+     then found with probability ``muon_efficiency`` if their smeared pT exceeds ``muon_min_pt``
+     (the card's ``MuonEfficiency`` acts after the smearing); the two leading ones in smeared pT are
+     the event's muons;
    * selection (paper 002's public dataset, as its authors' code made it, github.com/bth5032/DY-GAN:
      ``delphes/convert.py`` keeps opposite-charge pairs, the notebooks keep generator-level
      M_ll > 50 GeV): at least two reconstructed muons, of opposite charges if ``opposite_charge``,
@@ -314,15 +315,16 @@ class ZmumuSimulator(Simulator):
     def _muons(self, p: dict[str, np.ndarray], rng: np.random.Generator):
         """The two leading reconstructed muons: (indices, smeared (px, py, pz)), or None if fewer than two."""
         o = self.options
-        is_muon = np.abs(p["id"]) == 13
-        candidates = np.flatnonzero(is_muon & (p["pt"] > o.muon_min_pt) & (np.abs(p["eta"]) < o.muon_max_abs_eta))
-        found = candidates[rng.random(len(candidates)) < o.muon_efficiency]
-        if len(found) < 2:
+        candidates = np.flatnonzero((np.abs(p["id"]) == 13) & (np.abs(p["eta"]) < o.muon_max_abs_eta))
+        sigma = _relative_resolution(o.muon_resolution, p["eta"][candidates], p["pt"][candidates])
+        scale = np.maximum(1 + sigma * rng.standard_normal(len(candidates)), 1e-3)
+        # the pT threshold acts on the measured pT, as the Delphes card's MuonEfficiency follows its smearing
+        found = (p["pt"][candidates] * scale > o.muon_min_pt) & (rng.random(len(candidates)) < o.muon_efficiency)
+        if found.sum() < 2:
             return None
-        sigma = _relative_resolution(o.muon_resolution, p["eta"][found], p["pt"][found])
-        scale = np.maximum(1 + sigma * rng.standard_normal(len(found)), 1e-3)
-        order = np.argsort(-p["pt"][found] * scale)[:2]
-        muons, scale = found[order], scale[order]
+        candidates, scale = candidates[found], scale[found]
+        order = np.argsort(-p["pt"][candidates] * scale)[:2]
+        muons, scale = candidates[order], scale[order]
         return muons, np.stack([p["px"][muons] * scale, p["py"][muons] * scale, p["pz"][muons] * scale], axis=1)
 
     def _selected(self, p: dict[str, np.ndarray], muons: np.ndarray) -> bool:
