@@ -43,3 +43,21 @@ def write_results(name: str, rows: list[dict], columns: list[str], notes: list[s
     lines += [""] + [f"- {n}" for n in notes]
     (RESULTS / f"{name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (loader workers, subprocesses) so far."""
+    import time
+
+    t = os.times()
+    return time.process_time() + t.children_user + t.children_system
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, float, object]:
+    """``(wall seconds, CPU seconds, result)`` of one call. On a shared machine CPU seconds are the
+    steadier measure: other processes stretch the wall time, much less the CPU time."""
+    import time
+
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - wall, cpu_seconds() - cpu, result
