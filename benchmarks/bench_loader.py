@@ -58,7 +58,7 @@ def in_memory_epoch(x: torch.Tensor, device: torch.device) -> int:
     events = len(x)
     shuffled = x[torch.randperm(events, device=device)]  # one epoch: shuffle once, then contiguous batches
     for i in range(0, events - BATCH + 1, BATCH):
-        batch = {n: shuffled[i:i + BATCH, k] for k, n in enumerate(NAMES)}
+        batch = {n: shuffled[i:i + BATCH, k].to(device, non_blocking=True) for k, n in enumerate(NAMES)}
         torch.stack([batch[k] for k in NAMES], dim=1).sum()
     _sync(device)
     return events // BATCH * BATCH
