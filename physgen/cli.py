@@ -310,12 +310,14 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
     names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
-    seed: Annotated[int, typer.Option(help="seed of the classifier test and subsampling")] = 0,
+    seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
+    metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
 ) -> None:
     """Compare a generated store with a reference: metrics.json and a self-contained report.html."""
     from physgen.report import evaluate as run
 
-    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names), seed=seed)
+    result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names),
+                 metrics=_name_list(metrics), seed=seed)
     table = Table("metric", "value")
     for key, value in result["summary"].items():
         table.add_row(key, "–" if value is None else f"{value:.4g}")

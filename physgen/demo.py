@@ -29,9 +29,9 @@ DEMO_TRAINING = ("toy_gan_circle_8", "toy_circle_8", 1500)
 DEMO_CLASSIFIER_EPOCHS = 5
 """Epochs of the evaluation's classifier two-sample test (short: the demo runs in about a minute)."""
 
-HEADLINE_METRICS = {"ks_sum": "Σ KS (x, y)", "s2_mean": "mean separation power ⟨S²⟩ (paper 004)",
-                    "w1_mean": "mean W1 / σ", "c2st_auc": "classifier two-sample AUC (0.5: indistinguishable)",
-                    "fpd": "Fréchet physics distance"}
+HEADLINE_METRICS = {"ks_sum_columns": "Σ KS (x, y)", "s2_mean": "mean separation power ⟨S²⟩ (paper 004)",
+                    "w1_mean": "mean W1 / σ (JetNet batches)", "c2st_auc": "classifier two-sample AUC (0.5: indistinguishable)",
+                    "fpd": "Fréchet physics distance (JetNet)", "coverage": "coverage (Naeem et al., 1 at best)"}
 """Summary metrics of physgen.report.evaluate the demo prints."""
 
 

@@ -59,16 +59,19 @@ def test_nsubjettiness_of_two_prongs():
 
 
 def test_tau21_separates_two_prong_from_one_prong():
+    """Blobs of 3 × 3 pixels are full of exact ties, each resolved by a fixed rule: 200 jets per class
+    average over them (mean τ21 ratio ≈ 0.57; 0.51 with one-pass axes)."""
     rng = np.random.default_rng(0)
-    one, two = np.zeros((20, 25, 25), np.float32), np.zeros((20, 25, 25), np.float32)
-    for i in range(20):
+    one, two = np.zeros((200, 25, 25), np.float32), np.zeros((200, 25, 25), np.float32)
+    for i in range(200):
         for _ in range(10):
             one[i, 12 + rng.integers(-1, 2), 12 + rng.integers(-1, 2)] += rng.uniform(5, 10)
             two[i, 12 + rng.integers(-1, 2), 12 + rng.integers(-1, 2)] += rng.uniform(5, 10)
             two[i, 12 + rng.integers(-1, 2), 19 + rng.integers(-1, 2)] += rng.uniform(3, 8)
-    t_one = float(get_observable("tau_21")(image_dataset(one)).mean())
-    t_two = float(get_observable("tau_21")(image_dataset(two)).mean())
-    assert t_two < 0.6 * t_one
+    for name in ("tau_21", "tau_21_onepass"):
+        t_one = float(get_observable(name)(image_dataset(one)).mean())
+        t_two = float(get_observable(name)(image_dataset(two)).mean())
+        assert t_two < 0.6 * t_one, name
 
 
 def test_pixel_spectrum_and_average_image():
@@ -89,7 +92,8 @@ def test_layer_energies_fractions_depth_and_units():
     arrays["layer_2"][0, 0, 0] = 1000.0
     ds = as_dataset("calogan_lar3", arrays).assign(energy=("event", np.array([10.0, 5.0]), {"units": "GeV"}))
     obs = compute(ds, ["layer_energy", "total_energy", "energy_fraction", "total_over_incident", "shower_depth",
-                       "shower_depth_width", "sparsity"]).compute()
+                       "shower_depth_width", "sparsity_calogan", "sparsity_calochallenge", "depth",
+                       "lateral_depth"]).compute()
     np.testing.assert_allclose(obs.layer_energy[0], [1000, 3000, 1000])
     assert obs.layer_energy.attrs["units"] == "MeV" and obs.layer_energy.dims == ("event", "layer")
     np.testing.assert_allclose(obs.total_energy, [5000, 0])
@@ -98,7 +102,22 @@ def test_layer_energies_fractions_depth_and_units():
     np.testing.assert_allclose(obs.total_over_incident, [0.5, 0.0])  # 5000 MeV / 10 GeV
     np.testing.assert_allclose(obs.shower_depth, [1.0, 0.0])
     np.testing.assert_allclose(obs.shower_depth_width[0], np.sqrt(0.4))  # ⟨i²⟩ = 1.4, ⟨i⟩² = 1
-    np.testing.assert_allclose(obs.sparsity[0], [1 / 288, 1 / 144, 1 / 72])
+    np.testing.assert_allclose(obs.sparsity_calogan[0], [1 / 288, 1 / 144, 1 / 72])  # one cell of 288, 144, 72
+    np.testing.assert_allclose(obs.sparsity_calochallenge[0], [287 / 288, 143 / 144, 71 / 72])
+    np.testing.assert_allclose(obs.depth, [2, -1])  # deepest layer with energy; none in the empty shower
+    np.testing.assert_allclose(obs.lateral_depth, [0 * 1000 + 1 * 3000 + 2 * 1000, 0])  # Σ i·E_i
+    assert obs.lateral_depth.attrs["units"] == "MeV"
+
+
+def test_depth_is_the_deepest_layer_with_energy():
+    arrays = _calo_arrays(3)
+    arrays["layer_0"][0, 0, 0] = 5.0
+    arrays["layer_1"][1, 0, 0] = 5.0
+    arrays["layer_0"][2, 0, 0] = arrays["layer_2"][2, 0, 0] = 1.0
+    obs = compute(as_dataset("calogan_lar3", arrays), ["depth", "lateral_depth", "shower_depth"]).compute()
+    np.testing.assert_array_equal(obs.depth, [0, 1, 2])
+    np.testing.assert_allclose(obs.lateral_depth, [0, 5, 2])
+    np.testing.assert_allclose(obs.shower_depth, [0, 1, 1])  # l_d / E_tot
 
 
 def test_total_over_incident_converts_units():
@@ -131,7 +150,7 @@ def test_longitudinal_profile_divides_by_layer_thickness():
     profile = get_observable("longitudinal_profile")(as_dataset("calogan_lar3", arrays))
     assert float(profile[0, 0]) == pytest.approx(1.0)  # 90 MeV over 90 mm
     assert profile.attrs["units"] == "MeV/mm"
-    np.testing.assert_allclose(profile.depth, [45, 90 + 347 / 2, 437 + 21.5])
+    np.testing.assert_allclose(profile.layer_depth, [45, 90 + 347 / 2, 437 + 21.5])
 
 
 # ------------------------------------------------------------------ voxel calorimeter
@@ -190,7 +209,7 @@ def test_store_dilepton_ranges(zmumu_store):
 def test_lazy_in_lazy_out_and_attrs(calo_store):
     ds = open_store(calo_store)
     assert default_observables(ds) == ["layer_energy", "total_energy", "energy_fraction", "total_over_incident",
-                                       "shower_depth", "shower_depth_width", "sparsity", "e_ratio"]
+                                       "shower_depth", "shower_depth_width", "depth", "sparsity_calogan", "e_ratio"]
     obs = compute(ds, observable_names(ds))
     for name, var in obs.data_vars.items():
         assert isinstance(var.data, da.Array), name
@@ -245,3 +264,41 @@ def test_cli_observables_bad_input(calo_store, tmp_path):
     result = runner.invoke(app, ["observables", calo_store, "--names", "total_energy", "--out", str(out)])
     assert result.exit_code == 2 and out.read_text() == "keep me"
     assert runner.invoke(app, ["observables", str(tmp_path / "nope.zarr")]).exit_code == 2
+
+
+def _jet_like_images(n: int, seed: int, integer: bool) -> np.ndarray:
+    """Two prongs of a few pixels each on the 25 × 25 grid; integer intensities give exact pT ties too."""
+    rng = np.random.default_rng(seed)
+    images = np.zeros((n, 25, 25))
+    for image in images:
+        for centre, hardness in (((12, 12), 30.0), ((12 + rng.integers(-4, 5), 12 + rng.integers(3, 7)), 15.0)):
+            for _ in range(12):
+                i, j = centre[0] + rng.integers(-2, 3), centre[1] + rng.integers(-2, 3)
+                image[min(max(i, 0), 24), min(max(j, 0), 24)] += hardness * rng.exponential(1.0)
+    return np.round(images) if integer else images
+
+
+@pytest.mark.parametrize("integer", [False, True])
+def test_tau_n_is_stable_under_a_tiny_jitter(integer):
+    """Issue 15: on pixel grids ties decided τ1 by rounding noise (a 1e-7 jitter moved it by up to 0.1);
+    with the fixed tie-breaking rule the axes stay on their pixels and τ moves by ≪ 1e-6."""
+    images = _jet_like_images(40, seed=3, integer=integer)
+    jitter = 1 + 1e-7 * np.random.default_rng(4).standard_normal(images.shape)
+    names = ["tau_1", "tau_2", "tau_1_onepass", "tau_2_onepass"]
+    before = compute(image_dataset(images), names).compute()
+    after = compute(image_dataset(images * jitter), names).compute()
+    for name in names:
+        assert float(np.abs(after[name] - before[name]).max()) < 1e-6, name
+
+
+def test_one_pass_axes_reach_the_fermat_point():
+    """Three equal pixels at (0, 0), (0.4, 0), (0, 0.4): a WTA axis sits on one of them (τ1 = 0.8/3 or
+    (0.4 + 0.4√2)/3); the minimised axis is the Fermat point of the triangle, where the distance sum is
+    √((a² + b² + c²)/2 + 2√3·area) = √(0.32 + 0.16√3) (two legs 0.4, area 0.08), so τ1 = that / 3."""
+    image = np.zeros((1, 25, 25))
+    image[0, 12, 12] = image[0, 16, 12] = image[0, 12, 16] = 1.0
+    obs = compute(image_dataset(image), ["tau_1", "tau_1_onepass", "tau_21_onepass"]).compute()
+    tau_1 = obs.tau_1.item()
+    assert tau_1 == pytest.approx(0.8 / 3) or tau_1 == pytest.approx((0.4 + 0.4 * np.sqrt(2)) / 3)
+    assert obs.tau_1_onepass.item() == pytest.approx(np.sqrt(0.32 + 0.16 * np.sqrt(3)) / 3, abs=2e-4)
+    assert obs.tau_21_onepass.item() >= 0

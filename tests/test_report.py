@@ -33,21 +33,28 @@ def stores(tmp_path_factory):
 def results(stores, tmp_path_factory):
     ref, same, bad = stores
     folder = tmp_path_factory.mktemp("reports")
-    good = evaluate(ref, same, folder / "good", names=NAMES, weights=["w_a", "w_b"], classifier_epochs=5, html=False)
-    worse = evaluate(ref, bad, folder / "bad", names=NAMES, weights=["w_a", "w_b"], classifier_epochs=5)
+    metrics = ["s2_mean", "ks_sum", "ks_sum_columns", "w1_mean", "fpd", "c2st_auc"]
+    good = evaluate(ref, same, folder / "good", names=NAMES, weights=["w_a", "w_b"], metrics=metrics,
+                    classifier_epochs=5, html=False)
+    worse = evaluate(ref, bad, folder / "bad", names=NAMES, weights=["w_a", "w_b"], metrics=metrics,
+                     classifier_epochs=5)
     return good, worse, folder
 
 
 def test_evaluate_separates_a_distorted_generator(results):
     good, worse, folder = results
-    for key in ("s2_mean", "ks_sum", "w1_mean", "fpd"):
+    for key in ("s2_mean", "ks_sum", "ks_sum_columns", "w1_mean", "fpd"):
         assert worse["summary"][key] > 3 * abs(good["summary"][key]), key
     assert worse["summary"]["c2st_auc"] > good["summary"]["c2st_auc"]
+    assert good["summary"]["fpd_error"] >= 0 and "ks_sum_error" not in good["summary"]  # KS has no error
+    # the summary is the registry's, the per-column table the same computation
+    assert good["summary"]["ks_sum_columns"] == pytest.approx(sum(e["ks"] for e in good["observables"].values()))
+    assert good["metrics"]["ks_sum"]["source"].startswith("paper 002")
     assert not (folder / "good" / "report.html").exists()
     written = json.loads((folder / "bad" / "metrics.json").read_text())
     assert set(written["observables"]) == set(NAMES)
     entry = written["observables"]["met"]
-    assert {"s2", "s2_w_a", "s2_ratio_w_a", "dilution_w_b", "ks_w_b"} <= set(entry)
+    assert {"s2", "chi2_ndf", "w1", "w1_error", "s2_w_a", "s2_ratio_w_a", "dilution_w_b", "ks_w_b"} <= set(entry)
     summary = written["summary"]
     assert 0 < summary["effective_sample_size_w_b"] < 800
     assert summary["dilution_median_w_b"] > summary["dilution_median_w_a"] > 0.9  # exponential weights dilute more
@@ -64,8 +71,14 @@ def test_report_html_is_self_contained(results):
 
 def test_cli_evaluate_and_bad_input(stores, tmp_path):
     ref, same, _ = stores
-    result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "r"), "--names", "m_ll"])
+    result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "r"), "--names", "m_ll",
+                                 "--metrics", "s2_mean,precision"])
     assert result.exit_code == 0, result.output
+    assert "precision" in result.output and "fpd" not in result.output
+    result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "q"), "--metrics", "s2_meen"])
+    assert result.exit_code == 2 and "did you mean 's2_mean'" in result.output
+    result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "p"), "--metrics", "emd_minimax"])
+    assert result.exit_code == 2 and "does not apply" in result.output and "signal" in result.output
     assert (tmp_path / "r" / "report.html").exists()
     result = runner.invoke(app, ["evaluate", ref, same, "--out", str(tmp_path / "x"), "--weights", "nope"])
     assert result.exit_code == 2 and "weight variable 'nope'" in result.output

@@ -21,8 +21,8 @@ from physgen.reweight import (
     fit_temperature,
     load_classifier,
     reweight,
-    separation_power,
 )
+from physgen.metrics import separation_power
 from physgen.sim import simulate
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.store import create_store, open_store, read_provenance, resolve_dataset, validate_store
@@ -230,7 +230,7 @@ def test_toy_bimodal_dctr_improves_separation_power(tmp_path):
     reweight(ref, gen, _spec(epochs=8), out=tmp_path / "run", progress=False)
     ds_ref, ds_gen = open_store(ref), open_store(gen)
     bins = np.linspace(-3, 3, 61)
-    before = separation_power(ds_ref.x.values, ds_gen.x.values, bins)
-    after = separation_power(ds_ref.x.values, ds_gen.x.values, bins, ds_gen.dctr_weight.values)
+    before = separation_power(ds_ref.x.values, ds_gen.x.values, bins=bins)
+    after = separation_power(ds_ref.x.values, ds_gen.x.values, bins=bins, weights_b=ds_gen.dctr_weight.values)
     assert before > 0.02
     assert after / before < 0.6

@@ -43,7 +43,7 @@ def test_toy_1d_pipeline_reduces_separation_power(tmp_path):
     pipeline = _shipped("pipeline", "dctr_toy_bimodal_1d")
     events = {"simulate": 3000, "generate": 3000}
     for step in pipeline["steps"]:
-        step["args"] |= {"progress": False} if step["run"] != "evaluate" else {"classifier_epochs": 3}
+        step["args"] |= {"progress": False} if step["run"] != "evaluate" else {"metrics": ["s2_mean", "ks_sum_columns"]}
         step["args"] |= {"events": events[step["run"]]} if step["run"] in events else {}
         step["args"] |= {"model_spec": models["gan"], "steps": 300} if step["run"] == "train" else {}
         step["args"] |= {"model": models["dctr"]} if step["run"] == "reweight" else {}
@@ -89,7 +89,7 @@ def test_ild_pipeline_high_and_low_level_weights_on_stand_in_showers(tmp_path):
         if step["run"] == "reweight":
             step["args"] |= {"model": models[step["args"]["model"]], "progress": False}
         if step["run"] == "evaluate":
-            step["args"] |= {"classifier_epochs": 3}
+            step["args"] |= {"metrics": ["s2_mean", "ks_sum_columns"]}
     steps.append({"run": "observables", "args": {"store": "{workdir}/reference.zarr", "names": ["n_hits"],
                                                   "out": "{workdir}/n_hits.csv", "progress": False}})
     pipeline["steps"] = steps

@@ -136,7 +136,7 @@ def test_nan_loss_rolls_back_to_the_checkpoint(bimodal, tmp_path, monkeypatch):
 
 def test_snapshot_selection_keeps_the_best(bimodal, tmp_path):
     spec = model_spec(tmp_path, "toy_gan_bimodal_1d",
-                      training={"batch_size": 1024, "selection": {"metric": "ks_sum", "every": 1, "n_events": 2000,
+                      training={"batch_size": 1024, "selection": {"metric": "ks_sum_columns", "every": 1, "n_events": 2000,
                                                                   "keep": 2, "options": {"names": ["x"]}}})
     train(spec, bimodal, tmp_path / "run", epochs=3, device="cpu", progress=False)
     best = json.loads((tmp_path / "run" / "selection.json").read_text())

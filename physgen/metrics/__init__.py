@@ -1,22 +1,34 @@
 """Distances and tests between two samples (optionally weighted, for DCTR), each citing its source,
-and a registry of dataset-level metrics by name (``get_metric("ks_sum")(reference, generated)``)."""
+and the registry of dataset metrics by name (``get_metric("s2_mean")(reference, generated)`` →
+:class:`Estimate`). Binned metrics use edges from the reference alone (:mod:`.histograms`);
+FPD/KPD follow JetNet's conventions unless another is named (:mod:`.frechet`)."""
 
-from physgen.metrics._columns import event_columns, weight_values
-from physgen.metrics._samples import common_edges
+from physgen.metrics._columns import default_metric_names, event_columns, weight_values
+from physgen.metrics._estimate import Estimate
 from physgen.metrics.classifier import ClassifierTest, classifier_test, roc_auc
-from physgen.metrics.distances import emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d
-from physgen.metrics.frechet import DistanceEstimate, fpd, frechet_distance, kpd
-from physgen.metrics.ks import ks_statistic, ks_sum
-from physgen.metrics.named import KS_SUM_VARIABLES, get_metric, metric_names, register_metric
-from physgen.metrics.separation import separation_power, separation_power_hist
+from physgen.metrics.comparison import Comparison
+from physgen.metrics.distances import (
+    emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d, wasserstein_1d_batches,
+)
+from physgen.metrics.frechet import fpd, frechet_distance, kpd
+from physgen.metrics.histograms import BINNINGS, bin_fractions, fill, fill_2d, reference_edges
+from physgen.metrics.jet_emd import CoverageMMD, coverage_mmd, event_emd, event_emds
+from physgen.metrics.ks import ks_statistic
+from physgen.metrics.named import (
+    COLUMN_METRICS, KS_SUM_VARIABLES, Metric, column_values, get_metric, metric_names, register_metric,
+)
+from physgen.metrics.prdc import PRDC, precision_recall_density_coverage
+from physgen.metrics.separation import Chi2Test, chi2_test, separation_power, separation_power_hist
 from physgen.metrics.weights import dilution, effective_sample_size, weighted_mean_error
 
 __all__ = [
-    "ClassifierTest", "DistanceEstimate", "KS_SUM_VARIABLES", "classifier_test", "common_edges", "dilution",
-    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "fpd", "frechet_distance",
-    "get_metric", "histogram_2d", "kpd", "ks_statistic", "ks_sum", "metric_names", "register_metric",
-    "roc_auc", "separation_power", "separation_power_hist", "wasserstein_1d", "weight_values",
-    "weighted_mean_error",
+    "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
+    "KS_SUM_VARIABLES", "Metric", "PRDC", "bin_fractions", "chi2_test", "classifier_test", "column_values",
+    "coverage_mmd", "default_metric_names", "dilution", "effective_sample_size", "emd_2d", "emd_minimax_score",
+    "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fpd", "frechet_distance", "get_metric",
+    "histogram_2d", "kpd", "ks_statistic", "metric_names", "precision_recall_density_coverage", "reference_edges",
+    "register_metric", "roc_auc", "separation_power", "separation_power_hist", "wasserstein_1d",
+    "wasserstein_1d_batches", "weight_values", "weighted_mean_error",
 ]
 
 

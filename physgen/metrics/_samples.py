@@ -1,4 +1,4 @@
-"""Checking and binning samples: common binning of two (weighted) samples, unit-normalised histograms."""
+"""Checking samples and their weights before a metric reads them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 
 from physgen.errors import PhysgenError
 
-__all__ = ["as_sample", "as_weights", "common_edges", "normalised_histogram"]
+__all__ = ["as_sample", "as_weights"]
 
 
 def as_sample(x, name: str = "sample") -> np.ndarray:
@@ -33,21 +33,3 @@ def as_weights(w, x: np.ndarray, name: str = "weights") -> np.ndarray:
         msg = f"{name} must be finite, non-negative and not all zero"
         raise PhysgenError(msg)
     return w
-
-
-def common_edges(a: np.ndarray, b: np.ndarray, bins: int | np.ndarray = 50) -> np.ndarray:
-    """Equal-width bin edges spanning both samples (or ``bins`` itself when it is an array of edges)."""
-    if np.ndim(bins) == 1:
-        return np.asarray(bins, dtype=np.float64)
-    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
-    if lo == hi:
-        lo, hi = lo - 0.5, hi + 0.5
-    return np.linspace(lo, hi, int(bins) + 1)
-
-
-def normalised_histogram(x: np.ndarray, edges: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """Histogram of ``x`` on ``edges`` (values outside go to the end bins) normalised to unit sum."""
-    clipped = np.clip(x, edges[0], edges[-1])
-    counts, _ = np.histogram(clipped, bins=edges, weights=weights)
-    total = counts.sum()
-    return counts / total if total > 0 else counts

@@ -1,6 +1,7 @@
 """Recognising what a dataset holds, from dimension names alone (see physgen.geometry):
 a jet image ``(event, eta, phi)``, layered calorimeter layers listed in the ``layer``
-coordinate's ``names``, or a voxel calorimeter ``(event, z, y, x)``."""
+coordinate's ``names``, a voxel calorimeter ``(event, z, y, x)``, or the flattened
+(layer, α, r) voxels ``(event, voxel)`` of a cylindrical (CaloChallenge) calorimeter."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ from physgen.specs import parse_spec
 from physgen.units import ureg
 
 __all__ = [
-    "is_jet_image", "is_layered", "is_voxel", "jet_image", "layer_arrays", "voxel_energy",
+    "is_cylindrical", "is_jet_image", "is_layered", "is_voxel", "jet_image", "layer_arrays", "voxel_energy",
+    "cylindrical_showers",
     "layer_depths_mm", "conversion_factor", "threshold",
 ]
 
 IMAGE_DIMS = (EVENT, "eta", "phi")
 VOXEL_DIMS = (EVENT, "z", "y", "x")
+CYLINDRICAL_DIMS = (EVENT, "voxel")
 
 
 def _with_dims(ds: xr.Dataset, dims: tuple[str, ...]) -> list[str]:
@@ -41,6 +44,15 @@ def is_layered(ds: xr.Dataset) -> bool:
 def is_voxel(ds: xr.Dataset) -> bool:
     """a voxel calorimeter with dims (event, z, y, x)"""
     return len(_with_dims(ds, VOXEL_DIMS)) == 1
+
+
+def is_cylindrical(ds: xr.Dataset) -> bool:
+    """a cylindrical calorimeter with dims (event, voxel) mapped to (layer, alpha, r) bins"""
+    return len(_with_dims(ds, CYLINDRICAL_DIMS)) == 1 and "r_edges_mm" in ds["voxel"].attrs
+
+
+def cylindrical_showers(ds: xr.Dataset) -> xr.DataArray:
+    return ds[_with_dims(ds, CYLINDRICAL_DIMS)[0]]
 
 
 def jet_image(ds: xr.Dataset) -> xr.DataArray:

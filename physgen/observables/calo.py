@@ -22,8 +22,8 @@ from physgen.schema import EVENT
 
 __all__ = [
     "STATS", "layer_summary", "is_calorimeter", "layer_energy", "total_energy", "energy_fraction", "total_over_incident",
-    "shower_depth", "shower_depth_width", "centroid_x", "centroid_y", "width_x", "width_y", "sparsity",
-    "e_ratio", "longitudinal_profile",
+    "shower_depth", "shower_depth_width", "depth", "lateral_depth", "centroid_x", "centroid_y", "width_x", "width_y",
+    "sparsity_calogan", "sparsity_calochallenge", "e_ratio", "longitudinal_profile",
 ]
 
 STATS = ("energy", "sum_x", "sum_x2", "sum_y", "sum_y2", "active", "hottest", "second")
@@ -148,6 +148,24 @@ def shower_depth_width(ds: xr.Dataset) -> xr.DataArray:
     return _depth_moments(ds)[1]
 
 
+@observable("depth", units="dimensionless", long_name="deepest layer with a cell above threshold (layer index)",
+            requires=is_calorimeter)
+def depth(ds: xr.Dataset) -> xr.DataArray:
+    """d = max{i : layer i has a cell above threshold} (CaloGAN, Paganini et al., arXiv:1705.02355);
+    −1 for a shower without any such cell."""
+    active = _stat(ds, "active") > 0
+    index = _layer_index(active)
+    return xr.where(active, index, -1.0).max("layer")
+
+
+@observable("lateral_depth", units=None, long_name="lateral depth Σ i·E_i (layer index × energy)",
+            requires=is_calorimeter)
+def lateral_depth(ds: xr.Dataset) -> xr.DataArray:
+    """l_d = Σᵢ i·Eᵢ (CaloGAN, arXiv:1705.02355); divided by E_tot it is the shower depth."""
+    e = layer_energy(ds)
+    return (_layer_index(e) * e).sum("layer").assign_attrs(units=_energy_units(ds))
+
+
 def _register_moments(axis: str) -> tuple[Callable, Callable]:
     """Energy-weighted centroid and width (second moment) of the cell centres along ``axis`` per layer."""
 
@@ -176,10 +194,19 @@ centroid_x, width_x = _register_moments("x")
 centroid_y, width_y = _register_moments("y")
 
 
-@observable("sparsity", units="dimensionless", long_name="fraction of cells above threshold per layer",
-            requires=is_calorimeter)
-def sparsity(ds: xr.Dataset) -> xr.DataArray:
+@observable("sparsity_calogan", units="dimensionless",
+            long_name="fraction of cells above threshold per layer (CaloGAN's sparsity)", requires=is_calorimeter)
+def sparsity_calogan(ds: xr.Dataset) -> xr.DataArray:
+    """The CaloGAN paper's "sparsity": the fraction of a layer's cells with energy (above the threshold)."""
     return _stat(ds, "active") / _n_cells(ds)
+
+
+@observable("sparsity_calochallenge", units="dimensionless",
+            long_name="fraction of cells at or below threshold per layer (the CaloChallenge's sparsity)",
+            requires=is_calorimeter)
+def sparsity_calochallenge(ds: xr.Dataset) -> xr.DataArray:
+    """The CaloChallenge's "sparsity" (``HighLevelFeatures._calculate_sparsity``): 1 − the CaloGAN one."""
+    return 1.0 - sparsity_calogan(ds)
 
 
 @observable("e_ratio", units="dimensionless", long_name="E_ratio (E1 − E2)/(E1 + E2) of the two hottest cells per layer",
@@ -193,9 +220,9 @@ def e_ratio(ds: xr.Dataset) -> xr.DataArray:
 @observable("longitudinal_profile", units=None, long_name="energy per unit depth of each layer",
             requires=is_calorimeter)
 def longitudinal_profile(ds: xr.Dataset) -> xr.DataArray:
-    """E_i / thickness_i (energy per mm), with the layer-centre depth (mm) as coordinate ``depth``."""
+    """E_i / thickness_i (energy per mm), with the layer-centre depth (mm) as coordinate ``layer_depth``."""
     e = layer_energy(ds)
     edges = layer_depths_mm(ds, "layer" if is_layered(ds) else "z")
     thickness = xr.DataArray(np.diff(edges), dims="layer")
-    depth = xr.DataArray(0.5 * (edges[1:] + edges[:-1]), dims="layer", attrs={"units": "mm"})
-    return (e / thickness).assign_coords(depth=depth).assign_attrs(units=f"{_energy_units(ds)}/mm")
+    centre = xr.DataArray(0.5 * (edges[1:] + edges[:-1]), dims="layer", attrs={"units": "mm"})
+    return (e / thickness).assign_coords(layer_depth=centre).assign_attrs(units=f"{_energy_units(ds)}/mm")

@@ -17,20 +17,30 @@ import xarray as xr
 
 from physgen.errors import PhysgenError, SchemaError
 from physgen.metrics import (
-    classifier_test, common_edges, dilution, effective_sample_size, emd_minimax_score, event_columns, fpd, kpd,
-    ks_statistic, separation_power, wasserstein_1d, weight_values,
+    Comparison, column_values, dilution, effective_sample_size, fill, get_metric, metric_names, reference_edges,
 )
-from physgen.metrics.named import KS_SUM_VARIABLES
 from physgen.observables import compute, default_observables
 from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
 from physgen.store import open_store
 
-__all__ = ["evaluate", "BINS"]
+__all__ = ["evaluate", "BINS", "DEFAULT_METRICS", "metrics_summary"]
 
 BINS = 50
-"""Bins of every 1D histogram (common binning spanning both samples)."""
+"""Bins of every 1D histogram, spanning the reference's range (generated outliers in the end bins)."""
+
+EXPENSIVE_METRICS = ("emd_mmd", "emd_coverage")
+"""Registered metrics left out of the default set: thousands of event-level transport problems
+(request them with ``metrics=``)."""
+
+DEFAULT_METRICS = tuple(n for n in metric_names() if n not in EXPENSIVE_METRICS)
+"""The registered metrics ``evaluate`` reports by default (each only where it applies)."""
+
+COLUMN_OPTIONS = {"s2": {"bins": BINS, "binning": "reference"}, "chi2_ndf": {"bins": BINS, "binning": "reference"},
+                  "ks": {}, "w1": {}}
+"""Options of the per-column table: the defaults of the dataset metrics that average them, so
+the table and ``s2_mean``, ``chi2_ndf_mean``, ``ks_sum_columns`` and ``w1_mean`` are one computation."""
 
 
 def _check_same_schema(ref: xr.Dataset, gen: xr.Dataset) -> None:
@@ -79,47 +89,41 @@ def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
 
 
 def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
-             weights: list[str] | None = None, names: list[str] | None = None, seed: int = 0,
-             classifier_epochs: int = 20, html: bool = True) -> dict[str, Any]:
-    """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``."""
+             weights: list[str] | None = None, names: list[str] | None = None, metrics: list[str] | None = None,
+             seed: int | None = None, classifier_epochs: int = 20, html: bool = True) -> dict[str, Any]:
+    """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``.
+
+    ``metrics`` names registered metrics (default :data:`DEFAULT_METRICS`, each where it applies);
+    ``names`` the observables or features compared (default: the schema's metric columns);
+    ``seed`` replaces every metric's own seed (default: theirs, e.g. JetNet's 42 for FPD/KPD).
+    """
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
     _check_same_schema(ref_ds, gen_ds)
-    w = {name: weight_values(gen_ds, name) for name in weights}
-    ref = event_columns(ref_ds, names, exclude=tuple(weights))
-    gen = event_columns(gen_ds, names, exclude=tuple(weights))
-    if not ref:
-        msg = "the stores have no per-event observables or features to compare"
-        raise PhysgenError(msg)
+    comparison = Comparison(ref_ds, gen_ds)
+    metrics = _check_metrics(comparison, metrics)
+    weighted = {name: comparison.weighted(name) for name in weights}
+    w = {name: c.weights for name, c in weighted.items()}
+    ref, gen = comparison.columns(names)
     observables = compute(ref_ds, [n for n in (names or default_observables(ref_ds)) if n not in ref_ds.data_vars])
     units = {k: v.attrs.get("units", "") for k, v in observables.data_vars.items()}
     units |= {k: v.attrs.get("units", "") for k, v in ref_ds.data_vars.items() if k not in units}
 
-    per_column: dict[str, dict[str, Any]] = {}
+    per_column = _column_table(comparison, weighted, names)
     figures: list[tuple[str, str]] = []
-    for column in ref:
-        a, b = ref[column], gen[column]
-        edges = common_edges(a, b, BINS)
-        entry: dict[str, Any] = {
-            "s2": separation_power(a, b, bins=edges), "w1": wasserstein_1d(a, b), "ks": ks_statistic(a, b),
-            "mean_reference": float(a.mean()), "mean_generated": float(b.mean()),
-        }
-        weighted = {}
-        for wname, wv in w.items():
-            s2w = separation_power(a, b, bins=edges, weights_b=wv)
-            r = dilution(a, b, wv)
-            entry[f"s2_{wname}"] = s2w
-            entry[f"s2_ratio_{wname}"] = _finite(s2w / entry["s2"]) if entry["s2"] > 0 else None
-            entry[f"dilution_{wname}"] = _finite(r)
-            entry[f"ks_{wname}"] = ks_statistic(a, b, weights_b=wv)
-            weighted[wname] = (wv, s2w, r)
-        per_column[column] = entry
-        base = column if column in units else column.rsplit("_", 1)[0]
-        if html:
-            figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), a, b, edges,
-                                                                entry["s2"], weighted)))
+    if html:
+        for column, entry in per_column.items():
+            a, b = ref[column], gen[column]
+            edges = reference_edges(a, BINS)
+            weighted_hists = {n: (fill(b, edges, wv), entry[f"s2_{n}"], entry[f"dilution_{n}"]) for n, wv in w.items()}
+            base = column if column in units else column.rsplit("_", 1)[0]
+            figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), fill(a, edges), fill(b, edges),
+                                                                entry["s2"], weighted_hists)))
 
-    summary = _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, classifier_epochs)
+    summary = metrics_summary(comparison, metrics, names=names, seed=seed, classifier_epochs=classifier_epochs)
+    for name, c in weighted.items():
+        summary |= {f"{k}_{name}": v for k, v in metrics_summary(c, metrics, names=names, seed=seed).items()}
+        summary |= _weight_summary(name, c.weights, per_column, summary)
     for (na, wa), (nb, wb) in _pairs_of(w):
         summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
     result = {
@@ -127,6 +131,9 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
         "summary": summary, "observables": per_column,
+        "metrics": {n: {"description": get_metric(n).description, "source": get_metric(n).source,
+                        "ideal": get_metric(n).ideal} for n in metric_names()
+                    if n in summary},
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +144,70 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
     (out / "metrics.json").write_text(json.dumps(result, indent=2, allow_nan=False))
     return result
+
+
+def _check_metrics(comparison: Comparison, metrics: list[str] | None) -> list[str] | None:
+    """``metrics`` unchanged once every name is registered and applies to the stores (before any work)."""
+    for name in metrics or []:
+        metric = get_metric(name)
+        if not metric.applies(comparison):
+            msg = f"metric {name!r} does not apply to these stores: it needs {metric.requires.__doc__}"
+            raise PhysgenError(msg)
+    return metrics
+
+
+def metrics_summary(comparison: Comparison, metrics: list[str] | None = None, *, names: list[str] | None = None,
+                    seed: int | None = None, classifier_epochs: int = 20) -> dict[str, float]:
+    """Every metric of ``metrics`` (default :data:`DEFAULT_METRICS`) that applies to ``comparison``
+    (only weight-aware ones when it is weighted), from the registry: ``{name: value, name_error: error}``."""
+    summary: dict[str, float] = {}
+    for name in metrics or DEFAULT_METRICS:
+        metric = get_metric(name)
+        if (comparison.weights is not None and not metric.weighted) or not metric.applies(comparison):
+            continue
+        offered = {"names": names, "seed": seed, "epochs": classifier_epochs}
+        options = {k: v for k, v in offered.items() if k in metric.options and v is not None}
+        estimate = metric.evaluate(comparison, **options)
+        summary[name] = estimate.value
+        if estimate.has_error:
+            summary[f"{name}_error"] = estimate.error
+    return summary
+
+
+def _column_table(comparison: Comparison, weighted: dict[str, Comparison], names) -> dict[str, dict[str, Any]]:
+    """Per column: ⟨S²⟩, χ²/ndf, KS, W1 ± error and the means; per weight ⟨S²⟩, its ratio to the
+    unweighted one, KS and the dilution r (paper 004)."""
+    ref, gen = comparison.columns(names)
+    table: dict[str, dict[str, Any]] = {k: {"mean_reference": float(ref[k].mean()), "mean_generated": float(gen[k].mean())}
+                                        for k in ref}
+    for metric, options in COLUMN_OPTIONS.items():
+        for column, estimate in column_values(comparison, metric, names, **options).items():
+            table[column][metric] = estimate.value
+            if estimate.has_error:
+                table[column][f"{metric}_error"] = estimate.error
+    for wname, c in weighted.items():
+        s2 = column_values(c, "s2", names, **COLUMN_OPTIONS["s2"])
+        ks = column_values(c, "ks", names)
+        for column, entry in table.items():
+            entry[f"s2_{wname}"] = s2[column].value
+            entry[f"s2_ratio_{wname}"] = _finite(s2[column].value / entry["s2"]) if entry["s2"] > 0 else None
+            entry[f"dilution_{wname}"] = _finite(dilution(ref[column], gen[column], c.weights))
+            entry[f"ks_{wname}"] = ks[column].value
+    return table
+
+
+def _weight_summary(name: str, weights: np.ndarray, per_column: dict[str, dict[str, Any]],
+                    summary: dict[str, Any]) -> dict[str, Any]:
+    """How a weighting changed ⟨S²⟩ (mean ratio, median per-column ratio), its dilution and N_eff."""
+    ratios = [e[f"s2_ratio_{name}"] for e in per_column.values() if e[f"s2_ratio_{name}"] is not None]
+    dilutions = [e[f"dilution_{name}"] for e in per_column.values() if e[f"dilution_{name}"] is not None]
+    s2, s2w = summary.get("s2_mean"), summary.get(f"s2_mean_{name}")
+    return {
+        f"s2_mean_ratio_{name}": s2w / s2 if s2 and s2w is not None else None,
+        f"s2_ratio_median_{name}": float(np.median(ratios)) if ratios else None,
+        f"dilution_median_{name}": float(np.median(dilutions)) if dilutions else None,
+        f"effective_sample_size_{name}": effective_sample_size(weights),
+    }
 
 
 def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str, str]:
@@ -167,36 +238,6 @@ def _figures(ref_ds, gen_ds, ref, gen, w):
     weight_figures = [("weight distributions", _plots.weight_histograms(w))] if w else []
     weight_figures += [(f"{na} vs {nb}", _plots.weight_correlation(na, wa, nb, wb)) for (na, wa), (nb, wb) in _pairs_of(w)]
     return images, correlations, weight_figures
-
-
-def _summary(ref_ds, gen_ds, ref, gen, per_column, w, seed, epochs) -> dict[str, Any]:
-    columns = list(ref)
-    ref_m, gen_m = (np.stack([c[k] for k in columns], axis=1) for c in (ref, gen))
-    test = classifier_test(ref_m, gen_m, seed=seed, epochs=epochs)
-    summary: dict[str, Any] = {
-        "s2_mean": float(np.mean([e["s2"] for e in per_column.values()])),
-        "ks_sum": float(sum(e["ks"] for e in per_column.values())),
-        "w1_mean": float(np.mean([e["w1"] / (ref[k].std() or 1.0) for k, e in per_column.items()])),
-        "c2st_auc": test.auc, "c2st_jsd": test.jsd, "c2st_temperature": test.temperature,
-        "fpd": _finite(fpd(ref_m, gen_m, seed=seed).value), "kpd": _finite(kpd(ref_m, gen_m, seed=seed).value),
-    }
-    if all(k in per_column for k in KS_SUM_VARIABLES):
-        summary["ks_sum_paper002"] = float(sum(per_column[k]["ks"] for k in KS_SUM_VARIABLES))
-    if {"jet_mass", "tau_21", "signal"} <= set(columns):
-        classes = sorted(set(np.unique(ref["signal"])) & set(np.unique(gen["signal"])))
-        pick = lambda c, k: (c["jet_mass"][c["signal"] == k], c["tau_21"][c["signal"] == k])  # noqa: E731
-        summary["emd_minimax"] = emd_minimax_score({k: pick(ref, k) for k in classes}, {k: pick(gen, k) for k in classes})
-    for name, wv in w.items():
-        summary[f"s2_mean_{name}"] = float(np.mean([e[f"s2_{name}"] for e in per_column.values()]))
-        summary[f"s2_mean_ratio_{name}"] = (summary[f"s2_mean_{name}"] / summary["s2_mean"]
-                                            if summary["s2_mean"] > 0 else None)
-        ratios = [e[f"s2_ratio_{name}"] for e in per_column.values() if e[f"s2_ratio_{name}"] is not None]
-        summary[f"s2_ratio_median_{name}"] = float(np.median(ratios)) if ratios else None
-        dilutions = [e[f"dilution_{name}"] for e in per_column.values() if e[f"dilution_{name}"] is not None]
-        summary[f"dilution_median_{name}"] = float(np.median(dilutions)) if dilutions else None
-        summary[f"effective_sample_size_{name}"] = effective_sample_size(wv)
-        summary[f"ks_sum_{name}"] = float(sum(e[f"ks_{name}"] for e in per_column.values()))
-    return summary
 
 
 def _image_figures(ref_ds: xr.Dataset, gen_ds: xr.Dataset) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mplhep  # noqa: E402
 import numpy as np  # noqa: E402
 
+from physgen.metrics import bin_fractions  # noqa: E402
+
 
 __all__ = ["to_base64", "histogram_with_ratio", "image_triplet", "correlation_triplet", "weight_histograms",
            "weight_correlation"]
@@ -27,27 +29,29 @@ def to_base64(fig) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _density(x, edges, w=None):
-    counts, _ = np.histogram(np.clip(x, edges[0], edges[-1]), bins=edges, weights=w)
-    widths = np.diff(edges)
-    return counts / (counts.sum() * widths) if counts.sum() > 0 else counts.astype(float)
+def _density(h) -> np.ndarray:
+    """Bin contents per unit x of a ``hist.Hist``, normalised over all entries (outliers fold into the end bins)."""
+    fractions, _ = bin_fractions(h, "reference")
+    return fractions / np.diff(h.axes[0].edges)
 
 
-def histogram_with_ratio(name: str, units: str, ref: np.ndarray, gen: np.ndarray, edges: np.ndarray,
-                         s2: float, weighted: dict[str, tuple[np.ndarray, float, float]]) -> str:
-    """Normalised histograms of reference and generated (and each weighting: (weights, S², r)), with
-    generated/reference ratio panel; ⟨S²⟩ (and the dilution r) in the legend."""
+def histogram_with_ratio(name: str, units: str, ref, gen, s2: float, weighted: dict[str, tuple]) -> str:
+    """Normalised histograms (``hist.Hist`` on the reference's edges) of reference and generated
+    (and each weighting: (histogram, S², r)), with a generated/reference ratio panel; ⟨S²⟩ (and the
+    dilution r) in the legend. mplhep draws the histograms' edges; values outside are in the end bins."""
+    edges = ref.axes[0].edges
     with plt.style.context(STYLE):
         fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-        h_ref = _density(ref, edges)
+        h_ref = _density(ref)
         mplhep.histplot(h_ref, edges, ax=top, color=REF_COLOUR, label="reference", lw=1.5)
-        h_gen = _density(gen, edges)
+        h_gen = _density(gen)
         mplhep.histplot(h_gen, edges, ax=top, color=GEN_COLOUR, label=f"generated  $\\langle S^2\\rangle$={s2:.3g}", lw=1.5)
         ratios = [(h_gen, GEN_COLOUR)]
-        for (wname, (w, s2w, r)), colour in zip(weighted.items(), WEIGHTED_COLOURS):
-            h_w = _density(gen, edges, w)
+        for (wname, (h, s2w, r)), colour in zip(weighted.items(), WEIGHTED_COLOURS):
+            h_w = _density(h)
+            r_text = "n/a" if r is None else f"{r:.2f}"
             mplhep.histplot(h_w, edges, ax=top, color=colour, ls="--",
-                            label=f"gen × {wname}  $\\langle S^2\\rangle$={s2w:.3g}, r={r:.2f}")
+                            label=f"gen × {wname}  $\\langle S^2\\rangle$={s2w:.3g}, r={r_text}")
             ratios.append((h_w, colour))
         top.set_ylabel("normalised")
         top.legend(fontsize=9, loc="best")

@@ -24,6 +24,8 @@ class Feature(SpecModel):
     range: tuple[float, float] | None = Field(None, description="valid [low, high] range (inclusive)")
     shape: tuple[PositiveInt, ...] = ()
     dims: tuple[str, ...] = ()
+    role: Literal["feature", "label", "weight"] = Field(
+        "feature", description="a physics feature, a class label or an event weight; metrics compare only features")
 
     @field_validator("units")
     @classmethod

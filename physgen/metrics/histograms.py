@@ -1,0 +1,104 @@
+"""Histograms of samples for the binned metrics and the report's plots (boost-histogram through ``hist``).
+
+Binning is defined by the **reference sample alone**, so a generated sample cannot move the
+bins: one wild generated event must not widen every bin and wash out the comparison (a union
+binning did: one event at 20× the maximum cut ⟨S²⟩ by 95 %). Every histogram keeps its
+underflow and overflow bins and stores Σw and Σw² per bin (``hist.storage.Weight``), so
+weighted samples (DCTR) carry their variances and mplhep draws the same objects.
+
+Two conventions, selected by name (``BINNINGS``), differ only in what happens outside the edges
+and how the fractions are normalised:
+
+``"reference"`` (physgen's default)
+    values outside the reference's range are counted in the first / last bin (the flow bins are
+    folded into the end bins), and the fractions are normalised over all values.
+``"calochallenge"``
+    the Fast Calorimeter Simulation Challenge 2022 (``code/evaluate_plotting_helper.py``):
+    ``plt.hist(..., density=True)`` × bin widths, i.e. values outside the edges are dropped and
+    the fractions are normalised over the values inside.
+
+In both, bins are half-open [eᵢ, eᵢ₊₁) except the last, which includes its upper edge (numpy's
+``np.histogram`` convention, so an integer ``bins`` spans the reference from its minimum to its
+maximum inclusive, as ``np.histogram_bin_edges``).
+"""
+
+from __future__ import annotations
+
+import hist
+import numpy as np
+
+from physgen.errors import PhysgenError
+from physgen.metrics._samples import as_sample, as_weights
+
+__all__ = ["BINNINGS", "bin_fractions", "fill", "fill_2d", "reference_edges"]
+
+BINNINGS = ("reference", "calochallenge")
+"""Binning conventions of the binned metrics (see the module docstring)."""
+
+
+def check_binning(binning: str) -> str:
+    if binning not in BINNINGS:
+        msg = f"unknown binning {binning!r}: expected one of {list(BINNINGS)}"
+        raise PhysgenError(msg)
+    return binning
+
+
+def reference_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
+    """Bin edges from the reference alone: ``bins`` equal-width bins from its minimum to its
+    maximum (``np.histogram_bin_edges``; a constant sample gets [x − ½, x + ½]), or ``bins``
+    itself when it is an array of increasing edges."""
+    if np.ndim(bins) == 1:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.size < 2 or not np.all(np.diff(edges) > 0):
+            msg = f"bin edges must be at least two increasing values, got {edges.tolist()!r}"
+            raise PhysgenError(msg)
+        return edges
+    return np.histogram_bin_edges(as_sample(reference, "reference"), bins=int(bins))
+
+
+def _axis(edges: np.ndarray) -> hist.axis.Variable:
+    """A variable axis whose last bin includes ``edges[-1]`` (boost-histogram's bins are all half-open:
+    the upper edge moves up by one unit in the last place, so only values above it overflow)."""
+    closed = np.append(edges[:-1], np.nextafter(edges[-1], np.inf))
+    return hist.axis.Variable(closed, underflow=True, overflow=True)
+
+
+def fill(x, edges: np.ndarray, weights=None) -> hist.Hist:
+    """A weighted 1D histogram of ``x`` on ``edges``, with flow bins (``hist.Hist``)."""
+    x = as_sample(x)
+    h = hist.Hist(_axis(np.asarray(edges, dtype=np.float64)), storage=hist.storage.Weight())
+    return h.fill(x, weight=as_weights(weights, x))
+
+
+def fill_2d(x, y, edges_x: np.ndarray, edges_y: np.ndarray, weights=None) -> hist.Hist:
+    """A weighted 2D histogram of (``x``, ``y``) with flow bins on both axes."""
+    x, y = as_sample(x, "x"), as_sample(y, "y")
+    h = hist.Hist(_axis(np.asarray(edges_x, float)), _axis(np.asarray(edges_y, float)), storage=hist.storage.Weight())
+    return h.fill(x, y, weight=as_weights(weights, x))
+
+
+def _fold_flows(values: np.ndarray) -> np.ndarray:
+    """Add each axis's underflow to its first bin and its overflow to its last bin, drop the flows."""
+    values = values.copy()
+    for axis in range(values.ndim):
+        moved = np.moveaxis(values, axis, 0)
+        moved[1] += moved[0]
+        moved[-2] += moved[-1]
+    return values[(slice(1, -1),) * values.ndim]
+
+
+def bin_fractions(h: hist.Hist, binning: str = "reference") -> tuple[np.ndarray, np.ndarray]:
+    """The fraction of the (weighted) sample in each bin and its variance (Σw² / (Σw)²), under the
+    ``binning`` convention: flows folded into the end bins (``"reference"``) or dropped
+    (``"calochallenge"``). All zeros when nothing falls inside."""
+    check_binning(binning)
+    values, variances = h.values(flow=True), h.variances(flow=True)
+    if binning == "reference":
+        values, variances = _fold_flows(values), _fold_flows(variances)
+    else:
+        inner = (slice(1, -1),) * values.ndim
+        values, variances = values[inner], variances[inner]
+    total = values.sum()
+    if total <= 0:
+        return np.zeros_like(values), np.zeros_like(variances)
+    return values / total, variances / total**2
