@@ -9,7 +9,8 @@ import platform
 import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(os.environ.get("PHYSGEN_BENCH_RESULTS") or Path(__file__).parent / "results")
+"""Where results go: ``benchmarks/results``, or ``$PHYSGEN_BENCH_RESULTS`` (the GPU script collects them there)."""
 
 
 def hardware() -> dict[str, str]:

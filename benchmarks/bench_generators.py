@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _benchio import matmul_peak, write_results  # noqa: E402
+from _benchio import RESULTS, matmul_peak, write_results  # noqa: E402
 
 from physgen.models.nets import (  # noqa: E402
     CaloGanGenerator,
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     lines += [f"| {s['generator']} | {s['best']} | {s['ms_per_sample']} | {s['reference']} | "
               f"{s['reference_ms_per_event']} | {s['speedup']} | {s['paper_reference_ms']} | "
               f"{s['speedup_vs_paper_reference']} |" for s in summary]
-    md = ROOT / "benchmarks" / "results" / ("generators.md" if device.type == "cpu" else f"generators_{device.type}.md")
+    md = RESULTS / ("generators.md" if device.type == "cpu" else f"generators_{device.type}.md")
     md.write_text(md.read_text() + "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

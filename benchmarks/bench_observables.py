@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = Path(os.environ.get("PHYSGEN_BENCH_RESULTS") or HERE / "results")
 LAYERS = ["layer_0", "layer_1", "layer_2", "overflow", "energy"]
 
 

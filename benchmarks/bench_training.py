@@ -145,8 +145,8 @@ def run_steps(recipe, batches, steps: int, precision, device, limit: float = flo
 def bench_model(name: str, args, folder: Path, device: torch.device) -> list[dict]:
     model = Model(name, folder, args.events, device)
     configs = {k: v for k, v in CONFIGS.items() if args.compile or not v[3]}
-    if device.type == "cuda":  # threads do not matter there; bf16 is the loop's default on CUDA
-        configs = {k: v for k, v in configs.items() if v[1] == 1}
+    if device.type == "cuda":  # threads do not matter there; bf16 autocast is the loop's default on CUDA
+        configs = {k: v for k, v in configs.items() if v[1] == 1 and not v[2]}
     state = {}
     for config, (source, threads, bf16, compiled) in configs.items():
         torch.set_num_threads(threads)
