@@ -144,7 +144,7 @@ def run_steps(recipe, batches, steps: int, precision, device, limit: float = flo
 
 def bench_model(name: str, args, folder: Path, device: torch.device) -> list[dict]:
     model = Model(name, folder, args.events, device)
-    configs = {k: v for k, v in CONFIGS.items() if args.compile or not v[3]}
+    configs = {k: v for k, v in CONFIGS.items() if (args.compile or not v[3]) and (not args.configs or k in args.configs)}
     if device.type == "cuda":  # threads do not matter there; bf16 autocast is the loop's default on CUDA
         configs = {k: v for k, v in configs.items() if v[1] == 1 and not v[2]}
     state = {}
@@ -156,12 +156,13 @@ def bench_model(name: str, args, folder: Path, device: torch.device) -> list[dic
         precision = ((lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if bf16 or device.type == "cuda"
                      else contextlib.nullcontext)
         try:
-            run_steps(recipe, batches, 1, precision, device)  # warm-up (and compilation)
-            _, one, _ = run_steps(recipe, batches, 1, precision, device)
+            _, one, _ = run_steps(recipe, batches, 1, precision, device)  # warm-up (and compilation)
+            if one < args.seconds:  # a second step, without first-call costs, sizes the rounds
+                _, one, _ = run_steps(recipe, batches, 1, precision, device)
         except Exception as exc:  # noqa: BLE001 — bf16/compile support varies by op and torch version
             print(f"{name:28s} {config:18s} failed: {type(exc).__name__}: {exc}"[:300], flush=True)
             continue
-        steps = int(np.clip(args.seconds / max(one, 1e-6), 2, args.max_steps))
+        steps = int(np.clip(args.seconds / max(one, 1e-6), 1, args.max_steps))
         state[config] = {"recipe": recipe, "batches": batches, "precision": precision, "threads": threads,
                          "steps": steps, "wall": [], "cpu": [], "setup_s": time.perf_counter() - start}
     for _ in range(args.repeats):  # rounds over the configurations: all see the same load
@@ -204,6 +205,8 @@ def main(argv=None) -> int:
     p.add_argument("--events", type=int, default=None, help="events in each synthetic store (default 16 batches)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile'd networks (slow to compile)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--configs", nargs="+", default=None, choices=list(CONFIGS), help="configurations (default all)")
+    p.add_argument("--name", default=None, help="result name (default training, training_cuda on a GPU)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
     models = args.models or shipped_models()
@@ -228,7 +231,8 @@ def main(argv=None) -> int:
         columns.append("compile s")
         for r in rows:
             r.setdefault("compile s", "")
-    write_results("training" if device.type == "cpu" else f"training_{device.type}", rows, columns, notes)
+    write_results(args.name or ("training" if device.type == "cpu" else f"training_{device.type}"), rows, columns,
+                  notes)
     return 0
 
 
