@@ -3,7 +3,7 @@ loaders from stores, transforms, checkpoints with exact resume, NaN handling, DD
 autocast on CUDA, metrics log, snapshot selection (GANs) and per-epoch validation (classifiers)."""
 
 from physgen.train import selection
-from physgen.train._data import StoreStream, StreamPlan, make_loader, worker_skips
+from physgen.train._data import StoreStream, StreamPlan, make_loader
 from physgen.train._distributed import select_device
 from physgen.train._loop import (
     NonFiniteLossError,
@@ -22,7 +22,7 @@ __all__ = [
     "EventSource", "LoadedRun", "NonFiniteLossError", "RunDir", "StoreData", "StoreStream", "StreamPlan",
     "TrainResult", "TrainingData", "TransformSet", "TwoSampleData", "atomic_save", "atomic_write_text",
     "held_out_mask", "load_model_spec", "load_run",
-    "make_loader", "select_device", "selection", "train", "train_classifier", "worker_skips",
+    "make_loader", "select_device", "selection", "train", "train_classifier",
 ]
 
 
