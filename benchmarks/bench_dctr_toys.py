@@ -27,7 +27,7 @@ from _benchio import write_results
 
 from physgen.metrics import separation_power
 from physgen.pipeline import run_pipeline
-from physgen.reweight._classifier import held_out_mask
+from physgen.train import held_out_mask
 from physgen.store import open_store
 
 TOYS = ("bimodal_1d", "circle_8", "grid_5x5")
@@ -61,7 +61,7 @@ def run_toy(toy: str) -> dict:
     evaluation = json.loads((workdir / "evaluation" / "metrics.json").read_text())
     dctr = json.loads((workdir / "dctr" / "metrics.json").read_text())
     summary = evaluation["summary"]
-    spec = yaml.safe_load((workdir / "dctr" / "model.yaml").read_text())
+    spec = yaml.safe_load(json.loads((workdir / "dctr" / "run.json").read_text())["model_spec"]["text"])
     held_out = held_out_s2(workdir, dctr | {"calibration_fraction": spec["training"]["validation_fraction"],
                                             "inputs": spec["data"]["inputs"]})
     FIGURES.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results"
+RESULTS = Path(os.environ.get("PHYSGEN_BENCH_RESULTS") or HERE / "results")
 LAYERS = ["layer_0", "layer_1", "layer_2", "overflow", "energy"]
 
 
@@ -40,7 +40,7 @@ def measure(store: str, what: str) -> dict:
     from physgen.store import open_store
 
     ds = open_store(store)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     if what == "floor":
         blocks = [b for name in LAYERS for b in ds[name].data.to_delayed().ravel()]
         dask.compute(*[dask.delayed(np.size)(b) for b in blocks])
@@ -49,8 +49,21 @@ def measure(store: str, what: str) -> dict:
         names = [n for n in observable_names(ds) if n != "average_image"]
         obs = compute(ds, names)
         dask.compute(*[var.data.sum() for var in obs.data_vars.values()])
-    return {"what": what, "seconds": time.perf_counter() - start, "peak_rss_mib": _peak_rss_mib(),
+    return {"what": what, "seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+            "peak_rss_mib": _peak_rss_mib(), "tasks": _tasks(ds, names),
             "events": int(ds.sizes["event"]), "observables": names}
+
+
+def _tasks(ds, names: list[str]) -> int:
+    """Tasks in the optimised graph of the observables (0 for the floor)."""
+    if not names:
+        return 0
+    from dask.base import collections_to_expr
+
+    from physgen.observables import compute
+
+    sums = [var.data.sum() for var in compute(ds, names).data_vars.values()]
+    return len(dict(collections_to_expr(sums, optimize_graph=True).__dask_graph__()))
 
 
 def make(store: Path, n: int) -> None:
@@ -72,11 +85,11 @@ def run(events: list[int], folder: Path, repeats: int) -> dict:
         make(store, n)
         for what in ("floor", "observables"):
             best = None
-            for _ in range(repeats):
+            for _ in range(repeats):  # best of the repeats, by CPU time
                 out = subprocess.run([sys.executable, __file__, "--measure", what, "--store", str(store)], env=env,
                                      check=True, capture_output=True, text=True).stdout
                 result = json.loads(out.strip().splitlines()[-1])
-                best = result if best is None or result["seconds"] < best["seconds"] else best
+                best = result if best is None or result["cpu_seconds"] < best["cpu_seconds"] else best
             rows.append(best)
             print(f"{n:>9} {what:<12} {best['seconds']:7.2f} s  peak {best['peak_rss_mib']:7.0f} MiB", flush=True)
     return {"rows": rows}
@@ -95,6 +108,7 @@ def write(result: dict, command: str) -> None:
     sizes = sorted({r["events"] for r in result["rows"]})
     result |= {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "command": command,
                "ratio": {str(n): by[n, "observables"]["seconds"] / by[n, "floor"]["seconds"] for n in sizes},
+               "cpu_ratio": {str(n): by[n, "observables"]["cpu_seconds"] / by[n, "floor"]["cpu_seconds"] for n in sizes},
                "target_ratio": 1.5}
     (RESULTS / "observables.json").write_text(json.dumps(result, indent=2))
     hw = result["hardware"]
@@ -104,13 +118,22 @@ def write(result: dict, command: str) -> None:
         f"`{command}`", "",
         f"{len(by[sizes[0], 'observables']['observables'])} observables: "
         + ", ".join(by[sizes[0], 'observables']['observables']), "",
-        "| showers | floor s | observables s | ratio (target ≤ 1.5) | showers/s | peak RSS floor MiB | peak RSS observables MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| showers | floor s | observables s | ratio (target ≤ 1.5) | floor CPU s | observables CPU s | CPU ratio | "
+        "showers/CPU-s | tasks | peak RSS floor MiB | peak RSS observables MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n in sizes:
         f, o = by[n, "floor"], by[n, "observables"]
         lines.append(f"| {n:,} | {f['seconds']:.2f} | {o['seconds']:.2f} | {o['seconds'] / f['seconds']:.2f} | "
-                     f"{n / o['seconds']:,.0f} | {f['peak_rss_mib']:.0f} | {o['peak_rss_mib']:.0f} |")
+                     f"{f['cpu_seconds']:.2f} | {o['cpu_seconds']:.2f} | {o['cpu_seconds'] / f['cpu_seconds']:.2f} | "
+                     f"{n / o['cpu_seconds']:,.0f} | {o['tasks']:,} | {f['peak_rss_mib']:.0f} | {o['peak_rss_mib']:.0f} |")
+    lines += ["", "- Each number is the best of the repeats, each in a fresh process (its own peak RSS); wall seconds use "
+              "dask's threads on a shared machine (see the load), CPU seconds are the process's own and the steadier "
+              "measure. All observables come from one fused kernel task per event chunk (physgen.observables.calo."
+              "shower_table); the graph holds the reads, that task and one column view per observable.",
+              "- The kernel itself (per-layer sums in float64, the two hottest cells, active-cell counts, all derived "
+              "columns) costs about as much CPU as reading + decompressing the same chunk: numpy makes one pass over "
+              "the cells per sum, so the CPU ratio stays near 2 without a compiled one-pass kernel."]
     (RESULTS / "observables.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -5,13 +5,9 @@ generative models and reweighting trained from stores → generated stores of th
 schema, evaluated by the same code.
 """
 
-from importlib.metadata import PackageNotFoundError, version
-
+from physgen.provenance import package_version
 from physgen.store import open_store
 
-try:
-    __version__ = version("physgen")
-except PackageNotFoundError:  # pragma: no cover - source tree without install
-    __version__ = "0+unknown"
+__version__ = package_version("physgen")
 
 __all__ = ["__version__", "open_store"]

@@ -1,11 +1,13 @@
 """The ``physgen`` command line (typer). Stable verbs: see ``physgen --help``.
 
-User errors (:class:`physgen.errors.PhysgenError`) print one red line and exit with code 2;
+User errors (:class:`physgen.errors.PhysgenError`) print one red line and exit with code 2, and
+so do the operating system's refusals to write (disk full, read-only file system, permissions);
 anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
 import inspect
 import json
@@ -33,8 +35,13 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EEXIST, errno.ENOTDIR,
+                 errno.EISDIR}
+"""Operating-system errors that mean "cannot write there": the user's to fix, not a bug."""
+
+
 def user_errors(func):
-    """Turn :class:`PhysgenError` into one message on stderr and exit code 2."""
+    """Turn :class:`PhysgenError` (and a refused write) into one message on stderr and exit code 2."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -45,6 +52,13 @@ def user_errors(func):
                 return func(*args, **kwargs)
         except PhysgenError as exc:
             err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as exc:
+            if exc.errno not in OUTPUT_ERRNOS:
+                raise
+            where = f": {exc.filename}" if exc.filename else ""
+            err_console.print(f"[bold red]error:[/] cannot write{where}: {exc.strerror or exc}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(f"[bold red]interrupted[/]: {_after_interrupt(func)}", highlight=False, soft_wrap=True)
@@ -105,6 +119,8 @@ Sets = Annotated[Optional[list[str]], typer.Option(
     "--set", metavar="KEY=VALUE", help="change one key of the spec, e.g. --set training.optimizer.lr=1e-3 "
                                       "(repeatable; validated like the spec and recorded in provenance)")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing store")]
+NoLock = Annotated[bool, typer.Option("--no-lock", help="write without the store's writer lock (object stores "
+                                                         "have none): make sure no other process writes it")]
 
 
 # ---------------------------------------------------------------- specs
@@ -135,7 +151,9 @@ def specs_show(name: str, sets: Sets = None) -> None:
 @specs_app.command("validate")
 @user_errors
 def specs_validate(paths: list[Path], sets: Sets = None) -> None:
-    """Validate spec files, including the specs they refer to by name."""
+    """Validate spec files, including the specs they refer to by name and every plug-in option; a
+    dataset's simulator is built (not run), so that what validates simulates."""
+    from physgen.sim import build_simulator
     from physgen.specs import DatasetSpec, apply_overrides, load_spec
     from physgen.store import resolve_dataset
 
@@ -144,7 +162,9 @@ def specs_validate(paths: list[Path], sets: Sets = None) -> None:
         try:
             loaded = apply_overrides(load_spec(path), sets or [])
             if isinstance(loaded.spec, DatasetSpec):
-                resolve_dataset(loaded)
+                resolved = resolve_dataset(loaded)
+                if loaded.spec.simulator is not None:
+                    build_simulator(resolved)
             console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
         except PhysgenError as exc:
             failures.append(str(exc))
@@ -166,14 +186,14 @@ def simulate(
     resume: Resume = False,
     overwrite: Overwrite = False,
     sets: Sets = None,
+    no_lock: NoLock = False,
 ) -> None:
     """Run the dataset's reference simulator into a store."""
     from physgen.sim import simulate as run
     from physgen.specs import load_with_overrides
 
     url = run(load_with_overrides(dataset, "dataset", sets or []), _cli_output(out), events=events, seed=seed,
-              workers=workers, scheduler=scheduler,
-              mode=_mode(resume, overwrite))
+              workers=workers, scheduler=scheduler, mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -186,11 +206,12 @@ def import_(
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     resume: Resume = False,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Import public HDF5 datasets into a store (streamed, resumable, with checksums)."""
     from physgen.io import import_files
 
-    url = import_files(fmt, files, _cli_output(out), mode=_mode(resume, overwrite))
+    url = import_files(fmt, files, _cli_output(out), mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -205,7 +226,8 @@ def train(
     epochs: Annotated[Optional[int], typer.Option(help="epochs instead of steps")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue from RUN_DIR/checkpoint.pt")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace a run directory holding a checkpoint")] = False,
-    device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="events per batch and rank (the spec's "
                                                            "training.batch_size)")] = None,
@@ -236,13 +258,13 @@ def generate(
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast: faster, per-mille differences")] = False,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Generate events with a trained model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
     url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed,
-              mode=_mode(resume, overwrite),
-              checkpoint=checkpoint, device=device, bf16=bf16)
+              mode=_mode(resume, overwrite), checkpoint=checkpoint, device=device, bf16=bf16, lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -311,13 +333,17 @@ def reweight(
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
     sets: Sets = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue the interrupted training in RUN_DIR")] = False,
+    device: Annotated[Optional[str], typer.Option(
+        help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
+    no_lock: NoLock = False,
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
     from physgen.specs import load_with_overrides
 
     metrics = run(reference, generated, load_with_overrides(model, "model", sets or []), out=out, name=name,
-                  seed=seed, overwrite=overwrite)
+                  seed=seed, overwrite=overwrite, resume=resume, device=device, lock=not no_lock)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
@@ -357,13 +383,14 @@ def observables(
     out: Annotated[Optional[str], typer.Option(help="output (path or fsspec URL): FILE.csv, FILE.parquet or a "
                                                     "Zarr store (FOLDER.zarr or no suffix)")] = None,
     overwrite: Overwrite = False,
+    no_lock: NoLock = False,
 ) -> None:
     """Compute named observables of a store (lazily, with a progress bar); print a summary or write them."""
     from physgen.observables import write_observables
     from physgen.store import open_store
 
     result = write_observables(open_store(store), _name_list(names), _cli_output(out) if out else None,
-                               overwrite=overwrite)
+                               overwrite=overwrite, lock=not no_lock)
     table = Table("observable", "dims", "units", "mean", "std")
     for name, var in result.data_vars.items():
         table.add_row(name, ", ".join(map(str, var.dims)), var.attrs.get("units", ""), f"{float(var.mean()):.4g}",

@@ -19,7 +19,9 @@ __all__ = [
     "SpecNotFoundError",
     "StoreError",
     "StoreExistsError",
+    "StoreLockedError",
     "InputFileError",
+    "check_seed",
     "did_you_mean",
 ]
 
@@ -48,6 +50,10 @@ class StoreExistsError(StoreError, FileExistsError):
     """The output store exists and neither resume nor overwrite was asked for."""
 
 
+class StoreLockedError(StoreError):
+    """Another process is writing the store (it holds the store's lock)."""
+
+
 class SchemaError(StoreError):
     """Data whose variables, shapes, dtypes or units do not fit a store's schema."""
 
@@ -64,3 +70,12 @@ def did_you_mean(name: str, known: Iterable[str], *, listing: str | None = "know
     if close:
         return f"; did you mean {close[0]!r}?"
     return f"; {listing}: {', '.join(known) or 'none'}" if listing else ""
+
+
+def check_seed(seed: object, *, option: str = "--seed") -> int:
+    """``seed`` if it is a non-negative integer (what ``numpy.random.SeedSequence`` takes), else a
+    :class:`PhysgenError` naming the option."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        msg = f"{option} must be a non-negative integer, got {seed!r}"
+        raise PhysgenError(msg)
+    return seed

@@ -10,7 +10,8 @@ spec's distributions. Variables a model reads but does not generate (CaloGAN's `
 are the recipe's business: its ``sample`` returns every input (see :mod:`physgen.models.calogan`).
 Events are generated in batches of the store's chunk size, batch ``i`` with
 ``SeedSequence(seed, spawn_key=(i,))``, each batch one atomic append, so an interrupted run
-resumes from the committed count and gives the same store as an uninterrupted one.
+resumes from the committed count and gives the same store as an uninterrupted one; the run
+holds the output store's writer lock.
 Generated values are clipped to each feature's ``valid_range`` (a GAN may put a few
 events at, e.g., negative isolation). Other variables of the training schema are written too where
 an observable of the same name recomputes them from the generated cells (a jet-image store's
@@ -28,22 +29,23 @@ import torch
 import xarray as xr
 import yaml
 
-from physgen.errors import PhysgenError, SchemaError, StoreError
+from physgen.errors import PhysgenError, SchemaError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.observables import compute, get_observable, observable_names
 from physgen.schema import EVENT, StoreSchema
 from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
-from physgen.store import ResolvedDataset, create_store, normalise_url, open_store
-from physgen.train import file_sha256, load_run, select_device
+from physgen.provenance import file_sha256
+from physgen.store import ResolvedDataset, create_store, normalise_url, open_store, store_lock
+from physgen.train import load_run, select_device
 from physgen.units import ureg
 
 __all__ = ["derived_variables", "generate", "run_schema"]
 
 
 def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
-    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})"), s["text"], role)
-              for role, s in store_specs.items()}
+    loaded = {role: LoadedSpec(parse_spec(yaml.safe_load(s["text"]), source=f"run.json ({role})", plugins=False),
+                               s["text"], role) for role, s in store_specs.items()}
     return ResolvedDataset(loaded["dataset"], loaded.get("detector"), loaded.get("features"))
 
 
@@ -102,15 +104,17 @@ def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.
 def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLike[str], *,
              conditions_from: str | os.PathLike[str] | None = None, seed: int = 0, mode: str = "create",
              checkpoint: str = "best", device: str = "auto", batch_size: int | None = None,
-             bf16: bool = False, progress: bool = True) -> str:
+             bf16: bool = False, progress: bool = True, lock: bool = True) -> str:
     """Generate ``events`` events with the model of ``run_dir`` into the store ``out``; return its URL.
 
     ``bf16``: run the networks under bfloat16 autocast (about 3× faster on CPUs with AVX-512 BF16, see
     benchmarks/results/dense_gan_cpu.md; outputs differ from float32 at the per-mille level).
+    ``lock=False`` skips the output store's writer lock (``--no-lock``).
     """
     if events <= 0:
         msg = f"--events must be positive, got {events}"
         raise PhysgenError(msg)
+    check_seed(seed)
     torch_device = select_device(device)
     run = load_run(run_dir, checkpoint=checkpoint, device=torch_device)
     dataset, schema = run_schema(run.info)
@@ -146,33 +150,31 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
         "derived_variables": {name: f"observable {name!r} of the generated events" for name in derived},
     }
     url = normalise_url(out)
-    writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode,
-                          consistent=("generation_batch", "producer.checkpoint_sha256", "precision"))
-    done = writer.committed_events
-    precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
-    plan = chunk_plan(events, batch)
-    with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
-                        enabled=progress) as advance:
-        for i, n in enumerate(plan):
-            if i < done // batch:
-                continue
-            seq = np.random.SeedSequence(seed, spawn_key=(i,))
-            torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
-            drawn = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
-            copied = [] if reference is None else [c for c in conditioning + passthrough if c in reference]
-            raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in copied}
-            raw |= {c: drawn[c] for c in conditioning + passthrough if c not in raw}
-            cond = {k: torch.from_numpy(v).to(torch_device)
-                    for k, v in run.transforms.forward({c: raw[c] for c in conditioning}, None).items()} or None
-            generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
-            with torch.inference_mode(), precision:
-                fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
-            out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
-            out_batch = {k: _within_range(out_batch[k], schema[k].valid_range).astype(schema[k].dtype)
-                         for k in out_batch if k in schema.names}
-            if derived:
-                values = compute(_as_dataset(out_batch, schema), derived)
-                out_batch |= {k: np.asarray(values[k].values, dtype=schema[k].dtype) for k in derived}
-            writer.append(out_batch)
-            advance(n)
+    with store_lock(url, enabled=lock):
+        writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode,
+                              consistent=("generation_batch", "producer.checkpoint_sha256", "precision"))
+        done = writer.committed_events
+        precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
+                            enabled=progress) as advance:
+            for i, n in chunk_plan(events, batch, first=done // batch):
+                seq = np.random.SeedSequence(seed, spawn_key=(i,))
+                torch_seed, numpy_seed = seq.generate_state(2, dtype=np.uint64)
+                drawn = dataset.spec.sample_conditions(np.random.default_rng(int(numpy_seed)), n)
+                copied = [] if reference is None else [c for c in conditioning + passthrough if c in reference]
+                raw = {c: reference[c].isel(event=slice(i * batch, i * batch + n)).values for c in copied}
+                raw |= {c: drawn[c] for c in conditioning + passthrough if c not in raw}
+                cond = {k: torch.from_numpy(v).to(torch_device)
+                        for k, v in run.transforms.forward({c: raw[c] for c in conditioning}, None).items()} or None
+                generator = torch.Generator(torch_device).manual_seed(int(torch_seed) & (2**63 - 1))
+                with torch.inference_mode(), precision:
+                    fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
+                out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
+                out_batch = {k: _within_range(out_batch[k], schema[k].valid_range).astype(schema[k].dtype)
+                             for k in out_batch if k in schema.names}
+                if derived:
+                    values = compute(_as_dataset(out_batch, schema), derived)
+                    out_batch |= {k: np.asarray(values[k].values, dtype=schema[k].dtype) for k in derived}
+                writer.append(out_batch)
+                advance(n)
     return url

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from physgen.errors import SpecError
+from physgen.plugins import DETECTOR_KINDS, DetectorKind
 from physgen.schema import StoreSchema, VariableSchema
 from physgen.specs import (
     CylindricalCalorimeter,
@@ -24,7 +26,7 @@ from physgen.specs import (
 )
 from physgen.units import to_magnitude
 
-__all__ = ["detector_schema", "cell_centres", "cell_edges", "SamplingMedium", "sampling_medium", "layer_boundaries"]
+__all__ = ["detector_schema", "cell_centres", "cell_edges", "SamplingMedium", "sampling_medium", "layer_boundaries", "E_S"]
 
 Coord = tuple[np.ndarray, dict[str, object]]
 
@@ -118,16 +120,20 @@ def _cylindrical_schema(g: CylindricalCalorimeter) -> StoreSchema:
     return StoreSchema((var,), {"voxel": (np.arange(g.n_voxels), attrs)})
 
 
+for _model, _schema in ((EtaPhiGrid, _eta_phi_schema), (LayeredCalorimeter, _layered_schema),
+                       (VoxelCalorimeter, _voxel_schema), (CylindricalCalorimeter, _cylindrical_schema)):
+    DETECTOR_KINDS.register(_model.model_fields["type"].default, DetectorKind(_model, _schema))
+
+
 def detector_schema(detector: DetectorSpec) -> StoreSchema:
-    """The cell variables and coordinates that ``detector`` adds to a store."""
+    """The cell variables and coordinates that ``detector`` adds to a store, built by its detector kind
+    (:data:`physgen.plugins.DETECTOR_KINDS`); a geometry of no registered kind is a :class:`SpecError`."""
     g = detector.geometry
-    if isinstance(g, EtaPhiGrid):
-        return _eta_phi_schema(g)
-    if isinstance(g, LayeredCalorimeter):
-        return _layered_schema(g)
-    if isinstance(g, CylindricalCalorimeter):
-        return _cylindrical_schema(g)
-    return _voxel_schema(g)
+    kind = DETECTOR_KINDS.get(str(getattr(g, "type", None)))
+    if not isinstance(g, kind.model):
+        msg = f"detector {detector.name!r}: geometry {type(g).__name__} is not a {kind.model.__name__}"
+        raise SpecError(msg)
+    return kind.schema(g)
 
 
 @dataclass(frozen=True)
@@ -146,27 +152,37 @@ class SamplingMedium:
     e_hat: float
 
 
+E_S = 21.2
+"""MeV: the scale energy E_s = m_e c² √(4π/α) of the Molière radius R_M = E_s X0 / E_c (PDG 34.4.4)."""
+
+
 def sampling_medium(absorber: Material, d_abs: float, active: Material, d_act: float) -> SamplingMedium:
-    """Mixture rules of GFlash for absorber (thickness ``d_abs`` mm) + active (``d_act`` mm)."""
+    """Effective medium of absorber (thickness ``d_abs`` mm) + active (``d_act`` mm) layers.
+
+    Lengths follow the PDG mixture rules (RPP "Passage of particles through matter", §34.4):
+    1/X0 = Σ wᵢ/X0ᵢ and 1/R_M = Σ wᵢ/R_Mᵢ with mass fractions wᵢ and lengths in g/cm², that is
+    1/L = Σ vᵢ/Lᵢ with volume (thickness) fractions vᵢ and lengths in mm; λ_int likewise. The
+    critical energy follows from R_M = E_s X0/E_c. Pb 2 mm + LAr 4 mm: X0 15.6 mm, R_M 35.5 mm,
+    E_c 9.3 MeV; W 2.1 mm + Si 0.5 mm: R_M 11.0 mm (docs/PHYSICS.md §2, §3). Z is mass-weighted, F_s and
+    ê are GFlash's (Grindhammer & Peters, hep-ex/0001020). Weighting E_c/X0 by mass fractions with X0
+    in mm, as Geant4's ``GFlashSamplingShowerParameterisation`` does, mixes units: it gives 19.1 mm
+    and 17.3 MeV for Pb/LAr.
+    """
     rho = np.array([to_magnitude(m.density, "g/cm^3") for m in (absorber, active)])
     d = np.array([d_abs, d_act])
-    x0 = np.array([to_magnitude(m.X0, "mm") for m in (absorber, active)])
-    ec = np.array([to_magnitude(m.critical_energy, "MeV") for m in (absorber, active)])
-    lam = np.array([to_magnitude(m.lambda_int, "mm") for m in (absorber, active)])
-    z = np.array([absorber.Z, active.Z])
-    w = d * rho / np.sum(d * rho)
-    rho_eff = np.sum(d * rho) / np.sum(d)
-    x0_eff = 1.0 / np.sum(w * rho_eff / (x0 * rho))
-    e_s = 21.2
-    rm_eff = e_s / np.sum(w * ec / x0)
-    ec_eff = x0_eff * np.sum(w * ec / x0)
-    lam_eff = 1.0 / np.sum(w * rho_eff / (lam * rho))
-    # MIP energy-loss share of the active layer (dE/dx ∝ ρ Z/A, A≈2Z for the ratio)
+    volume = d / d.sum()
+    mass = d * rho / np.sum(d * rho)
+
+    def mixed(name: str, units: str) -> float:
+        return float(1.0 / np.sum(volume / np.array([to_magnitude(getattr(m, name), units) for m in (absorber, active)])))
+
+    x0_eff, rm_eff = mixed("X0", "mm"), mixed("moliere_radius", "mm")
+    # MIP energy-loss share of the active layer (dE/dx ∝ ρ Z/A)
     dedx = rho * np.array([absorber.Z / absorber.A, active.Z / active.A])
-    sampling_fraction = float(d[1] * dedx[1] / np.sum(d * dedx))
     return SamplingMedium(
-        X0=float(x0_eff), moliere_radius=float(rm_eff), critical_energy=float(ec_eff), Z=float(np.sum(w * z)),
-        density=float(rho_eff), lambda_int=float(lam_eff), period=float(d.sum()),
-        sampling_fraction=sampling_fraction, F_s=float(x0_eff / d.sum()),
+        X0=x0_eff, moliere_radius=rm_eff, critical_energy=E_S * x0_eff / rm_eff,
+        Z=float(np.sum(mass * np.array([absorber.Z, active.Z]))), density=float(np.sum(volume * rho)),
+        lambda_int=mixed("lambda_int", "mm"), period=float(d.sum()),
+        sampling_fraction=float(d[1] * dedx[1] / np.sum(d * dedx)), F_s=x0_eff / float(d.sum()),
         e_hat=float(1.0 / (1.0 + 0.007 * (absorber.Z - active.Z))),
     )

@@ -1,4 +1,5 @@
-"""Rich progress bars with an events/s column, shared by every long-running command."""
+"""Rich progress bars with a rate column, shared by every long-running command: one per unit of
+work (events, steps)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ class _RateColumn(ProgressColumn):
         return Text(f"{shown} {unit}/s", style="progress.data.speed")
 
 
+def _bar() -> Progress:
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                    TimeRemainingColumn(), transient=False)
+
+
 @contextmanager
 def event_progress(description: str, total: int, completed: int = 0, *, enabled: bool = True,
                    unit: str = "ev") -> Iterator[Callable[[int], None]]:
@@ -28,9 +34,7 @@ def event_progress(description: str, total: int, completed: int = 0, *, enabled:
     if not enabled:
         yield lambda n: None
         return
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-               TimeRemainingColumn()]
-    with Progress(*columns, transient=False) as progress:
+    with _bar() as progress:
         task = progress.add_task(description, total=total, completed=completed, unit=unit)
         yield lambda n: progress.advance(task, n)
         progress.update(task, completed=total)  # a finished command shows a full bar

@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+from physgen.plugins import SIMULATORS
+from physgen.sim import Simulator, register_simulator
 
 settings.register_profile("ci", derandomize=True, deadline=None, max_examples=30,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -14,6 +18,22 @@ settings.register_profile("dev", deadline=None, max_examples=100, suppress_healt
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+class RandomFill(Simulator):
+    """A test simulator: every schema variable uniform in [0, 1). Dataset specs of stores that tests fill
+    by hand name it, so that they validate like any spec (an unknown simulator name is an error)."""
+
+    name = "random_fill"
+
+    def simulate(self, n_events, seed):
+        rng = np.random.default_rng(seed)
+        return {v.name: rng.random((n_events, *v.shape)).astype(v.dtype) for v in self.dataset.schema.variables}
+
+
+if RandomFill.name not in SIMULATORS:  # this file is imported as conftest and as tests.conftest
+    register_simulator(RandomFill)
+
 SPECS = REPO / "specs"
 
 

@@ -17,7 +17,8 @@ import torch
 from physgen.errors import StoreError
 from physgen.generate import generate
 from physgen.store import open_store, read_provenance, validate_store
-from physgen.train import file_sha256, train
+from physgen.provenance import file_sha256
+from physgen.train import train
 from _train_stores import model_spec, toy_store, zmumu_store
 
 

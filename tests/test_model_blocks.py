@@ -39,9 +39,10 @@ def naive_locally_connected(x, layer: LocallyConnected2d) -> torch.Tensor:
     return out
 
 
-@pytest.mark.parametrize(("c_in", "c_out"), [(3, 4), (5, 2)])
+@pytest.mark.parametrize(("c_in", "c_out"), [(3, 4), (5, 2), (4, 1)])  # C_out 1: the "cols" form at stride 1
 @pytest.mark.parametrize(("in_size", "kernel", "stride", "padding", "bias"), [
     ((7, 7), 3, 1, 0, True),
+    ((7, 5), 5, 1, 2, True),       # LAGAN generator: "same"-padded 5x5, stride 1 (the "offsets" form)
     ((8, 6), (2, 3), 1, 0, False),
     ((9, 9), 5, 2, 2, True),       # LAGAN discriminator: "same"-padded 5x5, stride 2
     ((6, 10), 3, (1, 2), (1, 1), True),
@@ -59,6 +60,17 @@ def test_locally_connected_matches_naive_loop(in_size, kernel, stride, padding, 
     grads_slow = torch.autograd.grad(slow, [x, layer.weight], g)
     for a, b in zip(grads_fast, grads_slow):
         torch.testing.assert_close(a, b)
+
+
+def test_locally_connected_in_bfloat16_is_close_to_float32():
+    """Generation runs in bf16: the layer (both forms) with bf16 weights and inputs stays within bf16's
+    ~3 significant digits of the float32 result (relative RMS < 1 %)."""
+    torch.manual_seed(4)
+    for c_out, stride in [(6, 1), (1, 1), (6, 2)]:
+        layer = LocallyConnected2d(16, c_out, (10, 12), 3, stride, 1)
+        x = torch.randn(8, 16, 10, 12)
+        exact, low = layer(x), layer.to(torch.bfloat16)(x.to(torch.bfloat16)).float()
+        assert ((low - exact).pow(2).mean() / exact.pow(2).mean()).sqrt() < 0.01
 
 
 def test_locally_connected_is_a_convolution_when_weights_are_shared():

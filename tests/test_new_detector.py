@@ -32,7 +32,7 @@ geometry:
 
 
 def _dataset(detector: str, features: str) -> str:
-    return (f"kind: dataset\nname: {detector}_data\nsimulator: {{name: none}}\ndetector: {detector}\n"
+    return (f"kind: dataset\nname: {detector}_data\nsimulator: {{name: random_fill}}\ndetector: {detector}\n"
             f"features: {features}\nevents: 10\n")
 
 

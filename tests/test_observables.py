@@ -302,3 +302,67 @@ def test_one_pass_axes_reach_the_fermat_point():
     assert tau_1 == pytest.approx(0.8 / 3) or tau_1 == pytest.approx((0.4 + 0.4 * np.sqrt(2)) / 3)
     assert obs.tau_1_onepass.item() == pytest.approx(np.sqrt(0.32 + 0.16 * np.sqrt(3)) / 3, abs=2e-4)
     assert obs.tau_21_onepass.item() >= 0
+
+
+def _naive_shower_shapes(cells: np.ndarray, y: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Reference for one layer, shower by shower with plain numpy (no shared sums)."""
+    out = {k: [] for k in ("energy", "centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "active")}
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    for c in cells.astype(np.float64):
+        e = c.sum()
+        mx, my = ((c * xx).sum() / e, (c * yy).sum() / e) if e > 0 else (0.0, 0.0)
+        wx = np.sqrt(max((c * xx**2).sum() / e - mx**2, 0.0)) if e > 0 else 0.0
+        wy = np.sqrt(max((c * yy**2).sum() / e - my**2, 0.0)) if e > 0 else 0.0
+        top = np.sort(c.ravel())[::-1]
+        ratio = (top[0] - top[1]) / (top[0] + top[1]) if top[0] + top[1] > 0 else 0.0
+        for k, v in zip(out, (e, mx, my, wx, wy, ratio, (c > 0).sum()), strict=True):
+            out[k].append(v)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def test_fused_shower_table_equals_shower_by_shower_reference():
+    """Every calorimeter observable comes out of one fused kernel: its numbers equal a plain per-shower
+    computation of the definitions (docs/PHYSICS.md §2), layer by layer, ties in the hottest cells included."""
+    rng = np.random.default_rng(7)
+    shapes = {"layer_0": (3, 96), "layer_1": (12, 12), "layer_2": (12, 6)}
+    arrays = {k: np.where(rng.random((6, *s)) < 0.3, rng.exponential(50.0, (6, *s)), 0.0).astype(np.float32)
+              for k, s in shapes.items()}
+    arrays["layer_1"][0] = 0.0  # an empty layer
+    arrays["layer_2"][1] = 0.0
+    arrays["layer_2"][1, 3, 2] = arrays["layer_2"][1, 4, 2] = 7.0  # two equally hot cells: E_ratio 0
+    arrays["overflow"] = np.zeros((6, 3), np.float32)
+    ds = as_dataset("calogan_lar3", arrays)
+    names = ["layer_energy", "centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "sparsity_calogan",
+             "total_energy", "shower_depth", "depth", "energy_fraction"]
+    obs = compute(ds, names)
+    per_layer = [_naive_shower_shapes(arrays[k], ds[k][ds[k].dims[1]].values, ds[k][ds[k].dims[2]].values)
+                 for k in shapes]
+    for name, key in [("layer_energy", "energy"), ("centroid_x", "centroid_x"), ("centroid_y", "centroid_y"),
+                      ("width_x", "width_x"), ("width_y", "width_y"), ("e_ratio", "e_ratio")]:
+        expected = np.stack([ref[key] for ref in per_layer], axis=1)
+        np.testing.assert_allclose(obs[name].values, expected, rtol=1e-9, atol=1e-9, err_msg=name)
+    assert obs["e_ratio"].values[1, 2] == 0.0
+    cells = np.array([np.prod(s) for s in shapes.values()])
+    np.testing.assert_allclose(obs["sparsity_calogan"].values, np.stack([r["active"] for r in per_layer], 1) / cells)
+    energy = np.stack([r["energy"] for r in per_layer], axis=1)
+    np.testing.assert_allclose(obs["total_energy"].values, energy.sum(1), rtol=1e-12)
+    np.testing.assert_allclose(obs["shower_depth"].values, energy @ np.arange(3) / energy.sum(1), rtol=1e-12)
+    np.testing.assert_allclose(obs["depth"].values, [np.nonzero(row)[0].max() for row in energy])
+    np.testing.assert_allclose(obs["energy_fraction"].values, energy / energy.sum(1, keepdims=True), rtol=1e-12)
+
+
+def test_graph_has_one_kernel_task_per_chunk_however_many_observables(calo_store):
+    """The fused kernel runs once per event chunk whether one or every calorimeter observable is asked for."""
+    from dask.base import collections_to_expr
+
+    ds = open_store(calo_store)
+    chunks = ds["layer_0"].data.numblocks[0]
+
+    def kernel_tasks(names):
+        arrays = [v.data for v in compute(ds, names).data_vars.values()]
+        graph = dict(collections_to_expr(arrays, optimize_graph=False).__dask_graph__())
+        return sum(1 for key in graph if "table_kernel" in str(key[0] if isinstance(key, tuple) else key))
+
+    every = [n for n in observable_names(ds) if get_observable(n, ds).func.__module__.endswith(".calo")]
+    assert len(every) >= 15
+    assert kernel_tasks(["total_energy"]) == kernel_tasks(every) == chunks

@@ -1,5 +1,6 @@
-"""Progress bars count events and end at their total: the DCTR classifier (its bar stopped at 80 %, the
-held-out share), store validation and evaluate (events read), observables (events, not dask tasks)."""
+"""Progress bars count events (or steps) and end at their total: DCTR (training steps, then the events
+read to calibrate and weigh), store validation and evaluate (events read), observables (events, not dask
+tasks)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,17 @@ from physgen.store import create_store, resolve_dataset
 
 @pytest.fixture
 def bars(monkeypatch):
-    """Every event_progress bar opened, as {description, total, done, unit}, wherever it is used."""
+    """Every event_progress bar shown, as {description, total, done, unit}, wherever it is used."""
     opened: list[dict] = []
 
     @contextmanager
     def recorder(description, total, completed=0, *, enabled=True, unit="ev"):
         bar = {"description": description, "total": total, "done": completed, "unit": unit}
-        opened.append(bar)
+        if enabled:  # a bar the caller switched off (the classifier test inside evaluate) is not shown
+            opened.append(bar)
         yield lambda n: bar.__setitem__("done", bar["done"] + n)
 
-    for module in ("physgen.reweight._classifier", "physgen.store._reader", "physgen.report._evaluate",
+    for module in ("physgen.train._loop", "physgen.reweight._run", "physgen.store._reader", "physgen.report._evaluate",
                    "physgen.observables._io"):
         monkeypatch.setattr(f"{module}.event_progress", recorder)
     return opened
@@ -38,15 +40,17 @@ def _toy(url, n, seed):
     return str(url)
 
 
-def test_dctr_bar_counts_every_event_read(tmp_path, bars, torch_one_thread):
+def test_dctr_bars_end_at_their_totals(tmp_path, bars, torch_one_thread):
     from physgen.reweight import reweight
 
     ref, gen = _toy(tmp_path / "ref.zarr", 3000, 1), _toy(tmp_path / "gen.zarr", 2500, 2)
     data = yaml.safe_load(SpecRegistry.default().get("model", "dctr_toy_1d").text)
     data["training"] |= {"epochs": 2, "batch_size": 256}
     reweight(ref, gen, LoadedSpec(parse_spec(data), yaml.safe_dump(data), "test"), out=tmp_path / "run")
-    (bar,) = [b for b in bars if "DCTR" in b["description"]]
-    assert bar["done"] == bar["total"] > 2 * 3000  # two epochs over the larger sample, held-out events included
+    train, weigh = bars
+    assert train["unit"] == "step" and train["done"] == train["total"] > 0
+    # held-out calibration reads both stores, the weights the generated one again
+    assert (weigh["unit"], weigh["done"], weigh["total"]) == ("ev", 3000 + 2500 + 2500, 3000 + 2500 + 2500)
 
 
 def test_store_validate_and_observables_count_events(tmp_path, bars):

@@ -13,16 +13,9 @@ from typer.testing import CliRunner
 import physgen.store._variables as variables
 from physgen.cli import app
 from physgen.errors import PhysgenError, SchemaError, SpecError, StoreError
-from physgen.reweight import (
-    auc,
-    balanced_nll,
-    build_network,
-    clip_and_normalise,
-    fit_temperature,
-    load_classifier,
-    reweight,
-)
-from physgen.metrics import separation_power
+from physgen.metrics import balanced_nll, fit_temperature, roc_auc, separation_power
+from physgen.models import CNN3DClassifier
+from physgen.reweight import clip_and_normalise, load_classifier, reweight
 from physgen.sim import simulate
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.store import create_store, open_store, read_provenance, resolve_dataset, validate_store
@@ -39,12 +32,14 @@ def _store(url, dataset: str, **columns: np.ndarray) -> str:
     return str(url)
 
 
-def _spec(name: str = "dctr_toy_1d", **training) -> LoadedSpec:
+def _spec(name: str = "dctr_toy_1d", hidden: list[int] | None = None, **training) -> LoadedSpec:
     """A shipped DCTR spec with a shorter training (tests run in seconds)."""
     from physgen.specs import SpecRegistry
 
     data = yaml.safe_load(SpecRegistry.default().get("model", name).text)
     data["training"] |= {"epochs": 6, "batch_size": 256} | training
+    if hidden is not None:
+        data["hyperparameters"]["hidden"] = hidden
     text = yaml.safe_dump(data)
     return LoadedSpec(parse_spec(data), text, f"test {name}")
 
@@ -136,7 +131,7 @@ def test_temperature_scaling_keeps_auc_and_lowers_nll():
     overconfident = 3.0 * calibrated
     temperature = fit_temperature(overconfident, labels)
     assert temperature == pytest.approx(3.0, rel=0.1)
-    assert auc(overconfident / temperature, labels) == auc(overconfident, labels)
+    assert roc_auc(labels, overconfident / temperature) == roc_auc(labels, overconfident)
     assert balanced_nll(overconfident, labels, temperature) < balanced_nll(overconfident, labels) - 0.05
 
 
@@ -180,22 +175,22 @@ def test_bad_input_gives_clear_errors(tmp_path):
         reweight(one_d, other, _spec(), out=tmp_path / "d", name="my weight", progress=False)
     with pytest.raises(StoreError, match="no physgen store"):
         reweight(one_d, tmp_path / "missing.zarr", _spec(), out=tmp_path / "c", progress=False)
-    with pytest.raises(SpecError, match="not a DCTR classifier"):
-        build_network("gan", {}, (1,))
-    with pytest.raises(SpecError, match="hidden"):
-        build_network("dctr_mlp", {"hidden": []}, (1,))
+    with pytest.raises(SpecError, match="expected a DCTR model spec"):
+        reweight(one_d, other, "toy_gan_bimodal_1d", out=tmp_path / "e", progress=False)
+    with pytest.raises(SpecError, match=r"hyperparameters\.hidden"):
+        _spec(hidden=[])
     assert list(open_store(other).data_vars) == ["x"]
 
 
 def test_cnn3d_classifier_shapes_and_flips():
-    network = build_network("dctr_cnn3d", {"filters": 4, "dense": [8, 8]}, (10, 10, 10))
+    network = CNN3DClassifier((10, 10, 10), filters=4, dense=[8, 8])
     logits = network(torch.rand(3, 10, 10, 10))
     assert logits.shape == (3,)
-    paper = build_network("dctr_cnn3d", {}, (30, 30, 30))  # 30 → 15 → 8 → 6 cells, 128 filters
+    paper = CNN3DClassifier((30, 30, 30))  # 30 → 15 → 8 → 6 cells, 128 filters
     first_dense = next(m for m in paper.net if isinstance(m, torch.nn.Linear))
     assert first_dense.in_features == 128 * 6**3
-    with pytest.raises(SpecError, match="3 cell dims"):
-        build_network("dctr_cnn3d", {}, (33,))
+    with pytest.raises(SpecError, match="too small"):
+        CNN3DClassifier((2, 2, 2))
 
 
 def test_cli_reweight(tmp_path):

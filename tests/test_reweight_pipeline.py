@@ -53,7 +53,7 @@ def test_missing_stage_or_bad_arguments_fail_before_any_step(tmp_path):
     steps = [{"run": "simulate", "args": {"dataset": "toy_bimodal_1d", "out": "{workdir}/ref.zarr"}},
              {"run": "reweight", "args": {"reference": "a", "generated": "b", "modle": "x", "out": "c"}}]
     spec = _write(tmp_path / "pipe.yaml", {"kind": "pipeline", "name": "bad", "steps": steps})
-    with pytest.raises(SpecError, match=r"step 2 \(reweight\): arguments .* do not fit physgen.reweight._run.reweight"):
+    with pytest.raises(SpecError, match=r"unknown key 'steps\.1\.args\.modle'; did you mean 'model'"):
         run_pipeline(spec, workdir=tmp_path / "work")
     assert not (tmp_path / "work" / "ref.zarr").exists()
 

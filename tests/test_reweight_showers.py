@@ -26,7 +26,7 @@ def showers(tmp_path_factory):
     (tmp / "features" / "inc.yaml").write_text(yaml.safe_dump(
         {"kind": "features", "name": "inc", "features": [{"name": "incident_energy", "units": "GeV"}]}))
     (tmp / "datasets" / "showers.yaml").write_text(yaml.safe_dump(
-        {"kind": "dataset", "name": "showers", "simulator": {"name": "test"}, "detector": "ild_ecal_30",
+        {"kind": "dataset", "name": "showers", "simulator": {"name": "random_fill"}, "detector": "ild_ecal_30",
          "features": "inc", "events": N_EVENTS}))
     resolved = resolve_dataset(str(tmp / "datasets" / "showers.yaml"))
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ import pytest
 
 from physgen.errors import SpecError
 from physgen.sim import build_simulator, simulate
-from physgen.sim.showers import CellReadout
+from physgen.sim.showers import CellReadout, EmTune, PionTune, load_tune, tune_names
 from physgen.store import open_store, resolve_dataset, validate_store
 
 DATASETS = ["calogan_eplus", "calogan_gamma", "calogan_piplus", "calogan_conditional_eplus", "ild_photons_50gev"]
@@ -191,6 +191,8 @@ conditions:
      "conditions: {energy: {distribution: fixed, value: 1, units: mm}}\n", "GeV-compatible"),
     ("simulator: {name: showers, options: {particle: muon}}\ndetector: calogan_lar3\n"
      "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "simulator.options.particle"),
+    ("simulator: {name: showers, options: {particle: e+, tune: geant}}\ndetector: calogan_lar3\n"
+     "conditions: {energy: {distribution: fixed, value: 1, units: GeV}}\n", "unknown shower tune 'geant'; did you mean 'geant4'"),
 ])
 def test_bad_specs_fail_before_simulating(tmp_path, body, message):
     with pytest.raises(SpecError, match=message):
@@ -207,3 +209,29 @@ def test_conditions_outside_the_model_domain_are_spec_errors(tmp_path, condition
                            f"conditions:\n  {condition}\n")
     with pytest.raises(SpecError, match=message):
         build_simulator(resolve_dataset(spec)).simulate(50, np.random.SeedSequence(0))
+
+
+def test_every_tuned_constant_says_where_it_comes_from():
+    """tunes.yaml: each constant of each tune has a value and a source (a paper or the fit that made it)."""
+    assert "geant4" in tune_names()
+    for name in tune_names():
+        tune = load_tune(name)
+        fields = {f"em.{k}" for k in EmTune.model_fields} | {f"pion.{k}" for k in PionTune.model_fields}
+        assert set(tune.sources) == fields, name
+        assert all(len(source) > 10 for source in tune.sources.values()), tune.sources
+
+
+def test_a_malformed_tune_is_a_spec_error(tmp_path, monkeypatch):
+    from physgen.sim.showers import _tune
+
+    bad = tmp_path / "tunes.yaml"
+    bad.write_text("broken:\n  em: {spots_per_gev: {value: -1, source: typo}}\n  pion: {}\n")
+    monkeypatch.setattr(_tune, "TUNES_FILE", bad)
+    _tune._tunes.cache_clear()
+    _tune.load_tune.cache_clear()
+    try:
+        with pytest.raises(SpecError, match="tune 'broken' is malformed"):
+            _tune.load_tune("broken")
+    finally:
+        _tune._tunes.cache_clear()
+        _tune.load_tune.cache_clear()

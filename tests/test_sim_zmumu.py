@@ -29,7 +29,7 @@ def _spec(tmp_path: Path, chunk_events: int | None = None, **options) -> str:
 
 @pytest.fixture(scope="module")
 def zmumu(tmp_path_factory):
-    """300 events with 20 pileup interactions (paper 002's pileup)."""
+    """300 events of the shipped spec: 20 pileup interactions, paper 002's selection."""
     folder = tmp_path_factory.mktemp("zmumu")
     url = simulate(_spec(folder), folder / "z.zarr", events=300, seed=5, progress=False)
     assert validate_store(url) == []
@@ -44,10 +44,24 @@ def no_pileup(tmp_path_factory):
 
 
 def _m_ll(ds) -> np.ndarray:
-    e = ds.mu1_e.values + ds.mu2_e.values
-    px, py = ds.mu1_px.values + ds.mu2_px.values, ds.mu2_py.values
-    pz = ds.mu1_pz.values + ds.mu2_pz.values
+    e = np.asarray(ds["mu1_e"]) + np.asarray(ds["mu2_e"])
+    px, py = np.asarray(ds["mu1_px"]) + np.asarray(ds["mu2_px"]), np.asarray(ds["mu2_py"])
+    pz = np.asarray(ds["mu1_pz"]) + np.asarray(ds["mu2_pz"])
     return np.sqrt(np.maximum(e**2 - px**2 - py**2 - pz**2, 0))
+
+
+def _recoil(ds) -> tuple[np.ndarray, np.ndarray]:
+    """(u∥ + qT, u⊥) of the hadronic recoil u⃗ = −(p⃗T,miss + q⃗T) along and across the dimuon q⃗T."""
+    qx, qy = np.asarray(ds["mu1_px"]) + np.asarray(ds["mu2_px"]), np.asarray(ds["mu2_py"])
+    qt = np.hypot(qx, qy)
+    ux, uy = -(np.asarray(ds["met_px"]) + qx), -(np.asarray(ds["met_py"]) + qy)
+    return (ux * qx + uy * qy) / qt + qt, (ux * qy - uy * qx) / qt
+
+
+# CMS 13 TeV PF p_T^miss resolution in Z -> mumu events versus the scalar pT sum of the particle-flow
+# candidates, sigma = a + b sqrt(SumET) (GeV): u_par (2.0, 0.64), u_perp (-1.5, 0.68); CMS-PAS-JME-17-001
+# Table 3, as transcribed in Rivet's MET_SMEAR_CMS_RUN2 (include/Rivet/Tools/ExptSmearingFunctions.hh).
+CMS_MET_RESOLUTION = {"u_par": (2.0, 0.64), "u_perp": (-1.5, 0.68)}
 
 
 def test_store_holds_the_17_features_plus_extras(zmumu):
@@ -58,16 +72,34 @@ def test_store_holds_the_17_features_plus_extras(zmumu):
     assert {"nvtx", "n_pileup", "m_ll_true", "mu1_iso_charged", "mu1_iso_charged_pileup", "mu2_iso_neutral"} <= set(names)
 
 
-def test_dimuon_mass_near_the_paper(zmumu):
-    """Paper 002: M_ll mean 89.6 GeV and RMS 7.7 GeV in its dataset (statistical error of the mean
-    here ≈ 0.4 GeV with 300 events)."""
+def test_selection_and_dimuon_mass_near_the_paper(zmumu):
+    """Paper 002 quotes M_ll mean 89.6 and RMS 7.7 GeV; in 60-120 GeV the statistical error with these
+    ~250 events is ~0.4 GeV on each (the precise check is test_dimuon_mass_matches_the_paper, slow)."""
     m = _m_ll(zmumu)
+    assert np.all(zmumu.m_ll_true.values > 50)  # the authors' load_data: genmll > 50 GeV
     window = (m > 60) & (m < 120)
-    assert window.mean() > 0.9
-    assert np.mean(m[window]) == pytest.approx(89.6, abs=1.5)
+    assert window.mean() > 0.85
+    assert np.mean(m[window]) == pytest.approx(89.6, abs=1.0)
     assert np.std(m[window]) == pytest.approx(7.7, abs=1.5)
     # detector smearing: reconstructed and generated masses agree to a few GeV
     assert np.nanmedian(np.abs(m - zmumu.m_ll_true.values)) < 3.0
+
+
+@pytest.mark.slow
+def test_dimuon_mass_matches_the_paper(tmp_path):
+    """3000 events (no pileup: it does not touch the muons). Targets of issue 13 from paper 002 (Sec. 4:
+    M_Z = 89.6, sigma_MZ = 7.7 GeV) in 60-120 GeV: mean within 0.5, RMS within 1.0 (statistical errors
+    here ~0.1). Over the whole stored sample (no window on the reconstructed M_ll, as in the authors'
+    file) the mean is 89.43 GeV in their notebooks (github.com/bth5032/DY-GAN,
+    gan/notebooks/gan_loader.ipynb, after load_data's genmll > 50 cut); statistical error here ~0.25.
+    The whole-sample RMS is not tested: half of its variance comes from the 0.5 % of events above
+    150 GeV, so 2000-event subsamples scatter from 11 to 18 GeV."""
+    sample = build_simulator(resolve_dataset(_spec(tmp_path, pileup_mean=0))).simulate(3000, np.random.SeedSequence(8))
+    m = _m_ll(sample)
+    window = (m > 60) & (m < 120)
+    assert np.mean(m[window]) == pytest.approx(89.6, abs=0.5)
+    assert np.std(m[window]) == pytest.approx(7.7, abs=1.0)
+    assert np.mean(m) == pytest.approx(89.43, abs=0.75)
 
 
 def test_rotation_ordering_and_isolation(zmumu):
@@ -101,13 +133,17 @@ def test_jets_per_event_barely_change_with_pileup(zmumu, no_pileup):
     assert 0.1 < without < 1.0
 
 
-def test_vertices_follow_pileup(zmumu):
-    """nVTX = 1 + Binomial(n_pileup, 0.7): CMS reconstructs ~70 % of pileup vertices (JINST 10 (2015) P02006)."""
+def test_vertices_follow_pileup(zmumu, tmp_path):
+    """nVTX = 1 + n_pileup by default: the Delphes card of paper 002 stores one vertex per interaction
+    (PileUpMerger); a vertex efficiency below 1 drops pileup vertices binomially."""
     nvtx, n_pu = zmumu.nvtx.values, zmumu.n_pileup.values
-    assert np.all((nvtx >= 1) & (nvtx <= n_pu + 1))
-    assert np.sum(nvtx - 1) / np.sum(n_pu) == pytest.approx(0.7, abs=0.03)
-    assert np.mean(nvtx) == pytest.approx(1 + 0.7 * 20, abs=1.0)
+    np.testing.assert_array_equal(nvtx, 1 + n_pu)
+    assert np.mean(nvtx) == pytest.approx(1 + 20, abs=1.0)
     assert np.std(zmumu.nvtx_smeared.values - nvtx) == pytest.approx(0.5, abs=0.1)
+    lossy = build_simulator(resolve_dataset(_spec(tmp_path, vertex_efficiency=0.7))).simulate(
+        20, np.random.SeedSequence(3))
+    assert np.all((lossy["nvtx"] >= 1) & (lossy["nvtx"] <= lossy["n_pileup"] + 1))
+    assert np.sum(lossy["nvtx"] - 1) / np.sum(lossy["n_pileup"]) == pytest.approx(0.7, abs=0.08)  # ~400 vertices
 
 
 def test_met_grows_with_pileup(zmumu, no_pileup):
@@ -118,6 +154,18 @@ def test_met_grows_with_pileup(zmumu, no_pileup):
     assert np.mean(met_20) > 1.5 * np.mean(met_0)
     high = zmumu.nvtx.values > np.median(zmumu.nvtx.values)
     assert np.mean(met_20[high]) > np.mean(met_20[~high])
+
+
+def test_met_resolution_matches_cms(zmumu):
+    """sigma(u_perp) and sigma(u_par + qT) against CMS's 13 TeV parametrisation in SumET (see
+    CMS_MET_RESOLUTION), as pulls u / sigma_CMS(SumET) of each event: their RMS is 1 where physgen
+    resolves like CMS (statistical error ~0.05 with these events; measured 1.01 and 0.93 on 1500)."""
+    u_par, u_perp = _recoil(zmumu)
+    root_sum_et = np.sqrt(zmumu.pf_sum_et.values)
+    assert 800 < np.mean(zmumu.pf_sum_et.values) < 2000  # 20 minimum-bias interactions of ~60 GeV each
+    for name, u in (("u_par", u_par - np.mean(u_par)), ("u_perp", u_perp)):
+        a, b = CMS_MET_RESOLUTION[name]
+        assert np.sqrt(np.mean((u / (a + b * root_sum_et)) ** 2)) == pytest.approx(1.0, abs=0.15), name
 
 
 def test_same_seed_same_events(tmp_path):
@@ -133,6 +181,7 @@ def test_same_seed_same_events(tmp_path):
     ({"pileup_mean": -1}, "pileup_mean"),
     ({"pythia_settings": ["PhaseSpace:mHatMax = banana"]}, "Pythia rejects the setting 'PhaseSpace:mHatMax = banana'"),
     ({"pileup_pool_size": 0}, "pileup_pool_size"),
+    ({"generator_m_ll_min": -5}, "generator_m_ll_min"),
     ({"rho_ranges": [[-2.5, 2.5], [2.0, 5.0]]}, "rho_ranges must be non-empty, non-overlapping"),
     ({"hcal_resolution": [{"max_abs_eta": 3.0, "constant": 0.05, "stochastic": 1.5}]}, "hcal_resolution bins must"),
 ])

@@ -13,8 +13,9 @@ from physgen.cli import app
 from physgen.errors import PhysgenError, SchemaError
 from physgen.generate import generate
 from physgen.models import DenseGAN
+from physgen.specs import Transform
 from physgen.store import open_store
-from physgen.train import NonFiniteLossError, StreamPlan, TransformSet, make_loader, train, worker_skips
+from physgen.train import NonFiniteLossError, StreamPlan, TransformSet, make_loader, train
 from _train_stores import model_spec, toy_store
 
 
@@ -45,27 +46,53 @@ def test_toy_gan_learns_both_modes_of_the_bimodal(bimodal, tmp_path):
     assert lines[-1]["step"] == 1500 and np.isfinite(lines[-1]["d_loss"])
 
 
-def test_worker_skips_follow_round_robin():
-    # workers yield 2, 5 and 3 batches; the loader order is w0 w1 w2 w0 w1 w2 w1 w2 w1 w1
-    assert worker_skips([2, 5, 3], 0) == ([0, 0, 0], 0)
-    assert worker_skips([2, 5, 3], 4) == ([2, 1, 1], 1)
-    assert worker_skips([2, 5, 3], 8) == ([2, 3, 3], 1)
-    assert worker_skips([2, 5, 3], 100)[0] == [2, 5, 3]
-
-
 @pytest.mark.parametrize("workers", [0, 2])
 def test_loader_resumes_mid_epoch_with_the_same_batches(bimodal, workers):
     plan = StreamPlan(bimodal, ("x",), 0, 27_000, 10_000, 1024, 4096, seed=5)
     transforms = TransformSet({})
     full = [b["x"] for b in make_loader(plan, transforms, 1, num_workers=workers)]
-    assert len(full) == plan.batches_per_epoch(1, max(workers, 1))
+    assert len(full) == plan.batches_per_epoch(1) == 27_000 // 1024
     rest = [b["x"] for b in make_loader(plan, transforms, 1, skip=7, num_workers=workers)]
     assert len(rest) == len(full) - 7
     assert all(torch.equal(a, b) for a, b in zip(full[7:], rest, strict=True))
     seen, stored = torch.cat(full).numpy(), open_store(bimodal).x.values[:27_000]
     assert np.isin(seen, stored).all()
-    # no event twice in an epoch: at most the dropped partial batch of each worker is missing
+    # no event twice in an epoch: at most the dropped partial batch is missing
     assert len(np.unique(seen)) >= len(np.unique(stored)) - (27_000 - len(seen))
+
+
+def test_loader_epoch_is_the_same_for_any_number_of_workers(bimodal):
+    """Worker processes only read and transform pieces: the epoch (order included) does not depend on them,
+    and smearing draws the same noise per piece in a worker as in a thread."""
+    plan = StreamPlan(bimodal, ("x",), 0, 27_000, 3000, 512, 4096, seed=2)
+    transforms = TransformSet({"x": [Transform(name="smear", options={"sigma": 0.5})]})
+    epochs = {w: torch.cat([b["x"] for b in make_loader(plan, transforms, 3, num_workers=w)]) for w in (0, 1, 2)}
+    assert len(epochs[0]) == 27_000 // 512 * 512
+    assert torch.equal(epochs[0], epochs[1]) and torch.equal(epochs[0], epochs[2])
+    other = torch.cat([b["x"] for b in make_loader(plan, transforms, 4)])
+    assert not torch.equal(epochs[0], other)  # another epoch, another order
+
+
+def test_loader_batches_are_views_of_shuffled_blocks(bimodal):
+    """Each batch is one contiguous tensor; every stored event of the range appears at most once."""
+    plan = StreamPlan(bimodal, ("x",), 1000, 21_000, 10_000, 1000, 6000, seed=0)
+    batches = list(make_loader(plan, TransformSet({}), 0))
+    assert len(batches) == 20
+    assert all(b["x"].shape == (1000,) for b in batches)
+    seen = torch.cat([b["x"] for b in batches]).numpy()
+    assert sorted(seen.tolist()) == sorted(open_store(bimodal).x.values[1000:21_000].tolist())
+    assert not np.array_equal(seen, open_store(bimodal).x.values[1000:21_000])  # shuffled
+
+
+def test_loader_stops_cleanly_and_passes_errors_on(bimodal):
+    plan = StreamPlan(bimodal, ("x",), 0, 27_000, 3000, 256, 4096, seed=1)
+    for batch in make_loader(plan, TransformSet({}), 0):
+        break  # abandoning the epoch stops the reading and shuffling threads
+    assert batch["x"].shape == (256,)
+    bad = TransformSet({"x": [Transform(name="scale", options={"mean": 0.0, "std": 1.0})]})
+    bad.chains["x"][0].forward = lambda x, rng: 1 / 0
+    with pytest.raises(ZeroDivisionError):
+        list(make_loader(plan, bad, 0))
 
 
 def test_resume_continues_exactly(bimodal, tmp_path):
@@ -167,3 +194,29 @@ def test_existing_run_needs_resume_or_overwrite(bimodal, tmp_path):
     train(spec, bimodal, tmp_path / "run", steps=3, overwrite=True, device="cpu", progress=False)
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert steps[-1] == 3 and 4 not in steps  # a fresh run, not the old log continued
+
+
+def test_loader_reads_the_same_through_zarrs_sync_and_async_paths(tmp_path, monkeypatch):
+    """The synchronous chunk decoder (local stores) and Zarr's asynchronous read give the same pieces,
+    also for ranges that start and end inside chunks, a partial last chunk and a chunk never written."""
+    import zarr
+
+    from physgen.train import _data
+
+    url = str(tmp_path / "plain.zarr")
+    group = zarr.open_group(url, mode="w")
+    values = np.arange(2500 * 6, dtype=np.float32).reshape(2500, 2, 3)
+    array = group.create_array("v", shape=(2500, 2, 3), chunks=(700, 2, 3), dtype="float32", fill_value=-1.0)
+    array[:2100] = values[:2100]  # the last chunk (2100-2499) is never written
+    reader = _data._Reader(url, ("v",))
+    assert reader.decoders is not None
+    monkeypatch.setattr(_data._ChunkDecoder, "of", classmethod(lambda cls, *args: None))
+    fallback = _data._Reader(url, ("v",))
+    assert fallback.decoders is None
+    for a, b in [(0, 700), (650, 1500), (1399, 1401), (2000, 2500), (0, 2500)]:
+        sync, asynchronous = reader.read(a, b)["v"], fallback.read(a, b)["v"]
+        assert np.array_equal(sync, asynchronous)
+        expected = np.where(np.arange(a, b)[:, None, None] < 2100, values[a:b], -1.0)
+        assert np.array_equal(sync, expected)
+    reader.close()
+    fallback.close()

@@ -46,3 +46,31 @@ def test_two_process_gloo_training_keeps_ranks_in_step(tmp_path):
     checkpoint = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=False)
     assert len(checkpoint["positions"]) == 2 and len(checkpoint["rng"]) == 2  # every rank's state saved
     assert not torch.equal(checkpoint["rng"][0]["torch"], checkpoint["rng"][1]["torch"])  # own noise per rank
+
+
+def _classifier_rank(rank: int, world: int, port: int, spec: str, reference: str, generated: str, run: str,
+                     out: str) -> None:
+    """One torchrun-like process training the DCTR classifier of the toy through the same loop."""
+    os.environ |= {"RANK": str(rank), "WORLD_SIZE": str(world), "LOCAL_RANK": str(rank),
+                   "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}
+    torch.set_num_threads(1)
+    from physgen.train import train_classifier
+
+    result = train_classifier(spec, reference, generated, run, epochs=2, device="cpu", progress=False)
+    weights = result.recipe.networks.state_dict()
+    digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in weights.values())).hexdigest()
+    with open(os.path.join(out, f"classifier_rank{rank}.txt"), "w") as f:
+        f.write(f"{digest} {result.step}")
+    dist.destroy_process_group()
+
+
+def test_two_process_classifier_training_keeps_ranks_in_step(tmp_path):
+    """DCTR classifiers train through the same DDP path: both ranks end with the same weights and steps."""
+    reference = toy_store(tmp_path, "toy_bimodal_1d", 3000)
+    generated = toy_store(tmp_path / "gen", "toy_bimodal_1d", 2000)
+    spec = model_spec(tmp_path, "dctr_toy_1d", training={"batch_size": 128, "options": {"block_events": 500}})
+    mp.spawn(_classifier_rank, args=(2, _free_port(), str(spec), reference, generated, str(tmp_path / "run"),
+                                     str(tmp_path)), nprocs=2)
+    reports = [(tmp_path / f"classifier_rank{r}.txt").read_text().split() for r in range(2)]
+    assert reports[0] == reports[1], "the ranks' classifiers differ after training"
+    assert int(reports[0][1]) > 0

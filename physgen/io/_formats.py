@@ -64,8 +64,18 @@ class LAGANImporter(Importer):
         return [Key("image", image.shape), Key("signal", (), "fbiu"),
                 *(Key(f.name, (), "fiub", required=False) for f in features)]
 
+    def filled(self, f, dataset):
+        return {feature.name for feature in dataset.feature_spec.features if feature.name not in f}
+
     def read(self, f, start, stop, dataset):
-        out = {"image": lagan_to_eta_phi(f["image"][start:stop]), "signal": f["signal"][start:stop].astype(np.int8)}
+        signal = f["signal"][start:stop]
+        wrong = ~np.isin(signal, (0, 1))
+        if wrong.any():
+            event = int(np.argmax(wrong))
+            msg = (f"{f.filename}: event {start + event}: 'signal' is {signal[event]!r}; it must be 1 (W' → WZ) "
+                   f"or 0 (QCD)")
+            raise InputFileError(msg)
+        out = {"image": lagan_to_eta_phi(f["image"][start:stop]), "signal": signal.astype(np.int8)}
         for feature in dataset.feature_spec.features:
             if feature.name in out:
                 continue

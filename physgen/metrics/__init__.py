@@ -5,7 +5,8 @@ FPD/KPD follow JetNet's conventions unless another is named (:mod:`.frechet`).""
 
 from physgen.metrics._columns import default_metric_names, event_columns, weight_values
 from physgen.metrics._estimate import Estimate
-from physgen.metrics.classifier import ClassifierTest, classifier_test, roc_auc
+from physgen.metrics.calibration import balanced_nll, fit_temperature, isotonic_calibration, roc_auc
+from physgen.metrics.classifier import ClassifierTest, challenge_classifier_test, classifier_test
 from physgen.metrics.comparison import Comparison
 from physgen.metrics.distances import (
     emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d, wasserstein_1d_batches,
@@ -23,12 +24,13 @@ from physgen.metrics.weights import dilution, effective_sample_size, weighted_me
 
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
-    "KS_SUM_VARIABLES", "Metric", "PRDC", "bin_fractions", "chi2_test", "classifier_test", "column_values",
-    "coverage_mmd", "default_metric_names", "dilution", "effective_sample_size", "emd_2d", "emd_minimax_score",
-    "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fpd", "frechet_distance", "get_metric",
-    "histogram_2d", "kpd", "ks_statistic", "metric_names", "precision_recall_density_coverage", "reference_edges",
-    "register_metric", "roc_auc", "separation_power", "separation_power_hist", "wasserstein_1d",
-    "wasserstein_1d_batches", "weight_values", "weighted_mean_error",
+    "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "challenge_classifier_test", "chi2_test",
+    "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "effective_sample_size",
+    "emd_2d", "emd_minimax_score", "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
+    "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",
+    "metric_names", "precision_recall_density_coverage", "reference_edges", "register_metric", "roc_auc",
+    "separation_power", "separation_power_hist", "wasserstein_1d", "wasserstein_1d_batches", "weight_values",
+    "weighted_mean_error",
 ]
 
 

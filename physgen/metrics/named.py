@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError, did_you_mean
+from physgen.errors import PhysgenError
 from physgen.metrics._estimate import Estimate
-from physgen.metrics.classifier import classifier_test
+from physgen.metrics.classifier import (
+    challenge_classifier_test, challenge_highlevel_inputs, challenge_lowlevel_inputs, classifier_test,
+)
 from physgen.metrics.comparison import Comparison
 from physgen.metrics.distances import emd_minimax_score, wasserstein_1d_batches
 from physgen.metrics.frechet import fpd as _fpd
@@ -32,6 +34,7 @@ from physgen.metrics.ks import ks_statistic
 from physgen.metrics.prdc import precision_recall_density_coverage
 from physgen.metrics.separation import chi2_test, separation_power
 from physgen.observables._kinds import is_jet_image, jet_image
+from physgen.plugins import METRICS
 
 __all__ = ["COLUMN_METRICS", "KS_SUM_VARIABLES", "Metric", "column_values", "get_metric", "metric_names",
            "register_metric"]
@@ -90,29 +93,26 @@ class Metric:
         return abs(estimate.value - self.ideal)
 
 
-_METRICS: dict[str, Metric] = {}
-
-
 def register_metric(name: str, *, source: str, ideal: float = 0.0, weighted: bool = False,
                     requires: Callable[[Comparison], bool] | None = None) -> Callable:
-    """Register ``func(comparison, *, option=…) -> Estimate`` as the metric ``name``."""
+    """Register ``func(comparison, *, option=…) -> Estimate`` as the metric ``name``
+    (:data:`physgen.plugins.METRICS`; a plug-in package's ``physgen.metrics`` entry point names a
+    :class:`Metric` or the module that registers its metrics with this decorator)."""
 
     def register(func: Callable[..., Estimate]) -> Callable[..., Estimate]:
-        _METRICS[name] = Metric(name, func, source, ideal, weighted, requires or (lambda comparison: True))
+        METRICS.register(name, Metric(name, func, source, ideal, weighted, requires or (lambda comparison: True)))
         return func
 
     return register
 
 
 def metric_names() -> list[str]:
-    return sorted(_METRICS)
+    return METRICS.names()
 
 
 def get_metric(name: str) -> Metric:
-    if name not in _METRICS:
-        msg = f"unknown metric {name!r}{did_you_mean(name, _METRICS)}"
-        raise PhysgenError(msg)
-    return _METRICS[name]
+    """The metric ``name``; a :class:`~physgen.errors.SpecError` with a suggestion for an unknown name."""
+    return METRICS.get(name)
 
 
 # ---------------------------------------------------------------- per-column metrics
@@ -312,3 +312,63 @@ def c2st_auc(comparison: Comparison, *, names: list[str] | None = None, seed: in
 def c2st_jsd(comparison: Comparison, *, names: list[str] | None = None, seed: int = 0, epochs: int = 30) -> Estimate:
     """Jensen–Shannon divergence (bits) from the calibrated classifier of the two-sample test."""
     return Estimate(_classifier(comparison, names, seed, {"epochs": epochs}).jsd)
+
+
+def _challenge(comparison: Comparison, level: str, names, threshold_mev: float, seed: int, epochs: int,
+               n_hidden: int):
+    """The Fast Calorimeter Simulation Challenge's classifier test (physgen.metrics.classifier), once per comparison."""
+    def compute():
+        if level == "lowlevel":
+            inputs = [challenge_lowlevel_inputs(ds, threshold_mev=threshold_mev)
+                      for ds in (comparison.reference, comparison.generated)]
+        else:
+            inputs = [challenge_highlevel_inputs(ds, names) for ds in (comparison.reference, comparison.generated)]
+        return challenge_classifier_test(*inputs, seed=seed, epochs=epochs, n_hidden=n_hidden)
+
+    key = ("challenge", level, None if names is None else tuple(names), threshold_mev, seed, epochs, n_hidden)
+    return comparison.cached(key, compute)
+
+
+def _has_incident_energy(comparison: Comparison) -> bool:
+    """both datasets hold an incident energy (incident_energy or energy)"""
+    return all(any(n in ds.data_vars for n in ("incident_energy", "energy"))
+               for ds in (comparison.reference, comparison.generated))
+
+
+def _has_cells_and_incident_energy(comparison: Comparison) -> bool:
+    """both datasets are stores with detector cells and an incident energy (incident_energy or energy)"""
+    return _has_incident_energy(comparison) and all(
+        "physgen" in ds.attrs and ds.physgen.geometry is not None for ds in (comparison.reference, comparison.generated))
+
+
+_CHALLENGE = ("Fast Calorimeter Simulation Challenge 2022 (Krause et al., arXiv:2410.21611 sec. 4; "
+              "CaloChallenge/homepage code/evaluate.py)")
+
+
+@register_metric("classifier_auc_challenge_lowlevel", ideal=0.5, requires=_has_cells_and_incident_energy,
+                 source=_CHALLENGE)
+def classifier_auc_challenge_lowlevel(comparison: Comparison, *, threshold_mev: float = 0.0, seed: int = 0,
+                                      epochs: int = 50, n_hidden: int = 2048) -> Estimate:
+    """AUC after isotonic calibration of the challenge's low-level classifier (E_inc and voxels / E_inc)."""
+    return Estimate(_challenge(comparison, "lowlevel", None, threshold_mev, seed, epochs, n_hidden).auc)
+
+
+@register_metric("classifier_jsd_challenge_lowlevel", requires=_has_cells_and_incident_energy, source=_CHALLENGE)
+def classifier_jsd_challenge_lowlevel(comparison: Comparison, *, threshold_mev: float = 0.0, seed: int = 0,
+                                      epochs: int = 50, n_hidden: int = 2048) -> Estimate:
+    """JSD (bits, not clipped) after isotonic calibration of the challenge's low-level classifier."""
+    return Estimate(_challenge(comparison, "lowlevel", None, threshold_mev, seed, epochs, n_hidden).jsd)
+
+
+@register_metric("classifier_auc_challenge_highlevel", ideal=0.5, requires=_has_incident_energy, source=_CHALLENGE)
+def classifier_auc_challenge_highlevel(comparison: Comparison, *, names: list[str] | None = None, seed: int = 0,
+                                       epochs: int = 50, n_hidden: int = 2048) -> Estimate:
+    """AUC after isotonic calibration of the challenge's high-level classifier (E_inc and shower features)."""
+    return Estimate(_challenge(comparison, "highlevel", names, 0.0, seed, epochs, n_hidden).auc)
+
+
+@register_metric("classifier_jsd_challenge_highlevel", requires=_has_incident_energy, source=_CHALLENGE)
+def classifier_jsd_challenge_highlevel(comparison: Comparison, *, names: list[str] | None = None, seed: int = 0,
+                                       epochs: int = 50, n_hidden: int = 2048) -> Estimate:
+    """JSD (bits, not clipped) after isotonic calibration of the challenge's high-level classifier."""
+    return Estimate(_challenge(comparison, "highlevel", names, 0.0, seed, epochs, n_hidden).jsd)

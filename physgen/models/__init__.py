@@ -1,7 +1,7 @@
-"""Generative models built from model specs: the architecture registry and the recipe interface.
+"""Models built from model specs: the architecture registry and the recipe interface.
 
-Importing this package registers the shipped architectures (``dense_gan``, ``lagan``, ``calogan``,
-``calogan_conditional``, ``ild_wgan``).
+Importing this package registers the shipped architectures: the generative ``dense_gan``, ``lagan``,
+``calogan``, ``calogan_conditional``, ``ild_wgan`` and the classifiers ``dctr_mlp``, ``dctr_cnn3d``.
 See :mod:`physgen.models._base` for the contract a new architecture implements.
 """
 
@@ -16,13 +16,15 @@ from physgen.models._base import (
     register_architecture,
 )
 from physgen.models.calogan import CaloGan, ConditionalCaloGan
+from physgen.models.classifier import ClassifierRecipe, CNN3DClassifier, DCTROptions, MLPClassifier
 from physgen.models.dense_gan import DenseGAN, DenseNetwork, dimuon_mass
 from physgen.models.ild_gan import IldWgan
 from physgen.models.lagan import Lagan
 
 __all__ = [
-    "CaloGan", "ConditionalCaloGan", "DataDescription", "DenseGAN", "DenseNetwork", "IldWgan", "Lagan", "Recipe",
-    "VariableInfo", "architecture_names", "build_optimizer", "dimuon_mass", "get_architecture", "mlp", "register_architecture",
+    "CNN3DClassifier", "CaloGan", "ClassifierRecipe", "ConditionalCaloGan", "DCTROptions", "DataDescription",
+    "DenseGAN", "DenseNetwork", "IldWgan", "Lagan", "MLPClassifier", "Recipe", "VariableInfo", "architecture_names",
+    "build_optimizer", "dimuon_mass", "get_architecture", "mlp", "register_architecture",
 ]
 
 

@@ -34,40 +34,35 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from pydantic import BaseModel
 from torch import nn
 
 from physgen.errors import SpecError
-from physgen.specs import ModelSpec, OptimizerSpec
+from physgen.plugins import ARCHITECTURES
+from physgen.specs import ModelSpec, NoOptions, OptimizerSpec, TrainingOptions, parse_plugin_options
 
 __all__ = ["Recipe", "DataDescription", "VariableInfo", "register_architecture", "get_architecture",
            "architecture_names", "build_optimizer", "mlp"]
 
-_ARCHITECTURES: dict[str, type[Recipe]] = {}
-
 
 def register_architecture(name: str) -> Callable[[type[Recipe]], type[Recipe]]:
-    """Class decorator: make a :class:`Recipe` available under ``architecture: name`` in model specs."""
+    """Class decorator: make a :class:`Recipe` available under ``architecture: name`` in model specs
+    (:data:`physgen.plugins.ARCHITECTURES`)."""
 
     def decorate(cls: type[Recipe]) -> type[Recipe]:
-        if name in _ARCHITECTURES and _ARCHITECTURES[name] is not cls:
-            msg = f"architecture {name!r} is registered twice ({_ARCHITECTURES[name].__qualname__}, {cls.__qualname__})"
-            raise ValueError(msg)
+        ARCHITECTURES.register(name, cls)
         cls.architecture = name
-        _ARCHITECTURES[name] = cls
         return cls
 
     return decorate
 
 
 def get_architecture(name: str) -> type[Recipe]:
-    if name not in _ARCHITECTURES:
-        msg = f"unknown architecture {name!r}; registered: {', '.join(sorted(_ARCHITECTURES)) or 'none'}"
-        raise SpecError(msg)
-    return _ARCHITECTURES[name]
+    return ARCHITECTURES.get(name)
 
 
 def architecture_names() -> list[str]:
-    return sorted(_ARCHITECTURES)
+    return ARCHITECTURES.names()
 
 
 @dataclass(frozen=True)
@@ -140,18 +135,27 @@ def mlp(sizes: list[int], activation: Callable[[], nn.Module]) -> nn.Sequential:
 class Recipe:
     """How to build, train and sample one architecture (subclass and register with a name).
 
-    Subclasses set ``self.networks`` (an :class:`nn.ModuleDict`, e.g. generator and
-    discriminator) in ``__init__`` and implement :meth:`training_step` and :meth:`sample`.
-    The loop moves networks to the device, calls :meth:`configure_optimizers` once, and
-    restores checkpoints through :meth:`state_dict`/:meth:`load_state_dict`.
+    Subclasses declare their ``hyperparameters`` as a pydantic model (:attr:`Hyperparameters`,
+    defaults included; checked when the model spec loads), set ``self.networks`` (an
+    :class:`nn.ModuleDict` of the networks :attr:`network_names` lists) in ``__init__`` and
+    implement :meth:`training_step` and :meth:`sample`. The loop moves networks to the device,
+    calls :meth:`configure_optimizers` once, and restores checkpoints through
+    :meth:`state_dict`/:meth:`load_state_dict`.
     """
 
     architecture: ClassVar[str] = ""
+    Hyperparameters: ClassVar[type[BaseModel]] = NoOptions
+    """The ``hyperparameters`` of a model spec of this architecture."""
+    TrainingOptions: ClassVar[type[TrainingOptions]] = TrainingOptions
+    """The ``training.options`` of a model spec of this architecture (the loop's, or more)."""
+    network_names: ClassVar[tuple[str, ...]] = ()
+    """Names of :attr:`networks` (the keys ``training.optimizers`` may use)."""
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
         self.spec = spec
         self.data = data
-        self.hp = dict(spec.hyperparameters)
+        self.hp = parse_plugin_options(self.Hyperparameters, spec.hyperparameters, source=f"model {spec.name!r}",
+                                       loc=("hyperparameters",))
         self.networks = nn.ModuleDict()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.grad_sync: Callable[[nn.Module], None] = lambda module: None
@@ -168,6 +172,11 @@ class Recipe:
         raise NotImplementedError
 
     # -- defaults subclasses rarely change -----------------------------------------------
+    def initialise(self, data: Any) -> None:
+        """Called once by the training loop on a fresh run (not on resume), before the first step, with
+        its training data (:class:`physgen.train.StoreData` or :class:`physgen.train.TwoSampleData`),
+        e.g. to fit an input standardisation. The default does nothing."""
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser per network: ``training.optimizers[name]`` or else ``training.optimizer``."""
         training = self.spec.training

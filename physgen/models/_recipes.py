@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
 from physgen.errors import SpecError
 
-__all__ = ["checked_hyperparameters", "latent_noise", "network_device", "required_condition"]
-
-
-def checked_hyperparameters(spec_name: str, architecture: str, given: dict[str, Any],
-                            defaults: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` updated with ``given``; an unknown key is a :class:`SpecError` naming the known ones."""
-    unknown = sorted(set(given) - set(defaults))
-    if unknown:
-        msg = f"model {spec_name!r}: unknown {architecture} hyperparameters {unknown}; known: {sorted(defaults)}"
-        raise SpecError(msg)
-    return defaults | given
+__all__ = ["latent_noise", "network_device", "required_condition"]
 
 
 def network_device(networks: nn.Module) -> torch.device:

@@ -19,14 +19,15 @@ and its conditional version of paper 003 (ξ = (E, x0, y0, θ, φ)).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
-from physgen.models._recipes import checked_hyperparameters, latent_noise, required_condition
+from physgen.models._recipes import latent_noise, required_condition
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
@@ -37,51 +38,59 @@ from physgen.models.nets import (
 )
 from physgen.specs import ModelSpec
 
-__all__ = ["CaloGan", "ConditionalCaloGan"]
+__all__ = ["CaloGan", "CaloGanHyperparameters", "ConditionalCaloGan", "ConditionalCaloGanHyperparameters"]
+
+
+class CaloGanHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    latent_dim: PositiveInt = 1024
+    dense_channels: PositiveInt = 36
+    conv_channels: PositiveInt = 16
+    lc_channels: PositiveInt = 6
+    discriminator_channels: list[PositiveInt] = [16, 32, 64, 128]
+    mbd_kernels: PositiveInt = 10
+    mbd_dims: PositiveInt = 10
+    energy_weight: float = Field(0.05, ge=0, description="λ_E of the energy-L1 term")
+    energy: str = Field("energy", description="the incident-energy condition")
+
+
+class ConditionalCaloGanHyperparameters(CaloGanHyperparameters):
+    attribute_weights: list[float] | None = Field(None, description="λ of the four attribute regressions")
+    soft_sparsity: tuple[float, float] = (4.0, 1.0e-3)
 
 
 @register_architecture("calogan")
 class CaloGan(Recipe):
-    """Recipe of CaloGAN (hyperparameters: :attr:`DEFAULTS`); ``conditions: [energy]``."""
+    """Recipe of CaloGAN (hyperparameters: :class:`CaloGanHyperparameters`); ``conditions: [energy]``."""
 
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "latent_dim": 1024,
-        "dense_channels": 36,
-        "conv_channels": 16,
-        "lc_channels": 6,
-        "discriminator_channels": [16, 32, 64, 128],
-        "mbd_kernels": 10,
-        "mbd_dims": 10,
-        "energy_weight": 0.05,
-        "energy": "energy",
-    }
+    Hyperparameters = CaloGanHyperparameters
+    network_names = ("generator", "discriminator")
     n_attributes = 0
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
         super().__init__(spec, data)
-        hp = checked_hyperparameters(spec.name, self.architecture, self.hp, self.DEFAULTS)
+        hp = self.hp
         self.layers = [n for n in data.inputs if len(data.variables[n].shape) == 2]
         self.zero_inputs = [n for n in data.inputs if len(data.variables[n].shape) == 1]
-        self.energy = hp["energy"]
+        self.energy = hp.energy
         self.attributes = [c for c in data.conditions if c != self.energy]
         if not self.layers or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
             msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs, the condition {self.energy!r} "
                    f"and {self.n_attributes} attribute conditions; got inputs {data.inputs}, "
                    f"conditions {data.conditions}")
             raise SpecError(msg)
-        self.latent_dim, self.energy_weight = int(hp["latent_dim"]), float(hp["energy_weight"])
-        self.hyper = hp
+        self.latent_dim, self.energy_weight = hp.latent_dim, hp.energy_weight
         sizes = [data.variables[n].shape for n in self.layers]
         self.networks = nn.ModuleDict({"generator": self._generator(sizes, hp),
                                        "discriminator": self._discriminator(sizes, hp)})
 
     def _generator(self, sizes, hp) -> nn.Module:
-        return CaloGanGenerator(sizes, self.latent_dim, dense_channels=int(hp["dense_channels"]),
-                                conv_channels=int(hp["conv_channels"]), lc_channels=int(hp["lc_channels"]))
+        return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
+                                conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 
     def _discriminator(self, sizes, hp) -> nn.Module:
-        return CaloGanDiscriminator(sizes, channels=tuple(hp["discriminator_channels"]),
-                                    mbd_kernels=int(hp["mbd_kernels"]), mbd_dims=int(hp["mbd_dims"]))
+        return CaloGanDiscriminator(sizes, channels=tuple(hp.discriminator_channels),
+                                    mbd_kernels=hp.mbd_kernels, mbd_dims=hp.mbd_dims)
 
     def _attributes(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         return self.data.concat(batch, self.attributes) if self.attributes else None
@@ -124,21 +133,21 @@ class ConditionalCaloGan(CaloGan):
     """Recipe of paper 003's conditional CaloGAN: ``conditions: [energy, x0, y0, theta, phi]``
     (attributes standardised by the spec), attribute regression with weights ``attribute_weights``."""
 
-    DEFAULTS: ClassVar[dict[str, Any]] = CaloGan.DEFAULTS | {"attribute_weights": None, "soft_sparsity": [4.0, 1.0e-3]}
+    Hyperparameters = ConditionalCaloGanHyperparameters
     n_attributes = 4
 
     def _generator(self, sizes, hp) -> nn.Module:
         return ConditionalCaloGanGenerator(sizes, self.latent_dim, n_attributes=self.n_attributes,
-                                           dense_channels=int(hp["dense_channels"]),
-                                           conv_channels=int(hp["conv_channels"]), lc_channels=int(hp["lc_channels"]))
+                                           dense_channels=hp.dense_channels,
+                                           conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 
     def _discriminator(self, sizes, hp) -> nn.Module:
         return ConditionalCaloGanDiscriminator(sizes, n_attributes=self.n_attributes,
-                                               soft_sparsity=tuple(hp["soft_sparsity"]),
-                                               channels=tuple(hp["discriminator_channels"]),
-                                               mbd_kernels=int(hp["mbd_kernels"]), mbd_dims=int(hp["mbd_dims"]))
+                                               soft_sparsity=tuple(hp.soft_sparsity),
+                                               channels=tuple(hp.discriminator_channels),
+                                               mbd_kernels=hp.mbd_kernels, mbd_dims=hp.mbd_dims)
 
     def _loss_options(self, attributes):
-        weights = self.hyper["attribute_weights"]
+        weights = self.hp.attribute_weights
         return ({"real_attributes": attributes, "attribute_weights": weights},
                 {"requested_attributes": attributes, "attribute_weights": weights})

@@ -16,11 +16,12 @@ GANs of paper 004 are this architecture with different sizes (docs/PHYSICS.md §
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
+from typing import Literal
 
 import dask
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from physgen.errors import SpecError
@@ -28,7 +29,7 @@ from physgen.models._base import DataDescription, Recipe, mlp, register_architec
 from physgen.observables import compute
 from physgen.specs import ModelSpec
 
-__all__ = ["MUON_FEATURES", "DenseGAN", "DenseNetwork", "dimuon_mass"]
+__all__ = ["MUON_FEATURES", "DenseGAN", "DenseGANHyperparameters", "DenseNetwork", "dimuon_mass"]
 
 MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")
 """The zmumu17 muon features (leading muon rotated to p_y = 0) that define M_ll."""
@@ -62,41 +63,49 @@ class DenseNetwork(nn.Module):
         return self.body(torch.cat(parts, dim=1) if len(parts) > 1 else parts[0])
 
 
+class MassConstraint(BaseModel):
+    """Weights of paper 002's c1 (⟨M_ll⟩ − M̄)² + c2 (σ(M_ll) − σ̄)² generator penalty."""
+
+    model_config = ConfigDict(extra="forbid")
+    c1: float = Field(1e-4, ge=0)
+    c2: float = Field(1e-4, ge=0)
+
+
+class DenseGANHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    latent_dim: PositiveInt | None = Field(None, description="noise inputs (default: one per generated feature)")
+    generator_layers: list[PositiveInt] = [64, 128, 256, 512, 256, 128]
+    discriminator_layers: list[PositiveInt] = [128, 128, 256, 256, 128, 64, 32, 16, 8]
+    activation: Literal["leaky_relu", "relu"] = "leaky_relu"
+    discriminator_activation: Literal["leaky_relu", "relu"] | None = Field(None, description="default: activation")
+    negative_slope: float = Field(0.2, ge=0)
+    d_steps: PositiveInt = 1
+    g_steps: PositiveInt = 1
+    mass_constraint: MassConstraint | None = Field(None, description="{c1: 1e-4, c2: 1e-4} for the Z→μμ GAN")
+
+
 @register_architecture("dense_gan")
 class DenseGAN(Recipe):
-    """Recipe of the dense GAN (hyperparameters: see the module docstring and :attr:`DEFAULTS`)."""
+    """Recipe of the dense GAN (hyperparameters: see the module docstring and :class:`DenseGANHyperparameters`)."""
 
-    DEFAULTS: dict[str, Any] = {
-        "latent_dim": None,  # default: number of generated features (paper 002: N noise inputs)
-        "generator_layers": [64, 128, 256, 512, 256, 128],
-        "discriminator_layers": [128, 128, 256, 256, 128, 64, 32, 16, 8],
-        "activation": "leaky_relu",
-        "discriminator_activation": None,  # default: same as the generator's
-        "negative_slope": 0.2,
-        "d_steps": 1,
-        "g_steps": 1,
-        "mass_constraint": None,  # {c1: 1e-4, c2: 1e-4} for the Z→μμ GAN
-    }
+    Hyperparameters = DenseGANHyperparameters
+    network_names = ("generator", "discriminator")
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
         super().__init__(spec, data)
-        unknown = sorted(set(self.hp) - set(self.DEFAULTS))
-        if unknown:
-            msg = f"model {spec.name!r}: unknown dense_gan hyperparameters {unknown}; known: {sorted(self.DEFAULTS)}"
-            raise SpecError(msg)
-        hp = self.DEFAULTS | self.hp
+        hp = self.hp
         self.n_features = data.width(data.inputs)
         self.n_conditions = data.width(data.conditions + data.labels)
-        self.latent_dim = int(hp["latent_dim"] or self.n_features)
-        self.d_steps, self.g_steps = int(hp["d_steps"]), int(hp["g_steps"])
-        act, slope = hp["activation"], float(hp["negative_slope"])
+        self.latent_dim = hp.latent_dim or self.n_features
+        self.d_steps, self.g_steps = hp.d_steps, hp.g_steps
+        act, slope = hp.activation, hp.negative_slope
         self.networks = nn.ModuleDict({
-            "generator": DenseNetwork(self.latent_dim + self.n_conditions, list(hp["generator_layers"]),
+            "generator": DenseNetwork(self.latent_dim + self.n_conditions, hp.generator_layers,
                                       self.n_features, act, slope),
-            "discriminator": DenseNetwork(self.n_features + self.n_conditions, list(hp["discriminator_layers"]), 1,
-                                          hp["discriminator_activation"] or act, slope),
+            "discriminator": DenseNetwork(self.n_features + self.n_conditions, hp.discriminator_layers, 1,
+                                          hp.discriminator_activation or act, slope),
         })
-        self.mass_constraint = hp["mass_constraint"]
+        self.mass_constraint = hp.mass_constraint
         self.mass_targets: tuple[float, float] | None = None
         if self.mass_constraint is not None:
             missing = [f for f in MUON_FEATURES if f not in data.inputs]
@@ -142,8 +151,8 @@ class DenseGAN(Recipe):
                 physical = self.data.inverse(self.data.split(fake.float(), self.data.inputs))
                 m = dimuon_mass(physical)
                 mean, rms = self.mass_targets
-                penalty = (self.mass_constraint.get("c1", 1e-4) * (m.mean() - mean) ** 2
-                           + self.mass_constraint.get("c2", 1e-4) * (m.std() - rms) ** 2)
+                penalty = (self.mass_constraint.c1 * (m.mean() - mean) ** 2
+                           + self.mass_constraint.c2 * (m.std() - rms) ** 2)
                 g_loss = g_loss + penalty
                 logs |= {"mass_penalty": penalty.item(), "m_ll_mean": m.mean().item()}
             self.optimizer_step("generator", g_loss)

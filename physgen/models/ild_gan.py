@@ -13,14 +13,13 @@ paper 004 reweights; Gulrajani et al. 2017 for the loss).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-
 import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
-from physgen.models._recipes import checked_hyperparameters, latent_noise, required_condition
+from physgen.models._recipes import latent_noise, required_condition
 from physgen.models.nets import (
     IldCritic,
     IldGenerator,
@@ -30,41 +29,45 @@ from physgen.models.nets import (
 )
 from physgen.specs import ModelSpec
 
-__all__ = ["IldWgan"]
+__all__ = ["IldWgan", "IldWganHyperparameters"]
+
+
+class IldWganHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    latent_dim: PositiveInt = 100
+    generator_channels: list[PositiveInt] = [32, 16, 8]
+    critic_channels: list[PositiveInt] = [16, 32, 64]
+    critic_hidden: PositiveInt = 256
+    critic_steps: PositiveInt = 5
+    gp_weight: float = Field(5.0, ge=0, description="λ_GP of the gradient penalty")
+    threshold: float | None = Field(None, ge=0, description="cell readout threshold (default: the detector's)")
 
 
 @register_architecture("ild_wgan")
 class IldWgan(Recipe):
-    """Recipe of the ILD 3D WGAN-GP (hyperparameters: :attr:`DEFAULTS`)."""
+    """Recipe of the ILD 3D WGAN-GP (hyperparameters: :class:`IldWganHyperparameters`)."""
 
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "latent_dim": 100,
-        "generator_channels": [32, 16, 8],
-        "critic_channels": [16, 32, 64],
-        "critic_hidden": 256,
-        "critic_steps": 5,
-        "gp_weight": 5.0,
-        "threshold": None,
-    }
+    Hyperparameters = IldWganHyperparameters
+    network_names = ("generator", "critic")
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
         super().__init__(spec, data)
-        hp = checked_hyperparameters(spec.name, "ild_wgan", self.hp, self.DEFAULTS)
+        hp = self.hp
         if len(data.inputs) != 1 or len(data.variables[data.inputs[0]].shape) != 3 or len(data.conditions) != 1:
             msg = (f"model {spec.name!r}: ild_wgan reads one 3-D cell input and one incident-energy condition, "
                    f"got inputs {data.inputs}, conditions {data.conditions}")
             raise SpecError(msg)
         (self.cells,), (self.energy,) = data.inputs, data.conditions
-        self.latent_dim, self.critic_steps = int(hp["latent_dim"]), int(hp["critic_steps"])
-        self.gp_weight = float(hp["gp_weight"])
-        threshold = hp["threshold"]
+        self.latent_dim, self.critic_steps = hp.latent_dim, hp.critic_steps
+        self.gp_weight = hp.gp_weight
+        threshold = hp.threshold
         if threshold is None and data.reference is not None:
             threshold = cell_threshold(data.reference.physgen.detector)
         shape = data.variables[self.cells].shape
         self.networks = nn.ModuleDict({
-            "generator": IldGenerator(shape, self.latent_dim, tuple(hp["generator_channels"]),
+            "generator": IldGenerator(shape, self.latent_dim, tuple(hp.generator_channels),
                                       threshold=float(threshold or 0.0)),
-            "critic": IldCritic(shape, tuple(hp["critic_channels"]), int(hp["critic_hidden"])),
+            "critic": IldCritic(shape, tuple(hp.critic_channels), hp.critic_hidden),
         })
 
     def _fake(self, energy: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -16,18 +16,15 @@ arXiv:1701.05927, §4.1 and the authors' Keras code hep-lbdl/adversarial-jets).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
-from physgen.models._recipes import (
-    checked_hyperparameters,
-    latent_noise,
-    network_device,
-)
+from physgen.models._recipes import latent_noise, network_device
 from physgen.models.nets import (
     DcganDiscriminator,
     DcganGenerator,
@@ -38,33 +35,34 @@ from physgen.models.nets import (
 )
 from physgen.specs import ModelSpec
 
-__all__ = ["Lagan"]
+__all__ = ["Lagan", "LaganHyperparameters"]
 
 _VARIANTS = {"location_aware": (LaganGenerator, LaganDiscriminator), "dcgan": (DcganGenerator, DcganDiscriminator)}
 
 
+class LaganHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    variant: Literal["location_aware", "dcgan"] = "location_aware"
+    latent_dim: PositiveInt = 200
+    n_classes: PositiveInt = 2
+    mbd_kernels: PositiveInt = 20
+    mbd_dims: PositiveInt = 10
+    dropout: float = Field(0.2, ge=0, lt=1)
+    label_flip: float = Field(0.05, ge=0, le=1, description="share of real/fake labels flipped for D")
+    aux_label_flip: float = Field(0.09, ge=0, le=1, description="share of requested classes flipped for G")
+    g_steps: PositiveInt = 2
+
+
 @register_architecture("lagan")
 class Lagan(Recipe):
-    """Recipe of LAGAN and its DCGAN baseline (hyperparameters: :attr:`DEFAULTS`)."""
+    """Recipe of LAGAN and its DCGAN baseline (hyperparameters: :class:`LaganHyperparameters`)."""
 
-    DEFAULTS: ClassVar[dict[str, Any]] = {
-        "variant": "location_aware",
-        "latent_dim": 200,
-        "n_classes": 2,
-        "mbd_kernels": 20,
-        "mbd_dims": 10,
-        "dropout": 0.2,
-        "label_flip": 0.05,
-        "aux_label_flip": 0.09,
-        "g_steps": 2,
-    }
+    Hyperparameters = LaganHyperparameters
+    network_names = ("generator", "discriminator")
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
         super().__init__(spec, data)
-        hp = checked_hyperparameters(spec.name, "lagan", self.hp, self.DEFAULTS)
-        if hp["variant"] not in _VARIANTS:
-            msg = f"model {spec.name!r}: variant must be one of {sorted(_VARIANTS)}, got {hp['variant']!r}"
-            raise SpecError(msg)
+        hp = self.hp
         if len(data.inputs) != 1 or len(data.variables[data.inputs[0]].shape) != 2 or len(data.labels) > 1 \
                 or data.conditions:
             msg = (f"model {spec.name!r}: lagan reads one 2-D image input and at most one class label, got "
@@ -72,15 +70,15 @@ class Lagan(Recipe):
             raise SpecError(msg)
         (self.image,) = data.inputs
         self.label = data.labels[0] if data.labels else None
-        self.n_classes = int(hp["n_classes"]) if self.label else 1
-        self.latent_dim, self.g_steps = int(hp["latent_dim"]), int(hp["g_steps"])
-        self.flip, self.aux_flip = float(hp["label_flip"]), float(hp["aux_label_flip"])
-        generator_cls, discriminator_cls = _VARIANTS[hp["variant"]]
+        self.n_classes = hp.n_classes if self.label else 1
+        self.latent_dim, self.g_steps = hp.latent_dim, hp.g_steps
+        self.flip, self.aux_flip = hp.label_flip, hp.aux_label_flip
+        generator_cls, discriminator_cls = _VARIANTS[hp.variant]
         size = data.variables[self.image].shape
         self.networks = nn.ModuleDict({
             "generator": generator_cls(size, self.latent_dim, self.n_classes),
-            "discriminator": discriminator_cls(size, self.n_classes, mbd_kernels=int(hp["mbd_kernels"]),
-                                               mbd_dims=int(hp["mbd_dims"]), dropout=float(hp["dropout"])),
+            "discriminator": discriminator_cls(size, self.n_classes, mbd_kernels=hp.mbd_kernels,
+                                               mbd_dims=hp.mbd_dims, dropout=hp.dropout),
         })
 
     def _classes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:

@@ -8,7 +8,8 @@ else the store's per-event scalar variables, so every store kind has a default.
 Outputs go through fsspec (a path, ``file://``, ``s3://`` …). They are written under a temporary
 sibling name (``obs.zarr.partial-<pid>``) and renamed into place only once complete, so a killed
 or failing run (a full disk) never leaves a partial output under the requested name; leftovers of
-killed runs are removed by the next run writing the same output.
+killed runs are removed by the next run writing the same output. The write holds the output's
+writer lock (:func:`physgen.store.store_lock`), so two runs never write one output at once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from physgen.errors import PhysgenError, SchemaError, StoreExistsError, did_you_
 from physgen.observables._registry import compute, default_observables, observable_names
 from physgen.progress import event_progress
 from physgen.schema import EVENT
+from physgen.store import store_lock
 
 __all__ = ["OUTPUT_FORMATS", "Output", "columns", "compute_observables", "default_names", "resolve_output",
            "write_observables"]
@@ -97,8 +99,8 @@ class Output:
 
 
 def resolve_output(out: str | os.PathLike[str], *, overwrite: bool = False) -> Output:
-    """Check an output location before any work: a known format, a known URL protocol, and no existing
-    output unless ``overwrite``. Local parent folders are created."""
+    """Check an output location before any work: a known format, a known URL protocol, an existing local
+    folder, and no existing output unless ``overwrite``."""
     url = os.fspath(out)
     suffix = posixpath.splitext(url.rstrip("/"))[1].lower()
     if suffix not in OUTPUT_FORMATS:
@@ -123,13 +125,10 @@ def resolve_output(out: str | os.PathLike[str], *, overwrite: bool = False) -> O
     if fs.exists(path) and not overwrite:
         msg = f"{url!r} already exists; pass --overwrite to replace it"
         raise StoreExistsError(msg)
-    if output.local:
-        parent = posixpath.dirname(path)
-        try:
-            fs.makedirs(parent, exist_ok=True)
-        except OSError as exc:
-            msg = f"--out {url!r}: cannot create its folder {parent!r} ({exc.strerror or exc})"
-            raise PhysgenError(msg) from None
+    parent = posixpath.dirname(path)
+    if output.local and not fs.isdir(parent):
+        msg = f"cannot write {url!r}: its folder {parent!r} does not exist; create it first"
+        raise PhysgenError(msg)
     return output
 
 
@@ -215,26 +214,27 @@ def compute_observables(ds: xr.Dataset, names: list[str] | None = None, *, progr
 
 
 def write_observables(ds: xr.Dataset, names: list[str] | None, out: str | os.PathLike[str] | None, *,
-                      overwrite: bool = False, progress: bool = True) -> xr.Dataset:
+                      overwrite: bool = False, progress: bool = True, lock: bool = True) -> xr.Dataset:
     """Compute ``names`` (default: :func:`default_names`) of ``ds`` and, when ``out`` is given, write them.
 
     ``out`` ending in ``.csv`` or ``.parquet`` gets a table of the per-event columns (see
     :func:`columns`); ``.zarr`` or no suffix a Zarr store; other suffixes are refused. The output is
     checked before the computation and written atomically (see the module docstring). Returns the
-    computed observables.
+    computed observables. ``lock=False`` skips the output's writer lock (``--no-lock``, object stores).
     """
     output = resolve_output(out, overwrite=overwrite) if out is not None else None
-    obs = compute_observables(ds, names, progress=progress)
     if output is None:
-        return obs
-    with _atomic(output) as target:
-        if output.format == "zarr":
-            obs.to_zarr(target, mode="w", zarr_format=3, consolidated=False)
-        else:
-            frame = xr.Dataset(columns(obs)).to_dataframe()
-            with output.fs.open(output.partial(), "w" if output.format == "csv" else "wb") as handle:
-                if output.format == "csv":
-                    frame.to_csv(handle)
-                else:
-                    frame.to_parquet(handle)
+        return compute_observables(ds, names, progress=progress)
+    with store_lock(output.url, enabled=lock):
+        obs = compute_observables(ds, names, progress=progress)
+        with _atomic(output) as target:
+            if output.format == "zarr":
+                obs.to_zarr(target, mode="w", zarr_format=3, consolidated=False)
+            else:
+                frame = xr.Dataset(columns(obs)).to_dataframe()
+                with output.fs.open(output.partial(), "w" if output.format == "csv" else "wb") as handle:
+                    if output.format == "csv":
+                        frame.to_csv(handle)
+                    else:
+                        frame.to_parquet(handle)
     return obs

@@ -88,6 +88,6 @@ def threshold(ds: xr.Dataset, units: str) -> float:
 @functools.lru_cache(maxsize=32)
 def _threshold_of(detector_text: str, units: str) -> float:
     """Parsed once per spec text: every observable of a store asks again while building its graph."""
-    detector = parse_spec(yaml.safe_load(detector_text), source="store provenance (detector)")
+    detector = parse_spec(yaml.safe_load(detector_text), source="store provenance (detector)", plugins=False)
     cut = getattr(detector.geometry, "threshold", None)
     return float(cut.to(units).magnitude) if cut is not None else 0.0

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError, did_you_mean
+from physgen.errors import SchemaError
+from physgen.plugins import OBSERVABLES
 
 __all__ = ["Observable", "observable", "get_observable", "observable_names", "compute", "default_observables"]
 
@@ -60,12 +61,11 @@ class Observable:
         return out
 
 
-_REGISTRY: dict[str, list[Observable]] = {}
-
-
 def observable(name: str, *, units: str | None, long_name: str, requires: Requirement,
                per_event: bool = True) -> Callable:
-    """Register ``f(ds) -> DataArray`` as an implementation of the observable ``name``.
+    """Register ``f(ds) -> DataArray`` as an implementation of the observable ``name``
+    (:data:`physgen.plugins.OBSERVABLES`; a plug-in package's ``physgen.observables`` entry point
+    names the module holding its decorated functions).
 
     ``f`` must be pure and lazy: xarray operations or ``xr.apply_ufunc(..., dask="parallelized")``,
     never ``.values`` or ``.compute()``.
@@ -73,7 +73,7 @@ def observable(name: str, *, units: str | None, long_name: str, requires: Requir
 
     def register(func: Callable[[xr.Dataset], xr.DataArray]) -> Callable[[xr.Dataset], xr.DataArray]:
         entry = Observable(name, func, units, long_name, requires, per_event)
-        _REGISTRY.setdefault(name, []).append(entry)
+        OBSERVABLES.setdefault(name, []).append(entry)
 
         @functools.wraps(func)
         def wrapped(ds: xr.Dataset) -> xr.DataArray:
@@ -86,15 +86,12 @@ def observable(name: str, *, units: str | None, long_name: str, requires: Requir
 
 def observable_names(ds: xr.Dataset | None = None) -> list[str]:
     """All registered names, or those computable from ``ds``."""
-    return sorted(n for n, impls in _REGISTRY.items() if ds is None or any(i.applies_to(ds) for i in impls))
+    return sorted(n for n, impls in OBSERVABLES.items() if ds is None or any(i.applies_to(ds) for i in impls))
 
 
 def get_observable(name: str, ds: xr.Dataset | None = None) -> Observable:
     """The implementation of ``name`` for ``ds`` (or the first one registered when ``ds`` is None)."""
-    impls = _REGISTRY.get(name)
-    if not impls:
-        msg = f"unknown observable {name!r}{did_you_mean(name, _REGISTRY)}"
-        raise PhysgenError(msg)
+    impls = OBSERVABLES.get(name)
     if ds is None:
         return impls[0]
     for impl in impls:

@@ -9,7 +9,6 @@ whose stage is not part of this installation fails with a message naming it.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import os
 from collections.abc import Callable
@@ -18,19 +17,9 @@ from typing import Any
 
 from physgen.errors import PhysgenError, SpecError
 from physgen.specs import LoadedSpec, PipelineSpec, SpecRegistry
+from physgen.specs._pipeline import STEP_FUNCTIONS, step_function
 
 __all__ = ["STEP_FUNCTIONS", "run_pipeline"]
-
-STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
-    "simulate": ("physgen.sim", "simulate"),
-    "import": ("physgen.io", "import_files"),
-    "observables": ("physgen.pipeline._runner", "observables_of_store"),
-    "train": ("physgen.train", "train"),
-    "generate": ("physgen.generate", "generate"),
-    "reweight": ("physgen.reweight", "reweight"),
-    "evaluate": ("physgen.report", "evaluate"),
-}
-"""Pipeline verb → (module, function) called with the step's ``args`` as keywords."""
 
 
 def observables_of_store(store: str | os.PathLike[str], out: str | os.PathLike[str], *,
@@ -44,10 +33,10 @@ def observables_of_store(store: str | os.PathLike[str], out: str | os.PathLike[s
 
 
 def _step_function(verb: str, label: str) -> Callable[..., Any]:
-    module_name, attr = STEP_FUNCTIONS[verb]
     try:
-        return getattr(importlib.import_module(module_name), attr)
+        return step_function(verb)
     except (ImportError, AttributeError):
+        module_name, attr = STEP_FUNCTIONS[verb]
         msg = f"{label} needs {module_name}.{attr}, which this installation of physgen does not provide"
         raise SpecError(msg) from None
 

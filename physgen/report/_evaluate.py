@@ -1,4 +1,8 @@
-"""``physgen evaluate``: every metric between a reference and a generated store, and the HTML report."""
+"""``physgen evaluate``: every metric between a reference and a generated store, and the HTML report.
+
+``report.html`` and then ``metrics.json`` are written atomically (temporary file, then rename), so
+a ``metrics.json`` present is a complete evaluation; a killed run is redone by rerunning it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import dask
 import numpy as np
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError
+from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
     Comparison, column_values, default_metric_names, dilution, effective_sample_size, fill, get_metric, metric_names,
     reference_edges,
@@ -26,6 +30,7 @@ from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
 from physgen.store import open_store
+from physgen.train._run import atomic_write_bytes, atomic_write_text
 from physgen.units import ureg
 
 __all__ = ["evaluate", "BINS", "DEFAULT_METRICS", "metrics_summary"]
@@ -147,6 +152,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     ``names`` the observables or features compared (default: the schema's metric columns);
     ``seed`` replaces every metric's own seed (default: theirs, e.g. JetNet's 42 for FPD/KPD).
     """
+    if seed is not None:
+        check_seed(seed)
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
     skipped = _comparison_plan(ref_ds, gen_ds, names, weights)
@@ -202,9 +209,9 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if html:
-        _write_whole(out / "report.html", render_html(result, figures, *sections).encode())
+        atomic_write_text(out / "report.html", render_html(result, figures, *sections))
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
-    _write_whole(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False).encode())
+    atomic_write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
     return result
 
 
@@ -272,23 +279,13 @@ def _weight_summary(name: str, weights: np.ndarray, per_column: dict[str, dict[s
     }
 
 
-def _write_whole(path: Path, data: bytes) -> None:
-    """Write a temporary sibling and rename it: an interrupted evaluate leaves old or new files, never half."""
-    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str, str]:
     """Every report figure also as ``folder/<caption>.png`` (for READMEs); caption → path."""
     folder.mkdir(exist_ok=True)
     paths = {}
     for caption, png in (item for section in sections for item in section):
         path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", caption).strip("_") + ".png")
-        _write_whole(path, base64.b64decode(png))
+        atomic_write_bytes(path, base64.b64decode(png))
         paths[caption] = str(path)
     return paths
 

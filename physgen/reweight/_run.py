@@ -1,8 +1,14 @@
-"""``physgen reweight``: train, calibrate, weight every generated event, write the weights back.
+"""``physgen reweight``: train the classifier, calibrate it, weight every generated event, write back.
 
-The run directory holds ``classifier.pt`` (network, inputs and temperature), ``model.yaml`` (the
-spec text), ``calibration.json`` and ``metrics.json``; the weights become the variable ``name``
-of the generated store (:func:`physgen.store.add_variable`, atomic), with the run's provenance.
+The classifier is a model architecture (``dctr_mlp``, ``dctr_cnn3d``: :mod:`physgen.models.classifier`)
+trained by the one training loop (:func:`physgen.train.train_classifier`), so the run directory is
+a training run directory — ``run.json``, ``checkpoint.pt``, ``metrics.jsonl`` (with the held-out
+loss after every epoch) — and a killed run resumes exactly with ``resume=True``. This module adds
+what is DCTR's own, every file written atomically: ``classifier.pt`` (the calibrated snapshot the
+weights come from, loadable with :func:`physgen.train.load_run`), ``calibration.json`` and
+``metrics.json``; the weights become the variable ``name`` of the generated store
+(:func:`physgen.store.add_variable`, atomic), with the run's provenance. The run holds the
+generated store's writer lock from start to end.
 """
 
 from __future__ import annotations
@@ -14,72 +20,44 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError
 
-from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError
-from physgen.reweight._calibration import auc, balanced_nll, clip_and_normalise, fit_temperature
-from physgen.reweight._classifier import (
-    held_out_logits,
-    held_out_mask,
-    predict_logits,
-    select_device,
-    train_classifier,
-)
-from physgen.reweight._inputs import EventSource, check_compatible
-from physgen.reweight._networks import ARCHITECTURES, build_network
-from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry
-from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance
+from physgen import train
+from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError, check_seed
+from physgen.metrics import balanced_nll, fit_temperature, roc_auc
+from physgen.models import ClassifierRecipe, DCTROptions, get_architecture
+from physgen.progress import event_progress
+from physgen.reweight._calibration import weights_from_logits
+from physgen.specs import LoadedSpec, ModelSpec, parse_plugin_options
+from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance, store_lock
 
-__all__ = ["DCTROptions", "load_classifier", "load_model_spec", "reweight"]
+__all__ = ["load_classifier", "load_model_spec", "reweight"]
 
-LOGIT_LIMIT = 50.0
-"""|logit/T| is capped here before exp (e^50 ≈ 5e21) so that weights stay finite before clipping."""
-
-
-class DCTROptions(BaseModel):
-    """DCTR-specific keys of ``training.options`` in a model spec."""
-
-    model_config = ConfigDict(extra="forbid")
-    clip: float = Field(5.0, ge=1, description="largest weight after normalisation (paper 004: 5)")
-    weight_name: str = Field("dctr_weight", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                             description="default name of the weight variable")
-    flip_dims: list[str] = Field(default_factory=list, description="cell dims flipped at random in training")
-    block_events: PositiveInt | None = Field(None, description="events read per block (default: store chunks)")
-    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
-    cache_mb: PositiveInt = Field(512, description="inputs smaller than this are kept in memory")
+CLASSIFIER = "classifier.pt"
 
 
 def load_model_spec(model: str | os.PathLike[str] | LoadedSpec) -> tuple[LoadedSpec, DCTROptions]:
-    """A DCTR model spec (path or name) and its validated options."""
-    loaded = model if isinstance(model, LoadedSpec) else SpecRegistry.default().resolve(
-        os.fspath(model), kind="model")
+    """A DCTR model spec (path or name, found as ``physgen train`` finds model specs) and its options."""
+    loaded = train.load_model_spec(model)
     spec = loaded.spec
-    if not isinstance(spec, ModelSpec) or spec.architecture not in ARCHITECTURES:
+    recipe = get_architecture(spec.architecture) if isinstance(spec, ModelSpec) else None
+    if recipe is None or not issubclass(recipe, ClassifierRecipe) or not issubclass(recipe.TrainingOptions, DCTROptions):
         got = spec.architecture if isinstance(spec, ModelSpec) else f"a {spec.kind} spec"
-        msg = f"{loaded.source}: expected a DCTR model spec (architecture {sorted(ARCHITECTURES)}), got {got!r}"
+        msg = f"{loaded.source}: expected a DCTR model spec (architecture dctr_mlp or dctr_cnn3d), got {got!r}"
         raise SpecError(msg)
-    try:
-        options = DCTROptions.model_validate(spec.training.options)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
-        msg = f"{loaded.source}: training.options: {problems}"
-        raise SpecError(msg) from None
-    if spec.training.validation_fraction <= 0:
-        msg = f"{loaded.source}: training.validation_fraction must be > 0 (held-out events calibrate the weights)"
-        raise SpecError(msg)
+    options = parse_plugin_options(recipe.TrainingOptions, spec.training.options, source=loaded.source,
+                                   loc=("training", "options"))
     return loaded, options
 
 
 def load_classifier(run_dir: str | os.PathLike[str]) -> tuple[torch.nn.Module, float, dict[str, Any]]:
-    """The trained network (eval mode, CPU), its temperature and the checkpoint record of a reweight run."""
-    path = Path(run_dir) / "classifier.pt"
+    """The calibrated network (eval mode, CPU), its temperature and the run.json of a reweight run."""
+    path = Path(run_dir) / CLASSIFIER
     if not path.is_file():
-        msg = f"{str(run_dir)!r} is not a reweight run directory (no classifier.pt)"
+        msg = f"{str(run_dir)!r} is not a reweight run directory (no {CLASSIFIER})"
         raise StoreError(msg)
-    record = torch.load(path, map_location="cpu", weights_only=True)
-    network = build_network(record["architecture"], record["hyperparameters"], tuple(record["input_shape"]))
-    network.load_state_dict(record["state_dict"])
-    return network.eval(), float(record["temperature"]), record
+    run = train.load_run(run_dir, checkpoint=str(path))
+    temperature = float(torch.load(path, map_location="cpu", weights_only=False)["temperature"])
+    return run.recipe.networks["classifier"].eval(), temperature, run.info
 
 
 def _check_same_schema(reference: dict[str, Any], generated: dict[str, Any]) -> None:
@@ -92,27 +70,24 @@ def _check_same_schema(reference: dict[str, Any], generated: dict[str, Any]) -> 
         raise SchemaError(msg)
 
 
-def _prepare_run_dir(out: str | os.PathLike[str], overwrite: bool) -> Path:
-    run_dir = Path(out)
-    if run_dir.exists() and any(run_dir.iterdir()) and not overwrite:
-        msg = f"run directory {str(run_dir)!r} exists and is not empty; pass --overwrite to replace its files"
+def _check_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
+    if run_dir.exists() and any(run_dir.iterdir()) and not (overwrite or resume):
+        msg = (f"run directory {str(run_dir)!r} exists and is not empty; pass --overwrite to replace its files "
+               "or --resume to continue its training")
         raise StoreExistsError(msg)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    return run_dir
-
-
-def _flip_axes(source: EventSource, dims: list[str]) -> tuple[int, ...]:
-    unknown = [d for d in dims if d not in source.dims]
-    if unknown:
-        msg = f"training.options.flip_dims {unknown} are not dims of the input (it has {list(source.dims)})"
-        raise SpecError(msg)
-    return tuple(source.dims.index(d) for d in dims)
 
 
 def _weight_summary(weights: np.ndarray, clip: float) -> dict[str, float]:
     return {"mean": float(weights.mean()), "std": float(weights.std()), "min": float(weights.min()),
             "max": float(weights.max()), "fraction_clipped": float(np.mean(weights >= clip)),
             "effective_fraction": float(weights.sum() ** 2 / (len(weights) * np.sum(weights**2)))}
+
+
+def _history(run_dir: Path) -> list[dict[str, float]]:
+    """The epoch-end lines of the run's metrics.jsonl: epoch, steps, mean training loss, held-out NLL."""
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [{"epoch": e["epoch_end"], "steps": e["step"], "train_loss": e.get("loss_epoch_mean"),
+             "held_out_nll": e["held_out_nll"]} for e in lines if "epoch_end" in e]
 
 
 def reweight(
@@ -124,7 +99,10 @@ def reweight(
     name: str | None = None,
     seed: int | None = None,
     overwrite: bool = False,
+    resume: bool = False,
+    device: str | None = None,
     progress: bool = True,
+    lock: bool = True,
 ) -> dict[str, Any]:
     """DCTR-reweight the store ``generated`` towards ``reference``; return the run's metrics.
 
@@ -132,11 +110,20 @@ def reweight(
     split, fits the temperature T on the held-out split, and writes
     w = min(s·exp(logit/T), clip) with s such that ⟨w⟩ = 1 as variable ``name`` (default: the
     spec's ``training.options.weight_name``) into ``generated``. ``overwrite`` replaces an existing
-    weight variable of that name and the files of ``out``.
+    weight variable of that name and the files of ``out``; ``resume`` continues the training of an
+    interrupted run in ``out`` (exactly as an uninterrupted run) and then calibrates and writes.
+    ``lock=False`` skips the writer lock of ``generated`` (``--no-lock``).
     """
+    if seed is not None:
+        check_seed(seed)
+    with store_lock(normalise_url(generated), enabled=lock):
+        return _reweight(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite,
+                         resume=resume, device=device, progress=progress, lock=lock)
+
+
+def _reweight(reference, generated, model, *, out, name, seed, overwrite, resume, device, progress,
+              lock) -> dict[str, Any]:
     loaded, options = load_model_spec(model)
-    spec: ModelSpec = loaded.spec  # type: ignore[assignment]
-    training = spec.training if seed is None else spec.training.model_copy(update={"seed": seed})
     name = name or options.weight_name
     reference, generated = normalise_url(reference), normalise_url(generated)
     if not name.isidentifier():
@@ -145,51 +132,44 @@ def reweight(
     if name in read_provenance(generated).get(EXTRA, {}) and not overwrite:
         msg = f"store {generated!r} already has the variable {name!r}; pass --name for a second weight or --overwrite"
         raise StoreError(msg)
-    run_dir = _prepare_run_dir(out, overwrite)
-    layout = "image" if spec.architecture == "dctr_cnn3d" else "vector"
-    datasets = {"reference": open_store(reference), "generated": open_store(generated)}
-    _check_same_schema(datasets["reference"].physgen.provenance, datasets["generated"].physgen.provenance)
-    sources = {k: EventSource(ds, spec.data.inputs, layout=layout, transforms=spec.data.transforms, label=k,
-                              cache_bytes=options.cache_mb * 2**20) for k, ds in datasets.items()}
-    check_compatible(sources["reference"], sources["generated"])
-    flip_axes = _flip_axes(sources["generated"], options.flip_dims)
-    block = options.block_events or min(int(ds.physgen.provenance["chunk_events"]) for ds in datasets.values())
-    split_rng = np.random.default_rng(np.random.SeedSequence(training.seed, spawn_key=(0,)))
-    held_out = {k: held_out_mask(s.n_events, training.validation_fraction, split_rng) for k, s in sources.items()}
+    run_dir = Path(out)
+    _check_run_dir(run_dir, overwrite, resume)
+    _check_same_schema(open_store(reference).physgen.provenance, open_store(generated).physgen.provenance)
 
-    device = select_device(options.device)
-    torch.manual_seed(training.seed)  # network initialisation
-    network = build_network(spec.architecture, spec.hyperparameters, sources["generated"].shape)
-    history = train_classifier(network, sources["reference"], sources["generated"], held_out, training,
-                               block=block, flip_axes=flip_axes, device=device, progress=progress)
-    logits, labels = held_out_logits(network, sources, held_out, block=block, device=device)
-    temperature = fit_temperature(logits, labels)
+    result = train.train_classifier(loaded, reference, generated, run_dir, seed=seed, resume=resume,
+                              overwrite=overwrite, device=device, progress=progress)
+    data, recipe, spec = result.data, result.recipe, result.recipe.spec
+    # after the training bar (steps), one bar over the events read: both stores for the held-out
+    # calibration, then the generated store again for its weights
+    events = {k: s.n_events for k, s in data.sources.items()}
+    with event_progress("DCTR calibrate and weigh", total=sum(events.values()) + events["generated"],
+                        enabled=progress) as advance:
+        logits, labels = data.held_out_logits(recipe, advance)
+        temperature = fit_temperature(logits, labels)
+        generated_logits = data.logits(recipe, "generated", advance=advance)
     calibration = {"temperature": temperature,
-                   "held_out_events": {k: int(m.sum()) for k, m in held_out.items()},
-                   "auc_before_calibration": auc(logits, labels), "auc_after_calibration": auc(logits / temperature, labels),
+                   "held_out_events": {k: int(m.sum()) for k, m in data.held_out.items()},
+                   "auc_before_calibration": roc_auc(labels, logits),
+                   "auc_after_calibration": roc_auc(labels, logits / temperature),
                    "nll_before_calibration": balanced_nll(logits, labels),
                    "nll_after_calibration": balanced_nll(logits, labels, temperature)}
+    weights = weights_from_logits(generated_logits, temperature, options.clip)
 
-    all_logits = predict_logits(network, sources["generated"], block=block, device=device)
-    raw = np.exp(np.clip(all_logits / temperature, -LOGIT_LIMIT, LOGIT_LIMIT))
-    weights = clip_and_normalise(raw, options.clip)
-
-    torch.save({"state_dict": network.state_dict(), "architecture": spec.architecture,
-                "hyperparameters": spec.hyperparameters, "input_shape": list(sources["generated"].shape),
-                "inputs": spec.data.inputs, "temperature": temperature}, run_dir / "classifier.pt")
-    (run_dir / "model.yaml").write_text(loaded.text)
-    (run_dir / "calibration.json").write_text(json.dumps(calibration, indent=2))
+    snapshot = {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()}
+    train.atomic_save({"recipe": snapshot, "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)
+    train.atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
+    device_name = str(next(recipe.networks.parameters()).device)
     metrics = {"model": {"name": spec.name, "hash": loaded.hash, "architecture": spec.architecture},
-               "reference": reference, "generated": generated, "variable": name, "seed": training.seed,
-               "clip": options.clip, "device": str(device), "block_events": block,
-               "events": {k: s.n_events for k, s in sources.items()}, "history": history, **calibration,
-               "weights": _weight_summary(weights, options.clip)}
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+               "reference": reference, "generated": generated, "variable": name, "seed": spec.training.seed,
+               "clip": options.clip, "device": device_name, "block_events": data.block, "steps": result.step,
+               "events": {k: s.n_events for k, s in data.sources.items()}, "history": _history(run_dir),
+               **calibration, "weights": _weight_summary(weights, options.clip)}
+    train.atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
 
     provenance = {"method": "dctr", "run_dir": str(run_dir.resolve()), "model": metrics["model"],
-                  "reference": reference, "temperature": temperature, "clip": options.clip, "seed": training.seed,
-                  "auc_before_calibration": calibration["auc_before_calibration"],
+                  "reference": reference, "temperature": temperature, "clip": options.clip,
+                  "seed": spec.training.seed, "auc_before_calibration": calibration["auc_before_calibration"],
                   "auc_after_calibration": calibration["auc_after_calibration"]}
     add_variable(generated, name, weights, attrs={"units": "dimensionless", "long_name": f"DCTR weight ({spec.name})"},
-                 provenance=provenance, overwrite=overwrite)
+                 provenance=provenance, overwrite=overwrite, lock=lock)
     return metrics

@@ -1,41 +1,39 @@
 """The simulator plug-in interface and registry.
 
 A simulator turns a resolved dataset spec into events: ``simulate(n, seed)`` returns one
-array per variable of the dataset's store schema, exactly ``n`` events. It validates its
-options when constructed, so an impossible spec fails before any event is written.
-Third-party simulators register through the ``physgen.simulators`` entry-point group.
+array per variable of the dataset's store schema, exactly ``n`` events. Its options are a
+pydantic model (``Options``), checked when the dataset spec loads, so an impossible spec fails
+``physgen specs validate`` before any event is written. Simulators live in
+:data:`physgen.plugins.SIMULATORS`; third-party ones register through the ``physgen.simulators``
+entry-point group.
 """
 
 from __future__ import annotations
 
-import warnings
 from abc import ABC, abstractmethod
-from functools import cache
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from physgen.errors import PhysgenWarning, SpecError, did_you_mean
+from physgen.plugins import SIMULATORS
+from physgen.specs import NoOptions, parse_plugin_options
 from physgen.store import ResolvedDataset
 
 __all__ = ["Simulator", "register_simulator", "get_simulator", "simulator_names", "parse_options"]
-
-_REGISTRY: dict[str, type[Simulator]] = {}
 
 
 class Simulator(ABC):
     """Base class of reference simulators; subclasses set ``name`` and implement :meth:`simulate`."""
 
     name: ClassVar[str]
-    Options: ClassVar[type[BaseModel] | None] = None
+    Options: ClassVar[type[BaseModel]] = NoOptions
     parallel_by_default: ClassVar[bool] = False
     """True for expensive simulators: the driver then uses every core unless told otherwise."""
 
     def __init__(self, dataset: ResolvedDataset):
         self.dataset = dataset
-        self.options = parse_options(self.Options, dataset) if self.Options else None
+        self.options = parse_options(self.Options, dataset)
 
     @abstractmethod
     def simulate(self, n_events: int, seed: np.random.SeedSequence) -> dict[str, np.ndarray]:
@@ -47,40 +45,18 @@ class Simulator(ABC):
 
 
 def parse_options(model: type[BaseModel], dataset: ResolvedDataset) -> BaseModel:
-    """Validate ``simulator.options`` of a dataset spec; errors name the spec file and key."""
-    try:
-        return model.model_validate(dataset.spec.producer.options)
-    except ValidationError as exc:
-        lines = [
-            f"{dataset.dataset.source}: simulator.options.{'.'.join(map(str, e['loc']))}: {e['msg']}"
-            for e in exc.errors(include_url=False)
-        ]
-        raise SpecError("\n".join(lines)) from None
+    """``simulator.options`` of a dataset spec as ``model``; errors name the spec file and key."""
+    return parse_plugin_options(model, dataset.spec.producer.options, source=dataset.dataset.source, loc=("simulator", "options"))
 
 
 def register_simulator(cls: type[Simulator]) -> type[Simulator]:
     """Class decorator: make ``cls`` available to dataset specs as ``simulator: {name: cls.name}``."""
-    _REGISTRY[cls.name] = cls
-    return cls
-
-
-@cache
-def _load_entry_points() -> None:
-    for ep in entry_points(group="physgen.simulators"):
-        try:
-            ep.load()
-        except Exception as exc:  # a broken plug-in must not break physgen
-            warnings.warn(f"simulator plug-in {ep.name!r} failed to load: {exc}", PhysgenWarning, stacklevel=2)
+    return SIMULATORS.register(cls.name, cls)
 
 
 def simulator_names() -> list[str]:
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return SIMULATORS.names()
 
 
 def get_simulator(name: str) -> type[Simulator]:
-    _load_entry_points()
-    if name not in _REGISTRY:
-        msg = f"unknown simulator {name!r}{did_you_mean(name, _REGISTRY)}"
-        raise SpecError(msg)
-    return _REGISTRY[name]
+    return SIMULATORS.get(name)

@@ -3,11 +3,13 @@
 Chunk ``i`` of a run with seed ``s`` always gets ``SeedSequence(s, spawn_key=(i,))``, so a
 parallel run, a serial run and a resumed run give identical stores. Chunks are computed
 on a ``dask.distributed`` cluster (a ``LocalCluster`` by default, or any scheduler
-address) and committed to the store in order by this process, one atomic append each.
+address) and committed to the store in order by this process, one atomic append each. The
+run holds the store's writer lock, so a second writer is refused instead of interleaving.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +18,20 @@ from functools import lru_cache
 import numpy as np
 import yaml
 
-from physgen.errors import StoreError
+from physgen.errors import PhysgenError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.sim._base import Simulator, get_simulator
 from physgen.specs import LoadedSpec, parse_spec
-from physgen.store import ResolvedDataset, create_store, normalise_url, resolve_dataset
+from physgen.store import ResolvedDataset, create_store, normalise_url, read_provenance, resolve_dataset, store_lock
 
 __all__ = ["simulate", "chunk_plan", "build_simulator", "default_workers"]
 
 
-def chunk_plan(n_events: int, chunk_events: int) -> list[int]:
-    """Events per chunk: full chunks then one remainder."""
-    full, rest = divmod(n_events, chunk_events)
-    return [chunk_events] * full + ([rest] if rest else [])
+def chunk_plan(n_events: int, chunk_events: int, *, first: int = 0) -> Iterator[tuple[int, int]]:
+    """``(chunk index, events)`` of chunks ``first, first + 1, …``: full chunks then one remainder.
+    Lazy, so any event count plans in constant memory."""
+    for index in range(first, -(-n_events // chunk_events)):
+        yield index, min(chunk_events, n_events - index * chunk_events)
 
 
 def default_workers(simulator: Simulator, chunks: int) -> int:
@@ -65,10 +68,19 @@ def _spec_texts(dataset: ResolvedDataset) -> tuple[tuple[str, str, str], ...]:
 
 @contextmanager
 def _client(workers: int, scheduler: str | None) -> Iterator[object]:
+    """A dask client (a scheduler's, or a local cluster's); ``None`` for a serial run in this process."""
+    if workers == 1 and scheduler is None:
+        yield None
+        return
     from distributed import Client, LocalCluster
 
     if scheduler:
-        with Client(scheduler) as client:
+        try:  # the connect timeout is dask's distributed.comm.timeouts.connect (30 s by default)
+            client = Client(scheduler)
+        except (OSError, ValueError, TypeError) as exc:
+            msg = f"cannot connect to the dask scheduler {scheduler!r}: {exc}"
+            raise PhysgenError(msg) from None
+        with client:
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
@@ -86,63 +98,84 @@ def simulate(
     scheduler: str | None = None,
     mode: str = "create",
     progress: bool = True,
+    lock: bool = True,
 ) -> str:
     """Simulate ``events`` events of ``dataset`` into the store ``out``; return its URL.
 
     ``mode``: ``"create"`` (fail if ``out`` exists), ``"overwrite"`` or ``"resume"``
     (continue an interrupted run with the same spec and seed). ``workers``: local worker processes;
     ``None`` chooses (:func:`default_workers`). The store is the same whatever the choice.
+    ``lock=False`` skips the store's writer lock (``--no-lock``, for object stores nobody else writes).
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        msg = f"--workers must be a positive number of processes (1: in this process), got {workers!r}"
+        raise PhysgenError(msg)
     if not isinstance(dataset, ResolvedDataset):
         dataset = resolve_dataset(dataset)
     simulator = build_simulator(dataset)  # validates options: fails before any write
     spec = dataset.spec
     n_events = events if events is not None else spec.events
-    seed = spec.seed if seed is None else seed
+    seed = check_seed(spec.seed if seed is None else seed)
     if n_events <= 0:
         msg = f"--events must be positive, got {n_events}"
         raise StoreError(msg)
     url = normalise_url(out)
     chunk = dataset.chunk_events
+    with store_lock(url, enabled=lock):
+        if workers is None:
+            done = _committed_events(url) if mode == "resume" else 0
+            workers = default_workers(simulator, len(range(-(-done // chunk), -(-n_events // chunk))))
+        with _client(workers, scheduler) as client:  # connected before anything is written
+            _simulate_into(url, dataset, simulator, n_events, seed, client, 2 * workers, mode, progress)
+    return url
+
+
+def _committed_events(url: str) -> int:
+    """Events already in the store at ``url`` (0 if there is none yet, or it is not one: creating it says why)."""
+    try:
+        return int(read_provenance(url)["committed_events"])
+    except StoreError:
+        return 0
+
+
+def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_events: int, seed: int,
+                   client: object | None, in_flight: int, mode: str, progress: bool) -> None:
+    spec = dataset.spec
+    chunk = dataset.chunk_events
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
                   "requested_events": n_events}
     writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode)
     done = writer.committed_events
-    plan = chunk_plan(n_events, chunk)
-    todo = [(i, n) for i, n in enumerate(plan) if i * chunk >= done]
-    if workers is None:
-        workers = default_workers(simulator, len(todo))
+    todo = chunk_plan(n_events, chunk, first=-(-done // chunk))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
                         enabled=progress) as advance:
-        if workers <= 1 and scheduler is None:
+        if client is None:
             for i, n in todo:
                 writer.append(simulator.simulate(n, np.random.SeedSequence(seed, spawn_key=(i,))))
                 advance(n)
         else:
-            _run_distributed(writer, _spec_texts(dataset), todo, seed, workers, scheduler, advance)
-    return url
+            _run_distributed(writer, _spec_texts(dataset), todo, seed, client, in_flight, advance)
 
 
-def _run_distributed(writer, texts, todo, seed, workers, scheduler, advance) -> None:
+def _run_distributed(writer, texts, todo, seed, client, in_flight_max, advance) -> None:
     from distributed import as_completed
 
-    with _client(workers, scheduler) as client:
-        pending = iter(todo)
-        in_flight = {}
-        for i, n in [next(pending) for _ in range(min(len(todo), 2 * max(workers, 1)))]:
-            in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
-        ready: dict[int, dict[str, np.ndarray]] = {}
-        next_index = todo[0][0] if todo else 0
-        futures = as_completed(list(in_flight))
-        for future in futures:
-            ready[in_flight.pop(future)] = future.result()
-            while next_index in ready:  # commit strictly in chunk order
-                batch = ready.pop(next_index)
-                writer.append(batch)
-                advance(len(next(iter(batch.values()))))
-                next_index += 1
-            following = next(pending, None)
-            if following is not None:
-                new = client.submit(_simulate_chunk, texts, following[1], seed, following[0], pure=False)
-                in_flight[new] = following[0]
-                futures.add(new)
+    pending = iter(todo)
+    in_flight = {}
+    for i, n in itertools.islice(pending, in_flight_max):
+        in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
+    ready: dict[int, dict[str, np.ndarray]] = {}
+    next_index = min(in_flight.values(), default=0)
+    futures = as_completed(list(in_flight))
+    for future in futures:
+        ready[in_flight.pop(future)] = future.result()
+        while next_index in ready:  # commit strictly in chunk order
+            batch = ready.pop(next_index)
+            writer.append(batch)
+            advance(len(next(iter(batch.values()))))
+            next_index += 1
+        following = next(pending, None)
+        if following is not None:
+            new = client.submit(_simulate_chunk, texts, following[1], seed, following[0], pure=False)
+            in_flight[new] = following[0]
+            futures.add(new)

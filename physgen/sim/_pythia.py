@@ -19,6 +19,7 @@ import awkward as ak
 import numpy as np
 
 from physgen.errors import SpecError
+from physgen.provenance import package_version
 
 __all__ = ["PythiaGenerator", "check_acceptance", "event_weights", "fastjet_module", "final_state", "pythia_seed",
            "pythia_version"]
@@ -58,11 +59,8 @@ def fastjet_module():
     return fastjet
 
 
-@cache
 def pythia_version() -> str:
-    from importlib.metadata import version
-
-    return version("pythia8mc")
+    return package_version("pythia8mc")
 
 
 def pythia_seed(state: int) -> int:

@@ -34,17 +34,26 @@ from physgen.specs._loader import (
     shipped_spec_dir,
     spec_hash,
 )
-from physgen.specs._model import DataSpec, ModelSpec, OptimizerSpec, SelectionSpec, TrainingSpec, Transform
+from physgen.specs._model import (
+    DataSpec,
+    ModelSpec,
+    OptimizerSpec,
+    SelectionSpec,
+    TrainingOptions,
+    TrainingSpec,
+    Transform,
+)
+from physgen.specs._options import NoOptions, check_options, parse_plugin_options
 from physgen.specs._pipeline import PipelineSpec, PipelineStep
 
 __all__ = [
     "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec",
     "EtaPhiGrid", "Feature", "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform",
-    "Material", "ModelSpec", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec", "PipelineStep",
-    "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec",
-    "SpecModel", "SpecRegistry", "SpecRoot", "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter",
-    "apply_overrides", "dump_spec", "find_project", "load_spec", "load_with_overrides", "parse_spec",
-    "read_spec_yaml", "set_spec_dirs",
+    "Material", "ModelSpec", "NoOptions", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec",
+    "PipelineStep", "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec",
+    "Spec", "SpecModel", "SpecRegistry", "SpecRoot", "TrainingOptions", "TrainingSpec", "Transform", "Uniform",
+    "VoxelCalorimeter", "apply_overrides", "check_options", "dump_spec", "find_project", "load_spec",
+    "load_with_overrides", "parse_plugin_options", "parse_spec", "read_spec_yaml", "set_spec_dirs",
     "shipped_spec_dir", "spec_hash",
 ]
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
+from physgen import plugins
 from physgen.specs._base import SpecModel
+from physgen.specs._options import OptionErrors, checking_plugins
 from physgen.units import check_units
 
 MAX_EVENTS = 10**10
@@ -98,7 +100,8 @@ Distribution = Annotated[Uniform | LogUniform | Fixed | Normal | Choice, Field(d
 
 
 class Producer(SpecModel):
-    """A simulator or importer by registry name, with its own options (validated by it)."""
+    """A simulator or importer by registry name, with its options (checked against the plug-in's
+    ``Options`` model when the dataset spec loads)."""
 
     name: str
     options: dict[str, Any] = Field(default_factory=dict)
@@ -127,6 +130,19 @@ class DatasetSpec(SpecModel):
         if self.detector is None and self.features is None:
             msg = "at least one of 'detector' or 'features' must be given"
             raise ValueError(msg)
+        return self
+
+    @model_validator(mode="after")
+    def _producer_options(self, info: ValidationInfo):
+        """The simulator or importer exists and takes these options."""
+        if not checking_plugins(info):
+            return self
+        role, registry = ("simulator", plugins.SIMULATORS) if self.simulator else ("importer", plugins.IMPORTERS)
+        errors = OptionErrors(f"{role} options")
+        plugin = errors.plugin(registry, self.producer.name, (role, "name"))
+        if plugin is not None:
+            errors.options(plugin.Options, self.producer.options, (role, "options"))
+        errors.raise_any()
         return self
 
     @property

@@ -1,6 +1,8 @@
 """Detector specs: the geometry kinds physgen knows and the materials they are made of.
 
-Four geometry kinds ship:
+A detector's ``geometry: {type: <kind>, ...}`` is validated by the model that the detector kind
+``<kind>`` registered in :data:`physgen.plugins.DETECTOR_KINDS` (an unknown kind is an error that
+names the known ones). Four geometry kinds ship (registered by :mod:`physgen.geometry`):
 
 * ``eta_phi_grid`` — a calorimeter image in (η, φ) such as the 25×25 jet images of LAGAN;
 * ``layered`` — a longitudinally segmented calorimeter whose readout layers each have
@@ -14,11 +16,16 @@ with material constants, which the parametric shower simulator reads.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import difflib
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, PositiveInt, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from physgen import plugins
+from physgen.errors import SpecError
 from physgen.specs._base import SpecModel
+from physgen.specs._options import OptionErrors, check_options
 from physgen.specs._quantity import (
     NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength,
 )
@@ -60,9 +67,11 @@ EnergyUnits = Annotated[str, AfterValidator(_energy_units)]
 
 
 class Material(SpecModel):
-    """Bulk material constants (PDG), used by the shower parametrisations; all finite and positive."""
+    """Bulk material constants (PDG), used by the shower parametrisations, all finite and positive, and
+    optionally the Geant4 NIST material to simulate it with (else Geant4 builds it from Z, A and density)."""
 
     name: str
+    geant4: str | None = Field(None, pattern=r"^G4_[A-Za-z0-9_-]+$", description="Geant4 NIST material, e.g. G4_Pb")
     Z: float = Field(gt=0, le=120, description="(effective) atomic number")
     A: float = Field(gt=0, le=300, description="(effective) mass number, g/mol")
     density: PositiveDensity
@@ -100,6 +109,9 @@ class _Calorimeter(SpecModel):
     )
     threshold: NonNegativeEnergy | None = Field(None, description="cell energies below this are set to zero (MIP cut)")
     energy_units: EnergyUnits = "MeV"
+    transverse_size: tuple[PositiveLength, PositiveLength] | None = Field(
+        None, description="full (y, x) extent of the plates, centred on the beam axis; default: the widest readout grid"
+    )
 
     @model_validator(mode="after")
     def _materials_exist(self):
@@ -220,8 +232,32 @@ class CylindricalCalorimeter(SpecModel):
     n_cells = n_voxels
 
 
-Geometry = Annotated[EtaPhiGrid | LayeredCalorimeter | VoxelCalorimeter | CylindricalCalorimeter,
-                     Field(discriminator="type")]
+def _geometry(value: Any) -> SpecModel:
+    """A geometry of the detector kind its ``type`` names (:data:`physgen.plugins.DETECTOR_KINDS`);
+    errors keep their key path below the kind, e.g. ``geometry.eta_phi_grid.n_eta``."""
+    kind_name = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    misspelt = difflib.get_close_matches("type", [str(k) for k in value], n=1) if isinstance(value, dict) else []
+    if kind_name is None and misspelt:
+        errors = OptionErrors("geometry")
+        errors.unknown_key((misspelt[0],), "; did you mean 'type'?", value[misspelt[0]])
+        errors.raise_any()
+    if kind_name is None:
+        raise PydanticCustomError("missing_kind", "needs a 'type': one of {kinds}",
+                                  {"kinds": ", ".join(plugins.DETECTOR_KINDS.names())})
+    try:
+        kind = plugins.DETECTOR_KINDS.get(str(kind_name))
+    except SpecError as exc:
+        raise PydanticCustomError("unknown_kind", "{message}", {"message": str(exc)}) from None
+    if isinstance(value, kind.model):
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("geometry_type", "expected a mapping, got {got}", {"got": type(value).__name__})
+    return check_options(kind.model, value, (str(kind_name),))
+
+
+Geometry = Annotated[Any, PlainValidator(_geometry)]
+"""A geometry of any registered detector kind (shipped: EtaPhiGrid, LayeredCalorimeter,
+VoxelCalorimeter, CylindricalCalorimeter)."""
 
 
 class DetectorSpec(SpecModel):

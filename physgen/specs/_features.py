@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
+from physgen import plugins
 from physgen.specs._base import SpecModel
+from physgen.specs._options import OptionErrors, checking_plugins
 from physgen.units import check_units
 
 __all__ = ["Feature", "FeatureSchemaSpec", "DTYPES"]
@@ -72,6 +74,16 @@ class FeatureSchemaSpec(SpecModel):
             msg = f"duplicate feature names {dupes}"
             raise ValueError(msg)
         return features
+
+    @model_validator(mode="after")
+    def _observables_exist(self, info: ValidationInfo):
+        """Every name of ``observables`` is registered (:data:`physgen.plugins.OBSERVABLES`)."""
+        if checking_plugins(info):
+            errors = OptionErrors("observables")
+            for i, name in enumerate(self.observables):
+                errors.plugin(plugins.OBSERVABLES, name, ("observables", i))
+            errors.raise_any()
+        return self
 
     @property
     def names(self) -> list[str]:

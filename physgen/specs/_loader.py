@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import difflib
-import hashlib
 import os
 import re
 import tomllib
@@ -29,10 +28,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from physgen.errors import PhysgenWarning, SpecError, SpecNotFoundError, did_you_mean
+from physgen.provenance import text_sha256
 from physgen.specs._dataset import DatasetSpec
 from physgen.specs._detector import DetectorSpec
 from physgen.specs._features import FeatureSchemaSpec
 from physgen.specs._model import ModelSpec
+from physgen.specs._options import describe_errors
 from physgen.specs._pipeline import PipelineSpec
 
 __all__ = [
@@ -95,76 +96,33 @@ class LoadedSpec:
 
 
 def spec_hash(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    return text_sha256(text)
 
 
-def _format_loc(loc: Iterable[Any]) -> str:
-    return ".".join(str(p) for p in loc) or "(top level)"
+def parse_spec(data: Any, *, source: str = "<spec>", kind: str | None = None, plugins: bool = True) -> Spec:
+    """Validate a mapping as a spec of its ``kind``; errors name ``source`` and the key path.
 
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
-    """The pydantic model class a location points into (for 'did you mean' suggestions).
-
-    Integer parts (list items) and mapping keys are stepped over; a discriminated-union
-    tag such as ``layered`` picks the matching member of the union.
+    ``plugins``: also check the options of the plug-ins the spec names (simulator, architecture,
+    transforms…; see ``physgen.specs._options``). False for specs read back from stores and run
+    directories, which were checked when written.
     """
-    current: list[type[BaseModel]] = [model]
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = [m.model_fields[part] for m in current if part in m.model_fields]
-        if fields:
-            current = [c for f in fields for c in _model_classes(f.annotation)]
-            continue
-        tagged = [m for m in current if any(m.model_fields[k].default == part for k in _TAGS if k in m.model_fields)]
-        if tagged:
-            current = tagged
-    return current[0] if len(current) == 1 else None
-
-
-_TAGS = ("type", "distribution")
-
-
-def _model_classes(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    return [c for arg in getattr(annotation, "__args__", ()) or () for c in _model_classes(arg)]
-
-
-def _describe(exc: ValidationError, model: type[BaseModel], source: str) -> str:
-    lines = []
-    for err in exc.errors(include_url=False):
-        loc = tuple(err["loc"])
-        where = _format_loc(loc)
-        if err["type"] == "extra_forbidden":
-            key = str(loc[-1])
-            owner = _model_at(model, loc[:-1])
-            known = list(owner.model_fields) if owner else []
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else (f"; known keys: {', '.join(known)}" if known else "")
-            lines.append(f"{source}: unknown key {where!r}{hint}")
-        else:
-            got = err.get("input")
-            shown = "" if isinstance(got, dict) else f" (got {got!r})"
-            lines.append(f"{source}: {where}: {err['msg']}{shown}")
-    return "\n".join(lines)
-
-
-def parse_spec(data: Any, *, source: str = "<spec>", kind: str | None = None) -> Spec:
-    """Validate a mapping as a spec of its ``kind``; errors name ``source`` and the key path."""
     if not isinstance(data, dict):
         msg = f"{source}: a spec must be a YAML mapping with 'kind' and 'name', got {type(data).__name__}"
         raise SpecError(msg)
     kind = kind or data.get("kind")
+    misspelt = difflib.get_close_matches("kind", [str(k) for k in data], n=1) if "kind" not in data else []
+    if kind is None and misspelt:
+        msg = f"{source}: unknown key {misspelt[0]!r}; did you mean 'kind'?"
+        raise SpecError(msg)
     if not isinstance(kind, str) or kind not in SPEC_KINDS:
         hint = did_you_mean(str(kind), SPEC_KINDS, listing=None)
         msg = f"{source}: 'kind' must be one of {sorted(SPEC_KINDS)}, got {kind!r}{hint}"
         raise SpecError(msg)
     model = SPEC_KINDS[kind]
     try:
-        return model.model_validate(data)  # type: ignore[return-value]
+        return model.model_validate(data, context={"plugins": plugins})  # type: ignore[return-value]
     except ValidationError as exc:
-        raise SpecError(_describe(exc, model, source)) from None
+        raise SpecError(describe_errors(exc, model, source)) from None
 
 
 MAX_SPEC_BYTES = 1 << 20

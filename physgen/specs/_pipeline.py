@@ -1,14 +1,39 @@
-"""Pipeline specs: a named sequence of physgen CLI stages run in one command."""
+"""Pipeline specs: a named sequence of physgen CLI stages run in one command.
+
+Each step's ``args`` must be keyword arguments of the function behind its verb
+(:data:`STEP_FUNCTIONS`), checked when the spec loads: a misspelt argument fails ``physgen specs
+validate`` with its key path and a suggestion, before any step runs.
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, model_validator
 
 from physgen.specs._base import SpecModel
+from physgen.specs._options import OptionErrors, checking_plugins
 
-__all__ = ["PipelineStep", "PipelineSpec"]
+__all__ = ["STEP_FUNCTIONS", "PipelineStep", "PipelineSpec", "step_function"]
+
+STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "simulate": ("physgen.sim", "simulate"),
+    "import": ("physgen.io", "import_files"),
+    "observables": ("physgen.pipeline._runner", "observables_of_store"),
+    "train": ("physgen.train", "train"),
+    "generate": ("physgen.generate", "generate"),
+    "reweight": ("physgen.reweight", "reweight"),
+    "evaluate": ("physgen.report", "evaluate"),
+}
+"""Pipeline verb → (module, function) called with the step's ``args`` as keywords."""
+
+
+def step_function(verb: str) -> Callable[..., Any]:
+    """The function behind ``verb``; ImportError/AttributeError when this installation lacks it."""
+    module_name, attr = STEP_FUNCTIONS[verb]
+    return getattr(importlib.import_module(module_name), attr)
 
 
 class PipelineStep(SpecModel):
@@ -23,3 +48,20 @@ class PipelineSpec(SpecModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     steps: list[PipelineStep] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _arguments_fit(self, info: ValidationInfo):
+        """Every step's ``args`` are keywords of its function."""
+        if not checking_plugins(info):
+            return self
+        errors = OptionErrors("pipeline steps")
+        for i, step in enumerate(self.steps):
+            try:
+                func = step_function(step.run)
+            except (ImportError, AttributeError):
+                module, attr = STEP_FUNCTIONS[step.run]
+                errors.add(("steps", i, "run"), f"needs {module}.{attr}, which this installation does not provide")
+                continue
+            errors.call(func, step.args, ("steps", i, "args"))
+        errors.raise_any()
+        return self

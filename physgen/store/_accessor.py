@@ -28,7 +28,8 @@ class PhysgenAccessor:
 
     def _spec(self, role: str):
         entry = self.provenance.get("specs", {}).get(role)
-        return parse_spec(yaml.safe_load(entry["text"]), source=f"store provenance ({role})") if entry else None
+        return (parse_spec(yaml.safe_load(entry["text"]), source=f"store provenance ({role})", plugins=False)
+                if entry else None)
 
     @property
     def spec(self) -> DatasetSpec | None:

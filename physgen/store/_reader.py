@@ -1,8 +1,14 @@
-"""Opening stores lazily as dask-backed ``xarray.Dataset`` s, and validating them."""
+"""Opening stores lazily as dask-backed ``xarray.Dataset`` s, and validating them.
+
+Whatever is wrong with a store on disk — damaged metadata, a commit counter that does not fit
+the arrays, a damaged or missing chunk — is a :class:`physgen.errors.StoreError` naming the store,
+the variable (or file) and the events, never a traceback or silently wrong values.
+"""
 
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import dask
@@ -10,10 +16,14 @@ import dask.array as da
 import numpy as np
 import pint
 import xarray as xr
+import zarr
+from dask.base import tokenize
 
 from physgen.progress import event_progress
+from physgen.errors import StoreError
 from physgen.schema import EVENT
-from physgen.store._url import ATTR, normalise_url, open_physgen_group
+from physgen.store._chunks import EVERY_CHUNK_WRITTEN, CheckedArray, check_present, missing_chunks
+from physgen.store._url import ATTR, EXTRA, normalise_url, open_physgen_group
 from physgen.units import ureg
 
 __all__ = ["open_store", "read_provenance", "validate_store"]
@@ -24,12 +34,50 @@ def read_provenance(url: str | os.PathLike[str]) -> dict[str, Any]:
     return open_physgen_group(normalise_url(url), mode="r")[1]
 
 
+def _members(group: zarr.Group, meta: dict[str, Any], url: str) -> tuple[dict[str, zarr.Array], bool]:
+    """Every array of the store, and whether it carries the every-chunk-written mark; a damaged array
+    ``zarr.json`` is a :class:`StoreError` naming the file."""
+    try:
+        with warnings.catch_warnings():  # "not recognized as a component": a lost array is reported below
+            warnings.filterwarnings("ignore", "Object at .* is not recognized", category=UserWarning)
+            members = dict(group.members())
+    except Exception as exc:  # JSON or metadata errors of one member; find which to name it
+        expected = [*meta.get("schema", {}), *meta.get(EXTRA, {})]
+        expected += [d for v in meta.get("schema", {}).values() for d in v.get("dims", [])]
+        for name in dict.fromkeys(expected):
+            try:
+                group[name]
+            except KeyError:
+                continue
+            except Exception as inner:
+                msg = f"{url}/{name}/zarr.json is damaged ({type(inner).__name__}: {inner})"
+                raise StoreError(msg) from None
+        msg = f"cannot list the arrays of {url!r}: a member's metadata is damaged ({type(exc).__name__}: {exc})"
+        raise StoreError(msg) from None
+    arrays = {name: node for name, node in members.items() if isinstance(node, zarr.Array)}
+    return arrays, isinstance(members.get(EVERY_CHUNK_WRITTEN), zarr.Group)
+
+
+def _event_data(array: zarr.Array, url: str, name: str, committed: int, meta: dict[str, Any],
+                every_chunk: bool) -> da.Array:
+    if array.shape[0] < committed:
+        msg = (f"{url}: physgen.committed_events is {committed} but variable {name!r} holds only {array.shape[0]} "
+               f"events; the root metadata or the array's zarr.json is damaged")
+        raise StoreError(msg)
+    checked = CheckedArray(array, url, name, check_missing=every_chunk)
+    token = tokenize(url, name, array.shape, array.chunks, str(array.dtype), meta.get("created"), committed)
+    return da.from_array(checked, chunks=array.chunks, name=f"physgen-{name}-{token}", lock=False, fancy=False,
+                         meta=np.empty((0,) * array.ndim, dtype=array.dtype))[:committed]
+
+
 def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = None) -> xr.Dataset:
     """Open a store lazily: dask arrays chunked as on disk, only committed events visible.
 
     Each per-event array is cut to the committed event count on its own, so a store whose
     last append was interrupted (arrays of different lengths on disk) opens at its last
     commit. ``chunks={"event": n}`` re-chunks the dask arrays without touching the store.
+    Consolidated metadata (which xarray writes by default) is not read: the arrays' own
+    metadata is, so a store opens the same with or without it.
     """
     url = normalise_url(url)
     group, meta = open_physgen_group(url, mode="r")
@@ -37,20 +85,32 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     event_chunks = (chunks or {}).get(EVENT)
     # schema variables, then variables added later (weights), in commit order; arrays left by an
     # interrupted add_variable are not listed and stay hidden
-    visible = [*meta.get("schema", {}), *meta.get("extra_variables", {})]
+    visible = [*meta.get("schema", {}), *meta.get(EXTRA, {})]
     coords, data_vars = {}, {}
-    for name, array in group.arrays():
+    arrays, every_chunk = _members(group, meta, url)
+    for name, array in arrays.items():
         dims = tuple(array.metadata.dimension_names or ())
         attrs = dict(array.attrs)
         if dims == (name,) and EVENT not in dims:
-            coords[name] = xr.Variable(dims, array[...], attrs)
+            try:
+                values = array[...]
+            except Exception as exc:
+                msg = f"{url}: coordinate {name!r} cannot be read ({type(exc).__name__}: {exc})"
+                raise StoreError(msg) from None
+            if every_chunk and values.size and not np.any(values):
+                check_present(url, name, array, tuple(slice(0, n) for n in array.shape))
+            coords[name] = xr.Variable(dims, values, attrs)
         elif dims and dims[0] == EVENT and name in visible:
-            data = da.from_zarr(array)[:committed]
+            data = _event_data(array, url, name, committed, meta, every_chunk)
             if event_chunks:
                 data = data.rechunk({0: event_chunks})
             data_vars[name] = xr.Variable(dims, data, attrs)
-    ds = xr.Dataset({name: data_vars[name] for name in visible if name in data_vars}, coords=coords,
-                    attrs={ATTR: meta})
+    lost = [name for name in visible if name not in data_vars]
+    if lost:
+        msg = (f"{url}: committed variables {lost} are missing or not per-event arrays (a deleted or damaged "
+               f"{lost[0]}/zarr.json?); the store is damaged")
+        raise StoreError(msg)
+    ds = xr.Dataset({name: data_vars[name] for name in visible}, coords=coords, attrs={ATTR: meta})
     ds.encoding["source"] = url
     return ds
 
@@ -58,8 +118,13 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
 def validate_store(url: str | os.PathLike[str], *, check_values: bool = True, progress: bool = False) -> list[str]:
     """Problems found in a store (empty list: valid). Opening failures raise :class:`StoreError`.
 
-    ``check_values`` reads every schema variable once, chunk by chunk (``progress``: with an events/s bar),
-    for NaN/inf and values outside ``valid_range``."""
+    Checks provenance, schema (dims, shapes, dtypes, chunking), units, that every chunk of the
+    committed events exists on disk (in stores physgen wrote itself, see :mod:`physgen.store._chunks`)
+    and, with ``check_values``, reads every committed chunk once, event block by event block
+    (``progress``: with an events/s bar): a damaged chunk (Zstd checksum), NaN/inf or values outside
+    a variable's ``valid_range`` are problems.
+    """
+    url = normalise_url(url)
     ds = open_store(url)
     meta = ds.attrs[ATTR]
     problems: list[str] = []
@@ -77,7 +142,7 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True, pr
             problems.append(f"variable {name!r}: dtype {var.dtype} != schema {expected['dtype']}")
         if var.chunks and any(len(c) > 1 for c in var.chunks[1:]):
             problems.append(f"variable {name!r} is chunked along non-event dims: {var.chunks}")
-    for name, expected in meta.get("extra_variables", {}).items():
+    for name, expected in meta.get(EXTRA, {}).items():
         if name not in ds:
             problems.append(f"added variable {name!r} is committed but missing")
         elif ds[name].dims != (EVENT,) or str(ds[name].dtype) != expected["dtype"]:
@@ -97,33 +162,62 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True, pr
             ds.pint.quantify()
         except Exception as exc:
             problems.append(f"ds.pint.quantify() fails: {exc}")
+    group, _ = open_physgen_group(url, mode="r")
+    arrays, every_chunk = _members(group, meta, url)
+    if every_chunk:
+        for name in ds.variables:
+            n_events = ds.sizes[EVENT] if name in ds.data_vars else None
+            for chunk in missing_chunks(url, str(name), arrays[str(name)], n_events):
+                problems.append(f"chunk file {chunk} is missing (deleted?); its events would read as zeros")
     if check_values and not problems:
-        problems += _value_problems(ds, meta, progress=progress, label=os.fspath(url))
+        problems += _value_problems(ds, [*meta.get("schema", {}), *meta.get(EXTRA, {})], progress=progress,
+                                    label=url, step=int(meta.get("chunk_events") or 0))
     return problems
 
 
-def _value_problems(ds: xr.Dataset, meta: dict[str, Any], *, progress: bool, label: str) -> list[str]:
-    """NaN/inf and out-of-range values of the numeric schema variables, in one pass over the events."""
+def _value_problems(ds: xr.Dataset, names: list[str], *, progress: bool, label: str, step: int) -> list[str]:
+    """Damaged chunks, NaN/inf and values outside ``valid_range`` of the numeric variables ``names``, in
+    one pass over the events in blocks of ``step``; a variable with a damaged chunk is reported once."""
     n_events = int(ds.sizes.get(EVENT, 0))
-    names = [n for n in meta.get("schema", {}) if np.issubdtype(ds[n].dtype, np.number)]
+    names = [n for n in names if np.issubdtype(ds[n].dtype, np.number)]
     if not n_events or not names:
         return []
     low, high = dict.fromkeys(names, np.inf), dict.fromkeys(names, -np.inf)
-    step = max(int(meta.get("chunk_events") or n_events), 1)
+    damaged: dict[str, str] = {}
+    step = max(step or n_events, 1)
     with event_progress(f"validate {label}", total=n_events, enabled=progress) as advance:
         for start in range(0, n_events, step):
             part = ds[names].isel({EVENT: slice(start, start + step)})
-            lows, highs = dask.compute({n: part[n].min(skipna=False) for n in names},
-                                       {n: part[n].max(skipna=False) for n in names})
-            for n in names:  # a NaN anywhere (min/max with skipna=False) stays NaN
-                low[n] = min(low[n], float(lows[n])) if not np.isnan(lows[n]) else np.nan
-                high[n] = max(high[n], float(highs[n])) if not np.isnan(highs[n]) else np.nan
+            for n, (lo, hi) in _block_extrema(part, [n for n in names if n not in damaged], damaged).items():
+                low[n] = min(low[n], lo) if not np.isnan(lo) else np.nan  # a NaN anywhere stays NaN
+                high[n] = max(high[n], hi) if not np.isnan(hi) else np.nan
             advance(min(step, n_events - start))
     problems = []
     for n in names:
         valid = ds[n].attrs.get("valid_range")
-        if not (np.isfinite(low[n]) and np.isfinite(high[n])):
+        if n in damaged:
+            problems.append(damaged[n])
+        elif not (np.isfinite(low[n]) and np.isfinite(high[n])):
             problems.append(f"variable {n!r} holds NaN or inf")
         elif valid is not None and (low[n] < valid[0] or high[n] > valid[1]):
             problems.append(f"variable {n!r}: values [{low[n]:g}, {high[n]:g}] outside valid_range {valid}")
     return problems
+
+
+def _block_extrema(part: xr.Dataset, names: list[str], damaged: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """``(min, max)`` of each of ``names`` in one event block (NaN when it holds one), read together; when a
+    chunk cannot be read, variable by variable, recording the unreadable ones in ``damaged``."""
+    try:
+        lows, highs = dask.compute({n: part[n].min(skipna=False) for n in names},
+                                   {n: part[n].max(skipna=False) for n in names})
+        return {n: (float(lows[n]), float(highs[n])) for n in names}
+    except StoreError:
+        if len(names) == 1:
+            raise
+    extrema = {}
+    for n in names:
+        try:
+            extrema.update(_block_extrema(part, [n], damaged))
+        except StoreError as exc:
+            damaged[n] = str(exc)
+    return extrema

@@ -5,7 +5,7 @@ then committed by recording it under ``physgen.extra_variables`` in the root att
 (one atomic write of the root metadata). :func:`physgen.store.open_store` shows only
 arrays that are in the schema or committed there, so a process killed while adding a
 variable leaves the store exactly as it was, and rerunning the same call completes it.
-Existing variables are never rewritten.
+Existing variables are never rewritten. The call holds the store's writer lock.
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError
 from physgen.schema import EVENT
+from physgen.store._lock import store_lock
 from physgen.store._reader import read_provenance
-from physgen.store._url import ATTR, normalise_url, open_root
+from physgen.store._url import ATTR, EXTRA, has_consolidated_metadata, normalise_url, open_root, write_root_attrs
+from physgen.store._writer import writing
 
 __all__ = ["EXTRA", "add_variable"]
-
-EXTRA = "extra_variables"
-"""Key of the root ``physgen`` attributes listing committed extra variables: ``{name: record}``."""
 
 
 def add_variable(
@@ -36,6 +35,7 @@ def add_variable(
     attrs: dict[str, Any],
     provenance: dict[str, Any],
     overwrite: bool = False,
+    lock: bool = True,
 ) -> None:
     """Add the per-event variable ``name`` (dims ``(event,)``) to the store at ``url``.
 
@@ -44,9 +44,15 @@ def add_variable(
     the commit. Adding a name that is already committed needs ``overwrite=True``; schema
     variables can never be replaced. With ``overwrite`` the old variable is retracted before
     the new one is written, so an interrupted overwrite leaves the store without it (and
-    consistent) until the call is rerun.
+    consistent) until the call is rerun. ``lock=False`` skips the writer lock (object stores).
     """
     url = normalise_url(url)
+    with store_lock(url, enabled=lock):
+        _add_variable(url, name, data, attrs=attrs, provenance=provenance, overwrite=overwrite)
+
+
+def _add_variable(url: str, name: str, data: Any, *, attrs: dict[str, Any], provenance: dict[str, Any],
+                  overwrite: bool) -> None:
     meta = read_provenance(url)
     if not name.isidentifier():
         msg = f"variable name must be a Python identifier (letters, digits, _), got {name!r}"
@@ -68,14 +74,16 @@ def add_variable(
         raise SchemaError(msg)
     group = open_root(url, mode="r+")
     _check_no_uncommitted_events(group, meta, url)
-    if name in extras:
-        del extras[name]
-        group.attrs[ATTR] = {**meta, EXTRA: extras}
-    dtype = np.dtype(getattr(data, "dtype", np.float64))
-    _write_array(group, name, data, dtype, chunk_events=int(meta["chunk_events"]), attrs=attrs)
-    record = {"dims": [], "shape": [], "dtype": str(dtype), "units": attrs["units"],
-              "added": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "provenance": provenance}
-    _commit_variable(group, name, record)
+    consolidated = has_consolidated_metadata(url)
+    with writing(url, n_events):
+        if name in extras:
+            del extras[name]
+            write_root_attrs(group, {**meta, EXTRA: extras}, consolidated=consolidated)
+        dtype = np.dtype(getattr(data, "dtype", np.float64))
+        _write_array(group, name, data, dtype, chunk_events=int(meta["chunk_events"]), attrs=attrs)
+        record = {"dims": [], "shape": [], "dtype": str(dtype), "units": attrs["units"],
+                  "added": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "provenance": provenance}
+        _commit_variable(group, name, record, consolidated=consolidated)
 
 
 def _check_no_uncommitted_events(group, meta: dict[str, Any], url: str) -> None:
@@ -91,17 +99,18 @@ def _check_no_uncommitted_events(group, meta: dict[str, Any], url: str) -> None:
 def _write_array(group, name: str, data: Any, dtype: np.dtype, *, chunk_events: int, attrs: dict[str, Any]) -> None:
     n_events = int(data.shape[0])
     array = group.create_array(name, shape=(n_events,), chunks=(chunk_events,), dtype=dtype,
-                               compressors=ZstdCodec(level=3), fill_value=0, dimension_names=(EVENT,),
-                               attributes=dict(attrs), overwrite=True)
+                               compressors=ZstdCodec(level=3, checksum=True), fill_value=0,
+                               dimension_names=(EVENT,),
+                               attributes=dict(attrs), overwrite=True, config={"write_empty_chunks": True})
     for start in range(0, n_events, chunk_events):
         stop = min(start + chunk_events, n_events)
         array[start:stop] = np.asarray(data[start:stop], dtype=dtype)
 
 
-def _commit_variable(group, name: str, record: dict[str, Any]) -> None:
+def _commit_variable(group, name: str, record: dict[str, Any], *, consolidated: bool) -> None:
     meta = dict(group.attrs[ATTR])
     meta[EXTRA] = {**meta.get(EXTRA, {}), name: record}
     entry = {"action": "add_variable", "variable": name, "time": record["added"],
              "committed_events": meta["committed_events"], **record["provenance"]}
     meta["history"] = [*meta.get("history", []), entry]
-    group.attrs[ATTR] = meta
+    write_root_attrs(group, meta, consolidated=consolidated)

@@ -4,13 +4,21 @@ Commit protocol: an append first grows every array and writes the new events, th
 raises ``physgen.committed_events`` in the root attributes. Readers see only the first
 ``committed_events`` events, so a process killed during an append leaves the store
 readable at its last commit; :func:`open_writer` in ``resume`` mode trims whatever an
-interrupted append wrote beyond that point before continuing.
+interrupted append wrote beyond that point before continuing. Every chunk is written, even
+an all-zero one (``write_empty_chunks``), so a chunk missing on disk is detectable damage (see
+:mod:`physgen.store._chunks`), and every chunk carries a Zstd content checksum, so a flipped bit
+is a read error rather than a wrong value. A write that fails (disk full, read-only) is a :class:`StoreError`;
+the store keeps its committed events.
+
+Callers hold the store's writer lock (:func:`physgen.store.store_lock`) around a whole run:
+``create_store`` and ``open_writer`` do not take it, since a writer object has no end of life.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from importlib.metadata import version as _pkg_version
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -18,21 +26,46 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError, StoreExistsError
+from physgen.provenance import package_version
 from physgen.schema import EVENT, StoreSchema, VariableSchema
-from physgen.store._url import ATTR, open_physgen_group, open_root, remove_store, store_exists
+from physgen.store._chunks import EVERY_CHUNK_WRITTEN
+from physgen.store._lock import holds_lock
+from physgen.store._url import (
+    ATTR,
+    has_consolidated_metadata,
+    is_local,
+    local_path,
+    open_physgen_group,
+    open_root,
+    remove_store,
+    store_exists,
+    write_root_attrs,
+)
 
 __all__ = ["StoreWriter", "create_store", "open_writer", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 
+WRITE_CONFIG = {"array.write_empty_chunks": True}
+
 Mode = Literal["create", "overwrite", "resume"]
 
 
 def physgen_version() -> str:
+    return package_version("physgen")
+
+
+@contextmanager
+def writing(url: str, committed: int) -> Iterator[None]:
+    """Turn an operating-system write error (disk full, read-only, permissions) into a :class:`StoreError`."""
     try:
-        return _pkg_version("physgen")
-    except Exception:  # running from a source tree that is not installed
-        return "0+unknown"
+        yield
+    except OSError as exc:
+        what = exc.strerror or str(exc)
+        where = f" ({exc.filename})" if exc.filename else ""
+        msg = (f"cannot write {url!r}: {what}{where}; the store keeps its {committed} committed events — "
+               f"fix the cause and rerun with --resume")
+        raise StoreError(msg) from None
 
 
 def _variable_schema_dict(v: VariableSchema) -> dict[str, Any]:
@@ -47,6 +80,9 @@ class StoreWriter:
         self.schema = schema
         self.url = url
         self._meta: dict[str, Any] = dict(group.attrs[ATTR])
+        self._consolidated = has_consolidated_metadata(url)
+        with zarr.config.set(WRITE_CONFIG):  # the array config is fixed when an array is opened
+            self._arrays = {v.name: group[v.name] for v in schema.variables}
 
     @property
     def committed_events(self) -> int:
@@ -66,20 +102,22 @@ class StoreWriter:
         if n == 0:
             return self.committed_events
         start, stop = self.committed_events, self.committed_events + n
-        for var in self.schema.variables:
-            self._write_variable(var, start, np.asarray(batch[var.name]).astype(var.dtype, copy=False))
-        self._commit(committed_events=stop)
+        with writing(self.url, start):
+            for var in self.schema.variables:
+                self._write_variable(var, start, np.asarray(batch[var.name]).astype(var.dtype, copy=False))
+            self._commit(committed_events=stop)
         return stop
 
     def _write_variable(self, var: VariableSchema, start: int, data: np.ndarray) -> None:
         """Grow one array to ``start + len(data)`` events and write them (not yet visible to readers)."""
-        array = self.group[var.name]
+        array = self._arrays[var.name]
         array.resize((start + len(data), *var.shape))
         array[start:] = data
 
     def update_provenance(self, **fields: Any) -> None:
         """Merge ``fields`` into the provenance attributes (one atomic write of the root metadata)."""
-        self._commit(**fields)
+        with writing(self.url, self.committed_events):
+            self._commit(**fields)
 
     def record_run(self, action: str, provenance: dict[str, Any], consistent: tuple[str, ...] = ()) -> None:
         """Record a run that writes into this store (``create``, ``overwrite`` or ``resume``).
@@ -119,13 +157,19 @@ class StoreWriter:
 
     def _commit(self, **fields: Any) -> None:
         self._meta.update(fields)
-        self.group.attrs[ATTR] = self._meta
+        self.group = write_root_attrs(self.group, self._meta, consolidated=self._consolidated)
 
     def _trim_uncommitted(self) -> None:
-        for var in self.schema.variables:
-            array = self.group[var.name]
-            if array.shape[0] != self.committed_events:
-                array.resize((self.committed_events, *var.shape))
+        """Drop what an interrupted append wrote: events beyond the commit and (holding the lock, so no
+        other writer's) temporary ``*.partial`` files of a local store's interrupted atomic writes."""
+        with writing(self.url, self.committed_events):
+            for var in self.schema.variables:
+                array = self._arrays[var.name]
+                if array.shape[0] != self.committed_events:
+                    array.resize((self.committed_events, *var.shape))
+            if is_local(self.url) and holds_lock(self.url):
+                for leftover in local_path(self.url).rglob("*.partial"):
+                    leftover.unlink(missing_ok=True)
 
 
 def create_store(
@@ -159,12 +203,19 @@ def create_store(
         if not _is_physgen_store(url):
             msg = f"refusing to overwrite {url!r}: it exists and is not a physgen store"
             raise StoreExistsError(msg)
-        remove_store(url)
+        with writing(url, 0):
+            remove_store(url)
+    with writing(url, 0):
+        return _create(url, schema, chunk_events, provenance, "overwrite" if exists else "create")
+
+
+def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[str, Any], action: str) -> StoreWriter:
     group = open_root(url, mode="w")
     for dim, (values, attrs) in schema.coords.items():
         values = np.asarray(values)
         coord = group.create_array(dim, shape=values.shape, dtype=values.dtype, dimension_names=(dim,),
-                                   attributes=dict(attrs), compressors=None, fill_value=0)
+                                   attributes=dict(attrs), compressors=ZstdCodec(level=3, checksum=True),
+                                   fill_value=0, config={"write_empty_chunks": True})
         coord[...] = values
     for var in schema.variables:
         group.create_array(
@@ -172,11 +223,13 @@ def create_store(
             shape=(0, *var.shape),
             chunks=(chunk_events, *var.shape),
             dtype=var.dtype,
-            compressors=ZstdCodec(level=3),
+            compressors=ZstdCodec(level=3, checksum=True),
             fill_value=0,
             dimension_names=(EVENT, *var.dims),
             attributes=var.attrs,
         )
+    group.create_group(EVERY_CHUNK_WRITTEN, attributes={
+        "description": "physgen wrote every chunk of this store's arrays: a missing chunk file is damage"})
     meta = {
         "format_version": FORMAT_VERSION,
         "committed_events": 0,
@@ -188,7 +241,7 @@ def create_store(
     }
     group.attrs[ATTR] = meta
     writer = StoreWriter(group, schema, url)
-    writer.record_run("overwrite" if exists else "create", provenance)
+    writer.record_run(action, provenance)
     return writer
 
 

@@ -1,41 +1,60 @@
 """Streaming batches from a Zarr store into torch: lazy chunk reads, a shuffle buffer across
-chunks, per-worker (and per-rank) chunk sharding, exact resume.
+chunks, per-rank chunk sharding, worker processes that hand data over in shared memory, exact resume.
 
-One epoch visits the store's event chunks (within the training range) in an order drawn
-from ``(seed, epoch)``; rank ``r`` of ``world`` takes every ``world``-th chunk, and data-loader
-worker ``w`` of ``W`` every ``W``-th of those. Each worker keeps ``READ_AHEAD`` pieces in flight:
-all variables of a piece are read concurrently with Zarr's asynchronous API, then a thread applies
-the forward transforms and packs the variables side by side into one ``(events, width)`` float32
-block. The block goes through a fixed shuffle buffer of ``buffer_events`` rows: as many random
-buffer rows as the block has are taken out (one gather: the next events to yield) and the block's
-rows take their places (one scatter). Each event is copied twice, memory is bounded by the buffer
-and ``READ_AHEAD + 1`` pieces whatever the store size, and a batch is a contiguous row slice
-handed over as one tensor. The shuffle draws from ``default_rng((seed, epoch, rank, w))`` and the
-transforms (e.g. smearing) of piece ``i`` from ``default_rng((seed, epoch, rank, w, 1, i))``, so
-the whole epoch is a deterministic function of those numbers: the data position saved in a
-checkpoint is just ``(epoch, batches consumed)`` and resuming replays the epoch up to there
-without yielding (see :func:`worker_skips`). The last partial batch of each worker is dropped.
+One epoch of rank ``r`` of ``world`` visits every ``world``-th of the store's event chunks (within
+the training range) in an order drawn from ``(seed, epoch)``. Each chunk (or piece of one, see
+:meth:`StreamPlan.pieces_for`) is read — all variables at once, with Zarr's asynchronous API —
+transformed (smearing draws from ``default_rng((seed, epoch, rank, 0, 1, i))`` for piece ``i``) and
+packed side by side into one ``(events, width)`` float32 block. With ``num_workers=0`` threads of
+this process do that, ``READ_AHEAD`` pieces ahead; with worker processes each worker packs its
+pieces straight into shared memory, so a piece crosses the process boundary as one file
+descriptor, not as pickled data.
+
+One shuffling thread then passes the pieces, in order, through a fixed shuffle buffer of
+``buffer_events`` rows: as many random buffer rows as the piece has are taken out (one gather:
+the next events to yield) and the piece's rows take their places (one scatter), drawn from
+``default_rng((seed, epoch, rank, 0))``. It cuts its output into blocks of whole batches (allocated
+in pinned memory when the batches go to CUDA); the consuming thread only slices those blocks, so a
+batch is a view, one contiguous tensor, and the consumer never waits for reads or shuffles the
+threads could do meanwhile. Each event is copied three times (pack, scatter, gather), memory is
+bounded by the buffer, ``READ_AHEAD`` pieces and ``BLOCKS_AHEAD`` blocks whatever the store size.
+
+The epoch is a deterministic function of the plan and ``epoch`` alone — the same batches in the
+same order for any number of loader workers — so the data position saved in a checkpoint is
+``(epoch, batches consumed)`` and resuming replays the epoch up to there without yielding. The
+last partial batch of the epoch is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import zarr.api.asynchronous as zarr_async
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, Dataset
+from zarr.abc.codec import SupportsSyncCodec
+from zarr.abc.store import SupportsGetSync
+from zarr.core.buffer import default_buffer_prototype
+from zarr.core.chunk_grids import RegularChunkGrid
+from zarr.core.metadata import ArrayV3Metadata
 
+from physgen.store._chunks import EVERY_CHUNK_WRITTEN, check_present, read_error
 from physgen.store._url import open_root, zarr_store
 from physgen.train._transforms import TransformSet
 
-__all__ = ["READ_AHEAD", "StoreStream", "StreamPlan", "make_loader", "worker_skips"]
+__all__ = ["BLOCKS_AHEAD", "READ_AHEAD", "StoreStream", "StreamPlan", "make_loader"]
 
 READ_AHEAD = 2
-"""Pieces read (and transformed) in background threads while the current one is shuffled and batched."""
+"""Pieces read and transformed ahead of the shuffle (per worker process when there are workers)."""
+BLOCKS_AHEAD = 2
+"""Shuffled blocks of whole batches queued for the consumer."""
 
 
 @dataclass(frozen=True)
@@ -70,51 +89,102 @@ class StreamPlan:
         order = np.random.default_rng((self.seed, epoch)).permutation(len(edges))
         return [edges[i] for i in order][self.rank::self.world]
 
-    def worker_batches(self, epoch: int, workers: int) -> list[int]:
-        """Full batches each of ``workers`` data-loader workers yields in ``epoch`` (partial batch dropped)."""
-        mine = self.chunks(epoch)
-        return [sum(b - a for a, b in mine[w::workers]) // self.batch_size for w in range(workers)]
+    def stream_key(self, epoch: int) -> tuple[int, int, int, int]:
+        """Seed of this rank's shuffle in ``epoch``; the last entry (0) keeps the epochs of earlier
+        versions, whose loader ran one stream per worker, for the in-process loader."""
+        return (self.seed, epoch, self.rank, 0)
 
-    def batches_per_epoch(self, epoch: int, workers: int) -> int:
-        return sum(self.worker_batches(epoch, workers))
+    def batches_per_epoch(self, epoch: int, workers: int | None = None) -> int:
+        """Full batches this rank yields in ``epoch`` (the same for any number of loader ``workers``)."""
+        return sum(b - a for a, b in self.chunks(epoch)) // self.batch_size
 
 
-def worker_skips(counts: list[int], skip: int) -> tuple[list[int], int]:
-    """Batches each worker must drop so that the loader resumes after its first ``skip`` batches,
-    and the worker whose batch comes next.
+class _ChunkDecoder:
+    """Whole event chunks of one array through Zarr's synchronous store and codec protocols
+    (``SupportsGetSync``, ``SupportsSyncCodec``): no event loop, no thread hand-off per chunk, about
+    half the CPU time of Zarr's asynchronous read. :meth:`of` says whether an array allows it (a local
+    or in-memory store, codecs with a synchronous path, chunks along ``event`` only)."""
 
-    torch's DataLoader returns worker batches round-robin in worker order (``in_order``),
-    passing over exhausted workers; worker ``w`` yields ``counts[w]`` batches. A resumed
-    loader starts its cycle at its worker 0, so worker ids are rotated to start at the next one.
-    """
-    order = [w for round_ in range(max(counts, default=0)) for w, count in enumerate(counts) if count > round_]
-    skips = [0] * len(counts)
-    for w in order[:skip]:
-        skips[w] += 1
-    return skips, order[skip] if skip < len(order) else 0
+    def __init__(self, array, url: str, name: str, check_missing: bool):
+        self.array, self.meta = array, array.metadata
+        self.url, self.name, self.check_missing = url, name, check_missing
+        self.size = self.meta.chunk_grid.chunk_shape[0]
+        self.spec = self.meta.get_chunk_spec((0,) * array.ndim, array.config, default_buffer_prototype())
+        self.keys: dict[int, str] = {}
+
+    @classmethod
+    def of(cls, array, url: str, name: str, check_missing: bool) -> _ChunkDecoder | None:
+        meta = array.metadata
+        ok = (isinstance(meta, ArrayV3Metadata) and isinstance(array.store_path.store, SupportsGetSync)
+              and isinstance(meta.chunk_grid, RegularChunkGrid) and meta.chunk_grid.chunk_shape[1:] == array.shape[1:]
+              and all(isinstance(codec, SupportsSyncCodec) for codec in meta.codecs))
+        return cls(array, url, name, check_missing) if ok else None
+
+    def read(self, a: int, b: int) -> np.ndarray:
+        out = np.empty((b - a, *self.array.shape[1:]), dtype=self.array.dtype)
+        for chunk in range(a // self.size, (b - 1) // self.size + 1):
+            lo, hi = max(a, chunk * self.size), min(b, (chunk + 1) * self.size)
+            key = self.keys.get(chunk) or self.keys.setdefault(chunk, self.meta.encode_chunk_key((chunk,) + (0,) * (
+                self.array.ndim - 1)))
+            data = (self.array.store_path / key).get_sync(prototype=self.spec.prototype)
+            if data is None:  # a chunk never written holds the fill value, unless the store writes every chunk
+                if self.check_missing:
+                    region = (slice(lo, hi), *(slice(0, n) for n in self.array.shape[1:]))
+                    check_present(self.url, self.name, self.array, region)
+                out[lo - a:hi - a] = self.meta.fill_value
+                continue
+            try:
+                for codec in reversed(self.meta.codecs):
+                    data = codec._decode_sync(data, self.spec)
+            except Exception as exc:  # a damaged chunk: zstd, checksum or shape errors from the codecs
+                raise read_error(self.url, self.name, f"events {lo}:{hi}", exc) from None
+            out[lo - a:hi - a] = data.as_numpy_array()[lo - chunk * self.size:hi - chunk * self.size]
+        return out
 
 
 class _Reader:
-    """Reads event ranges of all variables at once, concurrently, with Zarr's asynchronous API on an
-    event loop of its own (a third faster than one synchronous read per variable)."""
+    """Reads event ranges of all variables: chunk by chunk through :class:`_ChunkDecoder` in the calling
+    thread where Zarr allows it, else all variables at once, concurrently, with Zarr's asynchronous
+    API on an event loop of its own (remote stores). A damaged chunk is a
+    :class:`~physgen.errors.StoreError` naming it, and so is a missing one in a store that writes
+    every chunk (an all-zero range is checked against the chunks on disk, as
+    :func:`physgen.store.open_store` does)."""
 
     def __init__(self, url: str, variables: tuple[str, ...]):
+        self.url = url
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="physgen-reader", daemon=True)
         self.thread.start()
         self.arrays = asyncio.run_coroutine_threadsafe(self._open(url, variables), self.loop).result()
+        decoders = {v: _ChunkDecoder.of(array, url, v, self.check_missing) for v, array in self.arrays.items()}
+        self.decoders = decoders if all(d is not None for d in decoders.values()) else None
 
-    @staticmethod
-    async def _open(url: str, variables: tuple[str, ...]) -> dict:
-        group = await zarr_async.open_group(zarr_store(url, read_only=True), mode="r")
+    async def _open(self, url: str, variables: tuple[str, ...]) -> dict:
+        group = await zarr_async.open_group(zarr_store(url, read_only=True), mode="r", use_consolidated=False)
+        try:
+            await group.getitem(EVERY_CHUNK_WRITTEN)
+            self.check_missing = True
+        except KeyError:
+            self.check_missing = False
         return {v: await group.getitem(v) for v in variables}
 
+    async def _read_one(self, name: str, array, a: int, b: int) -> np.ndarray:
+        try:
+            values = await array.getitem(slice(a, b))
+        except Exception as exc:  # a damaged chunk: zstd, codec or shape errors from zarr
+            raise read_error(self.url, name, f"events {a}:{b}", exc) from None
+        if self.check_missing and values.size and not np.any(values):
+            check_present(self.url, name, array, (slice(a, b), *(slice(0, n) for n in array.shape[1:])))
+        return values
+
     async def _read(self, a: int, b: int) -> dict[str, np.ndarray]:
-        values = await asyncio.gather(*(array.getitem(slice(a, b)) for array in self.arrays.values()))
+        values = await asyncio.gather(*(self._read_one(name, array, a, b) for name, array in self.arrays.items()))
         return dict(zip(self.arrays, values, strict=True))
 
-    def read(self, a: int, b: int) -> Future:
-        return asyncio.run_coroutine_threadsafe(self._read(a, b), self.loop)
+    def read(self, a: int, b: int) -> dict[str, np.ndarray]:
+        if self.decoders is not None:
+            return {v: decoder.read(a, b) for v, decoder in self.decoders.items()}
+        return asyncio.run_coroutine_threadsafe(self._read(a, b), self.loop).result()
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -122,15 +192,49 @@ class _Reader:
         self.loop.close()
 
 
-def _load(raw: Future, n: int, transforms: TransformSet, rng: np.random.Generator) -> np.ndarray:
-    """A piece of ``n`` events, once read, transformed and packed as ``(events, width)`` float32 (in a thread)."""
-    data = transforms.forward(raw.result(), rng)
-    columns = [x.reshape(n, -1) for x in data.values()]
-    packed = np.empty((n, sum(c.shape[1] for c in columns)), dtype=np.float32)
-    edges = np.cumsum([0] + [c.shape[1] for c in columns])
-    for column, lo, hi in zip(columns, edges[:-1], edges[1:], strict=True):
-        packed[:, lo:hi] = column
-    return packed
+class _Pieces(Dataset):
+    """The pieces of one rank's epoch by index, each read, transformed and packed as ``(events, width)``
+    float32. A map-style dataset so that DataLoader worker processes can make them (each opens its
+    own reader); ``shared`` packs straight into shared memory, which crosses to the parent as a handle."""
+
+    def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, width: int, shared: bool):
+        self.url, self.variables, self.transforms, self.width, self.shared = (
+            plan.url, plan.variables, transforms, width, shared)
+        self.ranges = plan.chunks(epoch)
+        self.key = plan.stream_key(epoch)
+        self.reader: _Reader | None = None
+
+    def __len__(self) -> int:
+        return len(self.ranges)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        if self.reader is None:  # opened in the process that reads (a worker has its own copy of self)
+            self.reader = _Reader(self.url, self.variables)
+        a, b = self.ranges[i]
+        packed = torch.empty((b - a, self.width), dtype=torch.float32)
+        if self.shared:
+            packed.share_memory_()
+        data = self.transforms.forward(self.reader.read(a, b), np.random.default_rng((*self.key, 1, i)))
+        rows, column = packed.numpy(), 0
+        for x in data.values():
+            x = x.reshape(b - a, -1)
+            rows[:, column:column + x.shape[1]] = x
+            column += x.shape[1]
+        return packed
+
+    def in_threads(self) -> Iterator[torch.Tensor]:
+        """All pieces in order, ``READ_AHEAD`` of them read and transformed ahead in threads."""
+        try:
+            with ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="physgen-piece") as pool:
+                pending = deque(pool.submit(self.__getitem__, i) for i in range(min(READ_AHEAD, len(self))))
+                for i in range(len(self)):
+                    if i + READ_AHEAD < len(self):
+                        pending.append(pool.submit(self.__getitem__, i + READ_AHEAD))
+                    yield pending.popleft().result()
+        finally:
+            if self.reader is not None:
+                self.reader.close()
+                self.reader = None
 
 
 def _as_records(rows: np.ndarray) -> np.ndarray:
@@ -141,26 +245,28 @@ def _as_records(rows: np.ndarray) -> np.ndarray:
 
 
 class _ShuffleBuffer:
-    """A fixed buffer of ``capacity`` rows: :meth:`exchange` takes random rows out and puts new rows in."""
+    """A fixed buffer of ``capacity`` rows: :meth:`exchange` takes random rows out and puts new rows in.
+    Output blocks come from ``allocate(rows, width)`` (torch tensors: pinned memory for CUDA)."""
 
-    def __init__(self, capacity: int, rng: np.random.Generator):
-        self.capacity, self.rng = capacity, rng
+    def __init__(self, capacity: int, rng: np.random.Generator, allocate):
+        self.capacity, self.rng, self.allocate = capacity, rng, allocate
         self.rows: np.ndarray | None = None
         self.filled = 0
 
-    def exchange(self, block: np.ndarray, carry: np.ndarray) -> np.ndarray:
+    def exchange(self, block: np.ndarray, carry: np.ndarray) -> torch.Tensor:
         """Put ``block`` in; return ``carry`` followed by as many rows as the buffer could not keep,
         drawn at random from the buffer (one gather into the output, one scatter of the block)."""
         if self.rows is None:
-            self.rows = np.empty((self.capacity, block.shape[1]), dtype=block.dtype)
+            self.rows = np.empty((self.capacity, block.shape[1]), dtype=np.float32)
         fill = min(len(block), self.capacity - self.filled)
         self.rows[self.filled:self.filled + fill] = block[:fill]
         self.filled += fill
         rest = block[fill:]
-        out = np.empty((len(carry) + len(rest), block.shape[1]), dtype=block.dtype)
-        out[:len(carry)] = carry
+        out = self.allocate(len(carry) + len(rest), block.shape[1])
+        values = out.numpy()
+        values[:len(carry)] = carry
         done = len(carry)
-        rows, new, taken = _as_records(self.rows), _as_records(rest), _as_records(out)
+        rows, new, taken = _as_records(self.rows), _as_records(rest), _as_records(values)
         for start in range(0, len(new), self.capacity):
             part = new[start:start + self.capacity]
             slots = self.rng.choice(self.capacity, len(part), replace=False)
@@ -169,60 +275,96 @@ class _ShuffleBuffer:
             done += len(part)
         return out
 
-    def drain(self, carry: np.ndarray) -> np.ndarray:
+    def drain(self, carry: np.ndarray) -> torch.Tensor:
         """``carry`` followed by everything left in the buffer, in random order."""
-        if self.rows is None:
-            return carry
-        left = self.rows[:self.filled][self.rng.permutation(self.filled)]
-        return np.concatenate([carry, left]) if len(carry) else left
+        order = self.rng.permutation(self.filled) if self.rows is not None else np.empty(0, dtype=np.int64)
+        out = self.allocate(len(carry) + len(order), carry.shape[1])
+        values = out.numpy()
+        values[:len(carry)] = carry
+        if len(order):
+            np.take(_as_records(self.rows[:self.filled]), order, out=_as_records(values)[len(carry):])
+        return out
 
 
-class StoreStream(IterableDataset):
+_END = object()
+
+
+class StoreStream:
     """Packed batches ``(batch, width)`` float32, transformed, of one epoch of a store, per :class:`StreamPlan`
     (variables side by side in ``plan.variables`` order; :func:`make_loader` unpacks them by name)."""
 
-    def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, skip: int = 0):
-        super().__init__()
-        self.plan, self.transforms, self.epoch, self.skip = plan, transforms, epoch, skip
+    def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, width: int, skip: int = 0,
+                 num_workers: int = 0, pin_memory: bool = False):
+        self.plan, self.transforms, self.epoch, self.width, self.skip = plan, transforms, epoch, width, skip
+        self.num_workers, self.pin_memory = num_workers, pin_memory
 
-    def __iter__(self):
-        info = get_worker_info()
-        worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        plan = self.plan
-        skips, first = worker_skips(plan.worker_batches(self.epoch, workers), self.skip)
-        worker = (worker + first) % workers
-        skip = skips[worker]
-        key = (plan.seed, self.epoch, plan.rank, worker)
-        buffer = _ShuffleBuffer(plan.buffer_events, np.random.default_rng(key))
-        ranges = plan.chunks(self.epoch)[worker::workers]
-        reader = _Reader(plan.url, plan.variables)
+    def _allocate(self, rows: int, width: int) -> torch.Tensor:
+        return torch.empty((rows, width), dtype=torch.float32, pin_memory=self.pin_memory)
 
-        def load(i: int) -> Future:
-            a, b = ranges[i]
-            rng = np.random.default_rng((*key, 1, i))
-            return transformer.submit(_load, reader.read(a, b), b - a, self.transforms, rng)
+    def _pieces(self) -> Iterator[torch.Tensor]:
+        pieces = _Pieces(self.plan, self.transforms, self.epoch, self.width, shared=self.num_workers > 0)
+        if self.num_workers == 0:
+            return pieces.in_threads()
+        # The generator keeps DataLoader from drawing worker seeds from the global torch RNG, which
+        # the training step uses (a resumed run would diverge otherwise); the workers draw nothing.
+        loader = DataLoader(pieces, batch_size=None, num_workers=min(self.num_workers, max(len(pieces), 1)),
+                            prefetch_factor=READ_AHEAD, generator=torch.Generator().manual_seed(self.plan.seed))
+        return iter(loader)
 
-        carry = np.empty((0, 0), dtype=np.float32)
-        try:
-            with ThreadPoolExecutor(max_workers=READ_AHEAD) as transformer:  # the next pieces, meanwhile
-                pending = [load(i) for i in range(min(READ_AHEAD, len(ranges)))]
-                for i in range(len(ranges)):
-                    if i + READ_AHEAD < len(ranges):
-                        pending.append(load(i + READ_AHEAD))
-                    block = pending.pop(0).result()
-                    out = buffer.exchange(block, carry if len(carry) else carry.reshape(0, block.shape[1]))
-                    carry, skip = yield from self._batches(out, skip)
-        finally:
-            reader.close()
-        yield from self._batches(buffer.drain(carry), skip)
+    def _shuffle(self, pieces: Iterator[torch.Tensor], blocks: queue.Queue, stop: threading.Event) -> None:
+        """The shuffling thread: pieces → shuffle buffer → blocks of whole batches on ``blocks``."""
 
-    def _batches(self, rows: np.ndarray, skip: int):
-        """Yield the full batches of ``rows`` (dropping the first ``skip``); return the rest and the skips left."""
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    blocks.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         size = self.plan.batch_size
-        n = len(rows) // size
-        for i in range(skip, n):
-            yield torch.from_numpy(rows[i * size:(i + 1) * size])
-        return rows[n * size:], max(skip - n, 0)
+        try:
+            buffer = _ShuffleBuffer(self.plan.buffer_events, np.random.default_rng(self.plan.stream_key(self.epoch)),
+                                    self._allocate)
+            carry = np.empty((0, self.width), dtype=np.float32)
+            for piece in pieces:
+                out = buffer.exchange(piece.numpy(), carry)
+                whole = len(out) // size * size
+                carry = out.numpy()[whole:]
+                if whole and not put(out[:whole]):
+                    return
+            out = buffer.drain(carry)
+            whole = len(out) // size * size
+            if whole and not put(out[:whole]):
+                return
+            put(_END)
+        except BaseException as error:  # noqa: BLE001 — handed to the consuming thread, which raises it
+            put(error)
+        finally:
+            close = getattr(pieces, "close", None)  # the threads' generator (DataLoader iterators end themselves)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        pieces = self._pieces()  # worker processes start here, from the consuming thread
+        blocks: queue.Queue = queue.Queue(maxsize=BLOCKS_AHEAD)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._shuffle, args=(pieces, blocks, stop), name="physgen-shuffle",
+                                  daemon=True)
+        thread.start()
+        size, skip = self.plan.batch_size, self.skip
+        try:
+            while (block := blocks.get()) is not _END:
+                if isinstance(block, BaseException):
+                    raise block
+                n = len(block) // size
+                for i in range(min(skip, n), n):
+                    yield block[i * size:(i + 1) * size]
+                skip = max(skip - n, 0)
+        finally:
+            stop.set()
+            thread.join()
 
 
 class _Unpacking:
@@ -247,17 +389,12 @@ def make_loader(plan: StreamPlan, transforms: TransformSet, epoch: int, *, skip:
                 pin_memory: bool = False) -> _Unpacking:
     """An iterable over one epoch of ``plan`` starting after ``skip`` batches, yielding ``dict[name -> Tensor]``.
 
-    With ``num_workers=0`` and no pinning (the CPU default) the stream is iterated directly: its
-    read-ahead threads do what worker processes would, without an inter-process copy per batch.
-    Otherwise the DataLoader gets its own torch generator: creating it must not draw from the global
-    torch RNG, which the training step uses (otherwise a resumed run would diverge).
+    ``num_workers`` processes read and transform pieces (worth it where cores are free and the reads
+    or transforms are expensive); ``0`` uses threads of this process. The batches are the same either
+    way. ``pin_memory`` allocates the batches in pinned memory (for ``.to("cuda", non_blocking=True)``).
     """
     group = open_root(plan.url, mode="r")
     shapes = {v: tuple(group[v].shape[1:]) for v in plan.variables}
-    stream = StoreStream(plan, transforms, epoch, skip)
-    if num_workers == 0 and not pin_memory:  # in-process: the stream's read-ahead thread is all it needs
-        return _Unpacking(stream, shapes)
-    loader = DataLoader(stream, batch_size=None, num_workers=num_workers,
-                        pin_memory=pin_memory, prefetch_factor=4 if num_workers else None,
-                        generator=torch.Generator().manual_seed(plan.seed))
-    return _Unpacking(loader, shapes)
+    width = sum(int(np.prod(s, dtype=np.int64)) for s in shapes.values())
+    pin = pin_memory and torch.cuda.is_available()
+    return _Unpacking(StoreStream(plan, transforms, epoch, width, skip, num_workers, pin), shapes)

@@ -9,9 +9,10 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +21,34 @@ import torch
 import yaml
 
 from physgen.errors import PhysgenError
-from physgen.models import DataDescription, Recipe, VariableInfo, get_architecture
+from physgen.models import Recipe, get_architecture
 from physgen.specs import ModelSpec, parse_spec
+from physgen.train._store_data import description
 from physgen.train._transforms import TransformSet
 
-__all__ = ["RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text", "file_sha256"]
+__all__ = [
+    "RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_bytes", "atomic_write_text", "load_checkpoint",
+    "load_recipe_state",
+    "read_json",
+]
+
+RUN_INFO_KEYS = ("model_spec", "store_specs", "variables", "transform_params")
+"""Keys of ``run.json`` that generation and resume read."""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file, flush it to disk, then ``os.replace``: a kill leaves the old file or the new one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    atomic_write_bytes(path, text.encode())
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -43,12 +61,37 @@ def atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
+def read_json(path: Path, what: str) -> Any:
+    """The JSON content of ``path``; a :class:`PhysgenError` naming the file if it is unreadable or truncated."""
+    try:
+        return json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        msg = f"{path}: the {what} is damaged or truncated ({exc}); rerun the training with --overwrite"
+        raise PhysgenError(msg) from None
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A checkpoint written by physgen (a dict with the recipe's state), or a :class:`PhysgenError` naming the file."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except (RuntimeError, EOFError, ValueError, pickle.UnpicklingError, AttributeError, ImportError,
+            IndexError, KeyError, zipfile.BadZipFile) as exc:  # what torch.load raises on a truncated or foreign file
+        msg = f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+        raise PhysgenError(msg) from None
+    if not isinstance(state, dict) or "recipe" not in state:
+        msg = f"{path}: not a physgen checkpoint (no recipe state)"
+        raise PhysgenError(msg)
+    return state
+
+
+def load_recipe_state(recipe: Recipe, state: dict[str, Any], path: Path, **kwargs: Any) -> None:
+    """Load a checkpoint's recipe state; a checkpoint of another model is a :class:`PhysgenError`."""
+    try:
+        recipe.load_state_dict(state["recipe"], **kwargs)
+    except (RuntimeError, KeyError, ValueError, TypeError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        msg = f"{path}: the checkpoint holds another model's weights ({first})"
+        raise PhysgenError(msg) from None
 
 
 @dataclass(frozen=True)
@@ -79,15 +122,22 @@ class RunDir:
         if not self.info.is_file():
             msg = f"{str(self.path)!r} is not a physgen run directory (no run.json); train a model there first"
             raise PhysgenError(msg)
-        return json.loads(self.info.read_text())
+        info = read_json(self.info, "run description")
+        lacking = [k for k in RUN_INFO_KEYS if not isinstance(info, dict) or k not in info]
+        if lacking:
+            msg = f"{self.info}: the run description lacks {lacking}; rerun the training with --overwrite"
+            raise PhysgenError(msg)
+        return info
 
-
-def description_from_info(info: dict[str, Any], transforms: TransformSet, reference=None) -> DataDescription:
-    spec: ModelSpec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
-    variables = {name: VariableInfo(tuple(v["shape"]), tuple(v["dims"]), v["units"], v["dtype"])
-                 for name, v in info["variables"].items()}
-    return DataDescription(variables, list(spec.data.inputs), list(spec.data.conditions), list(spec.data.labels),
-                           inverse=transforms.inverse, reference=reference)
+    def read_selection(self) -> list[dict[str, Any]]:
+        """The selected snapshots, best first (empty if there is no selection)."""
+        if not self.selection.is_file():
+            return []
+        best = read_json(self.selection, "snapshot selection")
+        if not isinstance(best, list) or not all(isinstance(b, dict) and "path" in b for b in best):
+            msg = f"{self.selection}: expected a list of snapshots with paths; rerun the training with --overwrite"
+            raise PhysgenError(msg)
+        return best
 
 
 @dataclass
@@ -110,8 +160,9 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best",
     """
     run = RunDir(Path(run_dir))
     info = run.read_info()
-    if checkpoint == "best" and run.selection.is_file() and json.loads(run.selection.read_text()):
-        path = Path(json.loads(run.selection.read_text())[0]["path"])
+    selected = run.read_selection() if checkpoint == "best" else []
+    if selected:
+        path = Path(selected[0]["path"])
         path = path if path.is_absolute() else run.path / path
     elif checkpoint in ("best", "last"):
         path = run.checkpoint
@@ -120,10 +171,9 @@ def load_run(run_dir: str | os.PathLike[str], *, checkpoint: str = "best",
     if not path.is_file():
         msg = f"no checkpoint {str(path)!r} in run {str(run.path)!r}; has the training written one yet?"
         raise PhysgenError(msg)
-    spec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model")
+    spec = parse_spec(yaml.safe_load(info["model_spec"]["text"]), source="run.json", kind="model", plugins=False)
     transforms = TransformSet(spec.data.transforms, info["transform_params"])
-    recipe = get_architecture(spec.architecture)(spec, description_from_info(info, transforms))
-    state = torch.load(path, map_location=device, weights_only=False)
-    recipe.load_state_dict(state["recipe"], optimizers=False)
+    recipe = get_architecture(spec.architecture)(spec, description(info["variables"], spec, transforms))
+    load_recipe_state(recipe, load_checkpoint(path, device), path, optimizers=False)
     recipe.networks.to(device).eval()
     return LoadedRun(info, spec, recipe, transforms, path)

@@ -1,6 +1,9 @@
-"""Invertible per-variable transforms from the model spec's ``data.transforms``.
+"""Invertible per-variable transforms from the model spec's ``data.transforms`` (generative models
+and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with their options models.
 
 * ``log`` (option ``offset``, default 0): y = log(x + offset); inverse exp(y) − offset.
+* ``log1p``: y = log(1 + max(x, 0)), for cell energies with zeros (paper 004's low-level classifier
+  reads log(1 + E/MeV)); inverse exp(y) − 1.
 * ``scale``: standardise, y = (x − mean) / std; mean and std are computed lazily (dask) from
   the training events of the store after the preceding transforms, unless given as options.
 * ``smear`` (option ``sigma``, default 0.5; ``add_noise``, default true): adds N(0, σ) noise to an
@@ -15,20 +18,30 @@ of generated events and :mod:`physgen.generate` can write physical units.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
-from physgen.errors import SpecError
-from physgen.specs import Transform
+from physgen.plugins import TRANSFORMS
+from physgen.specs import NoOptions, Transform, parse_plugin_options
 
-__all__ = ["TransformSet", "TRANSFORMS"]
+__all__ = ["TransformSet"]
 
 
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LogOptions(_Options):
+    offset: float = Field(0.0, description="added before the logarithm")
+
+
+@TRANSFORMS.register("log")
 class _Log:
-    def __init__(self, options: dict[str, Any], params: dict[str, float] | None = None):
-        self.offset = float(options.get("offset", 0.0))
+    Options = LogOptions
+
+    def __init__(self, options: LogOptions, params: dict[str, float] | None = None):
+        self.offset = options.offset
         self.params: dict[str, float] = {}
 
     def fit(self, lazy) -> None:
@@ -44,11 +57,39 @@ class _Log:
         return torch.exp(y) - self.offset
 
 
+@TRANSFORMS.register("log1p")
+class _Log1p:
+    Options = NoOptions
+
+    def __init__(self, options: NoOptions, params: dict[str, float] | None = None):
+        self.params: dict[str, float] = {}
+
+    def fit(self, lazy) -> None:
+        pass
+
+    def lazy(self, x):
+        return np.log1p(np.maximum(x, 0))
+
+    def forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
+        return np.log1p(np.maximum(x, 0))
+
+    def inverse(self, y: torch.Tensor) -> torch.Tensor:
+        return torch.expm1(y)
+
+
+class ScaleOptions(_Options):
+    mean: float | None = Field(None, description="fixed shift (default: fitted with std when neither is given)")
+    std: float | None = Field(None, gt=0, description="fixed scale")
+
+
+@TRANSFORMS.register("scale")
 class _Scale:
-    def __init__(self, options: dict[str, Any], params: dict[str, float] | None = None):
+    Options = ScaleOptions
+
+    def __init__(self, options: ScaleOptions, params: dict[str, float] | None = None):
         self.params = dict(params or {})
-        if "mean" in options or "std" in options:
-            self.params = {"mean": float(options.get("mean", 0.0)), "std": float(options.get("std", 1.0))}
+        if options.mean is not None or options.std is not None:
+            self.params = {"mean": options.mean or 0.0, "std": options.std or 1.0}
 
     def fit(self, lazy) -> None:
         if not self.params:
@@ -65,10 +106,18 @@ class _Scale:
         return y * self.params["std"] + self.params["mean"]
 
 
+class SmearOptions(_Options):
+    sigma: float = Field(0.5, ge=0, description="width of the Gaussian noise added while training")
+    add_noise: bool = Field(True, description="false when the store already holds the smeared value")
+
+
+@TRANSFORMS.register("smear")
 class _Smear:
-    def __init__(self, options: dict[str, Any], params: dict[str, float] | None = None):
-        self.sigma = float(options.get("sigma", 0.5))
-        self.add_noise = bool(options.get("add_noise", True))
+    Options = SmearOptions
+
+    def __init__(self, options: SmearOptions, params: dict[str, float] | None = None):
+        self.sigma = options.sigma
+        self.add_noise = options.add_noise
         self.params: dict[str, float] = {}
 
     def fit(self, lazy) -> None:
@@ -86,9 +135,6 @@ class _Smear:
         return torch.floor(y)
 
 
-TRANSFORMS = {"log": _Log, "scale": _Scale, "smear": _Smear}
-
-
 class TransformSet:
     """The transforms of every variable a model reads, in spec order, with their fitted parameters."""
 
@@ -98,10 +144,10 @@ class TransformSet:
         for var, chain in transforms.items():
             built = []
             for i, t in enumerate(chain):
-                if t.name not in TRANSFORMS:
-                    msg = f"data.transforms.{var}[{i}]: unknown transform {t.name!r}; known: {sorted(TRANSFORMS)}"
-                    raise SpecError(msg)
-                built.append(TRANSFORMS[t.name](t.options, (params or {}).get(var, [{}] * len(chain))[i]))
+                cls = TRANSFORMS.get(t.name)
+                options = parse_plugin_options(cls.Options, t.options, source="model spec",
+                                               loc=("data", "transforms", var, i, "options"))
+                built.append(cls(options, (params or {}).get(var, [{}] * len(chain))[i]))
             self.chains[var] = built
 
     def fit(self, ds, n_events: int) -> None:

@@ -26,7 +26,11 @@ from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.units import to_magnitude
 
-__all__ = ["CellReadout", "LANDAU_SHAPE"]
+__all__ = ["CellReadout", "LANDAU_SHAPE", "AZIMUTHS"]
+
+AZIMUTHS = 4096
+"""Spot azimuths are drawn among this many equally spaced directions (a table lookup instead of cos, sin)."""
+_COS, _SIN = np.cos(2 * np.pi * (np.arange(AZIMUTHS) + 0.5) / AZIMUTHS), np.sin(2 * np.pi * (np.arange(AZIMUTHS) + 0.5) / AZIMUTHS)
 
 LANDAU_SHAPE = 4.0
 """Shape of the gamma distribution standing in for the Landau spread of one crossing's deposit
@@ -50,6 +54,15 @@ class CellReadout:
         sizes = self.ny * self.nx
         self.offset = np.concatenate([[0], np.cumsum(sizes)[:-1]])
         self.n_cells = int(sizes.sum())
+        # per-layer lookup tables indexed by searchsorted(depth_edges, z, "right"): 0 is in front of the
+        # calorimeter, 1..n_layers the layers, n_layers + 1 behind it; the two outer rows have no cells
+        def padded(values, dtype):
+            return np.concatenate([[0], values, [0]]).astype(dtype)
+
+        self._nx, self._ny = padded(self.nx, np.int64), padded(self.ny, np.int64)
+        self._inv_sx, self._inv_sy = padded(1.0 / self.sx, float), padded(1.0 / self.sy, float)
+        self._half_nx, self._half_ny = padded(self.nx / 2, float), padded(self.ny / 2, float)
+        self._offset = padded(self.offset, np.int64)
         self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
 
     @property
@@ -69,25 +82,28 @@ class CellReadout:
                 theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots``."""
         ev = spots.event
-        st, ct, sp, cp = np.sin(theta)[ev], np.cos(theta)[ev], np.sin(phi)[ev], np.cos(phi)[ev]
-        psi = rng.uniform(0.0, 2 * np.pi, len(spots))
-        a, b = spots.radius * np.cos(psi), spots.radius * np.sin(psi)
-        # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
-        x = x0[ev] + spots.path * st * cp + a * ct * cp - b * sp
-        y = y0[ev] + spots.path * st * sp + a * ct * sp + b * cp
-        z = spots.path * ct - a * st
-        layer = np.searchsorted(self.depth_edges, z, side="right") - 1
-        inside = (layer >= 0) & (layer < self.n_layers)
-        ev, x, y, z, layer = ev[inside], x[inside], y[inside], z[inside], layer[inside]
-        energy = self._visible(rng, spots.energy[inside], z)
-        ix = np.floor(x / self.sx[layer] + self.nx[layer] / 2).astype(np.int64)
-        iy = np.floor(y / self.sy[layer] + self.ny[layer] / 2).astype(np.int64)
-        in_grid = (ix >= 0) & (ix < self.nx[layer]) & (iy >= 0) & (iy < self.ny[layer])
-        cell = ev * self.n_cells + self.offset[layer] + iy * self.nx[layer] + ix
-        cells = np.bincount(cell[in_grid], energy[in_grid], minlength=n_events * self.n_cells)
-        out = ~in_grid
-        overflow = np.bincount(ev[out] * self.n_layers + layer[out], energy[out], minlength=n_events * self.n_layers)
-        cells = cells.reshape(n_events, self.n_cells)
+        turn = rng.integers(0, AZIMUTHS, len(spots))
+        a, b = spots.radius * _COS[turn], spots.radius * _SIN[turn]
+        if spots.shift_x is not None:
+            a, b = a + spots.shift_x, b + spots.shift_y
+        if not np.any(theta):  # normal incidence: the shower frame is the detector frame
+            x, y, z = x0[ev] + a, y0[ev] + b, spots.path
+        else:
+            st, ct, sp, cp = np.sin(theta)[ev], np.cos(theta)[ev], np.sin(phi)[ev], np.cos(phi)[ev]
+            # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
+            x = x0[ev] + spots.path * st * cp + a * ct * cp - b * sp
+            y = y0[ev] + spots.path * st * sp + a * ct * sp + b * cp
+            z = spots.path * ct - a * st
+        row = np.searchsorted(self.depth_edges, z, side="right")  # 0 in front, 1..n_layers, n_layers + 1 behind
+        energy = self._visible(rng, spots.energy, z)
+        nx, ny = self._nx[row], self._ny[row]
+        ix = np.floor(x * self._inv_sx[row] + self._half_nx[row]).astype(np.int64)
+        iy = np.floor(y * self._inv_sy[row] + self._half_ny[row]).astype(np.int64)
+        in_grid = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+        cell = (ev * self.n_cells + self._offset[row] + iy * nx + ix)[in_grid]
+        cells = np.bincount(cell, energy[in_grid], minlength=n_events * self.n_cells).reshape(n_events, self.n_cells)
+        out = ~in_grid & (row > 0) & (row <= self.n_layers)
+        overflow = np.bincount(ev[out] * self.n_layers + row[out] - 1, energy[out], minlength=n_events * self.n_layers)
         if self.threshold is not None:
             cells[cells < self.threshold] = 0.0
         return cells, overflow.reshape(n_events, self.n_layers)

@@ -1,69 +1,100 @@
-"""GFlash parametrisation of electromagnetic showers (docs/PHYSICS.md §4).
+"""Electromagnetic showers: the GFlash parametrisation (docs/PHYSICS.md §4) plus a diffuse halo.
 
 After Grindhammer, Rudowicz & Peters, NIM A290 (1990) 469 and Grindhammer & Peters,
 hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisation``:
 
-* per shower, (ln T, ln α) of the gamma longitudinal profile are correlated normals whose
-  means, widths and correlation depend on ln y, y = E/E_c, with the sampling-calorimeter
-  corrections in F_s and ê;
-* spots are drawn from their own, slightly earlier gamma profile (T_s, α_s) and weighted by
-  the ratio of the energy profile to the spot profile, so that the energy per depth follows
-  (T, α) exactly in expectation — the vectorised equivalent of GFlash's step-wise
-  ``dE / N_spots`` per step;
-* radii come from the two-component (core + tail) radial profile, in Molière radii.
+* per shower, (ln T, ln α) of the gamma longitudinal energy profile are correlated normals
+  whose means, widths and correlation depend on ln y, y = E/E_c. The *energy* profile uses
+  the homogeneous-medium parameters of the effective medium, as GFlash does
+  (``IntegrateEneLongitudinal`` takes α_h, β_h); the sampling-corrected T of the same random
+  draw only sets τ = t/T of the radial profile;
+* core spots carry the energy, stratified in depth: each of 64 depth bins holds the exact
+  integral of the profile (the incomplete gamma function, as GFlash integrates its steps) and
+  a share of the spots set by a mixture of the profile and a flat proposal, so layer energies
+  carry no sampling noise while deep layers see many small deposits instead of a rare heavy
+  spot;
+* radii come from the two-component (core + tail) radial profile, in Molière radii, with
+  GFlash's sampling corrections, drawn per shower from a low-discrepancy sequence;
+* a diffuse halo of many small deposits carries a small share of the energy: the soft photons
+  of a real shower (annihilation photons are isotropic; photons running along the active gaps
+  of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
+  its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
+  convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
+  energy deep), radii exponential; what leaves through the front is the albedo.
 
-Everything is vectorised over showers and spots; no Python loop runs per shower.
+The halo constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
+to Geant4 (:mod:`._tune`). Everything is vectorised over showers and spots; no Python loop runs
+per shower.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import gammainc
 
 from physgen.geometry import SamplingMedium
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
+from physgen.sim.showers._tune import EmTune
 
 __all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots",
-           "PHOTON_CONVERSION_X0"]
+           "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
 
 _MIN_LN_Y = 3.0
-"""ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 50)."""
+"""ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 100)."""
+
+_WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0)
+"""Irrational steps of the per-shower low-discrepancy sequences of :func:`sample_radius`."""
+
+DEPTH_BINS = 64
+"""Depth bins (to the back of the calorimeter) over which a shower's spots are stratified."""
+
+MIN_SPOTS = 100
+"""Fewest core spots of any shower: below ~3 GeV a few tail spots beyond the readout window would
+otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread there is 0.2 %)."""
 
 
-def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium) -> tuple[np.ndarray, np.ndarray]:
-    """Per-shower depth of maximum T (X0) and shape α of the longitudinal gamma profile.
+def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per shower: depth of maximum T and shape α of the energy profile, and the sampling T_s (X0).
 
-    Homogeneous means ⟨T⟩ = ln y − 0.812, ⟨α⟩ = 0.81 + (0.458 + 2.26/Z) ln y, then the
-    sampling corrections −0.55/F_s − 0.69 (1 − ê) (T) and −0.476/F_s (α); fluctuations
-    with σ(ln T) = 1/(−2.5 + 1.25 ln y), σ(ln α) = 1/(−0.82 + 0.79 ln y) (≤ 0.5) and
-    correlation ρ = 0.784 − 0.023 ln y. Clamped as in Geant4: T ≥ 1, α ≥ 1.1.
+    Homogeneous (energy profile): ⟨ln T⟩ = ln(ln y − 0.812 + shift), ⟨ln α⟩ = ln(scale · (0.81 +
+    (0.458 + 2.26/Z) ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y),
+    ρ = 0.705 − 0.023 ln y. Sampling (radial τ only): ⟨T_s⟩ = ⟨T_h⟩ − 0.55/F_s − 0.69 (1 − ê) with
+    σ(ln T_s) = 1/(−2.5 + 1.25 ln y), ρ = 0.784 − 0.023 ln y, from the same two normals; the tune's
+    ``radial_tau_coupling`` κ scales that fluctuation (GFlash: κ = 1; Geant4's lateral widths follow
+    the longitudinal fluctuation more weakly). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
     """
     ln_y = np.maximum(ln_y, _MIN_LN_Y)
-    t_hom = ln_y - 0.812
-    a_hom = 0.81 + (0.458 + 2.26 / medium.Z) * ln_y
-    mean_ln_t = np.log(np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0))
-    mean_ln_a = np.log(np.maximum(a_hom - 0.476 / medium.F_s, 1.1))
-    sigma_t = np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5)
-    sigma_a = np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5)
-    rho = 0.784 - 0.023 * ln_y
-    c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
+    t_hom = np.maximum(ln_y - 0.812 + tune.t_max_shift, 1.0)
+    a_hom = np.maximum(tune.alpha_scale * (0.81 + (0.458 + 2.26 / medium.Z) * ln_y), 1.1)
+    t_sam = np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0)
     z1, z2 = rng.standard_normal((2, len(ln_y)))
-    t = np.exp(mean_ln_t + sigma_t * (c1 * z1 + c2 * z2))
-    alpha = np.exp(mean_ln_a + sigma_a * (c1 * z1 - c2 * z2))
-    return np.maximum(t, 1.0), np.maximum(alpha, 1.1)
+
+    def correlated(rho):
+        c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
+        return c1 * z1 + c2 * z2, c1 * z1 - c2 * z2
+
+    u_t, u_a = correlated(0.705 - 0.023 * ln_y)
+    t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+    alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+    u_s, _ = correlated(0.784 - 0.023 * ln_y)
+    t_s = t_sam * np.exp(tune.radial_tau_coupling * np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5) * u_s)
+    return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
-def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium):
+def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium, tail_growth: float = 1.0):
     """Core radius R_C, tail radius R_T (Molière radii) and core probability p at τ = t/T.
 
-    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of docs/PHYSICS.md §4.
+    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of docs/PHYSICS.md §4;
+    ``tail_growth`` scales k4, the growth of R_T with depth beyond the maximum (GFlash: 1).
     """
     z, fs, eh = medium.Z, medium.F_s, 1.0 - medium.e_hat
     r_core = 0.0251 + 0.00319 * ln_e + (0.1162 - 0.000381 * z) * tau
-    k1, k2, k3, k4 = 0.659 - 0.00309 * z, 0.645, -2.59, 0.3585 + 0.0412 * ln_e
+    k1, k2, k3, k4 = 0.659 - 0.00309 * z, 0.645, -2.59, tail_growth * (0.3585 + 0.0412 * ln_e)
     r_tail = k1 * (np.exp(k3 * (tau - k2)) + np.exp(k4 * (tau - k2)))
     p1, p2, p3 = 2.632 - 0.00094 * z, 0.401 + 0.00187 * z, 1.313 - 0.0686 * ln_e
     x = (p2 - tau) / p3
@@ -76,18 +107,34 @@ def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium)
     return r_core, np.maximum(r_tail, r_core), np.clip(p, 0.0, 1.0)
 
 
-def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium) -> np.ndarray:
-    """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u))."""
-    r_core, r_tail, p = radial_parameters(tau, ln_e, medium)
-    u = rng.random((2, len(tau)))
-    scale = np.where(u[0] < p, r_core, r_tail)
-    v = np.minimum(u[1], 1.0 - 1e-9)
-    return scale * np.sqrt(v / (1.0 - v))
+def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
+                  tune: EmTune, owner: np.ndarray, rank: np.ndarray) -> np.ndarray:
+    """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff.
+
+    The two uniforms of the k-th spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
+    with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1: each shower then fills the core
+    and the tail in their expected proportions, as the thousands of deposits of a real shower do,
+    instead of the Poisson scatter of a few hundred i.i.d. spots (which made the lateral widths of
+    one shower fluctuate several times more than Geant4's).
+    """
+    r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
+    start = rng.random((2, int(owner.max(initial=-1)) + 1))
+    u_choice = np.modf(start[0][owner] + rank * _WEYL[0])[0]
+    u_radius = np.minimum(np.modf(start[1][owner] + rank * _WEYL[1])[0], 1.0 - 1e-9)
+    scale = np.where(u_choice < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
+    # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
+    # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
+    u_radius *= tune.radius_cutoff**2 / (tune.radius_cutoff**2 + scale**2)
+    return scale * np.sqrt(u_radius / (1.0 - u_radius))
 
 
-def spot_count(energy_gev: np.ndarray, sigma_s: float, scale: float, minimum: int = 8) -> np.ndarray:
-    """Spots per shower in a sampling calorimeter, N = 10.3/σ_s · E^0.959 (E in GeV), times ``scale``."""
-    n = scale * 10.3 / sigma_s * np.power(np.maximum(energy_gev, 0.0), 0.959)
+SPOT_EXPONENT = 0.959
+"""N ∝ E^0.959: GFlash's growth of the spot count with energy in sampling calorimeters."""
+
+
+def spot_count(energy_gev: np.ndarray, per_gev: float, minimum: int = MIN_SPOTS) -> np.ndarray:
+    """Spots per shower, N = per_gev · E^0.959 (E in GeV; GFlash's exponent for sampling calorimeters)."""
+    n = per_gev * np.power(np.maximum(energy_gev, 0.0), SPOT_EXPONENT)
     return np.maximum(np.rint(n), minimum).astype(np.int64)
 
 
@@ -95,31 +142,81 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
 
+def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
+                       share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy).
+
+    ``cdf`` (showers × DEPTH_BINS + 1) is the gamma profile's cumulative (regularised incomplete gamma
+    function, as GFlash integrates its steps) at equal steps up to the back of the calorimeter
+    (``reach`` X0), so bin j holds the exact energy share ΔP_j. It gets ⌊n Q_j + U⌋ − ⌊n Q_{j−1} + U⌋
+    of the shower's n spots, Q being the cumulative of the proposal (1 − share)·ΔP/P(reach) +
+    share/DEPTH_BINS (systematic sampling: the counts follow the proposal to ±1 spot). Spots sit
+    uniformly within their bin and share its energy, so the energy per depth follows the profile
+    without sampling noise while deep bins, through ``share``, get many small deposits. The
+    profile beyond the back leaks out.
+    """
+    n_showers = len(cdf)
+    energy = np.diff(cdf, axis=1)
+    proposal = (1.0 - share) * energy / np.maximum(cdf[:, -1:], 1e-300) + share / DEPTH_BINS
+    cumulative = np.floor(counts[:, None] * np.cumsum(proposal, axis=1) + rng.random((n_showers, 1)))
+    per_bin = np.diff(cumulative, axis=1, prepend=0.0).astype(np.int64).clip(0)
+    spot_bin = np.repeat(np.arange(n_showers * DEPTH_BINS), per_bin.ravel())
+    owner, j = np.divmod(spot_bin, DEPTH_BINS)
+    share_per_spot = np.where(per_bin > 0, energy / np.maximum(per_bin, 1), 0.0)
+    # bins without a spot (deep bins of small showers): their energy goes to the others
+    assigned = np.sum(np.where(per_bin > 0, energy, 0.0), axis=1)
+    share_per_spot *= (cdf[:, -1] / np.maximum(assigned, 1e-300))[:, None]
+    t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
+    return owner, t, share_per_spot.ravel()[spot_bin]
+
+
+def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
+    """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
+    ahead = rng.random(n) < forward / (forward + back)
+    return np.where(ahead, forward, -back) * rng.standard_exponential(n)
+
+
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
-             start_x0: np.ndarray, cos_theta: np.ndarray, spots_scale: float) -> Spots:
+             start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
+             tilt: np.ndarray | None = None) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
     the event of its pion); ``cos_theta`` is per shower. The spots of a shower carry its full
-    energy; the part beyond the back of the calorimeter leaks out when deposited.
+    energy; the part beyond the back of the calorimeter leaks out when deposited. ``tilt``
+    (showers × 2) is the transverse direction (tan θ cos φ, tan θ sin φ) of a sub-shower that
+    leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
-    t_max, alpha = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium)
+    t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
+                                       tune)
     beta = (alpha - 1.0) / t_max
-    t_spot = t_max * (0.698 + 0.00212 * medium.Z)
-    a_spot = np.maximum(alpha * (0.639 + 0.00334 * medium.Z), 1.1)
-    b_spot = (a_spot - 1.0) / t_spot
-    counts = spot_count(energy_gev, float(stack.sigma_s[0]), spots_scale)
-    owner = np.repeat(np.arange(len(energy_mev)), counts)
-    t = rng.standard_gamma(a_spot[owner]) / b_spot[owner]
-    # importance weight f(t; α, β) / f(t; α_s, β_s), normalised per shower to its energy
-    log_w = (alpha - a_spot)[owner] * np.log(t) - (beta - b_spot)[owner] * t
-    starts = _segment_starts(counts)
-    w = np.exp(log_w - np.maximum.reduceat(log_w, starts)[owner])
-    w *= (energy_mev / np.add.reduceat(w, starts))[owner]
-    radius = sample_radius(rng, t / t_max[owner], ln_e[owner], medium)
+    back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
+    reach = np.maximum(back - start_x0, 1.0)
+
+    cdf = gammainc(alpha[:, None], beta[:, None] * reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1))
+    counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
+    owner, t, share = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share)
+    w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
+    rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
+    radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
+
+    halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
+    halo_owner, t_halo, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
+    t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
+    halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
+    u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
+    r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
+    w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
+
+    owner = np.concatenate([owner, halo_owner])
+    t = np.concatenate([t, t_halo])
     path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    radius_mm = radius * stack.property_at("moliere_radius", path * cos_theta[owner])
-    return Spots(event[owner], path, radius_mm, w)
+    radius_mm = np.concatenate([radius, r_halo]) * stack.property_at("moliere_radius", path * cos_theta[owner])
+    if tilt is None:
+        return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
+    beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
+    return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]), beyond * tilt[owner, 0],
+                 beyond * tilt[owner, 1])

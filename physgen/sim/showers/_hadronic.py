@@ -1,15 +1,22 @@
 """A simple parametric model of charged-pion showers (docs/PHYSICS.md §5).
 
-* The pion travels as a minimum-ionising particle to its first inelastic interaction,
-  at a depth drawn from an exponential of mean λ_int (along its track); in a calorimeter
-  shallower than ~1.5 λ_int many pions punch through and leave only the MIP track.
+* The pion travels as a minimum-ionising particle to its first inelastic interaction, at a
+  depth drawn from an exponential of mean λ_π = (tuned ratio) × λ_int along its track; in a
+  calorimeter shallower than ~1.5 λ_int many pions punch through and leave only the track.
+  The track deposits the mixture's mean MIP loss per sampling period with a gamma-distributed
+  spread (a Landau stand-in), a little of it displaced by δ-rays (exponential radius).
 * At the interaction a fraction f_em of the available energy goes into π⁰ → γγ and
-  showers electromagnetically (GFlash, :mod:`._gflash`); ⟨f_em⟩ = 1 − (E/1 GeV)^(−0.15)
-  (Groom's power law, m ≈ 0.85), fluctuating shower to shower (a beta distribution).
+  showers electromagnetically (:mod:`._gflash`); ⟨f_em⟩ = 1 − (E/1 GeV)^(m−1) (Groom's power
+  law), fluctuating shower to shower (a beta distribution). It is shared by a few EM showers
+  that leave the interaction point at angles tan θ = p_T/E, so one of them often dominates a
+  cell (Geant4's large E_ratio of hadronic showers), instead of one shower on the axis.
 * The rest is the hadronic component: only 1/(e/h) of it is visible (nuclear binding,
   neutrons); its longitudinal profile is the λ-term of Bock et al. (1981),
-  (x/λ)^(a−1) e^(−d x/λ) with a = 0.6165 + 0.3183 ln E, d = 0.9099 − 0.0237 ln E, and its
-  lateral profile is broad, f(r) ∝ 2r R²/(r² + R²)² with R = λ_int/√19 (95 % within 1 λ_int).
+  (x/λ)^(a−1) e^(−d x/λ) with a = 0.6165 + 0.3183 ln E, d = 0.9099 − 0.0237 ln E, smeared by a
+  Laplace spread in depth (slow neutrons and photons of the nuclear break-up also go backwards:
+  the backsplash into layers in front of the interaction), and its lateral profile is a broad
+  halo, f(r) ∝ 2r R²/(r² + R²)².
+Constants marked "tuned" are fitted to Geant4 (:mod:`._tune`).
 """
 
 from __future__ import annotations
@@ -19,60 +26,84 @@ import numpy as np
 from physgen.sim.showers._gflash import em_spots, spot_count
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
+from physgen.sim.showers._tune import Tune
 
 __all__ = ["pion_spots", "mip_track"]
 
-F_EM_CONCENTRATION = 6.0
-"""α + β of the beta distribution of f_em: shower-to-shower spread ≈ 0.15–0.2 at 10–100 GeV."""
 
-HALO_RADIUS_LAMBDA = 1.0 / np.sqrt(19.0)
-"""R of the hadronic lateral profile in λ_int: r²/(r² + R²) = 0.95 at r = λ_int."""
+def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_mm: np.ndarray,
+              cos_theta: np.ndarray, momentum_mev: np.ndarray, spread: float, delta_radius: float) -> Spots:
+    """Spots every sampling period along MIP tracks of ``length_mm`` from the entry point.
 
-
-def mip_track(stack: Stack, event: np.ndarray, length_mm: np.ndarray, cos_theta: np.ndarray) -> Spots:
-    """Spots every sampling period along straight MIP tracks of ``length_mm`` from the entry point.
-
-    Each spot carries the mixture's mean MIP energy loss over its step.
+    Each spot carries the mixture's mean MIP energy loss over its step times a gamma variate of
+    mean 1 and relative width ``spread`` (a Landau stand-in); δ-rays put it at an exponential
+    radius of mean ``delta_radius`` mm. The track itself wanders off the axis by multiple
+    scattering: per step Gaussian angles of θ₀ = 13.6 MeV/p · √(step/X0) in x and y (Highland,
+    PDG 34.3), summed into the track's transverse position.
     """
     step = float(min(m.period for m in stack.media))
     n = np.ceil(np.maximum(length_mm, 0.0) / step).astype(np.int64)
     owner = np.repeat(np.arange(len(length_mm)), n)
-    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    first = np.cumsum(n) - n
+    k = np.arange(n.sum()) - np.repeat(first, n)
     lo = k * step
     hi = np.minimum(lo + step, length_mm[owner])
     path = 0.5 * (lo + hi)
-    energy = stack.mip_loss_at(path * cos_theta[owner]) * (hi - lo)
-    return Spots(event[owner], path, np.zeros_like(path), energy)
+    shape = 1.0 / spread**2
+    energy = stack.mip_loss_at(path * cos_theta[owner]) * (hi - lo) * rng.standard_gamma(shape, len(path)) / shape
+    theta0 = 13.6 / momentum_mev[owner] * np.sqrt(step / stack.property_at("X0", path * cos_theta[owner]))
+    shifts = [_track_sum(_track_sum(theta0 * rng.standard_normal(len(path)), first, n) * step, first, n)
+              for _ in range(2)]
+    return Spots(event[owner], path, rng.exponential(delta_radius, len(path)), energy, *shifts)
+
+
+def _track_sum(values: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Running sum of ``values`` along each track (tracks are consecutive runs of ``counts``)."""
+    total = np.cumsum(values)
+    before = np.where(first > 0, total[np.maximum(first - 1, 0)], 0.0)
+    return total - np.repeat(before, counts)
 
 
 def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, cos_theta: np.ndarray,
-               spots_scale: float, e_over_h: float) -> Spots:
+               tune: Tune, spots_scale: float = 1.0) -> Spots:
     """Spots of π± showers of ``energy_mev`` (one per event) entering at polar angle θ."""
+    pion = tune.pion
     n = len(energy_mev)
     event = np.arange(n)
     exit_path = stack.depth / cos_theta
-    interaction = stack.to_mm(rng.exponential(1.0, n), cos_theta, "lambda_int")
-    track = mip_track(stack, event, np.minimum(interaction, exit_path), cos_theta)
+    interaction = stack.to_mm(rng.exponential(pion.lambda_scale, n), cos_theta, "lambda_int")
+    track = mip_track(rng, stack, event, np.minimum(interaction, exit_path), cos_theta, energy_mev,
+                      pion.track_step_spread, pion.delta_ray_radius)
     inside = interaction < exit_path
     lost_on_track = np.bincount(track.event, track.energy, minlength=n)
     available = np.where(inside, np.maximum(energy_mev - lost_on_track, 0.0), 0.0)
 
     energy_gev = np.maximum(energy_mev / 1000.0, 1e-3)
-    mean_f_em = np.clip(1.0 - energy_gev ** -0.15, 0.02, 0.98)
-    f_em = rng.beta(F_EM_CONCENTRATION * mean_f_em, F_EM_CONCENTRATION * (1.0 - mean_f_em))
+    mean_f_em = np.clip(1.0 - energy_gev ** (pion.f_em_exponent - 1.0), 0.02, 0.98)
+    f_em = rng.beta(pion.f_em_concentration * mean_f_em, pion.f_em_concentration * (1.0 - mean_f_em))
     showering = np.flatnonzero(available > 0)
-    em = em_spots(rng, stack, showering, (f_em * available)[showering],
-                  stack.from_mm(interaction, cos_theta, "X0")[showering], cos_theta[showering], spots_scale)
+    # the π⁰ energy in 1 + Poisson(k) showers sharing it evenly at random, each leaving the axis at
+    # tan θ = p_T/E with p_T exponential of mean ⟨p_T⟩ (the interaction's transverse momenta)
+    n_sub = 1 + rng.poisson(pion.pi0_extra_showers, len(showering))
+    sub = np.repeat(showering, n_sub)
+    split = rng.standard_exponential(len(sub))
+    split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
+    e_sub = (f_em * available)[sub] * split
+    tan_theta = np.minimum(rng.exponential(pion.secondary_pt * 1000.0, len(sub)) / np.maximum(e_sub, 1.0), 1.0)
+    phi = rng.uniform(0.0, 2 * np.pi, len(sub))
+    em = em_spots(rng, stack, sub, e_sub, stack.from_mm(interaction, cos_theta, "X0")[sub], cos_theta[sub], tune.em,
+                  spots_scale, np.stack([tan_theta * np.cos(phi), tan_theta * np.sin(phi)], axis=1))
 
-    visible = ((1.0 - f_em) * available / e_over_h)[showering]
+    visible = ((1.0 - f_em) * available / pion.e_over_h)[showering]
     ln_e = np.log(energy_gev[showering])
     a, d = 0.6165 + 0.3183 * ln_e, 0.9099 - 0.0237 * ln_e
-    counts = spot_count(visible / 1000.0, float(stack.sigma_s[0]), spots_scale)
+    counts = spot_count(visible / 1000.0, pion.hadron_spots_per_gev * spots_scale)
     owner = np.repeat(np.arange(len(showering)), counts)
     start_lambda = stack.from_mm(interaction, cos_theta, "lambda_int")[showering]
-    depth = start_lambda[owner] + rng.standard_gamma(np.maximum(a, 0.05)[owner]) / d[owner]
+    depth = (start_lambda[owner] + rng.standard_gamma(np.maximum(a, 0.05)[owner]) / d[owner]
+             + rng.laplace(0.0, pion.hadron_depth_spread, len(owner)))
     path = stack.to_mm(depth, cos_theta[showering][owner], "lambda_int")
     u = np.minimum(rng.random(len(owner)), 1.0 - 1e-9)
-    halo = HALO_RADIUS_LAMBDA * stack.property_at("lambda_int", path * cos_theta[showering][owner])
+    halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_theta[showering][owner])
     hadronic = Spots(showering[owner], path, halo * np.sqrt(u / (1.0 - u)), (visible / counts)[owner])
     return Spots.concat(track, em, hadronic)

@@ -8,13 +8,14 @@ import numpy as np
 import pint
 from pydantic import BaseModel, ConfigDict, Field
 
-from physgen.errors import SpecError
+from physgen.errors import SpecError, did_you_mean
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim.showers._deposit import CellReadout
-from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots, spot_count
+from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots
 from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
+from physgen.sim.showers._tune import load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
 from physgen.units import ureg
 
@@ -33,8 +34,8 @@ MIN_COS_THETA = 1e-3
 class ShowerOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     particle: Literal["e+", "e-", "gamma", "pi+", "pi-"]
-    spots_scale: float = Field(1.0, gt=0, description="multiplies GFlash's spot count 10.3/σ_s · E^0.959")
-    e_over_h: float = Field(1.4, ge=1, description="e/h of the hadronic component (pions only)")
+    tune: str = Field("geant4", description="named set of fitted model constants (physgen/sim/showers/tunes.yaml)")
+    spots_scale: float = Field(1.0, gt=0, description="multiplies the tune's spot counts (speed against granularity)")
     energy_condition: str = Field("energy", description="name of the condition holding the incident energy")
     batch_events: int = Field(256, gt=0, description="showers processed together (bounds memory; part of the seed)")
 
@@ -57,9 +58,16 @@ class ShowerSimulator(Simulator):
         if not isinstance(geometry, (LayeredCalorimeter, VoxelCalorimeter)):
             msg = f"{source}: the showers simulator needs a layered or voxel calorimeter detector, got {geometry!r}"
             raise SpecError(msg)
+        self.tune = load_tune(self.options.tune)
         self.stack = Stack.from_geometry(geometry)
         self.readout = CellReadout(geometry, self.stack)
         roles = {self.options.energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
+        stored = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
+        unknown = [name for name in spec.conditions if name not in roles and name not in stored]
+        if unknown:  # drawn for nothing: a misspelt condition would otherwise be ignored
+            lines = [f"{source}: conditions.{name}: the showers simulator neither uses it nor stores it as a feature"
+                     f"{did_you_mean(name, [*roles, *stored])}" for name in unknown]
+            raise SpecError("\n".join(lines))
         if self.options.energy_condition not in spec.conditions:
             msg = f"{source}: conditions must include the incident energy {self.options.energy_condition!r}"
             raise SpecError(msg)
@@ -82,10 +90,10 @@ class ShowerSimulator(Simulator):
     def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray) -> Spots:
         o = self.options
         if o.particle.startswith("pi"):
-            return pion_spots(rng, self.stack, energy_mev, cos_theta, o.spots_scale, o.e_over_h)
+            return pion_spots(rng, self.stack, energy_mev, cos_theta, self.tune, o.spots_scale)
         n = len(energy_mev)
         start = rng.exponential(PHOTON_CONVERSION_X0, n) if o.particle == "gamma" else np.zeros(n)
-        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, o.spots_scale)
+        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, self.tune.em, o.spots_scale)
 
     def showers(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Flat cells and overflow of showers with the given physical inputs (``CONDITION_UNITS``)."""
@@ -110,17 +118,24 @@ class ShowerSimulator(Simulator):
             out["overflow"] = np.concatenate([p[1] for p in parts]).astype(np.float32)
         return out | {name: conditions[name].astype(np.float32) for name in self.features}
 
+    def _spots_per_shower(self, energy_gev: float) -> float:
+        """Spots (core and halo; for pions the hadronic part too) of a shower of ``energy_gev``, counted as
+        :func:`spot_count` and the halo count them (in floating point: no integer overflow), before any is drawn."""
+        scale, em = self.options.spots_scale, self.tune.em
+        per_gev = em.spots_per_gev + (self.tune.pion.hadron_spots_per_gev if self.options.particle.startswith("pi")
+                                      else 0.0)
+        return scale * (per_gev * energy_gev**SPOT_EXPONENT + em.halo_spots_per_gev * energy_gev)
+
     def _check(self, physics: dict[str, np.ndarray]) -> None:
         """Conditions drawn outside the model's domain are a spec error (e.g. a normal reaching E < 0)."""
         source = self.dataset.dataset.source
         if np.any(physics["energy"] <= 0):
             msg = f"{source}: conditions gave incident energies <= 0 (min {physics['energy'].min():g} GeV)"
             raise SpecError(msg)
-        most = int(spot_count(np.max(physics["energy"], keepdims=True), float(self.stack.sigma_s[0]),
-                              self.options.spots_scale)[0])
+        most = self._spots_per_shower(float(np.max(physics["energy"])))
         if most > MAX_SPOTS_PER_SHOWER:
             msg = (f"{source}: an incident energy of {physics['energy'].max():g} GeV with spots_scale "
-                   f"{self.options.spots_scale:g} needs {most:,} spots per shower; at most {MAX_SPOTS_PER_SHOWER:,} "
+                   f"{self.options.spots_scale:g} needs {most:,.0f} spots per shower; at most {MAX_SPOTS_PER_SHOWER:,} "
                    f"are simulated (lower the energies or spots_scale)")
             raise SpecError(msg)
         theta = physics.get("theta", np.zeros(1))
@@ -130,4 +145,6 @@ class ShowerSimulator(Simulator):
 
     def producer(self):
         return {"kind": "simulator", "name": self.name, **self.options.model_dump(),
-                "model": "GFlash (Grindhammer-Peters) EM + parametric hadronic, docs/PHYSICS.md §4-5"}
+                "model": ("GFlash (Grindhammer-Peters) EM with a diffuse halo + parametric hadronic, "
+                          "docs/PHYSICS.md §4-5"),
+                "tune_constants": self.tune.model_dump(exclude={"sources"}), "tune_sources": self.tune.sources}

@@ -3,7 +3,9 @@
 A spot is a point deposit of a shower, placed by its path length along the shower
 axis from the entry point and its radial distance from the axis (GFlash,
 Grindhammer & Peters hep-ex/0001020, §4). The azimuth around the axis is drawn when
-the spots are transported into the detector (:mod:`._deposit`).
+the spots are transported into the detector (:mod:`._deposit`). Spots of a sub-shower
+or track that is not centred on the axis (a π⁰ shower leaving a hadronic interaction at
+an angle, a scattered MIP track) also carry a transverse shift of their centre.
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ class Spots:
     path: np.ndarray  # mm along the shower axis from the calorimeter entry point
     radius: np.ndarray  # mm from the axis
     energy: np.ndarray  # MeV deposited (before any sampling fraction)
+    shift_x: np.ndarray | None = None  # mm: transverse shift of the spot's centre off the axis (shower frame)
+    shift_y: np.ndarray | None = None
 
     @classmethod
     def concat(cls, *parts: Spots) -> Spots:
-        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("event", "path", "radius", "energy")))
+        columns = [np.concatenate([getattr(p, f) for p in parts]) for f in ("event", "path", "radius", "energy")]
+        if any(p.shift_x is not None for p in parts):
+            columns += [np.concatenate([getattr(p, f) if getattr(p, f) is not None else np.zeros(len(p))
+                                        for p in parts]) for f in ("shift_x", "shift_y")]
+        return cls(*columns)
 
     def __len__(self) -> int:
         return len(self.event)

@@ -17,7 +17,7 @@ from physgen.geometry import SamplingMedium, sampling_medium
 from physgen.specs import LayeredCalorimeter, Material, VoxelCalorimeter
 from physgen.units import to_magnitude
 
-__all__ = ["Stack", "mip_dedx", "sampling_stochastic_term"]
+__all__ = ["Stack", "mip_dedx"]
 
 _FAR = 1e7
 """mm: depth of the far end of the depth maps (the last section is extended beyond the back)."""
@@ -33,32 +33,25 @@ def mip_dedx(material: Material) -> float:
     return rho * material.Z / material.A * (4.09 - 0.284 * np.log(material.Z)) / 10.0
 
 
-def sampling_stochastic_term(absorber_mm: float, sampling_fraction: float) -> float:
-    """Sampling term σ_s (√GeV) of σ/E = σ_s/√E: 2.7 % √(d_abs/f_samp), d in mm (Wigmans, *Calorimetry*, §4.7)."""
-    return 0.027 * np.sqrt(absorber_mm / sampling_fraction)
-
-
 @dataclass(frozen=True)
 class Stack:
     """Sections of a sampling calorimeter with their effective media and depth maps (all in mm)."""
 
     boundaries: np.ndarray  # (n_sections + 1,) front of each section and the back of the last
     media: tuple[SamplingMedium, ...]
-    sigma_s: np.ndarray  # (n_sections,) sampling term in √GeV
     mip_loss: np.ndarray  # (n_sections,) MIP energy loss per mm of the mixture (MeV/mm)
 
     @classmethod
     def from_geometry(cls, g: LayeredCalorimeter | VoxelCalorimeter) -> Stack:
-        media, bounds, sigma, loss = [], [0.0], [], []
+        media, bounds, loss = [], [0.0], []
         for s in g.sections:
             d_abs, d_act = to_magnitude(s.absorber_thickness, "mm"), to_magnitude(s.active_thickness, "mm")
             absorber, active = g.material(s.absorber), g.material(s.active)
             medium = sampling_medium(absorber, d_abs, active, d_act)
             media.append(medium)
             bounds.append(bounds[-1] + s.periods * medium.period)
-            sigma.append(sampling_stochastic_term(d_abs, medium.sampling_fraction))
             loss.append((d_abs * mip_dedx(absorber) + d_act * mip_dedx(active)) / medium.period)
-        return cls(np.array(bounds), tuple(media), np.array(sigma), np.array(loss))
+        return cls(np.array(bounds), tuple(media), np.array(loss))
 
     @property
     def depth(self) -> float:
@@ -85,14 +78,20 @@ class Stack:
 
     def section(self, z: np.ndarray) -> np.ndarray:
         """Index of the section holding depth ``z`` (mm); outside the stack the nearest one."""
+        if len(self.media) == 1:
+            return np.zeros(np.shape(z), dtype=np.intp)
         return np.clip(np.searchsorted(self.boundaries, z, side="right") - 1, 0, len(self.media) - 1)
 
-    def property_at(self, name: str, z: np.ndarray) -> np.ndarray:
+    def property_at(self, name: str, z: np.ndarray) -> np.ndarray | float:
         """A :class:`SamplingMedium` field (e.g. ``"moliere_radius"``) at depth ``z`` (mm)."""
+        if len(self.media) == 1:
+            return getattr(self.front, name)
         return self._column(name)[self.section(z)]
 
-    def mip_loss_at(self, z: np.ndarray) -> np.ndarray:
+    def mip_loss_at(self, z: np.ndarray) -> np.ndarray | float:
         """Mean MIP energy loss (MeV/mm) of the mixture at depth ``z`` (mm)."""
+        if len(self.media) == 1:
+            return float(self.mip_loss[0])
         return self.mip_loss[self.section(z)]
 
     def _grid(self, length: str) -> tuple[np.ndarray, np.ndarray]:
@@ -106,10 +105,14 @@ class Stack:
         ``length`` is ``"X0"`` or ``"lambda_int"``. A track at angle θ crosses
         dz / (L(z) cos θ) units in a slab dz, hence the inversion at ``depth · cos θ``.
         """
+        if len(self.media) == 1:  # one medium: a straight line, whatever the angle
+            return depth * getattr(self.front, length)
         z, units = self._grid(length)
         return np.interp(depth * cos_theta, units, z) / cos_theta
 
     def from_mm(self, path: np.ndarray, cos_theta: np.ndarray, length: str = "X0") -> np.ndarray:
         """Inverse of :meth:`to_mm`: units of ``length`` traversed along ``path`` mm."""
+        if len(self.media) == 1:
+            return path / getattr(self.front, length)
         z, units = self._grid(length)
         return np.interp(path * cos_theta, z, units) / cos_theta

@@ -1,0 +1,157 @@
+"""Fidelity and speed of the parametric showers against Geant4, in one run (issue 12, item 4).
+
+For each Geant4 reference sample (the shipped validation samples ``geant4_calogan_eplus``,
+``…_gamma``, ``…_piplus`` and ``geant4_ild_photons_50gev`` by default, or ``--reference
+NAME=PATH`` with a store or a prototype ``.npz``) the parametric ``showers`` simulator makes
+``--repeat`` showers per Geant4 shower at the same incident energies, and
+:func:`physgen.sim.showers._fidelity.fidelity` gives per shower-shape column the separation power
+⟨S²⟩ and both means, and the classifier two-sample AUC on all columns together (CaloChallenge
+practice; 0.5 = indistinguishable). Speed, in showers per CPU second of this process
+(``time.process_time``, which the other load of a shared machine barely moves): the parametric
+simulator on its dataset spec's own conditions, and Geant4 (physgen's ``geant4`` simulator on the
+``geant4_*`` spec, ``--geant4-events`` showers after a warm-up) in the same run.
+
+Targets (issue 12): e+ and γ every shower-shape ⟨S²⟩ ≤ 0.05 and AUC ≤ 0.75; π+ AUC ≤ 0.85;
+parametric ≥ 1000 showers per CPU-s in the CaloGAN geometry and ≥ 1000× Geant4; ILD ≥ 200/s.
+
+    python benchmarks/bench_fidelity.py [--repeat 5] [--geant4-events 20] [--reference e+=PATH ...]
+
+Writes ``benchmarks/results/fidelity.json|.md`` (summary) and ``fidelity_observables.md`` (per column).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _benchio import RESULTS, write_results  # noqa: E402
+from _geant4_samples import PARAMETRIC_SPECS, load_reference, parametric_simulator  # noqa: E402
+
+from physgen.sim import build_simulator  # noqa: E402
+from physgen.sim.showers._fidelity import fidelity, simulated_columns  # noqa: E402
+from physgen.store import resolve_dataset  # noqa: E402
+
+GEANT4_SPECS = {name: f"geant4_{spec}" for name, spec in PARAMETRIC_SPECS.items()}
+S2_TARGET, AUC_TARGET = 0.05, {"e+": 0.75, "gamma": 0.75, "pi+": 0.85, "ild_gamma": 0.75}
+RATE_TARGET = {"e+": 1000, "gamma": 1000, "pi+": 1000, "ild_gamma": 200}
+
+
+def shipped_reference(name: str) -> str:
+    from physgen.sim.geant4 import validation_sample
+
+    return validation_sample(GEANT4_SPECS[name])
+
+
+def parametric_rate(name: str, events: int) -> float:
+    """Showers per CPU second of the parametric simulator on its spec's conditions (after a warm-up)."""
+    sim = parametric_simulator(name)
+    seed = sim.dataset.spec.seed
+    sim.simulate(min(events, 100), np.random.SeedSequence(seed, spawn_key=(999,)))
+    start = time.process_time()
+    sim.simulate(events, np.random.SeedSequence(seed, spawn_key=(0,)))
+    return events / (time.process_time() - start)
+
+
+def geant4_rate(name: str, events: int) -> tuple[float | None, str]:
+    """Showers per CPU second of physgen's ``geant4`` simulator on the ``geant4_*`` spec (after a warm-up),
+    in a fresh process: Geant4 allows one physics list per process (EM for e+ and γ, FTFP_BERT for π+)."""
+    script = [sys.executable, __file__, "--time-geant4", name, "--geant4-events", str(events)]
+    result = subprocess.run(script, capture_output=True, text=True, check=False)
+    if result.returncode:
+        return None, f"geant4 simulator failed: {result.stderr.strip().splitlines()[-1:]}"
+    return float(result.stdout.strip().splitlines()[-1]), "physgen geant4 simulator, same run"
+
+
+def _time_geant4(name: str, events: int) -> None:
+    sim = build_simulator(resolve_dataset(str(ROOT / "specs" / "datasets" / f"{GEANT4_SPECS[name]}.yaml")))
+    sim.simulate(2, np.random.SeedSequence(1, spawn_key=(999,)))  # physics tables, geometry
+    start = time.process_time()
+    sim.simulate(events, np.random.SeedSequence(1, spawn_key=(0,)))
+    print(events / (time.process_time() - start))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", action="append", default=[], metavar="NAME=PATH",
+                        help="e+, gamma, pi+ or ild_gamma = Geant4 store or prototype .npz (default: shipped samples)")
+    parser.add_argument("--repeat", type=int, default=5, help="parametric showers per Geant4 shower")
+    parser.add_argument("--geant4-events", type=int, default=20, help="Geant4 showers timed per sample")
+    parser.add_argument("--rate-events", type=int, default=2000, help="parametric showers timed per sample")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--time-geant4", metavar="NAME", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.time_geant4:
+        _time_geant4(args.time_geant4, args.geant4_events)
+        return
+    paths = dict(item.split("=", 1) for item in args.reference) or {n: shipped_reference(n) for n in GEANT4_SPECS}
+
+    rows, per_column, details = [], {}, {}
+    for name, path in paths.items():
+        ref = load_reference(name, path)
+        sim = parametric_simulator(name)
+        generated = simulated_columns(sim, np.repeat(ref.energy_gev, args.repeat), args.seed)
+        fid = fidelity(ref.columns, generated, seed=args.seed)
+        events = args.rate_events if name != "ild_gamma" else max(args.rate_events // 5, 50)
+        rate = parametric_rate(name, events)
+        g4_rate, g4_how = geant4_rate(name, args.geant4_events if name != "ild_gamma" else max(args.geant4_events // 2, 2))
+        if g4_rate is None and ref.cpu_s_per_shower:
+            g4_rate, g4_how = 1.0 / ref.cpu_s_per_shower, "recorded by the reference sample"
+        worst, worst_s2 = fid.worst
+        over = sorted(k for k, v in fid.s2.items() if v > S2_TARGET)
+        rows.append({
+            "sample": name, "geant4": Path(path.split("::")[-1]).name, "n_geant4": fid.n_reference,
+            "n_parametric": fid.n_generated, "mean_s2": round(float(np.mean(list(fid.s2.values()))), 4),
+            "worst_s2": f"{worst_s2:.3f} ({worst})", "columns_over_0.05": f"{len(over)} of {len(fid.s2)}",
+            "s2_noise": round(fid.s2_noise, 4), "auc": round(fid.auc, 3), "auc_target": AUC_TARGET[name],
+            "parametric_per_cpu_s": round(rate), "rate_target": RATE_TARGET[name],
+            "geant4_per_cpu_s": round(g4_rate, 2) if g4_rate else "–",
+            "speedup": f"{rate / g4_rate:,.0f}×" if g4_rate else "–",
+        })
+        per_column[name] = {k: (fid.s2[k], fid.mean_reference[k], fid.mean_generated[k]) for k in fid.s2}
+        details[name] = {"over_target": over, "geant4_timing": g4_how, "path": path}
+        print(rows[-1], flush=True)
+
+    columns = ["sample", "geant4", "n_geant4", "n_parametric", "mean_s2", "worst_s2", "columns_over_0.05",
+               "s2_noise", "auc", "auc_target", "parametric_per_cpu_s", "rate_target", "geant4_per_cpu_s", "speedup"]
+    notes = [
+        "Parametric showers at the Geant4 sample's incident energies (normal incidence at the centre); ⟨S²⟩ on "
+        "30 common equal-width bins per column; s2_noise = bins/4·(1/N₁ + 1/N₂), the ⟨S²⟩ two samples of one "
+        "distribution show from counting alone.",
+        "AUC: physgen.metrics.classifier_test (MLP 64-64, 60/20/20 split, temperature-calibrated) on all "
+        "shower-shape columns; 0.5 = indistinguishable.",
+        "Speed: showers per CPU second of one process, parametric on its spec's conditions; Geant4: "
+        + "; ".join(f"{n}: {d['geant4_timing']}" for n, d in details.items()) + ".",
+        "Columns over ⟨S²⟩ 0.05: " + "; ".join(f"{n}: {', '.join(d['over_target']) or 'none'}"
+                                                for n, d in details.items()) + ".",
+        f"Load average at the end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}.",
+    ]
+    write_results("fidelity", rows, columns, notes, extra={"per_column": per_column, "details": details})
+    names = list(per_column)
+    all_columns = list(dict.fromkeys(k for n in names for k in per_column[n]))
+    lines = ["### fidelity_observables", "",
+             "⟨S²⟩ per shower-shape column, parametric vs Geant4 (mean Geant4 / mean parametric); bold: over 0.05.", "",
+             "| column | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for k in all_columns:
+        cells = []
+        for n in names:
+            if k not in per_column[n]:
+                cells.append("–")
+                continue
+            s2, mr, mg = per_column[n][k]
+            value = f"**{s2:.3f}**" if s2 > S2_TARGET else f"{s2:.3f}"
+            cells.append(f"{value} ({mr:.4g} / {mg:.4g})")
+        lines.append(f"| {k} | " + " | ".join(cells) + " |")
+    (RESULTS / "fidelity_observables.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Fit the free constants of the parametric shower model to Geant4 samples (issue 12, item 3).
+
+For one *target* (a tune of ``physgen/sim/showers/tunes.yaml`` and the part of it to fit: its EM
+constants against CaloGAN e+ and γ, or its pion constants against CaloGAN π+), the
+parametric model is run at the incident energies of the Geant4 reference samples (each energy
+``--repeat`` times, with one fixed seed, so the objective is a smooth function of the constants),
+and scipy's bounded Nelder–Mead minimises the mean separation power ⟨S²⟩ over the shower-shape
+columns of :mod:`physgen.sim.showers._fidelity`, on the whole sample and within ``--energy-slices``
+slices of incident energy (less their counting noise), averaged over the target's samples. With
+``--write`` the fitted values go back into ``tunes.yaml`` with their source.
+
+    python benchmarks/tune_showers.py calogan_em --reference e+=geant4_calogan_eplus \
+        --reference gamma=geant4_calogan_gamma --write
+    python benchmarks/tune_showers.py calogan_pion --reference pi+=geant4_calogan_piplus --write
+
+A reference is a shipped Geant4 validation sample (by name), a Geant4 store, or a prototype ``.npz``
+(GEANT4.md); several references of one particle are all scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.optimize
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _geant4_samples import load_reference, parametric_simulator  # noqa: E402
+
+from physgen.sim.showers._fidelity import fidelity, simulated_columns  # noqa: E402
+from physgen.sim.showers._tune import TUNES_FILE, load_tune  # noqa: E402
+
+TARGETS = {
+    # name: (tune, part, {constant: (low, high)})
+    "calogan_em": ("geant4", "em", {
+        "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
+        "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
+        "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
+        "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0)}),
+    "calogan_pion": ("geant4", "pion", {
+        "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
+        "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
+        "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0)}),
+}
+
+
+def objective_factory(target: str, references, repeat: int, seed: int, energy_slices: int):
+    tune_name, part, bounds = TARGETS[target]
+    names = list(bounds)
+    lo, hi = (np.array([bounds[n][i] for n in names]) for i in (0, 1))
+    base = load_tune(tune_name)
+    sims = {ref.name: parametric_simulator(ref.name) for ref in references}
+    history, best = [], {}
+
+    def constants(x: np.ndarray) -> dict[str, float]:
+        return dict(zip(names, (lo + np.clip(x, 0, 1) * (hi - lo)).tolist()))
+
+    def tune_with(values: dict[str, float]):
+        return base.model_copy(update={part: getattr(base, part).model_copy(update=values)})
+
+    def objective(x: np.ndarray) -> float:
+        values = constants(x)
+        scores = []
+        for ref in references:
+            sim = sims[ref.name]
+            sim.tune = tune_with(values)
+            energy = np.repeat(ref.energy_gev, repeat)
+            generated = simulated_columns(sim, energy, seed)
+            scores.append(np.mean(list(fidelity(ref.columns, generated, classifier=False).s2.values())))
+            # the same in energy slices: a classifier sees the energy (layer energies), so the
+            # shapes must follow Geant4's energy dependence, not only its mixture over energies
+            cuts = np.quantile(ref.energy_gev, np.linspace(0, 1, energy_slices + 1)[1:-1])
+            ref_slice, gen_slice = np.digitize(ref.energy_gev, cuts), np.digitize(energy, cuts)
+            for i in range(energy_slices if energy_slices > 1 else 0):
+                part = fidelity({k: v[ref_slice == i] for k, v in ref.columns.items()},
+                                {k: v[gen_slice == i] for k, v in generated.items()}, classifier=False)
+                scores.append(np.mean(list(part.s2.values())) - part.s2_noise)
+        score = float(np.mean(scores))
+        if not history or score < min(history):
+            best.update(values)
+        history.append(score)
+        if len(history) % 10 == 1:
+            print(f"  eval {len(history):4d}: mean S2 {score:.4f}; best {min(history):.4f} at "
+                  + " ".join(f"{k}={v:.4g}" for k, v in best.items()), flush=True)
+        return score
+
+    start = np.array([(getattr(getattr(base, part), n) - lo[i]) / (hi[i] - lo[i]) for i, n in enumerate(names)])
+    return objective, np.clip(start, 0, 1), constants
+
+
+def write_tune(target: str, values: dict[str, float], references, score: float) -> None:
+    tune_name, part, _ = TARGETS[target]
+    text = TUNES_FILE.read_text()
+    header = "".join(line + "\n" for line in text.splitlines() if line.startswith("#"))
+    tunes = yaml.safe_load(text)
+    samples = ", ".join(f"{r.name} ({len(r.energy_gev)} showers, {Path(r.path).name})" for r in references)
+    source = f"fitted to Geant4 {samples} by benchmarks/tune_showers.py {target} (mean S2 {score:.4f})"
+    for key, value in values.items():
+        tunes[tune_name][part][key] = {"value": float(f"{value:.4g}"), "source": source}
+    TUNES_FILE.write_text(header + yaml.safe_dump(tunes, sort_keys=False, width=200))
+    print(f"wrote {TUNES_FILE}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("target", choices=sorted(TARGETS))
+    parser.add_argument("--reference", action="append", required=True, metavar="NAME=PATH",
+                        help="Geant4 sample: e+, gamma, pi+ or ild_gamma = store or prototype .npz")
+    parser.add_argument("--repeat", type=int, default=3, help="parametric showers per Geant4 shower")
+    parser.add_argument("--maxiter", type=int, default=150)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--energy-slices", type=int, default=3,
+                        help="also score ⟨S²⟩ within this many slices of incident energy (1: whole sample only)")
+    parser.add_argument("--fix", nargs="*", default=[], help="constants to keep at their current value")
+    parser.add_argument("--write", action="store_true", help="write the fitted constants into tunes.yaml")
+    args = parser.parse_args()
+    references = [load_reference(*item.split("=", 1)) for item in args.reference]
+    objective, start, constants = objective_factory(args.target, references, args.repeat, args.seed,
+                                                    args.energy_slices)
+    free = [i for i, n in enumerate(TARGETS[args.target][2]) if n not in args.fix]
+
+    def on_free(y: np.ndarray) -> float:
+        x = start.copy()
+        x[free] = y
+        return objective(x)
+
+    t0 = time.process_time()
+    best = [objective(start), start[free]]
+    print(f"start: mean S2 {best[0]:.4f}")
+
+    def track(y: np.ndarray) -> float:
+        score = on_free(y)
+        if score < best[0]:
+            best[:] = [score, y.copy()]
+        return score
+
+    try:
+        scipy.optimize.minimize(track, start[free], method="Nelder-Mead", bounds=[(0, 1)] * len(free),
+                                options={"maxiter": args.maxiter, "xatol": 0.01, "fatol": 2e-4,
+                                         "initial_simplex": _simplex(start[free])})
+    except KeyboardInterrupt:  # Ctrl-C (SIGINT): stop early and keep the best point so far
+        print("interrupted: keeping the best point so far")
+    x = start.copy()
+    x[free] = best[1]
+    values = constants(x)
+    print(f"done in {time.process_time() - t0:.0f} CPU s: mean S2 {best[0]:.4f}; "
+          + " ".join(f"{k}={v:.4g}" for k, v in values.items()))
+    if args.write:
+        write_tune(args.target, {k: v for i, (k, v) in enumerate(values.items()) if i in free}, references, best[0])
+
+
+def _simplex(x0: np.ndarray, step: float = 0.15) -> np.ndarray:
+    """Start simplex: x0 and one step along each axis, inward from a bound."""
+    points = [x0]
+    for i in range(len(x0)):
+        p = x0.copy()
+        p[i] = p[i] + step if p[i] + step <= 1 else p[i] - step
+        points.append(p)
+    return np.array(points)
+
+
+if __name__ == "__main__":
+    main()

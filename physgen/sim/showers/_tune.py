@@ -1,0 +1,100 @@
+"""The free constants of the parametric shower model, each with its source, in one place.
+
+GFlash's published constants (Grindhammer & Peters, hep-ex/0001020) stay in the formulas of
+:mod:`._gflash` next to their citation. What GFlash lacks or leaves free — spot counts, the
+diffuse low-energy halo, the MIP track's δ-rays, the pion's lateral halo — is a constant of a
+*tune*: ``tunes.yaml`` beside this module holds named tunes, each constant as ``{value, source}``
+("fitted to Geant4 sample X by benchmarks/tune_showers.py", or a paper). The tuning script
+rewrites the values it fits; a dataset spec picks a tune with the simulator option ``tune``.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from physgen.errors import SpecError, did_you_mean
+
+__all__ = ["EmTune", "PionTune", "Tune", "TUNES_FILE", "load_tune", "tune_names"]
+
+TUNES_FILE = Path(__file__).with_name("tunes.yaml")
+
+
+class EmTune(BaseModel):
+    """Electromagnetic showers: GFlash energy profile plus what Geant4 shows and GFlash lacks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    spots_per_gev: float = Field(gt=0, description="core spots per GeV (times E^0.959, GFlash's exponent)")
+    flat_depth_share: float = Field(ge=0, lt=1, description="share of core spots drawn uniformly in depth to the "
+                                    "back of the calorimeter (importance-weighted: many small deep deposits)")
+    t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
+    alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
+    radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
+                                       "enters τ = t/T of the radial profile (GFlash: 1)")
+    core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
+    tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
+    radius_cutoff: float = Field(gt=0, description="largest radius (Molière radii) of GFlash's core and tail profiles")
+    tail_growth_scale: float = Field(ge=0, description="multiplies k4, GFlash's growth of R_T with depth")
+    halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
+    halo_radius: float = Field(gt=0, description="mean radius of the halo deposits, in Molière radii")
+    halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
+    halo_depth_forward: float = Field(gt=0, description="scale (X0) of the spread of halo depths behind the profile's")
+    halo_spots_per_gev: float = Field(gt=0, description="halo deposits per GeV")
+
+
+class PionTune(BaseModel):
+    """Charged pions: interaction, MIP track with δ-rays, EM and hadronic parts (docs/PHYSICS.md §5)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    lambda_scale: float = Field(gt=0, description="pion interaction length over the nuclear λ_int of the spec")
+    f_em_exponent: float = Field(gt=0, description="m of ⟨f_em⟩ = 1 − E^(m − 1) (Groom's power law)")
+    f_em_concentration: float = Field(gt=0, description="α + β of the beta distribution of f_em")
+    e_over_h: float = Field(ge=1, description="e/h of the hadronic component")
+    pi0_extra_showers: float = Field(ge=0, description="mean number of π⁰ showers beyond the first (Poisson)")
+    secondary_pt: float = Field(gt=0, description="mean transverse momentum (GeV) of a π⁰ shower off the pion axis")
+    hadron_radius: float = Field(gt=0, description="R of the hadronic lateral profile 2rR²/(r²+R²)², in λ_int")
+    hadron_depth_spread: float = Field(gt=0, description="scale (λ_int) of the Laplace spread of hadronic deposits in depth")
+    hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
+    track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
+    delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+
+
+class Tune(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    em: EmTune
+    pion: PionTune
+    sources: dict[str, str]
+
+
+@functools.cache
+def _tunes() -> dict[str, dict]:
+    return yaml.safe_load(TUNES_FILE.read_text())
+
+
+def tune_names() -> list[str]:
+    return sorted(_tunes())
+
+
+@functools.cache
+def load_tune(name: str) -> Tune:
+    """The tune ``name`` of ``tunes.yaml``; an unknown name or a malformed entry is a :class:`SpecError`."""
+    tunes = _tunes()
+    if name not in tunes:
+        msg = f"unknown shower tune {name!r}{did_you_mean(name, tunes, listing='tunes')}"
+        raise SpecError(msg)
+    entry, sources = tunes[name], {}
+    parts = {}
+    for part in ("em", "pion"):
+        parts[part] = {}
+        for key, item in (entry.get(part) or {}).items():
+            parts[part][key] = item["value"]
+            sources[f"{part}.{key}"] = item["source"]
+    try:
+        return Tune(name=name, em=EmTune(**parts["em"]), pion=PionTune(**parts["pion"]), sources=sources)
+    except ValidationError as err:
+        msg = f"{TUNES_FILE}: tune {name!r} is malformed: {err}"
+        raise SpecError(msg) from None

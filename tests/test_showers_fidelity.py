@@ -1,0 +1,46 @@
+"""The parametric showers against the shipped Geant4 validation samples (issue 12).
+
+Truth: the Geant4 11.4 samples shipped in ``samples/geant4`` (made by physgen's ``geant4``
+simulator). A subsample of them against as many parametric showers at the same incident energies,
+measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: every shower-shape
+⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet: the benchmark measures
+mean ⟨S²⟩ 0.047 / 0.055, worst column 0.15 (layer-2 sparsity) and AUC 0.97 / 0.93 for e+ / γ
+(README, fidelity table). These tests guard that level, well below the untuned GFlash model's
+(mean ⟨S²⟩ 0.16, layer-0 widths and layer-2 sparsity ⟨S²⟩ 0.3–0.8, AUC ≈ 1). With 1000 + 1000
+showers on 30 bins, ⟨S²⟩ of two samples of one distribution is ≈ 0.015 (500 + 500: 0.03).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from physgen.sim import build_simulator
+from physgen.sim.showers._fidelity import fidelity, shower_columns, simulated_columns
+from physgen.store import open_store, resolve_dataset
+
+geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator and its shipped samples")
+
+CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
+    "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.08, 0.3, 0.99),
+    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.09, 0.3, 0.99),
+    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.12, 0.45, 0.96),
+    "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.15, 0.5, 0.995),
+}
+
+
+@pytest.mark.parametrize("spec", CASES)
+def test_parametric_showers_stay_close_to_geant4(spec, torch_one_thread):
+    sample, n, mean_max, s2_max, auc_max = CASES[spec]
+    try:
+        url = geant4.validation_sample(sample)
+    except Exception:  # noqa: BLE001 - sample not shipped in this checkout
+        pytest.skip(f"no shipped Geant4 sample {sample}")
+    reference = open_store(url).isel(event=slice(0, n)).load()
+    sim = build_simulator(resolve_dataset(f"specs/datasets/{spec}.yaml"))
+    energy = reference[sim.options.energy_condition].values.astype(np.float64)
+    result = fidelity(shower_columns(reference), simulated_columns(sim, energy, seed=3), seed=0, epochs=15)
+    assert np.mean(list(result.s2.values())) < mean_max, result.s2
+    over = {k: round(v, 3) for k, v in result.s2.items() if v > s2_max}
+    assert not over, over
+    assert result.auc < auc_max, result.auc
