@@ -22,8 +22,10 @@ app = typer.Typer(help="physgen: spec-driven fast simulation for particle physic
                   pretty_exceptions_enable=False, add_completion=False)
 specs_app = typer.Typer(help="List, show and validate specs.", no_args_is_help=True)
 store_app = typer.Typer(help="Inspect and validate stores.", no_args_is_help=True)
+zoo_app = typer.Typer(help="Shipped trained generators: list, ship a quality run, retrain.", no_args_is_help=True)
 app.add_typer(specs_app, name="specs")
 app.add_typer(store_app, name="store")
+app.add_typer(zoo_app, name="zoo")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -164,7 +166,8 @@ def train(
 @app.command()
 @user_errors
 def generate(
-    run_dir: Annotated[Path, typer.Argument(help="run directory of a trained model")],
+    run_dir: Annotated[str, typer.Argument(help="run directory of a trained model, a shipped-checkpoint file, "
+                                                "or a shipped model name (physgen zoo list)")],
     events: Annotated[int, typer.Option(help="number of events")],
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     conditions_from: Annotated[Optional[str], typer.Option(help="copy conditions from this store")] = None,
@@ -175,7 +178,7 @@ def generate(
     resume: Resume = False,
     overwrite: Overwrite = False,
 ) -> None:
-    """Generate events with a trained model into a store of the training store's schema."""
+    """Generate events with a trained or a shipped model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
     url = run(run_dir, events, out, conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
@@ -266,12 +269,73 @@ def run_pipeline(
     workdir: Annotated[Optional[Path], typer.Option(help="folder for the pipeline's stores and runs "
                                                           "(default: stores/<pipeline name>)")] = None,
     overwrite: Overwrite = False,
+    resume: Annotated[bool, typer.Option("--resume", help="continue: keep finished stores and training runs")] = False,
 ) -> None:
-    """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate...)."""
+    """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate, export, quality...)."""
     from physgen.pipeline import run_pipeline as run
 
-    run(pipeline, workdir=workdir, overwrite=overwrite,
+    run(pipeline, workdir=workdir, overwrite=overwrite, resume=resume,
         on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
+
+
+# ---------------------------------------------------------------- zoo
+def _quality_cell(entry: dict) -> str:
+    quality = entry.get("quality") or {}
+    return f"{quality.get('targets_met', 0)}/{quality.get('targets', 0)}"
+
+
+@zoo_app.command("list")
+@user_errors
+def zoo_list() -> None:
+    """The shipped generators: model, reference, training cost, targets met."""
+    from physgen.zoo import shipped_models
+
+    table = Table("name", "model spec", "reference", "train CPU-s", "hardware", "targets met", "MiB")
+    for name, entry in shipped_models().items():
+        reference = entry["reference"]
+        dataset = reference["specs"].get("dataset", {})
+        table.add_row(name, entry["model_spec"], f"{dataset.get('name')} ({reference.get('events')} events)",
+                      f"{entry['cost']['train_cpu_s']:.0f}", entry["cost"]["hardware"]["gpu"] or "CPU",
+                      _quality_cell(entry), f"{entry['bytes'] / 2**20:.2f}")
+    console.print(table)
+
+
+@zoo_app.command("show")
+@user_errors
+def zoo_show(name: str) -> None:
+    """The full index entry of a shipped generator (reference, quality figures, cost, pipeline)."""
+    from physgen.zoo import shipped_model
+
+    console.print_json(json.dumps(shipped_model(name)))
+
+
+@zoo_app.command("ship")
+@user_errors
+def zoo_ship(
+    workdir: Annotated[Path, typer.Argument(help="working folder of a finished quality pipeline run")],
+    name: Annotated[Optional[str], typer.Option(help="shipped name (default: the exported one)")] = None,
+) -> None:
+    """Put the exported generator of a quality run, with its quality and cost, into the zoo."""
+    from physgen.zoo import ship
+
+    entry = ship(workdir, name=name)
+    console.print(f"shipped {entry['file']} ({entry['sha256'][:19]}), targets met {_quality_cell(entry)}",
+                  highlight=False)
+
+
+@zoo_app.command("retrain")
+@user_errors
+def zoo_retrain(
+    name: str,
+    workdir: Annotated[Optional[Path], typer.Option(help="folder of the pipeline run (default: stores/<pipeline>)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted retraining")] = False,
+) -> None:
+    """Rerun the quality pipeline of a shipped model (new references, training, quality) and ship the result."""
+    from physgen.zoo import retrain
+
+    entry = retrain(name, workdir=workdir, resume=resume)
+    console.print(f"retrained and shipped {entry['file']} ({entry['sha256'][:19]}), targets met "
+                  f"{_quality_cell(entry)}", highlight=False)
 
 
 # ---------------------------------------------------------------- observables, evaluate

@@ -5,13 +5,22 @@ that verb (table :data:`STEP_FUNCTIONS`), e.g. ``{run: reweight, args: {referenc
 ..., model: dctr_toy_1d, out: ...}}``. The string ``{workdir}`` in any argument is replaced by the
 pipeline's working folder. Functions are imported only when a step needs them, so a pipeline
 whose stage is not part of this installation fails with a message naming it.
+
+Every run keeps a record, ``WORKDIR/pipeline.json``: the pipeline's spec text and hash, the
+hardware, and per step its arguments, result, wall and CPU time (this process and the processes it
+waited for, e.g. dask workers) and the load average — the training cost a quality table quotes.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
 import inspect
+import json
 import os
+import platform
+import resource
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +28,10 @@ from typing import Any
 from physgen.errors import PhysgenError, SpecError
 from physgen.specs import LoadedSpec, PipelineSpec, SpecRegistry
 
-__all__ = ["STEP_FUNCTIONS", "run_pipeline"]
+__all__ = ["PIPELINE_RECORD", "STEP_FUNCTIONS", "hardware", "read_record", "run_pipeline"]
+
+PIPELINE_RECORD = "pipeline.json"
+"""Name of the record a pipeline run writes into its working folder."""
 
 STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "simulate": ("physgen.sim", "simulate"),
@@ -29,6 +41,8 @@ STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "generate": ("physgen.generate", "generate"),
     "reweight": ("physgen.reweight", "reweight"),
     "evaluate": ("physgen.report", "evaluate"),
+    "export": ("physgen.zoo", "export_checkpoint"),
+    "quality": ("physgen.pipeline", "quality"),
 }
 """Pipeline verb → (module, function) called with the step's ``args`` as keywords."""
 
@@ -62,14 +76,18 @@ def _expand(value: Any, workdir: Path) -> Any:
     return value
 
 
-def _arguments(func: Callable[..., Any], args: dict[str, Any], overwrite: bool, label: str) -> dict[str, Any]:
-    """The step's keywords, plus ``mode="overwrite"`` / ``overwrite=True`` where the function takes them."""
+def _arguments(func: Callable[..., Any], args: dict[str, Any], overwrite: bool, resume: bool,
+               label: str) -> dict[str, Any]:
+    """The step's keywords, plus ``mode="overwrite"`` / ``overwrite=True`` (or ``mode="resume"`` /
+    ``resume=True``) where the function takes them."""
     parameters = inspect.signature(func).parameters
     kwargs = dict(args)
-    if overwrite and "mode" in parameters and "mode" not in kwargs:
-        kwargs["mode"] = "overwrite"
+    if (overwrite or resume) and "mode" in parameters and "mode" not in kwargs:
+        kwargs["mode"] = "overwrite" if overwrite else "resume"
     if overwrite and "overwrite" in parameters and "overwrite" not in kwargs:
         kwargs["overwrite"] = True
+    if resume and "resume" in parameters and "resume" not in kwargs:
+        kwargs["resume"] = True
     try:
         inspect.signature(func).bind(**kwargs)
     except TypeError as exc:
@@ -78,19 +96,72 @@ def _arguments(func: Callable[..., Any], args: dict[str, Any], overwrite: bool, 
     return kwargs
 
 
+def hardware() -> dict[str, Any]:
+    """CPU model and count, GPU, torch version and threads, load average: where a cost was measured."""
+    import torch
+
+    cpu = platform.processor() or "unknown"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cpu_count": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def _cpu_seconds() -> float:
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return repr(value)[:200]
+
+
+def _write_record(folder: Path, record: dict[str, Any]) -> None:
+    tmp = folder / f".{PIPELINE_RECORD}.tmp"
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, folder / PIPELINE_RECORD)
+
+
+def read_record(workdir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``pipeline.json`` record of a pipeline run in ``workdir``."""
+    path = Path(workdir) / PIPELINE_RECORD
+    if not path.is_file():
+        msg = f"{str(workdir)!r} holds no pipeline record ({PIPELINE_RECORD}); run a pipeline there first"
+        raise PhysgenError(msg)
+    return json.loads(path.read_text())
+
+
 def run_pipeline(
     pipeline: str | os.PathLike[str] | LoadedSpec,
     *,
     workdir: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     on_step: Callable[[str, Any], None] | None = None,
 ) -> list[tuple[str, Any]]:
     """Run every step of ``pipeline`` in order; return ``(step label, result)`` pairs.
 
     ``workdir`` (default ``stores/<pipeline name>``) replaces ``{workdir}`` in the arguments;
-    ``overwrite`` lets steps replace their outputs; ``on_step`` is called after each step.
-    A failing step stops the pipeline with its error, prefixed by the step.
+    ``overwrite`` lets steps replace their outputs; ``resume`` continues them (stores and training
+    runs already complete are kept, so a rerun after a failure or a kill redoes only what is missing);
+    ``on_step`` is called after each step. A failing step stops the pipeline with its error, prefixed
+    by the step. ``WORKDIR/pipeline.json`` records every finished step with its cost.
     """
+    if overwrite and resume:
+        raise PhysgenError("--resume and --overwrite exclude each other")
     loaded = pipeline if isinstance(pipeline, LoadedSpec) else SpecRegistry.default(near=Path.cwd()).resolve(
         os.fspath(pipeline), kind="pipeline")
     spec = loaded.spec
@@ -104,13 +175,33 @@ def run_pipeline(
     for i, step in enumerate(spec.steps, start=1):
         label = f"pipeline {spec.name!r} step {i} ({step.run})"
         func = _step_function(step.run, label)
-        steps.append((label, func, _arguments(func, _expand(step.args, folder), overwrite, label)))
+        steps.append((label, step.run, func, _arguments(func, _expand(step.args, folder), overwrite, resume, label)))
+    record: dict[str, Any] = {
+        "pipeline": spec.name, "spec": {"text": loaded.text, "hash": loaded.hash}, "workdir": str(folder),
+        "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "steps": [],
+    }
+    previous = {}
+    if resume and (folder / PIPELINE_RECORD).is_file():  # a resumed step's cost adds to what it cost before
+        before = read_record(folder)
+        previous = {s["label"]: s for s in before["steps"]} if before["spec"]["hash"] == loaded.hash else {}
     results = []
-    for label, func, kwargs in steps:
+    for label, verb, func, kwargs in steps:
+        load, wall, cpu = os.getloadavg(), time.perf_counter(), _cpu_seconds()
         try:
             result = func(**kwargs)
         except PhysgenError as exc:
             raise type(exc)(f"{label}: {exc}") from None
+        earlier = previous.get(label, {})
+        record["steps"].append({
+            "label": label, "run": verb, "args": _jsonable(kwargs),
+            "result": _jsonable(result if isinstance(result, (str, os.PathLike)) else getattr(result, "run_dir", None)),
+            "wall_s": round(time.perf_counter() - wall + earlier.get("wall_s", 0.0), 2),
+            "cpu_s": round(_cpu_seconds() - cpu + earlier.get("cpu_s", 0.0), 2),
+            "load_average": {"start": [round(x, 2) for x in load], "end": [round(x, 2) for x in os.getloadavg()]},
+            "runs": earlier.get("runs", 0) + 1,
+        })
+        record["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        _write_record(folder, record)
         results.append((label, result))
         if on_step is not None:
             on_step(label, result)

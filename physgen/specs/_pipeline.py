@@ -12,9 +12,10 @@ __all__ = ["PipelineStep", "PipelineSpec"]
 
 
 class PipelineStep(SpecModel):
-    """One stage: a CLI verb (``simulate``, ``train``, ``generate``, ``reweight``, ``evaluate``) and its arguments."""
+    """One stage: a CLI verb (``simulate``, ``train``, ``generate``, ``reweight``, ``evaluate``...) or a
+    quality-run stage (``export`` a shipped checkpoint, ``quality`` figures of merit) and its arguments."""
 
-    run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables"]
+    run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables", "export", "quality"]
     args: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -1,0 +1,151 @@
+"""The ``quality`` step: figures of merit of a generated store against a reference, with targets.
+
+A quality pipeline lists its figures in the step's ``figures`` argument, each a registered metric
+(:func:`physgen.metrics.get_metric`) with options, an optional event selection (``where: {signal: 1}``
+for the W-jet class) and an optional target (pass when value ≤ target)::
+
+    - {label: "M_ll mean shift", metric: mean_shift, options: {names: [m_ll]}, target: 0.5, units: GeV,
+       source: "issue 14 target"}
+    - {label: "KS", metric: ks_sum, each: [mu1_px, mu1_pz, ...]}      # one value per name
+
+The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
+store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from pydantic import Field, ValidationError
+
+from physgen.errors import PhysgenError, SpecError
+from physgen.metrics import get_metric
+from physgen.schema import EVENT
+from physgen.specs._base import SpecModel
+from physgen.store import open_store
+
+__all__ = ["Figure", "quality", "quality_table", "store_summary"]
+
+
+class Figure(SpecModel):
+    """One figure of merit of a quality run."""
+
+    label: str = Field(description="what the table shows, e.g. 'M_ll mean shift'")
+    metric: str = Field(description="a registered metric (physgen.metrics.metric_names())")
+    options: dict[str, Any] = Field(default_factory=dict)
+    where: dict[str, float] = Field(default_factory=dict, description="per-event variable == value, both stores")
+    each: list[str] | None = Field(None, description="evaluate once per name (as options.names = [name])")
+    target: float | None = Field(None, description="pass when the value (every value with `each`) is ≤ target")
+    units: str = ""
+    source: str = Field("", description="where the target comes from")
+
+
+def _selected(ds: xr.Dataset, where: dict[str, float], role: str) -> xr.Dataset:
+    for name, value in where.items():
+        if name not in ds.data_vars or ds[name].dims != (EVENT,):
+            msg = f"the {role} store has no per-event variable {name!r} to select {name} == {value} on"
+            raise PhysgenError(msg)
+        mask = np.asarray(ds[name].values == value)
+        if not mask.any():
+            msg = f"the {role} store has no event with {name} == {value}"
+            raise PhysgenError(msg)
+        ds = ds.isel({EVENT: mask})
+    return ds
+
+
+def store_summary(url: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a quality record says about a store: events, producer, seed and the name and hash of each spec."""
+    ds = open_store(url)
+    meta = ds.physgen.provenance
+    producer = meta.get("producer", {})
+    return {"store": os.fspath(url), "events": int(ds.sizes.get(EVENT, 0)), "seed": meta.get("seed"),
+            "producer": {k: producer.get(k) for k in ("kind", "name", "checkpoint_sha256", "shipped") if k in producer},
+            "specs": {role: {"name": s.get("name"), "hash": s.get("hash")} for role, s in meta.get("specs", {}).items()}}
+
+
+def _figures(figures: list[dict[str, Any]]) -> list[Figure]:
+    parsed = []
+    for i, figure in enumerate(figures):
+        try:
+            parsed.append(Figure.model_validate(figure))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            msg = f"quality figure {i} ({figure.get('label', '?')!r}): {problems}"
+            raise SpecError(msg) from None
+        get_metric(parsed[-1].metric)  # an unknown metric fails before any figure is computed
+    return parsed
+
+
+def _value(figure: Figure, reference: xr.Dataset, generated: xr.Dataset, names: list[str] | None) -> float:
+    options = figure.options | ({"names": names} if names is not None else {})
+    try:
+        return float(get_metric(figure.metric)(reference, generated, **options))
+    except TypeError as exc:
+        msg = f"quality figure {figure.label!r}: options {sorted(options)} do not fit metric {figure.metric!r}: {exc}"
+        raise SpecError(msg) from None
+
+
+def _passes(values: list[float], target: float | None) -> bool | None:
+    if target is None:
+        return None
+    return all(math.isfinite(v) and v <= target for v in values)
+
+
+def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
+            figures: list[dict[str, Any]], title: str = "") -> dict[str, Any]:
+    """Compute ``figures`` of ``generated`` against ``reference``; write ``out/quality.json`` and ``out/quality.md``."""
+    parsed = _figures(figures)
+    ref_ds, gen_ds = open_store(reference), open_store(generated)
+    rows = []
+    for figure in parsed:
+        ref_sel = _selected(ref_ds, figure.where, "reference")
+        gen_sel = _selected(gen_ds, figure.where, "generated")
+        row: dict[str, Any] = figure.to_dict()
+        if figure.each is None:
+            row["value"] = _value(figure, ref_sel, gen_sel, None)
+            values = [row["value"]]
+        else:
+            row["values"] = {name: _value(figure, ref_sel, gen_sel, [name]) for name in figure.each}
+            values = list(row["values"].values())
+        row["passed"] = _passes(values, figure.target)
+        rows.append(row)
+    judged = [r["passed"] for r in rows if r["passed"] is not None]
+    result = {
+        "title": title, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "reference": store_summary(reference), "generated": store_summary(generated),
+        "figures": rows, "targets_met": sum(judged), "targets": len(judged),
+    }
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "quality.json").write_text(json.dumps(result, indent=1, default=str))
+    (folder / "quality.md").write_text(quality_table(result))
+    return result
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.3g}" if math.isfinite(value) else str(value)
+
+
+def quality_table(result: dict[str, Any]) -> str:
+    """The Markdown table of a quality record: one row per figure (per name for ``each`` figures)."""
+    lines = [f"### {result['title'] or 'quality'}", "",
+             f"reference: {result['reference']['events']} events · generated: {result['generated']['events']} events",
+             "", "| figure | selection | value | target | met |", "|---|---|---|---|---|"]
+    for row in result["figures"]:
+        where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items()) or "all"
+        target = "–" if row.get("target") is None else f"≤ {row['target']:g} {row.get('units', '')}".strip()
+        met = {True: "yes", False: "**no**", None: "–"}[row["passed"]]
+        if "values" in row:
+            value = ", ".join(f"{k} {_fmt(v)}" for k, v in row["values"].items())
+        else:
+            value = f"{_fmt(row['value'])} {row.get('units', '')}".strip()
+        lines.append(f"| {row['label']} | {where} | {value} | {target} | {met} |")
+    lines += ["", f"targets met: {result['targets_met']} of {result['targets']}"]
+    return "\n".join(lines) + "\n"
