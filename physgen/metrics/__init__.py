@@ -7,7 +7,7 @@ from physgen.metrics.classifier import ClassifierTest, classifier_test, roc_auc
 from physgen.metrics.distances import emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d
 from physgen.metrics.frechet import DistanceEstimate, fpd, frechet_distance, kpd
 from physgen.metrics.ks import ks_statistic, ks_sum
-from physgen.metrics.moments import distribution_mode
+from physgen.metrics.figures import distribution_mode
 from physgen.metrics.named import KS_SUM_VARIABLES, get_metric, metric_names, register_metric
 from physgen.metrics.separation import separation_power, separation_power_hist
 from physgen.metrics.weights import dilution, effective_sample_size, weighted_mean_error

@@ -57,6 +57,8 @@ class Lagan(Recipe):
         "label_flip": 0.05,
         "aux_label_flip": 0.09,
         "g_steps": 2,
+        "generator_filters": [128, 64, 6],  # projected, conv, locally-connected channels (paper)
+        "discriminator_filters": [32, 8],  # conv, locally-connected channels (paper)
     }
 
     def __init__(self, spec: ModelSpec, data: DataDescription):
@@ -70,6 +72,10 @@ class Lagan(Recipe):
             msg = (f"model {spec.name!r}: lagan reads one 2-D image input and at most one class label, got "
                    f"inputs {data.inputs}, labels {data.labels}, conditions {data.conditions}")
             raise SpecError(msg)
+        for key, n in (("generator_filters", 3), ("discriminator_filters", 2)):
+            if len(hp[key]) != n or any(int(f) < 1 for f in hp[key]):
+                msg = f"model {spec.name!r}: {key} takes {n} positive channel counts, got {hp[key]!r}"
+                raise SpecError(msg)
         (self.image,) = data.inputs
         self.label = data.labels[0] if data.labels else None
         self.n_classes = int(hp["n_classes"]) if self.label else 1
@@ -78,9 +84,11 @@ class Lagan(Recipe):
         generator_cls, discriminator_cls = _VARIANTS[hp["variant"]]
         size = data.variables[self.image].shape
         self.networks = nn.ModuleDict({
-            "generator": generator_cls(size, self.latent_dim, self.n_classes),
+            "generator": generator_cls(size, self.latent_dim, self.n_classes,
+                                       filters=tuple(hp["generator_filters"])),
             "discriminator": discriminator_cls(size, self.n_classes, mbd_kernels=int(hp["mbd_kernels"]),
-                                               mbd_dims=int(hp["mbd_dims"]), dropout=float(hp["dropout"])),
+                                               mbd_dims=int(hp["mbd_dims"]), dropout=float(hp["dropout"]),
+                                               filters=tuple(hp["discriminator_filters"])),
         })
 
     def _classes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:

@@ -8,6 +8,10 @@ for the W-jet class) and an optional target (pass when value ≤ target)::
        source: "issue 14 target"}
     - {label: "KS", metric: ks_sum, each: [mu1_px, mu1_pz, ...]}      # one value per name
 
+``baseline`` (optional) names a second reference store, independent of ``reference`` (e.g. the training
+sample): every figure is also computed for it against ``reference``, the statistical floor of the
+figure at these sample sizes (a KS sum or an AUC a perfect generator would get).
+
 The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
 store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content.
 """
@@ -31,7 +35,7 @@ from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
 from physgen.store import open_store
 
-__all__ = ["Figure", "quality", "quality_table", "store_summary"]
+__all__ = ["Figure", "check_figures", "quality", "quality_table", "store_summary"]
 
 
 class Figure(SpecModel):
@@ -70,7 +74,8 @@ def store_summary(url: str | os.PathLike[str]) -> dict[str, Any]:
             "specs": {role: {"name": s.get("name"), "hash": s.get("hash")} for role, s in meta.get("specs", {}).items()}}
 
 
-def _figures(figures: list[dict[str, Any]]) -> list[Figure]:
+def check_figures(figures: list[dict[str, Any]]) -> list[Figure]:
+    """The parsed figures; a SpecError names a malformed figure or an unknown metric (checked before any run)."""
     parsed = []
     for i, figure in enumerate(figures):
         try:
@@ -98,28 +103,36 @@ def _passes(values: list[float], target: float | None) -> bool | None:
     return all(math.isfinite(v) and v <= target for v in values)
 
 
+def _evaluate(figure: Figure, reference: xr.Dataset, other: xr.Dataset) -> float | dict[str, float]:
+    if figure.each is None:
+        return _value(figure, reference, other, None)
+    return {name: _value(figure, reference, other, [name]) for name in figure.each}
+
+
 def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
-            figures: list[dict[str, Any]], title: str = "") -> dict[str, Any]:
-    """Compute ``figures`` of ``generated`` against ``reference``; write ``out/quality.json`` and ``out/quality.md``."""
-    parsed = _figures(figures)
+            figures: list[dict[str, Any]], baseline: str | os.PathLike[str] | None = None,
+            title: str = "") -> dict[str, Any]:
+    """Compute ``figures`` of ``generated`` (and of ``baseline``) against ``reference``; write
+    ``out/quality.json`` and ``out/quality.md``."""
+    parsed = check_figures(figures)
     ref_ds, gen_ds = open_store(reference), open_store(generated)
+    base_ds = open_store(baseline) if baseline is not None else None
     rows = []
     for figure in parsed:
         ref_sel = _selected(ref_ds, figure.where, "reference")
-        gen_sel = _selected(gen_ds, figure.where, "generated")
         row: dict[str, Any] = figure.to_dict()
-        if figure.each is None:
-            row["value"] = _value(figure, ref_sel, gen_sel, None)
-            values = [row["value"]]
-        else:
-            row["values"] = {name: _value(figure, ref_sel, gen_sel, [name]) for name in figure.each}
-            values = list(row["values"].values())
-        row["passed"] = _passes(values, figure.target)
+        value = _evaluate(figure, ref_sel, _selected(gen_ds, figure.where, "generated"))
+        row["values" if figure.each else "value"] = value
+        if base_ds is not None:
+            row["baseline_values" if figure.each else "baseline_value"] = _evaluate(
+                figure, ref_sel, _selected(base_ds, figure.where, "baseline"))
+        row["passed"] = _passes(list(value.values()) if figure.each else [value], figure.target)
         rows.append(row)
     judged = [r["passed"] for r in rows if r["passed"] is not None]
     result = {
         "title": title, "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "reference": store_summary(reference), "generated": store_summary(generated),
+        "baseline": None if baseline is None else store_summary(baseline),
         "figures": rows, "targets_met": sum(judged), "targets": len(judged),
     }
     folder = Path(out)
@@ -135,17 +148,21 @@ def _fmt(value: float) -> str:
 
 def quality_table(result: dict[str, Any]) -> str:
     """The Markdown table of a quality record: one row per figure (per name for ``each`` figures)."""
+    base = result.get("baseline")
     lines = [f"### {result['title'] or 'quality'}", "",
-             f"reference: {result['reference']['events']} events · generated: {result['generated']['events']} events",
-             "", "| figure | selection | value | target | met |", "|---|---|---|---|---|"]
+             f"reference: {result['reference']['events']} events · generated: {result['generated']['events']} events"
+             + (f" · floor: a second reference of {base['events']} events in its place" if base else ""),
+             "", "| figure | selection | value | floor | target | met |", "|---|---|---|---|---|---|"]
     for row in result["figures"]:
         where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items()) or "all"
         target = "–" if row.get("target") is None else f"≤ {row['target']:g} {row.get('units', '')}".strip()
         met = {True: "yes", False: "**no**", None: "–"}[row["passed"]]
         if "values" in row:
             value = ", ".join(f"{k} {_fmt(v)}" for k, v in row["values"].items())
+            floor = ", ".join(f"{k} {_fmt(v)}" for k, v in row.get("baseline_values", {}).items()) or "–"
         else:
             value = f"{_fmt(row['value'])} {row.get('units', '')}".strip()
-        lines.append(f"| {row['label']} | {where} | {value} | {target} | {met} |")
+            floor = _fmt(row["baseline_value"]) if "baseline_value" in row else "–"
+        lines.append(f"| {row['label']} | {where} | {value} | {floor} | {target} | {met} |")
     lines += ["", f"targets met: {result['targets_met']} of {result['targets']}"]
     return "\n".join(lines) + "\n"

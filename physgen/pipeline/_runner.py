@@ -175,7 +175,15 @@ def run_pipeline(
     for i, step in enumerate(spec.steps, start=1):
         label = f"pipeline {spec.name!r} step {i} ({step.run})"
         func = _step_function(step.run, label)
-        steps.append((label, step.run, func, _arguments(func, _expand(step.args, folder), overwrite, resume, label)))
+        kwargs = _arguments(func, _expand(step.args, folder), overwrite, resume, label)
+        if step.run == "quality":
+            from physgen.pipeline._quality import check_figures
+
+            try:
+                check_figures(kwargs["figures"])
+            except PhysgenError as exc:
+                raise SpecError(f"{label}: {exc}") from None
+        steps.append((label, step.run, func, kwargs))
     record: dict[str, Any] = {
         "pipeline": spec.name, "spec": {"text": loaded.text, "hash": loaded.hash}, "workdir": str(folder),
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "steps": [],

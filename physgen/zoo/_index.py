@@ -30,7 +30,8 @@ ZOO_DIR = Path(__file__).parent
 MAX_ZOO_BYTES = 30 * 1024 * 1024
 """Budget for all shipped weights together (they travel in every wheel)."""
 
-QUALITY_KEYS = ("label", "metric", "where", "value", "values", "target", "passed", "units", "source")
+QUALITY_KEYS = ("label", "metric", "where", "value", "values", "baseline_value", "baseline_values", "target", "passed",
+                "units", "source")
 
 
 def _index_path(zoo: Path | None) -> Path:
