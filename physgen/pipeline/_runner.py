@@ -6,6 +6,10 @@ that verb (table :data:`STEP_FUNCTIONS`), e.g. ``{run: reweight, args: {referenc
 pipeline's working folder. Functions are imported only when a step needs them, so a pipeline
 whose stage is not part of this installation fails with a message naming it.
 
+A step with ``time_limit_s`` is interrupted after that many seconds (a training run then keeps its
+last checkpoint and its selected snapshots, written atomically) and the pipeline goes on; this is how
+a GPU session trains every model for a fixed wall-clock budget (Linux: it uses ``SIGALRM``).
+
 Every run keeps a record, ``WORKDIR/pipeline.json``: the pipeline's spec text and hash, the
 hardware, and per step its arguments, result, wall and CPU time (this process and the processes it
 waited for, e.g. dask workers) and the load average — the training cost a quality table quotes.
@@ -20,6 +24,7 @@ import json
 import os
 import platform
 import resource
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,6 +60,30 @@ def observables_of_store(store: str | os.PathLike[str], out: str | os.PathLike[s
 
     write_observables(open_store(store), names, out, overwrite=overwrite, progress=progress)
     return os.fspath(out)
+
+
+class _TimeLimit(BaseException):
+    """Raised in the main thread when a step's ``time_limit_s`` is over (BaseException: no ``except
+    Exception`` inside the step swallows it)."""
+
+
+def _call(func: Callable[..., Any], kwargs: dict[str, Any], time_limit: float | None) -> tuple[Any, bool]:
+    """``func(**kwargs)``, interrupted after ``time_limit`` seconds; returns (result, whether it was stopped)."""
+    if time_limit is None:
+        return func(**kwargs), False
+
+    def stop(signum, frame):
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, time_limit)
+    try:
+        return func(**kwargs), False
+    except _TimeLimit:
+        return None, True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _step_function(verb: str, label: str) -> Callable[..., Any]:
@@ -158,7 +187,8 @@ def run_pipeline(
     ``overwrite`` lets steps replace their outputs; ``resume`` continues them (stores and training
     runs already complete are kept, so a rerun after a failure or a kill redoes only what is missing);
     ``on_step`` is called after each step. A failing step stops the pipeline with its error, prefixed
-    by the step. ``WORKDIR/pipeline.json`` records every finished step with its cost.
+    by the step; a step past its ``time_limit_s`` is stopped and the pipeline goes on.
+    ``WORKDIR/pipeline.json`` records every finished step with its cost.
     """
     if overwrite and resume:
         raise PhysgenError("--resume and --overwrite exclude each other")
@@ -183,7 +213,7 @@ def run_pipeline(
                 check_figures(kwargs["figures"])
             except PhysgenError as exc:
                 raise SpecError(f"{label}: {exc}") from None
-        steps.append((label, step.run, func, kwargs))
+        steps.append((label, step.run, func, kwargs, step.time_limit_s))
     record: dict[str, Any] = {
         "pipeline": spec.name, "spec": {"text": loaded.text, "hash": loaded.hash}, "workdir": str(folder),
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "steps": [],
@@ -193,10 +223,10 @@ def run_pipeline(
         before = read_record(folder)
         previous = {s["label"]: s for s in before["steps"]} if before["spec"]["hash"] == loaded.hash else {}
     results = []
-    for label, verb, func, kwargs in steps:
+    for label, verb, func, kwargs, time_limit in steps:
         load, wall, cpu = os.getloadavg(), time.perf_counter(), _cpu_seconds()
         try:
-            result = func(**kwargs)
+            result, stopped = _call(func, kwargs, time_limit)
         except PhysgenError as exc:
             raise type(exc)(f"{label}: {exc}") from None
         earlier = previous.get(label, {})
@@ -206,7 +236,7 @@ def run_pipeline(
             "wall_s": round(time.perf_counter() - wall + earlier.get("wall_s", 0.0), 2),
             "cpu_s": round(_cpu_seconds() - cpu + earlier.get("cpu_s", 0.0), 2),
             "load_average": {"start": [round(x, 2) for x in load], "end": [round(x, 2) for x in os.getloadavg()]},
-            "runs": earlier.get("runs", 0) + 1,
+            "runs": earlier.get("runs", 0) + 1, "stopped_at_time_limit": stopped,
         })
         record["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         _write_record(folder, record)

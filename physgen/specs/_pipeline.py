@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveFloat
 
 from physgen.specs._base import SpecModel
 
@@ -17,6 +17,9 @@ class PipelineStep(SpecModel):
 
     run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables", "export", "quality"]
     args: dict[str, Any] = Field(default_factory=dict)
+    time_limit_s: PositiveFloat | None = Field(
+        None, description="stop the step after this many seconds and go on with what it committed "
+                          "(training: its last checkpoint and selected snapshots)")
 
 
 class PipelineSpec(SpecModel):

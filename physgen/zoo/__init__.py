@@ -12,6 +12,7 @@ from physgen.zoo._index import (
     MAX_ZOO_BYTES,
     ZOO_DIR,
     load_generator,
+    observable_summary,
     retrain,
     ship,
     shipped_model,
@@ -19,8 +20,8 @@ from physgen.zoo._index import (
 )
 
 __all__ = [
-    "FORMAT", "MAX_ZOO_BYTES", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator", "read_checkpoint",
-    "retrain", "ship", "shipped_model", "shipped_models",
+    "FORMAT", "MAX_ZOO_BYTES", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator", "observable_summary",
+    "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
 ]
 
 

@@ -10,7 +10,6 @@ snapshot and its score). It loads with ``torch.load(weights_only=True)``: plain 
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import os
 from pathlib import Path
@@ -83,8 +82,7 @@ def export_checkpoint(run_dir: str | os.PathLike[str], out: str | os.PathLike[st
         "reference": _reference(loaded.info), "training": _training(run, loaded, checkpoint),
         "extra_state": json.loads(json.dumps(loaded.recipe.extra_state())),  # plain data: weights_only loads it
         "generator": weights, "physgen_version": __version__, "torch_version": str(torch.__version__),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-    }
+    }  # no time stamp: exporting the same snapshot again gives the same bytes (and sha256)
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save(content, path)
@@ -130,6 +128,6 @@ def load_checkpoint(path: str | os.PathLike[str], *, device: torch.device | str 
     recipe.networks.to(device).eval()
     info["shipped"] = {"name": content["name"], "file": str(path), "dtype": content["dtype"],
                        "reference": content["reference"], "training": content["training"],
-                       "physgen_version": content.get("physgen_version"), "created": content.get("created")}
+                       "physgen_version": content.get("physgen_version")}
     info["shipped"] |= shipped or {}
     return LoadedRun(info, spec, recipe, transforms, path)

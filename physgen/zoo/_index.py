@@ -15,14 +15,20 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
 from physgen.errors import PhysgenError, did_you_mean
+from physgen.metrics import event_columns
+from physgen.observables import default_observables
+from physgen.schema import EVENT
+from physgen.store import open_store
 from physgen.train import LoadedRun, file_sha256, load_run
 from physgen.zoo._checkpoint import load_checkpoint, read_checkpoint
 
-__all__ = ["MAX_ZOO_BYTES", "ZOO_DIR", "load_generator", "retrain", "ship", "shipped_model", "shipped_models"]
+__all__ = ["MAX_ZOO_BYTES", "ZOO_DIR", "load_generator", "observable_summary", "retrain", "ship", "shipped_model",
+           "shipped_models"]
 
 ZOO_DIR = Path(__file__).parent
 """The folder of the shipped index (``index.json``) and weights (``weights/``) inside the package."""
@@ -92,6 +98,20 @@ def _quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
             "targets_met": quality["targets_met"], "targets": quality["targets"]}
 
 
+def observable_summary(store: str | os.PathLike[str], names: list[str], label: str | None = None) -> dict[str, Any]:
+    """Mean, standard deviation and count of the per-event columns ``names`` of ``store``, per value of the
+    class ``label`` when given (else one group ``all``): what a regression test compares a fresh sample to."""
+    ds = open_store(store)
+    columns = event_columns(ds, names)
+    groups = {"all": np.ones(ds.sizes[EVENT], bool)}
+    if label is not None:
+        values = np.asarray(ds[label].values)
+        groups = {f"{v:g}": values == v for v in np.unique(values)}
+    return {"label": label, "names": names, "groups": {
+        group: {k: {"mean": float(c[mask].mean()), "std": float(c[mask].std()), "events": int(mask.sum())}
+                for k, c in columns.items()} for group, mask in groups.items()}}
+
+
 def _cost(record: dict[str, Any]) -> dict[str, Any]:
     train = [s for s in record["steps"] if s["run"] == "train"]
     simulate = [s for s in record["steps"] if s["run"] == "simulate"]
@@ -104,8 +124,9 @@ def _cost(record: dict[str, Any]) -> dict[str, Any]:
 def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
          zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Ship the generator of the quality run in ``workdir``: copy its exported checkpoint into the zoo under
-    ``name`` (default: the name it was exported with) and record its reference, measured quality, training
-    cost and pipeline in the index. Refuses (and changes nothing) when the zoo would exceed
+    ``name`` (default: the name it was exported with) and record its reference, measured quality, the
+    summary of its observables (reference and generated, per class; see :func:`observable_summary`),
+    training cost and pipeline in the index. Refuses (and changes nothing) when the zoo would exceed
     :data:`MAX_ZOO_BYTES` or the run has no quality record."""
     from physgen.pipeline import read_record
     workdir = Path(workdir)
@@ -117,6 +138,14 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         raise PhysgenError(msg)
     content = read_checkpoint(exported)
     name = name or content["name"]
+    quality = json.loads(quality_file.read_text())
+    spec = yaml.safe_load(content["info"]["model_spec"]["text"])
+    label = next(iter(spec["data"].get("labels", [])), None)
+    reference_store = quality["reference"]["store"]
+    names = list(default_observables(open_store(reference_store))) or [  # else the generated scalar features
+        n for n in spec["data"]["inputs"] if content["info"]["variables"][n]["shape"] == []]
+    summary = {"reference": observable_summary(reference_store, names, label),
+               "generated": observable_summary(quality["generated"]["store"], names, label)}
     folder = Path(zoo) if zoo else ZOO_DIR
     models = shipped_models(folder)
     others = sum((folder / e["file"]).stat().st_size for n, e in models.items() if n != name
@@ -134,9 +163,9 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     models[name] = {
         "file": str(target.relative_to(folder)), "sha256": file_sha256(target), "bytes": size,
         "model_spec": content["info"]["model_spec"]["name"],
-        "architecture": _architecture(content),
+        "architecture": spec["architecture"],
         "dtype": content["dtype"], "reference": content["reference"], "training": content["training"],
-        "quality": _quality_summary(json.loads(quality_file.read_text())), "cost": _cost(record),
+        "quality": _quality_summary(quality), "observables": summary, "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
         "shipped": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
@@ -145,10 +174,6 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     tmp.write_text(json.dumps(dict(sorted(models.items())), indent=1) + "\n")
     os.replace(tmp, index)
     return models[name]
-
-
-def _architecture(content: dict[str, Any]) -> str:
-    return yaml.safe_load(content["info"]["model_spec"]["text"])["architecture"]
 
 
 def retrain(name: str, *, workdir: str | os.PathLike[str] | None = None, resume: bool = False,
