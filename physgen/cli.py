@@ -389,11 +389,15 @@ def evaluate(
 # ---------------------------------------------------------------- demo
 @app.command()
 @user_errors
-def demo(out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo")) -> None:
-    """Small end-to-end run on the embedded defaults."""
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo"),
+    toy: Annotated[bool, typer.Option("--toy", help="the quick toy loop instead of the calorimeter demo")] = False,
+    showers: Annotated[int, typer.Option(help="showers to simulate and to generate", min=100)] = 2000,
+) -> None:
+    """Calorimeter showers: simulate, generate with a shipped CaloGAN, figures of merit, speed-up, report."""
     from physgen.demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, toy=toy, showers=showers)
 
 
 def main() -> None:  # pragma: no cover - entry point
