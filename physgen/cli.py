@@ -288,13 +288,20 @@ def _quality_cell(entry: dict) -> str:
 @user_errors
 def zoo_list() -> None:
     """The shipped generators: model, reference, training cost, targets met."""
+    from physgen.specs import SpecRegistry
     from physgen.zoo import shipped_models
 
-    table = Table("name", "model spec", "reference", "train CPU-s", "hardware", "targets met", "MiB")
+    registry = SpecRegistry.default()
+    table = Table("name", "model spec", "reference", "reference spec", "train CPU-s", "hardware", "targets met", "MiB")
     for name, entry in shipped_models().items():
         reference = entry["reference"]
         dataset = reference["specs"].get("dataset", {})
+        try:
+            current = registry.get("dataset", dataset.get("name")).hash == dataset.get("hash")
+        except PhysgenError:
+            current = False
         table.add_row(name, entry["model_spec"], f"{dataset.get('name')} ({reference.get('events')} events)",
+                      "current" if current else "[yellow]changed since: retrain[/]",
                       f"{entry['cost']['train_cpu_s']:.0f}", entry["cost"]["hardware"]["gpu"] or "CPU",
                       _quality_cell(entry), f"{entry['bytes'] / 2**20:.2f}")
     console.print(table)
@@ -307,6 +314,27 @@ def zoo_show(name: str) -> None:
     from physgen.zoo import shipped_model
 
     console.print_json(json.dumps(shipped_model(name)))
+
+
+@zoo_app.command("table")
+@user_errors
+def zoo_table(
+    readme: Annotated[Optional[Path], typer.Option(help="paste the table between the zoo markers of this file")] = None,
+) -> None:
+    """The quality table of the shipped models (Markdown), printed or pasted into the README."""
+    from physgen.zoo import README_MARKERS, quality_table
+
+    table = quality_table()
+    if readme is None:
+        console.print(table, highlight=False, soft_wrap=True)
+        return
+    text = readme.read_text()
+    begin, end = README_MARKERS
+    if begin not in text or end not in text:
+        raise PhysgenError(f"{readme} has no {begin} … {end} section to paste the table into")
+    head, rest = text.split(begin, 1)
+    readme.write_text(f"{head}{begin}\n{table}{end}{rest.split(end, 1)[1]}")
+    console.print(f"updated {readme}")
 
 
 @zoo_app.command("ship")

@@ -131,8 +131,14 @@ def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(qualit
     shipped = ds.physgen.provenance["producer"]["shipped"]
     assert shipped["sha256"] == entry["sha256"] and shipped["quality"]["targets"] == 1
     assert shipped["reference"]["specs"]["dataset"]["name"] == "toy_circle_8"
-    listing = CliRunner().invoke(app, ["zoo", "list"])
-    assert listing.exit_code == 0 and "toy_gan" in listing.output
+    listing = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["zoo", "list"])
+    assert listing.exit_code == 0 and "toy_gan" in listing.output and "current" in listing.output
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n<!-- zoo:begin -->\nold\n<!-- zoo:end -->\ntail\n")
+    assert CliRunner().invoke(app, ["zoo", "table", "--readme", str(readme)]).exit_code == 0
+    text = readme.read_text()
+    assert "old" not in text and "| `toy_gan` (dense_gan) | toy_circle_8 3000 / 2000 |" in text
+    assert "x mean shift: " in text and text.endswith("<!-- zoo:end -->\ntail\n")
 
 
 def test_unknown_name_tampered_weights_and_budget_are_clear_errors(quality_run, zoo, tmp_path, monkeypatch):

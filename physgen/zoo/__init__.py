@@ -10,9 +10,11 @@ zoo and :func:`retrain` repeats both for a shipped name when its reference chang
 from physgen.zoo._checkpoint import FORMAT, export_checkpoint, load_checkpoint, read_checkpoint
 from physgen.zoo._index import (
     MAX_ZOO_BYTES,
+    README_MARKERS,
     ZOO_DIR,
     load_generator,
     observable_summary,
+    quality_table,
     retrain,
     ship,
     shipped_model,
@@ -20,8 +22,8 @@ from physgen.zoo._index import (
 )
 
 __all__ = [
-    "FORMAT", "MAX_ZOO_BYTES", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator", "observable_summary",
-    "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
+    "FORMAT", "MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator",
+    "observable_summary", "quality_table", "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
 ]
 
 

@@ -27,8 +27,8 @@ from physgen.store import open_store
 from physgen.train import LoadedRun, file_sha256, load_run
 from physgen.zoo._checkpoint import load_checkpoint, read_checkpoint
 
-__all__ = ["MAX_ZOO_BYTES", "ZOO_DIR", "load_generator", "observable_summary", "retrain", "ship", "shipped_model",
-           "shipped_models"]
+__all__ = ["MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "load_generator", "observable_summary", "quality_table",
+           "retrain", "ship", "shipped_model", "shipped_models"]
 
 ZOO_DIR = Path(__file__).parent
 """The folder of the shipped index (``index.json``) and weights (``weights/``) inside the package."""
@@ -174,6 +174,40 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     tmp.write_text(json.dumps(dict(sorted(models.items())), indent=1) + "\n")
     os.replace(tmp, index)
     return models[name]
+
+
+README_MARKERS = ("<!-- zoo:begin -->", "<!-- zoo:end -->")
+"""The README section :func:`quality_table` refreshes (``physgen zoo table --readme README.md``)."""
+
+
+def _figure_cell(row: dict[str, Any]) -> str:
+    if "values" in row:
+        worst = max(row["values"].values())
+        value = f"max {worst:.3g}" if len(row["values"]) > 1 else f"{worst:.3g}"
+    else:
+        value = f"{row['value']:.3g}"
+    where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items())
+    target = "" if row.get("target") is None else f" (≤ {row['target']:g}{' ✓' if row['passed'] else ' ✗'})"
+    return f"{row['label']}{f' [{where}]' if where else ''}: {value}{target}"
+
+
+def quality_table(zoo: str | os.PathLike[str] | None = None) -> str:
+    """The Markdown quality table of the shipped models: reference, training cost and hardware, figures vs targets."""
+    lines = ["| model | reference (train / eval events) | training | hardware (load) | targets met | figures |",
+             "|---|---|---|---|---|---|"]
+    for name, entry in shipped_models(zoo).items():
+        reference, quality, cost = entry["reference"], entry["quality"], entry["cost"]
+        hw = cost["hardware"]
+        loads = [s["start"][0] for s in cost.get("train_load_average", [])]
+        device = hw["gpu"] or f"{hw['affinity']} × {hw['cpu']}"
+        lines.append(
+            f"| `{name}` ({entry['architecture']}) | {reference['specs'].get('dataset', {}).get('name')} "
+            f"{reference.get('events')} / {quality['evaluated_against']['events']} | "
+            f"{entry['training']['steps']} steps, {cost['train_wall_s'] / 60:.0f} min wall, "
+            f"{cost['train_cpu_s'] / 60:.0f} CPU-min | {device} ({', '.join(f'{x:.1f}' for x in loads)}) | "
+            f"{quality['targets_met']}/{quality['targets']} | "
+            + "; ".join(_figure_cell(row) for row in quality["figures"] if row.get("target") is not None) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def retrain(name: str, *, workdir: str | os.PathLike[str] | None = None, resume: bool = False,
