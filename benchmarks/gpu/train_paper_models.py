@@ -187,7 +187,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for gpu_quality/ and the tarball")
     parser.add_argument("--budget-s", type=float, default=540.0, help="wall-clock budget of the whole script")
-    parser.add_argument("--reference-scale", type=float, default=0.75,
+    parser.add_argument("--reference-scale", type=float, default=0.5,
                         help="fraction of each quality pipeline's reference events to simulate")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated systems")
     parser.add_argument("--models", default=None, help="comma-separated models (default: all of the systems')")

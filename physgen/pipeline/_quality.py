@@ -9,8 +9,9 @@ for the W-jet class) and an optional target (pass when value ≤ target)::
     - {label: "KS", metric: ks_sum, each: [mu1_px, mu1_pz, ...]}      # one value per name
 
 ``baseline`` (optional) names a second reference store, independent of ``reference`` (e.g. the training
-sample): every figure is also computed for it against ``reference``, the statistical floor of the
-figure at these sample sizes (a KS sum or an AUC a perfect generator would get).
+sample): every figure is also computed for its first N events against ``reference``, N the generated
+sample's size — the statistical floor of the figure at these sample sizes (the KS sum or the AUC a
+perfect generator would get).
 
 The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
 store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content.
@@ -116,7 +117,10 @@ def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str]
     ``out/quality.json`` and ``out/quality.md``."""
     parsed = check_figures(figures)
     ref_ds, gen_ds = open_store(reference), open_store(generated)
-    base_ds = open_store(baseline) if baseline is not None else None
+    base_ds = None
+    if baseline is not None:  # as many events as the generated sample: the floor of a sample of that size
+        base_ds = open_store(baseline)
+        base_ds = base_ds.isel({EVENT: slice(0, min(base_ds.sizes[EVENT], gen_ds.sizes[EVENT]))})
     rows = []
     for figure in parsed:
         ref_sel = _selected(ref_ds, figure.where, "reference")
@@ -151,7 +155,8 @@ def quality_table(result: dict[str, Any]) -> str:
     base = result.get("baseline")
     lines = [f"### {result['title'] or 'quality'}", "",
              f"reference: {result['reference']['events']} events · generated: {result['generated']['events']} events"
-             + (f" · floor: a second reference of {base['events']} events in its place" if base else ""),
+             + (f" · floor: {min(base['events'], result['generated']['events'])} events of a second reference in its "
+                "place" if base else ""),
              "", "| figure | selection | value | floor | target | met |", "|---|---|---|---|---|---|"]
     for row in result["figures"]:
         where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items()) or "all"
