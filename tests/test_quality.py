@@ -114,6 +114,7 @@ def test_quality_step_selects_classes_gives_values_per_name_and_a_floor(jet_stor
     s2, peak, image = result["figures"]
     assert set(s2["values"]) == {"jet_mass", "jet_pt"} and set(s2["baseline_values"]) == {"jet_mass", "jet_pt"}
     assert s2["passed"] is True and peak["passed"] is False and image["passed"] is None
+    assert image["figure"].endswith("average_image.png") and (tmp_path / "q" / "figures" / "average_image.png").is_file()
     assert result["targets"] == 2 and result["targets_met"] == 1
     saved = json.loads((tmp_path / "q" / "quality.json").read_text())
     assert saved["figures"][0]["values"] == s2["values"] and saved["baseline"]["events"] == 200

@@ -104,9 +104,9 @@ def simulate_references(system: str, folder: Path, scale: float, workers: int, l
 
 
 def model_pipeline(system: str, model: str, references: Path, deadline: float, generate_events: int | None,
-                   device: str) -> dict:
+                   device: str, min_train_s: float) -> dict:
     """``quality_<system>`` without its simulate steps, for ``model``, reading the shared ``references``
-    and training until ``deadline`` (time.time())."""
+    and training until ``deadline`` (time.time()), at least ``min_train_s``."""
     pipeline = _shipped_pipeline(system)
     compact = next(s["args"]["model_spec"] for s in pipeline["steps"] if s["run"] == "train")
     steps = []
@@ -119,7 +119,7 @@ def model_pipeline(system: str, model: str, references: Path, deadline: float, g
         step = json.loads(text)
         if step["run"] == "train":
             step["args"] |= {"steps": 10**9, "device": device}  # the deadline ends it
-            step["time_limit_s"] = max(deadline - time.time(), 1.0)
+            step["time_limit_s"] = max(deadline - time.time(), min_train_s)
         if step["run"] == "generate":
             step["args"]["device"] = device
             if generate_events:
@@ -131,11 +131,11 @@ def model_pipeline(system: str, model: str, references: Path, deadline: float, g
 
 
 def run_model(system: str, model: str, folder: Path, references: Path, deadline: float,
-              generate_events: int | None, device: str) -> dict:
+              generate_events: int | None, device: str, min_train_s: float) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "pipeline.yaml"
-    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, deadline, generate_events, device),
-                                   sort_keys=False))
+    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, deadline, generate_events, device,
+                                                  min_train_s), sort_keys=False))
     with open(folder / "run.log", "w") as log:
         done = subprocess.run(_physgen("run", str(spec), "--workdir", str(folder), "--overwrite"),
                               stdout=log, stderr=subprocess.STDOUT)
@@ -194,6 +194,8 @@ def main() -> int:
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for a check at tiny sizes")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="CPU cores for the references")
     parser.add_argument("--generate-events", type=int, default=None, help="override generated events per model")
+    parser.add_argument("--min-train-s", type=float, default=30.0,
+                        help="training time of a model whose references finish after the deadline")
     args = parser.parse_args()
     started = time.time()
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -216,7 +218,7 @@ def main() -> int:
         models = [m for m in SYSTEMS[system] if wanted is None or m in wanted]
         with ThreadPoolExecutor(len(models) or 1) as pool:
             rows = list(pool.map(lambda m: run_model(system, m, root / m, references, deadline,
-                                                     args.generate_events, args.device), models))
+                                                     args.generate_events, args.device, args.min_train_s), models))
         for row in rows:
             print(f"{row['model']}: exit {row['returncode']}, targets {row.get('targets_met')}/{row.get('targets')}",
                   flush=True)

@@ -14,7 +14,9 @@ sample's size — the statistical floor of the figure at these sample sizes (the
 perfect generator would get).
 
 The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
-store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content.
+store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content. For an
+average-image figure (``mean_image_difference``) it also draws the two average images and their
+relative difference (``OUT/figures/<label>.png``, paper 000 Fig. 6 style).
 """
 
 from __future__ import annotations
@@ -110,6 +112,24 @@ def _evaluate(figure: Figure, reference: xr.Dataset, other: xr.Dataset) -> float
     return {name: _value(figure, reference, other, [name]) for name in figure.each}
 
 
+def _average_images(figure: Figure, reference: xr.Dataset, generated: xr.Dataset, folder: Path) -> str:
+    """PNG of the event-averaged images of ``reference`` and ``generated`` and their relative difference."""
+    import base64
+    import re
+
+    import dask
+
+    from physgen.report._plots import image_triplet
+
+    (name,) = figure.options["names"][:1]
+    ref, gen = dask.compute(reference[name].astype("float64").mean(EVENT), generated[name].astype("float64").mean(EVENT))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", figure.label).strip("_") + ".png")
+    png = image_triplet(f"{name} ({figure.label})", ref.values, gen.values, tuple(map(str, ref.dims)))
+    path.write_bytes(base64.b64decode(png))
+    return str(path)
+
+
 def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
             figures: list[dict[str, Any]], baseline: str | os.PathLike[str] | None = None,
             title: str = "") -> dict[str, Any]:
@@ -131,6 +151,9 @@ def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str]
             row["baseline_values" if figure.each else "baseline_value"] = _evaluate(
                 figure, ref_sel, _selected(base_ds, figure.where, "baseline"))
         row["passed"] = _passes(list(value.values()) if figure.each else [value], figure.target)
+        if figure.metric == "mean_image_difference":
+            row["figure"] = _average_images(figure, ref_sel, _selected(gen_ds, figure.where, "generated"),
+                                            Path(out) / "figures")
         rows.append(row)
     judged = [r["passed"] for r in rows if r["passed"] is not None]
     result = {
