@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -85,6 +86,11 @@ def _workers(systems: list[str], scale: float, cores: int) -> dict[str, int]:
     return {s: max(1, round(spare * need[s] / pythia)) if s in PYTHIA_SYSTEMS else 1 for s in systems}
 
 
+def _scaled(events: int, scale: float) -> int:
+    """A pipeline's event count at ``scale`` (at least 200 events)."""
+    return max(int(events * scale), 200)
+
+
 def simulate_references(system: str, folder: Path, scale: float, workers: int, log: Path) -> float:
     """Run the ``simulate`` steps of ``quality_<system>`` into ``folder`` (resumable); return the wall time."""
     start = time.perf_counter()
@@ -93,7 +99,7 @@ def simulate_references(system: str, folder: Path, scale: float, workers: int, l
             if step["run"] != "simulate":
                 continue
             args = step["args"]
-            events = max(int(args["events"] * scale), 200)
+            events = _scaled(args["events"], scale)
             store = folder / Path(args["out"].replace("{workdir}", "")).name
             command = _physgen("simulate", args["dataset"], "--events", str(events), "--out", str(store),
                                "--workers", str(workers), "--resume")
@@ -103,8 +109,8 @@ def simulate_references(system: str, folder: Path, scale: float, workers: int, l
     return time.perf_counter() - start
 
 
-def model_pipeline(system: str, model: str, references: Path, deadline: float, generate_events: int | None,
-                   device: str, min_train_s: float) -> dict:
+def model_pipeline(system: str, model: str, references: Path, deadline: float, scale: float,
+                   generate_events: int | None, device: str, min_train_s: float) -> dict:
     """``quality_<system>`` without its simulate steps, for ``model``, reading the shared ``references``
     and training until ``deadline`` (time.time()), at least ``min_train_s``."""
     pipeline = _shipped_pipeline(system)
@@ -120,21 +126,20 @@ def model_pipeline(system: str, model: str, references: Path, deadline: float, g
         if step["run"] == "train":
             step["args"] |= {"steps": 10**9, "device": device}  # the deadline ends it
             step["time_limit_s"] = max(deadline - time.time(), min_train_s)
-        if step["run"] == "generate":
+        if step["run"] == "generate":  # as many events as the (scaled) evaluation reference, whose conditions it copies
             step["args"]["device"] = device
-            if generate_events:
-                step["args"]["events"] = generate_events
+            step["args"]["events"] = min(_scaled(step["args"]["events"], scale), generate_events or 10**12)
         steps.append(step)
     return {"kind": "pipeline", "name": f"gpu_{model}",
             "description": f"quality_{system} for {model} on {device}, training stopped at the common deadline",
             "steps": steps}
 
 
-def run_model(system: str, model: str, folder: Path, references: Path, deadline: float,
+def run_model(system: str, model: str, folder: Path, references: Path, deadline: float, scale: float,
               generate_events: int | None, device: str, min_train_s: float) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "pipeline.yaml"
-    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, deadline, generate_events, device,
+    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, deadline, scale, generate_events, device,
                                                   min_train_s), sort_keys=False))
     with open(folder / "run.log", "w") as log:
         done = subprocess.run(_physgen("run", str(spec), "--workdir", str(folder), "--overwrite"),
@@ -193,7 +198,11 @@ def main() -> int:
     parser.add_argument("--models", default=None, help="comma-separated models (default: all of the systems')")
     parser.add_argument("--device", default="cuda", help="cuda, or cpu for a check at tiny sizes")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="CPU cores for the references")
-    parser.add_argument("--generate-events", type=int, default=None, help="override generated events per model")
+    parser.add_argument("--generate-events", type=int, default=None,
+                        help="at most this many generated events per model (default: the scaled evaluation reference)")
+    parser.add_argument("--references", type=Path, default=None,
+                        help="folder with ready references_<system>/reference{,_test}.zarr to copy in (made elsewhere "
+                             "with the same seeds and at least the scaled event counts); missing ones are simulated")
     parser.add_argument("--min-train-s", type=float, default=30.0,
                         help="training time of a model whose references finish after the deadline")
     args = parser.parse_args()
@@ -211,13 +220,16 @@ def main() -> int:
 
     def system_job(system: str) -> list[dict]:
         references = root / f"references_{system}"
+        ready = args.references / f"references_{system}" if args.references else None
+        if ready is not None and ready.is_dir() and not references.exists():
+            shutil.copytree(ready, references)
         references.mkdir(exist_ok=True)
         seconds = simulate_references(system, references, args.reference_scale, workers[system],
                                       root / f"references_{system}.log")
         print(f"{system}: references in {seconds:.0f} s", flush=True)
         models = [m for m in SYSTEMS[system] if wanted is None or m in wanted]
         with ThreadPoolExecutor(len(models) or 1) as pool:
-            rows = list(pool.map(lambda m: run_model(system, m, root / m, references, deadline,
+            rows = list(pool.map(lambda m: run_model(system, m, root / m, references, deadline, args.reference_scale,
                                                      args.generate_events, args.device, args.min_train_s), models))
         for row in rows:
             print(f"{row['model']}: exit {row['returncode']}, targets {row.get('targets_met')}/{row.get('targets')}",
