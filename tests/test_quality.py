@@ -132,3 +132,16 @@ def test_quality_figures_are_checked_before_anything_is_computed(jet_stores, tmp
         quality(reference, generated, tmp_path / "q",
                 figures=[{"label": "x", "metric": "s2_mean", "where": {"charge": 1}}])
     assert not (tmp_path / "q" / "quality.json").exists()
+
+
+def test_weighted_figures_have_no_floor_and_the_others_keep_theirs(tmp_path):
+    from physgen.sim import simulate
+    from physgen.store import add_variable
+
+    stores = [simulate("toy_bimodal_1d", tmp_path / f"{i}.zarr", events=2000, seed=i, progress=False) for i in range(3)]
+    add_variable(stores[1], "w", np.ones(2000), attrs={"units": "dimensionless"}, provenance={"producer": "test"})
+    figures = [{"label": "S2", "metric": "s2_mean", "options": {"names": ["x"]}},
+               {"label": "S2 with w / without", "metric": "s2_weight_ratio", "options": {"names": ["x"], "weights": "w"}}]
+    plain, weighted = quality(stores[0], stores[1], tmp_path / "q", figures=figures, baseline=stores[2])["figures"]
+    assert "baseline_value" in plain and "baseline_value" not in weighted
+    assert weighted["value"] == pytest.approx(1.0)  # unit weights change nothing

@@ -147,7 +147,9 @@ def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str]
         row: dict[str, Any] = figure.to_dict()
         value = _evaluate(figure, ref_sel, _selected(gen_ds, figure.where, "generated"))
         row["values" if figure.each else "value"] = value
-        if base_ds is not None:
+        weights = figure.options.get("weights")
+        if base_ds is not None and (weights is None or weights in base_ds.data_vars):
+            # (a figure of generated-event weights has no floor: the second reference has no weights)
             row["baseline_values" if figure.each else "baseline_value"] = _evaluate(
                 figure, ref_sel, _selected(base_ds, figure.where, "baseline"))
         row["passed"] = _passes(list(value.values()) if figure.each else [value], figure.target)
