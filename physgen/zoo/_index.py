@@ -22,6 +22,7 @@ import yaml
 from physgen.errors import PhysgenError, did_you_mean
 from physgen.metrics import event_columns
 from physgen.observables import default_observables
+from physgen.pipeline import read_record
 from physgen.schema import EVENT
 from physgen.store import open_store
 from physgen.train import LoadedRun, file_sha256, load_run
@@ -121,6 +122,16 @@ def _cost(record: dict[str, Any]) -> dict[str, Any]:
             "started": record["started"], "finished": record.get("finished")}
 
 
+def _is_shipped_pipeline(record: dict[str, Any]) -> bool:
+    """Whether the run used the shipped pipeline spec of its name unchanged (else e.g. a reduced copy)."""
+    from physgen.specs import SpecRegistry
+
+    try:
+        return SpecRegistry.default().get("pipeline", record["pipeline"]).hash == record["spec"]["hash"]
+    except PhysgenError:
+        return False
+
+
 def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
          zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Ship the generator of the quality run in ``workdir``: copy its exported checkpoint into the zoo under
@@ -128,7 +139,6 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     summary of its observables (reference and generated, per class; see :func:`observable_summary`),
     training cost and pipeline in the index. Refuses (and changes nothing) when the zoo would exceed
     :data:`MAX_ZOO_BYTES` or the run has no quality record."""
-    from physgen.pipeline import read_record
     workdir = Path(workdir)
     record = read_record(workdir)
     exported = Path(_step(record, "export", workdir)["result"])
@@ -167,6 +177,8 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         "dtype": content["dtype"], "reference": content["reference"], "training": content["training"],
         "quality": _quality_summary(quality), "observables": summary, "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
+        "pipeline_description": yaml.safe_load(record["spec"]["text"]).get("description", ""),
+        "pipeline_is_shipped_spec": _is_shipped_pipeline(record),
         "shipped": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     index = _index_path(folder)
