@@ -6,7 +6,8 @@ What it runs is the shipped quality pipelines (``specs/pipelines/quality_*.yaml`
 1. **References** (CPU, in parallel): every ``simulate`` step of every selected system, the event counts
    scaled by ``--reference-scale``, the machine's cores shared among them (Pythia systems get most).
 2. **Models** (one GPU, one process per model, in parallel): for each model the system's remaining steps
-   — train (bf16 autocast and the streaming store loader, as ``physgen train`` on CUDA always does),
+   — train (bf16 autocast and the streaming store loader, as ``physgen train`` on CUDA always does;
+   checkpoints every :data:`CHECKPOINT_EVERY` steps),
    export the best snapshot as a shipped checkpoint (bf16), generate from that file, DCTR for ILD,
    quality figures — with the model spec swapped in (paper or compact) and the training step stopped
    at a common deadline (``time_limit_s``), so every model trains as long as the budget allows. A model
@@ -56,6 +57,10 @@ SYSTEMS: dict[str, tuple[str, ...]] = {
 PYTHIA_SYSTEMS = {"zmumu": 40.0, "lagan": 25.0}
 """Systems whose references come from Pythia, with their events/s per core (README benchmarks): they
 get the cores in proportion to the CPU-seconds they need."""
+
+CHECKPOINT_EVERY = 200
+"""Steps between training checkpoints here (the specs say 2000): a run stopped at the deadline keeps
+its last checkpoint, so it should be recent."""
 
 RESERVE_S = 120.0
 """Seconds kept after the training deadline for export, generation, DCTR and the quality figures."""
@@ -109,7 +114,18 @@ def simulate_references(system: str, folder: Path, scale: float, workers: int, l
     return time.perf_counter() - start
 
 
-def model_pipeline(system: str, model: str, references: Path, deadline: float, scale: float,
+def frequent_checkpoints(model: str, folder: Path) -> Path:
+    """The shipped model spec with ``checkpoint_every`` = :data:`CHECKPOINT_EVERY`, written into ``folder``."""
+    from physgen.specs import SpecRegistry
+
+    spec = yaml.safe_load(SpecRegistry.default().get("model", model).text)
+    spec["training"]["checkpoint_every"] = CHECKPOINT_EVERY
+    path = folder / f"{model}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def model_pipeline(system: str, model: str, references: Path, folder: Path, deadline: float, scale: float,
                    generate_events: int | None, device: str, min_train_s: float) -> dict:
     """``quality_<system>`` without its simulate steps, for ``model``, reading the shared ``references``
     and training until ``deadline`` (time.time()), at least ``min_train_s``."""
@@ -124,7 +140,8 @@ def model_pipeline(system: str, model: str, references: Path, deadline: float, s
             text = text.replace(f"{{workdir}}/{name}", str(references / name))
         step = json.loads(text)
         if step["run"] == "train":
-            step["args"] |= {"steps": 10**9, "device": device}  # the deadline ends it
+            step["args"] |= {"steps": 10**9, "device": device,  # the deadline ends it
+                             "model_spec": str(frequent_checkpoints(model, folder))}
             step["time_limit_s"] = max(deadline - time.time(), min_train_s)
         if step["run"] == "generate":  # as many events as the (scaled) evaluation reference, whose conditions it copies
             step["args"]["device"] = device
@@ -139,8 +156,8 @@ def run_model(system: str, model: str, folder: Path, references: Path, deadline:
               generate_events: int | None, device: str, min_train_s: float) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     spec = folder / "pipeline.yaml"
-    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, deadline, scale, generate_events, device,
-                                                  min_train_s), sort_keys=False))
+    spec.write_text(yaml.safe_dump(model_pipeline(system, model, references, folder, deadline, scale, generate_events,
+                                                  device, min_train_s), sort_keys=False))
     with open(folder / "run.log", "w") as log:
         done = subprocess.run(_physgen("run", str(spec), "--workdir", str(folder), "--overwrite"),
                               stdout=log, stderr=subprocess.STDOUT)
