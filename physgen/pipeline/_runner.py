@@ -12,7 +12,8 @@ a GPU session trains every model for a fixed wall-clock budget (Linux: it uses `
 
 Every run keeps a record, ``WORKDIR/pipeline.json``: the pipeline's spec text and hash, the
 hardware, and per step its arguments, result, wall and CPU time (this process and the processes it
-waited for, e.g. dask workers) and the load average — the training cost a quality table quotes.
+waited for, e.g. dask workers) and the load average — the training cost a quality table quotes. A
+resumed run adds each step's cost to what the same output cost in the runs before it.
 """
 
 from __future__ import annotations
@@ -158,6 +159,16 @@ def _jsonable(value: Any) -> Any:
     return repr(value)[:200]
 
 
+def _output(args: dict[str, Any], workdir: str) -> str | None:
+    """What a step writes (its ``out``, else its ``run_dir``), relative to the working folder when inside it:
+    the key under which a resumed step's cost adds up (also after the folder moved)."""
+    out = args.get("out", args.get("run_dir"))
+    if out is None:
+        return None
+    out = os.fspath(out)
+    return os.path.relpath(out, workdir) if Path(out).resolve().is_relative_to(Path(workdir).resolve()) else out
+
+
 def _write_record(folder: Path, record: dict[str, Any]) -> None:
     tmp = folder / f".{PIPELINE_RECORD}.tmp"
     tmp.write_text(json.dumps(record, indent=1))
@@ -219,9 +230,13 @@ def run_pipeline(
         "started": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "hardware": hardware(), "steps": [],
     }
     previous = {}
-    if resume and (folder / PIPELINE_RECORD).is_file():  # a resumed step's cost adds to what it cost before
+    if resume and (folder / PIPELINE_RECORD).is_file():
+        # a resumed step continues the same output (each stage checks that: seeds, spec hashes), so its cost adds
+        # to what that output cost before, even when the pipeline spec changed in between (e.g. more steps)
         before = read_record(folder)
-        previous = {s["label"]: s for s in before["steps"]} if before["spec"]["hash"] == loaded.hash else {}
+        previous = {(s["run"], _output(s["args"], before["workdir"])): s for s in before["steps"]}
+        record["earlier_runs"] = [*before.get("earlier_runs", []),
+                                  {"spec_hash": before["spec"]["hash"], "started": before["started"]}]
     results = []
     for label, verb, func, kwargs, time_limit in steps:
         load, wall, cpu = os.getloadavg(), time.perf_counter(), _cpu_seconds()
@@ -229,7 +244,7 @@ def run_pipeline(
             result, stopped = _call(func, kwargs, time_limit)
         except PhysgenError as exc:
             raise type(exc)(f"{label}: {exc}") from None
-        earlier = previous.get(label, {})
+        earlier = previous.get((verb, _output(_jsonable(kwargs), str(folder))), {})
         record["steps"].append({
             "label": label, "run": verb, "args": _jsonable(kwargs),
             "result": _jsonable(result if isinstance(result, (str, os.PathLike)) else getattr(result, "run_dir", None)),
