@@ -2,12 +2,12 @@
 quality run: references → train → export → generate → quality) through physgen's Python APIs, in one
 command (``physgen run PIPELINE``), keeping a record of each step's cost in ``WORKDIR/pipeline.json``."""
 
-from physgen.pipeline._quality import Figure, quality, quality_table
+from physgen.pipeline._quality import Figure, observable_summary, quality, quality_table
 from physgen.pipeline._runner import PIPELINE_RECORD, STEP_FUNCTIONS, hardware, read_record, run_pipeline
 
 __all__ = [
-    "Figure", "PIPELINE_RECORD", "STEP_FUNCTIONS", "hardware", "quality", "quality_table", "read_record",
-    "run_pipeline",
+    "Figure", "PIPELINE_RECORD", "STEP_FUNCTIONS", "hardware", "observable_summary", "quality", "quality_table",
+    "read_record", "run_pipeline",
 ]
 
 

@@ -14,7 +14,9 @@ sample's size — the statistical floor of the figure at these sample sizes (the
 perfect generator would get).
 
 The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
-store's provenance in brief) and ``OUT/quality.md`` (the table), and returns the JSON content. For an
+store's provenance in brief, and the mean and spread of the reference's default observables in both
+stores, per class of the model's label: :func:`observable_summary`, what a shipped model's regression
+test compares a fresh sample to) and ``OUT/quality.md`` (the table), and returns the JSON content. For an
 average-image figure (``mean_image_difference``) it also draws the two average images and their
 relative difference (``OUT/figures/<label>.png``, paper 000 Fig. 6 style).
 """
@@ -30,15 +32,17 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+import yaml
 from pydantic import Field, ValidationError
 
 from physgen.errors import PhysgenError, SpecError
-from physgen.metrics import get_metric
+from physgen.metrics import event_columns, get_metric
+from physgen.observables import default_observables
 from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
 from physgen.store import open_store
 
-__all__ = ["Figure", "check_figures", "quality", "quality_table", "store_summary"]
+__all__ = ["Figure", "check_figures", "observable_summary", "quality", "quality_table", "store_summary"]
 
 
 class Figure(SpecModel):
@@ -65,6 +69,31 @@ def _selected(ds: xr.Dataset, where: dict[str, float], role: str) -> xr.Dataset:
             raise PhysgenError(msg)
         ds = ds.isel({EVENT: mask})
     return ds
+
+
+def observable_summary(ds: xr.Dataset, names: list[str], label: str | None = None) -> dict[str, Any]:
+    """Mean, standard deviation and count of the per-event columns ``names`` of ``ds``, per value of the
+    class ``label`` when given (else one group ``all``)."""
+    columns = event_columns(ds, names)
+    groups = {"all": np.ones(ds.sizes[EVENT], bool)}
+    if label is not None:
+        values = np.asarray(ds[label].values)
+        groups = {f"{v:g}": values == v for v in np.unique(values)}
+    return {"label": label, "names": names, "groups": {
+        group: {k: {"mean": float(c[mask].mean()), "std": float(c[mask].std()), "events": int(mask.sum())}
+                for k, c in columns.items()} for group, mask in groups.items()}}
+
+
+def _summaries(reference: xr.Dataset, generated: xr.Dataset) -> dict[str, Any]:
+    """:func:`observable_summary` of both stores: the reference's default observables (else the scalar features
+    both stores hold), per class of the generating model's label (from the generated store's provenance)."""
+    model = generated.physgen.provenance.get("specs", {}).get("model")
+    labels = yaml.safe_load(model["text"]).get("data", {}).get("labels", []) if model else []
+    label = labels[0] if labels and labels[0] in reference.data_vars else None
+    names = list(default_observables(reference)) or sorted(
+        n for n, v in generated.data_vars.items() if v.dims == (EVENT,) and n in reference.data_vars and n != label)
+    return {"reference": observable_summary(reference, names, label),
+            "generated": observable_summary(generated, names, label)}
 
 
 def store_summary(url: str | os.PathLike[str]) -> dict[str, Any]:
@@ -163,6 +192,7 @@ def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str]
         "reference": store_summary(reference), "generated": store_summary(generated),
         "baseline": None if baseline is None else store_summary(baseline),
         "figures": rows, "targets_met": sum(judged), "targets": len(judged),
+        "observables": _summaries(ref_ds, gen_ds),
     }
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

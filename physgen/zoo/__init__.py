@@ -13,7 +13,6 @@ from physgen.zoo._index import (
     README_MARKERS,
     ZOO_DIR,
     load_generator,
-    observable_summary,
     quality_table,
     retrain,
     ship,
@@ -23,7 +22,7 @@ from physgen.zoo._index import (
 
 __all__ = [
     "FORMAT", "MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator",
-    "observable_summary", "quality_table", "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
+    "quality_table", "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
 ]
 
 

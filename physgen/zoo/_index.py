@@ -15,21 +15,16 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 
 from physgen.errors import PhysgenError, did_you_mean
-from physgen.metrics import event_columns
-from physgen.observables import default_observables
 from physgen.pipeline import read_record
-from physgen.schema import EVENT
-from physgen.store import open_store
 from physgen.train import LoadedRun, file_sha256, load_run
 from physgen.zoo._checkpoint import load_checkpoint, read_checkpoint
 
-__all__ = ["MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "load_generator", "observable_summary", "quality_table",
-           "retrain", "ship", "shipped_model", "shipped_models"]
+__all__ = ["MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "load_generator", "quality_table", "retrain", "ship",
+           "shipped_model", "shipped_models"]
 
 ZOO_DIR = Path(__file__).parent
 """The folder of the shipped index (``index.json``) and weights (``weights/``) inside the package."""
@@ -99,20 +94,6 @@ def _quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
             "targets_met": quality["targets_met"], "targets": quality["targets"]}
 
 
-def observable_summary(store: str | os.PathLike[str], names: list[str], label: str | None = None) -> dict[str, Any]:
-    """Mean, standard deviation and count of the per-event columns ``names`` of ``store``, per value of the
-    class ``label`` when given (else one group ``all``): what a regression test compares a fresh sample to."""
-    ds = open_store(store)
-    columns = event_columns(ds, names)
-    groups = {"all": np.ones(ds.sizes[EVENT], bool)}
-    if label is not None:
-        values = np.asarray(ds[label].values)
-        groups = {f"{v:g}": values == v for v in np.unique(values)}
-    return {"label": label, "names": names, "groups": {
-        group: {k: {"mean": float(c[mask].mean()), "std": float(c[mask].std()), "events": int(mask.sum())}
-                for k, c in columns.items()} for group, mask in groups.items()}}
-
-
 def _cost(record: dict[str, Any]) -> dict[str, Any]:
     train = [s for s in record["steps"] if s["run"] == "train"]
     simulate = [s for s in record["steps"] if s["run"] == "simulate"]
@@ -120,6 +101,14 @@ def _cost(record: dict[str, Any]) -> dict[str, Any]:
             "reference_wall_s": sum(s["wall_s"] for s in simulate), "reference_cpu_s": sum(s["cpu_s"] for s in simulate),
             "train_load_average": [s["load_average"] for s in train], "hardware": record["hardware"],
             "started": record["started"], "finished": record.get("finished")}
+
+
+def _here(path: str, record: dict[str, Any], workdir: Path) -> Path:
+    """``path`` as recorded by a pipeline run, moved along with its working folder (a GPU run unpacked here)."""
+    recorded = Path(path)
+    if recorded.exists() or not recorded.is_relative_to(record["workdir"]):
+        return recorded
+    return workdir / recorded.relative_to(record["workdir"])
 
 
 def _is_shipped_pipeline(record: dict[str, Any]) -> bool:
@@ -136,13 +125,13 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
          zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Ship the generator of the quality run in ``workdir``: copy its exported checkpoint into the zoo under
     ``name`` (default: the name it was exported with) and record its reference, measured quality, the
-    summary of its observables (reference and generated, per class; see :func:`observable_summary`),
+    summary of its observables (reference and generated, per class, from the quality record),
     training cost and pipeline in the index. Refuses (and changes nothing) when the zoo would exceed
     :data:`MAX_ZOO_BYTES` or the run has no quality record."""
     workdir = Path(workdir)
     record = read_record(workdir)
-    exported = Path(_step(record, "export", workdir)["result"])
-    quality_file = Path(_step(record, "quality", workdir)["args"]["out"]) / "quality.json"
+    exported = _here(_step(record, "export", workdir)["result"], record, workdir)
+    quality_file = _here(_step(record, "quality", workdir)["args"]["out"], record, workdir) / "quality.json"
     if not quality_file.is_file():
         msg = f"no quality record {str(quality_file)!r}: the quality step of {str(workdir)!r} has not finished"
         raise PhysgenError(msg)
@@ -150,12 +139,6 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     name = name or content["name"]
     quality = json.loads(quality_file.read_text())
     spec = yaml.safe_load(content["info"]["model_spec"]["text"])
-    label = next(iter(spec["data"].get("labels", [])), None)
-    reference_store = quality["reference"]["store"]
-    names = list(default_observables(open_store(reference_store))) or [  # else the generated scalar features
-        n for n in spec["data"]["inputs"] if content["info"]["variables"][n]["shape"] == []]
-    summary = {"reference": observable_summary(reference_store, names, label),
-               "generated": observable_summary(quality["generated"]["store"], names, label)}
     folder = Path(zoo) if zoo else ZOO_DIR
     models = shipped_models(folder)
     others = sum((folder / e["file"]).stat().st_size for n, e in models.items() if n != name
@@ -175,7 +158,7 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         "model_spec": content["info"]["model_spec"]["name"],
         "architecture": spec["architecture"],
         "dtype": content["dtype"], "reference": content["reference"], "training": content["training"],
-        "quality": _quality_summary(quality), "observables": summary, "cost": _cost(record),
+        "quality": _quality_summary(quality), "observables": quality["observables"], "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
         "pipeline_description": yaml.safe_load(record["spec"]["text"]).get("description", ""),
         "pipeline_is_shipped_spec": _is_shipped_pipeline(record),
