@@ -206,3 +206,24 @@ def test_retrain_reruns_the_recorded_pipeline_and_ships_again(quality_run, zoo, 
     # the new reference store)
     weights = read_checkpoint(zoo / second["file"])["generator"]
     assert second["sha256"] != first["sha256"] and all(torch.equal(weights[k], v) for k, v in first_weights.items())
+
+
+def interrupted_step(**kwargs):
+    """Stands in for a step killed by Ctrl-C or SIGTERM."""
+    raise KeyboardInterrupt
+
+
+def test_an_interrupted_step_keeps_its_cost_and_a_resume_keeps_the_steps_after_it(quality_run, tmp_path,
+                                                                                   monkeypatch):
+    from physgen.pipeline import STEP_FUNCTIONS
+
+    work = tmp_path / "work"
+    shutil.copytree(quality_run, work)
+    (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(MINI_QUALITY))
+    monkeypatch.setitem(STEP_FUNCTIONS, "export", ("test_zoo", "interrupted_step"))
+    with pytest.raises(KeyboardInterrupt):
+        run_pipeline(tmp_path / "pipe.yaml", workdir=work, resume=True)
+    steps = {s["run"]: s for s in json.loads((work / "pipeline.json").read_text())["steps"]}
+    assert steps["export"]["interrupted"] and steps["export"]["runs"] == 2 and steps["train"]["runs"] == 2
+    # generate and quality were not reached again: their entries of the first run are kept
+    assert steps["quality"]["from_earlier_run"] and steps["quality"]["runs"] == 1

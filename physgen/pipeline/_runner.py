@@ -13,11 +13,14 @@ a GPU session trains every model for a fixed wall-clock budget (Linux: it uses `
 Every run keeps a record, ``WORKDIR/pipeline.json``: the pipeline's spec text and hash, the
 hardware, and per step its arguments, result, wall and CPU time (this process and the processes it
 waited for, e.g. dask workers) and the load average — the training cost a quality table quotes. A
-resumed run adds each step's cost to what the same output cost in the runs before it.
+step interrupted by Ctrl-C or SIGTERM is recorded with its cost so far; a resumed run adds each step's
+cost to what the same output cost in the runs before it, and keeps the entries of steps it has not
+reached again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import importlib
 import inspect
@@ -26,8 +29,9 @@ import os
 import platform
 import resource
 import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +65,24 @@ def observables_of_store(store: str | os.PathLike[str], out: str | os.PathLike[s
 
     write_observables(open_store(store), names, out, overwrite=overwrite, progress=progress)
     return os.fspath(out)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a scheduler or ``kill``) raises KeyboardInterrupt in the main thread, so the record keeps an
+    interrupted step's cost (elsewhere, and outside the main thread, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _TimeLimit(BaseException):
@@ -238,24 +260,40 @@ def run_pipeline(
         record["earlier_runs"] = [*before.get("earlier_runs", []),
                                   {"spec_hash": before["spec"]["hash"], "started": before["started"]}]
     results = []
-    for label, verb, func, kwargs, time_limit in steps:
-        load, wall, cpu = os.getloadavg(), time.perf_counter(), _cpu_seconds()
-        try:
-            result, stopped = _call(func, kwargs, time_limit)
-        except PhysgenError as exc:
-            raise type(exc)(f"{label}: {exc}") from None
-        earlier = previous.get((verb, _output(_jsonable(kwargs), str(folder))), {})
-        record["steps"].append({
-            "label": label, "run": verb, "args": _jsonable(kwargs),
-            "result": _jsonable(result if isinstance(result, (str, os.PathLike)) else getattr(result, "run_dir", None)),
-            "wall_s": round(time.perf_counter() - wall + earlier.get("wall_s", 0.0), 2),
-            "cpu_s": round(_cpu_seconds() - cpu + earlier.get("cpu_s", 0.0), 2),
-            "load_average": {"start": [round(x, 2) for x in load], "end": [round(x, 2) for x in os.getloadavg()]},
-            "runs": earlier.get("runs", 0) + 1, "stopped_at_time_limit": stopped,
-        })
+    done: dict[tuple[str, Any], dict[str, Any]] = {}
+
+    def write(entry: dict[str, Any]) -> None:
+        done[(entry["run"], _output(entry["args"], str(folder)))] = entry
+        kept = [s | {"from_earlier_run": True} for key, s in previous.items() if key not in done]
+        record["steps"] = list(done.values()) + kept  # a failed resume loses no earlier cost
         record["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
         _write_record(folder, record)
-        results.append((label, result))
-        if on_step is not None:
-            on_step(label, result)
+
+    with _terminate_as_interrupt():
+        for label, verb, func, kwargs, time_limit in steps:
+            load, wall, cpu = os.getloadavg(), time.perf_counter(), _cpu_seconds()
+            earlier = previous.get((verb, _output(_jsonable(kwargs), str(folder))), {})
+
+            def entry(result: Any, **flags: Any) -> dict[str, Any]:
+                return {
+                    "label": label, "run": verb, "args": _jsonable(kwargs),
+                    "result": _jsonable(result if isinstance(result, (str, os.PathLike))
+                                        else getattr(result, "run_dir", None)),
+                    "wall_s": round(time.perf_counter() - wall + earlier.get("wall_s", 0.0), 2),
+                    "cpu_s": round(_cpu_seconds() - cpu + earlier.get("cpu_s", 0.0), 2),
+                    "load_average": {"start": [round(x, 2) for x in load], "end": [round(x, 2) for x in os.getloadavg()]},
+                    "runs": earlier.get("runs", 0) + 1, **flags,
+                }
+
+            try:
+                result, stopped = _call(func, kwargs, time_limit)
+            except PhysgenError as exc:
+                raise type(exc)(f"{label}: {exc}") from None
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: keep the cost so far; --resume adds to it
+                write(entry(None, interrupted=True))
+                raise
+            write(entry(result, stopped_at_time_limit=stopped))
+            results.append((label, result))
+            if on_step is not None:
+                on_step(label, result)
     return results
