@@ -28,8 +28,10 @@ app = typer.Typer(help="physgen: spec-driven fast simulation for particle physic
                   pretty_exceptions_enable=False, add_completion=False)
 specs_app = typer.Typer(help="List, show and validate specs.", no_args_is_help=True)
 store_app = typer.Typer(help="Inspect and validate stores.", no_args_is_help=True)
+zoo_app = typer.Typer(help="Shipped trained generators: list, ship a quality run, retrain.", no_args_is_help=True)
 app.add_typer(specs_app, name="specs")
 app.add_typer(store_app, name="store")
+app.add_typer(zoo_app, name="zoo")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -248,7 +250,8 @@ def train(
 @app.command()
 @user_errors
 def generate(
-    run_dir: Annotated[Path, typer.Argument(help="run directory of a trained model")],
+    run_dir: Annotated[str, typer.Argument(help="run directory of a trained model, a shipped-checkpoint file, "
+                                                "or a shipped model name (physgen zoo list)")],
     events: Annotated[int, typer.Option(help="number of events")],
     out: Annotated[str, typer.Option(help="output store: path or fsspec URL")],
     conditions_from: Annotated[Optional[str], typer.Option(help="copy conditions from this store")] = None,
@@ -260,7 +263,7 @@ def generate(
     overwrite: Overwrite = False,
     no_lock: NoLock = False,
 ) -> None:
-    """Generate events with a trained model into a store of the training store's schema."""
+    """Generate events with a trained or a shipped model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
     url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed,
@@ -359,13 +362,102 @@ def run_pipeline(
                                                           "(default: stores/<pipeline name>)")] = None,
     overwrite: Overwrite = False,
     sets: Sets = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue: keep finished stores and training runs")] = False,
 ) -> None:
-    """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate...)."""
+    """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate, export, quality...)."""
     from physgen.pipeline import run_pipeline as run
     from physgen.specs import load_with_overrides
 
-    run(load_with_overrides(pipeline, "pipeline", sets or []), workdir=workdir, overwrite=overwrite,
+    run(load_with_overrides(pipeline, "pipeline", sets or []), workdir=workdir, overwrite=overwrite, resume=resume,
         on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
+
+
+# ---------------------------------------------------------------- zoo
+def _quality_cell(entry: dict) -> str:
+    quality = entry.get("quality") or {}
+    return f"{quality.get('targets_met', 0)}/{quality.get('targets', 0)}"
+
+
+@zoo_app.command("list")
+@user_errors
+def zoo_list() -> None:
+    """The shipped generators: model, reference, training cost, targets met."""
+    from physgen.specs import SpecRegistry
+    from physgen.zoo import shipped_models
+
+    registry = SpecRegistry.default()
+    table = Table("name", "model spec", "reference", "reference spec", "train CPU-s", "hardware", "targets met", "MiB")
+    for name, entry in shipped_models().items():
+        reference = entry["reference"]
+        dataset = reference["specs"].get("dataset", {})
+        try:
+            current = registry.get("dataset", dataset.get("name")).hash == dataset.get("hash")
+        except PhysgenError:
+            current = False
+        table.add_row(name, entry["model_spec"], f"{dataset.get('name')} ({reference.get('events')} events)",
+                      "current" if current else "[yellow]changed since: retrain[/]",
+                      f"{entry['cost']['train_cpu_s']:.0f}", entry["cost"]["hardware"]["gpu"] or "CPU",
+                      _quality_cell(entry), f"{entry['bytes'] / 2**20:.2f}")
+    console.print(table)
+
+
+@zoo_app.command("show")
+@user_errors
+def zoo_show(name: str) -> None:
+    """The full index entry of a shipped generator (reference, quality figures, cost, pipeline)."""
+    from physgen.zoo import shipped_model
+
+    console.print_json(json.dumps(shipped_model(name)))
+
+
+@zoo_app.command("table")
+@user_errors
+def zoo_table(
+    readme: Annotated[Optional[Path], typer.Option(help="paste the table between the zoo markers of this file")] = None,
+) -> None:
+    """The quality table of the shipped models (Markdown), printed or pasted into the README."""
+    from physgen.zoo import README_MARKERS, quality_table
+
+    table = quality_table()
+    if readme is None:
+        console.print(table, highlight=False, soft_wrap=True)
+        return
+    text = readme.read_text()
+    begin, end = README_MARKERS
+    if begin not in text or end not in text:
+        raise PhysgenError(f"{readme} has no {begin} … {end} section to paste the table into")
+    head, rest = text.split(begin, 1)
+    readme.write_text(f"{head}{begin}\n{table}{end}{rest.split(end, 1)[1]}")
+    console.print(f"updated {readme}")
+
+
+@zoo_app.command("ship")
+@user_errors
+def zoo_ship(
+    workdir: Annotated[Path, typer.Argument(help="working folder of a finished quality pipeline run")],
+    name: Annotated[Optional[str], typer.Option(help="shipped name (default: the exported one)")] = None,
+) -> None:
+    """Put the exported generator of a quality run, with its quality and cost, into the zoo."""
+    from physgen.zoo import ship
+
+    entry = ship(workdir, name=name)
+    console.print(f"shipped {entry['file']} ({entry['sha256'][:19]}), targets met {_quality_cell(entry)}",
+                  highlight=False)
+
+
+@zoo_app.command("retrain")
+@user_errors
+def zoo_retrain(
+    name: str,
+    workdir: Annotated[Optional[Path], typer.Option(help="folder of the pipeline run (default: stores/<pipeline>)")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="continue an interrupted retraining")] = False,
+) -> None:
+    """Rerun the quality pipeline of a shipped model (new references, training, quality) and ship the result."""
+    from physgen.zoo import retrain
+
+    entry = retrain(name, workdir=workdir, resume=resume)
+    console.print(f"retrained and shipped {entry['file']} ({entry['sha256'][:19]}), targets met "
+                  f"{_quality_cell(entry)}", highlight=False)
 
 
 # ---------------------------------------------------------------- observables, evaluate
@@ -433,11 +525,15 @@ def evaluate(
 # ---------------------------------------------------------------- demo
 @app.command()
 @user_errors
-def demo(out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo")) -> None:
-    """Small end-to-end run on the embedded defaults."""
+def demo(
+    out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo"),
+    toy: Annotated[bool, typer.Option("--toy", help="the quick toy loop instead of the calorimeter demo")] = False,
+    showers: Annotated[int, typer.Option(help="showers to simulate and to generate", min=100)] = 2000,
+) -> None:
+    """Calorimeter showers: simulate, generate with a shipped CaloGAN, figures of merit, speed-up, report."""
     from physgen.demo import run_demo
 
-    run_demo(out, console)
+    run_demo(out, console, toy=toy, showers=showers)
 
 
 def main() -> None:  # pragma: no cover - entry point

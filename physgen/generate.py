@@ -37,8 +37,9 @@ from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.provenance import file_sha256
 from physgen.store import ResolvedDataset, create_store, normalise_url, open_store, store_lock
-from physgen.train import load_run, select_device
+from physgen.train import select_device
 from physgen.units import ureg
+from physgen.zoo import load_generator
 
 __all__ = ["derived_variables", "generate", "run_schema"]
 
@@ -107,6 +108,9 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
              bf16: bool = False, progress: bool = True, lock: bool = True) -> str:
     """Generate ``events`` events with the model of ``run_dir`` into the store ``out``; return its URL.
 
+    ``run_dir``: a training run directory, a shipped-checkpoint file, or the name of a shipped model
+    (:mod:`physgen.zoo`; the store's provenance then names it, its sha256, reference and quality).
+
     ``bf16``: run the networks under bfloat16 autocast (about 3× faster on CPUs with AVX-512 BF16, see
     benchmarks/results/dense_gan_cpu.md; outputs differ from float32 at the per-mille level).
     ``lock=False`` skips the output store's writer lock (``--no-lock``).
@@ -116,7 +120,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
         raise PhysgenError(msg)
     check_seed(seed)
     torch_device = select_device(device)
-    run = load_run(run_dir, checkpoint=checkpoint, device=torch_device)
+    run = load_generator(run_dir, checkpoint=checkpoint, device=torch_device)
     dataset, schema = run_schema(run.info)
     data = run.spec.data
     conditioning = data.conditions + data.labels
@@ -144,7 +148,9 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
         "producer": {"kind": "model", "name": run.spec.name, "architecture": run.spec.architecture,
                      "run_dir": os.path.abspath(run_dir), "checkpoint": str(run.checkpoint),
                      "checkpoint_sha256": sha, "torch_version": torch.__version__,
-                     "conditions_from": normalise_url(conditions_from) if conditions_from else None},
+                     "conditions_from": normalise_url(conditions_from) if conditions_from else None}
+                    | ({"kind": "shipped_model", "run_dir": None, "shipped": run.info["shipped"]}
+                       if "shipped" in run.info else {}),
         "seed": seed, "requested_events": events, "generation_batch": batch,
         "precision": "bf16" if bf16 else "float32",
         "derived_variables": {name: f"observable {name!r} of the generated events" for name in derived},

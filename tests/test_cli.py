@@ -79,8 +79,8 @@ def test_invalid_simulator_options_fail_before_writing(tmp_path):
     assert not (tmp_path / "d.zarr").exists()
 
 
-def test_demo_runs(tmp_path):
-    result = run("demo", "--out", str(tmp_path / "demo"))
+def test_toy_demo_runs(tmp_path):
+    result = run("demo", "--toy", "--out", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "validated" in result.stdout
     assert "classifier two-sample AUC" in result.stdout  # the evaluation's headline metrics are printed

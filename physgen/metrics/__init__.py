@@ -11,6 +11,7 @@ from physgen.metrics.comparison import Comparison
 from physgen.metrics.distances import (
     emd_2d, emd_minimax_score, histogram_2d, wasserstein_1d, wasserstein_1d_batches,
 )
+from physgen.metrics.figures import distribution_mode
 from physgen.metrics.frechet import fpd, frechet_distance, kpd
 from physgen.metrics.histograms import BINNINGS, bin_fractions, fill, fill_2d, reference_edges
 from physgen.metrics.jet_emd import CoverageMMD, coverage_mmd, event_emd, event_emds
@@ -25,8 +26,8 @@ from physgen.metrics.weights import dilution, effective_sample_size, weighted_me
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
     "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "challenge_classifier_test", "chi2_test",
-    "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "effective_sample_size",
-    "emd_2d", "emd_minimax_score", "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
+    "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "distribution_mode",
+    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
     "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",
     "metric_names", "precision_recall_density_coverage", "reference_edges", "register_metric", "roc_auc",
     "separation_power", "separation_power_hist", "wasserstein_1d", "wasserstein_1d_batches", "weight_values",

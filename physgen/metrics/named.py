@@ -64,6 +64,12 @@ class Metric:
     def options(self) -> list[str]:
         return [p.name for p in inspect.signature(self.func).parameters.values() if p.kind is p.KEYWORD_ONLY]
 
+    @property
+    def required_options(self) -> list[str]:
+        """Options without a default (a figure of one named column): such a metric runs only when asked."""
+        return [p.name for p in inspect.signature(self.func).parameters.values()
+                if p.kind is p.KEYWORD_ONLY and p.default is p.empty]
+
     def check_options(self, options: dict) -> None:
         """A PhysgenError naming the options this metric takes when ``options`` do not fit."""
         try:
@@ -78,6 +84,10 @@ class Metric:
     def evaluate(self, comparison: Comparison, **options) -> Estimate:
         if comparison.weights is not None and not self.weighted:
             msg = f"metric {self.name!r} does not take event weights"
+            raise PhysgenError(msg)
+        missing = [o for o in self.required_options if o not in options]
+        if missing:
+            msg = f"metric {self.name!r} needs the options {missing} (it takes {self.options})"
             raise PhysgenError(msg)
         if not self.applies(comparison):
             msg = f"metric {self.name!r} does not apply to these datasets: {self.requires.__doc__ or ''}".strip()

@@ -51,6 +51,10 @@ class LaganHyperparameters(BaseModel):
     label_flip: float = Field(0.05, ge=0, le=1, description="share of real/fake labels flipped for D")
     aux_label_flip: float = Field(0.09, ge=0, le=1, description="share of requested classes flipped for G")
     g_steps: PositiveInt = 2
+    generator_filters: tuple[PositiveInt, PositiveInt, PositiveInt] = Field(
+        (128, 64, 6), description="projected, convolutional and locally-connected channels (paper 000)")
+    discriminator_filters: tuple[PositiveInt, PositiveInt] = Field(
+        (32, 8), description="convolutional and locally-connected channels (paper 000)")
 
 
 @register_architecture("lagan")
@@ -76,9 +80,10 @@ class Lagan(Recipe):
         generator_cls, discriminator_cls = _VARIANTS[hp.variant]
         size = data.variables[self.image].shape
         self.networks = nn.ModuleDict({
-            "generator": generator_cls(size, self.latent_dim, self.n_classes),
+            "generator": generator_cls(size, self.latent_dim, self.n_classes, filters=hp.generator_filters),
             "discriminator": discriminator_cls(size, self.n_classes, mbd_kernels=hp.mbd_kernels,
-                                               mbd_dims=hp.mbd_dims, dropout=hp.dropout),
+                                               mbd_dims=hp.mbd_dims, dropout=hp.dropout,
+                                               filters=hp.discriminator_filters),
         })
 
     def _classes(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor | None:

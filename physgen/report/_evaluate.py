@@ -42,8 +42,10 @@ EXPENSIVE_METRICS = ("emd_mmd", "emd_coverage")
 """Registered metrics left out of the default set: thousands of event-level transport problems
 (request them with ``metrics=``)."""
 
-DEFAULT_METRICS = tuple(n for n in metric_names() if n not in EXPENSIVE_METRICS)
-"""The registered metrics ``evaluate`` reports by default (each only where it applies)."""
+DEFAULT_METRICS = tuple(n for n in metric_names()
+                        if n not in EXPENSIVE_METRICS and not get_metric(n).required_options)
+"""The registered metrics ``evaluate`` reports by default (each only where it applies; those that need options,
+such as the quality runs' one-column figures, only when asked for)."""
 
 COLUMN_OPTIONS = {"s2": {"bins": BINS, "binning": "reference"}, "chi2_ndf": {"bins": BINS, "binning": "reference"},
                   "ks": {}, "w1": {}}

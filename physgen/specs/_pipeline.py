@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, PositiveFloat, ValidationInfo, model_validator
 
 from physgen.specs._base import SpecModel
 from physgen.specs._options import OptionErrors, checking_plugins
@@ -26,6 +26,8 @@ STEP_FUNCTIONS: dict[str, tuple[str, str]] = {
     "generate": ("physgen.generate", "generate"),
     "reweight": ("physgen.reweight", "reweight"),
     "evaluate": ("physgen.report", "evaluate"),
+    "export": ("physgen.zoo", "export_checkpoint"),
+    "quality": ("physgen.pipeline", "quality"),
 }
 """Pipeline verb → (module, function) called with the step's ``args`` as keywords."""
 
@@ -37,10 +39,14 @@ def step_function(verb: str) -> Callable[..., Any]:
 
 
 class PipelineStep(SpecModel):
-    """One stage: a CLI verb (``simulate``, ``train``, ``generate``, ``reweight``, ``evaluate``) and its arguments."""
+    """One stage: a CLI verb (``simulate``, ``train``, ``generate``, ``reweight``, ``evaluate``...) or a
+    quality-run stage (``export`` a shipped checkpoint, ``quality`` figures of merit) and its arguments."""
 
-    run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables"]
+    run: Literal["simulate", "import", "train", "generate", "reweight", "evaluate", "observables", "export", "quality"]
     args: dict[str, Any] = Field(default_factory=dict)
+    time_limit_s: PositiveFloat | None = Field(
+        None, description="stop the step after this many seconds and go on with what it committed "
+                          "(training: its last checkpoint and selected snapshots)")
 
 
 class PipelineSpec(SpecModel):

@@ -10,6 +10,12 @@ and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with th
   integer feature while training so the GAN sees a continuous density; the inverse is
   ``floor`` (paper 002's nVTX). Set ``add_noise: false`` when the store already holds the
   smeared value (``nvtx_smeared``).
+* ``threshold`` (option ``threshold``): for a feature that is either 0 or at least the threshold
+  (the pT of the k-th jet, 0 when there is none, else above the 20 GeV jet threshold): the forward
+  is the identity; the inverse maps generated values below half the threshold to 0 and reflects
+  those between half the threshold and the threshold above it (y → 2t − y), so generated events
+  never fall in the gap the reference cannot populate (paper 002 §6 names such edges and spikes
+  as what its GAN learns worst).
 
 Forward transforms run in numpy inside the data-loader workers; inverses run in torch (on the
 device, differentiable for ``log`` and ``scale``) so recipes can compute physics quantities
@@ -133,6 +139,32 @@ class _Smear:
 
     def inverse(self, y):
         return torch.floor(y)
+
+
+class ThresholdOptions(_Options):
+    threshold: float = Field(gt=0, description="the smallest non-zero value the feature takes (e.g. 20 GeV)")
+
+
+@TRANSFORMS.register("threshold")
+class _Threshold:
+    Options = ThresholdOptions
+
+    def __init__(self, options: ThresholdOptions, params: dict[str, float] | None = None):
+        self.threshold = options.threshold
+        self.params: dict[str, float] = {}
+
+    def fit(self, lazy) -> None:
+        pass
+
+    def lazy(self, x):
+        return x
+
+    def forward(self, x, rng):
+        return x
+
+    def inverse(self, y):
+        t = self.threshold
+        return torch.where(y < t / 2, torch.zeros_like(y), torch.where(y < t, 2 * t - y, y))
 
 
 class TransformSet:

@@ -53,26 +53,30 @@ class LaganGenerator(nn.Module):
     For 25×25 images the start grid is 7×7 (28 after two upsamplings, then 3×3 and 2×2 valid
     layers give 25). Other sizes ``n`` start from ``⌈(n+3)/4⌉`` and the last kernel absorbs the
     remainder. LeakyReLU slope 0.3 and batch norm after the first two blocks, as the original.
+    ``filters`` = (projected channels, conv channels, locally-connected channels): (128, 64, 6) as the
+    paper; smaller values give the compact CPU-trainable member of the family.
     """
 
     def __init__(self, image_size: tuple[int, int] = (25, 25), latent_dim: int = 200, n_classes: int = 2,
-                 local: bool = True, slope: float = KERAS_LEAKY_SLOPE):
+                 local: bool = True, slope: float = KERAS_LEAKY_SLOPE, filters: tuple[int, int, int] = (128, 64, 6)):
         super().__init__()
         self.image_size, self.latent_dim, self.n_classes = tuple(image_size), latent_dim, n_classes
         start = tuple(math.ceil((n + 3) / 4) for n in self.image_size)
         last_kernel = tuple(4 * s - 1 - n for s, n in zip(start, self.image_size))
         self.start = start
+        projected, conv, lc = (int(f) for f in filters)
+        self.projected = projected
         self.embed = ClassEmbedding(n_classes, latent_dim) if n_classes > 1 else None
-        self.project = nn.Linear(latent_dim, 128 * start[0] * start[1])
+        self.project = nn.Linear(latent_dim, projected * start[0] * start[1])
         mid = (2 * start[0], 2 * start[1])
         big = (4 * start[0], 4 * start[1])
         self.body = nn.Sequential(
-            nn.Conv2d(128, 64, 5, padding=2), nn.LeakyReLU(slope), batch_norm2d(64),
+            nn.Conv2d(projected, conv, 5, padding=2), nn.LeakyReLU(slope), batch_norm2d(conv),
             nn.Upsample(scale_factor=2, mode="nearest"),
-            _local_or_conv(local, 64, 6, mid, 5, padding=2), nn.LeakyReLU(slope), batch_norm2d(6),
+            _local_or_conv(local, conv, lc, mid, 5, padding=2), nn.LeakyReLU(slope), batch_norm2d(lc),
             nn.Upsample(scale_factor=2, mode="nearest"),
-            _local_or_conv(local, 6, 6, big, 3), nn.LeakyReLU(slope),
-            _local_or_conv(local, 6, 1, _after(big, 3), last_kernel, bias=False), nn.ReLU(),
+            _local_or_conv(local, lc, lc, big, 3), nn.LeakyReLU(slope),
+            _local_or_conv(local, lc, 1, _after(big, 3), last_kernel, bias=False), nn.ReLU(),
         )
 
     @classmethod
@@ -82,7 +86,7 @@ class LaganGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = z if self.embed is None else self.embed(z, labels)
-        h = self.project(h).view(-1, 128, *self.start)
+        h = self.project(h).view(-1, self.projected, *self.start)
         return self.body(h).squeeze(1)
 
 
@@ -90,27 +94,29 @@ class LaganDiscriminator(nn.Module):
     """LAGAN discriminator: conv 32 5×5 ("same") → LC 8 5×5 /2 → LC 8 5×5 → LC 8 3×3 /2
     (each "same"-padded, LeakyReLU, batch norm, dropout 0.2 as the original code) → 2×2
     average pool → minibatch discrimination (20 kernels × 10 dims) concatenated with the
-    features → real/fake and signal/background logits (:class:`AdversarialHeads`)."""
+    features → real/fake and signal/background logits (:class:`AdversarialHeads`). ``filters`` =
+    (conv channels, locally-connected channels): (32, 8) as the paper."""
 
     def __init__(self, image_size: tuple[int, int] = (25, 25), n_classes: int = 2, local: bool = True,
                  mbd_kernels: int = 20, mbd_dims: int = 10, dropout: float = 0.2,
-                 slope: float = KERAS_LEAKY_SLOPE):
+                 slope: float = KERAS_LEAKY_SLOPE, filters: tuple[int, int] = (32, 8)):
         super().__init__()
         self.image_size = tuple(image_size)
         s1 = _after(self.image_size, 5, 2, 2)
         s2 = _after(s1, 5, 1, 2)
         s3 = _after(s2, 3, 2, 1)
+        conv, lc = (int(f) for f in filters)
 
         def block(c_in, size, kernel, stride, padding):
-            return [_local_or_conv(local, c_in, 8, size, kernel, stride, padding), nn.LeakyReLU(slope),
-                    batch_norm2d(8), nn.Dropout(dropout)]
+            return [_local_or_conv(local, c_in, lc, size, kernel, stride, padding), nn.LeakyReLU(slope),
+                    batch_norm2d(lc), nn.Dropout(dropout)]
 
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 5, padding=2), nn.LeakyReLU(slope), nn.Dropout(dropout),
-            *block(32, self.image_size, 5, 2, 2), *block(8, s1, 5, 1, 2), *block(8, s2, 3, 2, 1),
+            nn.Conv2d(1, conv, 5, padding=2), nn.LeakyReLU(slope), nn.Dropout(dropout),
+            *block(conv, self.image_size, 5, 2, 2), *block(lc, s1, 5, 1, 2), *block(lc, s2, 3, 2, 1),
             nn.AvgPool2d(2), nn.Flatten(),
         )
-        n_features = 8 * (s3[0] // 2) * (s3[1] // 2)
+        n_features = lc * (s3[0] // 2) * (s3[1] // 2)
         self.minibatch = MinibatchDiscrimination(n_features, mbd_kernels, mbd_dims)
         aux_outputs = 0 if n_classes < 2 else 1 if n_classes == 2 else n_classes
         self.heads = AdversarialHeads(n_features + mbd_kernels, aux_outputs)
@@ -128,8 +134,8 @@ class DcganGenerator(LaganGenerator):
     """The fully-convolutional baseline: :class:`LaganGenerator` with convolutions for LC layers."""
 
     def __init__(self, image_size: tuple[int, int] = (25, 25), latent_dim: int = 200, n_classes: int = 2,
-                 slope: float = KERAS_LEAKY_SLOPE):
-        super().__init__(image_size, latent_dim, n_classes, local=False, slope=slope)
+                 slope: float = KERAS_LEAKY_SLOPE, filters: tuple[int, int, int] = (128, 64, 6)):
+        super().__init__(image_size, latent_dim, n_classes, local=False, slope=slope, filters=filters)
 
 
 class DcganDiscriminator(LaganDiscriminator):

@@ -1,0 +1,149 @@
+"""Quality figures: known answers of the figure metrics, the quality step (per-class selection, one value
+per name, the statistical floor, targets), its early checks, and the ``threshold`` transform."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from _train_stores import jet_image_store
+from physgen.errors import PhysgenError, SpecError
+from physgen.metrics import get_metric
+from physgen.pipeline import quality
+from physgen.train import TransformSet
+from physgen.specs import Transform
+
+
+def _dataset(**columns) -> xr.Dataset:
+    return xr.Dataset({k: ("event", np.asarray(v, dtype=np.float64)) for k, v in columns.items()})
+
+
+def test_mean_and_std_shift_are_the_moment_differences():
+    rng = np.random.default_rng(1)
+    x = rng.normal(90, 7, 20_000)
+    reference, generated = _dataset(m=x), _dataset(m=1.1 * (x - x.mean()) + x.mean() + 0.4)  # +0.4, 10 % wider
+    assert get_metric("mean_shift")(reference, generated, names=["m"]).value == pytest.approx(0.4, abs=1e-9)
+    assert get_metric("std_shift")(reference, generated, names=["m"]).value == pytest.approx(0.1 * x.std(), rel=1e-9)
+    with pytest.raises(PhysgenError, match=r"needs the options \['names'\]"):
+        get_metric("mean_shift")(reference, generated).value
+
+
+def test_peak_shift_finds_a_mass_peak_on_a_falling_background():
+    rng = np.random.default_rng(2)
+
+    def sample(peak):  # a W-like peak (width 8 GeV) on an exponential QCD-like background
+        return np.concatenate([rng.normal(peak, 8, 6000), rng.exponential(40, 4000)])
+
+    shift = get_metric("peak_shift")(_dataset(m=sample(80.4)), _dataset(m=sample(84.4)), names=["m"], window=[50, 120]).value
+    assert shift == pytest.approx(4.0, abs=1.0)
+
+
+def test_binned_mean_deviation_is_the_worst_decile():
+    rng = np.random.default_rng(3)
+    energy = rng.uniform(1, 100, 10_000)
+    response = rng.normal(1.0, 0.02, 10_000)
+    top = energy >= np.quantile(energy, 0.9)
+    generated = _dataset(r=np.where(top, 1.03 * response, response), energy=energy)
+    deviation = get_metric("binned_mean_deviation")(_dataset(r=response, energy=energy), generated, names=["r"]).value
+    assert deviation == pytest.approx(0.03, rel=1e-6)  # the top decile is 3 % high, the others exact
+
+
+def test_mean_image_difference_is_relative_l1():
+    images = np.ones((10, 4, 4))
+    reference = xr.Dataset({"image": (("event", "eta", "phi"), images)})
+    generated = xr.Dataset({"image": (("event", "eta", "phi"), images * 1.1)})
+    assert get_metric("mean_image_difference")(reference, generated, names=["image"]).value == pytest.approx(0.1)
+
+
+def test_classifier_auc_is_a_half_for_one_distribution_and_one_for_disjoint_ones():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(0, 1, (4000, 2)), rng.normal(0, 1, (4000, 2))
+    same = get_metric("c2st_auc")(_dataset(x=a[:, 0], y=a[:, 1]), _dataset(x=b[:, 0], y=b[:, 1]), epochs=3).value
+    apart = get_metric("c2st_auc")(_dataset(x=a[:, 0], y=a[:, 1]), _dataset(x=b[:, 0] + 6, y=b[:, 1]),
+                                     epochs=3).value
+    assert abs(same - 0.5) < 0.06 and apart > 0.99  # 1600 test events: sigma(AUC) ~ 0.015
+
+
+def test_dctr_gain_and_dilution_with_exact_density_ratio_weights():
+    rng = np.random.default_rng(5)
+    mu = 0.5
+    x_ref, x_gen = rng.normal(0, 1, 50_000), rng.normal(mu, 1, 50_000)
+    w = np.exp(-x_gen**2 / 2 + (x_gen - mu) ** 2 / 2)  # p_ref / p_gen
+    generated = _dataset(x=x_gen, w=w / w.mean())
+    ratio = get_metric("s2_weight_ratio")(_dataset(x=x_ref), generated, names=["x"], weights="w").value
+    r = get_metric("dilution_median")(_dataset(x=x_ref), generated, names=["x"], weights="w").value
+    assert ratio < 0.1  # exact weights remove the shift up to statistics
+    # r = sqrt(sum w^2 (x - m)^2) / sum w over sigma_ref / sqrt(N) (paper 004 sec. III); for exact weights of
+    # a unit Gaussian shifted by mu: E_gen[w^2 x^2] = exp(mu^2) E_{N(-mu,1)}[x^2] = exp(mu^2) (1 + mu^2)
+    assert r == pytest.approx(np.exp(mu**2 / 2) * np.sqrt(1 + mu**2), rel=0.05)
+
+
+def test_threshold_transform_keeps_generated_values_out_of_the_gap():
+    transforms = TransformSet({"jet_pt": [Transform(name="threshold", options={"threshold": 20})]})
+    y = torch.tensor([-3.0, 4.0, 9.9, 10.0, 15.0, 19.0, 20.0, 55.0])
+    out = transforms.inverse({"jet_pt": y})["jet_pt"]
+    assert out.tolist() == [0.0, 0.0, 0.0, 30.0, 25.0, 21.0, 20.0, 55.0]
+    with pytest.raises(SpecError, match="threshold: Field required"):
+        TransformSet({"jet_pt": [Transform(name="threshold")]})
+    with pytest.raises(SpecError, match="threshold: Input should be greater than 0"):
+        TransformSet({"jet_pt": [Transform(name="threshold", options={"threshold": 0})]})
+
+
+@pytest.fixture(scope="module")
+def jet_stores(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("jets")
+    (tmp / "a").mkdir(), (tmp / "b").mkdir(), (tmp / "c").mkdir()
+    return jet_image_store(tmp / "a", 200, seed=5), jet_image_store(tmp / "b", 200, seed=6), \
+        jet_image_store(tmp / "c", 200, seed=7)
+
+
+FIGURES = [
+    {"label": "W jets S2", "metric": "s2_mean", "where": {"signal": 1}, "each": ["jet_mass", "jet_pt"],
+     "target": 0.9},
+    {"label": "W mass peak", "metric": "peak_shift", "where": {"signal": 1}, "target": 1e-9,
+     "options": {"names": ["jet_mass"], "window": [0, 400]}},
+    {"label": "average image", "metric": "mean_image_difference", "options": {"names": ["image"]}},
+]
+
+
+def test_quality_step_selects_classes_gives_values_per_name_and_a_floor(jet_stores, tmp_path):
+    reference, generated, baseline = jet_stores
+    result = quality(reference, generated, tmp_path / "q", figures=FIGURES, baseline=baseline, title="jets")
+    s2, peak, image = result["figures"]
+    assert set(s2["values"]) == {"jet_mass", "jet_pt"} and set(s2["baseline_values"]) == {"jet_mass", "jet_pt"}
+    assert s2["passed"] is True and peak["passed"] is False and image["passed"] is None
+    assert image["figure"].endswith("average_image.png") and (tmp_path / "q" / "figures" / "average_image.png").is_file()
+    assert result["targets"] == 2 and result["targets_met"] == 1
+    saved = json.loads((tmp_path / "q" / "quality.json").read_text())
+    assert saved["figures"][0]["values"] == s2["values"] and saved["baseline"]["events"] == 200
+    table = (tmp_path / "q" / "quality.md").read_text()
+    assert "| W jets S2 | signal = 1 |" in table and "targets met: 1 of 2" in table
+
+
+def test_quality_figures_are_checked_before_anything_is_computed(jet_stores, tmp_path):
+    reference, generated, _ = jet_stores
+    with pytest.raises(SpecError, match="quality figure 0 .*lable"):
+        quality(reference, generated, tmp_path / "q", figures=[{"lable": "x", "metric": "s2_mean"}])
+    with pytest.raises(PhysgenError, match="unknown metric 'ks_summ'; did you mean 'ks_sum'"):
+        quality(reference, generated, tmp_path / "q", figures=[{"label": "x", "metric": "ks_summ"}])
+    with pytest.raises(PhysgenError, match="no per-event variable 'charge'"):
+        quality(reference, generated, tmp_path / "q",
+                figures=[{"label": "x", "metric": "s2_mean", "where": {"charge": 1}}])
+    assert not (tmp_path / "q" / "quality.json").exists()
+
+
+def test_weighted_figures_have_no_floor_and_the_others_keep_theirs(tmp_path):
+    from physgen.sim import simulate
+    from physgen.store import add_variable
+
+    stores = [simulate("toy_bimodal_1d", tmp_path / f"{i}.zarr", events=2000, seed=i, progress=False) for i in range(3)]
+    add_variable(stores[1], "w", np.ones(2000), attrs={"units": "dimensionless"}, provenance={"producer": "test"})
+    figures = [{"label": "S2", "metric": "s2_mean", "options": {"names": ["x"]}},
+               {"label": "S2 with w / without", "metric": "s2_weight_ratio", "options": {"names": ["x"], "weights": "w"}}]
+    plain, weighted = quality(stores[0], stores[1], tmp_path / "q", figures=figures, baseline=stores[2])["figures"]
+    assert "baseline_value" in plain and "baseline_value" not in weighted
+    assert weighted["value"] == pytest.approx(1.0)  # unit weights change nothing
