@@ -72,7 +72,10 @@ def user_errors(func):
 def _after_interrupt(func) -> str:
     """What an interrupted command leaves behind, and how to continue: only what exists."""
     if func.__name__ == "run_pipeline":
-        return "the finished steps keep their outputs; run it again with --overwrite"
+        return "the finished steps keep their outputs; rerun the same command with --resume to continue"
+    if func.__name__ in ("train", "reweight"):
+        return ("the last training checkpoint is kept (weights are written only when complete); rerun the "
+                "same command with --resume to continue")
     if "resume" in inspect.signature(func).parameters:
         return "committed events are kept; rerun the same command with --resume to continue"
     return "outputs are written only when complete, so nothing partial was left; run the command again"

@@ -44,8 +44,9 @@ def test_metrics_have_each_step_once_after_a_resume(tmp_path, torch_one_thread, 
     ("generate", "rerun the same command with --resume"),
     ("observables", "nothing partial was left"),
     ("evaluate", "nothing partial was left"),
-    ("reweight", "nothing partial was left"),
-    ("run_pipeline", "run it again with --overwrite"),
+    ("reweight", "the last training checkpoint is kept"),
+    ("train", "the last training checkpoint is kept"),
+    ("run_pipeline", "finished steps keep their outputs; rerun the same command with --resume"),
 ])
 def test_interrupt_messages_promise_only_what_exists(command, says):
     func = getattr(cli, command)

@@ -124,9 +124,9 @@ class StoreWriter:
 
         A resume must not mix runs into committed events: its ``seed`` and every provenance field named
         in ``consistent`` (dotted paths such as ``producer.checkpoint_sha256``) must equal the stored
-        ones, it must not ask for fewer events than an earlier run did (``requested_events``), and it
-        cannot extend a store whose last chunk is partial (chunk ``i`` is seeded by its index, so the
-        result would differ from a single run). Nothing is recorded when a resume is refused.
+        ones, it must not ask for fewer events than an earlier run did (``requested_events``), and a
+        seeded run cannot extend a store whose last chunk is partial (chunk ``i`` is seeded by its index,
+        so the result would differ from a single run; imports, unseeded, continue from any event). Nothing is recorded when a resume is refused.
         The top-level provenance then describes this run, and ``history`` lists every run that
         touched the store, in order, with the committed count it started from.
         """
@@ -139,7 +139,8 @@ class StoreWriter:
                            f"with another {key} ({old!r}); resume with the same, or use --overwrite")
                     raise StoreError(msg)
             asked, before = provenance.get("requested_events"), meta.get("requested_events")
-            if asked is not None and asked > done and done % self.chunk_events:
+            seeded = provenance.get("seed") is not None  # an import's slices do not depend on their chunk
+            if seeded and asked is not None and asked > done and done % self.chunk_events:
                 msg = (f"cannot extend {self.url!r} from {done} to {asked} events: its last chunk is partial "
                        f"({done} is not a multiple of {self.chunk_events}), so the result would differ from a "
                        f"single run with the same seed; write a new store or use --overwrite")
