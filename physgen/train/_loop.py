@@ -196,7 +196,7 @@ class _Trainer:
 
     def _write_info(self) -> None:
         info = {
-            "model_spec": {"name": self.spec.name, "text": self.loaded.text, "hash": self.loaded.hash},
+            "model_spec": self.loaded.provenance(),
             **self.data.info(),
             "seed": self.training.seed,
             "world_size": self.dist.world,
