@@ -23,7 +23,7 @@ __all__ = ["LAYERED_SHAPES", "VOXEL_SHAPES", "S2_BINS", "Fidelity", "batch_datas
            "simulated_columns", "fidelity"]
 
 LAYERED_SHAPES = ("total_over_incident", "layer_energy", "energy_fraction", "shower_depth", "shower_depth_width",
-                  "width_x", "width_y", "sparsity", "e_ratio")
+                  "width_x", "width_y", "sparsity_calogan", "e_ratio")
 """The CaloGAN paper's shower shapes (PHYSICS.md §2): E_tot/E_inc, layer energies and fractions, depth and
 its width, lateral widths, sparsity and E_ratio per layer."""
 
@@ -58,7 +58,7 @@ class Fidelity:
 def shower_columns(ds: xr.Dataset, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``)."""
     names = names or (LAYERED_SHAPES if is_layered(ds) else VOXEL_SHAPES)
-    return event_columns(ds, list(names))
+    return {column: values for group in event_columns(ds, list(names)).values() for column, values in group.items()}
 
 
 def batch_dataset(dataset: ResolvedDataset, batch: dict[str, np.ndarray]) -> xr.Dataset:
