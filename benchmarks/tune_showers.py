@@ -20,6 +20,7 @@ A reference is a shipped Geant4 validation sample (by name), a Geant4 store, or 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -101,8 +102,20 @@ def write_tune(target: str, values: dict[str, float], references, score: float) 
     source = f"fitted to Geant4 {samples} by benchmarks/tune_showers.py {target} (mean S2 {score:.4f})"
     for key, value in values.items():
         tunes[tune_name][part][key] = {"value": float(f"{value:.4g}"), "source": source}
-    TUNES_FILE.write_text(header + yaml.safe_dump(tunes, sort_keys=False, width=200))
+    TUNES_FILE.write_text(header + _one_line_per_constant(tunes))
     print(f"wrote {TUNES_FILE}")
+
+
+def _one_line_per_constant(tunes: dict) -> str:
+    """tunes.yaml as written by hand: ``name: {value: V, source: "…"}``, one constant a line."""
+    lines = []
+    for tune, parts in tunes.items():
+        lines.append(f"{tune}:")
+        for part, constants in parts.items():
+            lines.append(f"  {part}:")
+            lines += [f"    {key}: {{value: {item['value']}, source: {json.dumps(item['source'], ensure_ascii=False)}}}"
+                      for key, item in constants.items()]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
