@@ -20,6 +20,7 @@ A reference is a shipped Geant4 validation sample (by name), a Geant4 store, or 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ from physgen.sim.showers._tune import TUNES_FILE, load_tune  # noqa: E402
 TARGETS = {
     # name: (tune, part, {constant: (low, high)})
     "calogan_em": ("geant4", "em", {
-        "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "t_max_shift": (-1.5, 1.5),
+        "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "deposit_quantum": (0.0, 10.0), "t_max_shift": (-1.5, 1.5),
         "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.3, 3.0),
         "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0)}),
@@ -101,8 +102,20 @@ def write_tune(target: str, values: dict[str, float], references, score: float) 
     source = f"fitted to Geant4 {samples} by benchmarks/tune_showers.py {target} (mean S2 {score:.4f})"
     for key, value in values.items():
         tunes[tune_name][part][key] = {"value": float(f"{value:.4g}"), "source": source}
-    TUNES_FILE.write_text(header + yaml.safe_dump(tunes, sort_keys=False, width=200))
+    TUNES_FILE.write_text(header + _one_line_per_constant(tunes))
     print(f"wrote {TUNES_FILE}")
+
+
+def _one_line_per_constant(tunes: dict) -> str:
+    """tunes.yaml as written by hand: ``name: {value: V, source: "…"}``, one constant a line."""
+    lines = []
+    for tune, parts in tunes.items():
+        lines.append(f"{tune}:")
+        for part, constants in parts.items():
+            lines.append(f"  {part}:")
+            lines += [f"    {key}: {{value: {item['value']}, source: {json.dumps(item['source'], ensure_ascii=False)}}}"
+                      for key, item in constants.items()]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:

@@ -3,11 +3,13 @@
 Truth: the Geant4 11.4 samples shipped in ``samples/geant4`` (made by physgen's ``geant4``
 simulator). A subsample of them against as many parametric showers at the same incident energies,
 measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: every shower-shape
-⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet: the benchmark measures
-mean ⟨S²⟩ 0.047 / 0.055, worst column 0.15 (layer-2 sparsity) and AUC 0.97 / 0.93 for e+ / γ
-(README, fidelity table). These tests guard that level, well below the untuned GFlash model's
-(mean ⟨S²⟩ 0.16, layer-0 widths and layer-2 sparsity ⟨S²⟩ 0.3–0.8, AUC ≈ 1). With 1000 + 1000
-showers on 30 bins, ⟨S²⟩ of two samples of one distribution is ≈ 0.015 (500 + 500: 0.03).
+⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet (README, fidelity table).
+These tests guard the measured level with ~35 % headroom; measured here (this test's seeds, 15
+classifier epochs): e+ mean ⟨S²⟩ 0.047, worst 0.106 (layer-2 sparsity), AUC 0.90; γ 0.059, 0.130,
+0.87; π+ 0.070, 0.25 (layer-0 E_ratio), 0.94; ILD 0.062, 0.27 (outermost radial bin), 0.97. The
+untuned GFlash model gave mean ⟨S²⟩ 0.16, layer-0 widths and layer-2 sparsity 0.3–0.8, AUC ≈ 1.
+With 1000 + 1000 showers on 30 bins, ⟨S²⟩ of two samples of one distribution is ≈ 0.015 (500 +
+500: 0.03).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from physgen.store import open_store, resolve_dataset
 geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator and its shipped samples")
 
 CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
-    "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.08, 0.3, 0.99),
-    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.09, 0.3, 0.99),
-    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.12, 0.45, 0.96),
-    "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.15, 0.5, 0.995),
+    "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.065, 0.16, 0.95),
+    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.08, 0.2, 0.93),
+    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.095, 0.35, 0.97),
+    "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.085, 0.36, 0.99),
 }
 
 

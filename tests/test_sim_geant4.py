@@ -280,9 +280,10 @@ def test_a_yaml_only_calorimeter_is_simulated_by_geant4(spec_dir):
 
 # ---------------------------------------------------------------- the shipped validation samples
 @pytest.mark.parametrize(("name", "events", "particle"), [
-    ("geant4_calogan_eplus", 1000, "e+"),
-    ("geant4_calogan_gamma", 500, "gamma"),
-    ("geant4_calogan_piplus", 500, "pi+"),
+    ("geant4_calogan_eplus", 2000, "e+"),
+    ("geant4_calogan_gamma", 1500, "gamma"),
+    ("geant4_calogan_piplus", 2000, "pi+"),
+    ("geant4_ild_photons_50gev", 500, "gamma"),
 ])
 def test_shipped_validation_samples_open_with_units_and_provenance(name, events, particle):
     url = validation_samples()[name]
@@ -315,6 +316,18 @@ def test_shipped_eplus_sample_has_the_published_calogan_shapes():
     assert 0.38 <= sparsity[0] <= 0.55 and 0.72 <= sparsity[1] <= 0.9 and 0.22 <= sparsity[2] <= 0.32, sparsity
     assert (energy[:, 2] > 0).mean() >= 0.9
 
+
+
+def test_shipped_ild_sample_matches_the_bare_wsi_geant4_stack():
+    """The shipped ILD sample (50 GeV γ, Si readout, 0.1 MeV MIP cut) against the independent bare
+    W/Si Geant4 stack of shared/GEANT4.md: 536 ± 14 hits above threshold per shower (PHYSICS.md §3)."""
+    store = open_store(validation_samples()["geant4_ild_photons_50gev"]).load()
+    assert np.all(store.incident_energy.values == 50.0)
+    cells = store.energy.values
+    assert cells[cells > 0].min() >= 0.1  # the MIP cut
+    hits = (cells > 0).sum(axis=(1, 2, 3))
+    assert 500 <= hits.mean() <= 570, hits.mean()
+    assert np.all(cells.sum(axis=(1, 2, 3)) > 0)
 
 # ---------------------------------------------------------------- bad input: one message, no store
 @pytest.mark.parametrize(("edit", "message"), [

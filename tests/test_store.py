@@ -205,3 +205,22 @@ def test_parallel_run_equals_serial_run(tmp_path):
     serial = simulate("toy_grid_5x5", tmp_path / "serial.zarr", events=35_000, progress=False)
     parallel = simulate("toy_grid_5x5", tmp_path / "parallel.zarr", events=35_000, workers=2, progress=False)
     assert_store_equal(serial, parallel)
+
+
+def test_a_zipped_store_validates_and_names_a_chunk_left_out(toy, tmp_path):
+    """Single-file zip stores (how samples/geant4 ships its Geant4 samples): every chunk is found
+    (a zip file system lists members without the leading '/'), and one left out is reported."""
+    import zipfile
+    from pathlib import Path
+
+    root = Path(toy)
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    whole, holed = tmp_path / "whole.zarr.zip", tmp_path / "holed.zarr.zip"
+    for target, skip in ((whole, None), (holed, root / "x" / "c" / "1")):
+        with zipfile.ZipFile(target, "w") as z:
+            for p in files:
+                if p != skip:
+                    z.write(p, p.relative_to(root).as_posix())
+    assert validate_store(f"zip://::{whole}") == []
+    problems = validate_store(f"zip://::{holed}")
+    assert any("x/c/1" in p and "missing" in p for p in problems), problems

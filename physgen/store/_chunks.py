@@ -76,8 +76,9 @@ def missing_chunks(url: str, name: str, array: zarr.Array, n_events: int | None 
         return []
     fs, root = filesystem(url)
     folder = f"{root.rstrip('/')}/{name}"
+    prefix = folder.lstrip("/") + "/"  # a zip file system lists its members without the leading "/"
     try:
-        present = {p[len(folder) + 1:] for p in fs.find(folder)}
+        present = {p.lstrip("/").removeprefix(prefix) for p in fs.find(folder)}
     except FileNotFoundError:
         present = set()
     whole = (slice(0, n_events), *(slice(0, n) for n in array.shape[1:]))

@@ -3,7 +3,7 @@
 The figures of issue 12 and the CaloChallenge practice (docs/PHYSICS.md §8–9): per observable column
 the separation power ⟨S²⟩ and both means, and a classifier two-sample test (AUC) on all columns
 together. The columns are physgen observables of the two datasets (:mod:`physgen.observables.calo`,
-:mod:`physgen.observables.voxel`), flattened per layer (``sparsity_calogan_0``, ``width_x_1``, …), so the
+:mod:`physgen.observables.voxel`), flattened per layer (``sparsity_0``, ``width_x_1``, …), so the
 benchmark, the tuning script and the tests measure exactly what ``physgen evaluate`` shows.
 """
 
@@ -56,8 +56,7 @@ class Fidelity:
 
 
 def shower_columns(ds: xr.Dataset, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``), one flat
-    mapping column → values (``layer_energy_0``, …)."""
+    """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``)."""
     names = names or (LAYERED_SHAPES if is_layered(ds) else VOXEL_SHAPES)
     return {column: values for group in event_columns(ds, list(names)).values() for column, values in group.items()}
 

@@ -37,7 +37,7 @@ from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
-__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots",
+__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots", "leading_tracks",
            "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
@@ -57,16 +57,21 @@ MIN_SPOTS = 100
 otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread there is 0.2 %)."""
 
 
-def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune,
+                 visible: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per shower: depth of maximum T and shape α of the energy profile, and the sampling T_s (X0).
 
-    Homogeneous (energy profile): ⟨ln T⟩ = ln(ln y − 0.812 + shift), ⟨ln α⟩ = ln(scale · (0.81 +
-    (0.458 + 2.26/Z) ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y),
-    ρ = 0.705 − 0.023 ln y. Sampling (radial τ only): ⟨T_s⟩ = ⟨T_h⟩ − 0.55/F_s − 0.69 (1 − ê) with
-    σ(ln T_s) = 1/(−2.5 + 1.25 ln y), ρ = 0.784 − 0.023 ln y, from the same two normals; the tune's
-    ``radial_tau_coupling`` κ scales that fluctuation (GFlash: κ = 1; Geant4's lateral widths follow
-    the longitudinal fluctuation more weakly). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
+    Homogeneous: ⟨ln T⟩ = ln(ln y − 0.812 + shift), ⟨ln α⟩ = ln(scale · (0.81 + (0.458 + 2.26/Z)
+    ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y.
+    Sampling: ⟨T_s⟩ = ⟨T_h⟩ − 0.55/F_s − 0.69 (1 − ê), ⟨α_s⟩ = ⟨α_h⟩ − 0.476/F_s with σ(ln T_s) =
+    1/(−2.5 + 1.25 ln y), σ(ln α_s) = 1/(−0.82 + 0.79 ln y), ρ = 0.784 − 0.023 ln y, from the same
+    two normals. The energy profile is the homogeneous one for the deposit in all materials (``total``
+    readout: GFlash's ``IntegrateEneLongitudinal``) and the sampling one for the ``visible`` signal of
+    the active layers, which is what Grindhammer & Peters fitted the sampling parameters to (soft
+    photons deep in the shower deposit in the high-Z absorber, so the signal peaks earlier: 0.5 X0
+    in W/Si, as Geant4's ILD showers show). T_s always sets τ = t/T_s of the radial profile; the
+    tune's ``radial_tau_coupling`` κ scales its fluctuation there (GFlash: κ = 1; Geant4's lateral
+    widths follow the longitudinal fluctuation more weakly). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
     """
     ln_y = np.maximum(ln_y, _MIN_LN_Y)
     t_hom = np.maximum(ln_y - 0.812 + tune.t_max_shift, 1.0)
@@ -78,11 +83,17 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
         c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
         return c1 * z1 + c2 * z2, c1 * z1 - c2 * z2
 
-    u_t, u_a = correlated(0.705 - 0.023 * ln_y)
-    t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
-    alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
-    u_s, _ = correlated(0.784 - 0.023 * ln_y)
-    t_s = t_sam * np.exp(tune.radial_tau_coupling * np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5) * u_s)
+    u_s, u_as = correlated(0.784 - 0.023 * ln_y)
+    sigma_t_sam = np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5)
+    t_s = t_sam * np.exp(tune.radial_tau_coupling * sigma_t_sam * u_s)
+    if visible:
+        a_sam = np.maximum(a_hom - 0.476 / medium.F_s, 1.1)
+        t = t_sam * np.exp(sigma_t_sam * u_s)
+        alpha = a_sam * np.exp(np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
+    else:
+        u_t, u_a = correlated(0.705 - 0.023 * ln_y)
+        t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+        alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
@@ -143,7 +154,7 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
 
 
 def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
-                       share: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                       share: float, quantum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy).
 
     ``cdf`` (showers × DEPTH_BINS + 1) is the gamma profile's cumulative (regularised incomplete gamma
@@ -154,18 +165,32 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     uniformly within their bin and share its energy, so the energy per depth follows the profile
     without sampling noise while deep bins, through ``share``, get many small deposits. The
     profile beyond the back leaks out.
+
+    ``quantum`` (per shower, as a share of its energy) is the least energy a deposit carries: a bin
+    whose spots would be lighter (the sparse far tail) gets instead a Poisson number of deposits of
+    exactly that energy, of mean its energy over the quantum. Energy reaches the far tail as a few
+    discrete particles, so a low-energy shower's back layer is often empty and, when hit, has one
+    or two hot cells, as in Geant4; the energy is then conserved on average.
     """
     n_showers = len(cdf)
     energy = np.diff(cdf, axis=1)
     proposal = (1.0 - share) * energy / np.maximum(cdf[:, -1:], 1e-300) + share / DEPTH_BINS
     cumulative = np.floor(counts[:, None] * np.cumsum(proposal, axis=1) + rng.random((n_showers, 1)))
     per_bin = np.diff(cumulative, axis=1, prepend=0.0).astype(np.int64).clip(0)
+    share_per_spot = np.where(per_bin > 0, energy / np.maximum(per_bin, 1), 0.0)
+    light = np.zeros_like(per_bin, dtype=bool)
+    if quantum is not None:
+        light = share_per_spot < quantum[:, None]
+        light &= per_bin > 0
+        per_bin = np.where(light, rng.poisson(np.where(light, energy, 0.0) / quantum[:, None]), per_bin)
+        share_per_spot = np.where(light, quantum[:, None], share_per_spot)
+    # bins without a spot (deep bins of small showers): their energy goes to the others
+    light_energy = np.sum(np.where(light, energy, 0.0), axis=1)
+    assigned = np.sum(np.where((per_bin > 0) & ~light, energy, 0.0), axis=1)
+    share_per_spot = np.where(light, share_per_spot,
+                              share_per_spot * ((cdf[:, -1] - light_energy) / np.maximum(assigned, 1e-300))[:, None])
     spot_bin = np.repeat(np.arange(n_showers * DEPTH_BINS), per_bin.ravel())
     owner, j = np.divmod(spot_bin, DEPTH_BINS)
-    share_per_spot = np.where(per_bin > 0, energy / np.maximum(per_bin, 1), 0.0)
-    # bins without a spot (deep bins of small showers): their energy goes to the others
-    assigned = np.sum(np.where(per_bin > 0, energy, 0.0), axis=1)
-    share_per_spot *= (cdf[:, -1] / np.maximum(assigned, 1e-300))[:, None]
     t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
     return owner, t, share_per_spot.ravel()[spot_bin]
 
@@ -176,9 +201,31 @@ def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n
     return np.where(ahead, forward, -back) * rng.standard_exponential(n)
 
 
+def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
+                   ) -> Spots:
+    """Ionisation of the leading charged particles of EM showers, on the axis from ``start_mm`` to ``end_mm``.
+
+    Rossi's picture of a shower: each charged particle loses the minimum-ionising dE/dx, and a
+    shower that starts with ``charged`` of them (the e+e− pair of a converted photon: 2; an e±: 1)
+    has at least that many until it multiplies. GFlash's gamma profile rises as t^(α−1) from the
+    start and leaves this out, which in a fine-grained W/Si ECAL starves the first layers (Geant4's
+    ILD layers 0-1 hold twice the gamma profile's signal). One spot per sampling period, with the
+    mixture's mean MIP loss over it times ``charged``; the readout's crossing model gives the spread.
+    """
+    step = float(min(m.period for m in stack.media))
+    n = np.ceil(np.maximum(end_mm - start_mm, 0.0) / step).astype(np.int64)
+    owner = np.repeat(np.arange(len(start_mm)), n)
+    k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    lo = start_mm[owner] + k * step
+    hi = np.minimum(lo + step, end_mm[owner])
+    path = 0.5 * (lo + hi)
+    energy = charged[owner] * stack.mip_loss_at(path) * (hi - lo)
+    return Spots(event[owner], path, np.zeros(len(path)), energy)
+
+
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
              start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
-             tilt: np.ndarray | None = None) -> Spots:
+             tilt: np.ndarray | None = None, charged: np.ndarray | None = None) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
@@ -186,19 +233,28 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     energy; the part beyond the back of the calorimeter leaks out when deposited. ``tilt``
     (showers × 2) is the transverse direction (tan θ cos φ, tan θ sin φ) of a sub-shower that
     leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
+    ``charged`` (per shower) adds the :func:`leading_tracks` of that many charged particles from the
+    start to the depth of maximum (normal incidence on the axis; their energy is taken from the profile).
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
     t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
-                                       tune)
+                                       tune, visible=stack.active_readout)
     beta = (alpha - 1.0) / t_max
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
+    tracks = None
+    if charged is not None:
+        tracks = leading_tracks(stack, event, stack.to_mm(start_x0, cos_theta, "X0"),
+                                stack.to_mm(start_x0 + t_max, cos_theta, "X0"), charged)
+        energy_mev = np.maximum(energy_mev - np.bincount(tracks.event, tracks.energy, minlength=len(energy_mev)), 0.0)
 
     cdf = gammainc(alpha[:, None], beta[:, None] * reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1))
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
-    owner, t, share = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share)
+    quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
+               if tune.deposit_quantum > 0 else None)
+    owner, t, share = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
@@ -216,7 +272,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
     radius_mm = np.concatenate([radius, r_halo]) * stack.property_at("moliere_radius", path * cos_theta[owner])
     if tilt is None:
-        return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
+        spots = Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
+        return spots if tracks is None else Spots.concat(tracks, spots)
     beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
     return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]), beyond * tilt[owner, 0],
                  beyond * tilt[owner, 1])

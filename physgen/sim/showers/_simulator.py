@@ -93,7 +93,9 @@ class ShowerSimulator(Simulator):
             return pion_spots(rng, self.stack, energy_mev, cos_theta, self.tune, o.spots_scale)
         n = len(energy_mev)
         start = rng.exponential(PHOTON_CONVERSION_X0, n) if o.particle == "gamma" else np.zeros(n)
-        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, self.tune.em, o.spots_scale)
+        charged = np.full(n, 2.0 if o.particle == "gamma" else 1.0)  # the e+e- pair of a conversion, or the e±
+        return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, self.tune.em, o.spots_scale,
+                        charged=charged)
 
     def showers(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Flat cells and overflow of showers with the given physical inputs (``CONDITION_UNITS``)."""

@@ -40,6 +40,7 @@ class Stack:
     boundaries: np.ndarray  # (n_sections + 1,) front of each section and the back of the last
     media: tuple[SamplingMedium, ...]
     mip_loss: np.ndarray  # (n_sections,) MIP energy loss per mm of the mixture (MeV/mm)
+    active_readout: bool = False  # cells record the active layers' signal (not the total deposit)
 
     @classmethod
     def from_geometry(cls, g: LayeredCalorimeter | VoxelCalorimeter) -> Stack:
@@ -51,7 +52,7 @@ class Stack:
             media.append(medium)
             bounds.append(bounds[-1] + s.periods * medium.period)
             loss.append((d_abs * mip_dedx(absorber) + d_act * mip_dedx(active)) / medium.period)
-        return cls(np.array(bounds), tuple(media), np.array(loss))
+        return cls(np.array(bounds), tuple(media), np.array(loss), g.readout == "active")
 
     @property
     def depth(self) -> float:

@@ -30,6 +30,8 @@ class EmTune(BaseModel):
     spots_per_gev: float = Field(gt=0, description="core spots per GeV (times E^0.959, GFlash's exponent)")
     flat_depth_share: float = Field(ge=0, lt=1, description="share of core spots drawn uniformly in depth to the "
                                     "back of the calorimeter (importance-weighted: many small deep deposits)")
+    deposit_quantum: float = Field(ge=0, description="least energy (MeV) of a core deposit: lighter spots of the "
+                                   "sparse far tail become a Poisson number of deposits of this energy")
     t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
