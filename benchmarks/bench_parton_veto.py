@@ -7,7 +7,7 @@ the accepted events that the veto would have dropped are counted, for the spec's
 the 60-100 GeV mass window) and without the mass window (``jets_wprime_qcd_nowindow``'s veto), for
 W' and QCD events separately (one process each, in parallel, for ``--minutes`` of wall time).
 
-    python benchmarks/bench_parton_veto.py [--minutes 30] [--seed 1]
+    python benchmarks/bench_parton_veto.py [--minutes 10] [--seed 1]
 
 Writes benchmarks/results/parton_veto.json and benchmarks/results/parton_veto.md.
 """
@@ -71,7 +71,7 @@ def record(label: int, minutes: float, seed: int) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
     with ProcessPoolExecutor(2) as pool:
