@@ -2,7 +2,7 @@
 
 The veto (``physgen.sim._parton_veto``) drops an event before hadronisation when no parton-level
 jet comes near the jet cuts. Here it only records its verdict: each event of the shipped LAGAN
-spec (``jets_wprime_qcd``, default margins) is hadronised and run through the full selection, and
+spec (``jets_wprime_qcd``, with ``parton_veto: {}``: default margins) is hadronised and run through the full selection, and
 the accepted events that the veto would have dropped are counted, for the spec's selection (with
 the 60-100 GeV mass window) and without the mass window (``jets_wprime_qcd_nowindow``'s veto), for
 W' and QCD events separately (one process each, in parallel, for ``--minutes`` of wall time).
@@ -26,13 +26,27 @@ DATASETS = ROOT / "specs" / "datasets"
 SELECTIONS = {"jets_wprime_qcd": "60 < m < 100 GeV", "jets_wprime_qcd_nowindow": "no mass window"}
 
 
+def _with_veto(name: str) -> str:
+    """A copy of a shipped spec with the parton veto on (default margins), in a temporary folder."""
+    import tempfile
+
+    import yaml
+
+    data = yaml.safe_load((DATASETS / f"{name}.yaml").read_text())
+    data["simulator"]["options"]["parton_veto"] = {}
+    path = Path(tempfile.mkdtemp()) / "specs" / "datasets" / f"{name}.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
 def record(label: int, minutes: float, seed: int) -> list[dict]:
     """Full-chain acceptance and the veto's verdicts on the same events, for both selections."""
     from physgen.sim import build_simulator
     from physgen.sim._parton_veto import PartonJetVeto
     from physgen.store import resolve_dataset
 
-    simulators = {name: build_simulator(resolve_dataset(str(DATASETS / f"{name}.yaml"))) for name in SELECTIONS}
+    simulators = {name: build_simulator(resolve_dataset(_with_veto(name))) for name in SELECTIONS}
     verdicts: dict[str, list[bool]] = {name: [] for name in SELECTIONS}
     vetoes = {name: s.generators[label].hooks for name, s in simulators.items()}
 

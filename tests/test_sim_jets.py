@@ -182,7 +182,7 @@ def test_parton_veto_keeps_every_event_the_full_chain_accepts(tmp_path, monkeypa
     """The same events, recorded but not vetoed: every event whose hadron-level jet passes the full
     selection had been judged able to pass at parton level, and the veto would drop others (it is
     not a no-op). The loss measured on many more events is in benchmarks/results/pythia.md."""
-    options = {"process": "background" if label == 0 else "signal"}
+    options = {"process": "background" if label == 0 else "signal", "parton_veto": {}}
     if mass_window:
         options["mass_window"] = mass_window
     from physgen.sim._parton_veto import PartonJetVeto
@@ -207,9 +207,10 @@ def test_parton_veto_keeps_every_event_the_full_chain_accepts(tmp_path, monkeypa
 
 
 def test_parton_veto_is_a_spec_choice(tmp_path):
-    """``parton_veto: null`` is the previous path (every event hadronised): no hook, no abort setting."""
-    on = build_simulator(resolve_dataset(_spec(tmp_path)))
-    off = build_simulator(resolve_dataset(_spec(tmp_path, parton_veto=None)))
+    """By default every event is hadronised (no hook, no abort setting); ``parton_veto: {}`` turns the
+    veto on with its default margins."""
+    on = build_simulator(resolve_dataset(_spec(tmp_path, parton_veto={})))
+    off = build_simulator(resolve_dataset(_spec(tmp_path)))
     assert all(g.hooks is not None and "Check:abortIfVeto = on" in g.all_settings for g in on.generators.values())
     assert all(g.hooks is None and "Check:abortIfVeto = on" not in g.all_settings for g in off.generators.values())
     with pytest.raises(SpecError, match="parton_veto"):
@@ -226,8 +227,7 @@ def test_parton_veto_leaves_the_accepted_jets_unchanged(tmp_path):
     data = yaml.safe_load(SPEC.read_text())
     samples = {}
     for veto in (True, False):
-        if not veto:
-            data["simulator"]["options"]["parton_veto"] = None
+        data["simulator"]["options"]["parton_veto"] = {} if veto else None
         path = tmp_path / f"veto_{veto}.yaml"
         path.write_text(yaml.safe_dump(data))
         samples[veto] = build_simulator(resolve_dataset(str(path))).simulate(240, np.random.SeedSequence(21))
