@@ -22,6 +22,7 @@ from physgen.errors import StoreError, StoreLockedError
 from physgen.sim import simulate
 from physgen.store import add_variable, open_store, read_provenance, store_lock
 from physgen.store._lock import lock_paths
+from physgen.train import train as train_model
 from _reliability import KILL_AT, environment, run_cli
 
 runner = CliRunner()
@@ -134,3 +135,32 @@ def test_unwritable_lock_folder_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match="cannot lock .* Permission denied"):
         simulate("toy_bimodal_1d", tmp_path / "s.zarr", events=10, progress=False)
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_second_training_of_one_run_directory_is_refused_naming_the_first(tmp_path, caplog):
+    store = simulate("toy_circle_8", tmp_path / "toy.zarr", events=2000, progress=False)
+    run_dir = tmp_path / "gan.run"
+    trainer = subprocess.Popen([sys.executable, "-m", "physgen.cli", "train", "toy_gan_circle_8", "--data", str(store),
+                                "--out", str(run_dir), "--steps", str(10**9)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment(), text=True)
+    try:
+        _, record = lock_paths(str(run_dir))
+        _wait_for(lambda: trainer.poll() is not None or (run_dir / "run.json").exists(), "the run description")
+        assert trainer.poll() is None, trainer.stderr.read()
+        assert json.loads(record.read_text())["pid"] == trainer.pid
+
+        second = run_cli("train", "toy_gan_circle_8", "--data", store, "--out", run_dir, "--steps", 10, "--overwrite")
+        assert second.returncode == 2, second.stderr
+        assert f"run directory '{run_dir}' is being written by pid {trainer.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert trainer.poll() is None and (run_dir / "run.json").exists()  # --overwrite deleted nothing
+        os.kill(trainer.pid, signal.SIGKILL)
+        trainer.wait()
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+    with caplog.at_level(logging.WARNING, logger="physgen"):
+        result = train_model("toy_gan_circle_8", store, run_dir, steps=5, overwrite=True, progress=False)
+    assert f"pid {trainer.pid}" in caplog.text and "ended without releasing it" in caplog.text
+    assert result.step == 5 and not record.exists()
