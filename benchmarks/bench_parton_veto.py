@@ -96,8 +96,8 @@ def main() -> None:
         "|η| < 2, 20 GeV below the mass window, on untrimmed parton-level anti-kT R = 1.0 jets) only records whether "
         "it would have dropped the event. lost_by_veto: accepted events it would have dropped; with none, "
         "lost_95cl_upper is the 95 % upper limit 3/accepted.",
-        "hadronised_fraction: share of events the veto lets through to hadronisation (the rest skip it, about half "
-        "of Pythia's time per event, and the calorimeter and clustering).",
+        "hadronised_fraction: share of events the veto lets through to hadronisation (the rest skip it, ~25 % "
+        "of Pythia's time per event here, and the calorimeter and clustering).",
     ]
     write_results("parton_veto", rows, ["class", "selection", "events", "accepted", "lost_by_veto", "lost_fraction",
                                         "lost_95cl_upper", "hadronised_fraction"], notes)

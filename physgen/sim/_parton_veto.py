@@ -2,7 +2,7 @@
 
 Pythia builds an event in two stages: the parton level (hard process, resonance decays, initial-
 and final-state showers, multiparton interactions, beam remnants) and the hadron level (string
-fragmentation and hadron decays), about half of the generation time for these events. The jets
+fragmentation and hadron decays), about a quarter of the generation time for these events. The jets
 are made of the partons' energy: hadronisation moves about a GeV into or out of an R = 1.0 jet,
 and hadron decays lose the neutrinos of semileptonic b and c decays (which only lower the jet).
 So an event without a parton-level jet close to the cuts cannot give an accepted hadron-level jet,
