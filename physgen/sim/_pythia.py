@@ -5,6 +5,10 @@ checked with ``readString`` when it is built, so a setting Pythia rejects fails 
 ``SpecError`` before any event is written. Each chunk re-initialises it with its own seed
 (``Random:setSeed = on``, ``Random:seed``): an event stream then depends only on the seed,
 not on what the instance generated before, and a parallel run equals a serial one.
+
+A generator may carry a Pythia user hook (``UserHooks``) that vetoes events during generation;
+it then runs with ``Check:abortIfVeto = on``, so a vetoed event is a failed ``next()`` that
+``nextBatch`` skips: a batch of ``n`` attempts holds the events that survived.
 """
 
 from __future__ import annotations
@@ -69,14 +73,18 @@ def pythia_seed(state: int) -> int:
 
 
 class PythiaGenerator:
-    """A Pythia instance configured by ``settings`` (Pythia ``readString`` lines)."""
+    """A Pythia instance configured by ``settings`` (Pythia ``readString`` lines), with an optional
+    user hook that vetoes events (``hooks``, a ``pythia8mc.UserHooks``)."""
 
-    def __init__(self, settings: list[str], *, what: str):
+    def __init__(self, settings: list[str], *, what: str, hooks=None):
         import pythia8mc
 
-        self.settings = [*settings]
+        self.settings = [*settings, *(["Check:abortIfVeto = on"] if hooks is not None else [])]
         self.what = what
+        self.hooks = hooks  # Pythia keeps only a pointer: the hook must live as long as the generator
         self._pythia = pythia8mc.Pythia("", False)
+        if hooks is not None:
+            self._pythia.setUserHooksPtr(hooks)
         with _c_stdout_silenced():  # Pythia prints its own complaint; ours below says it in one line
             rejected = [line for line in (*_QUIET, "Random:setSeed = on", *self.settings)
                         if not self._pythia.readString(line)]
@@ -92,7 +100,8 @@ class PythiaGenerator:
             raise SpecError(msg)
 
     def batch(self, n: int) -> ak.Array:
-        """``n`` events as an awkward array (fields ``prt`` and ``info``; failed events skipped)."""
+        """``n`` attempts as an awkward array of events (fields ``prt`` and ``info``; failed and vetoed
+        events skipped)."""
         return self._pythia.nextBatch(n)
 
     @property
