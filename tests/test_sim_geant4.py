@@ -320,7 +320,7 @@ def test_shipped_eplus_sample_has_the_published_calogan_shapes():
 
 def test_shipped_ild_sample_matches_the_bare_wsi_geant4_stack():
     """The shipped ILD sample (50 GeV γ, Si readout, 0.1 MeV MIP cut) against the independent bare
-    W/Si Geant4 stack of shared/GEANT4.md: 536 ± 14 hits above threshold per shower (PHYSICS.md §3)."""
+    W/Si Geant4 stack of shared/GEANT4.md: 536 ± 14 hits above threshold per shower (docs/PHYSICS.md §3)."""
     store = open_store(validation_samples()["geant4_ild_photons_50gev"]).load()
     assert np.all(store.incident_energy.values == 50.0)
     cells = store.energy.values
