@@ -6,8 +6,11 @@ simulator, generates as many showers with the shipped CaloGAN for the same incid
 prints the figures of merit of that model's quality run (energy response per incident-energy decile,
 a classifier AUC on the high-level shower features, shower-shape separation powers, sparsity per
 layer) next to their targets and the speed-up of generation over simulation, and writes the HTML
-report of :func:`physgen.report.evaluate`. (A comparison with a shipped Geant4 validation sample
-follows once issue 12 ships one.)
+report of :func:`physgen.report.evaluate`. Where physgen ships a Geant4 validation sample of the
+dataset (``geant4_calogan_eplus``, :func:`physgen.sim.geant4.validation_sample`), it also generates
+showers for that sample's incident energies and computes the same figures against Geant4, with the
+reference simulator's showers in the generator's place beside them: how close the generator, and
+the simulator it learned from, come to Geant4.
 
 ``physgen demo --toy`` (and the fallback without a shipped CaloGAN) trains the toy GAN of paper 004
 on the eight-Gaussian circle briefly, generates and evaluates it.
@@ -92,18 +95,30 @@ def _physics(out: Path, console: Console, showers: int) -> None:
     problems = validate_store(generated)
     if problems:
         raise RuntimeError(f"generated store {generated} is invalid: {problems}")
-    result = quality(reference, generated, out / "quality", figures=_figures(entry["pipeline"]),
+    figures = _figures(entry["pipeline"])
+    result = quality(reference, generated, out / "quality", figures=figures,
                      title=f"{DEMO_MODEL} vs {showers} simulated showers")
+    versus_geant4 = _against_geant4(out, dataset, reference, figures, showers)
     recorded = {f["label"]: f for f in entry["quality"]["figures"]}
-    table = Table("figure of merit", "this sample", "quality run", "target", "met", title=result["title"])
+    columns = ["figure of merit", "this sample", "quality run", "target", "met"]
+    if versus_geant4 is not None:
+        columns[3:3] = ["vs Geant4", "simulator vs Geant4"]
+        geant4_rows = {f["label"]: f for f in versus_geant4["figures"]}
+    table = Table(*columns, title=result["title"])
     for figure in result["figures"]:
-        values = [figure["value"]] if "value" in figure else list(figure["values"].values())
         run = recorded.get(figure["label"], {})
-        run_values = [run["value"]] if "value" in run else list(run.get("values", {}).values())
         target = "–" if figure.get("target") is None else f"≤ {figure['target']:g}"
         met = {True: "[green]yes[/]", False: "[red]no[/]", None: "–"}[figure["passed"]]
-        table.add_row(figure["label"], _short(values), _short(run_values), target, met)
+        cells = [_short(_values(figure)), _short(_values(run))]
+        if versus_geant4 is not None:
+            geant4 = geant4_rows[figure["label"]]
+            cells += [_short(_values(geant4)), _short(_values(geant4, "baseline_"))]
+        table.add_row(figure["label"], *cells, target, met)
     console.print(table)
+    if versus_geant4 is not None:
+        console.print(f"vs Geant4: {versus_geant4['generated']['events']} generated showers for the incident energies "
+                      f"of the shipped Geant4 sample {versus_geant4['reference']['store'].rsplit('/', 1)[-1]}; "
+                      "simulator vs Geant4: as many of the simulated showers in the generator's place", highlight=False)
     console.print(f"quality run: {entry['quality']['generated_events']} generated vs "
                   f"{entry['quality']['evaluated_against']['events']} reference showers; this sample: {showers} each "
                   "(small samples: larger statistical floor)", highlight=False)
@@ -114,6 +129,30 @@ def _physics(out: Path, console: Console, showers: int) -> None:
     report = out / f"{DEMO_MODEL}.report"
     evaluate(reference, generated, report, classifier_epochs=DEMO_CLASSIFIER_EPOCHS)
     console.print(f"report: {report / 'report.html'}", highlight=False)
+
+
+def _against_geant4(out: Path, dataset: str, reference: str, figures: list[dict], showers: int) -> dict | None:
+    """The figures of the shipped model against the shipped Geant4 sample of ``dataset`` (None without one),
+    the simulated ``reference`` as the baseline: the simulator's own distance from Geant4."""
+    from physgen.generate import generate
+    from physgen.pipeline import quality
+    from physgen.sim.geant4 import validation_samples
+
+    sample = validation_samples().get(f"geant4_{dataset}")
+    if sample is None:
+        return None
+    events = min(showers, open_store(sample).sizes["event"])
+    generated = generate(DEMO_MODEL, events, out / f"{DEMO_MODEL}.vs_geant4.generated.zarr", conditions_from=sample,
+                         seed=1, mode="overwrite", progress=False)
+    return quality(sample, generated, out / "quality_vs_geant4", figures=figures, baseline=reference,
+                   title=f"{DEMO_MODEL} vs {events} Geant4 showers")
+
+
+def _values(figure: dict, prefix: str = "") -> list[float]:
+    """The value(s) of a quality figure (``prefix="baseline_"``: of its baseline), [] when absent."""
+    if f"{prefix}value" in figure:
+        return [figure[f"{prefix}value"]]
+    return list(figure.get(f"{prefix}values", {}).values())
 
 
 def _short(values: list[float]) -> str:
