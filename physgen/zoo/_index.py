@@ -123,6 +123,19 @@ def _cost(record: dict[str, Any]) -> dict[str, Any]:
             "started": record["started"], "finished": record.get("finished")}
 
 
+def _training(content: dict[str, Any], record: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The checkpoint's training notes, plus whether the train step stopped at its ``time_limit_s`` and the last
+    step its run logged (such a run may have no final checkpoint to take the step count from)."""
+    train = [s for s in record["steps"] if s["run"] == "train"]
+    if not train:
+        return content["training"]
+    metrics = _here(train[-1]["args"]["run_dir"], record, workdir) / "metrics.jsonl"
+    lines = metrics.read_text().splitlines() if metrics.is_file() else []
+    steps = [json.loads(line)["step"] for line in lines if line.strip().endswith("}")]
+    return content["training"] | {"stopped_at_time_limit": bool(train[-1].get("stopped_at_time_limit")),
+                                  "last_logged_step": max(steps, default=None)}
+
+
 def _here(path: str, record: dict[str, Any], workdir: Path) -> Path:
     """``path`` as recorded by a pipeline run, moved along with its working folder (a GPU run unpacked here)."""
     recorded = Path(path)
@@ -174,7 +187,7 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         "file": str(target.relative_to(folder)), "sha256": file_sha256(target), "bytes": size,
         "model_spec": content["info"]["model_spec"]["name"],
         "architecture": spec["architecture"],
-        "dtype": content["dtype"], "reference": content["reference"], "training": content["training"],
+        "dtype": content["dtype"], "reference": content["reference"], "training": _training(content, record, workdir),
         "quality": _quality_summary(quality), "comparisons": [_quality_summary(c) for c in comparisons],
         "observables": quality["observables"], "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
@@ -206,7 +219,12 @@ def _figure_cell(row: dict[str, Any], floor: str = "") -> str:
         value += f" ({floor}: {baseline})"
     where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items())
     target = "" if row.get("target") is None else f" (≤ {row['target']:g}{' ✓' if row['passed'] else ' ✗'})"
-    return f"{row['label']}{f' [{where}]' if where else ''}: {value}{target}"
+    return f"{row['label']}{f' [{where}]' if where else ''}: {value}{target}".replace("|", "\\|")  # a Markdown cell
+
+
+def _steps_cell(training: dict[str, Any]) -> str:
+    steps = training.get("steps") or training.get("last_logged_step")
+    return f"{steps} steps" + (" (stopped at its time limit)" if training.get("stopped_at_time_limit") else "")
 
 
 def quality_table(zoo: str | os.PathLike[str] | None = None) -> str:
@@ -221,7 +239,7 @@ def quality_table(zoo: str | os.PathLike[str] | None = None) -> str:
         lines.append(
             f"| `{name}` ({entry['architecture']}) | {reference['specs'].get('dataset', {}).get('name')} "
             f"{reference.get('events')} / {quality['evaluated_against']['events']} | "
-            f"{entry['training']['steps']} steps, {cost['train_wall_s'] / 60:.0f} min wall, "
+            f"{_steps_cell(entry['training'])}, {cost['train_wall_s'] / 60:.0f} min wall, "
             f"{cost['train_cpu_s'] / 60:.0f} CPU-min | {device} ({', '.join(f'{x:.1f}' for x in loads)}) | "
             f"{quality['targets_met']}/{quality['targets']} | "
             + "; ".join(_figure_cell(row) for row in quality["figures"] if row.get("target") is not None) + " |")
