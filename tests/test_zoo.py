@@ -253,18 +253,21 @@ def test_later_quality_steps_ship_as_comparisons_with_their_floor_in_the_table(q
 
 
 def test_a_pipeline_names_a_shipped_geant4_sample_by_name(tmp_path):
-    pipeline = {"kind": "pipeline", "name": "g4", "steps": [{"run": "quality", "args": {
-        "reference": "{geant4:geant4_calogan_eplus}", "generated": "{geant4:geant4_calogan_eplus}",
-        "out": "{workdir}/q", "figures": [{"label": "E", "metric": "mean_shift", "options": {"names": ["energy"]}}]}}]}
+    pipeline = {"kind": "pipeline", "name": "g4", "steps": [
+        {"run": "simulate", "args": {"dataset": "calogan_eplus", "out": "{workdir}/sim.zarr", "events": 200,
+                                     "workers": 1, "progress": False}},
+        {"run": "quality", "args": {
+            "reference": "{geant4:geant4_calogan_eplus}", "generated": "{workdir}/sim.zarr", "out": "{workdir}/q",
+            "figures": [{"label": "E", "metric": "mean_shift", "options": {"names": ["energy"]}}]}}]}
     (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(pipeline))
     run_pipeline(tmp_path / "pipe.yaml", workdir=tmp_path / "work")
     quality = json.loads((tmp_path / "work" / "q" / "quality.json").read_text())
-    # the shipped sample of real Geant4 positron showers (samples/geant4/README.md), compared with itself
+    # the shipped sample of real Geant4 positron showers (samples/geant4/README.md)
     events = open_store(validation_sample("geant4_calogan_eplus")).sizes["event"]
-    assert quality["reference"]["events"] == events > 0 and quality["figures"][0]["value"] == 0
+    assert quality["reference"]["events"] == events > 0 and quality["generated"]["events"] == 200
     assert quality["reference"]["store"].startswith("zip://") and "geant4_calogan_eplus" in quality["reference"]["store"]
-    pipeline["steps"][0]["args"]["reference"] = "{geant4:geant4_calogan_eplu}"
+    pipeline["steps"][1]["args"]["reference"] = "{geant4:geant4_calogan_eplu}"
     (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(pipeline))
     with pytest.raises(PhysgenError, match="no shipped Geant4 validation sample 'geant4_calogan_eplu'.*geant4_calogan_eplus"):
         run_pipeline(tmp_path / "pipe.yaml", workdir=tmp_path / "other")
-    assert not (tmp_path / "other" / "q").exists()
+    assert not (tmp_path / "other" / "sim.zarr").exists()  # refused before any step ran
