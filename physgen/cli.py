@@ -531,7 +531,7 @@ def evaluate(
 def demo(
     out: Annotated[Path, typer.Option(help="folder for the demo's stores")] = Path("stores/demo"),
     toy: Annotated[bool, typer.Option("--toy", help="the quick toy loop instead of the calorimeter demo")] = False,
-    showers: Annotated[int, typer.Option(help="showers to simulate and to generate", min=100)] = 2000,
+    showers: Annotated[int, typer.Option(help="showers to simulate and to generate", min=100)] = 1000,  # physgen.demo.DEMO_SHOWERS
 ) -> None:
     """Calorimeter showers: simulate, generate with a shipped CaloGAN, figures of merit, speed-up, report."""
     from physgen.demo import run_demo

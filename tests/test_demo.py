@@ -1,8 +1,11 @@
 """The physics demo end to end: the shipped quality pipeline of the demo's CaloGAN, reduced to seconds
 (a few hundred showers, a few training steps), shipped into a temporary zoo, then ``physgen demo``:
-reference showers, generated showers, figures of merit, speed-up, HTML report."""
+reference showers, generated showers, figures of merit (also against the shipped Geant4 sample), speed-up,
+HTML report."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
@@ -54,3 +57,10 @@ def test_physics_demo_with_a_shipped_calogan(tmp_path, monkeypatch):
     assert "ms/shower" in result.output and "Geant4 in paper 001" in result.output
     assert (tmp_path / "demo" / f"{DEMO_MODEL}.report" / "report.html").is_file()
     assert (tmp_path / "demo" / "quality" / "quality.json").is_file()
+    # the shipped Geant4 positron sample: the same figures for 300 generated showers at its incident energies
+    assert "vs Geant4" in result.output and "simulator vs Geant4" in result.output
+    versus = json.loads((tmp_path / "demo" / "quality_vs_geant4" / "quality.json").read_text())
+    assert versus["generated"]["events"] == 300 and "geant4_calogan_eplus" in versus["reference"]["store"]
+    assert versus["baseline"]["producer"]["kind"] == "simulator"
+    # the shipped pipeline's own comparison with Geant4 was shipped too
+    assert [c["evaluated_against"]["specs"]["dataset"]["name"] for c in entry["comparisons"]] == ["geant4_calogan_eplus"]

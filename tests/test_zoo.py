@@ -21,6 +21,7 @@ from physgen.generate import generate
 from physgen.pipeline import run_pipeline
 from physgen.store import open_store, validate_store
 from physgen.provenance import file_sha256
+from physgen.sim.geant4 import validation_sample
 from physgen.train import train
 from physgen.zoo import export_checkpoint, load_generator, read_checkpoint, ship, shipped_models
 from physgen.zoo import _index as zoo_index
@@ -228,3 +229,45 @@ def test_an_interrupted_step_keeps_its_cost_and_a_resume_keeps_the_steps_after_i
     assert steps["export"]["interrupted"] and steps["export"]["runs"] == 2 and steps["train"]["runs"] == 2
     # generate and quality were not reached again: their entries of the first run are kept
     assert steps["quality"]["from_earlier_run"] and steps["quality"]["runs"] == 1
+
+
+def test_later_quality_steps_ship_as_comparisons_with_their_floor_in_the_table(quality_run, zoo, tmp_path):
+    # a second quality step, as the calorimeter pipelines' comparison with a Geant4 sample: here against the
+    # training reference (seed 1), the evaluation reference (seed 2) giving the floor column
+    comparison = {"run": "quality", "args": {
+        "reference": "{workdir}/reference.zarr", "generated": "{workdir}/generated.zarr",
+        "baseline": "{workdir}/reference_test.zarr", "out": "{workdir}/quality_vs_training", "title": "vs training",
+        "figures": [{"label": "x mean shift", "metric": "mean_shift", "options": {"names": ["x"]}, "target": 5.0}]}}
+    work = tmp_path / "work"
+    shutil.copytree(quality_run, work)
+    (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(MINI_QUALITY | {"steps": MINI_QUALITY["steps"] + [comparison]}))
+    run_pipeline(tmp_path / "pipe.yaml", workdir=work, resume=True)
+    entry = ship(work)
+    assert entry["quality"]["evaluated_against"]["seed"] == 2 and entry["quality"]["title"] == "toy"
+    (against,) = entry["comparisons"]
+    assert against["title"] == "vs training" and against["evaluated_against"]["seed"] == 1
+    assert against["figures"][0]["baseline_value"] >= 0 and against["targets"] == 1
+    table = zoo_index.quality_table()
+    assert "| ↳ `toy_gan` vs toy_circle_8 (mixture) | – / 3000 |" in table
+    assert "x mean shift: " in table.splitlines()[-1] and "(training simulator: " in table.splitlines()[-1]
+
+
+def test_a_pipeline_names_a_shipped_geant4_sample_by_name(tmp_path):
+    pipeline = {"kind": "pipeline", "name": "g4", "steps": [
+        {"run": "simulate", "args": {"dataset": "calogan_eplus", "out": "{workdir}/sim.zarr", "events": 200,
+                                     "workers": 1, "progress": False}},
+        {"run": "quality", "args": {
+            "reference": "{geant4:geant4_calogan_eplus}", "generated": "{workdir}/sim.zarr", "out": "{workdir}/q",
+            "figures": [{"label": "E", "metric": "mean_shift", "options": {"names": ["energy"]}}]}}]}
+    (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(pipeline))
+    run_pipeline(tmp_path / "pipe.yaml", workdir=tmp_path / "work")
+    quality = json.loads((tmp_path / "work" / "q" / "quality.json").read_text())
+    # the shipped sample of real Geant4 positron showers (samples/geant4/README.md)
+    events = open_store(validation_sample("geant4_calogan_eplus")).sizes["event"]
+    assert quality["reference"]["events"] == events > 0 and quality["generated"]["events"] == 200
+    assert quality["reference"]["store"].startswith("zip://") and "geant4_calogan_eplus" in quality["reference"]["store"]
+    pipeline["steps"][1]["args"]["reference"] = "{geant4:geant4_calogan_eplu}"
+    (tmp_path / "pipe.yaml").write_text(yaml.safe_dump(pipeline))
+    with pytest.raises(PhysgenError, match="no shipped Geant4 validation sample 'geant4_calogan_eplu'.*geant4_calogan_eplus"):
+        run_pipeline(tmp_path / "pipe.yaml", workdir=tmp_path / "other")
+    assert not (tmp_path / "other" / "sim.zarr").exists()  # refused before any step ran

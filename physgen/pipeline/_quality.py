@@ -14,8 +14,8 @@ sample's size — the statistical floor of the figure at these sample sizes (the
 perfect generator would get).
 
 The step writes ``OUT/quality.json`` (values, targets, pass/fail, the reference's and the generated
-store's provenance in brief, and the mean and spread of the reference's default observables in both
-stores, per class of the model's label: :func:`observable_summary`, what a shipped model's regression
+store's provenance in brief, and the mean and spread of the default observables of the generated
+store's feature schema in both stores, per class of the model's label: :func:`observable_summary`, what a shipped model's regression
 test compares a fresh sample to) and ``OUT/quality.md`` (the table), and returns the JSON content. For an
 average-image figure (``mean_image_difference``) it also draws the two average images and their
 relative difference (``OUT/figures/<label>.png``, paper 000 Fig. 6 style).
@@ -85,12 +85,14 @@ def observable_summary(ds: xr.Dataset, names: list[str], label: str | None = Non
 
 
 def _summaries(reference: xr.Dataset, generated: xr.Dataset) -> dict[str, Any]:
-    """:func:`observable_summary` of both stores: the reference's default observables (else the scalar features
-    both stores hold), per class of the generating model's label (from the generated store's provenance)."""
+    """:func:`observable_summary` of both stores: the default observables of the generated store's feature
+    schema (written by this installation, so its names are current; an older reference store, e.g. a
+    shipped Geant4 sample, may name observables renamed since), else the scalar features both stores
+    hold, per class of the generating model's label (from the generated store's provenance)."""
     model = generated.physgen.provenance.get("specs", {}).get("model")
     labels = yaml.safe_load(model["text"]).get("data", {}).get("labels", []) if model else []
     label = labels[0] if labels and labels[0] in reference.data_vars else None
-    names = list(default_observables(reference)) or sorted(
+    names = list(default_observables(generated)) or sorted(
         n for n, v in generated.data_vars.items() if v.dims == (EVENT,) and n in reference.data_vars and n != label)
     return {"reference": observable_summary(reference, names, label),
             "generated": observable_summary(generated, names, label)}

@@ -3,7 +3,9 @@
 Each step names a verb (``run``) and keyword arguments (``args``) of the Python function behind
 that verb (table :data:`STEP_FUNCTIONS`), e.g. ``{run: reweight, args: {reference: ..., generated:
 ..., model: dctr_toy_1d, out: ...}}``. The string ``{workdir}`` in any argument is replaced by the
-pipeline's working folder. Functions are imported only when a step needs them, so a pipeline
+pipeline's working folder; ``{geant4:NAME}`` is replaced by the store URL of the shipped Geant4
+validation sample NAME (:func:`physgen.sim.geant4.validation_sample`, e.g. ``{geant4:geant4_calogan_eplus}``:
+a quality run compares its generator with Geant4 wherever physgen is installed). Functions are imported only when a step needs them, so a pipeline
 whose stage is not part of this installation fails with a message naming it.
 
 A step with ``time_limit_s`` is interrupted after that many seconds (a training run then keeps its
@@ -26,6 +28,7 @@ import inspect
 import json
 import os
 import platform
+import re
 import resource
 import signal
 import threading
@@ -105,9 +108,15 @@ def _step_function(verb: str, label: str) -> Callable[..., Any]:
         raise SpecError(msg) from None
 
 
+def _geant4_sample(match: re.Match[str]) -> str:
+    from physgen.sim.geant4 import validation_sample
+
+    return validation_sample(match[1])
+
+
 def _expand(value: Any, workdir: Path) -> Any:
     if isinstance(value, str):
-        return value.replace("{workdir}", str(workdir))
+        return re.sub(r"\{geant4:([A-Za-z0-9_.-]+)\}", _geant4_sample, value.replace("{workdir}", str(workdir)))
     if isinstance(value, list):
         return [_expand(v, workdir) for v in value]
     if isinstance(value, dict):

@@ -80,8 +80,18 @@ def load_generator(source: str | os.PathLike[str], *, checkpoint: str = "best", 
     return load_checkpoint(file, device=device, shipped=summary)
 
 
-def _step(record: dict[str, Any], verb: str, workdir: Path) -> dict[str, Any]:
+def _steps(record: dict[str, Any], verb: str, workdir: Path) -> list[dict[str, Any]]:
+    """The recorded ``verb`` steps of a pipeline run, in the order of its spec; at least one."""
     found = [s for s in record["steps"] if s["run"] == verb]
+    if not found:
+        msg = (f"the pipeline run in {str(workdir)!r} has no '{verb}' step; shipping needs one "
+               f"(steps: {[s['run'] for s in record['steps']]})")
+        raise PhysgenError(msg)
+    return sorted(found, key=lambda s: int(s["label"].rsplit(" step ", 1)[1].split()[0]))
+
+
+def _step(record: dict[str, Any], verb: str, workdir: Path) -> dict[str, Any]:
+    found = _steps(record, verb, workdir)
     if len(found) != 1:
         msg = (f"the pipeline run in {str(workdir)!r} has {len(found)} '{verb}' steps; shipping needs exactly one "
                f"(steps: {[s['run'] for s in record['steps']]})")
@@ -89,8 +99,17 @@ def _step(record: dict[str, Any], verb: str, workdir: Path) -> dict[str, Any]:
     return found[0]
 
 
+def _quality_record(step: dict[str, Any], record: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    path = _here(step["args"]["out"], record, workdir) / "quality.json"
+    if not path.is_file():
+        msg = f"no quality record {str(path)!r}: the quality step of {str(workdir)!r} has not finished"
+        raise PhysgenError(msg)
+    return json.loads(path.read_text())
+
+
 def _quality_summary(quality: dict[str, Any]) -> dict[str, Any]:
-    return {"evaluated_against": quality["reference"], "generated_events": quality["generated"]["events"],
+    return {"title": quality.get("title", ""), "evaluated_against": quality["reference"],
+            "generated_events": quality["generated"]["events"],
             "figures": [{k: row[k] for k in QUALITY_KEYS if k in row} for row in quality["figures"]],
             "targets_met": quality["targets_met"], "targets": quality["targets"]}
 
@@ -102,6 +121,19 @@ def _cost(record: dict[str, Any]) -> dict[str, Any]:
             "reference_wall_s": sum(s["wall_s"] for s in simulate), "reference_cpu_s": sum(s["cpu_s"] for s in simulate),
             "train_load_average": [s["load_average"] for s in train], "hardware": record["hardware"],
             "started": record["started"], "finished": record.get("finished")}
+
+
+def _training(content: dict[str, Any], record: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The checkpoint's training notes, plus whether the train step stopped at its ``time_limit_s`` and the last
+    step its run logged (such a run may have no final checkpoint to take the step count from)."""
+    train = [s for s in record["steps"] if s["run"] == "train"]
+    if not train:
+        return content["training"]
+    metrics = _here(train[-1]["args"]["run_dir"], record, workdir) / "metrics.jsonl"
+    lines = metrics.read_text().splitlines() if metrics.is_file() else []
+    steps = [json.loads(line)["step"] for line in lines if line.strip().endswith("}")]
+    return content["training"] | {"stopped_at_time_limit": bool(train[-1].get("stopped_at_time_limit")),
+                                  "last_logged_step": max(steps, default=None)}
 
 
 def _here(path: str, record: dict[str, Any], workdir: Path) -> Path:
@@ -125,20 +157,17 @@ def _is_shipped_pipeline(record: dict[str, Any]) -> bool:
 def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
          zoo: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Ship the generator of the quality run in ``workdir``: copy its exported checkpoint into the zoo under
-    ``name`` (default: the name it was exported with) and record its reference, measured quality, the
-    summary of its observables (reference and generated, per class, from the quality record),
+    ``name`` (default: the name it was exported with) and record its reference, measured quality (the
+    first quality step: against the reference of its training; later quality steps, e.g. against a
+    Geant4 sample, as ``comparisons``), the summary of its observables (reference and generated, per class, from the quality record),
     training cost and pipeline in the index. Refuses (and changes nothing) when the zoo would exceed
     :data:`MAX_ZOO_BYTES` or the run has no quality record."""
     workdir = Path(workdir)
     record = read_record(workdir)
     exported = _here(_step(record, "export", workdir)["result"], record, workdir)
-    quality_file = _here(_step(record, "quality", workdir)["args"]["out"], record, workdir) / "quality.json"
-    if not quality_file.is_file():
-        msg = f"no quality record {str(quality_file)!r}: the quality step of {str(workdir)!r} has not finished"
-        raise PhysgenError(msg)
+    quality, *comparisons = [_quality_record(s, record, workdir) for s in _steps(record, "quality", workdir)]
     content = read_checkpoint(exported)
     name = name or content["name"]
-    quality = json.loads(quality_file.read_text())
     spec = yaml.safe_load(content["info"]["model_spec"]["text"])
     folder = Path(zoo) if zoo else ZOO_DIR
     models = shipped_models(folder)
@@ -158,8 +187,9 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         "file": str(target.relative_to(folder)), "sha256": file_sha256(target), "bytes": size,
         "model_spec": content["info"]["model_spec"]["name"],
         "architecture": spec["architecture"],
-        "dtype": content["dtype"], "reference": content["reference"], "training": content["training"],
-        "quality": _quality_summary(quality), "observables": quality["observables"], "cost": _cost(record),
+        "dtype": content["dtype"], "reference": content["reference"], "training": _training(content, record, workdir),
+        "quality": _quality_summary(quality), "comparisons": [_quality_summary(c) for c in comparisons],
+        "observables": quality["observables"], "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
         "pipeline_description": yaml.safe_load(record["spec"]["text"]).get("description", ""),
         "pipeline_is_shipped_spec": _is_shipped_pipeline(record),
@@ -176,15 +206,25 @@ README_MARKERS = ("<!-- zoo:begin -->", "<!-- zoo:end -->")
 """The README section :func:`quality_table` refreshes (``physgen zoo table --readme README.md``)."""
 
 
-def _figure_cell(row: dict[str, Any]) -> str:
-    if "values" in row:
-        worst = max(row["values"].values())
-        value = f"max {worst:.3g}" if len(row["values"]) > 1 else f"{worst:.3g}"
-    else:
-        value = f"{row['value']:.3g}"
+def _worst(values: dict[str, float]) -> str:
+    worst = max(values.values())
+    return f"max {worst:.3g}" if len(values) > 1 else f"{worst:.3g}"
+
+
+def _figure_cell(row: dict[str, Any], floor: str = "") -> str:
+    """One figure in a table cell; ``floor`` names the baseline to quote beside the value (none when empty)."""
+    value = _worst(row["values"]) if "values" in row else f"{row['value']:.3g}"
+    if floor and ("baseline_values" in row or "baseline_value" in row):
+        baseline = _worst(row["baseline_values"]) if "baseline_values" in row else f"{row['baseline_value']:.3g}"
+        value += f" ({floor}: {baseline})"
     where = ", ".join(f"{k} = {v:g}" for k, v in row.get("where", {}).items())
     target = "" if row.get("target") is None else f" (≤ {row['target']:g}{' ✓' if row['passed'] else ' ✗'})"
-    return f"{row['label']}{f' [{where}]' if where else ''}: {value}{target}"
+    return f"{row['label']}{f' [{where}]' if where else ''}: {value}{target}".replace("|", "\\|")  # a Markdown cell
+
+
+def _steps_cell(training: dict[str, Any]) -> str:
+    steps = training.get("steps") or training.get("last_logged_step")
+    return f"{steps} steps" + (" (stopped at its time limit)" if training.get("stopped_at_time_limit") else "")
 
 
 def quality_table(zoo: str | os.PathLike[str] | None = None) -> str:
@@ -199,10 +239,18 @@ def quality_table(zoo: str | os.PathLike[str] | None = None) -> str:
         lines.append(
             f"| `{name}` ({entry['architecture']}) | {reference['specs'].get('dataset', {}).get('name')} "
             f"{reference.get('events')} / {quality['evaluated_against']['events']} | "
-            f"{entry['training']['steps']} steps, {cost['train_wall_s'] / 60:.0f} min wall, "
+            f"{_steps_cell(entry['training'])}, {cost['train_wall_s'] / 60:.0f} min wall, "
             f"{cost['train_cpu_s'] / 60:.0f} CPU-min | {device} ({', '.join(f'{x:.1f}' for x in loads)}) | "
             f"{quality['targets_met']}/{quality['targets']} | "
             + "; ".join(_figure_cell(row) for row in quality["figures"] if row.get("target") is not None) + " |")
+        for comparison in entry.get("comparisons", []):
+            against = comparison["evaluated_against"]
+            lines.append(
+                f"| ↳ `{name}` vs {against['specs'].get('dataset', {}).get('name')} ({against['producer'].get('name')}) "
+                f"| – / {against['events']} | – | – | {comparison['targets_met']}/{comparison['targets']} | "
+                + "; ".join(_figure_cell(row, floor="training simulator") for row in comparison["figures"]
+                            if row.get("target") is not None)
+                + " |")
     return "\n".join(lines) + "\n"
 
 
