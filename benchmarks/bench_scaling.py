@@ -6,7 +6,9 @@ Stages (each measured in a fresh process, so that its peak RSS is its own):
 
 * ``simulate``: ``physgen.sim.simulate("calogan_eplus", events=n)``, one worker (parametric showers
   into a new store);
-* ``observables``: every calorimeter observable of that store, reduced to one number each (dask);
+* ``observables``: every calorimeter observable of that store, reduced to one number each (dask); with
+  ``--observables-store STORE`` of the first ``n`` showers of STORE instead (e.g. a large synthetic store
+  of ``bench_observables.py``), so that its N can be large without simulating as many showers;
 * ``train``: one epoch of ``toy_gan_circle_8`` (snapshot selection off) on a ``toy_circle_8`` store
   of ``n`` events made beforehand — the paper-size networks cost minutes per epoch on a loaded CPU
   (see the ``training`` table for their steps per second);
@@ -49,9 +51,10 @@ def _cpu() -> float:
     return sum(u.ru_utime + u.ru_stime for u in usage)
 
 
-def measure(stage: str, n: int, folder: Path, device: str, source: int) -> dict:
+def measure(stage: str, n: int, folder: Path, device: str, source: int, observables_store: str | None = None) -> dict:
     """One stage at ``n`` events, in this (fresh) process; ``source``: the size of the store (observables)
-    or of the training store of the run (generate) the stage reads."""
+    or of the training store of the run (generate) the stage reads; ``observables_store``: a store whose
+    first ``n`` showers the observables stage reads instead."""
     import yaml
 
     from physgen.sim import simulate
@@ -75,7 +78,9 @@ def measure(stage: str, n: int, folder: Path, device: str, source: int) -> dict:
         from physgen.observables import compute, observable_names
         from physgen.store import open_store
 
-        ds = open_store(store)
+        ds = open_store(observables_store) if observables_store else open_store(store)
+        if observables_store:
+            ds = ds.isel(event=slice(0, n))
         names = [name for name in observable_names(ds) if name != "average_image"]
         dask.compute(*[v.data.sum() for v in compute(ds, names).data_vars.values()])
     elif stage == "train":
@@ -110,12 +115,15 @@ def main(argv=None) -> int:
     p.add_argument("--stages", nargs="+", default=list(BASE), choices=list(BASE))
     p.add_argument("--folder", type=Path, default=None, help="where the stores go (default: a temporary folder)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--observables-store", default=None,
+                   help="the observables stage reads the first N showers of this store (default: simulate's store)")
     p.add_argument("--measure", help=argparse.SUPPRESS)
     p.add_argument("--events", type=int, help=argparse.SUPPRESS)
     p.add_argument("--source", type=int, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.measure:
-        print(json.dumps(measure(args.measure, args.events, args.folder, args.device, args.source)))
+        print(json.dumps(measure(args.measure, args.events, args.folder, args.device, args.source,
+                                     args.observables_store)))
         return 0
     base = BASE | {k: int(v) for k, v in (item.split("=") for item in args.n)}
     env = dict(os.environ, PYTHONPATH=str(HERE.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -127,11 +135,13 @@ def main(argv=None) -> int:
         for factor in FACTORS:  # every stage at N before any at 2N: simulate makes the observables' store,
             for stage in args.stages:  # train the run that generate samples from
                 n = base[stage] * factor
-                if stage == "observables" and "simulate" in args.stages:
+                if stage == "observables" and "simulate" in args.stages and not args.observables_store:
                     n = base["simulate"] * factor  # the observables of the store simulate wrote
                 source = {"observables": base["simulate"], "generate": base["train"]}.get(stage, base[stage]) * factor
                 out = subprocess.run([sys.executable, __file__, "--measure", stage, "--events", str(n),
-                                      "--source", str(source), "--folder", str(folder), "--device", args.device],
+                                      "--source", str(source), "--folder", str(folder), "--device", args.device,
+                                      *(["--observables-store", args.observables_store] if args.observables_store
+                                        else [])],
                                      env=env, check=True, capture_output=True, text=True).stdout
                 result = json.loads(out.strip().splitlines()[-1])
                 results[stage].append(result)
@@ -159,8 +169,9 @@ def main(argv=None) -> int:
              "(opening stores, building graphs and networks, writing provenance) pull k below 1 at small N. "
              "marginal k: from the cost of the added events alone, (t(8N) − t(4N)) ÷ (t(2N) − t(N)) = 4^k, which "
              "cancels the fixed costs (noisier: a difference of measurements).",
-             "simulate: calogan_eplus parametric showers, one worker; observables: every calorimeter observable of "
-             "that store; train: one epoch of toy_gan_circle_8 (batch 128) on a toy_circle_8 store of N events; "
+             "simulate: calogan_eplus parametric showers, one worker; observables: every calorimeter observable of " +
+             (f"the first N showers of {Path(args.observables_store).name} (synthetic CaloGAN showers)"
+              if args.observables_store else "that store") + "; train: one epoch of toy_gan_circle_8 (batch 128) on a toy_circle_8 store of N events; "
              "generate: N events from that run into a new store.",
              "The machine is shared (see the load average): CPU seconds are the steadier measure."]
     name = "scaling" if args.device == "cpu" else f"scaling_{args.device}"
