@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import time
@@ -140,10 +141,11 @@ MODES = {"eager": (torch.float32, False, False), "bf16": (torch.bfloat16, False,
 """mode: (dtype of weights and inputs, channels-last weights, torch.compile)"""
 
 
-def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
+def generator_rows(model: str, args, device, peaks: dict, rows: list[dict]) -> None:
+    """Time ``model`` in every mode and batch size, appending one row per point to ``rows`` (so that the
+    points measured before an interruption are kept)."""
     modes = [m for m in MODES if m in args.modes or (args.compile and m.startswith("compile"))]
     flops = None
-    rows = []
     for mode in modes:
         dtype, channels_last, compiled = MODES[mode]
         net, make_inputs = build(model)
@@ -184,7 +186,6 @@ def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
             print(f"{model:20s} {mode:12s} batch {batch:5d}: {rows[-1]['ms_per_sample']:9.3f} ms/sample wall, "
                   f"{rows[-1]['cpu_ms_per_sample']:9.3f} CPU, {gflops:7.1f} GFLOP/s = "
                   f"{rows[-1]['percent_of_peak']:5.1f} % of peak ({len(walls)} repeats)", flush=True)
-    return rows
 
 
 def main(argv=None) -> int:
@@ -215,9 +216,15 @@ def main(argv=None) -> int:
         events = args.jet_events if dataset.startswith("jets") else args.shower_events
         references[dataset] = simulator_ms(dataset, events)
         print(f"simulator {dataset:28s}: {references[dataset]:9.3f} ms/event", flush=True)
-    rows = []
-    for model in args.models:
-        rows += generator_rows(model, args, device, peaks)
+    rows: list[dict] = []
+    interrupted = False
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` stops it: keep what was measured
+    try:
+        for model in args.models:
+            generator_rows(model, args, device, peaks, rows)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: writing the points measured so far", flush=True)
     summary = []
     for model in args.models:
         own = [r for r in rows if r["model"] == model]
@@ -247,10 +254,15 @@ def main(argv=None) -> int:
              f"({'per wall second' if device.type == 'cuda' else 'per CPU second, one thread'}); GFLOP_per_s = "
              "MFLOP_per_sample ÷ time per sample (CPU time on a CPU); percent_of_peak against the peak of the mode's "
              "precision; ms_per_sample_at_peak: the time per sample if every FLOP ran at that peak (the floor)",
+             "LAGAN's two locally-connected layers run in their fast form (physgen.models.blocks.LocallyConnected2d: "
+             "stride 1: one batched matrix product per kernel offset over all output positions); compile = "
+             "torch.compile(dynamic=False) of the whole generator (compile time not in the rates)",
              "reference simulators timed in the same process on the same cores (Pythia start-up excluded); "
              "paper references: Geant4 1772 ms/shower (paper 001), Pythia 34 events/s (paper 000)",
              "other processes on a shared machine (see load average) inflate wall times many-fold; the CPU-time "
              "columns and the peak ratio are the figures to compare; the speed-up table uses CPU ms on a CPU"]
+    if interrupted:
+        notes.append("interrupted by its time limit: the points not listed were not measured")
     calo = [r for r in rows if r["model"] == "calogan" and r["batch"] == 1024]
     if calo:
         best = min(calo, key=lambda r: r["cpu_ms_per_sample"] if device.type == "cpu" else r["ms_per_sample"])

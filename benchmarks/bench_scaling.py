@@ -117,6 +117,8 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--observables-store", default=None,
                    help="the observables stage reads the first N showers of this store (default: simulate's store)")
+    p.add_argument("--keep-other-stages", action="store_true",
+                   help="keep the stages not run now from the previous result file (rerun some stages only)")
     p.add_argument("--measure", help=argparse.SUPPRESS)
     p.add_argument("--events", type=int, help=argparse.SUPPRESS)
     p.add_argument("--source", type=int, help=argparse.SUPPRESS)
@@ -147,6 +149,18 @@ def main(argv=None) -> int:
                 results[stage].append(result)
                 print(f"{stage:12s} n={n:>9,}: {result['cpu_s']:8.2f} CPU s {result['wall_s']:8.2f} wall s "
                       f"peak {result['peak_rss_mib']:7.0f} MiB", flush=True)
+    name = "scaling" if args.device == "cpu" else f"scaling_{args.device}"
+    kept_note = None
+    from _benchio import RESULTS, write_results
+
+    if args.keep_other_stages and (RESULTS / f"{name}.json").exists():
+        previous = json.loads((RESULTS / f"{name}.json").read_text())
+        kept = {s: r for s, r in previous["results"].items() if s not in results}
+        if kept:
+            base = {s: previous["base"][s] for s in kept} | base
+            results = {s: kept.get(s) or results[s] for s in BASE if s in kept or s in results}
+            kept_note = (f"{', '.join(kept)} from the run of {previous['date']} (load average "
+                         f"{previous['hardware']['load_average']}); {', '.join(args.stages)} from this run.")
     for stage, measured in results.items():
         ns = [r["n"] for r in measured]
         fits[stage] = {"cpu": exponent(ns, [r["cpu_s"] for r in measured]),
@@ -161,9 +175,7 @@ def main(argv=None) -> int:
                      "CPU s": f"k = {fits[stage]['cpu']:.2f}", "wall s": f"k = {fits[stage]['wall']:.2f}",
                      "events/CPU-s": "marginal k = " + (f"{marginal:.2f}" if marginal is not None else "n/a"),
                      "peak RSS MiB": ""})
-    from _benchio import write_results
-
-    notes = [f"device {args.device}; base N per stage: " + ", ".join(f"{s} {base[s]:,}" for s in args.stages) +
+    notes = [f"device {args.device}; base N per stage: " + ", ".join(f"{s} {base[s]:,}" for s in results) +
              "; each point one fresh process (peak RSS is that stage's own, including Python, torch and dask).",
              "k: least-squares slope of log(time) against log(N) over N, 2N, 4N, 8N (target 1.0 ± 0.1); fixed costs "
              "(opening stores, building graphs and networks, writing provenance) pull k below 1 at small N. "
@@ -171,10 +183,12 @@ def main(argv=None) -> int:
              "cancels the fixed costs (noisier: a difference of measurements).",
              "simulate: calogan_eplus parametric showers, one worker; observables: every calorimeter observable of " +
              (f"the first N showers of {Path(args.observables_store).name} (synthetic CaloGAN showers)"
-              if args.observables_store else "that store") + "; train: one epoch of toy_gan_circle_8 (batch 128) on a toy_circle_8 store of N events; "
+              if args.observables_store else "that store") +
+             "; train: one epoch of toy_gan_circle_8 (batch 128) on a toy_circle_8 store of N events; "
              "generate: N events from that run into a new store.",
              "The machine is shared (see the load average): CPU seconds are the steadier measure."]
-    name = "scaling" if args.device == "cpu" else f"scaling_{args.device}"
+    if kept_note:
+        notes.append(kept_note)
     write_results(name, rows, ["stage", "events", "CPU s", "wall s", "events/CPU-s", "peak RSS MiB"], notes,
                   extra={"exponents": fits, "base": base, "results": results})
     return 0
