@@ -36,7 +36,7 @@ if [ "${TINY:-0}" = 1 ]; then
         --budget 0.05 --jet-events 2 --shower-events 10
     run training 300 benchmarks/bench_training.py --device "$DEVICE" --models toy_gan_circle_8 zmumu_gan17 \
         --seconds 0.2 --repeats 1 --events 2048
-    run scaling 300 benchmarks/bench_scaling.py --device "$DEVICE" --n simulate=20 train=512 generate=512
+    run scaling 900 benchmarks/bench_scaling.py --device "$DEVICE" --stages train generate --n train=512 generate=512
     exit 0
 fi
 
