@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import errno
 import functools
+import inspect
 import json
+import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from physgen.errors import PhysgenError
+from physgen.errors import PhysgenError, PhysgenWarning
 
 app = typer.Typer(help="physgen: spec-driven fast simulation for particle physics.", no_args_is_help=True,
                   pretty_exceptions_enable=False, add_completion=False)
@@ -44,9 +48,12 @@ def user_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", PhysgenWarning)
+                warnings.showwarning = _notice
+                return func(*args, **kwargs)
         except PhysgenError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as exc:
             if exc.errno not in OUTPUT_ERRNOS:
@@ -56,10 +63,54 @@ def user_errors(func):
                               soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[bold red]interrupted[/]: committed events are kept; rerun with --resume")
+            err_console.print(f"[bold red]interrupted[/]: {_after_interrupt(func)}", highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def _after_interrupt(func) -> str:
+    """What an interrupted command leaves behind, and how to continue: only what exists."""
+    if func.__name__ == "run_pipeline":
+        return "the finished steps keep their outputs; rerun the same command with --resume to continue"
+    if func.__name__ in ("train", "reweight"):
+        return ("the last training checkpoint is kept (weights are written only when complete); rerun the "
+                "same command with --resume to continue")
+    if "resume" in inspect.signature(func).parameters:
+        return "committed events are kept; rerun the same command with --resume to continue"
+    return "outputs are written only when complete, so nothing partial was left; run the command again"
+
+
+def _cli_output(url: str) -> str:
+    """An output named on the command line must outlive the command: ``memory://`` is refused."""
+    if url.startswith("memory://"):
+        msg = (f"--out {url!r}: a memory:// output vanishes when the command exits; write to a path or a "
+               f"persistent URL (file://, s3:// …), or call physgen from Python to keep it in memory")
+        raise PhysgenError(msg)
+    return url
+
+
+def _notice(message, category, *_args, **_kwargs) -> None:
+    """physgen's own warnings as one yellow line (no source line); others as Python prints them."""
+    if issubclass(category, PhysgenWarning):
+        err_console.print(f"[bold yellow]notice:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    else:
+        _show_python_warning(message, category, *_args, **_kwargs)
+
+
+_show_python_warning = warnings.showwarning
+
+
+@app.callback()
+@user_errors
+def _session(
+    specs: Annotated[Optional[list[Path]], typer.Option(
+        "--specs", metavar="DIR", help="spec folder searched by name before $PHYSGEN_SPEC_PATH, the project's "
+                                       "and the shipped specs (repeatable)")] = None,
+) -> None:
+    from physgen.specs import set_spec_dirs
+
+    set_spec_dirs(specs or [])
 
 
 def _mode(resume: bool, overwrite: bool) -> str:
@@ -69,6 +120,9 @@ def _mode(resume: bool, overwrite: bool) -> str:
 
 
 Resume = Annotated[bool, typer.Option("--resume", help="continue an interrupted run into the existing store")]
+Sets = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE", help="change one key of the spec, e.g. --set training.optimizer.lr=1e-3 "
+                                      "(repeatable; validated like the spec and recorded in provenance)")]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace an existing store")]
 NoLock = Annotated[bool, typer.Option("--no-lock", help="write without the store's writer lock (object stores "
                                                          "have none): make sure no other process writes it")]
@@ -81,7 +135,7 @@ def specs_list(kind: Annotated[Optional[str], typer.Option(help="only this kind"
     """List the specs physgen can find by name."""
     from physgen.specs import SpecRegistry
 
-    registry = SpecRegistry.default(near=Path.cwd())
+    registry = SpecRegistry.default()
     table = Table("kind", "name", "file")
     for k, name in registry.names(kind):
         table.add_row(k, name, str(registry.paths[(k, name)]))
@@ -90,30 +144,30 @@ def specs_list(kind: Annotated[Optional[str], typer.Option(help="only this kind"
 
 @specs_app.command("show")
 @user_errors
-def specs_show(name: str) -> None:
+def specs_show(name: str, sets: Sets = None) -> None:
     """Print a spec (by name or path) as validated YAML."""
-    from physgen.specs import SpecRegistry, dump_spec
+    from physgen.specs import dump_spec, load_with_overrides
 
-    loaded = SpecRegistry.default(near=Path.cwd()).resolve(name)
+    loaded = load_with_overrides(name, None, sets or [])
     console.print(f"# {loaded.source}  {loaded.hash}", style="dim", highlight=False)
     console.print(dump_spec(loaded.spec), highlight=False, markup=False)
 
 
 @specs_app.command("validate")
 @user_errors
-def specs_validate(paths: list[Path]) -> None:
+def specs_validate(paths: list[Path], sets: Sets = None) -> None:
     """Validate spec files, including the specs they refer to by name and every plug-in option; a
     dataset's simulator is built (not run), so that what validates simulates."""
     from physgen.sim import build_simulator
-    from physgen.specs import DatasetSpec, load_spec
+    from physgen.specs import DatasetSpec, apply_overrides, load_spec
     from physgen.store import resolve_dataset
 
     failures = []
     for path in paths:
         try:
-            loaded = load_spec(path)
+            loaded = apply_overrides(load_spec(path), sets or [])
             if isinstance(loaded.spec, DatasetSpec):
-                resolved = resolve_dataset(str(path))
+                resolved = resolve_dataset(loaded)
                 if loaded.spec.simulator is not None:
                     build_simulator(resolved)
             console.print(f"[green]ok[/] {path} ({loaded.spec.kind} {loaded.spec.name!r})", highlight=False)
@@ -136,13 +190,15 @@ def simulate(
     scheduler: Annotated[Optional[str], typer.Option(help="address of a running dask scheduler")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
+    sets: Sets = None,
     no_lock: NoLock = False,
 ) -> None:
     """Run the dataset's reference simulator into a store."""
     from physgen.sim import simulate as run
+    from physgen.specs import load_with_overrides
 
-    url = run(dataset, out, events=events, seed=seed, workers=workers, scheduler=scheduler,
-              mode=_mode(resume, overwrite), lock=not no_lock)
+    url = run(load_with_overrides(dataset, "dataset", sets or []), _cli_output(out), events=events, seed=seed,
+              workers=workers, scheduler=scheduler, mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -160,7 +216,7 @@ def import_(
     """Import public HDF5 datasets into a store (streamed, resumable, with checksums)."""
     from physgen.io import import_files
 
-    url = import_files(fmt, files, out, mode=_mode(resume, overwrite), lock=not no_lock)
+    url = import_files(fmt, files, _cli_output(out), mode=_mode(resume, overwrite), lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -178,13 +234,20 @@ def train(
     device: Annotated[Optional[str], typer.Option(
         help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="events per batch and rank (the spec's "
+                                                           "training.batch_size)")] = None,
+    sets: Sets = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
+    from physgen.specs import load_with_overrides
     from physgen.train import train as run
 
-    result = run(model_spec, data, out, steps=steps, epochs=epochs, resume=resume, overwrite=overwrite, device=device,
+    overrides = [*(sets or []), *([f"training.batch_size={batch_size}"] if batch_size is not None else [])]
+    result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs,
+                 resume=resume, overwrite=overwrite, device=device,
                  num_workers=workers)
-    console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank runs this command: one summary
+        console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
 
 
 @app.command()
@@ -206,8 +269,8 @@ def generate(
     """Generate events with a trained or a shipped model into a store of the training store's schema."""
     from physgen.generate import generate as run
 
-    url = run(run_dir, events, out, conditions_from=conditions_from, seed=seed, mode=_mode(resume, overwrite),
-              checkpoint=checkpoint, device=device, bf16=bf16, lock=not no_lock)
+    url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed,
+              mode=_mode(resume, overwrite), checkpoint=checkpoint, device=device, bf16=bf16, lock=not no_lock)
     console.print(f"wrote {url}")
 
 
@@ -239,7 +302,7 @@ def store_validate(stores: list[str]) -> None:
 
     problems = []
     for store in stores:
-        found = validate_store(store)
+        found = validate_store(store, progress=True)
         problems += [f"{store}: {p}" for p in found]
         if not found:
             console.print(f"[green]valid[/] {store}", highlight=False)
@@ -275,6 +338,7 @@ def reweight(
     name: Annotated[Optional[str], typer.Option(help="weight variable name (default: the spec's)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed (default: the spec's training.seed)")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the weight variable and run files")] = False,
+    sets: Sets = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue the interrupted training in RUN_DIR")] = False,
     device: Annotated[Optional[str], typer.Option(
         help="auto (CUDA if available), cpu, cuda or cuda:N (default: the spec's training.options.device)")] = None,
@@ -282,9 +346,10 @@ def reweight(
 ) -> None:
     """Train a DCTR classifier and add per-event weights to GENERATED (paper 004)."""
     from physgen.reweight import reweight as run
+    from physgen.specs import load_with_overrides
 
-    metrics = run(reference, generated, model, out=out, name=name, seed=seed, overwrite=overwrite, resume=resume,
-                  device=device, lock=not no_lock)
+    metrics = run(reference, generated, load_with_overrides(model, "model", sets or []), out=out, name=name,
+                  seed=seed, overwrite=overwrite, resume=resume, device=device, lock=not no_lock)
     w = metrics["weights"]
     console.print(f"added [bold]{metrics['variable']}[/] to {generated}: T = {metrics['temperature']:.3f}, "
                   f"AUC = {metrics['auc_after_calibration']:.3f}, weights std {w['std']:.3f}, max {w['max']:.2f}, "
@@ -299,12 +364,14 @@ def run_pipeline(
     workdir: Annotated[Optional[Path], typer.Option(help="folder for the pipeline's stores and runs "
                                                           "(default: stores/<pipeline name>)")] = None,
     overwrite: Overwrite = False,
+    sets: Sets = None,
     resume: Annotated[bool, typer.Option("--resume", help="continue: keep finished stores and training runs")] = False,
 ) -> None:
     """Run every step of a pipeline spec (simulate, train, generate, reweight, evaluate, export, quality...)."""
     from physgen.pipeline import run_pipeline as run
+    from physgen.specs import load_with_overrides
 
-    run(pipeline, workdir=workdir, overwrite=overwrite, resume=resume,
+    run(load_with_overrides(pipeline, "pipeline", sets or []), workdir=workdir, overwrite=overwrite, resume=resume,
         on_step=lambda step, _: console.print(f"[green]done[/] {step}", highlight=False))
 
 
@@ -405,8 +472,11 @@ def _name_list(text: str | None) -> list[str] | None:
 @user_errors
 def observables(
     store: Annotated[str, typer.Argument(help="store: path or fsspec URL")],
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="output: FILE.csv, FILE.parquet or a Zarr store")] = None,
+    names: Annotated[Optional[str], typer.Option(
+        help="comma-separated observables or stored variables (default: the schema's observables, else the "
+             "per-event variables)")] = None,
+    out: Annotated[Optional[str], typer.Option(help="output (path or fsspec URL): FILE.csv, FILE.parquet or a "
+                                                    "Zarr store (FOLDER.zarr or no suffix)")] = None,
     overwrite: Overwrite = False,
     no_lock: NoLock = False,
 ) -> None:
@@ -414,7 +484,8 @@ def observables(
     from physgen.observables import write_observables
     from physgen.store import open_store
 
-    result = write_observables(open_store(store), _name_list(names), out, overwrite=overwrite, lock=not no_lock)
+    result = write_observables(open_store(store), _name_list(names), _cli_output(out) if out else None,
+                               overwrite=overwrite, lock=not no_lock)
     table = Table("observable", "dims", "units", "mean", "std")
     for name, var in result.data_vars.items():
         table.add_row(name, ", ".join(map(str, var.dims)), var.attrs.get("units", ""), f"{float(var.mean()):.4g}",
@@ -431,7 +502,9 @@ def evaluate(
     generated: Annotated[str, typer.Argument(help="generated store (same schema)")],
     out: Annotated[Path, typer.Option(help="folder for metrics.json and report.html")],
     weights: Annotated[Optional[str], typer.Option(help="comma-separated per-event weight variables of GENERATED")] = None,
-    names: Annotated[Optional[str], typer.Option(help="comma-separated observables (default: the schema's list)")] = None,
+    names: Annotated[Optional[str], typer.Option(
+        help="comma-separated observables or stored variables (default: the schema's observables, else the "
+             "per-event variables)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
 ) -> None:
@@ -440,6 +513,11 @@ def evaluate(
 
     result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names),
                  metrics=_name_list(metrics), seed=seed)
+    reasons: dict[str, list[str]] = {}
+    for variable, reason in result.get("skipped", {}).items():
+        reasons.setdefault(reason, []).append(variable)
+    for reason, variables in reasons.items():
+        err_console.print(f"[yellow]skipped[/] {', '.join(variables)}: {reason}", highlight=False, soft_wrap=True)
     table = Table("metric", "value")
     for key, value in result["summary"].items():
         table.add_row(key, "–" if value is None else f"{value:.4g}")

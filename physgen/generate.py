@@ -7,12 +7,16 @@ spec's other conditions (e.g. the fixed impact point of ``calogan_eplus``, which
 conditioned on the energy alone does not read but which describes its events as well).
 Conditions are copied from a reference store (``conditions_from``) or drawn from the dataset
 spec's distributions. Variables a model reads but does not generate (CaloGAN's ``overflow``)
-are the recipe's business: its ``sample`` returns every input (see :mod:`physgen.models.calogan`). Events are generated in batches of the store's chunk size, batch ``i`` with
+are the recipe's business: its ``sample`` returns every input (see :mod:`physgen.models.calogan`).
+Events are generated in batches of the store's chunk size, batch ``i`` with
 ``SeedSequence(seed, spawn_key=(i,))``, each batch one atomic append, so an interrupted run
 resumes from the committed count and gives the same store as an uninterrupted one; the run
 holds the output store's writer lock.
 Generated values are clipped to each feature's ``valid_range`` (a GAN may put a few
-events at, e.g., negative isolation).
+events at, e.g., negative isolation). Other variables of the training schema are written too where
+an observable of the same name recomputes them from the generated cells (a jet-image store's
+``jet_pt``, ``jet_mass``, ``tau_1``, ``tau_2``, ``tau_21`` from the generated ``image``); the
+provenance lists them under ``derived_variables``.
 """
 
 from __future__ import annotations
@@ -22,19 +26,22 @@ import os
 
 import numpy as np
 import torch
+import xarray as xr
 import yaml
 
 from physgen.errors import PhysgenError, SchemaError, StoreError, check_seed
 from physgen.progress import event_progress
-from physgen.schema import StoreSchema
+from physgen.observables import compute, get_observable, observable_names
+from physgen.schema import EVENT, StoreSchema
 from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.provenance import file_sha256
 from physgen.store import ResolvedDataset, create_store, normalise_url, open_store, store_lock
 from physgen.train import select_device
+from physgen.units import ureg
 from physgen.zoo import load_generator
 
-__all__ = ["generate", "run_schema"]
+__all__ = ["derived_variables", "generate", "run_schema"]
 
 
 def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
@@ -44,16 +51,50 @@ def _resolved(store_specs: dict[str, dict[str, str]]) -> ResolvedDataset:
 
 
 def run_schema(info: dict) -> tuple[ResolvedDataset, StoreSchema]:
-    """The training store's dataset and schema, restricted to the variables the model reads and the
-    dataset's conditions."""
+    """The training store's dataset and the schema of the generated store: the variables the model reads,
+    the dataset's conditions, and every other variable of the training schema that an observable of the
+    same name recomputes from those (see :func:`derived_variables`)."""
     dataset = _resolved(info["store_specs"])
     keep = set(info["variables"]) | (set(dataset.spec.conditions) & set(dataset.schema.names))
-    schema = StoreSchema(tuple(v for v in dataset.schema.variables if v.name in keep), dataset.schema.coords)
-    missing = keep - set(schema.names)
+    missing = keep - set(dataset.schema.names)
     if missing:
         msg = f"the run's variables {sorted(missing)} are not in the training store's schema {dataset.schema.names}"
         raise SchemaError(msg)
+    keep |= set(derived_variables(dataset.schema, keep))
+    schema = StoreSchema(tuple(v for v in dataset.schema.variables if v.name in keep), dataset.schema.coords)
     return dataset, schema
+
+
+def _as_dataset(batch: dict[str, np.ndarray], schema: StoreSchema) -> xr.Dataset:
+    """Events of ``batch`` as the xarray Dataset a reader of the store would see (dims, coords, units)."""
+    variables = [v for v in schema.variables if v.name in batch]
+    dims = {d for v in variables for d in v.dims}
+    coords = {d: xr.Variable((d,), values, attrs) for d, (values, attrs) in schema.coords.items() if d in dims}
+    return xr.Dataset({v.name: xr.Variable((EVENT, *v.dims), batch[v.name], v.attrs) for v in variables},
+                      coords=coords)
+
+
+def derived_variables(schema: StoreSchema, produced: set[str]) -> list[str]:
+    """Variables of ``schema`` not in ``produced`` that the observable of the same name computes from the
+    ``produced`` ones, with the variable's dims and units — e.g. ``jet_pt``, ``jet_mass``, ``tau_21`` of a
+    jet-image store from a generated ``image``. The generated store then has them as a reader of the
+    reference computes them from its cells; variables nothing can recompute (``jet_eta``, ``weight``) are
+    left out, and ``physgen evaluate`` skips them with a note."""
+    empty = _as_dataset({v.name: np.zeros((0, *v.shape), v.dtype) for v in schema.variables if v.name in produced},
+                        schema)
+    computable = set(observable_names(empty))
+    derived = []
+    for var in schema.variables:
+        if var.name in produced or var.name not in computable:
+            continue
+        impl = get_observable(var.name, empty)
+        if not impl.per_event:
+            continue
+        out = impl(empty)
+        if out.dims == (EVENT, *var.dims) and ureg.Unit(out.attrs["units"] or "dimensionless") == ureg.Unit(
+                var.units or "dimensionless"):
+            derived.append(var.name)
+    return derived
 
 
 def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
@@ -99,6 +140,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                        f"{dataset.spec.name!r} does not define; pass --conditions-from STORE")
                 raise PhysgenError(msg)
     passthrough = [c for c in dataset.spec.conditions if c in schema.names and c not in conditioning + data.inputs]
+    derived = derived_variables(schema, set(data.inputs + conditioning + passthrough))
     batch = batch_size or int(run.info.get("chunk_events") or 10_000)
     sha = file_sha256(run.checkpoint)
     provenance = {
@@ -111,21 +153,13 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                        if "shipped" in run.info else {}),
         "seed": seed, "requested_events": events, "generation_batch": batch,
         "precision": "bf16" if bf16 else "float32",
+        "derived_variables": {name: f"observable {name!r} of the generated events" for name in derived},
     }
     url = normalise_url(out)
     with store_lock(url, enabled=lock):
-        writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode)
+        writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode,
+                              consistent=("generation_batch", "producer.checkpoint_sha256", "precision"))
         done = writer.committed_events
-        previous = writer.provenance
-        if mode == "resume" and done and (previous.get("seed"), previous.get("generation_batch"),
-                                          previous.get("producer", {}).get("checkpoint_sha256"),
-                                          previous.get("precision", "float32")) != (seed, batch, sha,
-                                                                                    provenance["precision"]):
-            msg = f"cannot resume {url!r}: it was generated with another seed, batch size, checkpoint or precision"
-            raise StoreError(msg)
-        if done % batch and done < events:
-            msg = f"cannot resume {url!r}: {done} committed events is not a whole number of {batch}-event batches"
-            raise StoreError(msg)
         precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
         with event_progress(f"generate {run.spec.name}", total=events, completed=min(done, events),
                             enabled=progress) as advance:
@@ -142,7 +176,11 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                 with torch.inference_mode(), precision:
                     fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
                 out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
-                writer.append({v.name: _within_range(out_batch[v.name], v.valid_range).astype(v.dtype)
-                               for v in schema.variables})
+                out_batch = {k: _within_range(out_batch[k], schema[k].valid_range).astype(schema[k].dtype)
+                             for k in out_batch if k in schema.names}
+                if derived:
+                    values = compute(_as_dataset(out_batch, schema), derived)
+                    out_batch |= {k: np.asarray(values[k].values, dtype=schema[k].dtype) for k in derived}
+                writer.append(out_batch)
                 advance(n)
     return url

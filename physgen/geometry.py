@@ -138,7 +138,7 @@ def detector_schema(detector: DetectorSpec) -> StoreSchema:
 
 @dataclass(frozen=True)
 class SamplingMedium:
-    """Effective constants of one absorber + active sampling structure (PHYSICS.md §4)."""
+    """Effective constants of one absorber + active sampling structure (docs/PHYSICS.md §4)."""
 
     X0: float  # mm
     moliere_radius: float  # mm
@@ -163,7 +163,7 @@ def sampling_medium(absorber: Material, d_abs: float, active: Material, d_act: f
     1/X0 = Σ wᵢ/X0ᵢ and 1/R_M = Σ wᵢ/R_Mᵢ with mass fractions wᵢ and lengths in g/cm², that is
     1/L = Σ vᵢ/Lᵢ with volume (thickness) fractions vᵢ and lengths in mm; λ_int likewise. The
     critical energy follows from R_M = E_s X0/E_c. Pb 2 mm + LAr 4 mm: X0 15.6 mm, R_M 35.5 mm,
-    E_c 9.3 MeV; W 2.1 mm + Si 0.5 mm: R_M 11.0 mm (PHYSICS.md §2, §3). Z is mass-weighted, F_s and
+    E_c 9.3 MeV; W 2.1 mm + Si 0.5 mm: R_M 11.0 mm (docs/PHYSICS.md §2, §3). Z is mass-weighted, F_s and
     ê are GFlash's (Grindhammer & Peters, hep-ex/0001020). Weighting E_c/X0 by mass fractions with X0
     in mm, as Geant4's ``GFlashSamplingShowerParameterisation`` does, mixes units: it gives 19.1 mm
     and 17.3 MeV for Pb/LAr.

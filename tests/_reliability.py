@@ -12,13 +12,15 @@ from pathlib import Path
 
 KILL_AT = Path(__file__).with_name("_kill_at.py")
 
-VOLATILE = ("created",)
-"""Root provenance keys that differ between otherwise identical runs (wall-clock time)."""
+VOLATILE = ("created", "history")
+"""Root provenance keys that differ between otherwise identical runs: the wall-clock time, and the run
+log (``history``: when each run started, and the resumes an interrupted store records by design;
+tests/test_provenance.py checks it field by field)."""
 
 
 def store_bytes(path: str | os.PathLike[str]) -> dict[str, bytes]:
-    """Every file of a local store, by relative path; the root ``zarr.json`` with its creation time
-    removed (re-serialised), everything else byte for byte. Hidden files (temporaries) are listed too."""
+    """Every file of a local store, by relative path; the root ``zarr.json`` without its :data:`VOLATILE`
+    keys (re-serialised), everything else byte for byte. Hidden files (temporaries) are listed too."""
     root = Path(path)
     files = {}
     for file in sorted(p for p in root.rglob("*") if p.is_file()):

@@ -68,7 +68,8 @@ def test_lagan_trains_and_generates_labelled_jet_images(jets, tmp_path, base):
     spec = model_spec(tmp_path, base, hyperparameters=LAGAN_SMALL,
                       training={"batch_size": 16, "selection": None, "validation_fraction": 0.2})
     run, url = _train_and_generate(tmp_path, spec, jets, conditions_from=jets)
-    assert _layout(url) == _layout(jets, ["image", "signal"])
+    derived = ["jet_pt", "jet_mass", "tau_1", "tau_2", "tau_21"]  # recomputed from the generated images
+    assert _layout(url) == _layout(jets, ["image", "signal", *derived])
     gen, ref = open_store(url).compute(), open_store(jets).isel(event=slice(0, 20)).compute()
     assert np.array_equal(gen.signal.values, ref.signal.values)  # classes copied from --conditions-from
     assert (gen.image.values >= 0).all() and gen.image.values.sum() > 0  # ReLU output in GeV

@@ -44,7 +44,7 @@ def test_ild_depth_and_effective_medium(registry):
     bounds = layer_boundaries(g)
     assert len(bounds) == 31 and bounds[-1] == pytest.approx(20 * 2.6 + 10 * 4.7)
     thin = sampling_medium(g.material("W"), 2.1, g.material("Si"), 0.5)
-    # PHYSICS.md §3 (PDG mixture rule): X0_eff ≈ 0.43 cm, R_M ≈ 11.0 mm, E_c ≈ 8.3 MeV
+    # docs/PHYSICS.md §3 (PDG mixture rule): X0_eff ≈ 0.43 cm, R_M ≈ 11.0 mm, E_c ≈ 8.3 MeV
     assert thin.X0 == pytest.approx(4.3, rel=0.02)
     assert thin.moliere_radius == pytest.approx(11.0, rel=0.01)
     assert thin.critical_energy == pytest.approx(8.3, rel=0.02)
@@ -54,7 +54,7 @@ def test_ild_depth_and_effective_medium(registry):
 
 
 def test_calogan_effective_medium_follows_the_pdg_mixture_rule(registry):
-    """PHYSICS.md §2: Pb 2 mm + LAr 4 mm → X0 15.6 mm, R_M ≈ 35.5 mm, E_c ≈ 9.3 MeV with the PDG rule
+    """docs/PHYSICS.md §2: Pb 2 mm + LAr 4 mm → X0 15.6 mm, R_M ≈ 35.5 mm, E_c ≈ 9.3 MeV with the PDG rule
     (mass-fraction weighting of E_c/X0 with X0 in mm, the old rule, gave 19.1 mm and 17.3 MeV)."""
     g = registry.get("detector", "calogan_lar3").spec.geometry
     medium = sampling_medium(g.material("Pb"), 2.0, g.material("LAr"), 4.0)

@@ -75,7 +75,7 @@ def test_lagan_two_subjet_image_reads_back_with_its_mass(tmp_path):
     """A crafted file in the public LAGAN layout (rows: φ from +1.2 down to −1.2; columns: η from
     −1.2 to +1.2, as the original analysis notebook builds its grids) holding two massless pixels:
     pT 180 GeV at (η, φ) = (0, 0) and 90 GeV at (+0.3, −0.8). Their invariant mass is
-    m² = 2 pT1 pT2 [cosh Δη − cos Δφ] (PHYSICS.md §1) = 106.28 GeV; reading the file's axes the
+    m² = 2 pT1 pT2 [cosh Δη − cos Δφ] (docs/PHYSICS.md §1) = 106.28 GeV; reading the file's axes the
     other way round (rows as η) would give 111.3 GeV."""
     image = np.zeros((1, 25, 25), np.float32)
     image[0, 12, 12] = 180.0           # row 12: φ = 0; column 12: η = 0

@@ -322,7 +322,7 @@ def _naive_shower_shapes(cells: np.ndarray, y: np.ndarray, x: np.ndarray) -> dic
 
 def test_fused_shower_table_equals_shower_by_shower_reference():
     """Every calorimeter observable comes out of one fused kernel: its numbers equal a plain per-shower
-    computation of the definitions (PHYSICS.md §2), layer by layer, ties in the hottest cells included."""
+    computation of the definitions (docs/PHYSICS.md §2), layer by layer, ties in the hottest cells included."""
     rng = np.random.default_rng(7)
     shapes = {"layer_0": (3, 96), "layer_1": (12, 12), "layer_2": (12, 6)}
     arrays = {k: np.where(rng.random((6, *s)) < 0.3, rng.exponential(50.0, (6, *s)), 0.0).astype(np.float32)

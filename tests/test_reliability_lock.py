@@ -1,6 +1,7 @@
 """One writer per store: a second writer (a real second process) is refused with a message naming
 the holder, a reader sees only committed events while a write is under way, the lock of a killed
-writer is recovered, and object stores without locks are refused unless ``--no-lock`` is given."""
+writer is recovered, and object stores without locks are refused unless ``--no-lock`` is given
+(``memory://`` outputs of a command are refused: they would vanish when it exits)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from physgen.errors import StoreError, StoreLockedError
 from physgen.sim import simulate
 from physgen.store import add_variable, open_store, read_provenance, store_lock
 from physgen.store._lock import lock_paths
+from physgen.train import train as train_model
 from _reliability import KILL_AT, environment, run_cli
 
 runner = CliRunner()
@@ -72,13 +74,16 @@ def test_second_writer_refused_reader_sees_commits_killed_holder_recovered(tmp_p
             writer.kill()
             writer.wait()
     committed = read_provenance(url)["committed_events"]
+    reference = simulate(str(spec), tmp_path / "work" / "reference.zarr", events=committed, progress=False)
+    final = open_store(reference)["x"].values
+    np.testing.assert_array_equal(open_store(url)["x"].values, final)  # what the killed writer committed
+    # the next writer recovers the lock (a resume may not shrink the 10¹³-event request, so it starts the
+    # store again; tests/test_reliability_kill.py resumes killed runs)
     with caplog.at_level(logging.WARNING, logger="physgen"):
-        simulate(str(spec), url, events=committed + 1000, mode="resume", progress=False)
+        simulate(str(spec), url, events=1000, mode="overwrite", progress=False)
     assert f"pid {writer.pid}" in caplog.text and "ended without releasing it" in caplog.text
     assert not record.exists() and lock_file.exists()
-    reference = simulate(str(spec), tmp_path / "work" / "reference.zarr", events=committed + 1000, progress=False)
-    final = open_store(reference)["x"].values
-    np.testing.assert_array_equal(open_store(url)["x"].values, final)
+    np.testing.assert_array_equal(open_store(url)["x"].values, final[:1000])
     for n, x in views:
         assert n % 500 == 0 and len(x) == n
         np.testing.assert_array_equal(x, final[:n])
@@ -121,7 +126,10 @@ def test_object_stores_need_no_lock_and_unknown_protocols_fail_cleanly(tmp_path)
                                  "--no-lock"])
         assert s3.exit_code == 2 and "s3fs" in s3.stderr
     memory = runner.invoke(app, ["simulate", "toy_bimodal_1d", "--events", "10", "--out", "memory://locks/x.zarr"])
-    assert memory.exit_code == 0, memory.output  # one process sees a memory:// store: an in-process lock
+    assert memory.exit_code == 2 and "vanishes when the command exits" in memory.stderr  # nothing would be kept
+    # from Python, one process sees a memory:// store: an in-process lock
+    in_memory = simulate("toy_bimodal_1d", "memory://locks/x.zarr", events=10, progress=False)
+    assert open_store(in_memory).sizes["event"] == 10
 
 
 def test_unwritable_lock_folder_is_a_clear_error(tmp_path, monkeypatch):
@@ -134,3 +142,32 @@ def test_unwritable_lock_folder_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(StoreError, match="cannot lock .* Permission denied"):
         simulate("toy_bimodal_1d", tmp_path / "s.zarr", events=10, progress=False)
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_second_training_of_one_run_directory_is_refused_naming_the_first(tmp_path, caplog):
+    store = simulate("toy_circle_8", tmp_path / "toy.zarr", events=2000, progress=False)
+    run_dir = tmp_path / "gan.run"
+    trainer = subprocess.Popen([sys.executable, "-m", "physgen.cli", "train", "toy_gan_circle_8", "--data", str(store),
+                                "--out", str(run_dir), "--steps", str(10**9)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=environment(), text=True)
+    try:
+        _, record = lock_paths(str(run_dir))
+        _wait_for(lambda: trainer.poll() is not None or (run_dir / "run.json").exists(), "the run description")
+        assert trainer.poll() is None, trainer.stderr.read()
+        assert json.loads(record.read_text())["pid"] == trainer.pid
+
+        second = run_cli("train", "toy_gan_circle_8", "--data", store, "--out", run_dir, "--steps", 10, "--overwrite")
+        assert second.returncode == 2, second.stderr
+        assert f"run directory '{run_dir}' is being written by pid {trainer.pid}" in second.stderr
+        assert "Traceback" not in second.stderr
+        assert trainer.poll() is None and (run_dir / "run.json").exists()  # --overwrite deleted nothing
+        os.kill(trainer.pid, signal.SIGKILL)
+        trainer.wait()
+    finally:
+        if trainer.poll() is None:
+            trainer.kill()
+            trainer.wait()
+    with caplog.at_level(logging.WARNING, logger="physgen"):
+        result = train_model("toy_gan_circle_8", store, run_dir, steps=5, overwrite=True, progress=False)
+    assert f"pid {trainer.pid}" in caplog.text and "ended without releasing it" in caplog.text
+    assert result.step == 5 and not record.exists()

@@ -84,7 +84,7 @@ def test_cli_evaluate_and_bad_input(stores, tmp_path):
     assert result.exit_code == 2 and "weight variable 'nope'" in result.output
     other = make_store(tmp_path / "jets.zarr", detector="jet_image_25x25", n_events=10, chunk_events=10)
     result = runner.invoke(app, ["evaluate", ref, other, "--out", str(tmp_path / "y")])
-    assert result.exit_code == 2 and "different schemas" in result.output
+    assert result.exit_code == 2 and "share no per-event observable or variable" in result.output
 
 
 @pytest.mark.slow

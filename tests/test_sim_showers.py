@@ -1,4 +1,4 @@
-"""Physics checks of the parametric shower simulator (PHYSICS.md §2–5); small N, seeds explicit."""
+"""Physics checks of the parametric shower simulator (docs/PHYSICS.md §2–5); small N, seeds explicit."""
 
 from __future__ import annotations
 

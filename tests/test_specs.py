@@ -8,7 +8,7 @@ import pytest
 import yaml
 from hypothesis import given
 
-from physgen.errors import SpecError, SpecNotFoundError
+from physgen.errors import PhysgenWarning, SpecError, SpecNotFoundError
 from physgen.specs import DetectorSpec, SpecRegistry, dump_spec, load_spec, parse_spec
 from physgen.store import resolve_dataset
 from physgen.testing.strategies import detector_specs, feature_schema_specs
@@ -112,7 +112,8 @@ def test_user_folder_is_searched_before_shipped(spec_dir):
            "kind: features\nname: toy_2d\nfeatures:\n  - {name: u, units: mm}\n  - {name: v, units: mm}\n")
     path = _write(spec_dir / "datasets", "d.yaml",
                   "kind: dataset\nname: d\nsimulator: {name: mixture, options: {mixture: circle_8}}\nfeatures: toy_2d\n")
-    assert resolve_dataset(str(path)).schema.names == ["u", "v"]
+    with pytest.warns(PhysgenWarning, match="using features spec 'toy_2d' from .*toy_2d.yaml .* instead of the shipped"):
+        assert resolve_dataset(str(path)).schema.names == ["u", "v"]
 
 
 def test_voxel_periods_must_match_layers(tmp_path):

@@ -157,7 +157,7 @@ def test_user_errors(bimodal, tmp_path):
                                  "--out", str(tmp_path / "run2"), "--steps", "5"])
     assert result.exit_code == 2 and "no physgen store" in result.output
     result = runner.invoke(app, ["generate", str(tmp_path / "nowhere"), "--events", "5", "--out", str(tmp_path / "g")])
-    assert result.exit_code == 2 and "not a physgen run directory" in result.output
+    assert result.exit_code == 2 and "nowhere' is not a run directory, a shipped-checkpoint file or a shipped model" in result.output
 
 
 @pytest.mark.slow

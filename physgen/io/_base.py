@@ -31,7 +31,16 @@ from physgen.progress import event_progress
 from physgen.provenance import file_sha256
 from physgen.schema import StoreSchema
 from physgen.specs import NoOptions, shipped_spec_dir
-from physgen.store import ResolvedDataset, create_store, normalise_url, remove_store, resolve_dataset, store_lock
+from physgen.store import (
+    ResolvedDataset,
+    create_store,
+    normalise_url,
+    read_provenance,
+    remove_store,
+    resolve_dataset,
+    store_exists,
+    store_lock,
+)
 
 __all__ = ["Importer", "Key", "register_importer", "get_importer", "importer_names", "import_files", "sha256"]
 
@@ -182,12 +191,13 @@ def import_files(fmt: str, files: list[str | os.PathLike[str]], out: str | os.Pa
                       "producer": {"kind": "importer", "name": fmt, "sources": sources}}
         url = normalise_url(out)
         with store_lock(url, enabled=lock):
+            if mode == "resume" and store_exists(url):  # checked before the store records this run
+                before = read_provenance(url).get("producer", {}).get("sources")
+                if before != sources:
+                    msg = f"cannot resume {url!r}: it was imported from other files {before}"
+                    raise StoreError(msg)
             writer = create_store(url, dataset.schema, chunk_events=dataset.chunk_events, provenance=provenance,
                                   mode=mode)
-            if writer.provenance["producer"].get("sources") != sources:
-                msg = (f"cannot resume {url!r}: it was imported from other files "
-                       f"{writer.provenance['producer'].get('sources')}")
-                raise StoreError(msg)
             try:
                 _stream(importer, fmt, paths, handles, counts, writer, dataset, progress)
             except InputFileError as exc:

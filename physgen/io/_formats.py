@@ -1,4 +1,4 @@
-"""The public HDF5 layouts physgen reads (PHYSICS.md §1–3 and the CaloChallenge 2022 docs)."""
+"""The public HDF5 layouts physgen reads (docs/PHYSICS.md §1–3 and the CaloChallenge 2022 docs)."""
 
 from __future__ import annotations
 

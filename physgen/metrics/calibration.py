@@ -3,7 +3,7 @@
 Conventions: label 1 = reference, label 0 = generated; ``logits`` are classifier outputs before the
 sigmoid. The losses are *class balanced* (each class carries half of the total weight, whatever
 the sample sizes), which is the same as training on equal-size samples: the optimal classifier
-then has f/(1−f) = p_ref(x)/p_gen(x) (paper 004, PHYSICS.md §8; unweighted BCE on N_ref and N_gen
+then has f/(1−f) = p_ref(x)/p_gen(x) (paper 004, docs/PHYSICS.md §8; unweighted BCE on N_ref and N_gen
 events would give (N_ref/N_gen)·p_ref/p_gen instead). DCTR (``physgen.reweight``) and the
 classifier two-sample tests (:mod:`physgen.metrics.classifier`) share these functions.
 """

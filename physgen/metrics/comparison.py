@@ -16,6 +16,7 @@ import xarray as xr
 from physgen.errors import PhysgenError
 from physgen.metrics._columns import default_metric_names, event_columns, weight_values
 from physgen.observables import observable_names
+from physgen.schema import EVENT
 
 __all__ = ["Comparison"]
 
@@ -32,6 +33,20 @@ class _Columns:
         if missing:
             self._by_name |= event_columns(self.ds, missing)
         return {k: v for n in names for k, v in self._by_name[n].items()}
+
+    def prefetch(self, names: Sequence[str], advance: Callable[[int], None]) -> None:
+        """Compute ``names`` one store chunk of events at a time, calling ``advance(events)`` after each
+        (a progress bar that counts events); the result is what :meth:`get` would compute."""
+        missing = [n for n in names if n not in self._by_name]
+        n_events = int(self.ds.sizes.get(EVENT, 0))
+        if not missing or not n_events:
+            return
+        step = max(int(self.ds.attrs.get("physgen", {}).get("chunk_events") or n_events), 1)
+        parts = []
+        for start in range(0, n_events, step):
+            parts.append(event_columns(self.ds.isel({EVENT: slice(start, start + step)}), missing))
+            advance(min(step, n_events - start))
+        self._by_name |= {n: {k: np.concatenate([p[n][k] for p in parts]) for k in parts[0][n]} for n in missing}
 
 
 class Comparison:
@@ -57,14 +72,23 @@ class Comparison:
         return all(n in ds.data_vars or n in observable_names(ds) for ds in (self.reference, self.generated)
                    for n in names)
 
+    def _requested(self, names: Sequence[str] | None) -> list[str]:
+        if names is None:  # the reference's defaults that the generated dataset also provides
+            return [n for n in default_metric_names(self.reference) if self.provides([n])]
+        return list(names)
+
+    def prefetch(self, names: Sequence[str] | None = None, *, advance: Callable[[int], None] = lambda n: None) -> None:
+        """Compute the columns :meth:`columns` will return, store chunk by store chunk, reference then
+        generated, calling ``advance(events)`` after each chunk (for an events/s progress bar)."""
+        requested = self._requested(names)
+        self._ref.prefetch(requested, advance)
+        self._gen.prefetch(requested, advance)
+
     def columns(self, names: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Matching reference and generated columns of ``names``; by default the reference's
         :func:`default_metric_names`, less columns that hold one and the same value in both samples
         (a fixed condition tells nothing about the generator and makes covariances singular)."""
-        if names is None:  # the reference's defaults that the generated dataset also provides
-            requested = [n for n in default_metric_names(self.reference) if self.provides([n])]
-        else:
-            requested = list(names)
+        requested = self._requested(names)
         ref, gen = self._ref.get(requested), self._gen.get(requested)
         common = [k for k in ref if k in gen]
         if names is None:

@@ -22,6 +22,8 @@ Two conventions, selected by name:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.linalg
 import scipy.optimize
@@ -55,10 +57,12 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     of the matrix square root; 1e-6 added to the diagonals when it is not finite, as JetNet)."""
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.atleast_2d(np.cov(a, rowvar=False)), np.atleast_2d(np.cov(b, rowvar=False))
-    covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(covmean)):
-        offset = 1e-6 * np.eye(len(cov_a))
-        covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    with warnings.catch_warnings():  # a (nearly) singular Σa Σb is handled here, not reported as a LinAlgWarning
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        covmean = scipy.linalg.sqrtm(cov_a @ cov_b)
+        if not np.all(np.isfinite(covmean)):
+            offset = 1e-6 * np.eye(len(cov_a))
+            covmean = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
     diff = mu_a - mu_b
     return float(diff @ diff + np.trace(cov_a) + np.trace(cov_b) - 2 * np.trace(np.real(covmean)))
 

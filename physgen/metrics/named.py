@@ -166,7 +166,8 @@ def _mean(values: dict[str, Estimate]) -> float:
 
 
 # ---------------------------------------------------------------- dataset metrics
-@register_metric("s2_mean", weighted=True, source="PHYSICS.md §8; paper 004 eq. 15; CaloChallenge 2022 (arXiv:2410.21611)")
+@register_metric("s2_mean", weighted=True,
+                 source="docs/PHYSICS.md §8; paper 004 eq. 15; CaloChallenge 2022 (arXiv:2410.21611)")
 def s2_mean(comparison: Comparison, *, names: list[str] | None = None, bins: int = 50,
             binning: str = "reference") -> Estimate:
     """Mean separation power ⟨S²⟩ over the columns, on ``bins`` bins spanning the reference (``binning``:

@@ -1,5 +1,5 @@
 """Binned two-sample comparisons on the reference's binning (:mod:`physgen.metrics.histograms`):
-the separation power ⟨S²⟩ (PHYSICS.md §8) and the χ² homogeneity test of weighted histograms."""
+the separation power ⟨S²⟩ (docs/PHYSICS.md §8) and the χ² homogeneity test of weighted histograms."""
 
 from __future__ import annotations
 

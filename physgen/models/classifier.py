@@ -1,4 +1,4 @@
-"""Binary classifiers between two samples as model architectures: DCTR (paper 004, PHYSICS.md §8)
+"""Binary classifiers between two samples as model architectures: DCTR (paper 004, docs/PHYSICS.md §8)
 and the classifier two-sample tests of ``physgen.metrics``. They train through the same loop as the
 GANs (:mod:`physgen.train`: device, AMP, checkpoints, exact resume, DDP, NaN handling).
 

@@ -1,5 +1,5 @@
 """Dense (fully connected) GAN on per-event features: the Z→μμ GAN of paper 002 and the toy
-GANs of paper 004 are this architecture with different sizes (PHYSICS.md §7, §8).
+GANs of paper 004 are this architecture with different sizes (docs/PHYSICS.md §7, §8).
 
 * Generator: noise (``latent_dim``) [+ conditions] → ``generator_layers`` → the input features,
   linear output; activation ``leaky_relu`` (paper 002) or ``relu``.

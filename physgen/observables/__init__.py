@@ -7,14 +7,14 @@ module of its detector kind (jets, calo, voxel, calochallenge, dilepton).
 """
 
 from physgen.observables import calo, calochallenge, dilepton, jets, voxel  # noqa: F401  (registers the observables)
-from physgen.observables._io import columns, write_observables
+from physgen.observables._io import columns, compute_observables, default_names, write_observables
 from physgen.observables._registry import (
     Observable, compute, default_observables, get_observable, observable, observable_names,
 )
 
 __all__ = [
-    "Observable", "columns", "compute", "default_observables", "get_observable", "observable",
-    "observable_names", "write_observables",
+    "Observable", "columns", "compute", "compute_observables", "default_names", "default_observables",
+    "get_observable", "observable", "observable_names", "write_observables",
 ]
 
 

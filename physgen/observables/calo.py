@@ -1,4 +1,4 @@
-"""Shower-shape observables of calorimeters read out in layers (PHYSICS.md §2, §9).
+"""Shower-shape observables of calorimeters read out in layers (docs/PHYSICS.md §2, §9).
 
 They work on both layered calorimeters (CaloGAN: each layer its own cell grid) and voxel
 calorimeters (ILD: one ``z`` slice per layer): per-layer quantities carry a ``layer`` dim.

@@ -1,4 +1,4 @@
-"""Z → μμ observables from the 17 features of paper 002 (PHYSICS.md §7).
+"""Z → μμ observables from the 17 features of paper 002 (docs/PHYSICS.md §7).
 
 The leading muon was rotated in φ so that its p_y = 0: its four-momentum is
 (E1, px1, 0, pz1) and its azimuth is 0 or π. Muons are taken with their stored energies.

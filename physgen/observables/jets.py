@@ -1,4 +1,4 @@
-"""Jet-image observables (paper 000, PHYSICS.md §1).
+"""Jet-image observables (paper 000, docs/PHYSICS.md §1).
 
 Every pixel is a massless pseudo-particle at its pixel centre (ηᵢ, φᵢ) with transverse
 momentum equal to its intensity: Eᵢ = pTᵢ cosh ηᵢ, p⃗ᵢ = pTᵢ (cos φᵢ, sin φᵢ, sinh ηᵢ).
@@ -79,8 +79,10 @@ def wta_kt_axes(pt: np.ndarray, eta: np.ndarray, phi: np.ndarray, n_axes: int) -
     and call): near-ties resolve by pixel, not by noise; the axes snap back to the pixel centres.
     """
     import awkward as ak
-    import fastjet
 
+    from physgen.sim._pythia import fastjet_module  # FastJet with its banner already swallowed
+
+    fastjet = fastjet_module()
     pitch = min(np.min(np.diff(np.unique(eta)), initial=1.0), np.min(np.diff(np.unique(phi)), initial=1.0))
     u, v = _tie_offsets(pt.shape[1])
     moved_pt = pt * (1 + TIE_BREAK * u)

@@ -1,4 +1,4 @@
-"""Observables of voxel calorimeters (ILD, paper 004, PHYSICS.md §3).
+"""Observables of voxel calorimeters (ILD, paper 004, docs/PHYSICS.md §3).
 
 Layer energies, widths (second moments in x and y per layer), sparsity and the other
 per-layer shower shapes are shared with layered calorimeters (:mod:`.calo`); this module

@@ -212,7 +212,7 @@ def run_pipeline(
     """
     if overwrite and resume:
         raise PhysgenError("--resume and --overwrite exclude each other")
-    loaded = pipeline if isinstance(pipeline, LoadedSpec) else SpecRegistry.default(near=Path.cwd()).resolve(
+    loaded = pipeline if isinstance(pipeline, LoadedSpec) else SpecRegistry.default().resolve(
         os.fspath(pipeline), kind="pipeline")
     spec = loaded.spec
     if not isinstance(spec, PipelineSpec):

@@ -21,14 +21,17 @@ import xarray as xr
 
 from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
-    Comparison, column_values, dilution, effective_sample_size, fill, get_metric, metric_names, reference_edges,
+    Comparison, column_values, default_metric_names, dilution, effective_sample_size, fill, get_metric, metric_names,
+    reference_edges,
 )
-from physgen.observables import compute, default_observables
+from physgen.observables import compute, default_observables, observable_names
+from physgen.progress import event_progress
 from physgen.report import _plots
 from physgen.report._html import render_html
 from physgen.schema import EVENT
 from physgen.store import open_store
-from physgen.train._run import atomic_write_text
+from physgen.train._run import atomic_write_bytes, atomic_write_text
+from physgen.units import ureg
 
 __all__ = ["evaluate", "BINS", "DEFAULT_METRICS", "metrics_summary"]
 
@@ -50,15 +53,57 @@ COLUMN_OPTIONS = {"s2": {"bins": BINS, "binning": "reference"}, "chi2_ndf": {"bi
 the table and ``s2_mean``, ``chi2_ndf_mean``, ``ks_sum_columns`` and ``w1_mean`` are one computation."""
 
 
-def _check_same_schema(ref: xr.Dataset, gen: xr.Dataset) -> None:
-    """Every variable of the reference must exist in the generated store with the same definition;
-    the generated store may hold more (the weights DCTR adds)."""
+def _definition(entry: dict[str, Any]) -> tuple:
+    """What must agree for two stores' variables to be compared: dims, shape and units (not the dtype)."""
+    units = entry.get("units") or "dimensionless"
+    try:
+        units = ureg.Unit(units)
+    except Exception:  # noqa: BLE001 (pint raises several types; an unparsable string compares as text)
+        pass
+    return tuple(entry.get("dims", ())), tuple(entry.get("shape", ())), units
+
+
+def _comparison_plan(ref: xr.Dataset, gen: xr.Dataset, names: list[str] | None, weights: list[str]) -> dict[str, str]:
+    """What is not compared and why, e.g. ``{"jet_eta": "only in the reference store ..."}``, after checking
+    that a comparison makes sense.
+
+    A generated store often holds fewer variables than the reference (a model generates the cells and the
+    conditions it was trained with, not bookkeeping such as ``n_pileup`` or ``weight``), so the default
+    columns the generated store cannot provide are skipped, not an error (:meth:`Comparison.columns` leaves
+    them out). Variables both stores hold must agree in dims, shape and units; explicitly requested
+    ``names`` must exist on both sides.
+    """
     ref_schema = ref.physgen.provenance.get("schema", {})
     gen_schema = gen.physgen.provenance.get("schema", {})
-    differ = sorted(k for k, v in ref_schema.items() if gen_schema.get(k) != v)
-    if differ:
-        msg = f"reference and generated stores have different schemas (variables differing: {differ})"
+    differing = [f"{k} (reference {ref_schema[k]}, generated {gen_schema[k]})" for k in ref_schema
+                 if k in gen_schema and _definition(ref_schema[k]) != _definition(gen_schema[k])]
+    if differing:
+        msg = f"reference and generated stores define variables differently: {'; '.join(differing)}"
         raise SchemaError(msg)
+    ref_obs, gen_obs = set(observable_names(ref)), set(observable_names(gen))
+    if names is not None:
+        sides = (("reference", ref_obs, ref), ("generated", gen_obs, gen))
+        missing = {n: side for n in names for side, obs, ds in sides if n not in obs and n not in ds.data_vars}
+        if missing:
+            listed = ", ".join(f"{n} (missing in the {side} store)" for n, side in missing.items())
+            msg = f"cannot compare {listed}"
+            raise SchemaError(msg)
+        return {}
+    skipped: dict[str, str] = {}
+    for name in default_metric_names(ref):
+        if name in gen_obs or name in gen.data_vars:
+            continue
+        skipped[name] = ("observable not computable from the generated store's variables" if name in ref_obs
+                         else "only in the reference store (the generator does not produce it)")
+    extra = set(gen.physgen.provenance.get("extra_variables", {})) | set(weights)
+    for name in default_metric_names(gen):
+        if name not in ref_obs and name not in ref.data_vars and name not in extra:
+            skipped[name] = "only in the generated store"
+    if all(name in skipped for name in default_metric_names(ref)):
+        msg = (f"the stores share no per-event observable or variable to compare (reference: {sorted(ref_schema)}, "
+               f"generated: {sorted(gen_schema)})")
+        raise SchemaError(msg)
+    return skipped
 
 
 def _finite(x: float) -> float | None:
@@ -97,8 +142,13 @@ def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
 
 def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
              weights: list[str] | None = None, names: list[str] | None = None, metrics: list[str] | None = None,
-             seed: int | None = None, classifier_epochs: int = 20, html: bool = True) -> dict[str, Any]:
-    """Compare two stores of the same schema; write ``out/metrics.json`` and (``html``) ``out/report.html``.
+             seed: int | None = None, classifier_epochs: int = 20, html: bool = True,
+             progress: bool = True) -> dict[str, Any]:
+    """Compare a generated store with a reference; write ``out/metrics.json`` and (``html``) ``out/report.html``.
+
+    The generated store may hold fewer variables than the reference: what is not compared, and why, is
+    printed by the CLI and written under ``skipped`` (see :func:`_comparison_plan`). ``progress``: bars
+    counting the events read (observables computed store chunk by store chunk) and the metric steps.
 
     ``metrics`` names registered metrics (default :data:`DEFAULT_METRICS`, each where it applies);
     ``names`` the observables or features compared (default: the schema's metric columns);
@@ -108,47 +158,59 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
         check_seed(seed)
     weights = list(weights or [])
     ref_ds, gen_ds = open_store(reference), open_store(generated)
-    _check_same_schema(ref_ds, gen_ds)
+    skipped = _comparison_plan(ref_ds, gen_ds, names, weights)
     comparison = Comparison(ref_ds, gen_ds)
     metrics = _check_metrics(comparison, metrics)
     weighted = {name: comparison.weighted(name) for name in weights}
     w = {name: c.weights for name, c in weighted.items()}
+    total = int(ref_ds.sizes[EVENT]) + int(gen_ds.sizes[EVENT])
+    with event_progress("evaluate: observables", total=total, enabled=progress) as advance:
+        comparison.prefetch(names, advance=advance)
     ref, gen = comparison.columns(names)
     observables = compute(ref_ds, [n for n in (names or default_observables(ref_ds)) if n not in ref_ds.data_vars])
     units = {k: v.attrs.get("units", "") for k, v in observables.data_vars.items()}
     units |= {k: v.attrs.get("units", "") for k, v in ref_ds.data_vars.items() if k not in units}
 
-    per_column = _column_table(comparison, weighted, names)
-    figures: list[tuple[str, str]] = []
-    if html:
-        for column, entry in per_column.items():
-            a, b = ref[column], gen[column]
-            edges = reference_edges(a, BINS)
-            weighted_hists = {n: (fill(b, edges, wv), entry[f"s2_{n}"], entry[f"dilution_{n}"]) for n, wv in w.items()}
-            base = column if column in units else column.rsplit("_", 1)[0]
-            figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), fill(a, edges), fill(b, edges),
-                                                                entry["s2"], weighted_hists)))
+    steps = 2 + len(weighted) + (len(ref) + 1 if html else 0)
+    with event_progress("evaluate: metrics", total=steps, enabled=progress, unit="step") as step:
+        per_column = _column_table(comparison, weighted, names)
+        step(1)
+        figures: list[tuple[str, str]] = []
+        if html:
+            for column, entry in per_column.items():
+                a, b = ref[column], gen[column]
+                edges = reference_edges(a, BINS)
+                weighted_hists = {n: (fill(b, edges, wv), entry[f"s2_{n}"], entry[f"dilution_{n}"])
+                                  for n, wv in w.items()}
+                base = column if column in units else column.rsplit("_", 1)[0]
+                figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), fill(a, edges),
+                                                                    fill(b, edges), entry["s2"], weighted_hists)))
+                step(1)
 
-    summary = metrics_summary(comparison, metrics, names=names, seed=seed, classifier_epochs=classifier_epochs)
-    for name, c in weighted.items():
-        summary |= {f"{k}_{name}": v for k, v in metrics_summary(c, metrics, names=names, seed=seed).items()}
-        summary |= _weight_summary(name, c.weights, per_column, summary)
-    for (na, wa), (nb, wb) in _pairs_of(w):
-        summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
-    result = {
-        "reference": str(reference), "generated": str(generated), "weights": weights,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
-        "summary": summary, "observables": per_column,
-        "metrics": {n: {"description": get_metric(n).description, "source": get_metric(n).source,
-                        "ideal": get_metric(n).ideal} for n in metric_names()
-                    if n in summary},
-    }
+        summary = metrics_summary(comparison, metrics, names=names, seed=seed, classifier_epochs=classifier_epochs)
+        step(1)
+        for name, c in weighted.items():
+            summary |= {f"{k}_{name}": v for k, v in metrics_summary(c, metrics, names=names, seed=seed).items()}
+            summary |= _weight_summary(name, c.weights, per_column, summary)
+            step(1)
+        for (na, wa), (nb, wb) in _pairs_of(w):
+            summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
+        result = {
+            "reference": str(reference), "generated": str(generated), "weights": weights,
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
+            "summary": summary, "observables": per_column, "skipped": skipped,
+            "metrics": {n: {"description": get_metric(n).description, "source": get_metric(n).source,
+                            "ideal": get_metric(n).ideal} for n in metric_names()
+                        if n in summary},
+        }
+        result = _json_safe(result)
+        sections = _figures(ref_ds, gen_ds, ref, gen, w) if html else ()
+        if html:
+            step(1)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    result = _json_safe(result)
     if html:
-        sections = _figures(ref_ds, gen_ds, ref, gen, w)
         atomic_write_text(out / "report.html", render_html(result, figures, *sections))
         result["figures"] = _write_pngs(out / "figures", [figures, *sections])
     atomic_write_text(out / "metrics.json", json.dumps(result, indent=2, allow_nan=False))
@@ -225,7 +287,7 @@ def _write_pngs(folder: Path, sections: list[list[tuple[str, str]]]) -> dict[str
     paths = {}
     for caption, png in (item for section in sections for item in section):
         path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", caption).strip("_") + ".png")
-        path.write_bytes(base64.b64decode(png))
+        atomic_write_bytes(path, base64.b64decode(png))
         paths[caption] = str(path)
     return paths
 

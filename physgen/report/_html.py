@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from physgen.report._explanations import explain
+
 __all__ = ["render_html"]
 
 CSS = """
@@ -15,7 +17,7 @@ th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: right; }
 th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
 .grid { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; } figcaption { font-size: .8em; color: #555; text-align: center; }
-img { max-width: 100%; } .meta { color: #555; font-size: .9em; }
+img { max-width: 100%; } .meta { color: #555; font-size: .9em; } .legend { font-size: .85em; color: #333; }
 """
 
 
@@ -40,9 +42,24 @@ def _figures(items: list[tuple[str, str]]) -> str:
         f"</figcaption></figure>" for c, b in items) + "</div>"
 
 
+def _legend(keys: list[str], weights: list[str]) -> str:
+    items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(explain(k, weights=weights, column=True) or '')}"
+                    f"</li>" for k in keys)
+    return f"<ul class='legend'>{items}</ul>"
+
+
+def _skipped(skipped: dict[str, str]) -> list[str]:
+    if not skipped:
+        return []
+    items = "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in skipped.items())
+    return ["<h2>Not compared</h2>", f"<ul class='legend'>{items}</ul>"]
+
+
 def render_html(result: dict[str, Any], histograms, images, correlations, weight_figures) -> str:
-    summary_rows = [{"metric": k, "value": v} for k, v in result["summary"].items()]
+    summary_rows = [{"metric": k, "value": v, "what it measures": explain(k, weights=result["weights"]) or ""}
+                    for k, v in result["summary"].items()]
     column_rows = [{"observable": k, **v} for k, v in result["observables"].items()]
+    column_keys = list(dict.fromkeys(k for v in result["observables"].values() for k in v))
     parts = [
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>physgen evaluation</title>",
         f"<style>{CSS}</style></head><body>",
@@ -52,7 +69,8 @@ def render_html(result: dict[str, Any], histograms, images, correlations, weight
         f"({result['events']['generated']} events)<br>weights: {html.escape(', '.join(result['weights']) or 'none')}"
         f" · created {html.escape(result['created'])}</p>",
         "<h2>Summary metrics</h2>", _table(summary_rows, "metric"),
-        "<h2>Per-observable metrics</h2>", _table(column_rows, "observable"),
+        "<h2>Per-observable metrics</h2>", _table(column_rows, "observable"), _legend(column_keys, result["weights"]),
+        *_skipped(result.get("skipped", {})),
         "<h2>Histograms</h2>", _figures(histograms),
     ]
     if weight_figures:

@@ -1,4 +1,4 @@
-"""From calibrated logits to DCTR weights (paper 004, PHYSICS.md §8): w = exp(logit/T), clipped and
+"""From calibrated logits to DCTR weights (paper 004, docs/PHYSICS.md §8): w = exp(logit/T), clipped and
 normalised to mean 1. The temperature T itself is fitted by :func:`physgen.metrics.fit_temperature`
 (the calibration shared with the classifier two-sample tests)."""
 

@@ -25,6 +25,7 @@ from physgen import train
 from physgen.errors import SchemaError, SpecError, StoreError, StoreExistsError, check_seed
 from physgen.metrics import balanced_nll, fit_temperature, roc_auc
 from physgen.models import ClassifierRecipe, DCTROptions, get_architecture
+from physgen.progress import event_progress
 from physgen.reweight._calibration import weights_from_logits
 from physgen.specs import LoadedSpec, ModelSpec, parse_plugin_options
 from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance, store_lock
@@ -138,15 +139,21 @@ def _reweight(reference, generated, model, *, out, name, seed, overwrite, resume
     result = train.train_classifier(loaded, reference, generated, run_dir, seed=seed, resume=resume,
                               overwrite=overwrite, device=device, progress=progress)
     data, recipe, spec = result.data, result.recipe, result.recipe.spec
-    logits, labels = data.held_out_logits(recipe)
-    temperature = fit_temperature(logits, labels)
+    # after the training bar (steps), one bar over the events read: both stores for the held-out
+    # calibration, then the generated store again for its weights
+    events = {k: s.n_events for k, s in data.sources.items()}
+    with event_progress("DCTR calibrate and weigh", total=sum(events.values()) + events["generated"],
+                        enabled=progress) as advance:
+        logits, labels = data.held_out_logits(recipe, advance)
+        temperature = fit_temperature(logits, labels)
+        generated_logits = data.logits(recipe, "generated", advance=advance)
     calibration = {"temperature": temperature,
                    "held_out_events": {k: int(m.sum()) for k, m in data.held_out.items()},
                    "auc_before_calibration": roc_auc(labels, logits),
                    "auc_after_calibration": roc_auc(labels, logits / temperature),
                    "nll_before_calibration": balanced_nll(logits, labels),
                    "nll_after_calibration": balanced_nll(logits, labels, temperature)}
-    weights = weights_from_logits(data.logits(recipe, "generated"), temperature, options.clip)
+    weights = weights_from_logits(generated_logits, temperature, options.clip)
 
     snapshot = {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()}
     train.atomic_save({"recipe": snapshot, "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)

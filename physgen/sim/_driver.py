@@ -145,16 +145,7 @@ def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_e
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
                   "requested_events": n_events}
     writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode)
-    if writer.provenance.get("seed") != seed:
-        msg = f"cannot resume {url!r} with seed {seed}: it was made with seed {writer.provenance.get('seed')}"
-        raise StoreError(msg)
     done = writer.committed_events
-    if done % chunk and done < n_events:
-        msg = (f"cannot extend {url!r} from {done} to {n_events} events: its last chunk is partial, so the result "
-               f"would differ from a single run with the same seed; simulate into a new store or use --overwrite")
-        raise StoreError(msg)
-    if n_events != writer.provenance.get("requested_events"):
-        writer.update_provenance(requested_events=n_events)
     todo = chunk_plan(n_events, chunk, first=-(-done // chunk))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),
                         enabled=progress) as advance:

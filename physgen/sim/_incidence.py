@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pint
 
-from physgen.errors import SpecError
+from physgen.errors import SpecError, did_you_mean
 from physgen.store import ResolvedDataset
 from physgen.units import ureg
 
@@ -29,10 +29,16 @@ class Incidence:
 
     def __init__(self, dataset: ResolvedDataset, energy_condition: str = "energy"):
         spec, self.source = dataset.spec, dataset.dataset.source
+        roles = {energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
+        self.features = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
+        unknown = [name for name in spec.conditions if name not in roles and name not in self.features]
+        if unknown:  # drawn for nothing: a misspelt condition would otherwise be ignored
+            lines = [f"{self.source}: conditions.{name}: the simulator neither uses it nor stores it as a feature"
+                     f"{did_you_mean(name, [*roles, *self.features])}" for name in unknown]
+            raise SpecError("\n".join(lines))
         if energy_condition not in spec.conditions:
             msg = f"{self.source}: conditions must include the incident energy {energy_condition!r}"
             raise SpecError(msg)
-        roles = {energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
         self.roles = {name: roles[name] for name in spec.conditions if name in roles}
         self.factors = {}
         for name, role in self.roles.items():
@@ -42,7 +48,6 @@ class Incidence:
             except pint.DimensionalityError:
                 msg = f"{self.source}: conditions.{name} has units {units!r}, expected {CONDITION_UNITS[role]}-compatible"
                 raise SpecError(msg) from None
-        self.features = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
         missing = [f for f in self.features if f not in spec.conditions]
         if missing:
             msg = f"{self.source}: features {missing} have no condition of the same name in `conditions`"

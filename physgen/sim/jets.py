@@ -1,4 +1,4 @@
-"""Jet images of boosted W bosons and QCD jets with Pythia 8 and FastJet (paper 000, PHYSICS.md §1).
+"""Jet images of boosted W bosons and QCD jets with Pythia 8 and FastJet (paper 000, docs/PHYSICS.md §1).
 
 Per event (``simulate``):
 
@@ -105,7 +105,7 @@ def _wrap(dphi: np.ndarray) -> np.ndarray:
 
 
 def nsubjettiness(pt, eta, phi, axes_eta, axes_phi, r0: float) -> float:
-    """τ_N = Σ_k pT_k min_a ΔR_ak / (Σ_k pT_k R0), β = 1 (PHYSICS.md §1)."""
+    """τ_N = Σ_k pT_k min_a ΔR_ak / (Σ_k pT_k R0), β = 1 (docs/PHYSICS.md §1)."""
     d_eta = eta[None, :] - np.asarray(axes_eta)[:, None]
     d_phi = _wrap(phi[None, :] - np.asarray(axes_phi)[:, None])
     return float(np.sum(pt * np.sqrt(d_eta**2 + d_phi**2).min(axis=0)) / (np.sum(pt) * r0))

@@ -1,4 +1,4 @@
-"""Gaussian-mixture toys of the DCTR paper (paper 004, PHYSICS.md §8).
+"""Gaussian-mixture toys of the DCTR paper (paper 004, docs/PHYSICS.md §8).
 
 * ``bimodal_1d``: ½ N(−1, 0.4) + ½ N(1, 0.4);
 * ``circle_8``: eight Gaussians of σ = 0.1 at (cos 2πi/8, sin 2πi/8);

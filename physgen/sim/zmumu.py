@@ -1,4 +1,4 @@
-"""Z/γ* → μμ events with pileup and a parametric CMS-like detector (paper 002, PHYSICS.md §7).
+"""Z/γ* → μμ events with pileup and a parametric CMS-like detector (paper 002, docs/PHYSICS.md §7).
 
 Per event (``simulate``):
 

@@ -16,13 +16,21 @@ from physgen.specs._detector import (
 )
 from physgen.specs._features import Feature, FeatureSchemaSpec
 from physgen.specs._loader import (
+    PROJECT_MARKERS,
+    SPEC_FOLDERS,
     SPEC_KINDS,
     LoadedSpec,
     Spec,
     SpecRegistry,
+    SpecRoot,
+    apply_overrides,
     dump_spec,
+    find_project,
     load_spec,
+    load_with_overrides,
     parse_spec,
+    read_spec_yaml,
+    set_spec_dirs,
     shipped_spec_dir,
     spec_hash,
 )
@@ -41,10 +49,11 @@ from physgen.specs._pipeline import PipelineSpec, PipelineStep
 __all__ = [
     "Choice", "CylindricalCalorimeter", "CylindricalLayer", "DataSpec", "DatasetSpec", "DetectorSpec",
     "EtaPhiGrid", "Feature", "FeatureSchemaSpec", "Fixed", "LayeredCalorimeter", "LoadedSpec", "LogUniform",
-    "Material", "ModelSpec", "NoOptions", "Normal", "OptimizerSpec", "PipelineSpec", "PipelineStep", "Producer",
-    "ReadoutLayer", "SPEC_KINDS", "SamplingSection", "SelectionSpec", "Spec", "SpecModel", "SpecRegistry",
-    "TrainingOptions", "TrainingSpec", "Transform", "Uniform", "VoxelCalorimeter", "check_options", "dump_spec", "load_spec",
-    "parse_plugin_options", "parse_spec",
+    "Material", "ModelSpec", "NoOptions", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec",
+    "PipelineStep", "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec",
+    "Spec", "SpecModel", "SpecRegistry", "SpecRoot", "TrainingOptions", "TrainingSpec", "Transform", "Uniform",
+    "VoxelCalorimeter", "apply_overrides", "check_options", "dump_spec", "find_project", "load_spec",
+    "load_with_overrides", "parse_plugin_options", "parse_spec", "read_spec_yaml", "set_spec_dirs",
     "shipped_spec_dir", "spec_hash",
 ]
 

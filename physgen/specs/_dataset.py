@@ -6,14 +6,18 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, PositiveInt, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, model_validator
 
 from physgen import plugins
 from physgen.specs._base import SpecModel
 from physgen.specs._options import OptionErrors, checking_plugins
 from physgen.units import check_units
 
-__all__ = ["Uniform", "Fixed", "Normal", "LogUniform", "Choice", "Distribution", "Producer", "DatasetSpec"]
+MAX_EVENTS = 10**10
+"""Most events a dataset spec may ask for (a run of 10¹⁰ events is far beyond any store physgen makes)."""
+
+__all__ = ["MAX_EVENTS", "Uniform", "Fixed", "Normal", "LogUniform", "Choice", "Distribution", "Producer",
+           "DatasetSpec"]
 
 
 class _Dist(SpecModel):
@@ -78,7 +82,7 @@ class Normal(_Dist):
 class Choice(_Dist):
     distribution: Literal["choice"] = "choice"
     values: list[float] = Field(min_length=1)
-    probabilities: list[float] | None = None
+    probabilities: list[Annotated[float, Field(ge=0)]] | None = None
 
     @model_validator(mode="after")
     def _probabilities(self):
@@ -114,9 +118,9 @@ class DatasetSpec(SpecModel):
     detector: str | None = Field(None, description="name of a detector spec")
     features: str | None = Field(None, description="name of a feature-schema spec")
     conditions: dict[str, Distribution] = Field(default_factory=dict)
-    events: PositiveInt = 10_000
-    seed: int = Field(0, ge=0)
-    chunk_events: PositiveInt | None = None
+    events: int = Field(10_000, gt=0, le=MAX_EVENTS)
+    seed: int = Field(0, ge=0, lt=2**63)
+    chunk_events: int | None = Field(None, gt=0, le=10_000_000)
 
     @model_validator(mode="after")
     def _one_producer(self):

@@ -19,16 +19,21 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PlainValidator, PositiveInt, field_validator, model_validator
+from pydantic import AfterValidator, Field, PlainValidator, PositiveInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from physgen import plugins
 from physgen.errors import SpecError
 from physgen.specs._base import SpecModel
 from physgen.specs._options import OptionErrors, check_options
-from physgen.specs._quantity import Density, Energy, Length
+from physgen.specs._quantity import (
+    NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength,
+)
+from physgen.units import check_units, ureg
 
 __all__ = [
+    "MAX_CELLS",
+    "CellCount",
     "Material",
     "SamplingSection",
     "ReadoutLayer",
@@ -42,39 +47,58 @@ __all__ = [
 ]
 
 
+MAX_CELLS = 10_000_000
+"""Most cells one event may hold (40 MB of float32; the largest shipped detector, CaloChallenge
+dataset 3, has 40 500)."""
+
+CellCount = Annotated[int, Field(gt=0, le=100_000, description="number of cells along one axis")]
+
+
+def _energy_units(units: str) -> str:
+    check_units(units)
+    if not ureg.Unit(units or "dimensionless").is_compatible_with("MeV"):
+        msg = f"energy_units must be units of energy such as 'MeV' or 'GeV', got {units!r}"
+        raise ValueError(msg)
+    return units
+
+
+EnergyUnits = Annotated[str, AfterValidator(_energy_units)]
+"""Units of the cell values (pint-parsable, of dimension energy)."""
+
+
 class Material(SpecModel):
-    """Bulk material constants (PDG), used by the shower parametrisations, and optionally the
-    Geant4 NIST material to simulate it with (else Geant4 builds it from Z, A and density)."""
+    """Bulk material constants (PDG), used by the shower parametrisations, all finite and positive, and
+    optionally the Geant4 NIST material to simulate it with (else Geant4 builds it from Z, A and density)."""
 
     name: str
     geant4: str | None = Field(None, pattern=r"^G4_[A-Za-z0-9_-]+$", description="Geant4 NIST material, e.g. G4_Pb")
-    Z: float = Field(gt=0)
-    A: float = Field(gt=0)
-    density: Density
-    X0: Length = Field(description="radiation length")
-    moliere_radius: Length
-    critical_energy: Energy
-    lambda_int: Length = Field(description="nuclear interaction length")
+    Z: float = Field(gt=0, le=120, description="(effective) atomic number")
+    A: float = Field(gt=0, le=300, description="(effective) mass number, g/mol")
+    density: PositiveDensity
+    X0: PositiveLength = Field(description="radiation length")
+    moliere_radius: PositiveLength
+    critical_energy: PositiveEnergy
+    lambda_int: PositiveLength = Field(description="nuclear interaction length")
 
 
 class SamplingSection(SpecModel):
     """``periods`` repetitions of one absorber plate followed by one active gap."""
 
-    periods: PositiveInt
+    periods: int = Field(gt=0, le=100_000)
     absorber: str = Field(description="material name of the passive plate")
-    absorber_thickness: Length
+    absorber_thickness: PositiveLength
     active: str = Field(description="material name of the sensitive gap")
-    active_thickness: Length
+    active_thickness: PositiveLength
 
 
 class ReadoutLayer(SpecModel):
     """One readout layer of a layered calorimeter: a depth range and a transverse grid."""
 
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    depth: Length = Field(description="front face of the layer from the calorimeter front")
-    thickness: Length
-    cells: tuple[PositiveInt, PositiveInt] = Field(description="number of cells (n_y, n_x)")
-    cell_size: tuple[Length, Length] = Field(description="cell size (y, x)")
+    depth: NonNegativeLength = Field(description="front face of the layer from the calorimeter front")
+    thickness: PositiveLength
+    cells: tuple[CellCount, CellCount] = Field(description="number of cells (n_y, n_x)")
+    cell_size: tuple[PositiveLength, PositiveLength] = Field(description="cell size (y, x)")
 
 
 class _Calorimeter(SpecModel):
@@ -83,9 +107,9 @@ class _Calorimeter(SpecModel):
     readout: Literal["total", "active"] = Field(
         "total", description="cells record the total deposit (absorber + active) or the active-layer energy"
     )
-    threshold: Energy | None = Field(None, description="cell energies below this are set to zero (MIP cut)")
-    energy_units: str = "MeV"
-    transverse_size: tuple[Length, Length] | None = Field(
+    threshold: NonNegativeEnergy | None = Field(None, description="cell energies below this are set to zero (MIP cut)")
+    energy_units: EnergyUnits = "MeV"
+    transverse_size: tuple[PositiveLength, PositiveLength] | None = Field(
         None, description="full (y, x) extent of the plates, centred on the beam axis; default: the widest readout grid"
     )
 
@@ -107,14 +131,18 @@ class EtaPhiGrid(SpecModel):
     """A (η, φ) image grid centred on ``center``; intensity in ``energy_units``."""
 
     type: Literal["eta_phi_grid"] = "eta_phi_grid"
-    n_eta: PositiveInt
-    n_phi: PositiveInt
+    n_eta: CellCount
+    n_phi: CellCount
     cell_eta: float = Field(gt=0, description="pixel size in η")
     cell_phi: float = Field(gt=0, description="pixel size in φ (rad)")
     center: tuple[float, float] = (0.0, 0.0)
     quantity: Literal["pt", "energy"] = "pt"
-    energy_units: str = "GeV"
+    energy_units: EnergyUnits = "GeV"
     variable: str = "image"
+
+    @property
+    def n_cells(self) -> int:
+        return self.n_eta * self.n_phi
 
 
 class LayeredCalorimeter(_Calorimeter):
@@ -131,16 +159,30 @@ class LayeredCalorimeter(_Calorimeter):
         if len(set(names)) != len(names):
             msg = f"layer names must be unique, got {names}"
             raise ValueError(msg)
+        for before, after in zip(layers, layers[1:]):
+            end, start = (before.depth + before.thickness).m_as("mm"), after.depth.m_as("mm")
+            if start < end - 1e-9 * end:  # layers that touch, up to rounding, do not overlap
+                msg = (f"layer {after.name!r} starts at depth {after.depth:~} inside layer {before.name!r} "
+                       f"({before.depth:~} + {before.thickness:~}): layers go front to back without overlap")
+                raise ValueError(msg)
         return layers
+
+    @property
+    def n_cells(self) -> int:
+        return sum(ny * nx for ny, nx in (layer.cells for layer in self.layers))
 
 
 class VoxelCalorimeter(_Calorimeter):
     """A regular grid of (z, y, x) voxels, one z slice per sampling period."""
 
     type: Literal["voxel"] = "voxel"
-    cells: tuple[PositiveInt, PositiveInt, PositiveInt] = Field(description="(n_z, n_y, n_x)")
-    cell_size: tuple[Length, Length] = Field(description="transverse cell size (y, x)")
+    cells: tuple[CellCount, CellCount, CellCount] = Field(description="(n_z, n_y, n_x)")
+    cell_size: tuple[PositiveLength, PositiveLength] = Field(description="transverse cell size (y, x)")
     variable: str = "energy"
+
+    @property
+    def n_cells(self) -> int:
+        return self.cells[0] * self.cells[1] * self.cells[2]
 
     @model_validator(mode="after")
     def _one_layer_per_period(self):
@@ -155,14 +197,17 @@ class VoxelCalorimeter(_Calorimeter):
 class CylindricalLayer(SpecModel):
     """One layer of a cylindrical voxelisation: ``n_alpha`` angular × ``n_r`` radial bins."""
 
-    n_alpha: PositiveInt
-    n_r: PositiveInt
-    r_edges: list[Length] | None = Field(None, description="n_r + 1 radial bin edges, when known")
+    n_alpha: CellCount
+    n_r: CellCount
+    r_edges: list[NonNegativeLength] | None = Field(None, description="n_r + 1 radial bin edges, when known")
 
     @model_validator(mode="after")
     def _edges_match(self):
         if self.r_edges is not None and len(self.r_edges) != self.n_r + 1:
             msg = f"r_edges: expected n_r + 1 = {self.n_r + 1} edges, got {len(self.r_edges)}"
+            raise ValueError(msg)
+        if self.r_edges is not None and any(b <= a for a, b in zip(self.r_edges, self.r_edges[1:])):
+            msg = f"r_edges must increase strictly, got {[str(e) for e in self.r_edges]}"
             raise ValueError(msg)
         return self
 
@@ -177,12 +222,14 @@ class CylindricalCalorimeter(SpecModel):
     type: Literal["cylindrical"] = "cylindrical"
     layers: list[CylindricalLayer] = Field(min_length=1)
     layer_ids: list[int] | None = Field(None, description="detector layer numbers of the stored layers")
-    energy_units: str = "MeV"
+    energy_units: EnergyUnits = "MeV"
     variable: str = "showers"
 
     @property
     def n_voxels(self) -> int:
         return sum(layer.n_alpha * layer.n_r for layer in self.layers)
+
+    n_cells = n_voxels
 
 
 def _geometry(value: Any) -> SpecModel:
@@ -220,4 +267,11 @@ class DetectorSpec(SpecModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     geometry: Geometry
-    chunk_events: PositiveInt | None = Field(None, description="default events per store chunk")
+    chunk_events: PositiveInt | None = Field(None, le=10_000_000, description="default events per store chunk")
+
+    @model_validator(mode="after")
+    def _cells_fit_in_memory(self):
+        if self.geometry.n_cells > MAX_CELLS:
+            msg = f"geometry: {self.geometry.n_cells:,} cells per event; at most {MAX_CELLS:,} are supported"
+            raise ValueError(msg)
+        return self

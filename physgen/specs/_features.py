@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import math
+from typing import Annotated, Literal
 
-from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
 from physgen import plugins
 from physgen.specs._base import SpecModel
@@ -13,7 +14,17 @@ from physgen.units import check_units
 
 __all__ = ["Feature", "FeatureSchemaSpec", "DTYPES"]
 
+def _not_nan(value: float) -> float:
+    if math.isnan(value):
+        msg = "a range bound must be a number or ±.inf, not nan"
+        raise ValueError(msg)
+    return value
+
+
 DTYPES = ("float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+_Bound = Annotated[float, Field(allow_inf_nan=True), AfterValidator(_not_nan)]
 
 
 class Feature(SpecModel):
@@ -23,7 +34,7 @@ class Feature(SpecModel):
     units: str = ""
     dtype: Literal[DTYPES] = "float32"  # type: ignore[valid-type]
     description: str = ""
-    range: tuple[float, float] | None = Field(None, description="valid [low, high] range (inclusive)")
+    range: tuple[_Bound, _Bound] | None = Field(None, description="valid [low, high] range (inclusive; ±.inf open)")
     shape: tuple[PositiveInt, ...] = ()
     dims: tuple[str, ...] = ()
     role: Literal["feature", "label", "weight"] = Field(
@@ -39,7 +50,7 @@ class Feature(SpecModel):
         if len(self.shape) != len(self.dims):
             msg = f"feature {self.name!r}: shape {self.shape} and dims {self.dims} must have the same length"
             raise ValueError(msg)
-        if self.range is not None and self.range[0] > self.range[1]:
+        if self.range is not None and not self.range[0] <= self.range[1]:
             msg = f"feature {self.name!r}: range {self.range} has low > high"
             raise ValueError(msg)
         return self

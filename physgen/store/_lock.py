@@ -98,14 +98,14 @@ def _write_record(path: Path, record: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def _refuse(url: str, record: dict[str, Any] | None, lock_file: Path | None) -> StoreLockedError:
+def _refuse(url: str, record: dict[str, Any] | None, lock_file: Path | None, kind: str) -> StoreLockedError:
     where = f"; lock file {lock_file}" if lock_file else ""
-    msg = (f"store {url!r} is being written by {_describe(record)}; wait for it to finish or stop it "
-           f"(a stopped simulate/import/generate continues with --resume){where}")
+    msg = (f"{kind} {url!r} is being written by {_describe(record)}; wait for it to finish or stop it "
+           f"(a stopped simulate/import/generate/train continues with --resume){where}")
     return StoreLockedError(msg)
 
 
-def _acquire(url: str) -> _Held:
+def _acquire(url: str, kind: str) -> _Held:
     thread = threading.get_ident()
     if not is_local(url):
         if url.startswith("memory://"):  # one process sees a memory:// store: the registry is the lock
@@ -120,7 +120,7 @@ def _acquire(url: str) -> _Held:
         lock = filelock.FileLock(lock_file)
         lock.acquire(timeout=0)
     except filelock.Timeout:
-        raise _refuse(url, _read_record(record_file), lock_file) from None
+        raise _refuse(url, _read_record(record_file), lock_file, kind) from None
     except OSError as exc:
         msg = f"cannot lock {url!r} for writing: {exc.strerror or exc} ({lock_file})"
         raise StoreError(msg) from None
@@ -133,7 +133,7 @@ def _acquire(url: str) -> _Held:
         raise StoreError(msg) from None
     if stale is not None:
         log.warning("recovered the lock of %s: its holder, %s, ended without releasing it (killed?); "
-                    "committed events are intact", url, _describe(stale))
+                    "what it committed is intact", url, _describe(stale))
     return _Held(thread, lock, record_file, recovered=stale or None)
 
 
@@ -145,12 +145,14 @@ def _release(held: _Held) -> None:
 
 
 @contextmanager
-def store_lock(url: str | os.PathLike[str], *, enabled: bool = True) -> Iterator[dict[str, Any] | None]:
+def store_lock(url: str | os.PathLike[str], *, enabled: bool = True,
+               kind: str = "store") -> Iterator[dict[str, Any] | None]:
     """Hold the writer lock of the store at ``url`` for the block; yield the record of a stale holder
     recovered on the way (``None`` usually).
 
     A second writer (another process, or another thread of this one) gets :class:`StoreLockedError`
     naming the holder. ``enabled=False`` skips locking (``--no-lock``), e.g. for object stores.
+    ``kind`` names what is locked in that message (training locks its ``run directory`` the same way).
     """
     url = normalise_url(url)
     if not enabled:
@@ -162,11 +164,11 @@ def store_lock(url: str | os.PathLike[str], *, enabled: bool = True) -> Iterator
             held.depth += 1
             nested = True
         elif held is not None:
-            raise _refuse(url, _holder_record() | {"command": f"{_command()} (another thread)"}, None)
+            raise _refuse(url, _holder_record() | {"command": f"{_command()} (another thread)"}, None, kind)
         else:
             nested = False
     if not nested:
-        held = _acquire(url)
+        held = _acquire(url, kind)
         with _REGISTRY:
             _HELD[url] = held
     try:

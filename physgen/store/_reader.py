@@ -19,6 +19,7 @@ import xarray as xr
 import zarr
 from dask.base import tokenize
 
+from physgen.progress import event_progress
 from physgen.errors import StoreError
 from physgen.schema import EVENT
 from physgen.store._chunks import EVERY_CHUNK_WRITTEN, CheckedArray, check_present, missing_chunks
@@ -114,13 +115,14 @@ def open_store(url: str | os.PathLike[str], *, chunks: dict[str, int] | None = N
     return ds
 
 
-def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) -> list[str]:
+def validate_store(url: str | os.PathLike[str], *, check_values: bool = True, progress: bool = False) -> list[str]:
     """Problems found in a store (empty list: valid). Opening failures raise :class:`StoreError`.
 
     Checks provenance, schema (dims, shapes, dtypes, chunking), units, that every chunk of the
     committed events exists on disk (in stores physgen wrote itself, see :mod:`physgen.store._chunks`)
-    and, with ``check_values``, reads every committed chunk: a damaged chunk (Zstd checksum), NaN/inf
-    or values outside a variable's ``valid_range`` are problems.
+    and, with ``check_values``, reads every committed chunk once, event block by event block
+    (``progress``: with an events/s bar): a damaged chunk (Zstd checksum), NaN/inf or values outside
+    a variable's ``valid_range`` are problems.
     """
     url = normalise_url(url)
     ds = open_store(url)
@@ -168,25 +170,54 @@ def validate_store(url: str | os.PathLike[str], *, check_values: bool = True) ->
             for chunk in missing_chunks(url, str(name), arrays[str(name)], n_events):
                 problems.append(f"chunk file {chunk} is missing (deleted?); its events would read as zeros")
     if check_values and not problems:
-        problems += _value_problems(ds, [*meta.get("schema", {}), *meta.get(EXTRA, {})])
+        problems += _value_problems(ds, [*meta.get("schema", {}), *meta.get(EXTRA, {})], progress=progress,
+                                    label=url, step=int(meta.get("chunk_events") or 0))
     return problems
 
 
-def _value_problems(ds: xr.Dataset, names: list[str]) -> list[str]:
-    """Read every committed chunk once: damaged chunks, NaN/inf and values outside ``valid_range``."""
+def _value_problems(ds: xr.Dataset, names: list[str], *, progress: bool, label: str, step: int) -> list[str]:
+    """Damaged chunks, NaN/inf and values outside ``valid_range`` of the numeric variables ``names``, in
+    one pass over the events in blocks of ``step``; a variable with a damaged chunk is reported once."""
+    n_events = int(ds.sizes.get(EVENT, 0))
+    names = [n for n in names if np.issubdtype(ds[n].dtype, np.number)]
+    if not n_events or not names:
+        return []
+    low, high = dict.fromkeys(names, np.inf), dict.fromkeys(names, -np.inf)
+    damaged: dict[str, str] = {}
+    step = max(step or n_events, 1)
+    with event_progress(f"validate {label}", total=n_events, enabled=progress) as advance:
+        for start in range(0, n_events, step):
+            part = ds[names].isel({EVENT: slice(start, start + step)})
+            for n, (lo, hi) in _block_extrema(part, [n for n in names if n not in damaged], damaged).items():
+                low[n] = min(low[n], lo) if not np.isnan(lo) else np.nan  # a NaN anywhere stays NaN
+                high[n] = max(high[n], hi) if not np.isnan(hi) else np.nan
+            advance(min(step, n_events - start))
     problems = []
-    for name in names:
-        var = ds[name]
-        if ds.sizes.get(EVENT, 0) == 0 or not np.issubdtype(var.dtype, np.number):
-            continue
-        try:
-            lo, hi = (float(v) for v in dask.compute(var.data.min(), var.data.max()))
-        except StoreError as exc:
-            problems.append(str(exc))
-            continue
-        valid = var.attrs.get("valid_range")
-        if not (np.isfinite(lo) and np.isfinite(hi)):
-            problems.append(f"variable {name!r} holds NaN or inf")
-        elif valid is not None and (lo < valid[0] or hi > valid[1]):
-            problems.append(f"variable {name!r}: values [{lo:g}, {hi:g}] outside valid_range {valid}")
+    for n in names:
+        valid = ds[n].attrs.get("valid_range")
+        if n in damaged:
+            problems.append(damaged[n])
+        elif not (np.isfinite(low[n]) and np.isfinite(high[n])):
+            problems.append(f"variable {n!r} holds NaN or inf")
+        elif valid is not None and (low[n] < valid[0] or high[n] > valid[1]):
+            problems.append(f"variable {n!r}: values [{low[n]:g}, {high[n]:g}] outside valid_range {valid}")
     return problems
+
+
+def _block_extrema(part: xr.Dataset, names: list[str], damaged: dict[str, str]) -> dict[str, tuple[float, float]]:
+    """``(min, max)`` of each of ``names`` in one event block (NaN when it holds one), read together; when a
+    chunk cannot be read, variable by variable, recording the unreadable ones in ``damaged``."""
+    try:
+        lows, highs = dask.compute({n: part[n].min(skipna=False) for n in names},
+                                   {n: part[n].max(skipna=False) for n in names})
+        return {n: (float(lows[n]), float(highs[n])) for n in names}
+    except StoreError:
+        if len(names) == 1:
+            raise
+    extrema = {}
+    for n in names:
+        try:
+            extrema.update(_block_extrema(part, [n], damaged))
+        except StoreError as exc:
+            damaged[n] = str(exc)
+    return extrema

@@ -53,7 +53,7 @@ class ResolvedDataset:
         out = {}
         for role, loaded in (("dataset", self.dataset), ("detector", self.detector), ("features", self.features)):
             if loaded is not None:
-                out[role] = {"name": loaded.spec.name, "text": loaded.text, "hash": loaded.hash}
+                out[role] = loaded.provenance()
         return out
 
 

@@ -110,4 +110,7 @@ def _write_array(group, name: str, data: Any, dtype: np.dtype, *, chunk_events: 
 def _commit_variable(group, name: str, record: dict[str, Any], *, consolidated: bool) -> None:
     meta = dict(group.attrs[ATTR])
     meta[EXTRA] = {**meta.get(EXTRA, {}), name: record}
+    entry = {"action": "add_variable", "variable": name, "time": record["added"],
+             "committed_events": meta["committed_events"], **record["provenance"]}
+    meta["history"] = [*meta.get("history", []), entry]
     write_root_attrs(group, meta, consolidated=consolidated)

@@ -119,6 +119,43 @@ class StoreWriter:
         with writing(self.url, self.committed_events):
             self._commit(**fields)
 
+    def record_run(self, action: str, provenance: dict[str, Any], consistent: tuple[str, ...] = ()) -> None:
+        """Record a run that writes into this store (``create``, ``overwrite`` or ``resume``).
+
+        A resume must not mix runs into committed events: its ``seed`` and every provenance field named
+        in ``consistent`` (dotted paths such as ``producer.checkpoint_sha256``) must equal the stored
+        ones, it must not ask for fewer events than an earlier run did (``requested_events``), and a
+        seeded run cannot extend a store whose last chunk is partial (chunk ``i`` is seeded by its index,
+        so the result would differ from a single run; imports, unseeded, continue from any event). Nothing is recorded when a resume is refused.
+        The top-level provenance then describes this run, and ``history`` lists every run that
+        touched the store, in order, with the committed count it started from.
+        """
+        done, meta = self.committed_events, self._meta
+        if action == "resume" and done:
+            for key in ("seed", *consistent):
+                new, old = _field(provenance, key), _field(meta, key)
+                if new is not _MISSING and old is not _MISSING and new != old:
+                    msg = (f"cannot resume {self.url!r} with {key} {new!r}: its {done} committed events were made "
+                           f"with another {key} ({old!r}); resume with the same, or use --overwrite")
+                    raise StoreError(msg)
+            asked, before = provenance.get("requested_events"), meta.get("requested_events")
+            seeded = provenance.get("seed") is not None  # an import's slices do not depend on their chunk
+            if seeded and asked is not None and asked > done and done % self.chunk_events:
+                msg = (f"cannot extend {self.url!r} from {done} to {asked} events: its last chunk is partial "
+                       f"({done} is not a multiple of {self.chunk_events}), so the result would differ from a "
+                       f"single run with the same seed; write a new store or use --overwrite")
+                raise StoreError(msg)
+            floor = max(int(before or 0), done)
+            if asked is not None and asked < floor:
+                msg = (f"cannot resume {self.url!r} for {asked} events: it was started for {before} and holds "
+                       f"{done}; a resume continues a request and never shrinks it (ask for at least {floor}, "
+                       f"or use --overwrite)")
+                raise StoreError(msg)
+        fields = {k: v for k, v in provenance.items() if k != "specs"}
+        entry = {"action": action, "time": _now(), "physgen_version": physgen_version(), "committed_events": done,
+                 **fields}
+        self._commit(**fields, history=[*meta.get("history", []), entry])
+
     def _commit(self, **fields: Any) -> None:
         self._meta.update(fields)
         self.group = write_root_attrs(self.group, self._meta, consolidated=self._consolidated)
@@ -143,19 +180,23 @@ def create_store(
     chunk_events: int,
     provenance: dict[str, Any],
     mode: Mode = "create",
+    consistent: tuple[str, ...] = (),
 ) -> StoreWriter:
     """Create (or reopen with ``mode="resume"``) a store for ``schema`` at ``url``.
 
     ``provenance`` must hold the producing spec texts under ``"specs"``; on resume their
     hashes must match those already stored, so a store is never extended with data from
-    another spec.
+    another spec, and the seed and the ``consistent`` fields must match too (see
+    :meth:`StoreWriter.record_run`).
     """
     if chunk_events <= 0:
         msg = f"chunk_events must be positive, got {chunk_events}"
         raise StoreError(msg)
     exists = store_exists(url)
     if exists and mode == "resume":
-        return open_writer(url, schema=schema, expect_specs=provenance.get("specs"))
+        writer = open_writer(url, schema=schema, expect_specs=provenance.get("specs"))
+        writer.record_run("resume", provenance, consistent)
+        return writer
     if exists and mode == "create":
         msg = f"store {url!r} already exists; pass --resume to continue it or --overwrite to replace it"
         raise StoreExistsError(msg)
@@ -166,10 +207,10 @@ def create_store(
         with writing(url, 0):
             remove_store(url)
     with writing(url, 0):
-        return _create(url, schema, chunk_events, provenance)
+        return _create(url, schema, chunk_events, provenance, "overwrite" if exists else "create")
 
 
-def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[str, Any]) -> StoreWriter:
+def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[str, Any], action: str) -> StoreWriter:
     group = open_root(url, mode="w")
     for dim, (values, attrs) in schema.coords.items():
         values = np.asarray(values)
@@ -195,12 +236,29 @@ def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[s
         "committed_events": 0,
         "chunk_events": int(chunk_events),
         "physgen_version": physgen_version(),
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "created": _now(),
         "schema": {v.name: _variable_schema_dict(v) for v in schema.variables},
         **provenance,
     }
     group.attrs[ATTR] = meta
-    return StoreWriter(group, schema, url)
+    writer = StoreWriter(group, schema, url)
+    writer.record_run(action, provenance)
+    return writer
+
+
+_MISSING = object()
+
+
+def _field(meta: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(meta, dict) or part not in meta:
+            return _MISSING
+        meta = meta[part]
+    return meta
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
 def _is_physgen_store(url: str) -> bool:

@@ -38,6 +38,7 @@ from physgen.errors import PhysgenError, SpecError
 from physgen.models import ClassifierRecipe, DataDescription, Recipe, get_architecture
 from physgen.progress import event_progress
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry, TrainingOptions, parse_plugin_options, parse_spec
+from physgen.store import store_lock
 from physgen.train._distributed import Distributed, average_gradients, broadcast_parameters, select_device, setup
 from physgen.train._run import RunDir, atomic_save, atomic_write_text, load_checkpoint, load_recipe_state
 from physgen.train._store_data import StoreData
@@ -195,7 +196,7 @@ class _Trainer:
 
     def _write_info(self) -> None:
         info = {
-            "model_spec": {"name": self.spec.name, "text": self.loaded.text, "hash": self.loaded.hash},
+            "model_spec": self.loaded.provenance(),
             **self.data.info(),
             "seed": self.training.seed,
             "world_size": self.dist.world,
@@ -429,6 +430,13 @@ def _check_lengths(steps: int | None, epochs: int | None, resume: bool, overwrit
             raise PhysgenError(msg)
 
 
+def _run_dir_lock(run_dir: str | os.PathLike[str], distributed: bool):
+    """One training per run directory, locked as stores are (:func:`physgen.store.store_lock`): a second
+    ``physgen train --out`` of the same folder is refused naming the first. Under torchrun rank 0 holds it."""
+    main_rank = not distributed or int(os.environ.get("RANK", "0")) == 0
+    return store_lock(os.fspath(run_dir), enabled=main_rank, kind="run directory")
+
+
 def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.PathLike[str],
           run_dir: str | os.PathLike[str], *, steps: int | None = None, epochs: int | None = None,
           resume: bool = False, overwrite: bool = False, device: str | None = None, num_workers: int | None = None,
@@ -453,8 +461,9 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
     def make_data(spec, options, dist, workers):
         return StoreData(spec, os.fspath(data_store), options, dist, workers)
 
-    trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, num_workers)
-    return _run(trainer, steps, epochs, progress)
+    with _run_dir_lock(run_dir, distributed=True):
+        trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, num_workers)
+        return _run(trainer, steps, epochs, progress)
 
 
 def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference: str | os.PathLike[str] | xr.Dataset,
@@ -495,8 +504,9 @@ def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference:
         return TwoSampleData(spec, references, generateds, options, dist, layout=recipe.input_layout,
                              held_out=held_out)
 
-    trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, 0, distributed)
-    result = _run(trainer, steps, epochs, progress)
+    with _run_dir_lock(run_dir, distributed):
+        trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, 0, distributed)
+        result = _run(trainer, steps, epochs, progress)
     if result.best and getattr(trainer.options, "best_epoch", "last") != "last":
         state = torch.load(trainer.run.path / result.best[0]["path"], map_location=trainer.device, weights_only=False)
         result.recipe.networks.load_state_dict(state["recipe"]["networks"])

@@ -27,7 +27,8 @@ from physgen.train._store_data import description
 from physgen.train._transforms import TransformSet
 
 __all__ = [
-    "RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_text", "load_checkpoint", "load_recipe_state",
+    "RunDir", "LoadedRun", "load_run", "atomic_save", "atomic_write_bytes", "atomic_write_text", "load_checkpoint",
+    "load_recipe_state",
     "read_json",
 ]
 
@@ -35,14 +36,19 @@ RUN_INFO_KEYS = ("model_spec", "store_specs", "variables", "transform_params")
 """Keys of ``run.json`` that generation and resume read."""
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write to a temporary file, flush it to disk, then ``os.replace``: a kill leaves the old file or the new one."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
+    with open(tmp, "wb") as f:
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of ``text`` in UTF-8."""
+    atomic_write_bytes(path, text.encode())
 
 
 def atomic_save(obj: Any, path: Path) -> None:

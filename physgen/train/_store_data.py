@@ -54,7 +54,7 @@ class StoreData:
         batch = training.batch_size
         if self.n_train < batch * dist.world:
             msg = (f"store {self.url!r} has {self.n_train} training events, fewer than one batch of {batch} "
-                   f"per rank × {dist.world} ranks")
+                   f"per rank × {dist.world} ranks; lower the batch size (--batch-size N) or use a larger store")
             raise PhysgenError(msg)
         self.meta = read_provenance(self.url)
         piece = StreamPlan.pieces_for(int(self.meta["chunk_events"]), self.n_train, dist.world * max(num_workers, 1),

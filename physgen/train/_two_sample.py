@@ -25,7 +25,7 @@ of ``(seed, epoch)``, and a checkpoint's data position ``(epoch, batches done)``
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -279,8 +279,10 @@ class TwoSampleData:
         return mean, np.sqrt(np.maximum(total_sq / count - mean**2, 0.0))
 
     @torch.no_grad()
-    def logits(self, recipe, key: str, *, held_out: bool | None = None, batch_size: int = 1024) -> np.ndarray:
-        """Logits of the events of store ``key`` (all, or only the held-out/training ones), block by block."""
+    def logits(self, recipe, key: str, *, held_out: bool | None = None, batch_size: int = 1024,
+               advance: Callable[[int], None] | None = None) -> np.ndarray:
+        """Logits of the events of store ``key`` (all, or only the held-out/training ones), block by block;
+        ``advance(n)`` is called with the events of every block read (for a progress bar)."""
         network = recipe.networks["classifier"]
         device = next(network.parameters()).device
         was_training = network.training
@@ -293,12 +295,15 @@ class TwoSampleData:
                 x = x[mask[start:stop] == held_out]
             for i in range(0, len(x), batch_size):
                 out.append(network(torch.as_tensor(x[i:i + batch_size], device=device)).double().cpu().numpy())
+            if advance is not None:
+                advance(stop - start)
         network.train(was_training)
         return np.concatenate(out) if out else np.zeros(0)
 
-    def held_out_logits(self, recipe) -> tuple[np.ndarray, np.ndarray]:
-        """Logits and labels (1 reference, 0 generated) of the held-out events of both samples."""
-        ref, gen = (self.logits(recipe, k, held_out=True) for k in ("reference", "generated"))
+    def held_out_logits(self, recipe, advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Logits and labels (1 reference, 0 generated) of the held-out events of both samples (``advance``:
+        as in :meth:`logits`, every event of both stores is read)."""
+        ref, gen = (self.logits(recipe, k, held_out=True, advance=advance) for k in ("reference", "generated"))
         return np.concatenate([ref, gen]), np.concatenate([np.ones(len(ref)), np.zeros(len(gen))])
 
     def epoch_end(self, recipe) -> dict[str, float]:

@@ -59,7 +59,7 @@ def flip_labels(labels: torch.Tensor, probability: float, generator: torch.Gener
 
     Label flipping (Salimans et al. 2016; "ganhacks") keeps the discriminator from becoming
     over-confident; LAGAN flips 5 % of the discriminator's labels and 9 % of the generator's
-    auxiliary labels (PHYSICS.md §1), CaloGAN 30 % of the fake batch's class labels.
+    auxiliary labels (docs/PHYSICS.md §1), CaloGAN 30 % of the fake batch's class labels.
     """
     flip = torch.rand(labels.shape, generator=generator, device=labels.device) < probability
     return torch.where(flip, 1 - labels, labels)

@@ -4,7 +4,7 @@ version (de Oliveira, Paganini, Nachman, paper 003).
 One generator stream per readout layer, energy conditioning ``z · E/100``, attention that
 carries layer ``i`` into layer ``i+1``, ReLU outputs; a discriminator with per-layer
 features, minibatch discrimination, (soft) sparsity, the layer energies, ``|E_tot − E_req|``
-and a flag above 5 GeV (PHYSICS.md §2; hep-lbdl/CaloGAN ``models/train.py``).
+and a flag above 5 GeV (docs/PHYSICS.md §2; hep-lbdl/CaloGAN ``models/train.py``).
 
 Units: cell energies and the requested energy in **GeV** inside the nets (the original
 divides the MeV cells by 1000); the training recipe converts store units on the way in/out.

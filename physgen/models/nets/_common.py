@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 KERAS_LEAKY_SLOPE = 0.3
-"""Keras ``LeakyReLU`` default slope, used by LAGAN and CaloGAN (PHYSICS.md §1)."""
+"""Keras ``LeakyReLU`` default slope, used by LAGAN and CaloGAN (docs/PHYSICS.md §1)."""
 
 
 def batch_norm2d(channels: int) -> nn.BatchNorm2d:

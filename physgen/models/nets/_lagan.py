@@ -1,6 +1,6 @@
 """LAGAN, the location-aware GAN for jet images (de Oliveira, Paganini, Nachman, arXiv:1701.05927).
 
-Layer lists as PHYSICS.md §1 and the authors' Keras code (hep-lbdl/adversarial-jets,
+Layer lists as docs/PHYSICS.md §1 and the authors' Keras code (hep-lbdl/adversarial-jets,
 ``models/networks/lagan.py``). ``local=False`` swaps every locally-connected layer for a
 convolution of the same kernel, stride and padding: the fully-convolutional DCGAN-style
 baseline of the paper's §5.6, with otherwise identical topology so that the comparison
@@ -167,7 +167,7 @@ def lagan_discriminator_loss(discriminator: nn.Module, real: torch.Tensor, real_
 def lagan_generator_loss(discriminator: nn.Module, fake: torch.Tensor, sampled_labels: torch.Tensor, *,
                          aux_flip: float = 0.09, generator: torch.Generator | None = None) -> GanLoss:
     """Non-saturating generator loss of LAGAN: fakes should be called real, and of the class
-    asked for, with 9 % of the auxiliary labels flipped (PHYSICS.md §1). The paper trains the
+    asked for, with 9 % of the auxiliary labels flipped (docs/PHYSICS.md §1). The paper trains the
     generator twice per discriminator step (a recipe choice, not part of the loss)."""
     adv, aux = discriminator(fake)
     adversarial = bce(adv, 1.0)

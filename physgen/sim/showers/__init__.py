@@ -1,6 +1,6 @@
 """Parametric calorimeter showers (GFlash-style EM, simple hadronic) for any layered or voxel spec.
 
-The reference simulator for calorimeters, since Geant4 cannot run here: PHYSICS.md §4–5,
+The reference simulator for calorimeters, since Geant4 cannot run here: docs/PHYSICS.md §4–5,
 Grindhammer & Peters (hep-ex/0001020). Modules: ``_stack`` (sampling media and depth maps),
 ``_gflash`` (longitudinal and radial EM profiles, spots), ``_hadronic`` (π± showers),
 ``_deposit`` (spots → cells), ``_simulator`` (the registered ``showers`` simulator), ``_tune``

@@ -1,9 +1,9 @@
 """How close parametric showers are to a reference (Geant4) sample, on the high-level shower shapes.
 
-The figures of issue 12 and the CaloChallenge practice (PHYSICS.md §8–9): per observable column
+The figures of issue 12 and the CaloChallenge practice (docs/PHYSICS.md §8–9): per observable column
 the separation power ⟨S²⟩ and both means, and a classifier two-sample test (AUC) on all columns
 together. The columns are physgen observables of the two datasets (:mod:`physgen.observables.calo`,
-:mod:`physgen.observables.voxel`), flattened per layer (``sparsity_0``, ``width_x_1``, …), so the
+:mod:`physgen.observables.voxel`), flattened per layer (``sparsity_calogan_0``, ``width_x_1``, …), so the
 benchmark, the tuning script and the tests measure exactly what ``physgen evaluate`` shows.
 """
 
@@ -23,8 +23,8 @@ __all__ = ["LAYERED_SHAPES", "VOXEL_SHAPES", "S2_BINS", "Fidelity", "batch_datas
            "simulated_columns", "fidelity"]
 
 LAYERED_SHAPES = ("total_over_incident", "layer_energy", "energy_fraction", "shower_depth", "shower_depth_width",
-                  "width_x", "width_y", "sparsity", "e_ratio")
-"""The CaloGAN paper's shower shapes (PHYSICS.md §2): E_tot/E_inc, layer energies and fractions, depth and
+                  "width_x", "width_y", "sparsity_calogan", "e_ratio")
+"""The CaloGAN paper's shower shapes (docs/PHYSICS.md §2): E_tot/E_inc, layer energies and fractions, depth and
 its width, lateral widths, sparsity and E_ratio per layer."""
 
 VOXEL_SHAPES = ("n_hits", "visible_energy", "longitudinal_centroid", "shower_depth_width", "layer_energy",
@@ -56,9 +56,10 @@ class Fidelity:
 
 
 def shower_columns(ds: xr.Dataset, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-    """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``)."""
+    """The shower-shape columns of a calorimeter dataset (``LAYERED_SHAPES`` or ``VOXEL_SHAPES``), one flat
+    mapping column → values (``layer_energy_0``, …)."""
     names = names or (LAYERED_SHAPES if is_layered(ds) else VOXEL_SHAPES)
-    return event_columns(ds, list(names))
+    return {column: values for group in event_columns(ds, list(names)).values() for column, values in group.items()}
 
 
 def batch_dataset(dataset: ResolvedDataset, batch: dict[str, np.ndarray]) -> xr.Dataset:

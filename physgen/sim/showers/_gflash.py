@@ -1,4 +1,4 @@
-"""Electromagnetic showers: the GFlash parametrisation (PHYSICS.md §4) plus a diffuse halo.
+"""Electromagnetic showers: the GFlash parametrisation (docs/PHYSICS.md §4) plus a diffuse halo.
 
 After Grindhammer, Rudowicz & Peters, NIM A290 (1990) 469 and Grindhammer & Peters,
 hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisation``:
@@ -38,7 +38,7 @@ from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
 __all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots",
-           "PHOTON_CONVERSION_X0"]
+           "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
@@ -89,7 +89,7 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
 def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium, tail_growth: float = 1.0):
     """Core radius R_C, tail radius R_T (Molière radii) and core probability p at τ = t/T.
 
-    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of PHYSICS.md §4;
+    GFlash homogeneous formulas (E in GeV) plus the sampling corrections of docs/PHYSICS.md §4;
     ``tail_growth`` scales k4, the growth of R_T with depth beyond the maximum (GFlash: 1).
     """
     z, fs, eh = medium.Z, medium.F_s, 1.0 - medium.e_hat
@@ -128,9 +128,13 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     return scale * np.sqrt(u_radius / (1.0 - u_radius))
 
 
+SPOT_EXPONENT = 0.959
+"""N ∝ E^0.959: GFlash's growth of the spot count with energy in sampling calorimeters."""
+
+
 def spot_count(energy_gev: np.ndarray, per_gev: float, minimum: int = MIN_SPOTS) -> np.ndarray:
     """Spots per shower, N = per_gev · E^0.959 (E in GeV; GFlash's exponent for sampling calorimeters)."""
-    n = per_gev * np.power(np.maximum(energy_gev, 0.0), 0.959)
+    n = per_gev * np.power(np.maximum(energy_gev, 0.0), SPOT_EXPONENT)
     return np.maximum(np.rint(n), minimum).astype(np.int64)
 
 

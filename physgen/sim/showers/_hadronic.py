@@ -1,4 +1,4 @@
-"""A simple parametric model of charged-pion showers (PHYSICS.md §5).
+"""A simple parametric model of charged-pion showers (docs/PHYSICS.md §5).
 
 * The pion travels as a minimum-ionising particle to its first inelastic interaction, at a
   depth drawn from an exponential of mean λ_π = (tuned ratio) × λ_int along its track; in a

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from physgen.errors import SpecError, did_you_mean
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim.showers._deposit import CellReadout
-from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, em_spots
+from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots
 from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
@@ -23,6 +23,9 @@ __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
 
 CONDITION_UNITS = {"energy": "GeV", "x0": "mm", "y0": "mm", "theta": "rad", "phi": "rad"}
 """The physical inputs of a shower and the units the model works in; only ``energy`` is required."""
+
+MAX_SPOTS_PER_SHOWER = 1_000_000
+"""Spots one shower may need (50 GeV ILD photons need about 10⁴); beyond, memory and time explode."""
 
 MIN_COS_THETA = 1e-3
 """Grazing incidence is capped here (θ ≤ 89.94°) so that path lengths stay finite."""
@@ -115,11 +118,25 @@ class ShowerSimulator(Simulator):
             out["overflow"] = np.concatenate([p[1] for p in parts]).astype(np.float32)
         return out | {name: conditions[name].astype(np.float32) for name in self.features}
 
+    def _spots_per_shower(self, energy_gev: float) -> float:
+        """Spots (core and halo; for pions the hadronic part too) of a shower of ``energy_gev``, counted as
+        :func:`spot_count` and the halo count them (in floating point: no integer overflow), before any is drawn."""
+        scale, em = self.options.spots_scale, self.tune.em
+        per_gev = em.spots_per_gev + (self.tune.pion.hadron_spots_per_gev if self.options.particle.startswith("pi")
+                                      else 0.0)
+        return scale * (per_gev * energy_gev**SPOT_EXPONENT + em.halo_spots_per_gev * energy_gev)
+
     def _check(self, physics: dict[str, np.ndarray]) -> None:
         """Conditions drawn outside the model's domain are a spec error (e.g. a normal reaching E < 0)."""
         source = self.dataset.dataset.source
         if np.any(physics["energy"] <= 0):
             msg = f"{source}: conditions gave incident energies <= 0 (min {physics['energy'].min():g} GeV)"
+            raise SpecError(msg)
+        most = self._spots_per_shower(float(np.max(physics["energy"])))
+        if most > MAX_SPOTS_PER_SHOWER:
+            msg = (f"{source}: an incident energy of {physics['energy'].max():g} GeV with spots_scale "
+                   f"{self.options.spots_scale:g} needs {most:,.0f} spots per shower; at most {MAX_SPOTS_PER_SHOWER:,} "
+                   f"are simulated (lower the energies or spots_scale)")
             raise SpecError(msg)
         theta = physics.get("theta", np.zeros(1))
         if np.any((theta < 0) | (theta >= np.pi / 2)):
@@ -128,5 +145,6 @@ class ShowerSimulator(Simulator):
 
     def producer(self):
         return {"kind": "simulator", "name": self.name, **self.options.model_dump(),
-                "model": "GFlash (Grindhammer-Peters) EM with a diffuse halo + parametric hadronic, PHYSICS.md §4-5",
+                "model": ("GFlash (Grindhammer-Peters) EM with a diffuse halo + parametric hadronic, "
+                          "docs/PHYSICS.md §4-5"),
                 "tune_constants": self.tune.model_dump(exclude={"sources"}), "tune_sources": self.tune.sources}

@@ -1,6 +1,6 @@
 """The sampling stack of a calorimeter spec as the shower model sees it.
 
-Every sampling section becomes an effective medium (GFlash mixture rules, PHYSICS.md §4,
+Every sampling section becomes an effective medium (GFlash mixture rules, docs/PHYSICS.md §4,
 :func:`physgen.geometry.sampling_medium`). Depth along the shower axis is measured in
 radiation lengths (EM showers) or interaction lengths (hadrons); :class:`Stack` converts
 those to millimetres along a straight track of polar angle θ through the sections, so one

@@ -46,7 +46,7 @@ class EmTune(BaseModel):
 
 
 class PionTune(BaseModel):
-    """Charged pions: interaction, MIP track with δ-rays, EM and hadronic parts (PHYSICS.md §5)."""
+    """Charged pions: interaction, MIP track with δ-rays, EM and hadronic parts (docs/PHYSICS.md §5)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     lambda_scale: float = Field(gt=0, description="pion interaction length over the nuclear λ_int of the spec")
