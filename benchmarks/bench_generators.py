@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import time
@@ -140,10 +141,11 @@ MODES = {"eager": (torch.float32, False, False), "bf16": (torch.bfloat16, False,
 """mode: (dtype of weights and inputs, channels-last weights, torch.compile)"""
 
 
-def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
+def generator_rows(model: str, args, device, peaks: dict, rows: list[dict]) -> None:
+    """Time ``model`` in every mode and batch size, appending one row per point to ``rows`` (so that the
+    points measured before an interruption are kept)."""
     modes = [m for m in MODES if m in args.modes or (args.compile and m.startswith("compile"))]
     flops = None
-    rows = []
     for mode in modes:
         dtype, channels_last, compiled = MODES[mode]
         net, make_inputs = build(model)
@@ -154,9 +156,9 @@ def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
             flops = flops_per_sample(net, make_inputs(2, device, dtype))
         if compiled:
             net = torch.compile(net, dynamic=False)
-        per_sample = None
+        expected = None
         for batch in args.batches:
-            if batch > MAX_BATCH.get(model, batch) or (per_sample is not None and per_sample * batch > args.max_point):
+            if batch > MAX_BATCH.get(model, batch) or (expected is not None and expected * batch > args.max_point):
                 print(f"{model:20s} {mode:12s} batch {batch:5d}: skipped (memory or predicted > {args.max_point} s)")
                 continue
             inputs = make_inputs(batch, device, dtype)
@@ -169,6 +171,7 @@ def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
             per_sample = statistics.median(walls) / batch
             cpu_per_sample = min(cpus) / batch
             spent = per_sample if device.type == "cuda" else cpu_per_sample  # the time the peak is measured in
+            expected = spent  # the next batch's size is judged in the same time: on a loaded CPU wall ≫ CPU
             gflops = flops / spent / 1e9
             peak = peaks[torch.bfloat16 if dtype == torch.bfloat16 else torch.float32]
             paper = PAPER_MS.get(model)
@@ -183,7 +186,6 @@ def generator_rows(model: str, args, device, peaks: dict) -> list[dict]:
             print(f"{model:20s} {mode:12s} batch {batch:5d}: {rows[-1]['ms_per_sample']:9.3f} ms/sample wall, "
                   f"{rows[-1]['cpu_ms_per_sample']:9.3f} CPU, {gflops:7.1f} GFLOP/s = "
                   f"{rows[-1]['percent_of_peak']:5.1f} % of peak ({len(walls)} repeats)", flush=True)
-    return rows
 
 
 def main(argv=None) -> int:
@@ -200,6 +202,7 @@ def main(argv=None) -> int:
                    help="skip a batch size whose single call is predicted to take longer (s)")
     p.add_argument("--jet-events", type=int, default=20, help="Pythia events per timed call")
     p.add_argument("--shower-events", type=int, default=200, help="simulated showers per timed call")
+    p.add_argument("--name", default=None, help="result name (default generators, generators_cuda on a GPU)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -213,9 +216,15 @@ def main(argv=None) -> int:
         events = args.jet_events if dataset.startswith("jets") else args.shower_events
         references[dataset] = simulator_ms(dataset, events)
         print(f"simulator {dataset:28s}: {references[dataset]:9.3f} ms/event", flush=True)
-    rows = []
-    for model in args.models:
-        rows += generator_rows(model, args, device, peaks)
+    rows: list[dict] = []
+    interrupted = False
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `timeout` stops it: keep what was measured
+    try:
+        for model in args.models:
+            generator_rows(model, args, device, peaks, rows)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: writing the points measured so far", flush=True)
     summary = []
     for model in args.models:
         own = [r for r in rows if r["model"] == model]
@@ -245,22 +254,28 @@ def main(argv=None) -> int:
              f"({'per wall second' if device.type == 'cuda' else 'per CPU second, one thread'}); GFLOP_per_s = "
              "MFLOP_per_sample ÷ time per sample (CPU time on a CPU); percent_of_peak against the peak of the mode's "
              "precision; ms_per_sample_at_peak: the time per sample if every FLOP ran at that peak (the floor)",
+             "LAGAN's two locally-connected layers run in their fast form (physgen.models.blocks.LocallyConnected2d: "
+             "stride 1: one batched matrix product per kernel offset over all output positions); compile = "
+             "torch.compile(dynamic=False) of the whole generator (compile time not in the rates)",
              "reference simulators timed in the same process on the same cores (Pythia start-up excluded); "
              "paper references: Geant4 1772 ms/shower (paper 001), Pythia 34 events/s (paper 000)",
              "other processes on a shared machine (see load average) inflate wall times many-fold; the CPU-time "
              "columns and the peak ratio are the figures to compare; the speed-up table uses CPU ms on a CPU"]
+    if interrupted:
+        notes.append("interrupted by its time limit: the points not listed were not measured")
     calo = [r for r in rows if r["model"] == "calogan" and r["batch"] == 1024]
     if calo:
         best = min(calo, key=lambda r: r["cpu_ms_per_sample"] if device.type == "cpu" else r["ms_per_sample"])
         cores = os.cpu_count() or 1
         notes.append(f"CaloGAN at batch 1024 (target ≤ 0.25 ms per shower): best {best['mode']} "
-                     f"{best['cpu_ms_per_sample'] if device.type == 'cpu' else best['ms_per_sample']} ms per shower"
-                     f"{' per CPU second' if device.type == 'cpu' else ''}, {best['percent_of_peak']} % of the "
+                     f"{best['cpu_ms_per_sample'] if device.type == 'cpu' else best['ms_per_sample']} "
+                     f"{'CPU ' if device.type == 'cpu' else ''}ms per shower, {best['percent_of_peak']} % of the "
                      f"measured peak; its {best['MFLOP_per_sample']} MFLOP per shower at the bf16 peak need "
                      f"{best['ms_per_sample_at_peak']} ms" + (f" per core, {best['ms_per_sample_at_peak'] / cores:.3f} "
                                                                f"ms on all {cores} cores at once" if device.type == "cpu"
                                                                else ""))
-    write_results("generators" if device.type == "cpu" else f"generators_{device.type}", rows,
+    name = args.name or ("generators" if device.type == "cpu" else f"generators_{device.type}")
+    write_results(name, rows,
                   ["model", "mode", "batch", "ms_per_sample", "cpu_ms_per_sample", "samples_per_s", "MFLOP_per_sample",
                    "GFLOP_per_s", "percent_of_peak", "ms_per_sample_at_peak", "paper_ms_per_sample"], notes,
                   extra={"simulators_ms_per_event": references, "summary": summary,
@@ -270,7 +285,7 @@ def main(argv=None) -> int:
     lines += [f"| {s['generator']} | {s['best']} | {s['ms_per_sample']} | {s['reference']} | "
               f"{s['reference_ms_per_event']} | {s['speedup']} | {s['paper_reference_ms']} | "
               f"{s['speedup_vs_paper_reference']} |" for s in summary]
-    md = RESULTS / ("generators.md" if device.type == "cpu" else f"generators_{device.type}.md")
+    md = RESULTS / f"{name}.md"
     md.write_text(md.read_text() + "\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

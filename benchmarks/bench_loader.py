@@ -64,6 +64,20 @@ def in_memory_epoch(x: torch.Tensor, device: torch.device) -> int:
     return events // BATCH * BATCH
 
 
+def read_epoch(url: str, events: int) -> int:
+    """The loader's floor: its own reader (physgen.train._data; Zarr's synchronous codec path where the store
+    allows it) reading + decompressing every chunk of every variable, and nothing else."""
+    from physgen.train._data import _Reader
+
+    reader = _Reader(url, tuple(NAMES))
+    try:
+        for start in range(0, events, CHUNK):
+            reader.read(start, min(start + CHUNK, events))
+    finally:
+        reader.close()
+    return events // BATCH * BATCH
+
+
 def store_epoch(url: str, events: int, workers: int, transforms: TransformSet, device: torch.device) -> int:
     plan = StreamPlan(url, tuple(NAMES), 0, events, CHUNK, BATCH, BUFFER, seed=0)
     n = 0
@@ -86,7 +100,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    sources = ["memory", *args.workers]
+    sources = ["memory", *args.workers, "read"]
     wall: dict = {s: [] for s in sources}
     cpu: dict = {s: [] for s in sources}
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,6 +113,8 @@ def main() -> None:
             for source in sources:
                 if source == "memory":
                     w, c, n = timed(in_memory_epoch, memory, device)
+                elif source == "read":
+                    w, c, n = timed(read_epoch, url, args.events)
                 else:
                     w, c, n = timed(store_epoch, url, args.events, source, scale, device)
                 wall[source].append(n / w)
@@ -109,13 +125,21 @@ def main() -> None:
             return f"{pick(values[source]) / pick(values['memory']):.2f}"
 
         rows.append({
-            "source": "in-memory tensor (shuffled once, sliced)" if source == "memory"
-            else "Zarr store loader (read + standardise + shuffle buffer)",
-            "workers": "-" if source == "memory" else source,
+            "source": {"memory": "in-memory tensor (shuffled once, sliced)",
+                       "read": "floor: the loader's read + zstd decompress only (no batches)"}.get(
+                           source, "Zarr store loader (read + standardise + shuffle buffer)"),
+            "workers": "-" if source in ("memory", "read") else source,
             "events/s (best)": f"{max(wall[source]):,.0f}",
             "ratio best": ratio(wall, max), "ratio median": ratio(wall, np.median),
             "events/CPU-s (best)": f"{max(cpu[source]):,.0f}",
             "CPU ratio best": ratio(cpu, max), "CPU ratio median": ratio(cpu, np.median)})
+    read_us, memory_us, loader_us = (1e6 / max(cpu[s]) for s in ("read", "memory", sources[1]))
+    floor_share = (f"per event, reading + decompressing costs {read_us:.3f} CPU-µs, the in-memory epoch "
+                   f"{memory_us:.3f}, the {sources[1]}-worker loader {loader_us:.3f} (best rounds), so its shuffle, "
+                   f"transform and batching cost {loader_us - read_us:.3f}; a CPU ratio of 0.9 needs the loader at "
+                   f"≤ {memory_us / 0.9:.3f} CPU-µs per event, i.e. everything but the read within "
+                   f"{memory_us / 0.9 - read_us:.3f} — {(memory_us / 0.9 - read_us) / memory_us:.0%} of what the "
+                   "in-memory epoch spends on its one gather")
     where = ("on the GPU (in-memory data resident there; loader batches pinned, copied with non_blocking)"
              if device.type == "cuda" else "on the CPU")
     notes = [f"{args.events:,} events × 17 float32 features, batch {BATCH}, chunks of {CHUNK:,} events, "
@@ -126,8 +150,8 @@ def main() -> None:
              "(or worker processes, which hand each packed piece over in shared memory), one thread shuffles them "
              "through the buffer and cuts blocks of whole batches; the consumer only slices views off those blocks.",
              "In-memory costs one random gather of the whole epoch; the loader's floor is Zarr's read + zstd "
-             "decompression of the same bytes (about two thirds of its CPU time here), which in-memory data never "
-             "pays.",
+             "decompression of the same bytes, which in-memory data never pays (floor row, measured in the same "
+             f"rounds): {floor_share}",
              "The machine is shared (see the load average): wall-clock ratios scatter; compare the CPU ratios."]
     name = args.name or ("loader" if device.type == "cpu" else f"loader_{device.type}")
     write_results(name, rows, ["source", "workers", "events/s (best)", "ratio best", "ratio median",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -209,6 +210,14 @@ def main(argv=None) -> int:
     p.add_argument("--name", default=None, help="result name (default training, training_cuda on a GPU)")
     args = p.parse_args(argv)
     device = torch.device(args.device)
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    threads_note = None
+    if args.configs is None and device.type == "cpu" and load > cores - 1:
+        # a second intra-op thread needs a free core; without one it measures the other processes' share
+        args.configs = [k for k, v in CONFIGS.items() if v[1] == 1]
+        threads_note = (f"2 threads not measured: the 1-minute load average was {load:.1f} on {cores} cores at the "
+                        "start, so no core was free for a second thread and its rate would measure the other "
+                        "processes, not torch (run with --configs to force it, or on an idle machine).")
     models = args.models or shipped_models()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +234,8 @@ def main(argv=None) -> int:
              "(compile time not in the rates).",
              "The machine is shared (see the load average): compare ratios within a model, and prefer the CPU "
              "ratios (steps per CPU second of this process)."]
+    if threads_note:
+        notes.append(threads_note)
     if device.type == "cuda":
         notes.append("on CUDA every configuration runs under bf16 autocast, as `physgen train` does there")
     if any("compile s" in r for r in rows):

@@ -366,3 +366,25 @@ def test_graph_has_one_kernel_task_per_chunk_however_many_observables(calo_store
     every = [n for n in observable_names(ds) if get_observable(n, ds).func.__module__.endswith(".calo")]
     assert len(every) >= 15
     assert kernel_tasks(["total_energy"]) == kernel_tasks(every) == chunks
+
+
+@pytest.mark.parametrize("reduce", [False, True], ids=["arrays", "sums"])
+def test_fused_kernel_runs_once_per_chunk_after_graph_optimisation(calo_store, monkeypatch, reduce):
+    """Computing every calorimeter observable together executes the per-layer kernel once per layer and
+    chunk — dask's graph optimisation (blockwise fusion of the column views with their kernel) must not
+    copy the kernel into each observable, which would multiply the cost by the number of observables.
+    Counted on the inner per-layer kernel, so the task tokens of the graph stay those of the real code."""
+    import dask
+
+    import physgen.observables.calo as calo
+
+    ds = open_store(calo_store)
+    chunks = ds["layer_0"].data.numblocks[0]
+    every = [n for n in observable_names(ds) if get_observable(n, ds).func.__module__.endswith(".calo")]
+    calls = []
+    inner = calo._summary_kernel
+    monkeypatch.setattr(calo, "_summary_kernel", lambda *a, **k: calls.append(1) or inner(*a, **k))
+    arrays = [v.data.sum() if reduce else v.data for v in compute(ds, every).data_vars.values()]
+    calls.clear()  # graph construction runs the kernel on empty meta arrays
+    dask.compute(*arrays, scheduler="sync")
+    assert len(calls) == chunks * ds.sizes["layer"]

@@ -31,12 +31,12 @@ run() {  # name, time limit (s), script arguments...
 
 if [ "${TINY:-0}" = 1 ]; then
     run loader 120 benchmarks/bench_loader.py --device "$DEVICE" --events 60000 --repeats 1 --workers 0 --name "loader_$DEVICE"
-    run dense_gan 300 benchmarks/bench_dense_gan.py --device "$DEVICE" --seconds 0.05 --reference-events 2 --threads 1
+    run dense_gan 900 benchmarks/bench_dense_gan.py --device "$DEVICE" --seconds 0.05 --reference-events 2 --threads 1
     run generators 300 benchmarks/bench_generators.py --device "$DEVICE" --models lagan calogan --batches 2 16 \
         --budget 0.05 --jet-events 2 --shower-events 10
     run training 300 benchmarks/bench_training.py --device "$DEVICE" --models toy_gan_circle_8 zmumu_gan17 \
         --seconds 0.2 --repeats 1 --events 2048
-    run scaling 300 benchmarks/bench_scaling.py --device "$DEVICE" --n simulate=20 train=512 generate=512
+    run scaling 900 benchmarks/bench_scaling.py --device "$DEVICE" --stages train generate --n train=512 generate=512
     exit 0
 fi
 
