@@ -303,9 +303,13 @@ def test_truncated_run_files_fail_cleanly(runs, tmp_path, name):
 ])
 def test_bad_simulate_arguments(tmp_path, args):
     out = tmp_path / "s.zarr"
+    import dask
+
+    scheduler = dask.config.get("scheduler", None)
     message = assert_user_error(invoke(*args, "--out", out))
     assert args[-2] in message or "scheduler" in message
     assert not out.exists()
+    assert dask.config.get("scheduler", None) == scheduler  # a failed client leaves dask's settings alone
 
 
 def test_dead_scheduler_is_a_clear_error(tmp_path):
@@ -315,6 +319,7 @@ def test_dead_scheduler_is_a_clear_error(tmp_path):
         result = invoke("simulate", "toy_bimodal_1d", "--events", "10", "--scheduler", "tcp://127.0.0.1:9",
                         "--out", tmp_path / "s.zarr")
     assert_user_error(result, "cannot connect to the dask scheduler", "tcp://127.0.0.1:9")
+    assert dask.config.get("scheduler", None) is None  # a failed client leaves dask's settings alone
 
 
 def test_negative_seeds_everywhere(runs, toy, tmp_path):

@@ -68,7 +68,11 @@ def _spec_texts(dataset: ResolvedDataset) -> tuple[tuple[str, str, str], ...]:
 
 @contextmanager
 def _client(workers: int, scheduler: str | None) -> Iterator[object]:
-    """A dask client (a scheduler's, or a local cluster's); ``None`` for a serial run in this process."""
+    """A dask client (a scheduler's, or a local cluster's); ``None`` for a serial run in this process.
+
+    Chunks are submitted to it explicitly, so it is never made dask's default scheduler
+    (``set_as_default=False``): a client that fails to connect would otherwise leave the global
+    ``scheduler: dask.distributed`` setting behind, and every later ``compute`` in the process fails."""
     if workers == 1 and scheduler is None:
         yield None
         return
@@ -76,7 +80,7 @@ def _client(workers: int, scheduler: str | None) -> Iterator[object]:
 
     if scheduler:
         try:  # the connect timeout is dask's distributed.comm.timeouts.connect (30 s by default)
-            client = Client(scheduler)
+            client = Client(scheduler, set_as_default=False)
         except (OSError, ValueError, TypeError) as exc:
             msg = f"cannot connect to the dask scheduler {scheduler!r}: {exc}"
             raise PhysgenError(msg) from None
@@ -84,7 +88,7 @@ def _client(workers: int, scheduler: str | None) -> Iterator[object]:
             yield client
         return
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+            Client(cluster, set_as_default=False) as client:
         yield client
 
 
