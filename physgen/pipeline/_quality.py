@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
-from physgen.errors import PhysgenError, SpecError
+from physgen.errors import PhysgenError, SpecError, did_you_mean
 from physgen.metrics import event_columns, get_metric
 from physgen.observables import default_observables
 from physgen.schema import EVENT
@@ -56,6 +56,19 @@ class Figure(SpecModel):
     target: float | None = Field(None, description="pass when the value (every value with `each`) is ≤ target")
     units: str = ""
     source: str = Field("", description="where the target comes from")
+
+    @model_validator(mode="after")
+    def _known_metric_and_options(self) -> Figure:
+        """The metric is registered and takes every option (``weights`` names the generated weights)."""
+        try:
+            metric = get_metric(self.metric)
+        except PhysgenError as exc:
+            raise ValueError(str(exc)) from None
+        known = [*metric.options, "weights"]
+        for key in self.options:
+            if key not in known:
+                raise ValueError(f"metric {self.metric!r} takes no option {key!r}{did_you_mean(key, known)}")
+        return self
 
 
 def _selected(ds: xr.Dataset, where: dict[str, float], role: str) -> xr.Dataset:
@@ -165,7 +178,7 @@ def _average_images(figure: Figure, reference: xr.Dataset, generated: xr.Dataset
 
 
 def quality(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
-            figures: list[dict[str, Any]], baseline: str | os.PathLike[str] | None = None,
+            figures: list[Figure], baseline: str | os.PathLike[str] | None = None,
             title: str = "") -> dict[str, Any]:
     """Compute ``figures`` of ``generated`` (and of ``baseline``) against ``reference``; write
     ``out/quality.json`` and ``out/quality.md``."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import typing
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -139,10 +140,28 @@ class OptionErrors:
                 close = difflib.get_close_matches(str(key), known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else f"; it takes {', '.join(known) or 'none'}"
                 self.unknown_key((*loc, key), hint, options[key])
+        for key, model in _model_lists(func).items():  # e.g. the quality step's ``figures: list[Figure]``
+            if isinstance(options.get(key), list):
+                for j, item in enumerate(options[key]):
+                    self.options(model, item, (*loc, key, j))
 
     def raise_any(self) -> None:
         if self.lines:
             raise ValidationError.from_exception_data(self.title, self.lines)
+
+
+def _model_lists(func: Callable[..., Any]) -> dict[str, type[BaseModel]]:
+    """The parameters of ``func`` annotated ``list[Model]`` with a pydantic ``Model``, by name."""
+    try:
+        hints = typing.get_type_hints(func)
+    except (NameError, TypeError):  # an annotation that does not resolve here: nothing to check
+        return {}
+    lists = {}
+    for name, hint in hints.items():
+        args = typing.get_args(hint)
+        if typing.get_origin(hint) is list and args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+            lists[name] = args[0]
+    return lists
 
 
 def check_options(model: type[M], options: Any, loc: Loc = ()) -> M:
