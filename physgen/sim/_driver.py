@@ -170,7 +170,7 @@ def _run_distributed(writer, texts, todo, seed, client, in_flight_max, advance) 
         in_flight[client.submit(_simulate_chunk, texts, n, seed, i, pure=False)] = i
     ready: dict[int, dict[str, np.ndarray]] = {}
     next_index = min(in_flight.values(), default=0)
-    futures = as_completed(list(in_flight))
+    futures = as_completed(list(in_flight), loop=client.loop)  # this client's loop: it is not the default one
     for future in futures:
         ready[in_flight.pop(future)] = future.result()
         while next_index in ready:  # commit strictly in chunk order
