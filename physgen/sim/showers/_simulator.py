@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pint
 from pydantic import BaseModel, ConfigDict, Field
 
-from physgen.errors import SpecError, did_you_mean
+from physgen.errors import SpecError
 from physgen.sim._base import Simulator, register_simulator
+from physgen.sim._incidence import CONDITION_UNITS, Incidence
 from physgen.sim.showers._deposit import CellReadout
 from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots
 from physgen.sim.showers._hadronic import pion_spots
@@ -17,12 +17,8 @@ from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
-from physgen.units import ureg
 
 __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
-
-CONDITION_UNITS = {"energy": "GeV", "x0": "mm", "y0": "mm", "theta": "rad", "phi": "rad"}
-"""The physical inputs of a shower and the units the model works in; only ``energy`` is required."""
 
 MAX_SPOTS_PER_SHOWER = 1_000_000
 """Spots one shower may need (50 GeV ILD photons need about 10⁴); beyond, memory and time explode."""
@@ -44,8 +40,9 @@ class ShowerOptions(BaseModel):
 class ShowerSimulator(Simulator):
     """GFlash-style showers of e±, γ and π± deposited into a layered or voxel calorimeter.
 
-    Conditions (energy, and optionally x0, y0, theta, phi) are drawn from the dataset
-    spec's ``conditions``; every condition is also stored as the feature of the same name.
+    Conditions (energy, and optionally x0, y0, theta, phi) are drawn from the dataset spec's
+    ``conditions`` by :class:`~physgen.sim._incidence.Incidence`, as for the ``geant4`` simulator;
+    every condition is also stored as the feature of the same name.
     """
 
     name = "showers"
@@ -53,7 +50,7 @@ class ShowerSimulator(Simulator):
 
     def __init__(self, dataset):
         super().__init__(dataset)
-        spec, source = dataset.spec, dataset.dataset.source
+        source = dataset.dataset.source
         geometry = dataset.detector_spec.geometry if dataset.detector_spec else None
         if not isinstance(geometry, (LayeredCalorimeter, VoxelCalorimeter)):
             msg = f"{source}: the showers simulator needs a layered or voxel calorimeter detector, got {geometry!r}"
@@ -61,30 +58,8 @@ class ShowerSimulator(Simulator):
         self.tune = load_tune(self.options.tune)
         self.stack = Stack.from_geometry(geometry)
         self.readout = CellReadout(geometry, self.stack)
-        roles = {self.options.energy_condition: "energy"} | {k: k for k in CONDITION_UNITS if k != "energy"}
-        stored = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
-        unknown = [name for name in spec.conditions if name not in roles and name not in stored]
-        if unknown:  # drawn for nothing: a misspelt condition would otherwise be ignored
-            lines = [f"{source}: conditions.{name}: the showers simulator neither uses it nor stores it as a feature"
-                     f"{did_you_mean(name, [*roles, *stored])}" for name in unknown]
-            raise SpecError("\n".join(lines))
-        if self.options.energy_condition not in spec.conditions:
-            msg = f"{source}: conditions must include the incident energy {self.options.energy_condition!r}"
-            raise SpecError(msg)
-        self.roles = {name: roles[name] for name in spec.conditions if name in roles}
-        self.factors = {}
-        for name, role in self.roles.items():
-            units = spec.conditions[name].units or "dimensionless"
-            try:
-                self.factors[name] = float(ureg.Quantity(1.0, units).to(CONDITION_UNITS[role]).magnitude)
-            except pint.DimensionalityError:
-                msg = f"{source}: conditions.{name} has units {units!r}, expected {CONDITION_UNITS[role]}-compatible"
-                raise SpecError(msg) from None
-        self.features = [f.name for f in dataset.feature_spec.features] if dataset.feature_spec else []
-        missing = [f for f in self.features if f not in spec.conditions]
-        if missing:
-            msg = f"{source}: features {missing} have no condition of the same name in `conditions`"
-            raise SpecError(msg)
+        self.incidence = Incidence(dataset, self.options.energy_condition)
+        self.features = self.incidence.features
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.features
 
     def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray) -> Spots:
@@ -109,8 +84,7 @@ class ShowerSimulator(Simulator):
 
     def simulate(self, n_events, seed):
         rng = np.random.default_rng(seed)
-        conditions = self.dataset.spec.sample_conditions(rng, n_events)
-        physics = {role: conditions[name] * self.factors[name] for name, role in self.roles.items()}
+        conditions, physics = self.incidence.draw(rng, n_events)
         self._check(physics)
         parts = [self.showers(rng, {k: v[i:i + self.options.batch_events] for k, v in physics.items()})
                  for i in range(0, n_events, self.options.batch_events)]
@@ -129,20 +103,12 @@ class ShowerSimulator(Simulator):
         return scale * (per_gev * energy_gev**SPOT_EXPONENT + em.halo_spots_per_gev * energy_gev)
 
     def _check(self, physics: dict[str, np.ndarray]) -> None:
-        """Conditions drawn outside the model's domain are a spec error (e.g. a normal reaching E < 0)."""
-        source = self.dataset.dataset.source
-        if np.any(physics["energy"] <= 0):
-            msg = f"{source}: conditions gave incident energies <= 0 (min {physics['energy'].min():g} GeV)"
-            raise SpecError(msg)
-        most = self._spots_per_shower(float(np.max(physics["energy"])))
+        """Showers too large to simulate are a spec error (the incidence checks energies and angles)."""
+        most = self._spots_per_shower(float(np.max(physics["energy"], initial=0.0)))
         if most > MAX_SPOTS_PER_SHOWER:
-            msg = (f"{source}: an incident energy of {physics['energy'].max():g} GeV with spots_scale "
-                   f"{self.options.spots_scale:g} needs {most:,.0f} spots per shower; at most {MAX_SPOTS_PER_SHOWER:,} "
-                   f"are simulated (lower the energies or spots_scale)")
-            raise SpecError(msg)
-        theta = physics.get("theta", np.zeros(1))
-        if np.any((theta < 0) | (theta >= np.pi / 2)):
-            msg = f"{source}: conditions gave polar angles outside [0, pi/2) (got {theta.min():g}..{theta.max():g} rad)"
+            msg = (f"{self.dataset.dataset.source}: an incident energy of {physics['energy'].max():g} GeV with "
+                   f"spots_scale {self.options.spots_scale:g} needs {most:,.0f} spots per shower; at most "
+                   f"{MAX_SPOTS_PER_SHOWER:,} are simulated (lower the energies or spots_scale)")
             raise SpecError(msg)
 
     def producer(self):
