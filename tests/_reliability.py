@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 KILL_AT = Path(__file__).with_name("_kill_at.py")
@@ -70,3 +71,23 @@ def run_cli(*args: object, cwd: Path | None = None, timeout: float = 900) -> sub
     """``physgen ARGS`` in a subprocess (exit code, stdout, stderr)."""
     return subprocess.run([sys.executable, "-m", "physgen.cli", *map(str, args)], capture_output=True, text=True,
                           env=environment(), cwd=cwd, timeout=timeout)
+
+
+def kill_after_commits(cmd: list[str], url: Path, events: int, timeout: float) -> int:
+    """Run ``cmd`` (a simulate into ``url``), ``kill -9`` it once ``events`` are committed (or after
+    ``timeout`` seconds), and return the events the store then holds."""
+    from physgen.errors import StoreError
+    from physgen.store import open_store, read_provenance
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            if read_provenance(url)["committed_events"] >= events:
+                break
+        except StoreError:  # not created yet
+            pass
+        time.sleep(0.01)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return open_store(url).sizes["event"]

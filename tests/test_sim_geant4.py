@@ -5,22 +5,21 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from physgen.errors import PhysgenError, SpecError, StoreError
+from physgen.errors import PhysgenError, SpecError
 from physgen.sim import build_simulator, simulate
 from physgen.sim.geant4 import Layout, validation_samples
 from physgen.specs import SpecRegistry
-from physgen.store import open_store, read_provenance, resolve_dataset, validate_store
+from physgen.store import open_store, resolve_dataset, validate_store
 from physgen.testing import assert_store_equal
+from _reliability import kill_after_commits
 
 needs_geant4 = pytest.mark.skipif(importlib.util.find_spec("geant4_pybind") is None,
                                   reason="geant4_pybind (a Linux x86-64 wheel) is not installed")
@@ -200,18 +199,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     spec = _dataset(tmp_path, energy="{distribution: uniform, low: 0.5, high: 1.5, units: GeV}", events=120, chunk=2)
     url = tmp_path / "killed.zarr"
     cmd = [sys.executable, "-m", "physgen.cli", "simulate", str(spec), "--out", str(url)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            if read_provenance(url)["committed_events"] >= 6:
-                break
-        except StoreError:
-            pass
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    committed = open_store(url).sizes["event"]
+    committed = kill_after_commits(cmd, url, 6, timeout=120)
     assert 0 < committed < 120 and committed % 2 == 0, "the kill should land mid-run, between commits"
     subprocess.run([*cmd, "--resume"], check=True, stdout=subprocess.DEVNULL)
     reference = simulate(str(spec), tmp_path / "reference.zarr", progress=False)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,9 +16,10 @@ from physgen.errors import SchemaError, StoreError, StoreExistsError
 from physgen.schema import StoreSchema
 from physgen.sim import simulate
 from physgen.specs import SpecRegistry
-from physgen.store import create_store, open_store, read_provenance, resolve_dataset, validate_store
+from physgen.store import create_store, open_store, resolve_dataset, validate_store
 from physgen.testing import assert_store_equal
 from physgen.testing.strategies import events, store_schemas
+from _reliability import kill_after_commits
 from physgen.units import ureg
 
 PROVENANCE = {"specs": {}, "producer": {"kind": "test", "name": "hypothesis"}}
@@ -182,18 +180,7 @@ def test_kill_9_during_appends_then_resume_equals_uninterrupted(tmp_path):
                     "features: toy_2d\nevents: 400000\nseed: 3\nchunk_events: 2000\n")
     url = tmp_path / "killed.zarr"
     cmd = [sys.executable, "-m", "physgen.cli", "simulate", str(spec), "--out", str(url)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if read_provenance(url)["committed_events"] >= 20_000:
-                break
-        except StoreError:
-            pass
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    committed = open_store(url).sizes["event"]
+    committed = kill_after_commits(cmd, url, 20_000, timeout=60)
     assert 0 < committed < 400_000, "the kill should land mid-run"
     assert committed % 2000 == 0
     subprocess.run([*cmd, "--resume"], check=True, stdout=subprocess.DEVNULL)
