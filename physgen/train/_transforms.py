@@ -38,40 +38,38 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Unfitted:
+    """A transform whose only parameters are its options: nothing to fit from the store."""
+
+    def __init__(self, options: BaseModel, params: dict[str, float] | None = None):
+        self.options = options
+        self.params: dict[str, float] = {}
+
+    def fit(self, lazy) -> None:
+        pass
+
+
 class LogOptions(_Options):
     offset: float = Field(0.0, description="added before the logarithm")
 
 
 @TRANSFORMS.register("log")
-class _Log:
+class _Log(_Unfitted):
     Options = LogOptions
 
-    def __init__(self, options: LogOptions, params: dict[str, float] | None = None):
-        self.offset = options.offset
-        self.params: dict[str, float] = {}
-
-    def fit(self, lazy) -> None:
-        pass
-
     def lazy(self, x):
-        return np.log(x + self.offset)
+        return np.log(x + self.options.offset)
 
     def forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        return np.log(x + self.offset)
+        return np.log(x + self.options.offset)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
-        return torch.exp(y) - self.offset
+        return torch.exp(y) - self.options.offset
 
 
 @TRANSFORMS.register("log1p")
-class _Log1p:
+class _Log1p(_Unfitted):
     Options = NoOptions
-
-    def __init__(self, options: NoOptions, params: dict[str, float] | None = None):
-        self.params: dict[str, float] = {}
-
-    def fit(self, lazy) -> None:
-        pass
 
     def lazy(self, x):
         return np.log1p(np.maximum(x, 0))
@@ -118,24 +116,16 @@ class SmearOptions(_Options):
 
 
 @TRANSFORMS.register("smear")
-class _Smear:
+class _Smear(_Unfitted):
     Options = SmearOptions
-
-    def __init__(self, options: SmearOptions, params: dict[str, float] | None = None):
-        self.sigma = options.sigma
-        self.add_noise = options.add_noise
-        self.params: dict[str, float] = {}
-
-    def fit(self, lazy) -> None:
-        pass
 
     def lazy(self, x):
         return x
 
     def forward(self, x, rng):
-        if not self.add_noise or rng is None:  # rng None: transforming conditions for generation
+        if not self.options.add_noise or rng is None:  # rng None: transforming conditions for generation
             return x
-        return x + rng.normal(0.0, self.sigma, x.shape).astype(x.dtype)
+        return x + rng.normal(0.0, self.options.sigma, x.shape).astype(x.dtype)
 
     def inverse(self, y):
         return torch.floor(y)
@@ -146,15 +136,8 @@ class ThresholdOptions(_Options):
 
 
 @TRANSFORMS.register("threshold")
-class _Threshold:
+class _Threshold(_Unfitted):
     Options = ThresholdOptions
-
-    def __init__(self, options: ThresholdOptions, params: dict[str, float] | None = None):
-        self.threshold = options.threshold
-        self.params: dict[str, float] = {}
-
-    def fit(self, lazy) -> None:
-        pass
 
     def lazy(self, x):
         return x
@@ -163,7 +146,7 @@ class _Threshold:
         return x
 
     def inverse(self, y):
-        t = self.threshold
+        t = self.options.threshold
         return torch.where(y < t / 2, torch.zeros_like(y), torch.where(y < t, 2 * t - y, y))
 
 
