@@ -13,7 +13,7 @@ from physgen.metrics.distances import (
 )
 from physgen.metrics.figures import distribution_mode
 from physgen.metrics.frechet import fpd, frechet_distance, kpd
-from physgen.metrics.histograms import BINNINGS, bin_fractions, fill, fill_2d, reference_edges
+from physgen.metrics.histograms import BINNINGS, bin_fractions, binning_edges, fill, fill_2d, quantile_edges, reference_edges
 from physgen.metrics.jet_emd import CoverageMMD, coverage_mmd, event_emd, event_emds
 from physgen.metrics.ks import ks_statistic
 from physgen.metrics.named import (
@@ -25,11 +25,11 @@ from physgen.metrics.weights import dilution, effective_sample_size, weighted_me
 
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
-    "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "challenge_classifier_test", "chi2_test",
+    "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "binning_edges", "challenge_classifier_test", "chi2_test",
     "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "distribution_mode",
     "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
     "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",
-    "metric_names", "precision_recall_density_coverage", "reference_edges", "register_metric", "roc_auc",
+    "metric_names", "precision_recall_density_coverage", "quantile_edges", "reference_edges", "register_metric", "roc_auc",
     "separation_power", "separation_power_hist", "wasserstein_1d", "wasserstein_1d_batches", "weight_values",
     "weighted_mean_error",
 ]

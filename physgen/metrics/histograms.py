@@ -6,20 +6,30 @@ binning did: one event at 20× the maximum cut ⟨S²⟩ by 95 %). Every histogr
 underflow and overflow bins and stores Σw and Σw² per bin (``hist.storage.Weight``), so
 weighted samples (DCTR) carry their variances and mplhep draws the same objects.
 
-Two conventions, selected by name (``BINNINGS``), differ only in what happens outside the edges
-and how the fractions are normalised:
+Three conventions, selected by name (``BINNINGS``), differ in where the edges lie, what happens
+outside them and how the fractions are normalised:
 
 ``"reference"`` (physgen's default)
-    values outside the reference's range are counted in the first / last bin (the flow bins are
-    folded into the end bins), and the fractions are normalised over all values.
+    an integer ``bins`` gives **equal-population** bins: the edges are the reference's quantiles
+    at 0, 1/bins, …, 1, so every bin holds the same share of the reference (repeated quantiles of a
+    discrete or point-mass sample merge; a sample with at most ``bins`` distinct values gets one bin
+    per value). Values outside the reference's range are counted in the first / last bin (the flow
+    bins are folded into the end bins), and the fractions are normalised over all values.
+    Equiprobable cells are the classic choice for χ² tests (Mann & Wald, Ann. Math. Statist. 13
+    (1942) 306): no bin is sparsely filled, so χ² keeps its asymptotic distribution, and one
+    generated outlier changes ⟨S²⟩ no more than redrawing any one event does (issue 15: 0.5 % vs
+    1.9 % on equal-width edges, one 20×-max event in 2000; ``benchmarks/crosscheck_metrics.py``).
+``"reference_width"``
+    ``bins`` equal-width bins from the reference's minimum to its maximum, flows folded into the end
+    bins as for ``"reference"`` (the binning of the report's histograms).
 ``"calochallenge"``
     the Fast Calorimeter Simulation Challenge 2022 (``code/evaluate_plotting_helper.py``):
-    ``plt.hist(..., density=True)`` × bin widths, i.e. values outside the edges are dropped and
-    the fractions are normalised over the values inside.
+    equal-width bins, ``plt.hist(..., density=True)`` × bin widths, i.e. values outside the edges
+    are dropped and the fractions are normalised over the values inside.
 
-In both, bins are half-open [eᵢ, eᵢ₊₁) except the last, which includes its upper edge (numpy's
-``np.histogram`` convention, so an integer ``bins`` spans the reference from its minimum to its
-maximum inclusive, as ``np.histogram_bin_edges``).
+An array ``bins`` is used as the edges in every convention. Bins are half-open [eᵢ, eᵢ₊₁) except the
+last, which includes its upper edge (numpy's ``np.histogram`` convention, so the reference's maximum
+is inside the last bin).
 """
 
 from __future__ import annotations
@@ -30,9 +40,9 @@ import numpy as np
 from physgen.errors import PhysgenError
 from physgen.metrics._samples import as_sample, as_weights
 
-__all__ = ["BINNINGS", "bin_fractions", "fill", "fill_2d", "reference_edges"]
+__all__ = ["BINNINGS", "bin_fractions", "binning_edges", "fill", "fill_2d", "quantile_edges", "reference_edges"]
 
-BINNINGS = ("reference", "calochallenge")
+BINNINGS = ("reference", "reference_width", "calochallenge")
 """Binning conventions of the binned metrics (see the module docstring)."""
 
 
@@ -43,17 +53,45 @@ def check_binning(binning: str) -> str:
     return binning
 
 
+def _explicit_edges(bins) -> np.ndarray:
+    edges = np.asarray(bins, dtype=np.float64)
+    if edges.size < 2 or not np.all(np.diff(edges) > 0):
+        msg = f"bin edges must be at least two increasing values, got {edges.tolist()!r}"
+        raise PhysgenError(msg)
+    return edges
+
+
 def reference_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
     """Bin edges from the reference alone: ``bins`` equal-width bins from its minimum to its
     maximum (``np.histogram_bin_edges``; a constant sample gets [x − ½, x + ½]), or ``bins``
     itself when it is an array of increasing edges."""
     if np.ndim(bins) == 1:
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.size < 2 or not np.all(np.diff(edges) > 0):
-            msg = f"bin edges must be at least two increasing values, got {edges.tolist()!r}"
-            raise PhysgenError(msg)
-        return edges
+        return _explicit_edges(bins)
     return np.histogram_bin_edges(as_sample(reference, "reference"), bins=int(bins))
+
+
+def quantile_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
+    """Equal-population edges from the reference alone: its quantiles at k/``bins`` (linear
+    interpolation, ``np.quantile``), repeated values merged. A reference with at most ``bins``
+    distinct values gets one bin per value (edges halfway between neighbours), so a discrete
+    observable is never binned coarser than its values; a constant one gets [x − ½, x + ½]. An array
+    ``bins`` is returned as the edges."""
+    if np.ndim(bins) == 1:
+        return _explicit_edges(bins)
+    reference = as_sample(reference, "reference")
+    values = np.unique(reference)
+    if values.size == 1:
+        return np.array([values[0] - 0.5, values[0] + 0.5])
+    if values.size <= int(bins):
+        return np.concatenate([values[:1], 0.5 * (values[1:] + values[:-1]), values[-1:]])
+    return np.unique(np.quantile(reference, np.linspace(0.0, 1.0, int(bins) + 1)))
+
+
+def binning_edges(reference, bins: int | np.ndarray, binning: str) -> np.ndarray:
+    """The edges of the ``binning`` convention: equal-population for ``"reference"``, equal-width
+    over the reference's range otherwise (see the module docstring)."""
+    check_binning(binning)
+    return quantile_edges(reference, bins) if binning == "reference" else reference_edges(reference, bins)
 
 
 def _axis(edges: np.ndarray) -> hist.axis.Variable:
@@ -89,11 +127,11 @@ def _fold_flows(values: np.ndarray) -> np.ndarray:
 
 def bin_fractions(h: hist.Hist, binning: str = "reference") -> tuple[np.ndarray, np.ndarray]:
     """The fraction of the (weighted) sample in each bin and its variance (Σw² / (Σw)²), under the
-    ``binning`` convention: flows folded into the end bins (``"reference"``) or dropped
-    (``"calochallenge"``). All zeros when nothing falls inside."""
+    ``binning`` convention: flows folded into the end bins (``"reference"``, ``"reference_width"``)
+    or dropped (``"calochallenge"``). All zeros when nothing falls inside."""
     check_binning(binning)
     values, variances = h.values(flow=True), h.variances(flow=True)
-    if binning == "reference":
+    if binning != "calochallenge":
         values, variances = _fold_flows(values), _fold_flows(variances)
     else:
         inner = (slice(1, -1),) * values.ndim

@@ -170,8 +170,9 @@ def _mean(values: dict[str, Estimate]) -> float:
                  source="docs/PHYSICS.md §8; paper 004 eq. 15; CaloChallenge 2022 (arXiv:2410.21611)")
 def s2_mean(comparison: Comparison, *, names: list[str] | None = None, bins: int = 50,
             binning: str = "reference") -> Estimate:
-    """Mean separation power ⟨S²⟩ over the columns, on ``bins`` bins spanning the reference (``binning``:
-    "reference" puts generated outliers in the end bins, "calochallenge" drops them as the challenge does)."""
+    """Mean separation power ⟨S²⟩ over the columns, on ``bins`` bins of the reference (``binning``:
+    "reference" equal-population bins with generated outliers in the end bins, "reference_width" the
+    same on equal-width bins, "calochallenge" equal-width bins dropping outliers as the challenge does)."""
     return Estimate(_mean(column_values(comparison, "s2", names, bins=bins, binning=binning)))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import scipy.stats
 
 from physgen.metrics._samples import as_sample
-from physgen.metrics.histograms import bin_fractions, check_binning, fill, reference_edges
+from physgen.metrics.histograms import bin_fractions, binning_edges, fill
 
 __all__ = ["Chi2Test", "chi2_test", "separation_power", "separation_power_hist"]
 
@@ -35,14 +35,16 @@ def separation_power(reference, generated, *, bins: int | np.ndarray = 50, binni
                      weights_a=None, weights_b=None) -> float:
     """⟨S²⟩ of two (weighted) samples on ``bins`` edges defined by ``reference`` alone.
 
-    ``binning="reference"``: generated values outside the reference's range fall in the end
-    bins, so one outlier moves one event's worth of probability, not the binning.
-    ``binning="calochallenge"``: the challenge's numbers (values outside dropped, fractions
-    normalised inside, 1e-16 in the denominator), to be compared with its published tables.
+    ``binning="reference"``: equal-population bins of the reference; generated values outside its
+    range fall in the end bins, so one outlier moves one event's worth of probability into a bin
+    as full as any other, not the binning. Two samples of one distribution give ⟨S²⟩ ≈ bins/4 ·
+    (1/N₁ + 1/N₂) from counting noise alone. ``binning="reference_width"``: the same on equal-width
+    bins. ``binning="calochallenge"``: the challenge's numbers (equal-width bins, values outside
+    dropped, fractions normalised inside, 1e-16 in the denominator), to be compared with its
+    published tables. See :mod:`physgen.metrics.histograms`.
     """
-    check_binning(binning)
     reference, generated = as_sample(reference, "reference"), as_sample(generated, "generated")
-    edges = reference_edges(reference, bins)
+    edges = binning_edges(reference, bins, binning)
     p, _ = bin_fractions(fill(reference, edges, weights_a), binning)
     q, _ = bin_fractions(fill(generated, edges, weights_b), binning)
     if p.sum() == 0 or q.sum() == 0:
@@ -74,11 +76,11 @@ def chi2_test(reference, generated, *, bins: int | np.ndarray = 50, binning: str
 
     with wᵢ = Σ weights and sᵢ² = Σ weights² in bin i, W the totals. For unit weights it is
     Σ (N₁ n₂ᵢ − N₂ n₁ᵢ)² / (N₁² n₂ᵢ + N₂² n₁ᵢ). Bins empty in both are skipped. Binning as in
-    :func:`separation_power` (reference edges; ``binning`` decides what happens outside).
+    :func:`separation_power` (the reference's edges under the ``binning`` convention; equal-population
+    bins keep every expected count large, as the χ² approximation needs).
     """
-    check_binning(binning)
     reference, generated = as_sample(reference, "reference"), as_sample(generated, "generated")
-    edges = reference_edges(reference, bins)
+    edges = binning_edges(reference, bins, binning)
     p, var_p = bin_fractions(fill(reference, edges, weights_a), binning)
     q, var_q = bin_fractions(fill(generated, edges, weights_b), binning)
     # in fractions: (W₁ w₂ − W₂ w₁)² / (W₁² s₂² + W₂² s₁²) = (q − p)² / (var_q + var_p)

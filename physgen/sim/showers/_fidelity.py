@@ -33,8 +33,9 @@ VOXEL_SHAPES = ("n_hits", "visible_energy", "longitudinal_centroid", "shower_dep
 energies and the radial profile (per-layer lateral shapes of 30 layers would swamp a 500-shower test)."""
 
 S2_BINS = 30
-"""Bins of each ⟨S²⟩ histogram (common equal-width binning spanning both samples). Two samples of one
-distribution give ⟨S²⟩ ≈ bins/4 · (1/N₁ + 1/N₂) from counting noise alone: 0.008 for 2000 vs 10 000."""
+"""Bins of each ⟨S²⟩ histogram (equal-population bins of the reference, physgen's default binning). Two
+samples of one distribution give ⟨S²⟩ ≈ bins/4 · (1/N₁ + 1/N₂) from counting noise alone: 0.008 for 2000
+vs 10 000."""
 
 
 @dataclass(frozen=True)
