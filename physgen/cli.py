@@ -236,6 +236,8 @@ def train(
     workers: Annotated[Optional[int], typer.Option(help="data-loader worker processes")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="events per batch and rank (the spec's "
                                                            "training.batch_size)")] = None,
+    time_limit: Annotated[Optional[float], typer.Option(
+        help="stop after this many seconds at a step boundary, with a checkpoint to --resume from")] = None,
     sets: Sets = None,
 ) -> None:
     """Train a model spec on a store (launch with torchrun for several processes)."""
@@ -244,10 +246,10 @@ def train(
 
     overrides = [*(sets or []), *([f"training.batch_size={batch_size}"] if batch_size is not None else [])]
     result = run(load_with_overrides(model_spec, "model", overrides), data, out, steps=steps, epochs=epochs,
-                 resume=resume, overwrite=overwrite, device=device,
-                 num_workers=workers)
+                 resume=resume, overwrite=overwrite, device=device, num_workers=workers, time_limit_s=time_limit)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun every rank runs this command: one summary
-        console.print(f"trained {result.step} steps into {result.run_dir}", highlight=False)
+        stopped = " (time limit: --resume continues)" if result.stopped_at_time_limit else ""
+        console.print(f"trained {result.step} steps into {result.run_dir}{stopped}", highlight=False)
 
 
 @app.command()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -108,6 +111,28 @@ def test_resume_continues_exactly(bimodal, tmp_path):
     assert all(torch.equal(straight[k], split[k]) for k in straight)
     steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(steps) and steps[-1] == 60
+
+
+def test_time_limit_stops_at_a_step_boundary_and_resumes_exactly(bimodal, tmp_path, monkeypatch):
+    """``time_limit_s`` stops at the first step after the deadline with a checkpoint of that step (not only
+    the last periodic one), and ``resume`` reaches the weights of a run that never stopped. The clock is
+    a counter (one second per reading) so the stop falls between two periodic checkpoints."""
+    import physgen.train._loop as loop
+
+    spec = model_spec(tmp_path, "toy_gan_bimodal_1d", training={"checkpoint_every": 10, "selection": None})
+    clock = itertools.count()
+    with monkeypatch.context() as patch:
+        patch.setattr(loop, "time", SimpleNamespace(time=time.time, monotonic=lambda: float(next(clock))))
+        result = train(spec, bimodal, tmp_path / "split", steps=60, time_limit_s=37.5, device="cpu", progress=False)
+    assert result.stopped_at_time_limit and result.step == 38  # deadline at 37.5: step 38 reads 38
+    assert torch.load(tmp_path / "split" / "checkpoint.pt", weights_only=False)["step"] == 38
+    assert not train(spec, bimodal, tmp_path / "split", steps=60, resume=True, device="cpu",
+                     progress=False).stopped_at_time_limit
+    train(spec, bimodal, tmp_path / "straight", steps=60, device="cpu", progress=False)
+    straight, split = _weights(tmp_path / "straight"), _weights(tmp_path / "split")
+    assert all(torch.equal(straight[k], split[k]) for k in straight)
+    with pytest.raises(PhysgenError, match="--time-limit must be a positive"):
+        train(spec, bimodal, tmp_path / "other", steps=5, time_limit_s=0, device="cpu", progress=False)
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")

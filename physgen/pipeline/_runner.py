@@ -8,9 +8,10 @@ validation sample NAME (:func:`physgen.sim.geant4.validation_sample`, e.g. ``{ge
 a quality run compares its generator with Geant4 wherever physgen is installed). Functions are imported only when a step needs them, so a pipeline
 whose stage is not part of this installation fails with a message naming it.
 
-A step with ``time_limit_s`` is interrupted after that many seconds (a training run then keeps its
-last checkpoint and its selected snapshots, written atomically) and the pipeline goes on; this is how
-a GPU session trains every model for a fixed wall-clock budget (Linux: it uses ``SIGALRM``).
+A step with ``time_limit_s`` is stopped after that many seconds and the pipeline goes on; this is how
+a GPU session trains every model for a fixed wall-clock budget. Training stops itself at the next
+step boundary and writes a checkpoint there (``--resume`` continues exactly); other steps are
+interrupted (Linux: ``SIGALRM``) and keep what they wrote atomically.
 
 Every run keeps a record, ``WORKDIR/pipeline.json``: the pipeline's spec text and hash, the
 hardware, and per step its arguments, result, wall and CPU time (this process and the processes it
@@ -81,9 +82,14 @@ class _TimeLimit(BaseException):
 
 
 def _call(func: Callable[..., Any], kwargs: dict[str, Any], time_limit: float | None) -> tuple[Any, bool]:
-    """``func(**kwargs)``, interrupted after ``time_limit`` seconds; returns (result, whether it was stopped)."""
+    """``func(**kwargs)`` stopped after ``time_limit`` seconds; returns (result, whether it was stopped).
+    A function that takes ``time_limit_s`` (training) stops itself at a clean point and says so in
+    ``result.stopped_at_time_limit``; any other is interrupted by ``SIGALRM``."""
     if time_limit is None:
         return func(**kwargs), False
+    if "time_limit_s" in inspect.signature(func).parameters:
+        result = func(**kwargs, time_limit_s=time_limit)
+        return result, bool(getattr(result, "stopped_at_time_limit", False))
 
     def stop(signum, frame):
         raise _TimeLimit

@@ -66,6 +66,7 @@ class TrainResult:
     best: list[dict[str, Any]]
     recipe: Recipe
     data: TrainingData
+    stopped_at_time_limit: bool = False
 
 
 def load_model_spec(model: str | os.PathLike[str] | LoadedSpec) -> LoadedSpec:
@@ -307,7 +308,16 @@ class _Trainer:
                       "path": str(path.relative_to(self.run.path))}]
         atomic_write_text(self.run.selection, json.dumps(self.best, indent=1))
 
-    def fit(self, total_steps: int, progress: bool) -> TrainResult:
+    def time_is_up(self, deadline: float | None, every: int) -> bool:
+        """Whether ``deadline`` (``time.monotonic()``) has passed; under torchrun the ranks agree every
+        ``every`` steps (all are at the same step: gradients are averaged each step), so all stop together."""
+        if deadline is None:
+            return False
+        if self.dist.world == 1:
+            return time.monotonic() >= deadline
+        return self.step % every == 0 and any(_gather(time.monotonic() >= deadline, self.dist.world))
+
+    def fit(self, total_steps: int, progress: bool, deadline: float | None = None) -> TrainResult:
         training, recipe = self.training, self.recipe
         amp = (torch.autocast("cuda", dtype=torch.bfloat16)
                if self.device.type == "cuda" and self.options.amp else contextlib.nullcontext())
@@ -315,7 +325,7 @@ class _Trainer:
         select_every = training.selection.every * self.steps_per_epoch if training.selection else None
         logger = _Logger(self.run, self.dist.main)
         last: dict[str, float] = {}
-        rollbacks = 0
+        rollbacks, stopped = 0, False
         recipe.networks.train()
         pin = self.device.type == "cuda"
         with event_progress(f"train {self.spec.name}", total=total_steps, completed=min(self.step, total_steps),
@@ -357,15 +367,24 @@ class _Trainer:
                             logger.log(self.step, self.step / self.steps_per_epoch, {"selection": value})
                     if self.skip >= in_epoch:
                         self._end_epoch(logger)
-                    if self.step % training.checkpoint_every == 0 or self.step == total_steps:
+                    checkpointed = self.step % training.checkpoint_every == 0 or self.step == total_steps
+                    if checkpointed:
                         self.checkpoint()
                     advance(1)
+                    if self.time_is_up(deadline, log_every):  # at a step boundary: the checkpoint resumes exactly
+                        stopped = True
+                        if not checkpointed:
+                            self.checkpoint()
+                        logger.event(self.step, "time_limit", {})
+                        break
                     if self.step >= total_steps or self.epoch != epoch:
                         break
                 else:  # the loader ran out before its count (never, when batches_in_epoch is exact)
                     self._end_epoch(logger)
+                if stopped:
+                    break
         logger.close()
-        return TrainResult(self.run.path, self.step, last, self.best, self.recipe, self.data)
+        return TrainResult(self.run.path, self.step, last, self.best, self.recipe, self.data, stopped)
 
 
 class _Logger:
@@ -401,7 +420,9 @@ class _Logger:
             self.tb.close()
 
 
-def _run(trainer: _Trainer, steps: int | None, epochs: int | None, progress: bool) -> TrainResult:
+def _run(trainer: _Trainer, steps: int | None, epochs: int | None, progress: bool,
+         time_limit_s: float | None = None) -> TrainResult:
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
     training = trainer.training
     if steps is None and epochs is None:
         steps, epochs = training.steps, training.epochs
@@ -414,12 +435,16 @@ def _run(trainer: _Trainer, steps: int | None, epochs: int | None, progress: boo
     if threads:
         torch.set_num_threads(threads)
     try:
-        return trainer.fit(total, progress)
+        return trainer.fit(total, progress, deadline)
     finally:
         torch.set_num_threads(previous)
 
 
-def _check_lengths(steps: int | None, epochs: int | None, resume: bool, overwrite: bool) -> None:
+def _check_lengths(steps: int | None, epochs: int | None, resume: bool, overwrite: bool,
+                   time_limit_s: float | None = None) -> None:
+    if time_limit_s is not None and not time_limit_s > 0:
+        msg = f"--time-limit must be a positive number of seconds, got {time_limit_s}"
+        raise PhysgenError(msg)
     if steps is not None and epochs is not None:
         raise PhysgenError("give --steps or --epochs, not both")
     if resume and overwrite:
@@ -440,17 +465,19 @@ def _run_dir_lock(run_dir: str | os.PathLike[str], distributed: bool):
 def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.PathLike[str],
           run_dir: str | os.PathLike[str], *, steps: int | None = None, epochs: int | None = None,
           resume: bool = False, overwrite: bool = False, device: str | None = None, num_workers: int | None = None,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, time_limit_s: float | None = None) -> TrainResult:
     """Train the generative model of ``model_spec`` on ``data_store`` into ``run_dir``.
 
     Length: ``steps`` or ``epochs`` if given, else the spec's ``training.steps``/``training.epochs``.
+    ``time_limit_s``: stop at the first step boundary after that many seconds, write a checkpoint there
+    and return (``result.stopped_at_time_limit``); ``resume`` then continues exactly where it stopped.
     ``resume``: continue from ``run_dir/checkpoint.pt`` up to the same total; ``overwrite``: replace a
     run directory that already holds a checkpoint. ``device``: ``auto`` (CUDA if available), ``cpu``
     or ``cuda``; default the spec's ``training.options.device``. Under torchrun each process calls this
     function. ``training.options``: :class:`physgen.specs.TrainingOptions` (``num_workers``,
     ``buffer_events``, ``log_every``, ``amp``, ``threads``, ``device``).
     """
-    _check_lengths(steps, epochs, resume, overwrite)
+    _check_lengths(steps, epochs, resume, overwrite, time_limit_s)
     loaded = load_model_spec(model_spec)
     spec = _check_model_spec(loaded)
     if issubclass(get_architecture(spec.architecture), ClassifierRecipe):
@@ -463,7 +490,7 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
 
     with _run_dir_lock(run_dir, distributed=True):
         trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, num_workers)
-        return _run(trainer, steps, epochs, progress)
+        return _run(trainer, steps, epochs, progress, time_limit_s)
 
 
 def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference: str | os.PathLike[str] | xr.Dataset,
