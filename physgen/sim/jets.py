@@ -47,7 +47,7 @@ the reference; training draws events ∝ weight). The bias does not apply to the
 biased sample of n jets is worth its Kish effective size (Σw)²/Σw², so what counts is effective
 jets per CPU second (benchmarks/bench_jet_bias.py): inside [200, 400] GeV the acceptance is already
 peaked and the bias gains little; it pays in a pT-hat window wide enough to hold every accepted jet
-(accepted QCD jets reach down to pT-hat ≈ 140 GeV and up to ≈ 400 GeV; about a third of them, weighted,
+(accepted QCD jets reach from pT-hat ≈ 140 GeV up to ≈ 430 GeV; about a third of them, weighted,
 come from pT-hat < 200 GeV: benchmarks/results/jet_bias.md), where it is the affordable way to the
 unsculpted background.
 
