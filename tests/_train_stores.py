@@ -93,9 +93,10 @@ def zmumu_store(tmp: Path, events: int = 4096, seed: int = 3) -> str:
     return writer.url
 
 
-def jet_image_store(tmp: Path, events: int = 96, seed: int = 5) -> str:
+def jet_image_store(tmp: Path, events: int = 96, seed: int = 5, weights: np.ndarray | None = None) -> str:
     """A store of the jets_wprime_qcd schema with synthetic images: one (QCD) or two (W) prongs of
-    p_T around the centre pixel (Pythia is too slow for a unit test); features plausible, not physics."""
+    p_T around the centre pixel (Pythia is too slow for a unit test); features plausible, not physics.
+    Odd events are W (``signal = index % 2``); ``weights``: their event weights (default 1)."""
     dataset = resolve_dataset("jets_wprime_qcd")
     rng = np.random.default_rng(seed)
     signal = np.arange(events) % 2
@@ -107,7 +108,8 @@ def jet_image_store(tmp: Path, events: int = 96, seed: int = 5) -> str:
                "jet_eta": rng.uniform(-2, 2, events), "jet_phi": rng.uniform(-np.pi, np.pi, events),
                "jet_mass": np.where(signal == 1, rng.normal(80, 8, events), rng.exponential(40, events)),
                "tau_1": rng.uniform(0.1, 0.3, events), "tau_2": rng.uniform(0.02, 0.2, events),
-               "n_constituents": rng.integers(10, 60, events).astype(np.int32), "weight": np.ones(events)}
+               "n_constituents": rng.integers(10, 60, events).astype(np.int32),
+               "weight": np.ones(events) if weights is None else weights}
     columns["tau_21"] = np.clip(columns["tau_2"] / columns["tau_1"], 0, 1)
     writer = create_store(str(tmp / "jets.zarr"), dataset.schema, chunk_events=32,
                           provenance={"specs": dataset.spec_texts(), "producer": {"name": "synthetic jets"},

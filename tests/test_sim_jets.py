@@ -133,6 +133,7 @@ def test_parallel_run_equals_serial_run(tmp_path):
     ({"pythia_settings": ["NoSuchKnob:at = 1"]}, "NoSuchKnob"),
     ({"jet_pt": [300, 250]}, "jet_pt must be a non-empty window"),
     ({"pt_hat": [-10, 400]}, "pt_hat must be a non-empty window"),
+    ({"pt_hat_bias": -4}, "pt_hat_bias"),
 ])
 def test_bad_input_fails_before_any_store_is_written(tmp_path, options, message):
     out = tmp_path / "never.zarr"

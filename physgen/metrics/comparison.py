@@ -1,5 +1,7 @@
 """A reference and a generated dataset under comparison: the per-event columns every metric reads,
-computed once per dataset and name (one dask pass), and the generated events' weights.
+computed once per dataset and name (one dask pass), and the events' weights: the generated
+events' when a weight variable is named (DCTR), the reference's own event weights when its store
+carries unequal ones (biased generation, e.g. the jets simulator's ``pt_hat_bias``).
 
 Snapshot selection, ``physgen evaluate`` and DCTR build a :class:`Comparison` and hand it to
 the registered metrics, so each metric sees the same columns wherever it is asked for.
@@ -15,6 +17,7 @@ import xarray as xr
 
 from physgen.errors import PhysgenError
 from physgen.metrics._columns import default_metric_names, event_columns, weight_values
+from physgen.metrics.weights import event_weights
 from physgen.observables import observable_names
 from physgen.schema import EVENT
 
@@ -51,19 +54,27 @@ class _Columns:
 
 class Comparison:
     """``reference`` vs ``generated`` (``xarray.Dataset``s of one schema), the generated events
-    weighted by the per-event variable ``weights`` when it is named (DCTR)."""
+    weighted by the per-event variable ``weights`` when it is named (DCTR), the reference events by
+    their store's event weights (``reference_weights``; None when the reference is unweighted)."""
 
     def __init__(self, reference: xr.Dataset, generated: xr.Dataset, *, weights: str | None = None):
         self.reference, self.generated, self.weight_name = reference, generated, weights
         self.weights = weight_values(generated, weights)
+        self.reference_weights = event_weights(reference, "the reference")
         self._ref, self._gen = _Columns(reference), _Columns(generated)
         self._cache: dict[Hashable, Any] = {}
+
+    @property
+    def is_weighted(self) -> bool:
+        """Whether either sample carries event weights (only weight-aware metrics then apply)."""
+        return self.weights is not None or self.reference_weights is not None
 
     def weighted(self, weights: str | None) -> Comparison:
         """The same datasets (and computed columns) with other generated-event weights."""
         other = Comparison.__new__(Comparison)
         other.reference, other.generated, other.weight_name = self.reference, self.generated, weights
         other.weights = weight_values(self.generated, weights)
+        other.reference_weights = self.reference_weights
         other._ref, other._gen, other._cache = self._ref, self._gen, {}
         return other
 

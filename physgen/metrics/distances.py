@@ -21,7 +21,7 @@ def wasserstein_1d(a, b, *, weights_a=None, weights_b=None) -> float:
     return float(scipy.stats.wasserstein_distance(a, b, wa, wb))
 
 
-def wasserstein_1d_batches(a, b, *, weights_b=None, num_eval_samples: int = 50_000, num_batches: int = 5,
+def wasserstein_1d_batches(a, b, *, weights_a=None, weights_b=None, num_eval_samples: int = 50_000, num_batches: int = 5,
                            seed: int = 0) -> Estimate:
     """W1 as JetNet reports it (Kansal et al., arXiv:2106.11535 and 2211.10295; ``jetnet.evaluation.w1m``
     / ``w1p``): the mean over ``num_batches`` batches of ``num_eval_samples`` events drawn with
@@ -63,18 +63,21 @@ def histogram_2d(x, y, edges_x: np.ndarray, edges_y: np.ndarray, weights=None) -
 
 
 def emd_minimax_score(reference: dict[int, tuple], generated: dict[int, tuple], *, bins: int = 25,
-                      weights: dict[int, np.ndarray] | None = None) -> float:
+                      weights: dict[int, np.ndarray] | None = None,
+                      reference_weights: dict[int, np.ndarray] | None = None) -> float:
     """Paper 000's figure of merit: max over classes c of EMD(ref (m, τ21) | c, gen (m, τ21) | c).
 
     ``reference[c]`` and ``generated[c]`` are ``(mass, tau21)`` arrays of class ``c`` (signal 1,
     background 0). Each class's grid of ``bins`` × ``bins`` equal-width cells spans the
     *reference's* range (generated values outside fall in the edge cells), so one stray
-    generated jet cannot stretch the grid.
+    generated jet cannot stretch the grid. ``weights`` (generated) and ``reference_weights`` are
+    per-class event weights.
     """
     scores = []
     for c in sorted(reference):
         (m_r, t_r), (m_g, t_g) = reference[c], generated[c]
         ex, ey = reference_edges(m_r, bins), reference_edges(t_r, bins)
         w = None if weights is None else weights[c]
-        scores.append(emd_2d(histogram_2d(m_r, t_r, ex, ey), histogram_2d(m_g, t_g, ex, ey, w)))
+        w_r = None if reference_weights is None else reference_weights[c]
+        scores.append(emd_2d(histogram_2d(m_r, t_r, ex, ey, w_r), histogram_2d(m_g, t_g, ex, ey, w)))
     return float(max(scores))

@@ -70,7 +70,8 @@ def _weighted_moments(x: np.ndarray, w: np.ndarray | None) -> tuple[float, float
 def mean_shift(comparison: Comparison, *, names: list[str]) -> Estimate:
     """|⟨x⟩_gen − ⟨x⟩_ref| of the one column ``names``, in its units, ± the statistical error of the difference."""
     a, b = _one_column(comparison, names, "mean_shift")
-    (ma, sa, na), (mb, sb, nb) = _weighted_moments(a, None), _weighted_moments(b, comparison.weights)
+    (ma, sa, na) = _weighted_moments(a, comparison.reference_weights)
+    (mb, sb, nb) = _weighted_moments(b, comparison.weights)
     return Estimate(abs(mb - ma), np.sqrt(sa**2 / na + sb**2 / nb))
 
 
@@ -78,7 +79,8 @@ def mean_shift(comparison: Comparison, *, names: list[str]) -> Estimate:
 def std_shift(comparison: Comparison, *, names: list[str]) -> Estimate:
     """|σ_gen − σ_ref| of the one column ``names``, in its units, ± the Gaussian error σ/√(2N) of each σ."""
     a, b = _one_column(comparison, names, "std_shift")
-    (_, sa, na), (_, sb, nb) = _weighted_moments(a, None), _weighted_moments(b, comparison.weights)
+    (_, sa, na) = _weighted_moments(a, comparison.reference_weights)
+    (_, sb, nb) = _weighted_moments(b, comparison.weights)
     return Estimate(abs(sb - sa), np.sqrt(sa**2 / (2 * na) + sb**2 / (2 * nb)))
 
 

@@ -52,7 +52,7 @@ class Metric:
     source: str
     ideal: float = 0.0
     weighted: bool = False
-    """Whether it honours the generated events' weights (DCTR)."""
+    """Whether it honours event weights: the generated events' (DCTR) and the reference's (biased generation)."""
     requires: Callable[[Comparison], bool] = field(default=lambda comparison: True)
     """Whether it applies to a comparison (a class label, jet images, paper 002's variables)."""
 
@@ -82,8 +82,10 @@ class Metric:
         return bool(self.requires(comparison))
 
     def evaluate(self, comparison: Comparison, **options) -> Estimate:
-        if comparison.weights is not None and not self.weighted:
-            msg = f"metric {self.name!r} does not take event weights"
+        if comparison.is_weighted and not self.weighted:
+            which = "generated" if comparison.weights is not None else "reference"
+            msg = (f"metric {self.name!r} does not take event weights, and the {which} events are weighted; "
+                   f"use a weight-aware metric ({', '.join(n for n in metric_names() if get_metric(n).weighted)})")
             raise PhysgenError(msg)
         missing = [o for o in self.required_options if o not in options]
         if missing:
@@ -126,26 +128,27 @@ def get_metric(name: str) -> Metric:
 
 
 # ---------------------------------------------------------------- per-column metrics
-def _s2(a, b, w, *, bins: int = 50, binning: str = "reference") -> Estimate:
-    return Estimate(separation_power(a, b, bins=bins, binning=binning, weights_b=w))
+def _s2(a, b, wa, wb, *, bins: int = 50, binning: str = "reference") -> Estimate:
+    return Estimate(separation_power(a, b, bins=bins, binning=binning, weights_a=wa, weights_b=wb))
 
 
-def _chi2_ndf(a, b, w, *, bins: int = 50, binning: str = "reference") -> Estimate:
-    return Estimate(chi2_test(a, b, bins=bins, binning=binning, weights_b=w).chi2_per_ndf)
+def _chi2_ndf(a, b, wa, wb, *, bins: int = 50, binning: str = "reference") -> Estimate:
+    return Estimate(chi2_test(a, b, bins=bins, binning=binning, weights_a=wa, weights_b=wb).chi2_per_ndf)
 
 
-def _ks(a, b, w) -> Estimate:
-    return Estimate(ks_statistic(a, b, weights_b=w))
+def _ks(a, b, wa, wb) -> Estimate:
+    return Estimate(ks_statistic(a, b, weights_a=wa, weights_b=wb))
 
 
-def _w1(a, b, w, *, num_eval_samples: int = 50_000, num_batches: int = 5, seed: int = 0) -> Estimate:
-    return wasserstein_1d_batches(a, b, weights_b=w, num_eval_samples=num_eval_samples, num_batches=num_batches,
-                                  seed=seed)
+def _w1(a, b, wa, wb, *, num_eval_samples: int = 50_000, num_batches: int = 5, seed: int = 0) -> Estimate:
+    return wasserstein_1d_batches(a, b, weights_a=wa, weights_b=wb, num_eval_samples=num_eval_samples,
+                                  num_batches=num_batches, seed=seed)
 
 
 COLUMN_METRICS: dict[str, Callable[..., Estimate]] = {"s2": _s2, "chi2_ndf": _chi2_ndf, "ks": _ks, "w1": _w1}
-"""Per-column comparisons ``f(reference column, generated column, generated weights, **options)``:
-⟨S²⟩ and χ²/ndf on the reference's binning, the KS statistic, and W1 ± its batch spread (JetNet)."""
+"""Per-column comparisons ``f(reference column, generated column, reference weights, generated weights,
+**options)``: ⟨S²⟩ and χ²/ndf on the reference's binning, the KS statistic, and W1 ± its batch spread
+(JetNet)."""
 
 
 def column_values(comparison: Comparison, metric: str, names: Sequence[str] | None = None,
@@ -156,7 +159,7 @@ def column_values(comparison: Comparison, metric: str, names: Sequence[str] | No
 
     def compute() -> dict[str, Estimate]:
         ref, gen = comparison.columns(names)
-        return {k: func(ref[k], gen[k], comparison.weights, **options) for k in ref}
+        return {k: func(ref[k], gen[k], comparison.reference_weights, comparison.weights, **options) for k in ref}
 
     return comparison.cached(key, compute)
 
@@ -234,10 +237,12 @@ def emd_minimax(comparison: Comparison, *, label: str = "signal", bins: int = 25
         sel = cols[label] == c
         return cols["jet_mass"][sel], cols["tau_21"][sel]
 
-    w = comparison.weights
-    cw = None if w is None else {c: w[gen[label] == c] for c in classes}
+    def by_class(w, cols):
+        return None if w is None else {c: w[cols[label] == c] for c in classes}
+
     return Estimate(emd_minimax_score({c: split(ref, c) for c in classes}, {c: split(gen, c) for c in classes},
-                                      bins=bins, weights=cw))
+                                      bins=bins, weights=by_class(comparison.weights, gen),
+                                      reference_weights=by_class(comparison.reference_weights, ref)))
 
 
 def _register_frechet(name: str, convention: str, source: str) -> None:

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import numpy as np
 
+from physgen.errors import PhysgenError
 from physgen.metrics._samples import as_sample, as_weights
 
-__all__ = ["effective_sample_size", "dilution", "weighted_mean_error"]
+__all__ = ["effective_sample_size", "dilution", "event_weights", "weighted_mean_error"]
+
+
+def event_weights(ds, what: str = "the store") -> np.ndarray | None:
+    """The event weights of a dataset (its feature of ``role: weight``), checked, or None when it has
+    none or they are all equal (an unweighted sample: every consumer then takes each event once).
+
+    Weighted samples come from biased generation (``pt_hat_bias`` of the jets simulator): their
+    weights must be finite and non-negative with a positive sum, or a :class:`PhysgenError` says so;
+    negative weights (NLO generators) cannot be sampled from or histogrammed as probabilities here.
+    """
+    name = ds.physgen.weight_name if "physgen" in ds.attrs else None
+    if name is None:
+        return None
+    w = np.asarray(ds[name].values, dtype=np.float64).ravel()
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any() or (w.size and w.sum() <= 0):
+        msg = (f"{what}: the event weights {name!r} must be finite and non-negative with a positive sum; "
+               f"{int(bad.sum())} of {w.size} are NaN, infinite or negative")
+        raise PhysgenError(msg)
+    return None if w.size == 0 or w.min() == w.max() else w
 
 
 def effective_sample_size(weights) -> float:

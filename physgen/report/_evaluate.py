@@ -183,7 +183,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
                 weighted_hists = {n: (fill(b, edges, wv), entry[f"s2_{n}"], entry[f"dilution_{n}"])
                                   for n, wv in w.items()}
                 base = column if column in units else column.rsplit("_", 1)[0]
-                figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""), fill(a, edges),
+                figures.append((column, _plots.histogram_with_ratio(column, units.get(base, ""),
+                                                                    fill(a, edges, comparison.reference_weights),
                                                                     fill(b, edges), entry["s2"], weighted_hists)))
                 step(1)
 
@@ -205,7 +206,7 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
                         if n in summary},
         }
         result = _json_safe(result)
-        sections = _figures(ref_ds, gen_ds, ref, gen, w) if html else ()
+        sections = _figures(ref_ds, gen_ds, ref, gen, w, comparison.reference_weights) if html else ()
         if html:
             step(1)
     out = Path(out)
@@ -230,11 +231,11 @@ def _check_metrics(comparison: Comparison, metrics: list[str] | None) -> list[st
 def metrics_summary(comparison: Comparison, metrics: list[str] | None = None, *, names: list[str] | None = None,
                     seed: int | None = None, classifier_epochs: int = 20) -> dict[str, float]:
     """Every metric of ``metrics`` (default :data:`DEFAULT_METRICS`) that applies to ``comparison``
-    (only weight-aware ones when it is weighted), from the registry: ``{name: value, name_error: error}``."""
+    (only weight-aware ones when either sample is weighted), from the registry: ``{name: value, name_error: error}``."""
     summary: dict[str, float] = {}
     for name in metrics or DEFAULT_METRICS:
         metric = get_metric(name)
-        if (comparison.weights is not None and not metric.weighted) or not metric.applies(comparison):
+        if (comparison.is_weighted and not metric.weighted) or not metric.applies(comparison):
             continue
         offered = {"names": names, "seed": seed, "epochs": classifier_epochs}
         options = {k: v for k, v in offered.items() if k in metric.options and v is not None}
@@ -249,8 +250,9 @@ def _column_table(comparison: Comparison, weighted: dict[str, Comparison], names
     """Per column: ⟨S²⟩, χ²/ndf, KS, W1 ± error and the means; per weight ⟨S²⟩, its ratio to the
     unweighted one, KS and the dilution r (paper 004)."""
     ref, gen = comparison.columns(names)
-    table: dict[str, dict[str, Any]] = {k: {"mean_reference": float(ref[k].mean()), "mean_generated": float(gen[k].mean())}
-                                        for k in ref}
+    w_ref = comparison.reference_weights
+    table: dict[str, dict[str, Any]] = {k: {"mean_reference": float(np.average(ref[k], weights=w_ref)),
+                                            "mean_generated": float(gen[k].mean())} for k in ref}
     for metric, options in COLUMN_OPTIONS.items():
         for column, estimate in column_values(comparison, metric, names, **options).items():
             table[column][metric] = estimate.value
@@ -297,12 +299,13 @@ def _pairs_of(weights: dict[str, np.ndarray]) -> list[tuple[tuple[str, np.ndarra
     return [(items[i], items[j]) for i in range(len(items)) for j in range(i + 1, len(items))]
 
 
-def _figures(ref_ds, gen_ds, ref, gen, w):
-    """Average images, correlation matrices (unweighted and per weight), weight distributions."""
+def _figures(ref_ds, gen_ds, ref, gen, w, w_ref):
+    """Average images, correlation matrices (unweighted and per weight; the reference's with its own
+    event weights ``w_ref``), weight distributions."""
     images = _image_figures(ref_ds, gen_ds)
     labels = sorted(ref)
     ref_m, gen_m = (np.stack([c[k] for k in labels], axis=1) for c in (ref, gen))
-    ref_corr = _weighted_corr(ref_m, None)
+    ref_corr = _weighted_corr(ref_m, w_ref)
     correlations = [("unweighted", _plots.correlation_triplet(labels, ref_corr, _weighted_corr(gen_m, None)))]
     correlations += [(f"weighted by {n}", _plots.correlation_triplet(labels, ref_corr, _weighted_corr(gen_m, wv),
                                                                       f"generated × {n}")) for n, wv in w.items()]

@@ -34,9 +34,22 @@ original generator, ``hep-lbdl/adversarial-jets`` ``generation/event-gen``): W' 
 (the original's default; 17 % of the W bosons then fall in the 250–300 GeV window, against 51 %
 at 600 GeV); the public dataset's jet-mass window 60 < m < 100 GeV (its file name says
 ``Mass60-100``); QCD pT-hat window [200, 400] GeV. The original generated QCD with pT-hat in
-[100, 500] GeV; measured with a pT-hat > 150 GeV sample, about 24 % of the QCD jets that land in
-the 250–300 GeV window come from pT-hat < 200 GeV (hard initial-state radiation), so the default
-slightly sculpts the background for a ~3× faster sample; lower ``pt_hat`` for a less biased one.
+[100, 500] GeV; a sizeable share of the QCD jets that pass the LAGAN selection come from pT-hat <
+200 GeV (hard initial-state radiation; measured in benchmarks/results/jet_bias.md), so the default
+sculpts the background for a ~3× faster sample; lower ``pt_hat`` (with ``pt_hat_bias``) for an
+unsculpted one.
+
+Weighted QCD (``pt_hat_bias``, off by default): Pythia draws pT-hat with its phase-space bias
+(``PhaseSpace:bias2Selection``, weight (pT-hat / pT-hat min)^power) and gives each event the inverse
+as its weight, stored in ``weight`` (normalised per chunk and class, see ``_generate``); the weighted
+sample has the unbiased physics, and every consumer weighs it (metrics and snapshot selection weigh
+the reference; training draws events ∝ weight). The bias does not apply to the 2 → 1 W' process. A
+biased sample of n jets is worth its Kish effective size (Σw)²/Σw², so what counts is effective
+jets per CPU second (benchmarks/bench_jet_bias.py): inside [200, 400] GeV the acceptance is already
+peaked and the bias gains little; it pays in a pT-hat window wide enough to hold every accepted jet
+(accepted QCD jets reach from pT-hat ≈ 140 GeV up to ≈ 430 GeV; about a third of them, weighted,
+come from pT-hat < 200 GeV: benchmarks/results/jet_bias.md), where it is the affordable way to the
+unsculpted background.
 
 Image orientation (checked against the original code): physgen stores ``image[eta, phi]`` with
 both coordinates increasing with the index. The original C++ filled ``Intensity[i·25 + j]`` with
@@ -105,6 +118,9 @@ class JetOptions(BaseModel):
     signal_fraction: float = Field(0.5, ge=0, le=1, description="share of W' events when process is 'both'")
     wprime_mass: float = Field(800.0, gt=0, description="W' mass (GeV); 800 in paper 000")
     pt_hat: tuple[float, float] = Field((200.0, 400.0), description="QCD pT-hat window (GeV)")
+    pt_hat_bias: float | None = Field(
+        None, gt=0, description="QCD only: draw pT-hat with Pythia's phase-space bias (pT-hat / pT-hat min)^power "
+                                "and weight each event by its inverse (the stored weight); null (default): unbiased")
     jet_pt: tuple[float, float] = Field((250.0, 300.0), description="trimmed-jet pT window (GeV)")
     max_abs_eta: float = Field(2.0, gt=0, description="|η| cut on the trimmed jet")
     mass_window: tuple[float, float] | None = Field(
@@ -212,8 +228,11 @@ class JetImageSimulator(Simulator):
 
     def _background_settings(self) -> list[str]:
         o = self.options
+        bias = ([] if o.pt_hat_bias is None else
+                ["PhaseSpace:bias2Selection = on", f"PhaseSpace:bias2SelectionPow = {o.pt_hat_bias}",
+                 f"PhaseSpace:bias2SelectionRef = {o.pt_hat[0]}"])
         return [f"Beams:eCM = {o.sqrt_s}", "HardQCD:all = on", f"PhaseSpace:pTHatMin = {o.pt_hat[0]}",
-                f"PhaseSpace:pTHatMax = {o.pt_hat[1]}", *o.pythia_settings]
+                f"PhaseSpace:pTHatMax = {o.pt_hat[1]}", *bias, *o.pythia_settings]
 
     # -- generation ---------------------------------------------------------------------------
 
@@ -238,7 +257,12 @@ class JetImageSimulator(Simulator):
         return out
 
     def _generate(self, generator: PythiaGenerator, n: int, seed: int) -> dict[str, np.ndarray]:
-        """``n`` accepted jets from ``generator`` started with ``seed``."""
+        """``n`` accepted jets from ``generator`` started with ``seed``, their weights scaled to average 1.
+
+        Pythia's weights (1 unless ``pt_hat_bias``) are only known up to a constant, so each class's
+        weights are normalised over the chunk's accepted jets of that class: the weighted share of W'
+        jets then equals ``signal_fraction``, as the count does, and unit weights stay 1.
+        """
         generator.start(seed)
         kept: list[dict] = []
         generated = 0
@@ -255,7 +279,9 @@ class JetImageSimulator(Simulator):
                     kept.append(jet)
                     if len(kept) == n:
                         break
-        return {key: np.stack([jet[key] for jet in kept]) for key in kept[0]}
+        records = {key: np.stack([jet[key] for jet in kept]) for key in kept[0]}
+        records["weight"] = records["weight"] / records["weight"].mean()
+        return records
 
     def _candidates(self, batch):
         """Per event that can pass: (index in the batch, (η, φ, E) of its calorimeter cells with E > 0).

@@ -36,6 +36,9 @@ class DataSpec(SpecModel):
     conditions: list[str] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)
     transforms: dict[str, list[Transform]] = Field(default_factory=dict)
+    event_weights: bool = Field(
+        True, description="draw training events with probability ∝ the store's event weight (its feature of role "
+                          "weight) when they are not all equal; false: every event once per epoch, weights ignored")
 
     @property
     def variables(self) -> list[str]:

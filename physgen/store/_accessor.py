@@ -44,6 +44,14 @@ class PhysgenAccessor:
         return self._spec("features")
 
     @property
+    def weight_name(self) -> str | None:
+        """The per-event variable its feature schema marks as the event weight (``role: weight``), when
+        the dataset holds it; None otherwise (every event then counts once)."""
+        features = self.features
+        names = [f.name for f in features.features if f.role == "weight"] if features is not None else []
+        return next((n for n in names if n in self._ds.data_vars), None)
+
+    @property
     def geometry(self) -> StoreSchema | None:
         """The detector's cell variables and coordinates (with units and edges)."""
         detector = self.detector

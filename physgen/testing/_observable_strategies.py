@@ -145,8 +145,8 @@ def synthetic_events(schema: StoreSchema, n: int, rng: np.random.Generator, dist
             out[var.name] = incident
         elif var.name == "signal" and signal is not None:
             out[var.name] = signal.astype(np.int8)
-        elif var.name == "weight":
-            out[var.name] = rng.uniform(0.5, 1.5, n)
+        elif var.name == "weight":  # unweighted, as the reference simulators write (metrics honour unequal weights)
+            out[var.name] = np.ones(n)
         elif var.name == "jet_pt" and pt is not None:
             out[var.name] = pt
         else:

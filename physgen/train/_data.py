@@ -19,6 +19,17 @@ batch is a view, one contiguous tensor, and the consumer never waits for reads o
 threads could do meanwhile. Each event is copied three times (pack, scatter, gather), memory is
 bounded by the buffer, ``READ_AHEAD`` pieces and ``BLOCKS_AHEAD`` blocks whatever the store size.
 
+A weighted store (biased generation: the events carry weights, ``plan.weight`` names them) is
+streamed as the unweighted sample it stands for: each piece yields events drawn with replacement
+with probability ∝ weight, as many per piece as a multinomial draw of the rank's events over its
+pieces in proportion to their weight sums gives — together one multinomial draw of the rank's
+event count from all its events ∝ weight (drawn from ``default_rng((seed, epoch, rank, 0, 2))`` and,
+within piece ``i``, ``(…, 2, i)``), so every event is seen with frequency ∝ its weight and the
+epoch keeps its number of batches. Sampling rather than weighting the loss is what a GAN needs:
+the discriminator's real batches then come from the target distribution itself, so every loss
+term (including batch-level ones: minibatch discrimination, gradient penalty, batch norm) sees the
+physical sample; a per-event loss weight would only correct the terms linear in the real events.
+
 The epoch is a deterministic function of the plan and ``epoch`` alone — the same batches in the
 same order for any number of loader workers — so the data position saved in a checkpoint is
 ``(epoch, batches consumed)`` and resuming replays the epoch up to there without yielding. The
@@ -72,6 +83,10 @@ class StreamPlan:
     seed: int
     rank: int = 0
     world: int = 1
+    weight: str | None = None
+    """the event-weight variable to draw events by (None: every event once per epoch)"""
+    weight_sums: tuple[float, ...] = ()
+    """with ``weight``: the weight sum of each event range of :meth:`ranges`, in that order"""
 
     @classmethod
     def pieces_for(cls, chunk_events: int, n_events: int, shards: int, batch_size: int) -> int:
@@ -81,13 +96,28 @@ class StreamPlan:
         split = -(-4 * shards // n_chunks)
         return max(chunk_events // split, min(batch_size, chunk_events))
 
-    def chunks(self, epoch: int) -> list[tuple[int, int]]:
-        """This rank's event ranges of ``epoch``, in visiting order (store chunks clipped to the range)."""
+    def ranges(self) -> list[tuple[int, int]]:
+        """The event ranges read one at a time (store chunks, or pieces of them, clipped to the range), in store order."""
         first = self.start // self.chunk_events * self.chunk_events
-        edges = [(max(a, self.start), min(a + self.chunk_events, self.stop))
-                 for a in range(first, self.stop, self.chunk_events)]
+        return [(max(a, self.start), min(a + self.chunk_events, self.stop))
+                for a in range(first, self.stop, self.chunk_events)]
+
+    def chunks(self, epoch: int) -> list[tuple[int, int]]:
+        """This rank's event ranges of ``epoch``, in visiting order."""
+        edges = self.ranges()
         order = np.random.default_rng((self.seed, epoch)).permutation(len(edges))
         return [edges[i] for i in order][self.rank::self.world]
+
+    def draws(self, epoch: int) -> list[int]:
+        """Events to draw from each of this rank's ranges of ``epoch`` (in :meth:`chunks` order): the
+        ranges' own sizes without weights, else a multinomial split of their total ∝ weight sums."""
+        ranges = self.chunks(epoch)
+        sizes = [b - a for a, b in ranges]
+        if self.weight is None:
+            return sizes
+        by_range = dict(zip(self.ranges(), self.weight_sums, strict=True))
+        sums = np.array([by_range[r] for r in ranges], dtype=np.float64)
+        return np.random.default_rng((*self.stream_key(epoch), 2)).multinomial(sum(sizes), sums / sums.sum()).tolist()
 
     def stream_key(self, epoch: int) -> tuple[int, int, int, int]:
         """Seed of this rank's shuffle in ``epoch``; the last entry (0) keeps the epochs of earlier
@@ -200,8 +230,11 @@ class _Pieces(Dataset):
     def __init__(self, plan: StreamPlan, transforms: TransformSet, epoch: int, width: int, shared: bool):
         self.url, self.variables, self.transforms, self.width, self.shared = (
             plan.url, plan.variables, transforms, width, shared)
-        self.ranges = plan.chunks(epoch)
+        self.ranges, self.draws = plan.chunks(epoch), plan.draws(epoch)
         self.key = plan.stream_key(epoch)
+        self.weight = plan.weight
+        self.read_variables = plan.variables + ((plan.weight,) if plan.weight and plan.weight not in plan.variables
+                                                else ())
         self.reader: _Reader | None = None
 
     def __len__(self) -> int:
@@ -209,15 +242,22 @@ class _Pieces(Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         if self.reader is None:  # opened in the process that reads (a worker has its own copy of self)
-            self.reader = _Reader(self.url, self.variables)
+            self.reader = _Reader(self.url, self.read_variables)
         a, b = self.ranges[i]
-        packed = torch.empty((b - a, self.width), dtype=torch.float32)
+        values = self.reader.read(a, b)
+        n = b - a
+        if self.weight is not None:  # draws ∝ weight, with replacement (see the module docstring)
+            n, weights = self.draws[i], np.asarray(values[self.weight], dtype=np.float64)
+            rows = (np.random.default_rng((*self.key, 2, i)).choice(b - a, n, p=weights / weights.sum()) if n
+                    else np.empty(0, dtype=np.int64))  # a range of zero weight sum gets no draws
+            values = {v: values[v][rows] for v in self.variables}
+        packed = torch.empty((n, self.width), dtype=torch.float32)
         if self.shared:
             packed.share_memory_()
-        data = self.transforms.forward(self.reader.read(a, b), np.random.default_rng((*self.key, 1, i)))
+        data = self.transforms.forward(values, np.random.default_rng((*self.key, 1, i)))
         rows, column = packed.numpy(), 0
         for x in data.values():
-            x = x.reshape(b - a, -1)
+            x = x.reshape(n, -1)
             rows[:, column:column + x.shape[1]] = x
             column += x.shape[1]
         return packed

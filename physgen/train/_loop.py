@@ -255,7 +255,9 @@ class _Trainer:
             raise SpecError(msg)
         n = min(sel.n_events, n_val)
         names = self.spec.data.inputs + self.spec.data.conditions + self.spec.data.labels
-        held = ds[names].isel(event=slice(n_train, n_train + n)).compute()
+        weight = ds.physgen.weight_name if "physgen" in ds.attrs else None  # a weighted store: score weighted
+        stored = list(dict.fromkeys(names + ([weight] if weight else [])))
+        held = ds[stored].isel(event=slice(n_train, n_train + n)).compute()
         reference = {k: held[k].values for k in names}
         conditions = self.spec.data.conditions + self.spec.data.labels
         generator = torch.Generator(self.device).manual_seed(self.training.seed)

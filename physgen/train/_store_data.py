@@ -1,14 +1,18 @@
 """Training data of a generative model: one store, its first ``1 − validation_fraction`` events
-streamed in shuffled batches (:mod:`physgen.train._data`), the rest held out for snapshot selection."""
+streamed in shuffled batches (:mod:`physgen.train._data`), the rest held out for snapshot selection.
+A store with unequal event weights (biased generation) is streamed as the sample it stands for:
+events drawn ∝ weight (``data.event_weights`` in the model spec, on by default)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import torch
 
 from physgen.errors import PhysgenError, SchemaError
+from physgen.metrics import effective_sample_size, event_weights
 from physgen.models import DataDescription, VariableInfo
 from physgen.specs import ModelSpec, TrainingOptions
 from physgen.store import normalise_url, open_store, read_provenance
@@ -60,9 +64,26 @@ class StoreData:
         piece = StreamPlan.pieces_for(int(self.meta["chunk_events"]), self.n_train, dist.world * max(num_workers, 1),
                                       batch)
         self.plan = StreamPlan(self.url, tuple(self.names), 0, self.n_train, piece, batch,
-                               options.buffer_events or max(16 * batch, 65_536), training.seed, dist.rank, dist.world)
+                               options.buffer_events or max(16 * batch, 65_536), training.seed, dist.rank, dist.world,
+                               **self._weighting(spec, piece))
         self.steps_per_epoch = max(self.n_train // (batch * dist.world), 1)
         self.transforms = TransformSet(spec.data.transforms)
+
+    def _weighting(self, spec: ModelSpec, piece: int) -> dict[str, Any]:
+        """The plan's weight fields: the store's event-weight variable and each range's weight sum, when the
+        training events carry unequal weights and the spec honours them; nothing otherwise."""
+        self.effective_events = float(self.n_train)
+        if not spec.data.event_weights:
+            return {}
+        train = self.ds.isel(event=slice(0, self.n_train))
+        weights = event_weights(train, f"store {self.url!r}")
+        if weights is None:
+            return {}
+        self.effective_events = effective_sample_size(weights)
+        cumulative = np.r_[0.0, np.cumsum(weights)]
+        plan = StreamPlan(self.url, (), 0, self.n_train, piece, 1, 1, 0)
+        sums = tuple(float(cumulative[b] - cumulative[a]) for a, b in plan.ranges())
+        return {"weight": train.physgen.weight_name, "weight_sums": sums}
 
     # -- what the loop asks ------------------------------------------------------------------
     def fit(self, params: dict[str, list[dict]] | None) -> None:
@@ -93,4 +114,5 @@ class StoreData:
         """The run.json entries describing the data."""
         return {"data_store": self.url, "store_specs": self.meta.get("specs", {}),
                 "store_schema": self.meta.get("schema", {}), "chunk_events": self.meta.get("chunk_events"),
-                "variables": self.variables, "transform_params": self.transforms.params(), "n_train": self.n_train}
+                "variables": self.variables, "transform_params": self.transforms.params(), "n_train": self.n_train,
+                "event_weights": self.plan.weight, "effective_train_events": round(self.effective_events, 1)}

@@ -32,7 +32,8 @@ import numpy as np
 import torch
 import xarray as xr
 
-from physgen.errors import SchemaError, SpecError
+from physgen.errors import PhysgenError, SchemaError, SpecError
+from physgen.metrics import event_weights
 from physgen.models import DataDescription
 from physgen.observables import compute, observable_names
 from physgen.schema import EVENT
@@ -170,6 +171,11 @@ class TwoSampleData:
         stores = {"reference": reference, "generated": generated}
         self.urls = {k: normalise_url(v) if not isinstance(v, xr.Dataset) else None for k, v in stores.items()}
         datasets = {k: v if isinstance(v, xr.Dataset) else open_store(self.urls[k]) for k, v in stores.items()}
+        for key, ds in datasets.items():
+            if event_weights(ds, f"the {key} store") is not None:
+                msg = (f"the {key} store carries unequal event weights (a biased sample); the classifier's training "
+                       "does not weigh events yet: train it on an unweighted store")
+                raise PhysgenError(msg)
         self.sources = {k: EventSource(ds, spec.data.inputs, layout=layout, label=k,
                                        cache_bytes=options.cache_mb * 2**20) for k, ds in datasets.items()}
         _check_compatible(self.sources["reference"], self.sources["generated"])

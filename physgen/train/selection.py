@@ -7,6 +7,10 @@ value, |value − ideal| (lower is better: ``ks_sum`` is paper 002's KS sum of M
 and Iso1; ``c2st_auc`` scores |AUC − ½|). ``selection.options`` are passed through as keyword
 arguments; the metric's name and options were checked against its signature when the model spec
 loaded (``physgen.specs``), not epochs later.
+
+A weighted training store (biased generation) gives weighted held-out events: the reference then
+keeps its event-weight variable and the metric weighs it (:class:`physgen.metrics.Comparison`), so
+a snapshot is scored against the physical distribution, as the training batches are drawn from it.
 """
 
 from __future__ import annotations
@@ -29,8 +33,12 @@ def selection_metric(selection: SelectionSpec) -> Callable[[xr.Dataset, xr.Datas
 
 
 def generated_dataset(reference: xr.Dataset, values: Mapping[str, np.ndarray]) -> xr.Dataset:
-    """``values`` (one array per variable of ``reference``) laid out like ``reference``: same dims,
-    coordinates, units and store attributes, so observables and metrics see a store-like dataset."""
+    """``values`` (one array per variable of ``reference``, its event weights aside) laid out like
+    ``reference``: same dims, coordinates, units and store attributes, so observables and metrics see a
+    store-like dataset. The generated events are unweighted: the reference's weight variable is dropped."""
+    weight = reference.physgen.weight_name if "physgen" in reference.attrs else None
+    if weight is not None and weight not in values:
+        reference = reference.drop_vars(weight)
     return reference.copy(data={name: np.asarray(values[name]).astype(reference[name].dtype)
                                 for name in reference.data_vars})
 
