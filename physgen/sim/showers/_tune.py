@@ -64,6 +64,8 @@ class PionTune(BaseModel):
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+    delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
+                                   "(the rest is deposited on the track)")
 
 
 class Tune(BaseModel):
