@@ -299,7 +299,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
     u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
-    az_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[2])[0]
+    az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
 
     n_core = len(owner)
