@@ -1,6 +1,6 @@
 """Depositing spots into the cells of a layered or voxel calorimeter spec.
 
-Spots are moved from shower coordinates (path along the axis, radius, a uniform azimuth)
+Spots are moved from shower coordinates (path along the axis, radius, the spot's azimuth or a uniform one)
 to the detector frame: the axis enters at (x0, y0, 0) with direction
 (sin θ cos φ, sin θ sin φ, cos θ). Each spot then lands in the readout layer holding its
 depth and in the cell holding its (x, y); all showers of a batch are binned at once with
@@ -115,6 +115,9 @@ class CellReadout:
         """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots``."""
         ev = spots.event
         turn = rng.integers(0, AZIMUTHS, len(spots))
+        if spots.azimuth is not None:
+            given = ~np.isnan(spots.azimuth)
+            turn[given] = (spots.azimuth[given] * AZIMUTHS).astype(np.int64) % AZIMUTHS
         a, b = spots.radius * _COS[turn], spots.radius * _SIN[turn]
         if spots.shift_x is not None:
             a, b = a + spots.shift_x, b + spots.shift_y

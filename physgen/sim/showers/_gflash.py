@@ -14,15 +14,24 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   carry no sampling noise while deep layers see many small deposits instead of a rare heavy
   spot;
 * radii come from the two-component (core + tail) radial profile, in Molière radii, with
-  GFlash's sampling corrections, drawn per shower from a low-discrepancy sequence;
+  GFlash's sampling corrections, at τ = t/T of the shower's own (sampling) T, so the lateral
+  spread follows the longitudinal fluctuation (GFlash; a tuned coupling κ sets how strongly);
+  core/tail choice, radius and azimuth of the k-th spot of a shower come from a low-discrepancy
+  (Kronecker) sequence, so a few hundred spots fill the profile as the thousands of particles of
+  a real shower do instead of adding their own Poisson noise;
+* what does fluctuate from shower to shower laterally is the centre of gravity: it performs a
+  random walk off the axis with depth (:func:`_wander`), as the early branchings push it, which
+  GFlash (all spots centred on the axis) leaves out;
 * a diffuse halo of many small deposits carries a small share of the energy: the soft photons
   of a real shower (annihilation photons are isotropic; photons running along the active gaps
   of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
   its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
-  energy deep), radii exponential; what leaves through the front is the albedo.
+  energy deep), radii exponential; what leaves through the front is the albedo;
+* the sparse far tail arrives as discrete particles: deposits of an exponential spread of
+  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4).
 
-The halo constants, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
+The halo constants, the wander, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
 to Geant4 (:mod:`._tune`). Everything is vectorised over showers and spots; no Python loop runs
 per shower.
 """
@@ -46,7 +55,7 @@ PHOTON_CONVERSION_X0 = 9.0 / 7.0
 _MIN_LN_Y = 3.0
 """ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 100)."""
 
-_WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0)
+_WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0, np.sqrt(3.0) - 1.0)
 """Irrational steps of the per-shower low-discrepancy sequences of :func:`sample_radius`."""
 
 DEPTH_BINS = 64
@@ -123,7 +132,8 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff.
 
     The two uniforms of the k-th spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
-    with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1: each shower then fills the core
+    with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1 (:func:`em_spots` takes the azimuth
+    from the third, √3 − 1): each shower then fills the core
     and the tail in their expected proportions, as the thousands of deposits of a real shower do,
     instead of the Poisson scatter of a few hundred i.i.d. spots (which made the lateral widths of
     one shower fluctuate several times more than Geant4's).
@@ -167,8 +177,9 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     profile beyond the back leaks out.
 
     ``quantum`` (per shower, as a share of its energy) is the least energy a deposit carries: a bin
-    whose spots would be lighter (the sparse far tail) gets instead a Poisson number of deposits of
-    exactly that energy, of mean its energy over the quantum. Energy reaches the far tail as a few
+    whose spots would be lighter (the sparse far tail) gets instead a Poisson number of deposits, of
+    mean its energy over the quantum, each of an exponentially distributed energy of mean the quantum
+    (the broad spectrum of the photons that get that deep). Energy reaches the far tail as a few
     discrete particles, so a low-energy shower's back layer is often empty and, when hit, has one
     or two hot cells, as in Geant4; the energy is then conserved on average.
     """
@@ -192,7 +203,29 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     spot_bin = np.repeat(np.arange(n_showers * DEPTH_BINS), per_bin.ravel())
     owner, j = np.divmod(spot_bin, DEPTH_BINS)
     t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
-    return owner, t, share_per_spot.ravel()[spot_bin]
+    share = share_per_spot.ravel()[spot_bin]
+    if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
+        share = np.where(light.ravel()[spot_bin], share * rng.standard_exponential(len(share)), share)
+    return owner, t, share
+
+
+def _wander(rng: np.random.Generator, wander: float, energy_gev: np.ndarray, reach: np.ndarray, owner: np.ndarray,
+            t: np.ndarray) -> np.ndarray:
+    """Transverse offsets (2 × spots, Molière radii) of the shower's centre of gravity at the spots' depths ``t``.
+
+    The centre of gravity of a real shower is not on the incident axis: each early branching that sends
+    more energy to one side displaces it, and the displacements add up with depth. Modelled as a random
+    walk in the DEPTH_BINS depth bins of each shower, of variance wander² · t / E (t in X0, E in GeV:
+    the fewer particles carry the shower, the farther their centre strays). Geant4's CaloGAN e+ showers
+    (shipped sample) show it: the energy centroid of layer 1 scatters by 0.8 mm at 90 GeV, 3 mm at
+    10 GeV, several times what independent spots give (GFlash's spots are all centred on the axis).
+    """
+    n = len(energy_gev)
+    step = reach / DEPTH_BINS  # X0 per depth bin
+    kicks = rng.standard_normal((2, n, DEPTH_BINS)) * (wander * np.sqrt(step / np.maximum(energy_gev, 1e-3)))[:, None]
+    walk = np.cumsum(kicks, axis=2).reshape(2, -1)
+    j = np.clip((t / step[owner]).astype(np.int64), 0, DEPTH_BINS - 1)
+    return np.where(t > 0, walk[:, owner * DEPTH_BINS + j], 0.0)
 
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
@@ -258,6 +291,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
+    azimuth = np.modf(rng.random(len(energy_mev))[owner] + rank * _WEYL[2])[0]
 
     halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
     halo_owner, t_halo, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
@@ -265,15 +299,34 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
     u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
+    az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
 
+    n_core = len(owner)
     owner = np.concatenate([owner, halo_owner])
     t = np.concatenate([t, t_halo])
     path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    radius_mm = np.concatenate([radius, r_halo]) * stack.property_at("moliere_radius", path * cos_theta[owner])
-    if tilt is None:
-        spots = Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]))
-        return spots if tracks is None else Spots.concat(tracks, spots)
-    beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
-    return Spots(event[owner], path, radius_mm, np.concatenate([w, w_halo]), beyond * tilt[owner, 0],
-                 beyond * tilt[owner, 1])
+    moliere = np.broadcast_to(stack.property_at("moliere_radius", path * cos_theta[owner]), path.shape)
+    # the leading tracks (on the axis) go first, then the core spots, then the halo; only the core follows the
+    # wander of the centre of gravity (a millimetre against the halo's several Molière radii)
+    first = 0 if tracks is None else len(tracks)
+    size = first + len(owner)
+    columns = {name: np.zeros(size) for name in ("path", "radius", "energy", "shift_x", "shift_y", "azimuth")}
+    columns["path"][first:] = path
+    columns["radius"][first:first + n_core] = radius * moliere[:n_core]
+    columns["radius"][first + n_core:] = r_halo * moliere[n_core:]
+    columns["energy"][first:first + n_core] = w
+    columns["energy"][first + n_core:] = w_halo
+    columns["azimuth"][first:first + n_core] = azimuth
+    columns["azimuth"][first + n_core:] = az_halo
+    core = slice(first, first + n_core)
+    columns["shift_x"][core], columns["shift_y"][core] = (
+        _wander(rng, tune.axis_wander, energy_gev, reach, owner[:n_core], t[:n_core]) * moliere[:n_core])
+    if tilt is not None:
+        beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
+        columns["shift_x"][first:] += beyond * tilt[owner, 0]
+        columns["shift_y"][first:] += beyond * tilt[owner, 1]
+    if tracks is None:
+        return Spots(event[owner], **columns)
+    columns["path"][:first], columns["energy"][:first] = tracks.path, tracks.energy
+    return Spots(np.concatenate([tracks.event, event[owner]]), **columns)

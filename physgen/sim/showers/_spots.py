@@ -2,8 +2,9 @@
 
 A spot is a point deposit of a shower, placed by its path length along the shower
 axis from the entry point and its radial distance from the axis (GFlash,
-Grindhammer & Peters hep-ex/0001020, §4). The azimuth around the axis is drawn when
-the spots are transported into the detector (:mod:`._deposit`). Spots of a sub-shower
+Grindhammer & Peters hep-ex/0001020, §4). The azimuth around the axis is given by the
+shower model (EM showers: a low-discrepancy sequence per shower) or, where it is missing,
+drawn uniformly when the spots are transported into the detector (:mod:`._deposit`). Spots of a sub-shower
 or track that is not centred on the axis (a π⁰ shower leaving a hadronic interaction at
 an angle, a scattered MIP track) also carry a transverse shift of their centre.
 """
@@ -27,14 +28,16 @@ class Spots:
     energy: np.ndarray  # MeV deposited (before any sampling fraction)
     shift_x: np.ndarray | None = None  # mm: transverse shift of the spot's centre off the axis (shower frame)
     shift_y: np.ndarray | None = None
+    azimuth: np.ndarray | None = None  # turns (0..1) around the axis; NaN or None: drawn uniformly at deposit
 
     @classmethod
     def concat(cls, *parts: Spots) -> Spots:
-        columns = [np.concatenate([getattr(p, f) for p in parts]) for f in ("event", "path", "radius", "energy")]
-        if any(p.shift_x is not None for p in parts):
-            columns += [np.concatenate([getattr(p, f) if getattr(p, f) is not None else np.zeros(len(p))
-                                        for p in parts]) for f in ("shift_x", "shift_y")]
-        return cls(*columns)
+        columns = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("event", "path", "radius", "energy")}
+        for f, missing in (("shift_x", 0.0), ("shift_y", 0.0), ("azimuth", np.nan)):
+            if any(getattr(p, f) is not None for p in parts):
+                columns[f] = np.concatenate([getattr(p, f) if getattr(p, f) is not None else np.full(len(p), missing)
+                                             for p in parts])
+        return cls(**columns)
 
     def __len__(self) -> int:
         return len(self.event)

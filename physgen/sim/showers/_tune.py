@@ -36,6 +36,8 @@ class EmTune(BaseModel):
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
+    axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
+                               "of gravity, in Molière radii per X0 of depth at 1 GeV (falls as 1/√E)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
     radius_cutoff: float = Field(gt=0, description="largest radius (Molière radii) of GFlash's core and tail profiles")
@@ -62,6 +64,8 @@ class PionTune(BaseModel):
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+    delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
+                                   "(the rest is deposited on the track)")
 
 
 class Tune(BaseModel):
