@@ -54,19 +54,29 @@ def _moment_weights(y: np.ndarray, x: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(xx), xx, xx**2, yy, yy**2], axis=-1)
 
 
+BLAS_SERIAL_SIZE = 65_536 * 4
+"""Largest m·n·k of a matrix product that OpenBLAS (numpy's BLAS) runs in the calling thread
+(``SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD``): the kernel multiplies blocks of rows this small, so
+inside dask's threads it starts no BLAS threads (with 2 BLAS threads per dask thread the observables
+took 1.8× the CPU time, the threads spinning)."""
+
+
 def _summary_kernel(cells: np.ndarray, weights: np.ndarray, cut: float) -> np.ndarray:
     """(..., n_y, n_x) cells → (..., 8): ΣE, ΣxE, Σx²E, ΣyE, Σy²E, cells above ``cut``, two hottest cells.
 
     The five sums are one float64 matrix product of the ``(showers, cells)`` energy matrix with the
     coordinate columns ``weights`` of :func:`_moment_weights` (BLAS: a third of the time numpy's
     reductions along the short axes of a 12 × 12 layer take, the same float64 sums to rounding).
-    Float64, not float32: float32 sums would, through the cancellation in Σx²E/ΣE − centroid², leave
+    Row blocks of at most :data:`BLAS_SERIAL_SIZE` multiply-adds keep BLAS in this thread. Float64, not
+    float32: float32 sums would, through the cancellation in Σx²E/ΣE − centroid², leave
     spurious widths of ~0.02 mm in layers with one hot cell. The two hottest cells come from one argmax,
     one copy and a second max (a quarter of the time of ``np.partition``, the same values, ties included)."""
     shape = cells.shape[:-2]
     flat = cells.reshape(-1, cells.shape[-2] * cells.shape[-1])
     summary = np.empty((len(flat), 8), dtype=np.float64)
-    np.matmul(flat.astype(np.float64), weights, out=summary[:, :5])
+    rows = max(BLAS_SERIAL_SIZE // weights.size, 1)
+    for start in range(0, len(flat), rows):
+        np.matmul(flat[start:start + rows].astype(np.float64), weights, out=summary[start:start + rows, :5])
     summary[:, 5] = np.count_nonzero(flat > cut, axis=-1)
     rows = np.arange(len(flat))
     hottest_at = flat.argmax(axis=-1)
@@ -106,9 +116,9 @@ def _table_kernel(*arrays: np.ndarray, weights: list[np.ndarray], cut: float, n_
         mean, second = _ratio(summary[..., k], energy), _ratio(summary[..., k + 1], energy)
         moments.append((mean, np.sqrt(np.clip(second - mean**2, 0.0, None))))
     index = np.arange(energy.shape[-1], dtype=np.float64)
-    lateral = energy @ index
+    lateral = (energy * index).sum(axis=-1)  # not energy @ index: a BLAS gemv would start threads
     depth_mean = _ratio(lateral, total)
-    depth_width = np.sqrt(np.clip(_ratio(energy @ index**2, total) - depth_mean**2, 0.0, None))
+    depth_width = np.sqrt(np.clip(_ratio((energy * index**2).sum(axis=-1), total) - depth_mean**2, 0.0, None))
     hottest, second = summary[..., 6], summary[..., 7]
     per_layer = [energy, _ratio(energy, total[..., None]), moments[0][0], moments[1][0], moments[0][1], moments[1][1],
                  active / n_cells, 1.0 - active / n_cells, _ratio(hottest - second, hottest + second),
