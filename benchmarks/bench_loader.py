@@ -147,9 +147,8 @@ def main() -> None:
              f"median ÷ median of {args.repeats} interleaved epochs per source; CPU ratio: the same per CPU second "
              "(this process and its loader workers), the steadier measure on a shared machine.",
              "Target: loader ÷ in-memory ≥ 0.9. The loader reads, transforms and packs pieces in background threads "
-             "(or worker processes, which hand each packed piece over in shared memory); the consuming thread passes "
-             "them through the shuffle buffer and slices batches as views of the shuffled blocks (a shuffling thread "
-             "of its own cost more in hand-offs and core contention than the shuffle itself).",
+             "(or worker processes, which hand each packed piece over in shared memory), one thread shuffles them "
+             "through the buffer and cuts blocks of whole batches; the consumer only slices views off those blocks.",
              "In-memory costs one random gather of the whole epoch; the loader's floor is Zarr's read + zstd "
              "decompression of the same bytes, which in-memory data never pays (floor row, measured in the same "
              f"rounds): {floor_share}",

@@ -10,16 +10,14 @@ this process do that, ``READ_AHEAD`` pieces ahead; with worker processes each wo
 pieces straight into shared memory, so a piece crosses the process boundary as one file
 descriptor, not as pickled data.
 
-The consuming thread then passes the pieces, in order, through a fixed shuffle buffer of
+One shuffling thread then passes the pieces, in order, through a fixed shuffle buffer of
 ``buffer_events`` rows: as many random buffer rows as the piece has are taken out (one gather:
 the next events to yield) and the piece's rows take their places (one scatter), drawn from
-``default_rng((seed, epoch, rank, 0))``. The gathered rows form blocks of whole batches (allocated in
-pinned memory when the batches go to CUDA) and a batch is a slice of a block: a view, one contiguous
-tensor. The shuffle runs where the batches are consumed, not in a thread of its own: a shuffling
-thread handing blocks over a queue cost 0.07–0.1 CPU-µs per event more than the whole shuffle
-(0.06) on a 2-core machine (``benchmarks/bench_loader.py``), the reads ahead in threads are what hides
-latency. Each event is copied three times (pack, scatter, gather), memory is bounded by the buffer
-and ``READ_AHEAD`` pieces whatever the store size.
+``default_rng((seed, epoch, rank, 0))``. It cuts its output into blocks of whole batches (allocated
+in pinned memory when the batches go to CUDA); the consuming thread only slices those blocks, so a
+batch is a view, one contiguous tensor, and the consumer never waits for reads or shuffles the
+threads could do meanwhile. Each event is copied three times (pack, scatter, gather), memory is
+bounded by the buffer, ``READ_AHEAD`` pieces and ``BLOCKS_AHEAD`` blocks whatever the store size.
 
 The epoch is a deterministic function of the plan and ``epoch`` alone — the same batches in the
 same order for any number of loader workers — so the data position saved in a checkpoint is
@@ -30,6 +28,7 @@ last partial batch of the epoch is dropped.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -50,10 +49,12 @@ from physgen.store._chunks import EVERY_CHUNK_WRITTEN, check_present, read_error
 from physgen.store._url import open_root, zarr_store
 from physgen.train._transforms import TransformSet
 
-__all__ = ["READ_AHEAD", "StoreStream", "StreamPlan", "make_loader"]
+__all__ = ["BLOCKS_AHEAD", "READ_AHEAD", "StoreStream", "StreamPlan", "make_loader"]
 
 READ_AHEAD = 2
 """Pieces read and transformed ahead of the shuffle (per worker process when there are workers)."""
+BLOCKS_AHEAD = 2
+"""Shuffled blocks of whole batches queued for the consumer."""
 
 
 @dataclass(frozen=True)
@@ -285,6 +286,9 @@ class _ShuffleBuffer:
         return out
 
 
+_END = object()
+
+
 class StoreStream:
     """Packed batches ``(batch, width)`` float32, transformed, of one epoch of a store, per :class:`StreamPlan`
     (variables side by side in ``plan.variables`` order; :func:`make_loader` unpacks them by name)."""
@@ -307,33 +311,60 @@ class StoreStream:
                             prefetch_factor=READ_AHEAD, generator=torch.Generator().manual_seed(self.plan.seed))
         return iter(loader)
 
-    def _blocks(self, pieces: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
-        """Pieces → shuffle buffer → blocks of whole batches (the last partial batch dropped)."""
+    def _shuffle(self, pieces: Iterator[torch.Tensor], blocks: queue.Queue, stop: threading.Event) -> None:
+        """The shuffling thread: pieces → shuffle buffer → blocks of whole batches on ``blocks``."""
+
+        def put(item) -> bool:
+            while not stop.is_set():
+                try:
+                    blocks.put(item, timeout=0.05)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         size = self.plan.batch_size
-        buffer = _ShuffleBuffer(self.plan.buffer_events, np.random.default_rng(self.plan.stream_key(self.epoch)),
-                                self._allocate)
-        carry = np.empty((0, self.width), dtype=np.float32)
-        for piece in pieces:
-            out = buffer.exchange(piece.numpy(), carry)
+        try:
+            buffer = _ShuffleBuffer(self.plan.buffer_events, np.random.default_rng(self.plan.stream_key(self.epoch)),
+                                    self._allocate)
+            carry = np.empty((0, self.width), dtype=np.float32)
+            for piece in pieces:
+                out = buffer.exchange(piece.numpy(), carry)
+                whole = len(out) // size * size
+                carry = out.numpy()[whole:]
+                if whole and not put(out[:whole]):
+                    return
+            out = buffer.drain(carry)
             whole = len(out) // size * size
-            carry = out.numpy()[whole:]
-            yield out[:whole]
-        out = buffer.drain(carry)
-        yield out[:len(out) // size * size]
+            if whole and not put(out[:whole]):
+                return
+            put(_END)
+        except BaseException as error:  # noqa: BLE001 — handed to the consuming thread, which raises it
+            put(error)
+        finally:
+            close = getattr(pieces, "close", None)  # the threads' generator (DataLoader iterators end themselves)
+            if close is not None:
+                close()
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        pieces = self._pieces()  # worker processes or read-ahead threads start here
+        pieces = self._pieces()  # worker processes start here, from the consuming thread
+        blocks: queue.Queue = queue.Queue(maxsize=BLOCKS_AHEAD)
+        stop = threading.Event()
+        thread = threading.Thread(target=self._shuffle, args=(pieces, blocks, stop), name="physgen-shuffle",
+                                  daemon=True)
+        thread.start()
         size, skip = self.plan.batch_size, self.skip
         try:
-            for block in self._blocks(pieces):
+            while (block := blocks.get()) is not _END:
+                if isinstance(block, BaseException):
+                    raise block
                 n = len(block) // size
                 for i in range(min(skip, n), n):
                     yield block[i * size:(i + 1) * size]
                 skip = max(skip - n, 0)
         finally:
-            close = getattr(pieces, "close", None)  # the threads' generator (DataLoader iterators end themselves)
-            if close is not None:
-                close()
+            stop.set()
+            thread.join()
 
 
 class _Unpacking:
