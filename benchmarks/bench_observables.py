@@ -200,7 +200,7 @@ def write(result: dict, command: str) -> None:
               + " the floor's CPU, so (floor + kernel) ÷ floor is above the 1.5 target even with no dask overhead at "
               "all; fusing the passes into one needs a compiled kernel (numba or C, not a dependency of physgen). "
               "Tried and measured on one 5 000-shower chunk: float32 matrix products (0.5 ms less per chunk of ~7, but "
-              "~1e-7 relative energies and the spurious widths above), numpy reductions along the layers' short axes "
+              "~1e-7 relative energies and ~0.02 mm spurious widths in single-cell layers), numpy reductions along the layers' short axes "
               "(3× slower than the product for 12 × 12 and 12 × 6 layers), np.partition or torch.topk for the two "
               "hottest cells (4× and 3× slower), cache-sized event blocks (no gain: the passes are compute-bound), "
               "dask's synchronous scheduler instead of threads (same CPU)."]
