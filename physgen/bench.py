@@ -2,7 +2,10 @@
 
 Each script ``benchmarks/bench_<what>.py`` measures one thing, prints a table and writes
 ``benchmarks/results/<what>.json`` and ``<what>.md``. :func:`collect_tables` pastes every
-``.md`` result into the README between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->``.
+``.md`` result into the README between ``<!-- benchmarks:begin -->`` and ``<!-- benchmarks:end -->``,
+except a result that has a section of its own in the README (``<!-- metrics-crosscheck:begin -->`` …
+``<!-- metrics-crosscheck:end -->`` for ``metrics_crosscheck.md``): that one is refreshed there, so
+every table appears once.
 """
 
 from __future__ import annotations
@@ -52,16 +55,34 @@ def _as_section(path: Path) -> str:
     return "\n".join([f"### {path.stem}", "", *lines])
 
 
+def _markers(name: str) -> tuple[str, str]:
+    """The README markers of a result's own section (``metrics_crosscheck`` → ``<!-- metrics-crosscheck:begin -->``)."""
+    slug = name.replace("_", "-")
+    return f"<!-- {slug}:begin -->", f"<!-- {slug}:end -->"
+
+
+def _replace_between(text: str, begin: str, end: str, body: str) -> str:
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{body}\n{end}{rest.split(end, 1)[1]}"
+
+
 def collect_tables(readme: Path | None = None) -> Path:
-    """Replace the README's benchmark section with every ``benchmarks/results/*.md`` table."""
+    """Replace the README's benchmark section with every ``benchmarks/results/*.md`` table; a table
+    with a README section of its own (see :func:`_markers`) is refreshed there instead."""
     readme = readme or benchmark_dir().parent / "README.md"
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         msg = f"{readme} has no '{BEGIN}' … '{END}' section"
         raise PhysgenError(msg)
-    tables = [_as_section(p) for p in sorted((benchmark_dir() / "results").glob("*.md"))]
+    tables = []
+    for path in sorted((benchmark_dir() / "results").glob("*.md")):
+        begin, end = _markers(path.stem)
+        if begin in text and end in text:  # its own section: the table without its heading
+            lines = path.read_text().strip().splitlines()
+            heading = bool(lines) and lines[0].startswith("#")
+            text = _replace_between(text, begin, end, "\n".join(lines[heading:]).strip())
+        else:
+            tables.append(_as_section(path))
     body = "\n\n".join(tables) if tables else "_No benchmark results yet: run `physgen bench`._"
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    readme.write_text(f"{head}{BEGIN}\n{body}\n{END}{tail}")
+    readme.write_text(_replace_between(text, BEGIN, END, body))
     return readme

@@ -351,6 +351,76 @@ def test_fused_shower_table_equals_shower_by_shower_reference():
     np.testing.assert_allclose(obs["energy_fraction"].values, energy / energy.sum(1, keepdims=True), rtol=1e-12)
 
 
+def test_fused_kernel_on_edge_case_showers_equals_the_reference():
+    """Single-cell layers, an empty shower, a shower in one layer only and a cell at the grid's far corner:
+    the matrix-product kernel gives the per-shower reference numbers. Tolerance: 1e-9 relative on energies,
+    centroids and E_ratio (float64 sums of float32 cells); widths of a single-cell layer are 0 to within
+    √(4ε)·|x| ≈ 4e-6 mm at |x| ≤ 240 mm (float64 rounding of Σx²E/ΣE − centroid², as in the reference)."""
+    arrays = _calo_arrays(5)
+    arrays["layer_0"][0, 2, 95] = 1234.5  # single cell at the far corner of the 3 × 96 strip layer
+    arrays["layer_1"][0, 0, 0] = 0.25
+    arrays["layer_2"][0, 11, 5] = 3e4
+    # shower 1: empty everywhere
+    arrays["layer_1"][2, 5, 7] = 80.0  # shower 2: one cell in one layer, nothing else
+    arrays["layer_0"][3] = 1.0  # shower 3: every cell of layer 0 alike (E_ratio 0, sparsity 1)
+    arrays["layer_2"][4, :, 3] = np.arange(1, 13, dtype=np.float32)  # shower 4: one column of a layer
+    ds = as_dataset("calogan_lar3", arrays)
+    names = ["layer_energy", "centroid_x", "centroid_y", "width_x", "width_y", "e_ratio", "sparsity_calogan", "depth"]
+    obs = compute(ds, names)
+    shapes = {"layer_0": (3, 96), "layer_1": (12, 12), "layer_2": (12, 6)}
+    per_layer = [_naive_shower_shapes(arrays[k], ds[k][ds[k].dims[1]].values, ds[k][ds[k].dims[2]].values)
+                 for k in shapes]
+    for name, key in [("layer_energy", "energy"), ("centroid_x", "centroid_x"), ("centroid_y", "centroid_y"),
+                      ("e_ratio", "e_ratio")]:
+        expected = np.stack([ref[key] for ref in per_layer], axis=1)
+        np.testing.assert_allclose(obs[name].values, expected, rtol=1e-9, atol=1e-9, err_msg=name)
+    for name in ("width_x", "width_y"):
+        expected = np.stack([ref[name] for ref in per_layer], axis=1)
+        np.testing.assert_allclose(obs[name].values, expected, rtol=1e-9, atol=4e-6, err_msg=name)
+    np.testing.assert_allclose(obs["width_x"].values[0], 0.0, atol=4e-6)  # one cell: no width
+    np.testing.assert_allclose(obs["e_ratio"].values[0], [1.0, 1.0, 1.0])  # one cell: (E1 − 0)/(E1 + 0)
+    np.testing.assert_array_equal(obs["e_ratio"].values[1], 0.0)  # empty layers: 0, not NaN
+    assert obs["e_ratio"].values[3, 0] == 0.0 and obs["sparsity_calogan"].values[3, 0] == 1.0
+    np.testing.assert_array_equal(obs["depth"].values, [2, -1, 1, 0, 2])
+    assert obs["centroid_x"].values[0, 0] == pytest.approx(ds["layer_0"][ds["layer_0"].dims[2]].values[95])
+
+
+@pytest.mark.parametrize("table_events", [1, 70, 10_000], ids=["unmerged", "uneven-merge", "one-block"])
+def test_table_blocks_merged_or_not_equal_the_numpy_table(monkeypatch, table_events):
+    """The lazy table merges kernel blocks into blocks of about TABLE_EVENTS events: every merge gives the
+    numbers of the in-memory (numpy) computation, for store chunks of uneven sizes."""
+    import physgen.observables.calo as calo
+
+    monkeypatch.setattr(calo, "TABLE_EVENTS", table_events)
+    rng = np.random.default_rng(11)
+    shapes = {k: (97, *v.shape[1:]) for k, v in _calo_arrays().items()}
+    arrays = {k: np.where(rng.random(shape) < 0.2, rng.exponential(30.0, shape), 0.0).astype(np.float32)
+              for k, shape in shapes.items()}
+    eager = as_dataset("calogan_lar3", arrays)
+    lazy = eager.chunk({"event": (20, 20, 20, 20, 17)})
+    names = [n for n in observable_names(eager) if get_observable(n, eager).func.__module__.endswith(".calo")]
+    expected, got = compute(eager, names), compute(lazy, names)
+    assert all(isinstance(v.data, da.Array) for v in got.data_vars.values())
+    for name in names:
+        np.testing.assert_allclose(got[name].values, expected[name].values, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def test_one_compute_call_builds_the_shower_table_once(calo_store, monkeypatch):
+    """compute() of every calorimeter observable builds the shared table once (not once per observable);
+    two compute() calls build it twice (nothing is cached beyond one call, so a changed dataset is seen)."""
+    import physgen.observables.calo as calo
+
+    ds = open_store(calo_store)
+    every = [n for n in observable_names(ds) if get_observable(n, ds).func.__module__.endswith(".calo")]
+    builds = []
+    inner = calo._shower_table
+    monkeypatch.setattr(calo, "_shower_table", lambda d: builds.append(1) or inner(d))
+    compute(ds, every)
+    assert len(builds) == 1
+    compute(ds, every)
+    assert len(builds) == 2
+
+
 def test_graph_has_one_kernel_task_per_chunk_however_many_observables(calo_store):
     """The fused kernel runs once per event chunk whether one or every calorimeter observable is asked for."""
     from dask.base import collections_to_expr

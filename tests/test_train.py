@@ -87,6 +87,43 @@ def test_loader_batches_are_views_of_shuffled_blocks(bimodal):
     assert not np.array_equal(seen, open_store(bimodal).x.values[1000:21_000])  # shuffled
 
 
+def test_loader_epoch_holds_every_transformed_event_once_with_its_variables_together(tmp_path):
+    """A store of several variables (one of them 2 × 2 per event) with `scale` transforms: an epoch yields each
+    stored event once (the rows as a multiset, the dropped partial batch aside), every variable of an event in
+    the same row, transformed as (x − mean)/std in float32; the same seed gives the same epoch, order included,
+    with 0 and 2 worker processes; another seed another order."""
+    from physgen.schema import StoreSchema, VariableSchema
+    from physgen.store import create_store
+
+    url = str(tmp_path / "multi.zarr")
+    schema = StoreSchema((VariableSchema("a", (), (), "float32", "GeV"), VariableSchema("b", (), (), "float32", "GeV"),
+                          VariableSchema("m", ("i", "j"), (2, 2), "float32", "GeV")))
+    writer = create_store(url, schema, chunk_events=700, provenance={"specs": {}, "producer": {"name": "test"}})
+    n = 5000
+    index = np.arange(n, dtype=np.float32)  # event i holds a = i, b = 2i + 1, m = 4i + (0, 1, 2, 3)
+    for start in range(0, n, 1400):
+        part = index[start:start + 1400]
+        writer.append({"a": part, "b": 2 * part + 1, "m": (4 * part[:, None] + np.arange(4, dtype=np.float32)).reshape(-1, 2, 2)})
+    transforms = TransformSet({"a": [Transform(name="scale", options={"mean": 10.0, "std": 4.0})],
+                               "m": [Transform(name="scale", options={"mean": -3.0, "std": 0.5})]})
+
+    def epoch(seed, workers=0):
+        plan = StreamPlan(url, ("a", "b", "m"), 0, n, 700, 256, 1500, seed=seed)
+        batches = list(make_loader(plan, transforms, 0, num_workers=workers))
+        return torch.cat([torch.cat([b["a"][:, None], b["b"][:, None], b["m"].reshape(-1, 4)], dim=1) for b in batches])
+
+    rows = epoch(3).numpy()
+    assert len(rows) == n // 256 * 256
+    event = rows[:, 1].astype(np.int64) // 2  # b is untransformed: it names the event
+    assert len(np.unique(event)) == len(rows) and event.min() >= 0 and event.max() < n
+    e = event.astype(np.float32)
+    np.testing.assert_array_equal(rows[:, 0], (e - np.float32(10.0)) / np.float32(4.0))
+    expected_m = (4 * e[:, None] + np.arange(4, dtype=np.float32) - np.float32(-3.0)) / np.float32(0.5)
+    np.testing.assert_array_equal(rows[:, 2:], expected_m)
+    assert torch.equal(epoch(3), epoch(3, workers=2))
+    assert not np.array_equal(epoch(4).numpy(), rows) and not np.array_equal(event, np.sort(event))
+
+
 def test_loader_stops_cleanly_and_passes_errors_on(bimodal):
     plan = StreamPlan(bimodal, ("x",), 0, 27_000, 3000, 256, 4096, seed=1)
     for batch in make_loader(plan, TransformSet({}), 0):

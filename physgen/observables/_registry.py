@@ -8,8 +8,10 @@ feature-schema specs refer to observables by name only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import xarray as xr
@@ -17,7 +19,7 @@ import xarray as xr
 from physgen.errors import SchemaError
 from physgen.plugins import OBSERVABLES
 
-__all__ = ["Observable", "observable", "get_observable", "observable_names", "compute", "default_observables"]
+__all__ = ["Observable", "observable", "get_observable", "observable_names", "compute", "default_observables", "shared"]
 
 Requirement = Sequence[str] | Callable[[xr.Dataset], bool]
 
@@ -102,10 +104,36 @@ def get_observable(name: str, ds: xr.Dataset | None = None) -> Observable:
     raise SchemaError(msg)
 
 
+_SHARED: ContextVar[dict | None] = ContextVar("physgen_observables_shared", default=None)
+
+
+@contextlib.contextmanager
+def _sharing() -> Iterator[None]:
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def shared(key: Hashable, build: Callable[[], object]) -> object:
+    """``build()``, made once per :func:`compute` call for ``key``: an intermediate that several
+    observables are views of (the calorimeter shower table) is then built once, not once per observable
+    (for a lazy dataset the graph would be the same, its construction ×16 is not free; an in-memory one
+    would run the kernel ×16). Outside :func:`compute` it is simply ``build()``."""
+    cache = _SHARED.get()
+    if cache is None:
+        return build()
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
 def compute(ds: xr.Dataset, names: Iterable[str] | None = None) -> xr.Dataset:
     """The observables ``names`` (default: :func:`default_observables`) of ``ds``, lazily, as one Dataset."""
     names = list(default_observables(ds) if names is None else names)
-    return xr.Dataset({name: get_observable(name, ds)(ds) for name in names})
+    with _sharing():
+        return xr.Dataset({name: get_observable(name, ds)(ds) for name in names})
 
 
 def default_observables(ds: xr.Dataset) -> list[str]:

@@ -18,7 +18,7 @@ import xarray as xr
 from physgen.observables._kinds import (
     conversion_factor, is_layered, is_voxel, layer_arrays, layer_depths_mm, threshold, voxel_energy,
 )
-from physgen.observables._registry import observable
+from physgen.observables._registry import observable, shared
 from physgen.schema import EVENT
 
 __all__ = [
@@ -46,32 +46,47 @@ def _energy_units(ds: xr.Dataset) -> str:
     return cells.attrs.get("units", "MeV")
 
 
-def _summary_kernel(cells: np.ndarray, y: np.ndarray, x: np.ndarray, cut: float) -> np.ndarray:
+def _moment_weights(y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(n_y · n_x, 5) float64 columns 1, x, x², y, y² of the cell centres, cells in C order: the energy
+    matrix times these gives ΣE, ΣxE, Σx²E, ΣyE, Σy²E of every row in one matrix product."""
+    yy, xx = np.meshgrid(np.asarray(y, dtype=np.float64), np.asarray(x, dtype=np.float64), indexing="ij")
+    xx, yy = xx.ravel(), yy.ravel()
+    return np.stack([np.ones_like(xx), xx, xx**2, yy, yy**2], axis=-1)
+
+
+BLAS_SERIAL_SIZE = 65_536 * 4
+"""Largest m·n·k of a matrix product that OpenBLAS (numpy's BLAS) runs in the calling thread
+(``SMP_THRESHOLD_MIN × GEMM_MULTITHREAD_THRESHOLD``): the kernel multiplies blocks of rows this small, so
+inside dask's threads it starts no BLAS threads (with 2 BLAS threads per dask thread the observables
+took 1.8× the CPU time, the threads spinning)."""
+
+
+def _summary_kernel(cells: np.ndarray, weights: np.ndarray, cut: float) -> np.ndarray:
     """(..., n_y, n_x) cells → (..., 8): ΣE, ΣxE, Σx²E, ΣyE, Σy²E, cells above ``cut``, two hottest cells.
 
-    Profiles are accumulated in float64: float32 sums would save a tenth of the kernel but, through
-    the cancellation in Σx²E/ΣE − centroid², leave spurious widths of ~0.02 mm in layers with one hot
-    cell. The two hottest cells come from one max, one copy and a second max (a quarter of the time
-    of ``np.partition``, the same values, ties included)."""
-    along_x, along_y = cells.sum(axis=-2, dtype=np.float64), cells.sum(axis=-1, dtype=np.float64)
-    flat = cells.reshape(-1, cells.shape[-2] * cells.shape[-1])
-    rows = np.arange(len(flat))
-    hottest_at = flat.argmax(axis=-1)
-    hottest = flat[rows, hottest_at]
-    if flat.shape[-1] > 1:
-        rest = flat.copy()
-        rest[rows, hottest_at] = -np.inf
-        second = rest.max(axis=-1)
-    else:
-        second = np.zeros_like(hottest)
-
-    def weighted(profile, position):  # einsum, not BLAS matmul: no thread pool to fight dask's threads
-        return np.einsum("...i,i->...", profile, position)
-
+    The five sums are one float64 matrix product of the ``(showers, cells)`` energy matrix with the
+    coordinate columns ``weights`` of :func:`_moment_weights` (BLAS: a third of the time numpy's
+    reductions along the short axes of a 12 × 12 layer take, the same float64 sums to rounding).
+    Row blocks of at most :data:`BLAS_SERIAL_SIZE` multiply-adds keep BLAS in this thread. Float64, not
+    float32: float32 sums would, through the cancellation in Σx²E/ΣE − centroid², leave
+    spurious widths of ~0.02 mm in layers with one hot cell. The two hottest cells come from one argmax
+    and a second max over the float64 block with the hottest set to −∞ (a quarter of the time of
+    ``np.partition``, the same values, ties included)."""
     shape = cells.shape[:-2]
-    return np.stack([along_x.sum(axis=-1), weighted(along_x, x), weighted(along_x, x**2), weighted(along_y, y),
-                     weighted(along_y, y**2), np.count_nonzero(cells > cut, axis=(-2, -1)),
-                     hottest.reshape(shape), second.reshape(shape)], axis=-1)
+    flat = cells.reshape(-1, cells.shape[-2] * cells.shape[-1])
+    summary = np.empty((len(flat), 8), dtype=np.float64)
+    summary[:, 5] = np.count_nonzero(flat > cut, axis=-1)
+    hottest_at = flat.argmax(axis=-1)
+    summary[:, 6] = flat[np.arange(len(flat)), hottest_at]
+    rows = max(BLAS_SERIAL_SIZE // weights.size, 1)
+    for start in range(0, len(flat), rows):
+        block = flat[start:start + rows].astype(np.float64)
+        np.matmul(block, weights, out=summary[start:start + rows, :5])
+        block[np.arange(len(block)), hottest_at[start:start + rows]] = -np.inf  # the hottest out: max is the second
+        block.max(axis=-1, out=summary[start:start + rows, 7])
+    if flat.shape[-1] == 1:
+        summary[:, 7] = 0.0
+    return summary.reshape(*shape, 8)
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -79,54 +94,73 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
 
 
-def _table_kernel(*arrays: np.ndarray, shapes: list[tuple[int, ...]], geometry: list[tuple[np.ndarray, np.ndarray]],
-                  cut: float, n_cells: np.ndarray, thickness: np.ndarray, incident_factor: float | None) -> np.ndarray:
+def _table_kernel(*arrays: np.ndarray, weights: list[np.ndarray], cut: float, n_cells: np.ndarray,
+                  thickness: np.ndarray, incident_factor: float | None) -> np.ndarray:
     """Every shower observable of one block of events in one pass → ``(events, columns)``: the per-layer
     observables of :data:`PER_LAYER` (layer-major blocks), then :data:`PER_SHOWER`.
 
-    ``arrays``: the cells of each layer (or the one voxel array) and, with ``incident_factor``, the
-    incident energy, each flattened to ``(events, values)``; ``shapes`` their shapes per event."""
-    n = len(arrays[0])
+    ``arrays``: the cells of each layer ``(events, y, x)`` (or the one voxel array ``(events, z, y, x)``)
+    and, with ``incident_factor``, the incident energy ``(events,)``; ``weights`` the coordinate
+    columns of :func:`_moment_weights` of each layer (of the one (y, x) grid of a voxel array)."""
     layers = len(arrays) - (incident_factor is not None)
-    cells = [a.reshape(n, *shape) for a, shape in zip(arrays[:layers], shapes[:layers], strict=True)]
-    if len(shapes[0]) == 3:  # voxel: the same (y, x) grid for every z layer
-        summary = _summary_kernel(cells[0], *geometry[0], cut)
+    if arrays[0].ndim == 4:  # voxel: the same (y, x) grid for every z layer
+        summary = _summary_kernel(arrays[0], weights[0], cut)
     else:
-        summary = np.stack([_summary_kernel(c, y, x, cut) for c, (y, x) in zip(cells, geometry, strict=True)], axis=-2)
-    energy, active = summary[..., 0], summary[..., 5]
-    total = energy.sum(axis=-1)
-    moments = []
-    for k in (1, 3):  # x, then y
-        mean, second = _ratio(summary[..., k], energy), _ratio(summary[..., k + 1], energy)
-        moments.append((mean, np.sqrt(np.clip(second - mean**2, 0.0, None))))
-    index = np.arange(energy.shape[-1], dtype=np.float64)
-    lateral = energy @ index
+        summary = np.stack([_summary_kernel(c, w, cut) for c, w in zip(arrays[:layers], weights, strict=True)],
+                           axis=-2)
+    energy, active, hottest, second = summary[..., 0], summary[..., 5], summary[..., 6], summary[..., 7]
+    n, n_layers = energy.shape
+    table = np.empty((n, len(PER_LAYER) * n_layers + len(PER_SHOWER) - (incident_factor is None)))
+    column = dict(zip(PER_LAYER, table[:, :len(PER_LAYER) * n_layers].reshape(n, len(PER_LAYER), n_layers)
+                      .transpose(1, 0, 2), strict=True))  # (events, layer) views of the table's layer-major blocks
+    total = np.einsum("el->e", energy)  # einsum, not sum(axis=-1): 4× faster along a short axis
+    moments = _ratio(summary[..., 1:5], energy[..., None])  # ⟨x⟩, ⟨x²⟩, ⟨y⟩, ⟨y²⟩
+    column["layer_energy"][:] = energy
+    column["energy_fraction"][:] = _ratio(energy, total[:, None])
+    column["centroid_x"][:], column["centroid_y"][:] = moments[..., 0], moments[..., 2]
+    column["width_x"][:] = np.sqrt(np.clip(moments[..., 1] - moments[..., 0] ** 2, 0.0, None))
+    column["width_y"][:] = np.sqrt(np.clip(moments[..., 3] - moments[..., 2] ** 2, 0.0, None))
+    np.divide(active, n_cells, out=column["sparsity_calogan"])
+    np.subtract(1.0, column["sparsity_calogan"], out=column["sparsity_calochallenge"])
+    column["e_ratio"][:] = _ratio(hottest - second, hottest + second)
+    np.divide(energy, thickness, out=column["longitudinal_profile"])
+    index = np.arange(n_layers, dtype=np.float64)
+    per_shower = table[:, len(PER_LAYER) * n_layers:]
+    lateral = np.einsum("el,l->e", energy, index)  # not energy @ index: a BLAS gemv would start threads
     depth_mean = _ratio(lateral, total)
-    depth_width = np.sqrt(np.clip(_ratio(energy @ index**2, total) - depth_mean**2, 0.0, None))
-    hottest, second = summary[..., 6], summary[..., 7]
-    per_layer = [energy, _ratio(energy, total[..., None]), moments[0][0], moments[1][0], moments[0][1], moments[1][1],
-                 active / n_cells, 1.0 - active / n_cells, _ratio(hottest - second, hottest + second),
-                 energy / thickness]
-    per_shower = [total, depth_mean, depth_width, np.where(active > 0, index, -1.0).max(axis=-1), lateral]
+    per_shower[:, 0], per_shower[:, 1], per_shower[:, 4] = total, depth_mean, lateral
+    per_shower[:, 2] = np.sqrt(np.clip(_ratio(np.einsum("el,l->e", energy, index**2), total) - depth_mean**2, 0.0, None))
+    hit = active[:, ::-1] > 0  # the deepest layer with an active cell: the first hit from the back
+    per_shower[:, 3] = np.where(hit.any(axis=-1), n_layers - 1 - hit.argmax(axis=-1), -1)
     if incident_factor is not None:
-        per_shower.append(_ratio(total * incident_factor, arrays[-1][:, 0].astype(np.float64)))
-    return np.concatenate([*per_layer, np.stack(per_shower, axis=-1)], axis=-1)
+        per_shower[:, 5] = _ratio(total * incident_factor, arrays[-1].astype(np.float64))
+    return table
+
+
+TABLE_EVENTS = 50_000
+"""Events per block of the lazy shower table: whole kernel blocks (the store's event chunks) merged up to
+this size, so each observable's column views and reductions are a tenth as many tasks as store chunks
+(the table is 50-odd float64 numbers per shower, a 50 000-event block 20 MB)."""
 
 
 def _table_blocks(*arrays, n_columns: int, **kwargs):
-    """:func:`_table_kernel` on numpy arrays, or block by block on dask arrays, each block passed as it is
-    (``map_blocks`` on ``(event, values)`` views; no concatenation or copy of the cells per task)."""
-    flat = [a.reshape(a.shape[0], -1) for a in arrays]
-    if not any(isinstance(a, da.Array) for a in flat):
-        return _table_kernel(*flat, **kwargs)
-    flat = [da.asarray(a).rechunk({1: -1}) for a in flat]
-    events = flat[0].chunks[0]
-    flat = [a.rechunk({0: events}) for a in flat]
-    return da.map_blocks(_table_kernel, *flat, dtype=np.float64, chunks=(events, (n_columns,)), **kwargs)
+    """:func:`_table_kernel` on numpy arrays, or block by block on dask arrays: one kernel task per event
+    chunk (all cells of an event in one block, the incident energy aligned with it), its outputs merged
+    into table blocks of about :data:`TABLE_EVENTS` events."""
+    if not any(isinstance(a, da.Array) for a in arrays):
+        return _table_kernel(*arrays, **kwargs)
+    arrays = [da.asarray(a) for a in arrays]
+    events = arrays[0].rechunk({d: -1 for d in range(1, arrays[0].ndim)}).chunks[0]
+    arrays = [a.rechunk({0: events, **{d: -1 for d in range(1, a.ndim)}}) for a in arrays]
+    indexed = [item for i, a in enumerate(arrays) for item in (a, (EVENT, *(f"{i}_{d}" for d in range(1, a.ndim))))]
+    table = da.blockwise(_table_kernel, (EVENT, "column"), *indexed, new_axes={"column": n_columns},
+                         dtype=np.float64, concatenate=True, **kwargs)
+    merge = max(1, TABLE_EVENTS // max(events))
+    return table.rechunk({0: tuple(sum(events[i:i + merge]) for i in range(0, len(events), merge))})
 
 
-def _layer_grid(cells: xr.DataArray, ydim: str, xdim: str) -> tuple[np.ndarray, np.ndarray]:
-    return cells[ydim].values.astype(np.float64), cells[xdim].values.astype(np.float64)
+def _layer_weights(cells: xr.DataArray, ydim: str, xdim: str) -> np.ndarray:
+    return _moment_weights(cells[ydim].values, cells[xdim].values)
 
 
 def _has_incident_energy(ds: xr.Dataset) -> bool:
@@ -138,20 +172,26 @@ def shower_table(ds: xr.Dataset) -> xr.DataArray:
     """All shower observables of a layered or voxel calorimeter as columns ``(event, column)`` of one
     lazy array: one kernel task per event chunk reads every layer once and computes every column, so
     the graph does not grow with the number of observables asked for (each is a column view of this
-    one; dask builds it once per dataset, the keys being deterministic). Cells above the detector
-    threshold count as active."""
+    one; dask builds it once per dataset, the keys being deterministic). The kernel outputs are merged
+    into blocks of :data:`TABLE_EVENTS` events, so the column views are few tasks too. Cells above the
+    detector threshold count as active. Built once per :func:`physgen.observables.compute` call and
+    shared by its observables."""
+    return shared(("calo.shower_table", id(ds)), lambda: _shower_table(ds))
+
+
+def _shower_table(ds: xr.Dataset) -> xr.DataArray:
     units = _energy_units(ds)
     cut = threshold(ds, units)
     if is_layered(ds):
         cells = layer_arrays(ds)
         core = [[c.dims[1], c.dims[2]] for c in cells]
-        geometry = [_layer_grid(c, *dims) for c, dims in zip(cells, core, strict=True)]
+        weights = [_layer_weights(c, *dims) for c, dims in zip(cells, core, strict=True)]
         n_cells = np.array([c.shape[1] * c.shape[2] for c in cells], dtype=np.float64)
         edges = layer_depths_mm(ds, "layer")
     else:
         cells = [voxel_energy(ds)]
         core = [["z", "y", "x"]]
-        geometry = [_layer_grid(cells[0], "y", "x")]
+        weights = [_layer_weights(cells[0], "y", "x")]
         n_cells = np.full(cells[0].sizes["z"], cells[0].sizes["y"] * cells[0].sizes["x"], dtype=np.float64)
         edges = layer_depths_mm(ds, "z")
     factor = None
@@ -162,7 +202,7 @@ def shower_table(ds: xr.Dataset) -> xr.DataArray:
     n_columns = len(PER_LAYER) * n_layers + len(PER_SHOWER) - (factor is None)
     return xr.apply_ufunc(
         _table_blocks, *cells,
-        kwargs={"shapes": [c.shape[1:] for c in cells], "geometry": geometry, "cut": cut, "n_cells": n_cells,
+        kwargs={"weights": weights, "cut": cut, "n_cells": n_cells,
                 "thickness": np.diff(edges), "incident_factor": factor, "n_columns": n_columns},
         input_core_dims=core, output_core_dims=[["column"]], dask="allowed",
     )
@@ -180,8 +220,8 @@ def _column(ds: xr.Dataset, name: str) -> xr.DataArray:
 
 def _layer_summary(cells: xr.DataArray, ydim: str, xdim: str, cut: float) -> xr.DataArray:
     return xr.apply_ufunc(
-        _summary_kernel, cells, cells[ydim].astype("float64"), cells[xdim].astype("float64"),
-        kwargs={"cut": cut}, input_core_dims=[[ydim, xdim], [ydim], [xdim]], output_core_dims=[["stat"]],
+        _summary_kernel, cells, kwargs={"weights": _layer_weights(cells, ydim, xdim), "cut": cut},
+        input_core_dims=[[ydim, xdim]], output_core_dims=[["stat"]],
         dask="parallelized", output_dtypes=[np.float64],
         dask_gufunc_kwargs={"output_sizes": {"stat": len(STATS)}, "allow_rechunk": True},
     ).assign_coords(stat=list(STATS))
