@@ -124,7 +124,7 @@ def main() -> None:
                "s2_noise", "auc", "auc_target", "parametric_per_cpu_s", "rate_target", "geant4_per_cpu_s", "speedup"]
     notes = [
         "Parametric showers at the Geant4 sample's incident energies (normal incidence at the centre); ⟨S²⟩ on "
-        "30 common equal-width bins per column; s2_noise = bins/4·(1/N₁ + 1/N₂), the ⟨S²⟩ two samples of one "
+        "30 equal-population bins of the Geant4 sample per column; s2_noise = bins/4·(1/N₁ + 1/N₂), the ⟨S²⟩ two samples of one "
         "distribution show from counting alone.",
         "AUC: physgen.metrics.classifier_test (MLP 64-64, 60/20/20 split, temperature-calibrated) on all "
         "shower-shape columns; 0.5 = indistinguishable.",
