@@ -58,9 +58,9 @@ def test_classifiers_and_gans_share_the_registry_and_the_loop(samples, tmp_path,
     fitted = []
     original = _loop._Trainer.fit
 
-    def spy(self, total_steps, progress):
+    def spy(self, total_steps, progress, *args):
         fitted.append((self.spec.architecture, type(self.data).__name__))
-        return original(self, total_steps, progress)
+        return original(self, total_steps, progress, *args)
 
     monkeypatch.setattr(_loop._Trainer, "fit", spy)
     _, ref, gen = samples

@@ -67,7 +67,8 @@ def test_only_rank_0_prints_the_training_summary(monkeypatch, tmp_path, rank, pr
     from types import SimpleNamespace
 
     monkeypatch.setenv("RANK", rank)
-    monkeypatch.setattr("physgen.train.train", lambda *a, **k: SimpleNamespace(step=7, run_dir=tmp_path / "run"))
+    monkeypatch.setattr("physgen.train.train", lambda *a, **k: SimpleNamespace(step=7, run_dir=tmp_path / "run",
+                                                                                  stopped_at_time_limit=False))
     result = runner.invoke(app, ["train", "toy_gan_circle_8", "--data", "x.zarr", "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert ("trained 7 steps" in result.stdout) is printed
