@@ -16,7 +16,8 @@ from physgen.errors import SchemaError, StoreError
 from physgen.schema import StoreSchema, VariableSchema
 from physgen.sim import simulate
 from physgen.specs import DatasetSpec, load_with_overrides
-from physgen.store import COMPRESSIONS, DEFAULT_COMPRESSION, create_store, open_store, read_provenance
+from physgen.store import (COMPRESSIONS, DEFAULT_COMPRESSION, add_variable, create_store, open_store,
+                           read_provenance)
 from physgen.train._data import _Reader
 from tests.conftest import SPECS
 
@@ -99,6 +100,15 @@ def test_resume_keeps_the_codec_and_refuses_another(tmp_path):
     ds = open_store(url)
     assert ds["energy"].values.tobytes() == np.concatenate([first["energy"], second["energy"]]).tobytes()
     assert [run["compression"] for run in read_provenance(url)["history"]] == ["lz4", "lz4"]
+
+
+def test_an_added_variable_takes_the_store_compression(tmp_path):
+    url = str(tmp_path / "s.zarr")
+    _write(url, "none", [_events(9, 7)])
+    weights = np.random.default_rng(8).uniform(0, 2, 9)
+    add_variable(url, "weight", weights, attrs={"units": "dimensionless"}, provenance={"producer": "test"})
+    assert _codec_names(url, "weight") == CODEC_NAMES["none"]
+    assert open_store(url)["weight"].values.tobytes() == weights.tobytes()
 
 
 def test_a_store_from_before_the_setting_resumes_with_the_default(tmp_path):
