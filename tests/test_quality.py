@@ -32,6 +32,21 @@ def test_mean_and_std_shift_are_the_moment_differences():
         get_metric("mean_shift")(reference, generated).value
 
 
+def test_moment_shifts_in_a_window_ignore_the_tails():
+    """Same peak, but the generated sample has 2 % of its events in a far tail at 300: over all events the
+    RMS differs by √(0.98·7² + 0.02·0.98·210²) − 7 ≈ 23 GeV, inside 60–120 GeV (paper 002's M_ll window) by the sampling noise only."""
+    rng = np.random.default_rng(3)
+    reference = _dataset(m=rng.normal(90, 7, 20_000))
+    generated = _dataset(m=np.concatenate([rng.normal(90, 7, 19_600), np.full(400, 300.0)]))
+    assert get_metric("std_shift")(reference, generated, names=["m"]).value == pytest.approx(23.2, abs=0.5)
+    window = {"names": ["m"], "window": [60, 120]}
+    for name in ("mean_shift", "std_shift"):
+        estimate = get_metric(name)(reference, generated, **window)
+        assert estimate.value < 3 * estimate.error < 0.3
+    with pytest.raises(PhysgenError, match=r"no value inside the window \[200, 250\]"):
+        get_metric("mean_shift")(reference, generated, names=["m"], window=[200, 250]).value
+
+
 def test_peak_shift_finds_a_mass_peak_on_a_falling_background():
     rng = np.random.default_rng(2)
 
