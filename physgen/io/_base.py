@@ -197,7 +197,7 @@ def import_files(fmt: str, files: list[str | os.PathLike[str]], out: str | os.Pa
                     msg = f"cannot resume {url!r}: it was imported from other files {before}"
                     raise StoreError(msg)
             writer = create_store(url, dataset.schema, chunk_events=dataset.chunk_events, provenance=provenance,
-                                  mode=mode)
+                                  mode=mode, compression=dataset.spec.compression)
             try:
                 _stream(importer, fmt, paths, handles, counts, writer, dataset, progress)
             except InputFileError as exc:

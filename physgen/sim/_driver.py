@@ -148,7 +148,8 @@ def _simulate_into(url: str, dataset: ResolvedDataset, simulator: Simulator, n_e
     chunk = dataset.chunk_events
     provenance = {"specs": dataset.spec_texts(), "producer": simulator.producer(), "seed": seed,
                   "requested_events": n_events}
-    writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode)
+    writer = create_store(url, dataset.schema, chunk_events=chunk, provenance=provenance, mode=mode,
+                          compression=spec.compression)
     done = writer.committed_events
     todo = chunk_plan(n_events, chunk, first=-(-done // chunk))
     with event_progress(f"simulate {spec.name}", total=n_events, completed=min(done, n_events),

@@ -1,14 +1,16 @@
 """Dataset specs: what produces a store (simulator or importer), for which detector/features,
-under which event conditions, with which seed and chunking."""
+under which event conditions, with which seed, chunking and compression."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import Field, ValidationInfo, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from physgen import plugins
+from physgen.errors import SchemaError
 from physgen.specs._base import SpecModel
 from physgen.specs._options import OptionErrors, checking_plugins
 from physgen.units import check_units
@@ -121,6 +123,19 @@ class DatasetSpec(SpecModel):
     events: int = Field(10_000, gt=0, le=MAX_EVENTS)
     seed: int = Field(0, ge=0, lt=2**63)
     chunk_events: int | None = Field(None, gt=0, le=10_000_000)
+    compression: str = Field("zstd", description=(
+        "codec chain of the store's chunks, by name (physgen.store.COMPRESSIONS): 'zstd' (the default, smallest) "
+        "for precious references, 'lz4' for training stores read every epoch"))
+
+    @field_validator("compression")
+    @classmethod
+    def _known_compression(cls, name: str) -> str:
+        from physgen.store._compression import check_compression  # the store package imports the specs
+
+        try:
+            return check_compression(name)
+        except SchemaError as exc:  # the message as it is, without pydantic's "Value error, " prefix
+            raise PydanticCustomError("unknown_compression", "{message}", {"message": str(exc)}) from None
 
     @model_validator(mode="after")
     def _one_producer(self):

@@ -15,10 +15,10 @@ import os
 from typing import Any
 
 import numpy as np
-from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError
 from physgen.schema import EVENT
+from physgen.store._compression import DEFAULT_COMPRESSION, compressors
 from physgen.store._lock import store_lock
 from physgen.store._reader import read_provenance
 from physgen.store._url import ATTR, EXTRA, has_consolidated_metadata, normalise_url, open_root, write_root_attrs
@@ -80,7 +80,8 @@ def _add_variable(url: str, name: str, data: Any, *, attrs: dict[str, Any], prov
             del extras[name]
             write_root_attrs(group, {**meta, EXTRA: extras}, consolidated=consolidated)
         dtype = np.dtype(getattr(data, "dtype", np.float64))
-        _write_array(group, name, data, dtype, chunk_events=int(meta["chunk_events"]), attrs=attrs)
+        _write_array(group, name, data, dtype, chunk_events=int(meta["chunk_events"]), attrs=attrs,
+                     compression=meta.get("compression", DEFAULT_COMPRESSION))
         record = {"dims": [], "shape": [], "dtype": str(dtype), "units": attrs["units"],
                   "added": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"), "provenance": provenance}
         _commit_variable(group, name, record, consolidated=consolidated)
@@ -96,10 +97,12 @@ def _check_no_uncommitted_events(group, meta: dict[str, Any], url: str) -> None:
         raise StoreError(msg)
 
 
-def _write_array(group, name: str, data: Any, dtype: np.dtype, *, chunk_events: int, attrs: dict[str, Any]) -> None:
+def _write_array(group, name: str, data: Any, dtype: np.dtype, *, chunk_events: int, attrs: dict[str, Any],
+                 compression: str) -> None:
+    """Write the added array with the store's own compression (its schema arrays' codec chain)."""
     n_events = int(data.shape[0])
     array = group.create_array(name, shape=(n_events,), chunks=(chunk_events,), dtype=dtype,
-                               compressors=ZstdCodec(level=3, checksum=True), fill_value=0,
+                               compressors=compressors(compression), fill_value=0,
                                dimension_names=(EVENT,),
                                attributes=dict(attrs), overwrite=True, config={"write_empty_chunks": True})
     for start in range(0, n_events, chunk_events):

@@ -6,8 +6,9 @@ raises ``physgen.committed_events`` in the root attributes. Readers see only the
 readable at its last commit; :func:`open_writer` in ``resume`` mode trims whatever an
 interrupted append wrote beyond that point before continuing. Every chunk is written, even
 an all-zero one (``write_empty_chunks``), so a chunk missing on disk is detectable damage (see
-:mod:`physgen.store._chunks`), and every chunk carries a Zstd content checksum, so a flipped bit
-is a read error rather than a wrong value. A write that fails (disk full, read-only) is a :class:`StoreError`;
+:mod:`physgen.store._chunks`), and every chunk carries a content checksum (every codec chain of
+:mod:`physgen.store._compression` ends in one), so a flipped bit is a read error rather than a wrong
+value. A store keeps the compression it was created with: a resume appends through the arrays' own codecs. A write that fails (disk full, read-only) is a :class:`StoreError`;
 the store keeps its committed events.
 
 Callers hold the store's writer lock (:func:`physgen.store.store_lock`) around a whole run:
@@ -23,12 +24,12 @@ from typing import Any, Literal
 
 import numpy as np
 import zarr
-from zarr.codecs import ZstdCodec
 
 from physgen.errors import SchemaError, StoreError, StoreExistsError
 from physgen.provenance import package_version
 from physgen.schema import EVENT, StoreSchema, VariableSchema
 from physgen.store._chunks import EVERY_CHUNK_WRITTEN
+from physgen.store._compression import DEFAULT_COMPRESSION, check_compression, compressors
 from physgen.store._lock import holds_lock
 from physgen.store._url import (
     ATTR,
@@ -181,8 +182,12 @@ def create_store(
     provenance: dict[str, Any],
     mode: Mode = "create",
     consistent: tuple[str, ...] = (),
+    compression: str = DEFAULT_COMPRESSION,
 ) -> StoreWriter:
     """Create (or reopen with ``mode="resume"``) a store for ``schema`` at ``url``.
+
+    ``compression`` names the codec chain of every array (:data:`physgen.store._compression.COMPRESSIONS`);
+    it is recorded in the provenance, and a resume must ask for the store's own (it keeps its codecs).
 
     ``provenance`` must hold the producing spec texts under ``"specs"``; on resume their
     hashes must match those already stored, so a store is never extended with data from
@@ -192,9 +197,10 @@ def create_store(
     if chunk_events <= 0:
         msg = f"chunk_events must be positive, got {chunk_events}"
         raise StoreError(msg)
+    provenance = {**provenance, "compression": check_compression(compression)}
     exists = store_exists(url)
     if exists and mode == "resume":
-        writer = open_writer(url, schema=schema, expect_specs=provenance.get("specs"))
+        writer = open_writer(url, schema=schema, expect_specs=provenance.get("specs"), expect_compression=compression)
         writer.record_run("resume", provenance, consistent)
         return writer
     if exists and mode == "create":
@@ -212,10 +218,11 @@ def create_store(
 
 def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[str, Any], action: str) -> StoreWriter:
     group = open_root(url, mode="w")
+    codecs = compressors(provenance["compression"])
     for dim, (values, attrs) in schema.coords.items():
         values = np.asarray(values)
         coord = group.create_array(dim, shape=values.shape, dtype=values.dtype, dimension_names=(dim,),
-                                   attributes=dict(attrs), compressors=ZstdCodec(level=3, checksum=True),
+                                   attributes=dict(attrs), compressors=codecs,
                                    fill_value=0, config={"write_empty_chunks": True})
         coord[...] = values
     for var in schema.variables:
@@ -224,7 +231,7 @@ def _create(url: str, schema: StoreSchema, chunk_events: int, provenance: dict[s
             shape=(0, *var.shape),
             chunks=(chunk_events, *var.shape),
             dtype=var.dtype,
-            compressors=ZstdCodec(level=3, checksum=True),
+            compressors=codecs,
             fill_value=0,
             dimension_names=(EVENT, *var.dims),
             attributes=var.attrs,
@@ -269,9 +276,20 @@ def _is_physgen_store(url: str) -> bool:
     return True
 
 
-def open_writer(url: str, *, schema: StoreSchema, expect_specs: dict[str, Any] | None = None) -> StoreWriter:
-    """Reopen an existing store for appending, trimming events of an interrupted append."""
+def open_writer(url: str, *, schema: StoreSchema, expect_specs: dict[str, Any] | None = None,
+                expect_compression: str | None = None) -> StoreWriter:
+    """Reopen an existing store for appending, trimming events of an interrupted append.
+
+    ``expect_compression``: refuse unless the store was created with this compression (stores made before
+    compression was recorded were all written with the default), since appends keep the arrays' codecs.
+    """
     group, meta = open_physgen_group(url, mode="r+")
+    stored_compression = meta.get("compression", DEFAULT_COMPRESSION)
+    if expect_compression is not None and expect_compression != stored_compression:
+        msg = (f"cannot resume {url!r} with compression {expect_compression!r}: it was created with "
+               f"{stored_compression!r}, which its appended chunks keep; resume with compression "
+               f"{stored_compression!r}, or use --overwrite")
+        raise StoreError(msg)
     if meta.get("extra_variables"):
         msg = (f"cannot append to {url!r}: it has added variables {sorted(meta['extra_variables'])} "
                f"(e.g. weights) that would have no values for new events")
