@@ -387,20 +387,15 @@ def _quality_cell(entry: dict) -> str:
 @user_errors
 def zoo_list() -> None:
     """The shipped generators: model, reference, training cost, targets met."""
-    from physgen.specs import SpecRegistry
-    from physgen.zoo import shipped_models
+    from physgen.zoo import reference_changes, shipped_models
 
-    registry = SpecRegistry.default()
     table = Table("name", "model spec", "reference", "reference spec", "train CPU-s", "hardware", "targets met", "MiB")
     for name, entry in shipped_models().items():
         reference = entry["reference"]
         dataset = reference["specs"].get("dataset", {})
-        try:
-            current = registry.get("dataset", dataset.get("name")).hash == dataset.get("hash")
-        except PhysgenError:
-            current = False
+        changed = reference_changes(entry)
         table.add_row(name, entry["model_spec"], f"{dataset.get('name')} ({reference.get('events')} events)",
-                      "current" if current else "[yellow]changed since: retrain[/]",
+                      f"[yellow]changed since ({', '.join(changed)}): retrain[/]" if changed else "current",
                       f"{entry['cost']['train_cpu_s']:.0f}", entry["cost"]["hardware"]["gpu"] or "CPU",
                       _quality_cell(entry), f"{entry['bytes'] / 2**20:.2f}")
     console.print(table)

@@ -4,11 +4,13 @@ one place so that every room writes them the same way."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-__all__ = ["file_sha256", "package_version", "text_sha256"]
+__all__ = ["file_sha256", "json_sha256", "package_version", "text_sha256"]
 
 _BLOCK = 1 << 22
 
@@ -25,6 +27,12 @@ def file_sha256(path: str | os.PathLike[str], *, prefixed: bool = True) -> str:
 def text_sha256(text: str) -> str:
     """``"sha256:<hex>"`` of a text's UTF-8 bytes (spec hashes)."""
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def json_sha256(value: Any) -> str:
+    """``"sha256:<hex>"`` of a JSON-able value in canonical form (sorted keys, tuples as lists), e.g. a
+    simulator's producer record, so a record read back from a store hashes as the one written."""
+    return text_sha256(json.dumps(value, sort_keys=True, default=str))
 
 
 @cache

@@ -23,7 +23,7 @@ from physgen.store import open_store, validate_store
 from physgen.provenance import file_sha256
 from physgen.sim.geant4 import validation_sample
 from physgen.train import train
-from physgen.zoo import export_checkpoint, load_generator, read_checkpoint, ship, shipped_models
+from physgen.zoo import export_checkpoint, load_generator, read_checkpoint, reference_changes, ship, shipped_models
 from physgen.zoo import _index as zoo_index
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -141,6 +141,23 @@ def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(qualit
     text = readme.read_text()
     assert "old" not in text and "| `toy_gan` (dense_gan) | toy_circle_8 3000 / 2000 |" in text
     assert "x mean shift: " in text and text.endswith("<!-- zoo:end -->\ntail\n")
+
+
+def test_a_changed_simulator_flags_the_shipped_reference(quality_run, zoo, monkeypatch):
+    """A refit of the simulator (tune constants, options, versions) changes the reference's physics
+    without touching its dataset spec: the shipped entry keeps the producer record's hash, and
+    ``zoo list`` asks for a retrain when the spec's simulator would record something else."""
+    from types import SimpleNamespace
+
+    import physgen.sim
+
+    entry = ship(quality_run)
+    assert entry["reference"]["producer"].startswith("sha256:") and reference_changes(entry) == []
+    refitted = SimpleNamespace(producer=lambda: {"kind": "simulator", "name": "mixtures", "tune": "refitted"})
+    monkeypatch.setattr(physgen.sim, "build_simulator", lambda dataset: refitted)
+    assert reference_changes(entry) == ["simulator (version, options or tune)"]
+    listing = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["zoo", "list"])
+    assert listing.exit_code == 0 and "changed since (simulator" in listing.output
 
 
 def test_unknown_name_tampered_weights_and_budget_are_clear_errors(quality_run, zoo, tmp_path, monkeypatch):

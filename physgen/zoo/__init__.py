@@ -14,6 +14,7 @@ from physgen.zoo._index import (
     ZOO_DIR,
     load_generator,
     quality_table,
+    reference_changes,
     retrain,
     ship,
     shipped_model,
@@ -22,7 +23,7 @@ from physgen.zoo._index import (
 
 __all__ = [
     "FORMAT", "MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "export_checkpoint", "load_checkpoint", "load_generator",
-    "quality_table", "read_checkpoint", "retrain", "ship", "shipped_model", "shipped_models",
+    "quality_table", "read_checkpoint", "reference_changes", "retrain", "ship", "shipped_model", "shipped_models",
 ]
 
 

@@ -20,12 +20,13 @@ import yaml
 
 from physgen.errors import PhysgenError, did_you_mean
 from physgen.pipeline import read_record
-from physgen.provenance import file_sha256
+from physgen.provenance import file_sha256, json_sha256
+from physgen.store import read_provenance
 from physgen.train import LoadedRun, load_run
 from physgen.zoo._checkpoint import load_checkpoint, read_checkpoint
 
-__all__ = ["MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "load_generator", "quality_table", "retrain", "ship",
-           "shipped_model", "shipped_models"]
+__all__ = ["MAX_ZOO_BYTES", "README_MARKERS", "ZOO_DIR", "load_generator", "quality_table", "reference_changes",
+           "retrain", "ship", "shipped_model", "shipped_models"]
 
 ZOO_DIR = Path(__file__).parent
 """The folder of the shipped index (``index.json``) and weights (``weights/``) inside the package."""
@@ -178,6 +179,7 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         msg = (f"shipping {name!r} ({size / 2**20:.1f} MiB) would bring the zoo to {(others + size) / 2**20:.1f} MiB, "
                f"over its budget of {MAX_ZOO_BYTES / 2**20:.0f} MiB")
         raise PhysgenError(msg)
+    reference = content["reference"] | _producer(content["reference"].get("store"))
     target = folder / "weights" / f"{name}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
@@ -187,7 +189,7 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         "file": str(target.relative_to(folder)), "sha256": file_sha256(target), "bytes": size,
         "model_spec": content["info"]["model_spec"]["name"],
         "architecture": spec["architecture"],
-        "dtype": content["dtype"], "reference": content["reference"], "training": _training(content, record, workdir),
+        "dtype": content["dtype"], "reference": reference, "training": _training(content, record, workdir),
         "quality": _quality_summary(quality), "comparisons": [_quality_summary(c) for c in comparisons],
         "observables": quality["observables"], "cost": _cost(record),
         "pipeline": record["pipeline"], "pipeline_hash": record["spec"]["hash"],
@@ -200,6 +202,36 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     tmp.write_text(json.dumps(dict(sorted(models.items())), indent=1) + "\n")
     os.replace(tmp, index)
     return models[name]
+
+
+def _producer(store: str | None) -> dict[str, str]:
+    """``{"producer": hash}`` of the training store's producer record (the simulator, its versions,
+    options and tune constants), or nothing when the store is gone."""
+    try:
+        return {"producer": json_sha256(read_provenance(store)["producer"])}
+    except (PhysgenError, OSError, KeyError, TypeError):
+        return {}
+
+
+def reference_changes(entry: dict[str, Any]) -> list[str]:
+    """What changed since the shipped model's reference was made: its dataset spec, or what the
+    simulator of that spec would record now (versions, options, tune constants: a refitted
+    ``tunes.yaml`` changes the physics without touching a spec). Empty when it is current; a producer
+    hash missing from older entries is not checked."""
+    from physgen.sim import build_simulator
+    from physgen.specs import SpecRegistry
+    from physgen.store import resolve_dataset
+
+    dataset = entry["reference"]["specs"].get("dataset", {})
+    try:
+        if SpecRegistry.default().get("dataset", dataset.get("name")).hash != dataset.get("hash"):
+            return ["dataset spec"]
+        shipped = entry["reference"].get("producer")
+        if shipped is not None and json_sha256(build_simulator(resolve_dataset(dataset["name"])).producer()) != shipped:
+            return ["simulator (version, options or tune)"]
+    except PhysgenError:
+        return ["dataset spec (no longer shipped)"]
+    return []
 
 
 README_MARKERS = ("<!-- zoo:begin -->", "<!-- zoo:end -->")
