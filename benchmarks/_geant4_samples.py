@@ -53,9 +53,7 @@ def load_reference(name: str, path: str | Path) -> Reference:
         with np.load(path) as z:
             energy, cpu = z["energy"].astype(np.float64), z["cpu"] if "cpu" in z else None
             if "cells" in z:  # Si-W ECAL: Si deposits; apply the detector's threshold as its store would
-                cells = z["cells"].astype(np.float32)
-                cut = sim.readout.threshold or 0.0
-                cells[cells < cut] = 0.0
+                cells = sim.readout.geometry.apply_threshold(z["cells"].astype(np.float32))
                 batch = {sim.dataset.detector_spec.geometry.variable: cells}
             else:
                 batch = {k: z[k].astype(np.float32) for k in ("layer_0", "layer_1", "layer_2")}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from hypothesis import given
@@ -33,6 +34,18 @@ def test_required_detectors_are_shipped():
     jets = registry.get("detector", "jet_image_25x25").spec.geometry
     assert (jets.n_eta, jets.n_phi, jets.cell_eta, jets.cell_phi) == (25, 25, 0.1, 0.1)
     assert len(registry.get("features", "zmumu17").spec.features) == 17
+
+
+def test_readout_threshold_zeroes_cells_below_it_in_the_detector_units():
+    """ILD's 0.1 MeV MIP cut (paper 004) on cells in MeV; a spec in GeV gets 1e-4 GeV; no threshold keeps all."""
+    ild = SpecRegistry.default().get("detector", "ild_ecal_30").spec.geometry
+    cells = np.array([0.05, 0.0999, 0.1, 0.2])
+    assert ild.apply_threshold(cells.copy()).tolist() == [0.0, 0.0, 0.1, 0.2]
+    in_gev = ild.model_copy(update={"energy_units": "GeV"})
+    assert in_gev.threshold_magnitude() == pytest.approx(1e-4)
+    assert in_gev.apply_threshold(cells * 1e-3).tolist() == pytest.approx([0.0, 0.0, 1e-4, 2e-4])
+    calo = SpecRegistry.default().get("detector", "calogan_lar3").spec.geometry
+    assert calo.threshold is None and calo.apply_threshold(cells.copy()).tolist() == cells.tolist()
 
 
 @given(detector_specs())

@@ -19,6 +19,8 @@ from __future__ import annotations
 import difflib
 from typing import Annotated, Any, Literal
 
+import numpy as np
+
 from pydantic import AfterValidator, Field, PlainValidator, PositiveInt, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -29,7 +31,7 @@ from physgen.specs._options import OptionErrors, check_options
 from physgen.specs._quantity import (
     NonNegativeEnergy, NonNegativeLength, PositiveDensity, PositiveEnergy, PositiveLength,
 )
-from physgen.units import check_units, ureg
+from physgen.units import check_units, to_magnitude, ureg
 
 __all__ = [
     "MAX_CELLS",
@@ -125,6 +127,17 @@ class _Calorimeter(SpecModel):
 
     def material(self, name: str) -> Material:
         return next(m for m in self.materials if m.name == name)
+
+    def threshold_magnitude(self) -> float:
+        """``threshold`` in ``energy_units`` (0 without one)."""
+        return 0.0 if self.threshold is None else float(to_magnitude(self.threshold, self.energy_units))
+
+    def apply_threshold(self, cells: np.ndarray) -> np.ndarray:
+        """Zero the cells below ``threshold`` (in place; ``cells`` in ``energy_units``) and return them:
+        the readout's MIP cut, the same for every simulator."""
+        if self.threshold is not None:
+            cells[cells < self.threshold_magnitude()] = 0.0
+        return cells
 
 
 class EtaPhiGrid(SpecModel):

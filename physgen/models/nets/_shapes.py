@@ -5,7 +5,6 @@ from __future__ import annotations
 from physgen.errors import SpecError
 from physgen.geometry import detector_schema
 from physgen.specs import DetectorSpec, EtaPhiGrid, LayeredCalorimeter, VoxelCalorimeter
-from physgen.units import to_magnitude
 
 __all__ = ["cell_threshold", "image_shape", "layer_shapes", "voxel_shape"]
 
@@ -41,5 +40,4 @@ def voxel_shape(detector: DetectorSpec) -> tuple[int, int, int]:
 def cell_threshold(detector: DetectorSpec) -> float:
     """The readout threshold of a voxel calorimeter in its energy units (0 if none)."""
     _require(detector, VoxelCalorimeter, "a 3D shower GAN")
-    g = detector.geometry
-    return 0.0 if g.threshold is None else float(to_magnitude(g.threshold, g.energy_units))
+    return detector.geometry.threshold_magnitude()

@@ -78,7 +78,6 @@ class Geant4Simulator(Simulator):
 
         self.materials, self.material_provenance = geant4_call(build_materials, geometry, detector_source)
         self.to_energy_units = float(ureg.Quantity(1.0, "MeV").to(geometry.energy_units).magnitude)
-        self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.incidence.features
         self._batch(np.random.SeedSequence(0), 1000)  # conditions off the calorimeter fail now, before any store
 
@@ -105,9 +104,7 @@ class Geant4Simulator(Simulator):
         conditions, batch = self._batch(seed, n_events)
         cells, overflow, _ = run_batch(self.layout, self.materials, self.options.physics_list, self.cut_mm, batch)
         cells *= self.to_energy_units
-        if self.threshold is not None:
-            cells[cells < self.threshold] = 0.0
-        out = self._split(cells)
+        out = self._split(self.geometry.apply_threshold(cells))
         if self.store_overflow:
             out["overflow"] = (overflow * self.to_energy_units).astype(np.float32)
         return out | self.incidence.feature_arrays(conditions)

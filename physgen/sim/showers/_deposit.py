@@ -70,7 +70,6 @@ class CellReadout:
         self._inv_sx, self._inv_sy = padded(1.0 / self.sx, float), padded(1.0 / self.sy, float)
         self._half_nx, self._half_ny = padded(self.nx / 2, float), padded(self.ny / 2, float)
         self._offset = padded(self.offset, np.int64)
-        self.threshold = to_magnitude(geometry.threshold, geometry.energy_units) if geometry.threshold else None
         self._plane_edges, self._plane_row, self._plane_weight, self._plane_section = self._sampling_regions()
 
     def _sampling_regions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,9 +139,7 @@ class CellReadout:
         cells = np.bincount(cell, energy[in_grid], minlength=n_events * self.n_cells).reshape(n_events, self.n_cells)
         out = ~in_grid & (row > 0) & (row <= self.n_layers)
         overflow = np.bincount(ev[out] * self.n_layers + row[out] - 1, energy[out], minlength=n_events * self.n_layers)
-        if self.threshold is not None:
-            cells[cells < self.threshold] = 0.0
-        return cells, overflow.reshape(n_events, self.n_layers)
+        return self.geometry.apply_threshold(cells), overflow.reshape(n_events, self.n_layers)
 
     def split(self, cells: np.ndarray) -> dict[str, np.ndarray]:
         """Flat cells (n_events, n_cells) → the detector's store variables."""
