@@ -73,6 +73,12 @@ def test_equal_population_edges():
     mixed = np.concatenate([np.zeros(300), rng.exponential(size=700)])
     counts = np.histogram(mixed, quantile_edges(mixed, 10))[0]
     assert counts[0] >= 300 and np.all(np.abs(counts[1:] - 100) <= 1)
+    # a weighted reference (biased generation) gets equal shares of the weighted distribution per bin
+    x = rng.exponential(size=20_000)
+    w = np.exp(x / 2)
+    shares = np.histogram(x, quantile_edges(x, 10, w), weights=w)[0] / w.sum()
+    assert np.allclose(shares, 0.1, atol=0.01)
+    assert quantile_edges(x, 10, np.ones_like(x)).tolist() == quantile_edges(x, 10).tolist()
     # χ² of equal-population bins keeps large expected counts: two samples of one distribution give χ²/ndf ≈ 1
     values = [chi2_test(rng.exponential(size=2000), rng.exponential(size=2000)).chi2_per_ndf for _ in range(20)]
     assert 0.8 < np.mean(values) < 1.2

@@ -11,7 +11,8 @@ outside them and how the fractions are normalised:
 
 ``"reference"`` (physgen's default)
     an integer ``bins`` gives **equal-population** bins: the edges are the reference's quantiles
-    at 0, 1/bins, …, 1, so every bin holds the same share of the reference (repeated quantiles of a
+    at 0, 1/bins, …, 1 (weighted quantiles for a weighted reference), so every bin holds the same
+    share of the reference (repeated quantiles of a
     discrete or point-mass sample merge; a sample with at most ``bins`` distinct values gets one bin
     per value). Values outside the reference's range are counted in the first / last bin (the flow
     bins are folded into the end bins), and the fractions are normalised over all values.
@@ -70,12 +71,13 @@ def reference_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
     return np.histogram_bin_edges(as_sample(reference, "reference"), bins=int(bins))
 
 
-def quantile_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
+def quantile_edges(reference, bins: int | np.ndarray = 50, weights=None) -> np.ndarray:
     """Equal-population edges from the reference alone: its quantiles at k/``bins`` (linear
-    interpolation, ``np.quantile``), repeated values merged. A reference with at most ``bins``
-    distinct values gets one bin per value (edges halfway between neighbours), so a discrete
-    observable is never binned coarser than its values; a constant one gets [x − ½, x + ½]. An array
-    ``bins`` is returned as the edges."""
+    interpolation, ``np.quantile``; with unequal ``weights``, the weighted quantiles — the inverted
+    weighted CDF — so the bins hold equal shares of the distribution the weighted sample stands for),
+    repeated values merged. A reference with at most ``bins`` distinct values gets one bin per value
+    (edges halfway between neighbours), so a discrete observable is never binned coarser than its
+    values; a constant one gets [x − ½, x + ½]. An array ``bins`` is returned as the edges."""
     if np.ndim(bins) == 1:
         return _explicit_edges(bins)
     reference = as_sample(reference, "reference")
@@ -84,14 +86,21 @@ def quantile_edges(reference, bins: int | np.ndarray = 50) -> np.ndarray:
         return np.array([values[0] - 0.5, values[0] + 0.5])
     if values.size <= int(bins):
         return np.concatenate([values[:1], 0.5 * (values[1:] + values[:-1]), values[-1:]])
-    return np.unique(np.quantile(reference, np.linspace(0.0, 1.0, int(bins) + 1)))
+    levels = np.linspace(0.0, 1.0, int(bins) + 1)
+    w = None if weights is None else as_weights(weights, reference)
+    if w is None or np.all(w == w[0]):
+        return np.unique(np.quantile(reference, levels))
+    edges = np.quantile(reference, levels, weights=w, method="inverted_cdf")
+    edges[0], edges[-1] = values[0], values[-1]  # the full range, as unweighted: no reference value overflows
+    return np.unique(edges)
 
 
-def binning_edges(reference, bins: int | np.ndarray, binning: str) -> np.ndarray:
-    """The edges of the ``binning`` convention: equal-population for ``"reference"``, equal-width
-    over the reference's range otherwise (see the module docstring)."""
+def binning_edges(reference, bins: int | np.ndarray, binning: str, weights=None) -> np.ndarray:
+    """The edges of the ``binning`` convention: equal-population (of the ``weights``-weighted
+    reference) for ``"reference"``, equal-width over the reference's range otherwise (see the module
+    docstring)."""
     check_binning(binning)
-    return quantile_edges(reference, bins) if binning == "reference" else reference_edges(reference, bins)
+    return quantile_edges(reference, bins, weights) if binning == "reference" else reference_edges(reference, bins)
 
 
 def _axis(edges: np.ndarray) -> hist.axis.Variable:

@@ -44,7 +44,7 @@ def separation_power(reference, generated, *, bins: int | np.ndarray = 50, binni
     published tables. See :mod:`physgen.metrics.histograms`.
     """
     reference, generated = as_sample(reference, "reference"), as_sample(generated, "generated")
-    edges = binning_edges(reference, bins, binning)
+    edges = binning_edges(reference, bins, binning, weights_a)
     p, _ = bin_fractions(fill(reference, edges, weights_a), binning)
     q, _ = bin_fractions(fill(generated, edges, weights_b), binning)
     if p.sum() == 0 or q.sum() == 0:
@@ -80,7 +80,7 @@ def chi2_test(reference, generated, *, bins: int | np.ndarray = 50, binning: str
     bins keep every expected count large, as the χ² approximation needs).
     """
     reference, generated = as_sample(reference, "reference"), as_sample(generated, "generated")
-    edges = binning_edges(reference, bins, binning)
+    edges = binning_edges(reference, bins, binning, weights_a)
     p, var_p = bin_fractions(fill(reference, edges, weights_a), binning)
     q, var_q = bin_fractions(fill(generated, edges, weights_b), binning)
     # in fractions: (W₁ w₂ − W₂ w₁)² / (W₁² s₂² + W₂² s₁²) = (q − p)² / (var_q + var_p)
