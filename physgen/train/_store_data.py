@@ -5,6 +5,7 @@ events drawn ∝ weight (``data.event_weights`` in the model spec, on by default
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,27 +64,26 @@ class StoreData:
         self.meta = read_provenance(self.url)
         piece = StreamPlan.pieces_for(int(self.meta["chunk_events"]), self.n_train, dist.world * max(num_workers, 1),
                                       batch)
-        self.plan = StreamPlan(self.url, tuple(self.names), 0, self.n_train, piece, batch,
-                               options.buffer_events or max(16 * batch, 65_536), training.seed, dist.rank, dist.world,
-                               **self._weighting(spec, piece))
+        self.plan = self._weighted(spec, StreamPlan(self.url, tuple(self.names), 0, self.n_train, piece, batch,
+                                                    options.buffer_events or max(16 * batch, 65_536), training.seed,
+                                                    dist.rank, dist.world))
         self.steps_per_epoch = max(self.n_train // (batch * dist.world), 1)
         self.transforms = TransformSet(spec.data.transforms)
 
-    def _weighting(self, spec: ModelSpec, piece: int) -> dict[str, Any]:
-        """The plan's weight fields: the store's event-weight variable and each range's weight sum, when the
-        training events carry unequal weights and the spec honours them; nothing otherwise."""
+    def _weighted(self, spec: ModelSpec, plan: StreamPlan) -> StreamPlan:
+        """``plan`` drawing events ∝ weight (the store's event-weight variable and each of its ranges' weight
+        sum), when the training events carry unequal weights and the spec honours them; else ``plan``."""
         self.effective_events = float(self.n_train)
         if not spec.data.event_weights:
-            return {}
+            return plan
         train = self.ds.isel(event=slice(0, self.n_train))
         weights = event_weights(train, f"store {self.url!r}")
         if weights is None:
-            return {}
+            return plan
         self.effective_events = effective_sample_size(weights)
         cumulative = np.r_[0.0, np.cumsum(weights)]
-        plan = StreamPlan(self.url, (), 0, self.n_train, piece, 1, 1, 0)
         sums = tuple(float(cumulative[b] - cumulative[a]) for a, b in plan.ranges())
-        return {"weight": train.physgen.weight_name, "weight_sums": sums}
+        return dataclasses.replace(plan, weight=train.physgen.weight_name, weight_sums=sums)
 
     # -- what the loop asks ------------------------------------------------------------------
     def fit(self, params: dict[str, list[dict]] | None) -> None:
