@@ -13,7 +13,9 @@ import xarray as xr
 from _train_stores import jet_image_store
 from physgen.errors import PhysgenError, SpecError
 from physgen.metrics import get_metric
+from physgen.store import open_store
 from physgen.pipeline import quality
+from physgen.pipeline._quality import observable_summary
 from physgen.train import TransformSet
 from physgen.specs import Transform
 
@@ -55,6 +57,11 @@ def test_peak_shift_finds_a_mass_peak_on_a_falling_background():
 
     shift = get_metric("peak_shift")(_dataset(m=sample(80.4)), _dataset(m=sample(84.4)), names=["m"], window=[50, 120]).value
     assert shift == pytest.approx(4.0, abs=1.0)
+    # a generator with no peak in the window (untrained: every mass at 200) fails the figure, not the run
+    assert get_metric("peak_shift")(_dataset(m=sample(80.4)), _dataset(m=np.full(100, 200.0)), names=["m"],
+                                    window=[50, 120]).value == np.inf
+    with pytest.raises(PhysgenError, match=r"cannot locate a peak from 0 values in \[50.0, 120.0\]"):
+        get_metric("peak_shift")(_dataset(m=np.full(100, 200.0)), _dataset(m=sample(80.4)), names=["m"], window=[50, 120])
 
 
 def test_binned_mean_deviation_is_the_worst_decile():
@@ -72,6 +79,34 @@ def test_mean_image_difference_is_relative_l1():
     reference = xr.Dataset({"image": (("event", "eta", "phi"), images)})
     generated = xr.Dataset({"image": (("event", "eta", "phi"), images * 1.1)})
     assert get_metric("mean_image_difference")(reference, generated, names=["image"]).value == pytest.approx(0.1)
+
+
+def test_peak_mean_image_and_summary_weigh_a_weighted_reference(tmp_path):
+    """A biased reference (the jets simulator's pT-hat bias weights QCD): 600 events of mass 70 ± 3 and
+    image 1 per pixel with weight 1, 400 of mass 90 ± 3 and image 6 with weight 4. Weighted, the mass
+    peaks at 90 with mean (600·70 + 1600·90) / 2200 = 930/11, and the average image is
+    (600·1 + 1600·6) / 2200 = 51/11 per pixel; unweighted it peaks at 70 and averages to 3."""
+    rng = np.random.default_rng(6)
+    low = np.arange(1000) < 600
+    weights = np.where(low, 1.0, 4.0)
+    mass = np.where(low, 70.0, 90.0) + rng.normal(0, 3, 1000)
+    mass[low] += 70 - mass[low].mean()
+    mass[~low] += 90 - mass[~low].mean()
+    reference = open_store(jet_image_store(tmp_path, 1000, weights=weights)).load()
+    reference = reference.assign(m=("event", mass),
+                                 image=(reference.image.dims, np.where(low, 1.0, 6.0)[:, None, None] * np.ones((1, 25, 25))))
+    unit = reference.assign(weight=("event", np.ones(1000)))
+    generated = xr.Dataset({"m": ("event", rng.normal(90, 3, 1000)),
+                            "image": (reference.image.dims, np.full((1000, 25, 25), 51 / 11))})
+
+    peak = get_metric("peak_shift")
+    assert peak(reference, generated, names=["m"], window=[50, 120]).value < 1.5
+    assert peak(unit, generated, names=["m"], window=[50, 120]).value == pytest.approx(20, abs=1.5)
+    difference = get_metric("mean_image_difference")
+    assert difference(reference, generated, names=["image"]).value == pytest.approx(0.0, abs=1e-12)
+    assert difference(unit, generated, names=["image"]).value == pytest.approx((51 / 11 - 3) / 3, rel=1e-9)
+    summary = observable_summary(reference, ["m"])["groups"]["all"]["m"]
+    assert summary["mean"] == pytest.approx(930 / 11, rel=1e-12) and summary["events"] == 1000
 
 
 def test_classifier_auc_is_a_half_for_one_distribution_and_one_for_disjoint_ones():

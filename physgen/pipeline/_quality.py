@@ -36,7 +36,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from physgen.errors import PhysgenError, SpecError, did_you_mean
-from physgen.metrics import event_columns, get_metric
+from physgen.metrics import event_columns, event_weights, get_metric
 from physgen.observables import default_observables
 from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
@@ -86,15 +86,23 @@ def _selected(ds: xr.Dataset, where: dict[str, float], role: str) -> xr.Dataset:
 
 def observable_summary(ds: xr.Dataset, names: list[str], label: str | None = None) -> dict[str, Any]:
     """Mean, standard deviation and count of the per-event columns ``names`` of ``ds``, per value of the
-    class ``label`` when given (else one group ``all``)."""
+    class ``label`` when given (else one group ``all``); mean and spread weighted by the store's event
+    weights (a biased reference), the count the number of stored events."""
     columns = {k: v for cols in event_columns(ds, names).values() for k, v in cols.items()}
+    weights = event_weights(ds, "the store")
+    weights = np.ones(ds.sizes[EVENT]) if weights is None else weights
     groups = {"all": np.ones(ds.sizes[EVENT], bool)}
     if label is not None:
         values = np.asarray(ds[label].values)
         groups = {f"{v:g}": values == v for v in np.unique(values)}
     return {"label": label, "names": names, "groups": {
-        group: {k: {"mean": float(c[mask].mean()), "std": float(c[mask].std()), "events": int(mask.sum())}
+        group: {k: _moments(c[mask], weights[mask]) | {"events": int(mask.sum())}
                 for k, c in columns.items()} for group, mask in groups.items()}}
+
+
+def _moments(x: np.ndarray, w: np.ndarray) -> dict[str, float]:
+    mean = float(np.average(x, weights=w))
+    return {"mean": mean, "std": float(np.sqrt(np.average((x - mean) ** 2, weights=w)))}
 
 
 def _summaries(reference: xr.Dataset, generated: xr.Dataset) -> dict[str, Any]:
@@ -160,16 +168,19 @@ def _evaluate(figure: Figure, reference: xr.Dataset, other: xr.Dataset) -> float
 
 
 def _average_images(figure: Figure, reference: xr.Dataset, generated: xr.Dataset, folder: Path) -> str:
-    """PNG of the event-averaged images of ``reference`` and ``generated`` and their relative difference."""
+    """PNG of the event-averaged images of ``reference`` and ``generated`` (each weighted by its event weights)
+    and their relative difference."""
     import base64
     import re
 
     import dask
 
+    from physgen.metrics.figures import average_image
     from physgen.report._plots import image_triplet
 
     (name,) = figure.options["names"][:1]
-    ref, gen = dask.compute(reference[name].astype("float64").mean(EVENT), generated[name].astype("float64").mean(EVENT))
+    ref, gen = dask.compute(*(average_image(ds, name, event_weights(ds, role))
+                              for ds, role in ((reference, "the reference"), (generated, "the generated store"))))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", figure.label).strip("_") + ".png")
     png = image_triplet(f"{name} ({figure.label})", ref.values, gen.values, tuple(map(str, ref.dims)))
