@@ -37,6 +37,8 @@ def test_shipped_generator_loads_generates_and_reproduces_its_recorded_observabl
             (("event", *variable.dims), variable.shape, variable.dtype, variable.units)
     ds.pint.quantify()
     assert ds.physgen.provenance["producer"]["shipped"]["sha256"] == entry["sha256"]
+    if conditions_from is not None:  # each event generated in the class it was asked for
+        assert (ds["signal"].values == open_store(conditions_from)["signal"].values[:SAMPLE]).all()
 
     recorded = entry["observables"]["generated"]
     label = recorded["label"]
