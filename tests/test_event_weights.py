@@ -106,6 +106,23 @@ def test_metrics_compare_with_the_weighted_reference(tmp_path):
         get_metric("precision")(reference, generated)
 
 
+def test_average_image_and_mass_peak_weigh_the_reference(tmp_path):
+    """The average image (paper 000 Fig. 5) and the W mass peak (Fig. 6) of a weighted reference are those
+    of the physics it stands for: the reference compared with itself, its weights naming the generated
+    events' weights too, differs by 0; a large sample drawn ∝ weight is close, and the unweighted reading
+    of the same reference is farther (its W share is wrong)."""
+    url = jet_image_store(tmp_path, events=N_EVENTS, weights=_uneven_weights())
+    reference = open_store(url).load()
+    drawn = _resampled(reference, 20_000)
+    unit = reference.assign(weight=("event", np.ones(N_EVENTS, np.float32)))
+    image = get_metric("mean_image_difference")
+    assert image(reference, reference, weights="weight", names=["image"]).value == pytest.approx(0.0, abs=1e-12)
+    assert image(reference, drawn, names=["image"]).value < 0.5 * image(unit, drawn, names=["image"]).value
+    peak = get_metric("peak_shift")(reference, reference, weights="weight", names=["jet_mass"]).value
+    assert peak == pytest.approx(0.0, abs=1e-9)
+    assert get_metric("peak_shift")(reference, unit, weights="weight", names=["jet_mass"]).value > 0
+
+
 def test_snapshot_scores_use_the_weighted_held_out_events(tmp_path):
     """Snapshot selection's emd_minimax (class-conditional jet mass and τ21 from the images): with W
     weights that favour a hard second prong (weight 10 above 75 GeV, else 1), a generated sample with the
