@@ -12,7 +12,7 @@ import yaml
 from physgen.errors import PhysgenError
 from physgen.metrics import Comparison, chi2_test, effective_sample_size, get_metric, roc_auc
 from physgen.sim import build_simulator, simulate
-from physgen.specs import TrainingOptions
+from physgen.specs import LoadedSpec, TrainingOptions, assignments, load_with_overrides
 from physgen.store import open_store, resolve_dataset
 from physgen.train import StoreData, load_model_spec, train_classifier
 from physgen.train._distributed import Distributed
@@ -154,19 +154,15 @@ def test_snapshot_scores_use_the_weighted_held_out_events(tmp_path):
     assert scores[0] < scores[1]
 
 
-def _jets_spec(tmp_path: Path, name: str, **options) -> str:
-    data = yaml.safe_load(SPEC.read_text())
-    data["name"] = name
-    data["simulator"]["options"].update(options)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+def _jets_spec(**options) -> LoadedSpec:
+    """The shipped LAGAN dataset spec with its simulator ``options`` changed."""
+    return load_with_overrides(SPEC, "dataset", assignments(options, "simulator.options."))
 
 
 def test_pt_hat_bias_weights_qcd_only_and_is_recorded(tmp_path):
     """Pythia's bias2Selection applies to 2 → 2 processes: QCD events get unequal weights (average 1 per
     chunk and class, so the weighted W' share stays the spec's), W' events (2 → 1) weight 1."""
-    spec = _jets_spec(tmp_path, "biased", mass_window=None, pt_hat_bias=4)
+    spec = _jets_spec(mass_window=None, pt_hat_bias=4)
     url = simulate(spec, tmp_path / "biased.zarr", events=16, seed=2, progress=False)
     store = open_store(url).load()
     signal, weight = store.signal.values == 1, store.weight.values
@@ -188,8 +184,8 @@ def test_biased_and_unbiased_qcd_jets_agree_on_mass_pt_and_tau21(tmp_path):
     weighted-vs-unweighted χ² test, arXiv:physics/0605123, 10 bins on the unbiased range, p > 0.001
     for each: a false alarm once in 1000 per observable), 300 jets each, no mass window, same pT-hat
     window [200, 400] GeV."""
-    plain = _qcd_jets(_jets_spec(tmp_path, "plain", process="background", mass_window=None), 300, 7)
-    biased = _qcd_jets(_jets_spec(tmp_path, "bias", process="background", mass_window=None, pt_hat_bias=4), 300, 8)
+    plain = _qcd_jets(_jets_spec(process="background", mass_window=None), 300, 7)
+    biased = _qcd_jets(_jets_spec(process="background", mass_window=None, pt_hat_bias=4), 300, 8)
     assert effective_sample_size(biased["weight"]) > 100  # a useful sample, not a few heavy events
     for name in ("jet_mass", "jet_pt", "tau_21"):
         result = chi2_test(plain[name], biased[name], bins=10, weights_b=biased["weight"])
