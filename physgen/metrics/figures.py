@@ -7,8 +7,6 @@ Fast Calorimeter Simulation Challenge quote, registered in the one metric regist
   issue 13 quotes them in 60–120 GeV).
 * ``peak_shift``: distance between the modes of the two distributions (the W-mass peak of
   paper 000's generated W jets), each mode the maximum of a Gaussian kernel density estimate.
-  Both honour a weighted reference (biased generation: the QCD jets' ``pt_hat_bias``), as does
-  ``mean_image_difference``.
 * ``binned_mean_deviation``: max over quantile bins of a condition (deciles of the incident energy)
   of |⟨x⟩_gen / ⟨x⟩_ref − 1| — the energy response per energy decile of the CaloChallenge.
 * ``mean_image_difference``: Σ|⟨I⟩_gen − ⟨I⟩_ref| / Σ⟨I⟩_ref of the average images (paper 000 shows the
@@ -24,16 +22,15 @@ from __future__ import annotations
 import dask
 import numpy as np
 import scipy.stats
-import xarray as xr
 
 from physgen.errors import PhysgenError
 from physgen.metrics._estimate import Estimate
 from physgen.metrics.comparison import Comparison
 from physgen.metrics.named import get_metric, register_metric
-from physgen.metrics.weights import dilution
+from physgen.metrics.weights import dilution, event_average
 from physgen.schema import EVENT
 
-__all__ = ["average_image", "binned_mean_deviation", "dilution_median", "distribution_mode", "mean_image_difference", "mean_shift",
+__all__ = ["binned_mean_deviation", "dilution_median", "distribution_mode", "mean_image_difference", "mean_shift",
            "peak_shift", "s2_weight_ratio", "std_shift"]
 
 
@@ -98,16 +95,16 @@ def std_shift(comparison: Comparison, *, names: list[str], window: tuple[float, 
     return Estimate(abs(sb - sa), np.sqrt(sa**2 / (2 * na) + sb**2 / (2 * nb)))
 
 
-def distribution_mode(x: np.ndarray, window: tuple[float, float] | None = None, *, weights: np.ndarray | None = None,
-                      points: int = 2001) -> float:
-    """Position of the maximum of a Gaussian KDE (Scott's bandwidth, Kish's effective N for ``weights``) of
-    ``x`` restricted to ``window``; ``weights``: the events' weights (biased generation), None for equal ones."""
+def distribution_mode(x: np.ndarray, window: tuple[float, float] | None = None, weights: np.ndarray | None = None,
+                      *, points: int = 2001) -> float:
+    """Position of the maximum of a Gaussian KDE (Scott's bandwidth, from the effective number of events
+    when ``weights`` are given) of ``x`` restricted to ``window``."""
     x = np.asarray(x, dtype=np.float64)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if window is not None:
         inside = (x >= window[0]) & (x <= window[1])
         x, w = x[inside], None if w is None else w[inside]
-    if len(x) < 10 or np.ptp(x) == 0 or (w is not None and w.sum() <= 0):
+    if len(x) < 10 or np.ptp(x) == 0:
         msg = f"cannot locate a peak from {len(x)} values{'' if window is None else f' in {list(window)}'}"
         raise PhysgenError(msg)
     lo, hi = (x.min(), x.max()) if window is None else window
@@ -119,14 +116,14 @@ def distribution_mode(x: np.ndarray, window: tuple[float, float] | None = None, 
                  source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 6: the W mass peak")
 def peak_shift(comparison: Comparison, *, names: list[str],
                window: tuple[float, float] | None = None) -> Estimate:
-    """|mode_gen − mode_ref| of the one column ``names`` within ``window`` (paper 000: the W mass peak), each
-    sample's KDE weighted by its event weights; infinite when the generated sample has no peak there (fewer
-    than 10 values in the window: an untrained generator fails the figure instead of stopping the run)."""
+    """|mode_gen − mode_ref| of the one column ``names`` within ``window`` (paper 000: the W mass peak),
+    each sample's mode from its weighted density; infinite when the generated sample has no peak there
+    (fewer than 10 values in the window: an untrained generator fails the figure instead of stopping the run)."""
     a, b = _one_column(comparison, names, "peak_shift")
     window = None if window is None else (float(window[0]), float(window[1]))
-    reference = distribution_mode(a, window, weights=comparison.reference_weights)
+    reference = distribution_mode(a, window, comparison.reference_weights)
     try:
-        generated = distribution_mode(b, window, weights=comparison.weights)
+        generated = distribution_mode(b, window, comparison.weights)
     except PhysgenError:
         return Estimate(float("inf"))
     return Estimate(abs(generated - reference))
@@ -157,21 +154,11 @@ def binned_mean_deviation(comparison: Comparison, *, names: list[str], by: str =
     return Estimate(max(deviations))
 
 
-def average_image(ds, name: str, weights: np.ndarray | None = None):
-    """The event average of the stored cell array ``name`` (a lazy ``DataArray``), weighted by the events'
-    ``weights`` when given (a biased reference averages to the physical distribution)."""
-    cells = ds[name].astype("float64")
-    if weights is None:
-        return cells.mean(EVENT)
-    w = xr.DataArray(np.asarray(weights, dtype=np.float64), dims=(EVENT,))
-    return cells.weighted(w).mean(EVENT)
-
-
 @register_metric("mean_image_difference", weighted=True,
                  source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 5")
 def mean_image_difference(comparison: Comparison, *, names: list[str]) -> Estimate:
     """Relative L1 distance Σ|⟨I⟩_gen − ⟨I⟩_ref| / Σ|⟨I⟩_ref| of the event-averaged cell arrays ``names``
-    (e.g. ``[image]``; several arrays are pooled), each average weighted by its sample's event weights."""
+    (e.g. ``[image]``; several arrays are pooled), each sample averaged with its event weights."""
     reference, generated = comparison.reference, comparison.generated
     if not names:
         msg = "mean_image_difference needs options.names: the stored cell arrays to average (e.g. [image])"
@@ -180,8 +167,8 @@ def mean_image_difference(comparison: Comparison, *, names: list[str]) -> Estima
     if missing:
         msg = f"mean_image_difference: {sorted(set(missing))} are not stored in both stores"
         raise PhysgenError(msg)
-    means = dask.compute({n: (average_image(reference, n, comparison.reference_weights).data,
-                              average_image(generated, n, comparison.weights).data) for n in names})[0]
+    means = dask.compute({n: (event_average(reference[n], comparison.reference_weights).data,
+                              event_average(generated[n], comparison.weights).data) for n in names})[0]
     difference = sum(float(np.abs(g - r).sum()) for r, g in means.values())
     norm = sum(float(np.abs(r).sum()) for r, _ in means.values())
     if norm == 0:

@@ -36,7 +36,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from physgen.errors import PhysgenError, SpecError, did_you_mean
-from physgen.metrics import event_columns, event_weights, get_metric
+from physgen.metrics import event_average, event_columns, event_weights, get_metric
 from physgen.observables import default_observables
 from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
@@ -168,19 +168,17 @@ def _evaluate(figure: Figure, reference: xr.Dataset, other: xr.Dataset) -> float
 
 
 def _average_images(figure: Figure, reference: xr.Dataset, generated: xr.Dataset, folder: Path) -> str:
-    """PNG of the event-averaged images of ``reference`` and ``generated`` (each weighted by its event weights)
-    and their relative difference."""
+    """PNG of the event-averaged images of ``reference`` and ``generated`` and their relative difference."""
     import base64
     import re
 
     import dask
 
-    from physgen.metrics.figures import average_image
     from physgen.report._plots import image_triplet
 
     (name,) = figure.options["names"][:1]
-    ref, gen = dask.compute(*(average_image(ds, name, event_weights(ds, role))
-                              for ds, role in ((reference, "the reference"), (generated, "the generated store"))))
+    ref, gen = dask.compute(event_average(reference[name], event_weights(reference, "the reference")),
+                            event_average(generated[name]))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", figure.label).strip("_") + ".png")
     png = image_triplet(f"{name} ({figure.label})", ref.values, gen.values, tuple(map(str, ref.dims)))
