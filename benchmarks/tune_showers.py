@@ -44,12 +44,14 @@ TARGETS = {
         "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "deposit_quantum": (0.0, 10.0), "t_max_shift": (-1.5, 1.5),
         "alpha_scale": (0.7, 1.3), "radial_tau_coupling": (0.0, 1.0), "axis_wander": (0.0, 0.1), "core_radius_scale": (0.3, 3.0),
         "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
-        "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0), "halo_spots_per_gev": (5.0, 300.0),
+        "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0),
+        "halo_spots_per_gev": (5.0, 90.0),  # most spots of a shower are halo spots: above ~90 the CaloGAN rate falls below 1000/s
         "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0)}),
     "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
-        "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0)}),
+        "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0), "delta_ray_share": (0.0, 0.8),
+        "soft_photon_share": (0.0, 0.6), "soft_photon_energy": (0.1, 5.0), "soft_photon_path": (5.0, 300.0)}),
 }
 
 
@@ -156,6 +158,7 @@ def main() -> None:
                              "ratios and correlations of the columns)")
     parser.add_argument("--fix", nargs="*", default=[], help="constants to keep at their current value")
     parser.add_argument("--free", nargs="*", default=None, help="fit only these constants (the others are fixed)")
+    parser.add_argument("--step", type=float, default=0.15, help="start simplex step, as a share of each bound's range")
     parser.add_argument("--write", action="store_true", help="write the fitted constants into tunes.yaml")
     args = parser.parse_args()
     references = [load_reference(*item.split("=", 1)) for item in args.reference]
@@ -182,7 +185,7 @@ def main() -> None:
     try:
         scipy.optimize.minimize(track, start[free], method="Nelder-Mead", bounds=[(0, 1)] * len(free),
                                 options={"maxiter": args.maxiter, "xatol": 0.01, "fatol": 2e-4,
-                                         "initial_simplex": _simplex(start[free])})
+                                         "initial_simplex": _simplex(start[free], args.step)})
     except KeyboardInterrupt:  # Ctrl-C (SIGINT): stop early and keep the best point so far
         print("interrupted: keeping the best point so far")
     x = start.copy()

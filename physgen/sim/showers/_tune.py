@@ -71,6 +71,10 @@ class PionTune(BaseModel):
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+    soft_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the visible hadronic energy carried by "
+                                     "soft photons of the nuclear break-up (isotropic, many small deposits)")
+    soft_photon_energy: float = Field(1.0, gt=0, description="mean energy (MeV) of one soft-photon deposit")
+    soft_photon_path: float = Field(40.0, gt=0, description="mean flight (mm) of a soft photon before it deposits")
     delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
                                    "(the rest is deposited on the track)")
 
