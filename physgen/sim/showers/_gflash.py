@@ -99,12 +99,12 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     t_s = t_sam * np.exp(tune.radial_tau_coupling * sigma_t_sam * u_s)
     if visible:
         a_sam = np.maximum(a_hom - 0.476 / medium.F_s, 1.1)
-        t = t_sam * np.exp(sigma_t_sam * u_s)
-        alpha = a_sam * np.exp(np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
+        t = t_sam * np.exp(tune.profile_spread_scale * sigma_t_sam * u_s)
+        alpha = a_sam * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
     else:
         u_t, u_a = correlated(0.705 - 0.023 * ln_y)
-        t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
-        alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+        t = t_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+        alpha = a_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 

@@ -39,6 +39,8 @@ class EmTune(BaseModel):
     pair_t_max_shift: float = Field(0.0, description="X0 added to the depth of maximum of a photon's shower, counted "
                                     "from its conversion point (its e+e− pair shares the energy)")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
+    profile_spread_scale: float = Field(1.0, gt=0, description="multiplies GFlash's shower-to-shower spreads "
+                                        "σ(ln T) and σ(ln α) of the energy profile")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
     axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
