@@ -29,7 +29,12 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
   energy deep), radii exponential; what leaves through the front is the albedo;
 * the sparse far tail arrives as discrete particles: deposits of an exponential spread of
-  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4).
+  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4). They are
+  photons near the attenuation minimum that left the core before interacting, so they get their own
+  wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
+  layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
+* halo deposits have a broad (gamma, by default exponential) energy spectrum, as the soft photons
+  that make them: Geant4's CaloGAN cells hold down to 0.1 MeV, equal halo deposits never under 0.8.
 
 The halo constants, the wander, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
 to Geant4 (:mod:`._tune`). Everything is vectorised over showers and spots; no Python loop runs
@@ -67,11 +72,12 @@ otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread ther
 
 
 def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune,
-                 visible: bool = False, t_offset: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 visible: bool = False, t_offset: np.ndarray | float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per shower: depth of maximum T and shape α of the energy profile, and the sampling T_s (X0).
 
-    Homogeneous: ⟨ln T⟩ = ln(slope · ln y − 0.812 + shift + t_offset), ⟨ln α⟩ = ln(scale · (0.81 + (0.458 + 2.26/Z)
-    ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y.
+    Homogeneous: ⟨ln T⟩ = ln(slope · ln y − 0.812 + shift + t_offset), ⟨ln α⟩ = ln(scale · (0.81 +
+    (0.458 + 2.26/Z) ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y.
     Sampling: ⟨T_s⟩ = ⟨T_h⟩ − 0.55/F_s − 0.69 (1 − ê), ⟨α_s⟩ = ⟨α_h⟩ − 0.476/F_s with σ(ln T_s) =
     1/(−2.5 + 1.25 ln y), σ(ln α_s) = 1/(−0.82 + 0.79 ln y), ρ = 0.784 − 0.023 ln y, from the same
     two normals. The energy profile is the homogeneous one for the deposit in all materials (``total``
@@ -80,7 +86,9 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     photons deep in the shower deposit in the high-Z absorber, so the signal peaks earlier: 0.5 X0
     in W/Si, as Geant4's ILD showers show). T_s always sets τ = t/T_s of the radial profile; the
     tune's ``radial_tau_coupling`` κ scales its fluctuation there (GFlash: κ = 1; Geant4's lateral
-    widths follow the longitudinal fluctuation more weakly). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
+    widths follow the longitudinal fluctuation more weakly). The tune's ``profile_spread_scale`` multiplies
+    the energy profile's σ(ln T) and σ(ln α) (GFlash: 1; in the CaloGAN Pb/LAr stack Geant4's layer-2
+    fraction and back leakage fluctuate less). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
     ``t_offset`` (X0, per shower) moves the maximum of showers that do not start as one electron: a photon's
     e+e− pair shares its energy, so from the conversion point it peaks earlier than an electron would.
     """
@@ -280,7 +288,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
     t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
-                                       tune, visible=stack.active_readout, t_offset=0.0 if t_offset is None else t_offset)
+                                       tune, visible=stack.active_readout,
+                                       t_offset=0.0 if t_offset is None else t_offset)
     beta = (alpha - 1.0) / t_max
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
@@ -315,7 +324,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
     if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
         spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
-        w_halo = w_halo * spread * (halo_counts / np.bincount(halo_owner, spread, minlength=len(halo_counts)))[halo_owner]
+        per_shower = np.bincount(halo_owner, spread, minlength=len(halo_counts))
+        w_halo = w_halo * spread * (halo_counts / per_shower)[halo_owner]
 
     n_core = len(owner)
     owner = np.concatenate([owner, halo_owner])

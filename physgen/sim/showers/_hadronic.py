@@ -119,7 +119,8 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     u = np.minimum(rng.random(len(owner)), 1.0 - 1e-9)
     halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_theta[showering][owner])
     soft_share = pion.soft_photon_share
-    hadronic = Spots(showering[owner], path, halo * np.sqrt(u / (1.0 - u)), ((1.0 - soft_share) * visible / counts)[owner])
+    share = ((1.0 - soft_share) * visible / counts)[owner]
+    hadronic = Spots(showering[owner], path, halo * np.sqrt(u / (1.0 - u)), share)
     if soft_share <= 0:
         return Spots.concat(track, em, hadronic)
     return Spots.concat(track, em, hadronic, _soft_photons(rng, stack, showering, start_lambda, a, d,
