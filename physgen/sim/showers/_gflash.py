@@ -29,7 +29,12 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
   energy deep), radii exponential; what leaves through the front is the albedo;
 * the sparse far tail arrives as discrete particles: deposits of an exponential spread of
-  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4).
+  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4). They are
+  photons near the attenuation minimum that left the core before interacting, so they get their own
+  wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
+  layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
+* halo deposits have a broad (gamma, by default exponential) energy spectrum, as the soft photons
+  that make them: Geant4's CaloGAN cells hold down to 0.1 MeV, equal halo deposits never under 0.8.
 
 The halo constants, the wander, the spot counts and small corrections to ⟨T⟩, ⟨α⟩ and the radii are fitted
 to Geant4 (:mod:`._tune`). Everything is vectorised over showers and spots; no Python loop runs
@@ -67,11 +72,12 @@ otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread ther
 
 
 def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune,
-                 visible: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 visible: bool = False, t_offset: np.ndarray | float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per shower: depth of maximum T and shape α of the energy profile, and the sampling T_s (X0).
 
-    Homogeneous: ⟨ln T⟩ = ln(ln y − 0.812 + shift), ⟨ln α⟩ = ln(scale · (0.81 + (0.458 + 2.26/Z)
-    ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y.
+    Homogeneous: ⟨ln T⟩ = ln(slope · ln y − 0.812 + shift + t_offset), ⟨ln α⟩ = ln(scale · (0.81 +
+    (0.458 + 2.26/Z) ln y)), σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y.
     Sampling: ⟨T_s⟩ = ⟨T_h⟩ − 0.55/F_s − 0.69 (1 − ê), ⟨α_s⟩ = ⟨α_h⟩ − 0.476/F_s with σ(ln T_s) =
     1/(−2.5 + 1.25 ln y), σ(ln α_s) = 1/(−0.82 + 0.79 ln y), ρ = 0.784 − 0.023 ln y, from the same
     two normals. The energy profile is the homogeneous one for the deposit in all materials (``total``
@@ -80,10 +86,14 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     photons deep in the shower deposit in the high-Z absorber, so the signal peaks earlier: 0.5 X0
     in W/Si, as Geant4's ILD showers show). T_s always sets τ = t/T_s of the radial profile; the
     tune's ``radial_tau_coupling`` κ scales its fluctuation there (GFlash: κ = 1; Geant4's lateral
-    widths follow the longitudinal fluctuation more weakly). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
+    widths follow the longitudinal fluctuation more weakly). The tune's ``profile_spread_scale`` multiplies
+    the energy profile's σ(ln T) and σ(ln α) (GFlash: 1; in the CaloGAN Pb/LAr stack Geant4's layer-2
+    fraction and back leakage fluctuate less). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
+    ``t_offset`` (X0, per shower) moves the maximum of showers that do not start as one electron: a photon's
+    e+e− pair shares its energy, so from the conversion point it peaks earlier than an electron would.
     """
     ln_y = np.maximum(ln_y, _MIN_LN_Y)
-    t_hom = np.maximum(ln_y - 0.812 + tune.t_max_shift, 1.0)
+    t_hom = np.maximum(tune.t_max_slope * ln_y - 0.812 + tune.t_max_shift + t_offset, 1.0)
     a_hom = np.maximum(tune.alpha_scale * (0.81 + (0.458 + 2.26 / medium.Z) * ln_y), 1.1)
     t_sam = np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0)
     z1, z2 = rng.standard_normal((2, len(ln_y)))
@@ -97,12 +107,12 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     t_s = t_sam * np.exp(tune.radial_tau_coupling * sigma_t_sam * u_s)
     if visible:
         a_sam = np.maximum(a_hom - 0.476 / medium.F_s, 1.1)
-        t = t_sam * np.exp(sigma_t_sam * u_s)
-        alpha = a_sam * np.exp(np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
+        t = t_sam * np.exp(tune.profile_spread_scale * sigma_t_sam * u_s)
+        alpha = a_sam * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
     else:
         u_t, u_a = correlated(0.705 - 0.023 * ln_y)
-        t = t_hom * np.exp(np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
-        alpha = a_hom * np.exp(np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+        t = t_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+        alpha = a_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
@@ -164,8 +174,10 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
 
 
 def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
-                       share: float, quantum: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy).
+                       share: float, quantum: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy, whether the
+    spot is a far-tail quantum).
 
     ``cdf`` (showers × DEPTH_BINS + 1) is the gamma profile's cumulative (regularised incomplete gamma
     function, as GFlash integrates its steps) at equal steps up to the back of the calorimeter
@@ -204,9 +216,10 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     owner, j = np.divmod(spot_bin, DEPTH_BINS)
     t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
     share = share_per_spot.ravel()[spot_bin]
+    is_quantum = light.ravel()[spot_bin]
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        share = np.where(light.ravel()[spot_bin], share * rng.standard_exponential(len(share)), share)
-    return owner, t, share
+        share = np.where(is_quantum, share * rng.standard_exponential(len(share)), share)
+    return owner, t, share, is_quantum
 
 
 def _wander(rng: np.random.Generator, wander: float, energy_gev: np.ndarray, reach: np.ndarray, owner: np.ndarray,
@@ -258,7 +271,8 @@ def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm
 
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
              start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
-             tilt: np.ndarray | None = None, charged: np.ndarray | None = None) -> Spots:
+             tilt: np.ndarray | None = None, charged: np.ndarray | None = None,
+             t_offset: np.ndarray | None = None) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
@@ -268,12 +282,14 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
     ``charged`` (per shower) adds the :func:`leading_tracks` of that many charged particles from the
     start to the depth of maximum (normal incidence on the axis; their energy is taken from the profile).
+    ``t_offset`` (X0, per shower) moves the depth of maximum (:func:`shower_shape`).
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
     t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
-                                       tune, visible=stack.active_readout)
+                                       tune, visible=stack.active_readout,
+                                       t_offset=0.0 if t_offset is None else t_offset)
     beta = (alpha - 1.0) / t_max
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
@@ -287,20 +303,29 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)
-    owner, t, share = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
+    owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
     azimuth = np.modf(rng.random(len(energy_mev))[owner] + rank * _WEYL[2])[0]
+    if tune.quantum_radius > 0 and is_quantum.any():
+        # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
+        # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)
+        radius[is_quantum] = tune.quantum_radius * rng.standard_exponential(int(is_quantum.sum()))
+        azimuth[is_quantum] = rng.random(int(is_quantum.sum()))
 
     halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
-    halo_owner, t_halo, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
+    halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
     t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
     halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
     u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
+    if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
+        spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
+        per_shower = np.bincount(halo_owner, spread, minlength=len(halo_counts))
+        w_halo = w_halo * spread * (halo_counts / per_shower)[halo_owner]
 
     n_core = len(owner)
     owner = np.concatenate([owner, halo_owner])

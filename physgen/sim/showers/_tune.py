@@ -33,7 +33,14 @@ class EmTune(BaseModel):
     deposit_quantum: float = Field(ge=0, description="least energy (MeV) of a core deposit: lighter spots of the "
                                    "sparse far tail become a Poisson number of deposits of this energy")
     t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
+    quantum_radius: float = Field(0.0, ge=0, description="mean radius (Molière radii, exponential) of the far-tail "
+                                  "quanta; 0: they follow GFlash's radial profile like the other core spots")
+    t_max_slope: float = Field(1.0, gt=0, description="multiplies ln y in GFlash's homogeneous mean depth of maximum")
+    pair_t_max_shift: float = Field(0.0, description="X0 added to the depth of maximum of a photon's shower, counted "
+                                    "from its conversion point (its e+e− pair shares the energy)")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
+    profile_spread_scale: float = Field(1.0, gt=0, description="multiplies GFlash's shower-to-shower spreads "
+                                        "σ(ln T) and σ(ln α) of the energy profile")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
     axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
@@ -47,6 +54,8 @@ class EmTune(BaseModel):
     halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
     halo_depth_forward: float = Field(gt=0, description="scale (X0) of the spread of halo depths behind the profile's")
     halo_spots_per_gev: float = Field(gt=0, description="halo deposits per GeV")
+    halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
+                                      "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
 
 class PionTune(BaseModel):
@@ -64,6 +73,10 @@ class PionTune(BaseModel):
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+    soft_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the visible hadronic energy carried by "
+                                     "soft photons of the nuclear break-up (isotropic, many small deposits)")
+    soft_photon_energy: float = Field(1.0, gt=0, description="mean energy (MeV) of one soft-photon deposit")
+    soft_photon_path: float = Field(40.0, gt=0, description="mean flight (mm) of a soft photon before it deposits")
     delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
                                    "(the rest is deposited on the track)")
 
