@@ -25,18 +25,17 @@ Writes benchmarks/results/jet_bias.json and benchmarks/results/jet_bias.md.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
 from pathlib import Path
 
 import awkward as ak
 import numpy as np
-import yaml
 
 from _benchio import write_results
 from physgen.metrics import effective_sample_size
 from physgen.sim import build_simulator
 from physgen.sim._pythia import event_weights
+from physgen.specs import LoadedSpec, assignments, load_with_overrides
 from physgen.store import resolve_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,16 +43,12 @@ LAGAN = ROOT / "specs" / "datasets" / "jets_wprime_qcd.yaml"
 STUDY_EDGES = (100, 125, 150, 175, 200, 225, 250, 275, 300, 325, 350, 400, 450, 500)
 
 
-def _variant(folder: Path, name: str, **options) -> str:
-    data = yaml.safe_load(LAGAN.read_text())
-    data["name"] = name
-    data["simulator"]["options"].update(options)
-    path = folder / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+def _variant(**options) -> LoadedSpec:
+    """The LAGAN dataset spec with its simulator ``options`` changed."""
+    return load_with_overrides(LAGAN, "dataset", assignments(options, "simulator.options."))
 
 
-def bench(label: str, spec: str, jets: int, seed: int) -> dict:
+def bench(label: str, spec: LoadedSpec, jets: int, seed: int) -> dict:
     simulator = build_simulator(resolve_dataset(spec))
     cpu = time.process_time()
     out = simulator.simulate(jets, np.random.SeedSequence(seed))
@@ -63,9 +58,9 @@ def bench(label: str, spec: str, jets: int, seed: int) -> dict:
             "ess": round(ess, 1), "ess_per_cpu_s": round(ess / cpu, 2)}
 
 
-def containment(folder: Path, events: int, seed: int) -> tuple[list[dict], dict]:
+def containment(events: int, seed: int) -> tuple[list[dict], dict]:
     """Accepted QCD jets of the LAGAN selection by pT-hat, from a biased sample in [100, 500] GeV."""
-    spec = _variant(folder, "study", process="background", pt_hat=[100, 500], pt_hat_bias=4)
+    spec = _variant(process="background", pt_hat=[100, 500], pt_hat_bias=4)
     simulator = build_simulator(resolve_dataset(spec))
     generator = simulator.generators[0]
     generator.start(seed)
@@ -105,20 +100,18 @@ def main() -> None:
     args = parser.parse_args()
     n, seed = args.jets, args.seed
     full = [float(x) for x in args.full_window]
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        rows = [
-            bench("W' (bias not applicable: 2 → 1)", _variant(folder, "w", process="signal"), n, seed),
-            bench("QCD, pT-hat [200, 400], unbiased (sculpted)",
-                  _variant(folder, "q", process="background", pt_hat=[200, 400], pt_hat_bias=None), n, seed),
-            bench(f"QCD, pT-hat [200, 400], bias power {args.bias:g} (sculpted)",
-                  _variant(folder, "qb", process="background", pt_hat=[200, 400], pt_hat_bias=args.bias), n, seed),
-            bench(f"QCD, pT-hat [{full[0]:g}, {full[1]:g}], unbiased",
-                  _variant(folder, "f", process="background", pt_hat=full, pt_hat_bias=None), n, seed),
-            bench(f"QCD, pT-hat [{full[0]:g}, {full[1]:g}], bias power {args.full_bias:g}",
-                  _variant(folder, "fb", process="background", pt_hat=full, pt_hat_bias=args.full_bias), n, seed),
-        ]
-        study, extent = containment(folder, args.study_events, seed) if args.study_events else ([], {})
+    rows = [
+        bench("W' (bias not applicable: 2 → 1)", _variant(process="signal"), n, seed),
+        bench("QCD, pT-hat [200, 400], unbiased (sculpted)",
+              _variant(process="background", pt_hat=[200, 400], pt_hat_bias=None), n, seed),
+        bench(f"QCD, pT-hat [200, 400], bias power {args.bias:g} (sculpted)",
+              _variant(process="background", pt_hat=[200, 400], pt_hat_bias=args.bias), n, seed),
+        bench(f"QCD, pT-hat [{full[0]:g}, {full[1]:g}], unbiased",
+              _variant(process="background", pt_hat=full, pt_hat_bias=None), n, seed),
+        bench(f"QCD, pT-hat [{full[0]:g}, {full[1]:g}], bias power {args.full_bias:g}",
+              _variant(process="background", pt_hat=full, pt_hat_bias=args.full_bias), n, seed),
+    ]
+    study, extent = containment(args.study_events, seed) if args.study_events else ([], {})
     w, q, qb, f, fb = rows
 
     def mix(a: float, b: float) -> float:  # half W', half QCD: CPU seconds per jet add up

@@ -22,28 +22,22 @@ Writes benchmarks/results/reference_physics.json and .md.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from _benchio import write_results
 from physgen.sim import build_simulator
+from physgen.specs import assignments, load_with_overrides
 from physgen.store import resolve_dataset
 
 DATASETS = Path(__file__).resolve().parents[1] / "specs" / "datasets"
 
 
-def _simulate(spec: str, events: int, seed: int, folder: Path | None = None, **options) -> dict[str, np.ndarray]:
-    path = DATASETS / spec
-    if options:
-        data = yaml.safe_load(path.read_text())
-        data["simulator"]["options"].update(options)
-        path = folder / "specs" / "datasets" / spec  # a clean tree: names resolve to shipped specs
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(data))
-    return build_simulator(resolve_dataset(str(path))).simulate(events, np.random.SeedSequence(seed))
+def _simulate(spec: str, events: int, seed: int, **options) -> dict[str, np.ndarray]:
+    """``events`` events of the shipped dataset ``spec`` with its simulator ``options`` changed."""
+    loaded = load_with_overrides(DATASETS / spec, "dataset", assignments(options, "simulator.options."))
+    return build_simulator(resolve_dataset(loaded)).simulate(events, np.random.SeedSequence(seed))
 
 
 # CMS 13 TeV PF p_T^miss resolution in Z → μμ events, σ = a + b √ΣE_T (GeV): CMS-PAS-JME-17-001 Table 3,
@@ -135,9 +129,8 @@ def main() -> None:
     args = parser.parse_args()
     jets = _simulate("jets_wprime_qcd.yaml", args.jets, 21)
     w = jets["signal"] == 1
-    with tempfile.TemporaryDirectory() as tmp:
-        z20 = _simulate("zmumu.yaml", args.zmumu, 22)
-        z0 = _simulate("zmumu.yaml", args.zmumu // 2, 23, Path(tmp), pileup_mean=0)
+    z20 = _simulate("zmumu.yaml", args.zmumu, 22)
+    z0 = _simulate("zmumu.yaml", args.zmumu // 2, 23, pileup_mean=0)
     rng = np.random.default_rng(0)
     both = {key: np.concatenate([z20[key], z0[key]]) for key in z20}
     m = _m_ll(both)

@@ -264,6 +264,8 @@ def generate(
     checkpoint: Annotated[str, typer.Option(help="best (selected snapshot), last, or a .pt path")] = "best",
     device: Annotated[str, typer.Option(help="auto (CUDA if available), cpu or cuda")] = "auto",
     bf16: Annotated[bool, typer.Option(help="bfloat16 autocast: faster, per-mille differences")] = False,
+    compression: Annotated[Optional[str], typer.Option(
+        help="codec of the store: zstd, zstd-1, lz4 or none (default: the training dataset spec's)")] = None,
     resume: Resume = False,
     overwrite: Overwrite = False,
     no_lock: NoLock = False,
@@ -272,7 +274,8 @@ def generate(
     from physgen.generate import generate as run
 
     url = run(run_dir, events, _cli_output(out), conditions_from=conditions_from, seed=seed,
-              mode=_mode(resume, overwrite), checkpoint=checkpoint, device=device, bf16=bf16, lock=not no_lock)
+              mode=_mode(resume, overwrite), checkpoint=checkpoint, device=device, bf16=bf16,
+              compression=compression, lock=not no_lock)
     console.print(f"wrote {url}")
 
 

@@ -105,7 +105,7 @@ def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.
 def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLike[str], *,
              conditions_from: str | os.PathLike[str] | None = None, seed: int = 0, mode: str = "create",
              checkpoint: str = "best", device: str = "auto", batch_size: int | None = None,
-             bf16: bool = False, progress: bool = True, lock: bool = True) -> str:
+             bf16: bool = False, compression: str | None = None, progress: bool = True, lock: bool = True) -> str:
     """Generate ``events`` events with the model of ``run_dir`` into the store ``out``; return its URL.
 
     ``run_dir``: a training run directory, a shipped-checkpoint file, or the name of a shipped model
@@ -113,6 +113,8 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
 
     ``bf16``: run the networks under bfloat16 autocast (about 3× faster on CPUs with AVX-512 BF16, see
     benchmarks/results/dense_gan_cpu.md; outputs differ from float32 at the per-mille level).
+    ``compression``: the store's codec (:data:`physgen.store.COMPRESSIONS`; default the training dataset
+    spec's, e.g. ``none`` for a store that the loader reads at in-memory speed).
     ``lock=False`` skips the output store's writer lock (``--no-lock``).
     """
     if events <= 0:
@@ -158,6 +160,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
     url = normalise_url(out)
     with store_lock(url, enabled=lock):
         writer = create_store(url, schema, chunk_events=batch, provenance=provenance, mode=mode,
+                              compression=compression or dataset.spec.compression,
                               consistent=("generation_batch", "producer.checkpoint_sha256", "precision"))
         done = writer.committed_events
         precision = torch.autocast(torch_device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from physgen.errors import PhysgenError
-from physgen.metrics import Comparison, chi2_test, effective_sample_size, get_metric
+from physgen.metrics import Comparison, chi2_test, effective_sample_size, get_metric, roc_auc
 from physgen.sim import build_simulator, simulate
-from physgen.specs import TrainingOptions
+from physgen.specs import LoadedSpec, TrainingOptions, assignments, load_with_overrides
 from physgen.store import open_store, resolve_dataset
 from physgen.train import StoreData, load_model_spec, train_classifier
 from physgen.train._distributed import Distributed
@@ -77,12 +77,25 @@ def test_negative_or_nan_weights_stop_training_and_evaluation_with_one_message(t
         Comparison(reference, reference)
 
 
-def test_classifier_training_refuses_a_weighted_store(tmp_path):
-    """DCTR's classifier does not weigh events yet: a weighted reference is one clear error, not ignored."""
-    url = jet_image_store(tmp_path, events=N_EVENTS, weights=_uneven_weights())
-    with pytest.raises(PhysgenError, match="the reference store carries unequal event weights"):
-        train_classifier("dctr_toy_1d", url, url, tmp_path / "run", steps=1, progress=False)
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+def test_dctr_classifier_learns_the_weighted_reference(tmp_path):
+    """DCTR's classifier reads a weighted reference with its weights: against an unweighted sample of the
+    physics that reference stands for (drawn ∝ weight: 80 % W jets where the stored events hold 50 %) the
+    held-out weighted AUC is near ½ and the weights are flat; the same reference with its weights dropped
+    is told apart by the jet mass (the W share differs) — the check that the weights are really used."""
+    n = 4000
+    url = jet_image_store(tmp_path, events=n, weights=np.where(np.arange(n) % 2 == 1, 4.0, 1.0))
+    reference = open_store(url).load()
+    generated = _resampled(reference, n, seed=1)
+    unit = reference.assign(weight=("event", np.ones(n, np.float32)))
+    spec = model_spec(tmp_path, "dctr_toy_1d", data={"inputs": ["jet_mass"]},
+                      training={"epochs": 4, "batch_size": 256})
+    auc = {}
+    for name, ref in (("weighted", reference), ("unit", unit)):
+        result = train_classifier(spec, ref, generated, tmp_path / name, progress=False)
+        logits, labels, weights = result.data.held_out_logits(result.recipe)
+        assert (weights is None) == (name == "unit")
+        auc[name] = roc_auc(labels, logits, weights)
+    assert abs(auc["weighted"] - 0.5) < 0.04 < auc["unit"] - 0.5  # measured 0.506 and 0.624
 
 
 def _resampled(reference, n: int, seed: int = 0):
@@ -106,6 +119,23 @@ def test_metrics_compare_with_the_weighted_reference(tmp_path):
         get_metric("precision")(reference, generated)
 
 
+def test_average_image_and_mass_peak_weigh_the_reference(tmp_path):
+    """The average image (paper 000 Fig. 5) and the W mass peak (Fig. 6) of a weighted reference are those
+    of the physics it stands for: the reference compared with itself, its weights naming the generated
+    events' weights too, differs by 0; a large sample drawn ∝ weight is close, and the unweighted reading
+    of the same reference is farther (its W share is wrong)."""
+    url = jet_image_store(tmp_path, events=N_EVENTS, weights=_uneven_weights())
+    reference = open_store(url).load()
+    drawn = _resampled(reference, 20_000)
+    unit = reference.assign(weight=("event", np.ones(N_EVENTS, np.float32)))
+    image = get_metric("mean_image_difference")
+    assert image(reference, reference, weights="weight", names=["image"]).value == pytest.approx(0.0, abs=1e-12)
+    assert image(reference, drawn, names=["image"]).value < 0.5 * image(unit, drawn, names=["image"]).value
+    peak = get_metric("peak_shift")(reference, reference, weights="weight", names=["jet_mass"]).value
+    assert peak == pytest.approx(0.0, abs=1e-9)
+    assert get_metric("peak_shift")(reference, unit, weights="weight", names=["jet_mass"]).value > 0
+
+
 def test_snapshot_scores_use_the_weighted_held_out_events(tmp_path):
     """Snapshot selection's emd_minimax (class-conditional jet mass and τ21 from the images): with W
     weights that favour a hard second prong (weight 10 above 75 GeV, else 1), a generated sample with the
@@ -124,19 +154,15 @@ def test_snapshot_scores_use_the_weighted_held_out_events(tmp_path):
     assert scores[0] < scores[1]
 
 
-def _jets_spec(tmp_path: Path, name: str, **options) -> str:
-    data = yaml.safe_load(SPEC.read_text())
-    data["name"] = name
-    data["simulator"]["options"].update(options)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+def _jets_spec(**options) -> LoadedSpec:
+    """The shipped LAGAN dataset spec with its simulator ``options`` changed."""
+    return load_with_overrides(SPEC, "dataset", assignments(options, "simulator.options."))
 
 
 def test_pt_hat_bias_weights_qcd_only_and_is_recorded(tmp_path):
     """Pythia's bias2Selection applies to 2 → 2 processes: QCD events get unequal weights (average 1 per
     chunk and class, so the weighted W' share stays the spec's), W' events (2 → 1) weight 1."""
-    spec = _jets_spec(tmp_path, "biased", mass_window=None, pt_hat_bias=4)
+    spec = _jets_spec(mass_window=None, pt_hat_bias=4)
     url = simulate(spec, tmp_path / "biased.zarr", events=16, seed=2, progress=False)
     store = open_store(url).load()
     signal, weight = store.signal.values == 1, store.weight.values
@@ -158,8 +184,8 @@ def test_biased_and_unbiased_qcd_jets_agree_on_mass_pt_and_tau21(tmp_path):
     weighted-vs-unweighted χ² test, arXiv:physics/0605123, 10 bins on the unbiased range, p > 0.001
     for each: a false alarm once in 1000 per observable), 300 jets each, no mass window, same pT-hat
     window [200, 400] GeV."""
-    plain = _qcd_jets(_jets_spec(tmp_path, "plain", process="background", mass_window=None), 300, 7)
-    biased = _qcd_jets(_jets_spec(tmp_path, "bias", process="background", mass_window=None, pt_hat_bias=4), 300, 8)
+    plain = _qcd_jets(_jets_spec(process="background", mass_window=None), 300, 7)
+    biased = _qcd_jets(_jets_spec(process="background", mass_window=None, pt_hat_bias=4), 300, 8)
     assert effective_sample_size(biased["weight"]) > 100  # a useful sample, not a few heavy events
     for name in ("jet_mass", "jet_pt", "tau_21"):
         result = chi2_test(plain[name], biased[name], bins=10, weights_b=biased["weight"])

@@ -135,6 +135,22 @@ def test_temperature_scaling_keeps_auc_and_lowers_nll():
     assert balanced_nll(overconfident, labels, temperature) < balanced_nll(overconfident, labels) - 0.05
 
 
+def test_integer_weights_score_as_repeated_events():
+    """An event of weight k counts as k copies: the weighted AUC (ties ½), class-balanced NLL and fitted
+    temperature equal the unweighted ones of the sample with every event repeated k times."""
+    rng = np.random.default_rng(11)
+    labels = rng.random(600) < 0.4
+    logits = np.round(rng.normal(0.8 * labels, 1.0), 1)  # rounded: many ties across the classes
+    weights = rng.integers(1, 5, 600).astype(np.float64)
+    copies = np.repeat(np.arange(600), weights.astype(int))
+    assert roc_auc(labels, logits, weights) == pytest.approx(roc_auc(labels[copies], logits[copies]), abs=1e-12)
+    assert balanced_nll(logits, labels, 1.7, weights) == pytest.approx(balanced_nll(logits[copies], labels[copies], 1.7),
+                                                                      rel=1e-12)
+    assert fit_temperature(logits, labels, weights) == pytest.approx(fit_temperature(logits[copies], labels[copies]),
+                                                                     rel=1e-6)
+    assert roc_auc(labels, logits, weights) != pytest.approx(roc_auc(labels, logits), abs=1e-3)
+
+
 def test_interrupted_reweighting_leaves_store_consistent_and_rerun_completes(tmp_path, monkeypatch):
     rng = np.random.default_rng(4)
     ref = _store(tmp_path / "ref.zarr", "toy_bimodal_1d", x=rng.normal(0.0, 1.0, 6000))

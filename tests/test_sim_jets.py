@@ -7,29 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from physgen.errors import SpecError
 from physgen.sim import build_simulator, default_workers, get_simulator, simulate
 from physgen.sim.jets import rotate_image
+from physgen.specs import LoadedSpec, assignments, load_with_overrides
 from physgen.store import open_store, resolve_dataset, validate_store
 
 SPEC = Path(__file__).resolve().parents[1] / "specs" / "datasets" / "jets_wprime_qcd.yaml"
 
 
-def _spec(tmp_path: Path, chunk_events: int | None = None, **options) -> str:
-    """A copy of the shipped jet dataset spec without its mass window (three times faster), with the
-    narrow unweighted QCD pT-hat window of earlier versions ([200, 400] GeV: 2.5× faster; it sculpts
-    the QCD background, which these tests do not measure) and with some options (and the chunk size)
-    changed."""
-    data = yaml.safe_load(SPEC.read_text())
-    data["simulator"]["options"].pop("mass_window")
-    data["simulator"]["options"].update({"pt_hat": [200, 400], "pt_hat_bias": None} | options)
-    if chunk_events:
-        data["chunk_events"] = chunk_events
-    path = tmp_path / "jets.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return str(path)
+def _spec(chunk_events: int | None = None, **options) -> LoadedSpec:
+    """The shipped jet dataset spec without its mass window (three times faster), with the narrow
+    unweighted QCD pT-hat window of earlier versions ([200, 400] GeV: 2.5× faster; it sculpts the QCD
+    background, which these tests do not measure) and with some options (and the chunk size) changed."""
+    options = {"mass_window": None, "pt_hat": [200, 400], "pt_hat_bias": None} | options
+    chunks = assignments({"chunk_events": chunk_events}) if chunk_events else []
+    return load_with_overrides(SPEC, "dataset", assignments(options, "simulator.options.") + chunks)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ def jets(tmp_path_factory):
     """80 jets (40 W', 40 QCD) of the LAGAN selection (mass window 60-100 GeV) through the driver, QCD in
     the narrow pT-hat window (``_spec``; the shipped wide, weighted window: test_event_weights)."""
     folder = tmp_path_factory.mktemp("jets")
-    url = simulate(_spec(folder, mass_window=[60, 100]), folder / "jets.zarr", events=80, seed=11, progress=False)
+    url = simulate(_spec(mass_window=[60, 100]), folder / "jets.zarr", events=80, seed=11, progress=False)
     assert validate_store(url) == []
     return open_store(url).load()
 
@@ -105,7 +99,7 @@ def test_rotation_turns_a_pixel_to_minus_half_pi_and_keeps_the_sum():
 def test_resumed_chunks_are_reproducible_from_their_seed(tmp_path):
     """A run resumed from 4 to 8 events holds in its second chunk exactly what a fresh ``simulate``
     with that chunk's seed gives (what a parallel worker runs)."""
-    spec = _spec(tmp_path, chunk_events=4)
+    spec = _spec(chunk_events=4)
     simulate(spec, tmp_path / "serial.zarr", events=4, seed=3, progress=False)
     url = simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, mode="resume", progress=False)
     store = open_store(url).load()
@@ -123,7 +117,7 @@ def test_resumed_chunks_are_reproducible_from_their_seed(tmp_path):
 
 @pytest.mark.slow
 def test_parallel_run_equals_serial_run(tmp_path):
-    spec = _spec(tmp_path, chunk_events=4)
+    spec = _spec(chunk_events=4)
     serial = open_store(simulate(spec, tmp_path / "serial.zarr", events=8, seed=3, progress=False)).load()
     parallel = open_store(simulate(spec, tmp_path / "parallel.zarr", events=8, seed=3, workers=2,
                                    progress=False)).load()
@@ -141,14 +135,14 @@ def test_parallel_run_equals_serial_run(tmp_path):
 def test_bad_input_fails_before_any_store_is_written(tmp_path, options, message):
     out = tmp_path / "never.zarr"
     with pytest.raises(SpecError, match=message.replace("(", r"\(")):
-        simulate(_spec(tmp_path, **options), out, events=5, progress=False)
+        simulate(_spec(**options), out, events=5, progress=False)
     assert not out.exists()
 
 
 def test_impossible_selection_stops_with_a_clear_error(tmp_path):
     """A window no jet reaches fails after a few thousand events instead of looping for ever;
     the driver has created the store but committed nothing to it."""
-    spec = _spec(tmp_path, process="signal", jet_pt=[5000, 6000],
+    spec = _spec(process="signal", jet_pt=[5000, 6000],
                  pythia_settings=["PartonLevel:all = off"])  # hard process only: fast events
     out = tmp_path / "empty.zarr"
     with pytest.raises(SpecError, match="none of 20.. generated events passed the selection"):
@@ -165,10 +159,10 @@ def test_pythia_simulators_use_every_core_by_default():
     assert default_workers(get_simulator("mixture"), 1000) == 1
 
 
-def test_batch_prefilter_drops_only_events_that_cannot_pass(tmp_path):
+def test_batch_prefilter_drops_only_events_that_cannot_pass():
     """The one-call anti-kT pre-filter skips events without an untrimmed jet above the pT cut;
     running the full per-event selection on every event accepts exactly the same events."""
-    simulator = build_simulator(resolve_dataset(_spec(tmp_path, process="background")))
+    simulator = build_simulator(resolve_dataset(_spec(process="background")))
     generator = simulator.generators[0]
     generator.start(5)
     batch = generator.batch(40)
@@ -182,7 +176,7 @@ def test_batch_prefilter_drops_only_events_that_cannot_pass(tmp_path):
 
 
 @pytest.mark.parametrize(("label", "mass_window"), [(0, None), (1, [60, 100])])
-def test_parton_veto_keeps_every_event_the_full_chain_accepts(tmp_path, monkeypatch, label, mass_window):
+def test_parton_veto_keeps_every_event_the_full_chain_accepts(monkeypatch, label, mass_window):
     """The same events, recorded but not vetoed: every event whose hadron-level jet passes the full
     selection had been judged able to pass at parton level, and the veto would drop others (it is
     not a no-op). The loss measured on many more events is in benchmarks/results/pythia.md."""
@@ -198,7 +192,7 @@ def test_parton_veto_keeps_every_event_the_full_chain_accepts(tmp_path, monkeypa
         return False
 
     monkeypatch.setattr(PartonJetVeto, "doVetoPartonLevel", record_only)
-    simulator = build_simulator(resolve_dataset(_spec(tmp_path, **options)))
+    simulator = build_simulator(resolve_dataset(_spec(**options)))
     generator = simulator.generators[label]
     generator.start(7)
     batch = generator.batch(150)
@@ -210,31 +204,28 @@ def test_parton_veto_keeps_every_event_the_full_chain_accepts(tmp_path, monkeypa
     assert sum(verdicts) < 0.9 * len(batch)
 
 
-def test_parton_veto_is_a_spec_choice(tmp_path):
+def test_parton_veto_is_a_spec_choice():
     """By default every event is hadronised (no hook, no abort setting); ``parton_veto: {}`` turns the
     veto on with its default margins."""
-    on = build_simulator(resolve_dataset(_spec(tmp_path, parton_veto={})))
-    off = build_simulator(resolve_dataset(_spec(tmp_path)))
+    on = build_simulator(resolve_dataset(_spec(parton_veto={})))
+    off = build_simulator(resolve_dataset(_spec()))
     assert all(g.hooks is not None and "Check:abortIfVeto = on" in g.all_settings for g in on.generators.values())
     assert all(g.hooks is None and "Check:abortIfVeto = on" not in g.all_settings for g in off.generators.values())
     with pytest.raises(SpecError, match="parton_veto"):
-        build_simulator(resolve_dataset(_spec(tmp_path, parton_veto={"pt": -5})))
+        build_simulator(resolve_dataset(_spec(parton_veto={"pt": -5})))
 
 
 @pytest.mark.slow
-def test_parton_veto_leaves_the_accepted_jets_unchanged(tmp_path):
+def test_parton_veto_leaves_the_accepted_jets_unchanged():
     """With and without the veto (same seed, different random streams), 240 jets each of the LAGAN
     selection (half W', half QCD) agree in mass, pT, τ21 and image sum (two-sample KS, p > 0.01
     for each of the 4 × 2 comparisons: a 8 % chance of a false alarm on identical physics)."""
     from scipy.stats import ks_2samp
 
-    data = yaml.safe_load(SPEC.read_text())
     samples = {}
     for veto in (True, False):
-        data["simulator"]["options"]["parton_veto"] = {} if veto else None
-        path = tmp_path / f"veto_{veto}.yaml"
-        path.write_text(yaml.safe_dump(data))
-        samples[veto] = build_simulator(resolve_dataset(str(path))).simulate(240, np.random.SeedSequence(21))
+        spec = load_with_overrides(SPEC, "dataset", assignments({"parton_veto": {} if veto else None}, "simulator.options."))
+        samples[veto] = build_simulator(resolve_dataset(spec)).simulate(240, np.random.SeedSequence(21))
     for label in (0, 1):
         fast, old = ({k: v[s["signal"] == label] for k, v in s.items()} for s in (samples[True], samples[False]))
         for name, values in (("jet_mass", None), ("jet_pt", None), ("tau_21", None), ("image", "sum")):

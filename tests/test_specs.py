@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given
 
 from physgen.errors import PhysgenWarning, SpecError, SpecNotFoundError
-from physgen.specs import DetectorSpec, SpecRegistry, dump_spec, load_spec, parse_spec
+from physgen.specs import DetectorSpec, SpecRegistry, assignments, dump_spec, load_spec, load_with_overrides, parse_spec
 from physgen.store import resolve_dataset
 from physgen.testing.strategies import detector_specs, feature_schema_specs
 from tests.conftest import SPECS
@@ -133,3 +133,13 @@ def test_voxel_periods_must_match_layers(tmp_path):
     text = (SPECS / "detectors/ild_ecal_30.yaml").read_text().replace("periods: 10", "periods: 9")
     with pytest.raises(SpecError, match="30 layers but the sections hold 29"):
         load_spec(_write(tmp_path, "d.yaml", text))
+
+
+def test_assignments_set_python_values_through_the_override_mechanism():
+    """Python values become ``--set`` assignments that the override parser reads back unchanged: a list,
+    None (null), a float, a nested mapping; the result is a new spec recording the overrides."""
+    values = {"pt_hat": [150.0, 400.0], "pt_hat_bias": None, "wprime_mass": 900.5, "parton_veto": {"pt": 20.0}}
+    loaded = load_with_overrides("jets_wprime_qcd", "dataset", assignments(values, "simulator.options."))
+    options = loaded.spec.simulator.options
+    assert {k: options[k] for k in values} == values
+    assert loaded.overrides == tuple(assignments(values, "simulator.options."))

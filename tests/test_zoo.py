@@ -67,6 +67,22 @@ def test_generation_from_the_exported_file_matches_the_run_within_bf16_rounding(
     assert producer["shipped"]["reference"]["specs"]["dataset"]["name"] == "toy_circle_8"
 
 
+def test_generate_writes_the_codec_asked_for_with_the_same_values(toy_run, tmp_path):
+    """``--compression none`` (a store the loader reads at in-memory speed) holds the same events as the
+    default, which is the training dataset spec's codec (zstd); the store records its codec."""
+    runner = CliRunner()
+    for name, extra in (("default", []), ("raw", ["--compression", "none"])):
+        result = runner.invoke(app, ["generate", str(toy_run), "--events", "300", "--out", str(tmp_path / f"{name}.zarr"),
+                                     "--checkpoint", "last", *extra])
+        assert result.exit_code == 0, result.output
+    default, raw = (open_store(tmp_path / f"{n}.zarr") for n in ("default", "raw"))
+    assert default.physgen.provenance["compression"] == "zstd" and raw.physgen.provenance["compression"] == "none"
+    np.testing.assert_array_equal(default.x.values, raw.x.values)
+    bad = runner.invoke(app, ["generate", str(toy_run), "--events", "10", "--out", str(tmp_path / "bad.zarr"),
+                              "--compression", "gzip9"])
+    assert bad.exit_code == 2 and "gzip9" in bad.output and not (tmp_path / "bad.zarr").exists()
+
+
 def test_export_of_a_directory_without_a_run_is_a_clear_error(tmp_path):
     with pytest.raises(PhysgenError, match="not a physgen run directory"):
         export_checkpoint(tmp_path, tmp_path / "x.pt")

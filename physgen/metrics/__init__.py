@@ -21,13 +21,13 @@ from physgen.metrics.named import (
 )
 from physgen.metrics.prdc import PRDC, precision_recall_density_coverage
 from physgen.metrics.separation import Chi2Test, chi2_test, separation_power, separation_power_hist
-from physgen.metrics.weights import dilution, effective_sample_size, event_weights, weighted_mean_error
+from physgen.metrics.weights import dilution, effective_sample_size, event_average, event_weights, weighted_mean_error
 
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
     "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "binning_edges", "challenge_classifier_test", "chi2_test",
     "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "distribution_mode",
-    "effective_sample_size", "emd_2d", "emd_minimax_score", "event_columns", "event_weights", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
+    "effective_sample_size", "emd_2d", "event_average", "emd_minimax_score", "event_columns", "event_weights", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
     "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",
     "metric_names", "precision_recall_density_coverage", "quantile_edges", "reference_edges", "register_metric", "roc_auc",
     "separation_power", "separation_power_hist", "wasserstein_1d", "wasserstein_1d_batches", "weight_values",

@@ -19,35 +19,47 @@ import scipy.stats
 
 from physgen.errors import PhysgenError
 
-__all__ = ["balanced_nll", "fit_temperature", "isotonic_calibration", "mean_nll", "roc_auc"]
+__all__ = ["balanced_nll", "class_balanced_weights", "fit_temperature", "isotonic_calibration", "mean_nll", "roc_auc"]
 
 
-def balanced_nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
-    """Class-balanced binary cross entropy (nats) of ``sigmoid(logits / T)``: ½ ⟨ℓ⟩_ref + ½ ⟨ℓ⟩_gen."""
+def class_balanced_weights(labels: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Per-event weights that give each class half of the total: ``wᵢ / (2 Σ_class w)`` (``weights``: event
+    weights of a biased sample, e.g. pT-hat-weighted jets; default 1), so a class's mean is its weighted
+    mean — that of the physical distribution it stands for."""
+    labels = np.asarray(labels).astype(bool)
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    return np.where(labels, 0.5 / w[labels].sum(), 0.5 / w[~labels].sum()) * w
+
+
+def balanced_nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0,
+                 weights: np.ndarray | None = None) -> float:
+    """Class-balanced binary cross entropy (nats) of ``sigmoid(logits / T)``: ½ ⟨ℓ⟩_ref + ½ ⟨ℓ⟩_gen, each
+    mean weighted by the event ``weights`` when given."""
     z = np.asarray(logits, dtype=np.float64) / temperature
     labels = np.asarray(labels).astype(bool)
     loss = np.where(labels, np.logaddexp(0.0, -z), np.logaddexp(0.0, z))  # −log f, −log(1−f)
-    return 0.5 * float(loss[labels].mean()) + 0.5 * float(loss[~labels].mean())
+    return float(np.sum(class_balanced_weights(labels, weights) * loss))
 
 
-def mean_nll(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Plain mean binary cross entropy (nats) of ``sigmoid(logits)`` over all events (torch's
-    ``BCEWithLogitsLoss``), for classifiers trained on samples of equal size."""
+def mean_nll(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Plain (event-weighted, when ``weights`` are given) mean binary cross entropy (nats) of
+    ``sigmoid(logits)`` over all events (torch's ``BCEWithLogitsLoss``), for classifiers trained on
+    samples of equal size."""
     z = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
-    return float(np.mean(np.where(labels, np.logaddexp(0.0, -z), np.logaddexp(0.0, z))))
+    return float(np.average(np.where(labels, np.logaddexp(0.0, -z), np.logaddexp(0.0, z)), weights=weights))
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+def fit_temperature(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
     """The one T > 0 minimising the held-out :func:`balanced_nll` of ``logits / T`` (temperature
-    scaling, Guo et al., arXiv:1706.04599).
+    scaling, Guo et al., arXiv:1706.04599), events weighted by ``weights`` when given.
 
     Optimised over log T with L-BFGS-B and the analytic gradient, so T stays positive.
     """
     z = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels).astype(bool)
     sign = np.where(labels, 1.0, -1.0)  # ℓ = log(1 + exp(−s·z/T))
-    weight = np.where(labels, 0.5 / labels.sum(), 0.5 / (~labels).sum())
+    weight = class_balanced_weights(labels, weights)
 
     def objective(log_t: np.ndarray) -> tuple[float, np.ndarray]:
         scaled = sign * z * np.exp(-log_t[0])
@@ -60,16 +72,26 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(np.exp(result.x[0]))
 
 
-def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+def roc_auc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Area under the ROC curve = P(score of a label-1 event > score of a label-0 event), ties counting ½
-    (the Mann–Whitney U statistic over ranks; equals ``sklearn.metrics.roc_auc_score``)."""
+    (the Mann–Whitney U statistic over ranks; equals ``sklearn.metrics.roc_auc_score``). With event
+    ``weights`` each pair counts wᵢ·wⱼ (``roc_auc_score(sample_weight=…)``): the AUC of the physical
+    distributions a biased sample stands for."""
     labels = np.asarray(labels).astype(bool)
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
         msg = f"the ROC AUC needs events of both labels, got {n_pos} of label 1 and {n_neg} of label 0"
         raise PhysgenError(msg)
-    ranks = scipy.stats.rankdata(np.asarray(scores, dtype=np.float64))
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    scores = np.asarray(scores, dtype=np.float64)
+    if weights is None:
+        ranks = scipy.stats.rankdata(scores)
+        return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    w = np.asarray(weights, dtype=np.float64)
+    order = np.argsort(scores[~labels], kind="stable")
+    negative, below = scores[~labels][order], np.concatenate([[0.0], np.cumsum(w[~labels][order])])
+    lower = below[np.searchsorted(negative, scores[labels], side="left")]  # weight of negatives scored lower
+    tied = below[np.searchsorted(negative, scores[labels], side="right")] - lower
+    return float(np.sum(w[labels] * (lower + 0.5 * tied)) / (w[labels].sum() * below[-1]))
 
 
 def isotonic_calibration(probabilities: np.ndarray, labels: np.ndarray, *, y_min: float = 1e-6,

@@ -27,7 +27,7 @@ from physgen.errors import PhysgenError
 from physgen.metrics._estimate import Estimate
 from physgen.metrics.comparison import Comparison
 from physgen.metrics.named import get_metric, register_metric
-from physgen.metrics.weights import dilution
+from physgen.metrics.weights import dilution, event_average
 from physgen.schema import EVENT
 
 __all__ = ["binned_mean_deviation", "dilution_median", "distribution_mode", "mean_image_difference", "mean_shift",
@@ -95,26 +95,33 @@ def std_shift(comparison: Comparison, *, names: list[str], window: tuple[float, 
     return Estimate(abs(sb - sa), np.sqrt(sa**2 / (2 * na) + sb**2 / (2 * nb)))
 
 
-def distribution_mode(x: np.ndarray, window: tuple[float, float] | None = None, *, points: int = 2001) -> float:
-    """Position of the maximum of a Gaussian KDE (Scott's bandwidth) of ``x`` restricted to ``window``."""
+def distribution_mode(x: np.ndarray, window: tuple[float, float] | None = None, weights: np.ndarray | None = None,
+                      *, points: int = 2001) -> float:
+    """Position of the maximum of a Gaussian KDE (Scott's bandwidth, from the effective number of events
+    when ``weights`` are given) of ``x`` restricted to ``window``."""
     x = np.asarray(x, dtype=np.float64)
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
     if window is not None:
-        x = x[(x >= window[0]) & (x <= window[1])]
+        inside = (x >= window[0]) & (x <= window[1])
+        x, w = x[inside], None if w is None else w[inside]
     if len(x) < 10 or np.ptp(x) == 0:
         msg = f"cannot locate a peak from {len(x)} values{'' if window is None else f' in {list(window)}'}"
         raise PhysgenError(msg)
     lo, hi = (x.min(), x.max()) if window is None else window
     grid = np.linspace(lo, hi, points)
-    return float(grid[np.argmax(scipy.stats.gaussian_kde(x)(grid))])
+    return float(grid[np.argmax(scipy.stats.gaussian_kde(x, weights=w)(grid))])
 
 
-@register_metric("peak_shift", source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 6: the W mass peak")
+@register_metric("peak_shift", weighted=True,
+                 source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 6: the W mass peak")
 def peak_shift(comparison: Comparison, *, names: list[str],
                window: tuple[float, float] | None = None) -> Estimate:
-    """|mode_gen − mode_ref| of the one column ``names`` within ``window`` (paper 000: the W mass peak)."""
+    """|mode_gen − mode_ref| of the one column ``names`` within ``window`` (paper 000: the W mass peak),
+    each sample's mode from its weighted density."""
     a, b = _one_column(comparison, names, "peak_shift")
     window = None if window is None else (float(window[0]), float(window[1]))
-    return Estimate(abs(distribution_mode(b, window) - distribution_mode(a, window)))
+    return Estimate(abs(distribution_mode(b, window, comparison.weights)
+                        - distribution_mode(a, window, comparison.reference_weights)))
 
 
 @register_metric("binned_mean_deviation",
@@ -142,10 +149,11 @@ def binned_mean_deviation(comparison: Comparison, *, names: list[str], by: str =
     return Estimate(max(deviations))
 
 
-@register_metric("mean_image_difference", source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 5")
+@register_metric("mean_image_difference", weighted=True,
+                 source="paper 000 (de Oliveira et al., arXiv:1701.05927) Fig. 5")
 def mean_image_difference(comparison: Comparison, *, names: list[str]) -> Estimate:
     """Relative L1 distance Σ|⟨I⟩_gen − ⟨I⟩_ref| / Σ|⟨I⟩_ref| of the event-averaged cell arrays ``names``
-    (e.g. ``[image]``; several arrays are pooled)."""
+    (e.g. ``[image]``; several arrays are pooled), each sample averaged with its event weights."""
     reference, generated = comparison.reference, comparison.generated
     if not names:
         msg = "mean_image_difference needs options.names: the stored cell arrays to average (e.g. [image])"
@@ -154,8 +162,8 @@ def mean_image_difference(comparison: Comparison, *, names: list[str]) -> Estima
     if missing:
         msg = f"mean_image_difference: {sorted(set(missing))} are not stored in both stores"
         raise PhysgenError(msg)
-    means = dask.compute({n: (reference[n].astype("float64").mean(EVENT).data,
-                              generated[n].astype("float64").mean(EVENT).data) for n in names})[0]
+    means = dask.compute({n: (event_average(reference[n], comparison.reference_weights).data,
+                              event_average(generated[n], comparison.weights).data) for n in names})[0]
     difference = sum(float(np.abs(g - r).sum()) for r, g in means.values())
     norm = sum(float(np.abs(r).sum()) for r, _ in means.values())
     if norm == 0:

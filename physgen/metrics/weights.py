@@ -1,13 +1,15 @@
-"""Statistics of weighted samples: effective sample size and the dilution r of paper 004."""
+"""Statistics of weighted samples: effective sample size, event averages and the dilution r of paper 004."""
 
 from __future__ import annotations
 
 import numpy as np
+import xarray as xr
 
 from physgen.errors import PhysgenError
 from physgen.metrics._samples import as_sample, as_weights
+from physgen.schema import EVENT
 
-__all__ = ["effective_sample_size", "dilution", "event_weights", "weighted_mean_error"]
+__all__ = ["effective_sample_size", "dilution", "event_average", "event_weights", "weighted_mean_error"]
 
 
 def event_weights(ds, what: str = "the store") -> np.ndarray | None:
@@ -28,6 +30,17 @@ def event_weights(ds, what: str = "the store") -> np.ndarray | None:
                f"{int(bad.sum())} of {w.size} are NaN, infinite or negative")
         raise PhysgenError(msg)
     return None if w.size == 0 or w.min() == w.max() else w
+
+
+def event_average(values: xr.DataArray, weights: np.ndarray | None = None) -> xr.DataArray:
+    """The (lazy) average of per-event ``values`` over events in float64, weighted by ``weights`` (one
+    per event, e.g. :func:`event_weights`) when given: the average jet image or shower of a biased sample
+    is Σ wᵢ Iᵢ / Σ wᵢ, the physical distribution's, not the biased one's."""
+    values = values.astype("float64")
+    if weights is None:
+        return values.mean(EVENT)
+    w = xr.DataArray(np.asarray(weights, dtype=np.float64), dims=EVENT)
+    return values.dot(w, dim=EVENT) / float(w.sum())
 
 
 def effective_sample_size(weights) -> float:

@@ -35,7 +35,7 @@ from physgen.specs import ModelSpec, TrainingOptions
 
 __all__ = [
     "CNN3DClassifier", "CNN3DHyperparameters", "ChallengeDNN", "ChallengeDNNHyperparameters", "ClassifierRecipe",
-    "ClassifierTrainingOptions", "DCTROptions", "MLPClassifier", "MLPHyperparameters", "balanced_bce",
+    "ClassifierTrainingOptions", "DCTROptions", "MLPClassifier", "MLPHyperparameters", "balanced_bce", "mean_bce",
 ]
 
 
@@ -139,12 +139,24 @@ class CNN3DClassifier(nn.Module):
         return self.net(x.unsqueeze(1)).squeeze(-1)
 
 
-def balanced_bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """½ ⟨BCE⟩ over label-1 events + ½ ⟨BCE⟩ over label-0 events (the mean of the one class a batch holds)."""
+def balanced_bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """½ ⟨BCE⟩ over label-1 events + ½ ⟨BCE⟩ over label-0 events (the mean of the one class a batch holds),
+    each mean weighted by the event ``weights`` when given (a biased sample's: Σ wℓ / Σ w)."""
     loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none")
     ref = labels > 0.5
-    parts = [loss[m].mean() for m in (ref, ~ref) if m.any()]
+    if weights is None:
+        parts = [loss[m].mean() for m in (ref, ~ref) if m.any()]
+    else:
+        parts = [(loss[m] * weights[m]).sum() / weights[m].sum() for m in (ref, ~ref) if m.any()]
     return sum(parts) / len(parts)
+
+
+def mean_bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The plain mean BCE over the batch (event-weighted when ``weights`` are given)."""
+    if weights is None:
+        return nn.functional.binary_cross_entropy_with_logits(logits.float(), labels)
+    loss = nn.functional.binary_cross_entropy_with_logits(logits.float(), labels, reduction="none")
+    return (loss * weights).sum() / weights.sum()
 
 
 class ClassifierRecipe(Recipe):
@@ -189,17 +201,20 @@ class ClassifierRecipe(Recipe):
         return self.networks["classifier"](inputs)
 
     def training_step(self, batch, step):
+        """One optimiser step on the batch's loss; a batch of weighted stores carries ``weight`` per event."""
         logits, labels = self.logits(batch["inputs"]), batch["label"]
-        loss = (balanced_bce(logits, labels) if self.balanced_loss
-                else nn.functional.binary_cross_entropy_with_logits(logits.float(), labels))
+        loss = (balanced_bce if self.balanced_loss else mean_bce)(logits, labels, batch.get("weight"))
         self.optimizer_step("classifier", loss)
         return {"loss": loss.item()}
 
-    def validation_loss(self, logits: np.ndarray, labels: np.ndarray) -> float:
-        """The held-out NLL the epoch-end log reports: class balanced, or the plain mean (``balanced_loss``)."""
+    def validation_loss(self, logits: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+        """The held-out NLL the epoch-end log reports: class balanced, or the plain mean (``balanced_loss``),
+        event-weighted when ``weights`` are given."""
         from physgen.metrics.calibration import balanced_nll, mean_nll
 
-        return balanced_nll(logits, labels) if self.balanced_loss else mean_nll(logits, labels)
+        if self.balanced_loss:
+            return balanced_nll(logits, labels, weights=weights)
+        return mean_nll(logits, labels, weights)
 
     def sample(self, n, conditions, generator):
         msg = f"model {self.spec.name!r} is a classifier ({self.architecture}); it does not generate events"

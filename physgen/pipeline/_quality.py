@@ -36,7 +36,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from physgen.errors import PhysgenError, SpecError, did_you_mean
-from physgen.metrics import event_columns, get_metric
+from physgen.metrics import event_average, event_columns, event_weights, get_metric
 from physgen.observables import default_observables
 from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
@@ -169,7 +169,8 @@ def _average_images(figure: Figure, reference: xr.Dataset, generated: xr.Dataset
     from physgen.report._plots import image_triplet
 
     (name,) = figure.options["names"][:1]
-    ref, gen = dask.compute(reference[name].astype("float64").mean(EVENT), generated[name].astype("float64").mean(EVENT))
+    ref, gen = dask.compute(event_average(reference[name], event_weights(reference, "the reference")),
+                            event_average(generated[name]))
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (re.sub(r"[^A-Za-z0-9_.-]+", "_", figure.label).strip("_") + ".png")
     png = image_triplet(f"{name} ({figure.label})", ref.values, gen.values, tuple(map(str, ref.dims)))

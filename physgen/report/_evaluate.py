@@ -21,8 +21,8 @@ import xarray as xr
 
 from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
-    Comparison, column_values, default_metric_names, dilution, effective_sample_size, fill, get_metric, metric_names,
-    reference_edges,
+    Comparison, column_values, default_metric_names, dilution, effective_sample_size, event_average, fill,
+    get_metric, metric_names, reference_edges,
 )
 from physgen.observables import compute, default_observables, observable_names
 from physgen.progress import event_progress
@@ -130,12 +130,13 @@ def _weighted_corr(matrix: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return np.nan_to_num(corr)
 
 
-def _mean_images(ds: xr.Dataset) -> dict[str, xr.DataArray]:
-    """Per-event cell arrays (≥ 2 dims after event) averaged over events; 3D voxels summed over the first dim."""
+def _mean_images(ds: xr.Dataset, weights: np.ndarray | None) -> dict[str, xr.DataArray]:
+    """Per-event cell arrays (≥ 2 dims after event) averaged over events with their event ``weights``;
+    3D voxels summed over the first dim."""
     out = {}
     for name, var in ds.data_vars.items():
         if var.dims[:1] == (EVENT,) and var.ndim >= 3:
-            mean = var.astype("float64").mean(EVENT)
+            mean = event_average(var, weights)
             out[str(name)] = mean.sum(mean.dims[0]) if mean.ndim == 3 else mean
     return out
 
@@ -302,7 +303,7 @@ def _pairs_of(weights: dict[str, np.ndarray]) -> list[tuple[tuple[str, np.ndarra
 def _figures(ref_ds, gen_ds, ref, gen, w, w_ref):
     """Average images, correlation matrices (unweighted and per weight; the reference's with its own
     event weights ``w_ref``), weight distributions."""
-    images = _image_figures(ref_ds, gen_ds)
+    images = _image_figures(ref_ds, gen_ds, w_ref)
     labels = sorted(ref)
     ref_m, gen_m = (np.stack([c[k] for k in labels], axis=1) for c in (ref, gen))
     ref_corr = _weighted_corr(ref_m, w_ref)
@@ -314,8 +315,8 @@ def _figures(ref_ds, gen_ds, ref, gen, w, w_ref):
     return images, correlations, weight_figures
 
 
-def _image_figures(ref_ds: xr.Dataset, gen_ds: xr.Dataset) -> list[tuple[str, str]]:
-    ref_images, gen_images = _mean_images(ref_ds), _mean_images(gen_ds)
+def _image_figures(ref_ds: xr.Dataset, gen_ds: xr.Dataset, w_ref: np.ndarray | None) -> list[tuple[str, str]]:
+    ref_images, gen_images = _mean_images(ref_ds, w_ref), _mean_images(gen_ds, None)
     ref_images, gen_images = dask.compute(ref_images, gen_images)
     return [(name, _plots.image_triplet(name, ref_images[name].values, gen_images[name].values,
                                         tuple(map(str, ref_images[name].dims))))

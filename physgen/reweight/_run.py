@@ -112,7 +112,10 @@ def reweight(
     spec's ``training.options.weight_name``) into ``generated``. ``overwrite`` replaces an existing
     weight variable of that name and the files of ``out``; ``resume`` continues the training of an
     interrupted run in ``out`` (exactly as an uninterrupted run) and then calibrates and writes.
-    ``lock=False`` skips the writer lock of ``generated`` (``--no-lock``).
+    ``lock=False`` skips the writer lock of ``generated`` (``--no-lock``). A weighted store (biased
+    generation) is read with its event weights in training and calibration: the DCTR weight then
+    reweights the physical distribution it stands for (for a weighted ``generated`` store the DCTR
+    weight multiplies its own event weight).
     """
     if seed is not None:
         check_seed(seed)
@@ -144,15 +147,16 @@ def _reweight(reference, generated, model, *, out, name, seed, overwrite, resume
     events = {k: s.n_events for k, s in data.sources.items()}
     with event_progress("DCTR calibrate and weigh", total=sum(events.values()) + events["generated"],
                         enabled=progress) as advance:
-        logits, labels = data.held_out_logits(recipe, advance)
-        temperature = fit_temperature(logits, labels)
+        logits, labels, held_out_weights = data.held_out_logits(recipe, advance)
+        temperature = fit_temperature(logits, labels, held_out_weights)
         generated_logits = data.logits(recipe, "generated", advance=advance)
     calibration = {"temperature": temperature,
                    "held_out_events": {k: int(m.sum()) for k, m in data.held_out.items()},
-                   "auc_before_calibration": roc_auc(labels, logits),
-                   "auc_after_calibration": roc_auc(labels, logits / temperature),
-                   "nll_before_calibration": balanced_nll(logits, labels),
-                   "nll_after_calibration": balanced_nll(logits, labels, temperature)}
+                   "event_weights": {k: w is not None for k, w in data.event_weights.items()},
+                   "auc_before_calibration": roc_auc(labels, logits, held_out_weights),
+                   "auc_after_calibration": roc_auc(labels, logits / temperature, held_out_weights),
+                   "nll_before_calibration": balanced_nll(logits, labels, weights=held_out_weights),
+                   "nll_after_calibration": balanced_nll(logits, labels, temperature, held_out_weights)}
     weights = weights_from_logits(generated_logits, temperature, options.clip)
 
     snapshot = {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()}

@@ -24,6 +24,7 @@ from physgen.specs._loader import (
     SpecRegistry,
     SpecRoot,
     apply_overrides,
+    assignments,
     dump_spec,
     find_project,
     load_spec,
@@ -52,7 +53,7 @@ __all__ = [
     "Material", "ModelSpec", "NoOptions", "Normal", "OptimizerSpec", "PROJECT_MARKERS", "PipelineSpec",
     "PipelineStep", "Producer", "ReadoutLayer", "SPEC_FOLDERS", "SPEC_KINDS", "SamplingSection", "SelectionSpec",
     "Spec", "SpecModel", "SpecRegistry", "SpecRoot", "TrainingOptions", "TrainingSpec", "Transform", "Uniform",
-    "VoxelCalorimeter", "apply_overrides", "check_options", "dump_spec", "find_project", "load_spec",
+    "VoxelCalorimeter", "apply_overrides", "assignments", "check_options", "dump_spec", "find_project", "load_spec",
     "load_with_overrides", "parse_plugin_options", "parse_spec", "read_spec_yaml", "set_spec_dirs",
     "shipped_spec_dir", "spec_hash",
 ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import json
 import os
 import re
 import tomllib
@@ -38,6 +39,7 @@ from physgen.specs._pipeline import PipelineSpec
 
 __all__ = [
     "SPEC_KINDS",
+    "assignments",
     "Spec",
     "LoadedSpec",
     "load_spec",
@@ -276,9 +278,16 @@ def _step_into(node: Any, part: str, path: list[str], assignment: str) -> Any:
     return child
 
 
+def assignments(values: dict[str, Any], prefix: str = "") -> list[str]:
+    """``KEY=VALUE`` overrides (as ``--set`` takes them) setting ``prefix + key`` to each Python value
+    (written as JSON, which YAML reads back as the same value; ``None`` is ``null``)."""
+    return [f"{prefix}{key}={json.dumps(value)}" for key, value in values.items()]
+
+
 def load_with_overrides(name_or_path: str | os.PathLike[str], kind: str | None = None,
                         overrides: Iterable[str] = ()) -> LoadedSpec:
-    """A spec by path or name (default search path) with ``--set`` overrides applied."""
+    """A spec by path or name (default search path) with ``--set`` overrides applied (see :func:`assignments`
+    to build them from Python values)."""
     name_or_path = os.fspath(name_or_path)
     loaded = SpecRegistry.default(near=name_or_path).resolve(name_or_path, kind=kind)
     return apply_overrides(loaded, overrides)

@@ -14,6 +14,11 @@ masks given as ``held_out``. The held-out events give the per-epoch validation l
 (and the best epoch, when ``training.options.best_epoch`` asks for it) and calibrate the classifier
 afterwards.
 
+**Weights.** A store with unequal event weights (a biased sample, e.g. pT-hat-weighted QCD jets) is
+read with them: every batch carries ``weight`` (each store's scaled to mean 1), the losses are weighted
+means and the held-out figures weigh too, so the classifier learns the ratio of the physical
+distributions the samples stand for (``p_ref/p_gen`` of the weighted densities).
+
 **Epochs.** An epoch walks the blocks of the *larger* sample in an order drawn from ``(seed, epoch)``
 and pairs each with a block of the other, cycling through it — the smaller sample is tiled to the
 size of the larger, as paper 004 tiles the reference for the low-level classifier. The training
@@ -32,7 +37,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from physgen.errors import PhysgenError, SchemaError, SpecError
+from physgen.errors import SchemaError, SpecError
 from physgen.metrics import event_weights
 from physgen.models import DataDescription
 from physgen.observables import compute, observable_names
@@ -47,6 +52,12 @@ __all__ = ["EventSource", "TwoSampleData", "held_out_mask"]
 
 Layout = Literal["vector", "image"]
 LABELS = {"reference": 1.0, "generated": 0.0}
+
+
+def _unit_mean(weights: np.ndarray | None) -> np.ndarray | None:
+    """Event weights scaled to mean 1 over the store (float32, as the batches carry them), so the plain-mean
+    loss keeps the two samples' relative sizes; None stays None."""
+    return None if weights is None else (weights / weights.mean()).astype(np.float32)
 
 
 def _resolve(ds: xr.Dataset, names: Sequence[str], label: str) -> list[xr.DataArray]:
@@ -171,11 +182,7 @@ class TwoSampleData:
         stores = {"reference": reference, "generated": generated}
         self.urls = {k: normalise_url(v) if not isinstance(v, xr.Dataset) else None for k, v in stores.items()}
         datasets = {k: v if isinstance(v, xr.Dataset) else open_store(self.urls[k]) for k, v in stores.items()}
-        for key, ds in datasets.items():
-            if event_weights(ds, f"the {key} store") is not None:
-                msg = (f"the {key} store carries unequal event weights (a biased sample); the classifier's training "
-                       "does not weigh events yet: train it on an unweighted store")
-                raise PhysgenError(msg)
+        self.event_weights = {k: _unit_mean(event_weights(ds, f"the {k} store")) for k, ds in datasets.items()}
         self.sources = {k: EventSource(ds, spec.data.inputs, layout=layout, label=k,
                                        cache_bytes=options.cache_mb * 2**20) for k, ds in datasets.items()}
         _check_compatible(self.sources["reference"], self.sources["generated"])
@@ -244,20 +251,25 @@ class TwoSampleData:
             if done + n_batches <= skip:  # replayed without reading
                 done += n_batches
                 continue
-            xs, ys = [], []
+            xs, ys, ws = [], [], []
             for key, (start, stop) in (("reference", ref_block), ("generated", gen_block)):
-                x = self.sources[key].read(start, stop)[~self.held_out[key][start:stop]]
+                train = ~self.held_out[key][start:stop]
+                x = self.sources[key].read(start, stop)[train]
                 xs.append(x)
                 ys.append(np.full(len(x), LABELS[key], dtype=np.float32))
+                ws.append(self._weights(key, start, stop)[train])
             rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(2, epoch, i)))
             perm = rng.permutation(n)
-            x, y = np.concatenate(xs)[perm], np.concatenate(ys)[perm]
+            x, y, w = np.concatenate(xs)[perm], np.concatenate(ys)[perm], np.concatenate(ws)[perm]
             if self.flip_axes:
                 x = self._flip(x, rng)
             for j in range(n_batches):
                 if done >= skip:
                     part = slice(j * self.batch_size, (j + 1) * self.batch_size)
-                    yield {"inputs": torch.from_numpy(np.ascontiguousarray(x[part])), "label": torch.from_numpy(y[part])}
+                    batch = {"inputs": torch.from_numpy(np.ascontiguousarray(x[part])), "label": torch.from_numpy(y[part])}
+                    if self.weighted:
+                        batch["weight"] = torch.from_numpy(w[part])
+                    yield batch
                 done += 1
 
     # -- what the loop and the recipe ask --------------------------------------------------------
@@ -306,19 +318,35 @@ class TwoSampleData:
         network.train(was_training)
         return np.concatenate(out) if out else np.zeros(0)
 
-    def held_out_logits(self, recipe, advance: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Logits and labels (1 reference, 0 generated) of the held-out events of both samples (``advance``:
-        as in :meth:`logits`, every event of both stores is read)."""
+    @property
+    def weighted(self) -> bool:
+        """Whether either store carries unequal event weights (batches then carry ``weight``)."""
+        return any(w is not None for w in self.event_weights.values())
+
+    def _weights(self, key: str, start: int, stop: int) -> np.ndarray:
+        """The event weights of events ``start:stop`` of store ``key`` (mean 1 over the store; 1 if unweighted)."""
+        w = self.event_weights[key]
+        return np.ones(stop - start, dtype=np.float32) if w is None else w[start:stop]
+
+    def held_out_logits(self, recipe, advance: Callable[[int], None] | None = None
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Logits, labels (1 reference, 0 generated) and event weights (None when neither store is weighted)
+        of the held-out events of both samples (``advance``: as in :meth:`logits`, every event of both
+        stores is read)."""
         ref, gen = (self.logits(recipe, k, held_out=True, advance=advance) for k in ("reference", "generated"))
-        return np.concatenate([ref, gen]), np.concatenate([np.ones(len(ref)), np.zeros(len(gen))])
+        weights = None
+        if self.weighted:
+            weights = np.concatenate([self._weights(k, 0, s.n_events)[self.held_out[k]]
+                                      for k, s in self.sources.items()]).astype(np.float64)
+        return np.concatenate([ref, gen]), np.concatenate([np.ones(len(ref)), np.zeros(len(gen))]), weights
 
     def epoch_end(self, recipe) -> dict[str, float]:
         """The held-out loss (the recipe's: class balanced for DCTR) and accuracy, logged after every epoch."""
         if not self.dist.main:
             return {}
-        logits, labels = self.held_out_logits(recipe)
-        return {"held_out_nll": recipe.validation_loss(logits, labels),
-                "held_out_accuracy": float(np.mean((logits > 0) == (labels > 0.5)))}
+        logits, labels, weights = self.held_out_logits(recipe)
+        return {"held_out_nll": recipe.validation_loss(logits, labels, weights),
+                "held_out_accuracy": float(np.average((logits > 0) == (labels > 0.5), weights=weights))}
 
     def info(self) -> dict[str, Any]:
         """The run.json entries describing the data."""
@@ -329,4 +357,5 @@ class TwoSampleData:
         return {"data_store": self.urls, "store_specs": specs["generated"], "reference_specs": specs["reference"],
                 "variables": self.sources["generated"].variables(), "transform_params": self.transforms.params(),
                 "n_train": self.n_train, "held_out_events": {k: int(m.sum()) for k, m in self.held_out.items()},
+                "event_weights": {k: w is not None for k, w in self.event_weights.items()},
                 "block_events": self.block}
