@@ -21,7 +21,9 @@ from physgen.metrics.named import (
 )
 from physgen.metrics.prdc import PRDC, precision_recall_density_coverage
 from physgen.metrics.separation import Chi2Test, chi2_test, separation_power, separation_power_hist
-from physgen.metrics.weights import dilution, effective_sample_size, event_average, event_weights, weighted_mean_error
+from physgen.metrics.weights import (
+    dilution, effective_sample_size, event_average, event_weights, weighted_mean_error, weighted_moments,
+)
 
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
@@ -31,6 +33,7 @@ __all__ = [
     "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",
     "metric_names", "precision_recall_density_coverage", "quantile_edges", "reference_edges", "register_metric", "roc_auc",
     "separation_power", "separation_power_hist", "wasserstein_1d", "wasserstein_1d_batches", "weight_values",
+    "weighted_moments",
     "weighted_mean_error",
 ]
 

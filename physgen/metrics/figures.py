@@ -27,7 +27,7 @@ from physgen.errors import PhysgenError
 from physgen.metrics._estimate import Estimate
 from physgen.metrics.comparison import Comparison
 from physgen.metrics.named import get_metric, register_metric
-from physgen.metrics.weights import dilution, event_average
+from physgen.metrics.weights import dilution, event_average, weighted_moments
 from physgen.schema import EVENT
 
 __all__ = ["binned_mean_deviation", "dilution_median", "distribution_mode", "mean_image_difference", "mean_shift",
@@ -59,29 +59,13 @@ def _one_column(comparison: Comparison, names: list[str], metric: str) -> tuple[
     return _column(comparison, names[0], metric)
 
 
-def _weighted_moments(x: np.ndarray, w: np.ndarray | None, window: tuple[float, float] | None = None
-                      ) -> tuple[float, float, float]:
-    """Mean, standard deviation and effective number of events (Kish) of ``x`` with weights ``w``, of the
-    values inside ``window`` [lo, hi] when given."""
-    w = np.ones_like(x) if w is None else w
-    if window is not None:
-        inside = (x >= window[0]) & (x <= window[1])
-        if not inside.any():
-            msg = f"no value inside the window {list(window)}"
-            raise PhysgenError(msg)
-        x, w = x[inside], w[inside]
-    mean = float(np.average(x, weights=w))
-    std = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
-    return mean, std, float(w.sum() ** 2 / (w**2).sum())
-
-
 @register_metric("mean_shift", weighted=True, source="paper 002 (Hashemi et al., arXiv:1901.05282) sec. 4: M_ll mean")
 def mean_shift(comparison: Comparison, *, names: list[str], window: tuple[float, float] | None = None) -> Estimate:
     """|⟨x⟩_gen − ⟨x⟩_ref| of the one column ``names``, in its units, ± the statistical error of the difference;
     ``window`` [lo, hi]: of the values inside it only (paper 002 quotes M_ll in 60–120 GeV)."""
     a, b = _one_column(comparison, names, "mean_shift")
-    (ma, sa, na) = _weighted_moments(a, comparison.reference_weights, window)
-    (mb, sb, nb) = _weighted_moments(b, comparison.weights, window)
+    (ma, sa, na) = weighted_moments(a, comparison.reference_weights, window)
+    (mb, sb, nb) = weighted_moments(b, comparison.weights, window)
     return Estimate(abs(mb - ma), np.sqrt(sa**2 / na + sb**2 / nb))
 
 
@@ -90,8 +74,8 @@ def std_shift(comparison: Comparison, *, names: list[str], window: tuple[float, 
     """|σ_gen − σ_ref| of the one column ``names``, in its units, ± the Gaussian error σ/√(2N) of each σ;
     ``window`` [lo, hi]: of the values inside it only (the RMS of a peak without its far tails)."""
     a, b = _one_column(comparison, names, "std_shift")
-    (_, sa, na) = _weighted_moments(a, comparison.reference_weights, window)
-    (_, sb, nb) = _weighted_moments(b, comparison.weights, window)
+    (_, sa, na) = weighted_moments(a, comparison.reference_weights, window)
+    (_, sb, nb) = weighted_moments(b, comparison.weights, window)
     return Estimate(abs(sb - sa), np.sqrt(sa**2 / (2 * na) + sb**2 / (2 * nb)))
 
 

@@ -9,7 +9,8 @@ from physgen.errors import PhysgenError
 from physgen.metrics._samples import as_sample, as_weights
 from physgen.schema import EVENT
 
-__all__ = ["effective_sample_size", "dilution", "event_average", "event_weights", "weighted_mean_error"]
+__all__ = ["effective_sample_size", "dilution", "event_average", "event_weights", "weighted_mean_error",
+           "weighted_moments"]
 
 
 def event_weights(ds, what: str = "the store") -> np.ndarray | None:
@@ -41,6 +42,22 @@ def event_average(values: xr.DataArray, weights: np.ndarray | None = None) -> xr
         return values.mean(EVENT)
     w = xr.DataArray(np.asarray(weights, dtype=np.float64), dims=EVENT)
     return values.dot(w, dim=EVENT) / float(w.sum())
+
+
+def weighted_moments(x: np.ndarray, w: np.ndarray | None, window: tuple[float, float] | None = None
+                      ) -> tuple[float, float, float]:
+    """Mean, standard deviation and effective number of events (Kish) of ``x`` with weights ``w``, of the
+    values inside ``window`` [lo, hi] when given."""
+    w = np.ones_like(x) if w is None else w
+    if window is not None:
+        inside = (x >= window[0]) & (x <= window[1])
+        if not inside.any():
+            msg = f"no value inside the window {list(window)}"
+            raise PhysgenError(msg)
+        x, w = x[inside], w[inside]
+    mean = float(np.average(x, weights=w))
+    std = float(np.sqrt(np.average((x - mean) ** 2, weights=w)))
+    return mean, std, float(w.sum() ** 2 / (w**2).sum())
 
 
 def effective_sample_size(weights) -> float:

@@ -36,7 +36,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from physgen.errors import PhysgenError, SpecError, did_you_mean
-from physgen.metrics import event_average, event_columns, event_weights, get_metric
+from physgen.metrics import event_average, event_columns, event_weights, get_metric, weighted_moments
 from physgen.observables import default_observables
 from physgen.schema import EVENT
 from physgen.specs._base import SpecModel
@@ -101,8 +101,8 @@ def observable_summary(ds: xr.Dataset, names: list[str], label: str | None = Non
 
 
 def _moments(x: np.ndarray, w: np.ndarray) -> dict[str, float]:
-    mean = float(np.average(x, weights=w))
-    return {"mean": mean, "std": float(np.sqrt(np.average((x - mean) ** 2, weights=w)))}
+    mean, std, _ = weighted_moments(x, w)
+    return {"mean": mean, "std": std}
 
 
 def _summaries(reference: xr.Dataset, generated: xr.Dataset) -> dict[str, Any]:

@@ -257,17 +257,19 @@ class TwoSampleData:
                 x = self.sources[key].read(start, stop)[train]
                 xs.append(x)
                 ys.append(np.full(len(x), LABELS[key], dtype=np.float32))
-                ws.append(self._weights(key, start, stop)[train])
+                if self.weighted:
+                    ws.append(self._weights(key, start, stop)[train])
             rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(2, epoch, i)))
             perm = rng.permutation(n)
-            x, y, w = np.concatenate(xs)[perm], np.concatenate(ys)[perm], np.concatenate(ws)[perm]
+            x, y = np.concatenate(xs)[perm], np.concatenate(ys)[perm]
+            w = np.concatenate(ws)[perm] if ws else None
             if self.flip_axes:
                 x = self._flip(x, rng)
             for j in range(n_batches):
                 if done >= skip:
                     part = slice(j * self.batch_size, (j + 1) * self.batch_size)
                     batch = {"inputs": torch.from_numpy(np.ascontiguousarray(x[part])), "label": torch.from_numpy(y[part])}
-                    if self.weighted:
+                    if w is not None:
                         batch["weight"] = torch.from_numpy(w[part])
                     yield batch
                 done += 1
