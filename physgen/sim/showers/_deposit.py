@@ -25,6 +25,7 @@ plane. Averaging over the period instead puts the readout half an absorber plate
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from physgen.geometry import layer_boundaries
@@ -112,34 +113,24 @@ class CellReadout:
     def deposit(self, rng: np.random.Generator, spots: Spots, n_events: int, x0: np.ndarray, y0: np.ndarray,
                 theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots``."""
-        ev = spots.event
-        turn = rng.integers(0, AZIMUTHS, len(spots))
-        if spots.azimuth is not None:
-            given = ~np.isnan(spots.azimuth)
-            turn[given] = (spots.azimuth[given] * AZIMUTHS).astype(np.int64) % AZIMUTHS
-        a, b = spots.radius * _COS[turn], spots.radius * _SIN[turn]
-        if spots.shift_x is not None:
-            a, b = a + spots.shift_x, b + spots.shift_y
-        if not np.any(theta):  # normal incidence: the shower frame is the detector frame
-            x, y, z = x0[ev] + a, y0[ev] + b, spots.path
-        else:
-            st, ct, sp, cp = np.sin(theta)[ev], np.cos(theta)[ev], np.sin(phi)[ev], np.cos(phi)[ev]
-            # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
-            x = x0[ev] + spots.path * st * cp + a * ct * cp - b * sp
-            y = y0[ev] + spots.path * st * sp + a * ct * sp + b * cp
-            z = spots.path * ct - a * st
-        region = np.searchsorted(self._plane_edges, z, side="right")
-        row = self._plane_row[region]  # 0 in front, 1..n_layers, n_layers + 1 behind
-        energy = self._visible(rng, spots.energy * self._plane_weight[region], self._plane_section[region])
-        nx, ny = self._nx[row], self._ny[row]
-        ix = np.floor(x * self._inv_sx[row] + self._half_nx[row]).astype(np.int64)
-        iy = np.floor(y * self._inv_sy[row] + self._half_ny[row]).astype(np.int64)
-        in_grid = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-        cell = (ev * self.n_cells + self._offset[row] + iy * nx + ix)[in_grid]
-        cells = np.bincount(cell, energy[in_grid], minlength=n_events * self.n_cells).reshape(n_events, self.n_cells)
-        out = ~in_grid & (row > 0) & (row <= self.n_layers)
-        overflow = np.bincount(ev[out] * self.n_layers + row[out] - 1, energy[out], minlength=n_events * self.n_layers)
-        return self.geometry.apply_threshold(cells), overflow.reshape(n_events, self.n_layers)
+        n = len(spots)
+        turn = rng.integers(0, AZIMUTHS, n)
+        missing = np.zeros(0)
+        azimuth = missing if spots.azimuth is None else spots.azimuth
+        shift_x = missing if spots.shift_x is None else spots.shift_x
+        shift_y = missing if spots.shift_y is None else spots.shift_y
+        tilted = bool(np.any(theta))  # normal incidence: the shower frame is the detector frame
+        target, region = _locate(spots.event, spots.path, spots.radius, azimuth, shift_x, shift_y, turn,
+                                 np.asarray(x0, float), np.asarray(y0, float), np.asarray(theta, float),
+                                 np.asarray(phi, float), tilted, self._plane_edges, self._plane_row, self.n_layers,
+                                 self.n_cells, n_events, self._inv_sx, self._half_nx, self._inv_sy, self._half_ny,
+                                 self._nx, self._ny, self._offset)
+        energy = spots.energy
+        if self.geometry.readout != "total":
+            energy = self._visible(rng, energy * self._plane_weight[region], self._plane_section[region])
+        cells, overflow = _accumulate(target, energy, n_events * self.n_cells, n_events * self.n_layers)
+        return (self.geometry.apply_threshold(cells.reshape(n_events, self.n_cells)),
+                overflow.reshape(n_events, self.n_layers))
 
     def split(self, cells: np.ndarray) -> dict[str, np.ndarray]:
         """Flat cells (n_events, n_cells) → the detector's store variables."""
@@ -148,3 +139,69 @@ class CellReadout:
             return {self.geometry.variable: cells.reshape(n, *self.geometry.cells).astype(np.float32)}
         return {layer.name: cells[:, o:o + ny * nx].reshape(n, ny, nx).astype(np.float32)
                 for layer, o, ny, nx in zip(self.geometry.layers, self.offset, self.ny, self.nx)}
+
+
+@numba.njit(cache=True, nogil=True)
+def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta, phi, tilted, plane_edges, plane_row,
+            n_layers, n_cells, n_events, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset):
+    """Per spot: where its energy goes (flat cell of the batch, n_events · n_cells + its layer's overflow slot,
+    or −1 when it leaks out in front or behind) and its sampling region (index into ``plane_edges``).
+
+    One pass over the spots in place of a dozen full-length numpy temporaries; the arithmetic is the
+    same, operation by operation, as the vectorised form (so the same cells to the last bit)."""
+    n = len(event)
+    target = np.empty(n, dtype=np.int64)
+    region = np.empty(n, dtype=np.int64)
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
+    n_edges = len(plane_edges)
+    for i in range(n):
+        e = event[i]
+        k = turn[i]
+        if len(azimuth) and not np.isnan(azimuth[i]):
+            k = np.int64(azimuth[i] * AZIMUTHS) % AZIMUTHS
+        a, b = radius[i] * _COS[k], radius[i] * _SIN[k]
+        if len(shift_x):
+            a, b = a + shift_x[i], b + shift_y[i]
+        if tilted:
+            # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
+            x = x0[e] + path[i] * st[e] * cp[e] + a * ct[e] * cp[e] - b * sp[e]
+            y = y0[e] + path[i] * st[e] * sp[e] + a * ct[e] * sp[e] + b * cp[e]
+            z = path[i] * ct[e] - a * st[e]
+        else:
+            x, y, z = x0[e] + a, y0[e] + b, path[i]
+        lo, hi = 0, n_edges  # searchsorted(plane_edges, z, "right"): the edges ≤ z
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if plane_edges[mid] <= z:
+                lo = mid + 1
+            else:
+                hi = mid
+        region[i] = lo
+        row = plane_row[lo]  # 0 in front, 1..n_layers, n_layers + 1 behind
+        if row == 0 or row > n_layers:
+            target[i] = -1
+            continue
+        fx = np.floor(x * inv_sx[row] + half_nx[row])
+        fy = np.floor(y * inv_sy[row] + half_ny[row])
+        if 0 <= fx < nx[row] and 0 <= fy < ny[row]:
+            target[i] = e * n_cells + offset[row] + np.int64(fy) * nx[row] + np.int64(fx)
+        else:
+            target[i] = n_events * n_cells + e * n_layers + row - 1
+    return target, region
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(target, energy, n_cell_slots, n_overflow_slots):
+    """Sums of ``energy`` per ``target`` of :func:`_locate` (cells, then overflow; −1 is dropped), in spot order
+    as :func:`numpy.bincount` adds them."""
+    cells = np.zeros(n_cell_slots)
+    overflow = np.zeros(n_overflow_slots)
+    for i in range(len(target)):
+        j = target[i]
+        if j < 0:
+            continue
+        if j < n_cell_slots:
+            cells[j] += energy[i]
+        else:
+            overflow[j - n_cell_slots] += energy[i]
+    return cells, overflow

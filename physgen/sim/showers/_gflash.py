@@ -43,6 +43,7 @@ per shower.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy.special import gammainc
 
@@ -150,14 +151,36 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     """
     r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
     start = rng.random((2, int(owner.max(initial=-1)) + 1))
-    u_choice = np.modf(start[0][owner] + rank * _WEYL[0])[0]
-    u_radius = np.minimum(np.modf(start[1][owner] + rank * _WEYL[1])[0], 1.0 - 1e-9)
+    u_choice = _weyl(start[0], owner, rank, _WEYL[0])
+    u_radius = np.minimum(_weyl(start[1], owner, rank, _WEYL[1]), 1.0 - 1e-9)
     scale = np.where(u_choice < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
     # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
     # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
     u_radius *= tune.radius_cutoff**2 / (tune.radius_cutoff**2 + scale**2)
     return scale * np.sqrt(u_radius / (1.0 - u_radius))
 
+
+
+@numba.njit(cache=True, nogil=True)
+def _weyl(start, owner, rank, step):
+    """frac(start[owner] + rank · step): the Kronecker sequence of each spot's shower at the spot's rank in it."""
+    out = np.empty(len(owner))
+    for i in range(len(owner)):
+        x = start[owner[i]] + rank[i] * step
+        out[i] = x - np.floor(x)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _share_out(weight, spread, owner, counts):
+    """``weight`` · ``spread`` · counts / Σ spread, in place: each shower's deposits scaled by random factors
+    whose sum over the shower is its count (so the shower's total is kept)."""
+    total = np.zeros(len(counts))
+    for i in range(len(owner)):
+        total[owner[i]] += spread[i]
+    for i in range(len(owner)):
+        s = owner[i]
+        weight[i] = weight[i] * spread[i] * (counts[s] / total[s])
 
 SPOT_EXPONENT = 0.959
 """N ∝ E^0.959: GFlash's growth of the spot count with energy in sampling calorimeters."""
@@ -212,13 +235,32 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     assigned = np.sum(np.where((per_bin > 0) & ~light, energy, 0.0), axis=1)
     share_per_spot = np.where(light, share_per_spot,
                               share_per_spot * ((cdf[:, -1] - light_energy) / np.maximum(assigned, 1e-300))[:, None])
-    spot_bin = np.repeat(np.arange(n_showers * DEPTH_BINS), per_bin.ravel())
-    owner, j = np.divmod(spot_bin, DEPTH_BINS)
-    t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
-    share = share_per_spot.ravel()[spot_bin]
-    is_quantum = light.ravel()[spot_bin]
+    owner, t, share, is_quantum = _spots_of_bins(per_bin, share_per_spot, light, reach / DEPTH_BINS,
+                                                 rng.random(int(per_bin.sum())))
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        share = np.where(is_quantum, share * rng.standard_exponential(len(share)), share)
+        spectrum = rng.standard_exponential(len(share))
+        share[is_quantum] *= spectrum[is_quantum]
+    return owner, t, share, is_quantum
+
+
+@numba.njit(cache=True, nogil=True)
+def _spots_of_bins(per_bin, share_per_bin, light, step, u):
+    """The spots of the depth bins of :func:`_stratified_depths`, bin by bin in order: shower, depth
+    (bin j of width ``step`` of its shower, at the uniform ``u`` within it), share and whether a quantum."""
+    n = len(u)
+    owner = np.empty(n, dtype=np.int64)
+    t = np.empty(n)
+    share = np.empty(n)
+    is_quantum = np.empty(n, dtype=np.bool_)
+    i = 0
+    for s in range(per_bin.shape[0]):
+        for j in range(per_bin.shape[1]):
+            for _ in range(per_bin[s, j]):
+                owner[i] = s
+                t[i] = (j + u[i]) * step[s]
+                share[i] = share_per_bin[s, j]
+                is_quantum[i] = light[s, j]
+                i += 1
     return owner, t, share, is_quantum
 
 
@@ -236,9 +278,19 @@ def _wander(rng: np.random.Generator, wander: float, energy_gev: np.ndarray, rea
     n = len(energy_gev)
     step = reach / DEPTH_BINS  # X0 per depth bin
     kicks = rng.standard_normal((2, n, DEPTH_BINS)) * (wander * np.sqrt(step / np.maximum(energy_gev, 1e-3)))[:, None]
-    walk = np.cumsum(kicks, axis=2).reshape(2, -1)
-    j = np.clip((t / step[owner]).astype(np.int64), 0, DEPTH_BINS - 1)
-    return np.where(t > 0, walk[:, owner * DEPTH_BINS + j], 0.0)
+    return _walk_at(np.cumsum(kicks, axis=2), step, owner, t)
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_at(walk, step, owner, t):
+    """``walk`` (2 × showers × DEPTH_BINS) at the depth bin of each spot (0 in front of the shower)."""
+    out = np.zeros((2, len(t)))
+    for i in range(len(t)):
+        if t[i] > 0:
+            s = owner[i]
+            j = min(max(np.int64(t[i] / step[s]), 0), DEPTH_BINS - 1)
+            out[0, i], out[1, i] = walk[0, s, j], walk[1, s, j]
+    return out
 
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
@@ -307,7 +359,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
-    azimuth = np.modf(rng.random(len(energy_mev))[owner] + rank * _WEYL[2])[0]
+    azimuth = _weyl(rng.random(len(energy_mev)), owner, rank, _WEYL[2])
     if tune.quantum_radius > 0 and is_quantum.any():
         # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
         # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)
@@ -318,14 +370,13 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
     t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
     halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
-    u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
+    u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, halo_rank, _WEYL[0])
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
     if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
         spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
-        per_shower = np.bincount(halo_owner, spread, minlength=len(halo_counts))
-        w_halo = w_halo * spread * (halo_counts / per_shower)[halo_owner]
+        _share_out(w_halo, spread, halo_owner, halo_counts)
 
     n_core = len(owner)
     owner = np.concatenate([owner, halo_owner])
