@@ -3,9 +3,10 @@
 Spots are moved from shower coordinates (path along the axis, radius, the spot's azimuth or a uniform one)
 to the detector frame: the axis enters at (x0, y0, 0) with direction
 (sin θ cos φ, sin θ sin φ, cos θ). Each spot then lands in the readout layer holding its
-depth and in the cell holding its (x, y); all showers of a batch are binned at once with
-one :func:`numpy.bincount`. Spots outside a layer's cell grid go to that layer's overflow;
-spots in front of or behind the calorimeter leak out.
+depth and in the cell holding its (x, y); all showers of a batch are binned at once, by two
+compiled (numba) loops over the spots: locating them and summing their energies, in place of a
+dozen full-length numpy temporaries per spot. Spots outside a layer's cell grid go to that
+layer's overflow; spots in front of or behind the calorimeter leak out.
 
 Readout ``total`` records the deposit itself (CaloGAN: Pb + LAr). Readout ``active`` records
 the energy in the active medium, counted in charged-particle crossings: a spot of deposit e
@@ -30,7 +31,7 @@ import numpy as np
 
 from physgen.geometry import layer_boundaries
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
-from physgen.sim.showers._spots import Spots
+from physgen.sim.showers._spots import SpotParts, Spots
 from physgen.sim.showers._stack import Stack
 from physgen.units import to_magnitude
 
@@ -110,25 +111,32 @@ class CellReadout:
         fraction = self.stack.sampling_fraction[section]
         return fraction * per_crossing / LANDAU_SHAPE * rng.standard_gamma(crossings * LANDAU_SHAPE)
 
-    def deposit(self, rng: np.random.Generator, spots: Spots, n_events: int, x0: np.ndarray, y0: np.ndarray,
-                theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots``."""
-        n = len(spots)
-        turn = rng.integers(0, AZIMUTHS, n)
-        missing = np.zeros(0)
-        azimuth = missing if spots.azimuth is None else spots.azimuth
-        shift_x = missing if spots.shift_x is None else spots.shift_x
-        shift_y = missing if spots.shift_y is None else spots.shift_y
-        tilted = bool(np.any(theta))  # normal incidence: the shower frame is the detector frame
-        target, region = _locate(spots.event, spots.path, spots.radius, azimuth, shift_x, shift_y, turn,
-                                 np.asarray(x0, float), np.asarray(y0, float), np.asarray(theta, float),
-                                 np.asarray(phi, float), tilted, self._plane_edges, self._plane_row, self.n_layers,
-                                 self.n_cells, n_events, self._inv_sx, self._half_nx, self._inv_sy, self._half_ny,
-                                 self._nx, self._ny, self._offset)
-        energy = spots.energy
-        if self.geometry.readout != "total":
-            energy = self._visible(rng, energy * self._plane_weight[region], self._plane_section[region])
-        cells, overflow = _accumulate(target, energy, n_events * self.n_cells, n_events * self.n_layers)
+    def deposit(self, rng: np.random.Generator, spots: Spots | SpotParts, n_events: int, x0: np.ndarray,
+                y0: np.ndarray, theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots`` (part by part)."""
+        cells, overflow = np.zeros(n_events * self.n_cells), np.zeros(n_events * self.n_layers)
+        frame = tuple(np.asarray(v, dtype=float) for v in (x0, y0, theta, phi))
+        tilted = bool(np.any(frame[2]))  # normal incidence: the shower frame is the detector frame
+        nothing = np.zeros(0)
+        for part in spots.parts:
+            azimuth = nothing if part.azimuth is None else part.azimuth
+            if part.azimuth is None:
+                turn = rng.integers(0, AZIMUTHS, len(part))
+            else:  # only the missing azimuths are drawn
+                drawn = np.isnan(part.azimuth)
+                turn = np.zeros(len(part) if drawn.any() else 0, dtype=np.int64)
+                if len(turn):
+                    turn[drawn] = rng.integers(0, AZIMUTHS, int(drawn.sum()))
+            target, region = _locate(part.event, part.path, part.radius, azimuth,
+                                     nothing if part.shift_x is None else part.shift_x,
+                                     nothing if part.shift_y is None else part.shift_y, turn, *frame, tilted,
+                                     self._plane_edges, self._plane_row, self.n_layers, self.n_cells, n_events,
+                                     self._inv_sx, self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny,
+                                     self._offset)
+            energy = part.energy
+            if self.geometry.readout != "total":
+                energy = self._visible(rng, energy * self._plane_weight[region], self._plane_section[region])
+            _accumulate(target, energy, cells, overflow)
         return (self.geometry.apply_threshold(cells.reshape(n_events, self.n_cells)),
                 overflow.reshape(n_events, self.n_layers))
 
@@ -156,9 +164,10 @@ def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta,
     n_edges = len(plane_edges)
     for i in range(n):
         e = event[i]
-        k = turn[i]
         if len(azimuth) and not np.isnan(azimuth[i]):
             k = np.int64(azimuth[i] * AZIMUTHS) % AZIMUTHS
+        else:
+            k = turn[i]
         a, b = radius[i] * _COS[k], radius[i] * _SIN[k]
         if len(shift_x):
             a, b = a + shift_x[i], b + shift_y[i]
@@ -191,11 +200,9 @@ def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta,
 
 
 @numba.njit(cache=True, nogil=True)
-def _accumulate(target, energy, n_cell_slots, n_overflow_slots):
-    """Sums of ``energy`` per ``target`` of :func:`_locate` (cells, then overflow; −1 is dropped), in spot order
-    as :func:`numpy.bincount` adds them."""
-    cells = np.zeros(n_cell_slots)
-    overflow = np.zeros(n_overflow_slots)
+def _accumulate(target, energy, cells, overflow):
+    """Add ``energy`` to ``cells`` or ``overflow`` (flat) at each ``target`` of :func:`_locate` (−1: dropped)."""
+    n_cell_slots = len(cells)
     for i in range(len(target)):
         j = target[i]
         if j < 0:
@@ -204,4 +211,3 @@ def _accumulate(target, energy, n_cell_slots, n_overflow_slots):
             cells[j] += energy[i]
         else:
             overflow[j - n_cell_slots] += energy[i]
-    return cells, overflow

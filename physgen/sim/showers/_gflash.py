@@ -151,13 +151,26 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     """
     r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
     start = rng.random((2, int(owner.max(initial=-1)) + 1))
-    u_choice = _weyl(start[0], owner, rank, _WEYL[0])
-    u_radius = np.minimum(_weyl(start[1], owner, rank, _WEYL[1]), 1.0 - 1e-9)
-    scale = np.where(u_choice < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
     # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
     # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
-    u_radius *= tune.radius_cutoff**2 / (tune.radius_cutoff**2 + scale**2)
-    return scale * np.sqrt(u_radius / (1.0 - u_radius))
+    return _core_or_tail_radius(start, owner, rank, p, tune.core_radius_scale * r_core,
+                                tune.tail_radius_scale * r_tail, tune.radius_cutoff)
+
+
+@numba.njit(cache=True, nogil=True)
+def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff):
+    """Radius R √(u/(1−u)) of each spot, R the core radius where its Kronecker choice variate is below p,
+    else the tail's, u its Kronecker radius variate scaled to F(cutoff) = cutoff²/(cutoff² + R²)."""
+    out = np.empty(len(owner))
+    for i in range(len(owner)):
+        s = owner[i]
+        x = start[0, s] + rank[i] * _WEYL[0]
+        scale = r_core[i] if x - np.floor(x) < p[i] else r_tail[i]
+        x = start[1, s] + rank[i] * _WEYL[1]
+        u = min(x - np.floor(x), 1.0 - 1e-9)
+        u *= cutoff**2 / (cutoff**2 + scale**2)
+        out[i] = scale * np.sqrt(u / (1.0 - u))
+    return out
 
 
 
@@ -238,8 +251,7 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     owner, t, share, is_quantum = _spots_of_bins(per_bin, share_per_spot, light, reach / DEPTH_BINS,
                                                  rng.random(int(per_bin.sum())))
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        spectrum = rng.standard_exponential(len(share))
-        share[is_quantum] *= spectrum[is_quantum]
+        share[is_quantum] *= rng.standard_exponential(int(is_quantum.sum()))
     return owner, t, share, is_quantum
 
 
