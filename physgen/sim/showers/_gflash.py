@@ -390,31 +390,20 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
         _share_out(w_halo, spread, halo_owner, halo_counts)
 
-    n_core = len(owner)
-    owner = np.concatenate([owner, halo_owner])
-    t = np.concatenate([t, t_halo])
-    path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    moliere = np.broadcast_to(stack.property_at("moliere_radius", path * cos_theta[owner]), path.shape)
     # the leading tracks (on the axis) go first, then the core spots, then the halo; only the core follows the
     # wander of the centre of gravity (a millimetre against the halo's several Molière radii)
-    first = 0 if tracks is None else len(tracks)
-    size = first + len(owner)
-    columns = {name: np.zeros(size) for name in ("path", "radius", "energy", "shift_x", "shift_y", "azimuth")}
-    columns["path"][first:] = path
-    columns["radius"][first:first + n_core] = radius * moliere[:n_core]
-    columns["radius"][first + n_core:] = r_halo * moliere[n_core:]
-    columns["energy"][first:first + n_core] = w
-    columns["energy"][first + n_core:] = w_halo
-    columns["azimuth"][first:first + n_core] = azimuth
-    columns["azimuth"][first + n_core:] = az_halo
-    core = slice(first, first + n_core)
-    columns["shift_x"][core], columns["shift_y"][core] = (
-        _wander(rng, tune.axis_wander, energy_gev, reach, owner[:n_core], t[:n_core]) * moliere[:n_core])
-    if tilt is not None:
-        beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
-        columns["shift_x"][first:] += beyond * tilt[owner, 0]
-        columns["shift_y"][first:] += beyond * tilt[owner, 1]
-    if tracks is None:
-        return Spots(event[owner], **columns)
-    columns["path"][:first], columns["energy"][:first] = tracks.path, tracks.energy
-    return Spots(np.concatenate([tracks.event, event[owner]]), **columns)
+    path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
+    moliere = stack.property_at("moliere_radius", path * cos_theta[owner])
+    shift_x, shift_y = _wander(rng, tune.axis_wander, energy_gev, reach, owner, t) * moliere
+    path_halo = stack.to_mm(start_x0[halo_owner] + t_halo, cos_theta[halo_owner], "X0")
+    moliere_halo = stack.property_at("moliere_radius", path_halo * cos_theta[halo_owner])
+    halo_shift = (None, None)
+    if tilt is not None:  # a sub-shower leaving the axis: its spots are shifted by their path beyond its start
+        entry = stack.to_mm(start_x0, cos_theta, "X0")
+        shift_x, shift_y = (shift_x + (path - entry[owner]) * tilt[owner, 0],
+                            shift_y + (path - entry[owner]) * tilt[owner, 1])
+        beyond = path_halo - entry[halo_owner]
+        halo_shift = (beyond * tilt[halo_owner, 0], beyond * tilt[halo_owner, 1])
+    core = Spots(event[owner], path, radius * moliere, w, shift_x, shift_y, azimuth)
+    halo = Spots(event[halo_owner], path_halo, r_halo * moliere_halo, w_halo, *halo_shift, az_halo)
+    return Spots.concat(core, halo) if tracks is None else Spots.concat(tracks, core, halo)
