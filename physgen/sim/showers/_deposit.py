@@ -127,16 +127,17 @@ class CellReadout:
                 turn = np.zeros(len(part) if drawn.any() else 0, dtype=np.int64)
                 if len(turn):
                     turn[drawn] = rng.integers(0, AZIMUTHS, int(drawn.sum()))
+            # total readout: the deposits themselves, added while locating; active: the planes' signal, drawn after
+            direct = self.geometry.readout == "total"
             target, region = _locate(part.event, part.path, part.radius, azimuth,
                                      nothing if part.shift_x is None else part.shift_x,
                                      nothing if part.shift_y is None else part.shift_y, turn, *frame, tilted,
-                                     self._plane_edges, self._plane_row, self.n_layers, self.n_cells, n_events,
-                                     self._inv_sx, self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny,
-                                     self._offset)
-            energy = part.energy
-            if self.geometry.readout != "total":
-                energy = self._visible(rng, energy * self._plane_weight[region], self._plane_section[region])
-            _accumulate(target, energy, cells, overflow)
+                                     self._plane_edges, self._plane_row, self.n_layers, self.n_cells, self._inv_sx,
+                                     self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny, self._offset,
+                                     part.energy if direct else nothing, cells, overflow)
+            if not direct:
+                energy = self._visible(rng, part.energy * self._plane_weight[region], self._plane_section[region])
+                _accumulate(target, energy, cells, overflow)
         return (self.geometry.apply_threshold(cells.reshape(n_events, self.n_cells)),
                 overflow.reshape(n_events, self.n_layers))
 
@@ -151,21 +152,24 @@ class CellReadout:
 
 @numba.njit(cache=True, nogil=True)
 def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta, phi, tilted, plane_edges, plane_row,
-            n_layers, n_cells, n_events, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset):
-    """Per spot: where its energy goes (flat cell of the batch, n_events · n_cells + its layer's overflow slot,
+            n_layers, n_cells, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset, energy, cells, overflow):
+    """Per spot: where its energy goes (flat cell of the batch, ``len(cells)`` + its layer's overflow slot,
     or −1 when it leaks out in front or behind) and its sampling region (index into ``plane_edges``).
+    With ``energy`` given, the spots' energies are added to ``cells`` and ``overflow`` at once and nothing
+    is returned (empty arrays).
 
     One pass over the spots in place of a dozen full-length numpy temporaries; the arithmetic is the
     same, operation by operation, as the vectorised form (so the same cells to the last bit)."""
     n = len(event)
-    target = np.empty(n, dtype=np.int64)
-    region = np.empty(n, dtype=np.int64)
+    direct = len(energy) > 0
+    target = np.empty(0 if direct else n, dtype=np.int64)
+    region = np.empty(0 if direct else n, dtype=np.int64)
     st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
-    n_edges = len(plane_edges)
+    n_edges, n_cell_slots = len(plane_edges), len(cells)
     for i in range(n):
         e = event[i]
         if len(azimuth) and not np.isnan(azimuth[i]):
-            k = np.int64(azimuth[i] * AZIMUTHS) % AZIMUTHS
+            k = np.int64(azimuth[i] * AZIMUTHS) & (AZIMUTHS - 1)  # the floor modulo of a power of 2
         else:
             k = turn[i]
         a, b = radius[i] * _COS[k], radius[i] * _SIN[k]
@@ -185,17 +189,21 @@ def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta,
                 lo = mid + 1
             else:
                 hi = mid
-        region[i] = lo
         row = plane_row[lo]  # 0 in front, 1..n_layers, n_layers + 1 behind
-        if row == 0 or row > n_layers:
-            target[i] = -1
-            continue
-        fx = np.floor(x * inv_sx[row] + half_nx[row])
-        fy = np.floor(y * inv_sy[row] + half_ny[row])
-        if 0 <= fx < nx[row] and 0 <= fy < ny[row]:
-            target[i] = e * n_cells + offset[row] + np.int64(fy) * nx[row] + np.int64(fx)
-        else:
-            target[i] = n_events * n_cells + e * n_layers + row - 1
+        j = -1
+        if 0 < row <= n_layers:
+            fx = np.floor(x * inv_sx[row] + half_nx[row])
+            fy = np.floor(y * inv_sy[row] + half_ny[row])
+            if 0 <= fx < nx[row] and 0 <= fy < ny[row]:
+                j = e * n_cells + offset[row] + np.int64(fy) * nx[row] + np.int64(fx)
+            else:
+                j = n_cell_slots + e * n_layers + row - 1
+        if not direct:
+            target[i], region[i] = j, lo
+        elif j >= n_cell_slots:
+            overflow[j - n_cell_slots] += energy[i]
+        elif j >= 0:
+            cells[j] += energy[i]
     return target, region
 
 
@@ -205,9 +213,7 @@ def _accumulate(target, energy, cells, overflow):
     n_cell_slots = len(cells)
     for i in range(len(target)):
         j = target[i]
-        if j < 0:
-            continue
-        if j < n_cell_slots:
-            cells[j] += energy[i]
-        else:
+        if j >= n_cell_slots:
             overflow[j - n_cell_slots] += energy[i]
+        elif j >= 0:
+            cells[j] += energy[i]
