@@ -175,11 +175,12 @@ def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff):
 
 
 @numba.njit(cache=True, nogil=True)
-def _weyl(start, owner, rank, step):
-    """frac(start[owner] + rank · step): the Kronecker sequence of each spot's shower at the spot's rank in it."""
+def _weyl(start, owner, first, step):
+    """frac(start[owner] + rank · step): the Kronecker sequence of each spot's shower at the spot's rank in it
+    (the spots of a shower are consecutive, its first at ``first[owner]``)."""
     out = np.empty(len(owner))
     for i in range(len(owner)):
-        x = start[owner[i]] + rank[i] * step
+        x = start[owner[i]] + (i - first[owner[i]]) * step
         out[i] = x - np.floor(x)
     return out
 
@@ -307,8 +308,16 @@ def _walk_at(walk, step, owner, t):
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
     """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
-    ahead = rng.random(n) < forward / (forward + back)
-    return np.where(ahead, forward, -back) * rng.standard_exponential(n)
+    return _signed_lengths(rng.random(n), forward / (forward + back), forward, -back, rng.standard_exponential(n))
+
+
+@numba.njit(cache=True, nogil=True)
+def _signed_lengths(u, p, ahead, behind, lengths):
+    """``lengths`` scaled by ``ahead`` where ``u`` < ``p``, else by ``behind``."""
+    out = np.empty(len(u))
+    for i in range(len(u)):
+        out[i] = (ahead if u[i] < p else behind) * lengths[i]
+    return out
 
 
 def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
@@ -369,9 +378,10 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
                if tune.deposit_quantum > 0 else None)
     owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
-    rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
+    first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
+    rank = np.arange(len(owner)) - first[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
-    azimuth = _weyl(rng.random(len(energy_mev)), owner, rank, _WEYL[2])
+    azimuth = _weyl(rng.random(len(energy_mev)), owner, first, _WEYL[2])
     if tune.quantum_radius > 0 and is_quantum.any():
         # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
         # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)
@@ -381,8 +391,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     halo_counts = np.maximum(rng.poisson(tune.halo_spots_per_gev * spots_scale * energy_gev), 1)
     halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
     t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
-    halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
-    u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, halo_rank, _WEYL[0])
+    u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
