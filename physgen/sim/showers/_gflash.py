@@ -401,11 +401,12 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
 
     # the leading tracks (on the axis) go first, then the core spots, then the halo; only the core follows the
     # wander of the centre of gravity (a millimetre against the halo's several Molière radii)
-    path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    moliere = stack.property_at("moliere_radius", path * cos_theta[owner])
+    cos_core, cos_halo = cos_theta[owner], cos_theta[halo_owner]
+    path = stack.to_mm(start_x0[owner] + t, cos_core, "X0")
+    moliere = stack.property_at("moliere_radius", path * cos_core)
     shift_x, shift_y = _wander(rng, tune.axis_wander, energy_gev, reach, owner, t) * moliere
-    path_halo = stack.to_mm(start_x0[halo_owner] + t_halo, cos_theta[halo_owner], "X0")
-    moliere_halo = stack.property_at("moliere_radius", path_halo * cos_theta[halo_owner])
+    path_halo = stack.to_mm(start_x0[halo_owner] + t_halo, cos_halo, "X0")
+    moliere_halo = stack.property_at("moliere_radius", path_halo * cos_halo)
     halo_shift = (None, None)
     if tilt is not None:  # a sub-shower leaving the axis: its spots are shifted by their path beyond its start
         entry = stack.to_mm(start_x0, cos_theta, "X0")
