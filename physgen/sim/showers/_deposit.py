@@ -122,11 +122,12 @@ class CellReadout:
             azimuth = nothing if part.azimuth is None else part.azimuth
             if part.azimuth is None:
                 turn = rng.integers(0, AZIMUTHS, len(part))
-            else:  # only the missing azimuths are drawn
+            elif np.isnan(np.sum(part.azimuth)):  # only the missing (NaN) azimuths are drawn
                 drawn = np.isnan(part.azimuth)
-                turn = np.zeros(len(part) if drawn.any() else 0, dtype=np.int64)
-                if len(turn):
-                    turn[drawn] = rng.integers(0, AZIMUTHS, int(drawn.sum()))
+                turn = np.zeros(len(part), dtype=np.int64)
+                turn[drawn] = rng.integers(0, AZIMUTHS, int(drawn.sum()))
+            else:
+                turn = np.zeros(0, dtype=np.int64)
             # total readout: the deposits themselves, added while locating; active: the planes' signal, drawn after
             direct = self.geometry.readout == "total"
             target, region = _locate(part.event, part.path, part.radius, azimuth,

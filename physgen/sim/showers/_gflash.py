@@ -192,9 +192,10 @@ def _share_out(weight, spread, owner, counts):
     total = np.zeros(len(counts))
     for i in range(len(owner)):
         total[owner[i]] += spread[i]
+    factor = counts / total
     for i in range(len(owner)):
-        s = owner[i]
-        weight[i] = weight[i] * spread[i] * (counts[s] / total[s])
+        weight[i] = weight[i] * spread[i] * factor[owner[i]]
+
 
 SPOT_EXPONENT = 0.959
 """N ∝ E^0.959: GFlash's growth of the spot count with energy in sampling calorimeters."""
