@@ -183,13 +183,9 @@ def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta,
             z = path[i] * ct[e] - a * st[e]
         else:
             x, y, z = x0[e] + a, y0[e] + b, path[i]
-        lo, hi = 0, n_edges  # searchsorted(plane_edges, z, "right"): the edges ≤ z
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if plane_edges[mid] <= z:
-                lo = mid + 1
-            else:
-                hi = mid
+        lo = 0  # searchsorted(plane_edges, z, "right"): the edges ≤ z, counted without branches
+        for k in range(n_edges):
+            lo += plane_edges[k] <= z
         row = plane_row[lo]  # 0 in front, 1..n_layers, n_layers + 1 behind
         j = -1
         if 0 < row <= n_layers:
