@@ -101,7 +101,8 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     n_sub = 1 + rng.poisson(pion.pi0_extra_showers, len(showering))
     sub = np.repeat(showering, n_sub)
     split = rng.standard_exponential(len(sub))
-    split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
+    if len(sub):  # (none when every pion of the batch punches through)
+        split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
     e_sub = (f_em * available)[sub] * split
     tan_theta = np.minimum(rng.exponential(pion.secondary_pt * 1000.0, len(sub)) / np.maximum(e_sub, 1.0), 1.0)
     phi = rng.uniform(0.0, 2 * np.pi, len(sub))
