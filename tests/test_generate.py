@@ -118,6 +118,25 @@ def test_dense_zmumu_gan_survives_a_kill_and_generates(tmp_path):
     assert (open_store(url).mu1_iso.values >= 0).all()
 
 
+def test_on_shell_muons_take_their_energies_from_the_generated_momenta(tmp_path):
+    """With ``on_shell_muons`` the generated muon energies are sqrt(|p|² + m_μ²) of the generated momenta
+    (m_μ = 0.1056583755 GeV, PDG), as in the reference, also right after initialisation; without it the
+    untrained generator's E and p disagree."""
+    store = zmumu_store(tmp_path, events=1024)
+    relative = {}
+    for on_shell in (True, False):
+        spec = model_spec(tmp_path, "zmumu_gan17_compact", name=f"on_shell_{on_shell}", training={"selection": None},
+                          hyperparameters={"on_shell_muons": on_shell})
+        train(spec, store, tmp_path / f"run{on_shell}", steps=2, device="cpu", progress=False)
+        ds = open_store(generate(tmp_path / f"run{on_shell}", 300, tmp_path / f"gen{on_shell}.zarr", progress=False))
+        m2 = 0.1056583755**2
+        e1 = np.sqrt(ds.mu1_px.values.astype(float) ** 2 + ds.mu1_pz.values.astype(float) ** 2 + m2)
+        e2 = np.sqrt(ds.mu2_px.values.astype(float) ** 2 + ds.mu2_py.values.astype(float) ** 2
+                     + ds.mu2_pz.values.astype(float) ** 2 + m2)
+        relative[on_shell] = max(np.abs(ds.mu1_e.values / e1 - 1).max(), np.abs(ds.mu2_e.values / e2 - 1).max())
+    assert relative[True] < 1e-5 and relative[False] > 1e-2
+
+
 def test_seven_feature_variant_generates_the_muons_only(tmp_path):
     store = zmumu_store(tmp_path, events=2048)
     spec = model_spec(tmp_path, "zmumu_gan7", training={"selection": None})
