@@ -1,6 +1,6 @@
 """Quality figures: known answers of the figure metrics, the quality step (per-class selection, one value
 per name, the statistical floor, targets), its early checks, and the transforms of the Z→μμ features
-(``threshold``, ``asinh``, ``point_mass``)."""
+(``threshold``; ``encode``, the forward transforms on tensors)."""
 
 from __future__ import annotations
 
@@ -144,39 +144,10 @@ def test_threshold_transform_keeps_generated_values_out_of_the_gap():
         TransformSet({"jet_pt": [Transform(name="threshold", options={"threshold": 0})]})
 
 
-def test_asinh_transform_is_a_signed_logarithm_and_inverts():
-    transforms = TransformSet({"pz": [Transform(name="asinh", options={"scale": 50})]})
-    x = np.array([-1500.0, -50.0, 0.0, 5.0, 800.0], dtype=np.float32)
-    y = transforms.forward({"pz": x}, None)["pz"]
-    # asinh(x / s) = sign(x) log(|x| / s + sqrt(x² / s² + 1)): ≈ x / s near 0, ≈ sign(x) log(2 |x| / s) far out
-    assert y[2] == 0.0 and y[3] == pytest.approx(0.1, rel=1e-2) and y[4] == pytest.approx(np.log(32), rel=1e-3)
-    assert y[0] == pytest.approx(-np.log(60), rel=1e-3) and y[1] == pytest.approx(-np.log(1 + np.sqrt(2)), rel=1e-6)
-    back = transforms.inverse({"pz": torch.from_numpy(y)})["pz"].numpy()
-    np.testing.assert_allclose(back, x, rtol=1e-5, atol=1e-5)
-
-
-def test_point_mass_transform_spreads_the_point_mass_while_training_and_clamps_it_back():
-    """Isolation is exactly 0 for ~40 % of Z→μμ muons: while training those events are spread uniformly
-    below the point (fresh draws from the loader's generator), every other value passes unchanged; the
-    inverse puts everything below the point back on it, so a fraction below it becomes that point mass."""
-    transforms = TransformSet({"iso": [Transform(name="point_mass", options={"at": 0.0, "width": 0.5})]})
-    x = np.where(np.arange(10_000) % 5 < 2, 0.0, np.linspace(0.01, 2, 10_000)).astype(np.float32)
-    y = transforms.forward({"iso": x}, np.random.default_rng(3))["iso"]
-    spread = y[x == 0]
-    assert (spread < 0).all() and (spread >= -0.5).all()
-    assert spread.mean() == pytest.approx(-0.25, abs=0.01) and spread.std() == pytest.approx(0.5 / np.sqrt(12), rel=0.05)
-    np.testing.assert_array_equal(y[x > 0], x[x > 0])
-    np.testing.assert_array_equal(transforms.forward({"iso": x}, None)["iso"], x)  # generation-time conditions
-    out = transforms.inverse({"iso": torch.tensor([-0.7, -0.1, 0.0, 0.3])})["iso"]
-    assert out.tolist() == pytest.approx([0.0, 0.0, 0.0, 0.3])
-    with pytest.raises(SpecError, match="width: Field required"):
-        TransformSet({"iso": [Transform(name="point_mass")]})
-
-
 def test_encode_is_the_forward_transform_on_tensors_and_keeps_the_gradient():
     """What a recipe computes in physical units (a muon energy from its momentum) goes back into the network's
     space through the same chain the loader applied: encode agrees with the numpy forward, and is differentiable."""
-    chains = {"e": [Transform(name="asinh", options={"scale": 20}), Transform(name="scale", options={"mean": 2.0, "std": 0.5})],
+    chains = {"e": [Transform(name="log"), Transform(name="scale", options={"mean": 2.0, "std": 0.5})],
               "iso": [Transform(name="log", options={"offset": 0.01})], "n": [Transform(name="log1p")]}
     transforms = TransformSet(chains)
     x = {"e": np.array([15.0, 45.0, 300.0]), "iso": np.array([0.0, 0.05, 1.2]), "n": np.array([0.0, 3.0, 40.0])}
@@ -186,8 +157,8 @@ def test_encode_is_the_forward_transform_on_tensors_and_keeps_the_gradient():
     for k in x:
         np.testing.assert_allclose(encoded[k].detach().numpy(), expected[k], rtol=1e-6)
     encoded["e"].sum().backward()
-    # d/dx (asinh(x / 20) - 2) / 0.5 = 2 / sqrt(x² + 20²)
-    np.testing.assert_allclose(tensors["e"].grad.numpy(), 2 / np.sqrt(x["e"] ** 2 + 400), rtol=1e-6)
+    # d/dx (log(x) - 2) / 0.5 = 2 / x
+    np.testing.assert_allclose(tensors["e"].grad.numpy(), 2 / x["e"], rtol=1e-6)
 
 
 @pytest.fixture(scope="module")

@@ -84,7 +84,7 @@ class DataDescription:
     """What a recipe knows about its data: roles, shapes and units, transforms, the reference store.
 
     ``inverse(batch)`` maps transformed tensors back to physical units differentiably where the
-    transform allows (``log``, ``asinh``, ``scale``); recipes use it for physics constraints (e.g. M_ll);
+    transform allows (``log``, ``scale``); recipes use it for physics constraints (e.g. M_ll);
     ``encode(batch)`` applies the forward transforms to torch tensors (a physical quantity a recipe
     computed, put back into the network's space).
     ``reference`` is the lazily opened training store (``None`` when rebuilding for generation).

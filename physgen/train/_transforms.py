@@ -16,20 +16,11 @@ and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with th
   those between half the threshold and the threshold above it (y → 2t − y), so generated events
   never fall in the gap the reference cannot populate (paper 002 §6 names such edges and spikes
   as what its GAN learns worst).
-* ``asinh`` (option ``scale``, default 1): y = asinh(x / scale), a signed logarithm for features of
-  either sign with long tails (longitudinal muon momenta, p_x of the second muon): the tails no longer
-  dominate the standardisation that follows, so the generator does not trade them for the core.
-* ``point_mass`` (options ``at``, default 0, and ``width``): for a feature with a point mass at its
-  lowest value (a muon's isolation is exactly 0 in 40 % of the events; a jet pT is 0 without the jet),
-  training spreads those events uniformly over [at − width, at) — a GAN cannot make a δ peak, it
-  smears it into the continuum beside it — and the inverse clamps everything below ``at`` back to
-  ``at``, so the generator places the point mass by how many values it puts below ``at``.
-  ``width`` is in the units of the transform's input (after any earlier transforms in the chain).
 
 Forward transforms run in numpy inside the data-loader workers; inverses run in torch (on the
-device, differentiable for ``log``, ``asinh`` and ``scale``) so recipes can compute physics quantities
+device, differentiable for ``log`` and ``scale``) so recipes can compute physics quantities
 of generated events and :mod:`physgen.generate` can write physical units. ``encode`` runs the forward
-transforms on torch tensors (no training noise; differentiable for ``log``, ``log1p``, ``asinh``, ``scale``)
+transforms on torch tensors (no training noise; differentiable for ``log``, ``log1p`` and ``scale``)
 so a recipe can put a physical quantity it computed back into the network's space.
 """
 
@@ -164,47 +155,6 @@ class _Threshold(_Unfitted):
     def inverse(self, y):
         t = self.options.threshold
         return torch.where(y < t / 2, torch.zeros_like(y), torch.where(y < t, 2 * t - y, y))
-
-
-class AsinhOptions(_Options):
-    scale: float = Field(1.0, gt=0, description="where the transform turns from linear to logarithmic")
-
-
-@TRANSFORMS.register("asinh")
-class _Asinh(_Unfitted):
-    Options = AsinhOptions
-
-    def lazy(self, x):
-        return np.arcsinh(x / self.options.scale)
-
-    def forward(self, x, rng):
-        return _math(x).arcsinh(x / self.options.scale)
-
-    def inverse(self, y):
-        return torch.sinh(y) * self.options.scale
-
-
-class PointMassOptions(_Options):
-    at: float = Field(0.0, description="the feature's lowest value, which holds the point mass")
-    width: float = Field(gt=0, description="the point-mass events are spread over [at - width, at) while training")
-
-
-@TRANSFORMS.register("point_mass")
-class _PointMass(_Unfitted):
-    Options = PointMassOptions
-
-    def lazy(self, x):
-        return x
-
-    def forward(self, x, rng):
-        if rng is None:  # transforming conditions for generation: nothing to spread
-            return x
-        at, width = self.options.at, self.options.width
-        spread = at - width * rng.random(x.shape).astype(x.dtype)
-        return np.where(x <= at, spread, x)
-
-    def inverse(self, y):
-        return torch.clamp(y, min=self.options.at)
 
 
 class TransformSet:
