@@ -32,7 +32,7 @@ import yaml
 from physgen.errors import PhysgenError, SchemaError, StoreError, check_seed
 from physgen.progress import event_progress
 from physgen.observables import compute, get_observable, observable_names
-from physgen.schema import EVENT, StoreSchema
+from physgen.schema import EVENT, StoreSchema, within_valid_range
 from physgen.sim import chunk_plan
 from physgen.specs import LoadedSpec, parse_spec
 from physgen.provenance import file_sha256
@@ -95,11 +95,6 @@ def derived_variables(schema: StoreSchema, produced: set[str]) -> list[str]:
                 var.units or "dimensionless"):
             derived.append(var.name)
     return derived
-
-
-def _within_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
-    """Generated values clipped to the feature's valid range (e.g. isolation ≥ 0, E ≤ √s)."""
-    return np.asarray(x) if valid_range is None else np.clip(x, *valid_range)
 
 
 def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLike[str], *,
@@ -179,7 +174,7 @@ def generate(run_dir: str | os.PathLike[str], events: int, out: str | os.PathLik
                 with torch.inference_mode(), precision:
                     fake = run.transforms.inverse(run.recipe.sample(n, cond, generator))
                 out_batch = {k: v.float().cpu().numpy() for k, v in fake.items()} | raw
-                out_batch = {k: _within_range(out_batch[k], schema[k].valid_range).astype(schema[k].dtype)
+                out_batch = {k: within_valid_range(out_batch[k], schema[k].valid_range).astype(schema[k].dtype)
                              for k in out_batch if k in schema.names}
                 if derived:
                     values = compute(_as_dataset(out_batch, schema), derived)

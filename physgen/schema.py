@@ -13,7 +13,7 @@ import numpy as np
 
 from physgen.errors import SchemaError
 
-__all__ = ["EVENT", "VariableSchema", "StoreSchema"]
+__all__ = ["EVENT", "VariableSchema", "StoreSchema", "within_valid_range"]
 
 EVENT = "event"
 """Name of the leading dimension of every per-event variable."""
@@ -91,3 +91,9 @@ class StoreSchema:
         for v in self.variables:
             v.check(np.asarray(batch[v.name]), n)
         return n
+
+
+def within_valid_range(x: np.ndarray, valid_range: tuple[float, float] | None) -> np.ndarray:
+    """Generated values clipped to the feature's valid range (e.g. isolation ≥ 0, E ≤ √s): what
+    ``physgen generate`` writes, and what snapshot selection scores (the same events)."""
+    return np.asarray(x) if valid_range is None else np.clip(x, *valid_range)

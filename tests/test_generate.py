@@ -18,6 +18,7 @@ from physgen.errors import StoreError
 from physgen.generate import generate
 from physgen.store import open_store, read_provenance, validate_store
 from physgen.provenance import file_sha256
+from physgen.specs import SpecRegistry
 from physgen.train import train
 from _train_stores import model_spec, toy_store, zmumu_store
 
@@ -116,6 +117,46 @@ def test_dense_zmumu_gan_survives_a_kill_and_generates(tmp_path):
     nvtx = open_store(url).nvtx_smeared.values
     assert np.array_equal(nvtx, np.floor(nvtx))  # inverse of the smearing
     assert (open_store(url).mu1_iso.values >= 0).all()
+
+
+def test_on_shell_muons_take_their_energies_from_the_generated_momenta(tmp_path):
+    """With ``on_shell_muons`` the generated muon energies are sqrt(|p|² + m_μ²) of the generated momenta
+    (m_μ = 0.1056583755 GeV, PDG), as in the reference, also right after initialisation; without it the
+    untrained generator's E and p disagree."""
+    store = zmumu_store(tmp_path, events=1024)
+    relative = {}
+    for on_shell in (True, False):
+        spec = model_spec(tmp_path, "zmumu_gan17_compact", name=f"on_shell_{on_shell}", training={"selection": None},
+                          hyperparameters={"on_shell_muons": on_shell})
+        train(spec, store, tmp_path / f"run{on_shell}", steps=2, device="cpu", progress=False)
+        ds = open_store(generate(tmp_path / f"run{on_shell}", 300, tmp_path / f"gen{on_shell}.zarr", progress=False))
+        m2 = 0.1056583755**2
+        e1 = np.sqrt(ds.mu1_px.values.astype(float) ** 2 + ds.mu1_pz.values.astype(float) ** 2 + m2)
+        e2 = np.sqrt(ds.mu2_px.values.astype(float) ** 2 + ds.mu2_py.values.astype(float) ** 2
+                     + ds.mu2_pz.values.astype(float) ** 2 + m2)
+        relative[on_shell] = max(np.abs(ds.mu1_e.values / e1 - 1).max(), np.abs(ds.mu2_e.values / e2 - 1).max())
+    assert relative[True] < 1e-5 and relative[False] > 1e-2
+
+
+def test_snapshot_selection_scores_the_events_generate_would_write(tmp_path, monkeypatch):
+    """Snapshot selection scores generated values clipped to each variable's valid range, as ``physgen generate``
+    writes them: an untrained generator puts about half its isolations below 0, which alone would let the
+    classifier of ``c2st_auc`` separate every snapshot from the reference (AUC ≈ 1 for all)."""
+    import physgen.train._loop as loop
+
+    scored = []
+    monkeypatch.setattr(loop, "score", lambda sel, held, generated: scored.append(generated) or 0.0)
+    store = zmumu_store(tmp_path, events=1024)
+    shipped = SpecRegistry.default().get("model", "zmumu_gan17_compact").spec.data.transforms
+    transforms = {k: [t.model_dump() for t in chain] for k, chain in shipped.items()}
+    transforms["mu1_iso"] = [{"name": "scale", "options": {"mean": -10.0, "std": 1.0}}]  # raw output near -10
+    spec = model_spec(tmp_path, "zmumu_gan17_compact", data={"transforms": transforms}, training={
+        "selection": {"metric": "ks_sum", "every": 1, "n_events": 100, "keep": 1}, "batch_size": 64})
+    train(spec, store, tmp_path / "run", steps=20, device="cpu", progress=False)  # 14 steps an epoch
+    assert scored
+    assert open_store(store)["mu1_iso"].attrs["valid_range"][0] == 0  # the zmumu17 schema: isolation >= 0
+    for generated in scored:
+        assert generated["mu1_iso"].min() == 0
 
 
 def test_seven_feature_variant_generates_the_muons_only(tmp_path):

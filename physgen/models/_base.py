@@ -84,7 +84,9 @@ class DataDescription:
     """What a recipe knows about its data: roles, shapes and units, transforms, the reference store.
 
     ``inverse(batch)`` maps transformed tensors back to physical units differentiably where the
-    transform allows (``log``, ``scale``); recipes use it for physics constraints (e.g. M_ll).
+    transform allows (``log``, ``scale``); recipes use it for physics constraints (e.g. M_ll);
+    ``encode(batch)`` applies the forward transforms to torch tensors (a physical quantity a recipe
+    computed, put back into the network's space).
     ``reference`` is the lazily opened training store (``None`` when rebuilding for generation).
     """
 
@@ -93,6 +95,7 @@ class DataDescription:
     conditions: list[str] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     inverse: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = lambda batch: batch
+    encode: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] = lambda batch: batch
     reference: Any = None
 
     def width(self, names: list[str]) -> int:

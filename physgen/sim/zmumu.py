@@ -92,7 +92,7 @@ from physgen.sim._pythia import (
     pythia_version,
 )
 
-__all__ = ["ZmumuSimulator"]
+__all__ = ["MUON_MASS", "ZmumuSimulator"]
 
 MUON_MASS = 0.1056583755  # GeV (PDG)
 

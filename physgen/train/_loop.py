@@ -35,6 +35,7 @@ import xarray as xr
 import yaml
 
 from physgen.errors import PhysgenError, SpecError
+from physgen.schema import within_valid_range
 from physgen.models import ClassifierRecipe, DataDescription, Recipe, get_architecture
 from physgen.progress import event_progress
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry, TrainingOptions, parse_plugin_options, parse_spec
@@ -269,7 +270,10 @@ class _Trainer:
         with torch.no_grad():
             fake = self.data.transforms.inverse(self.recipe.sample(n, cond, generator))
         self.recipe.networks.train()
-        generated = {k: v.float().cpu().numpy() for k, v in fake.items()} | {k: reference[k] for k in conditions}
+        # clipped to each variable's valid range as `physgen generate` writes them (iso >= 0: unclipped, the GAN's
+        # negative isolations alone let the classifier of c2st_auc separate the samples)
+        generated = {k: within_valid_range(v.float().cpu().numpy(), held[k].attrs.get("valid_range")) for k, v in fake.items()} \
+            | {k: reference[k] for k in conditions}
         value = score(sel, held, generated)
         path = self.run.snapshots / f"step_{self.step:08d}.pt"
         atomic_save({"recipe": {"networks": self.recipe.networks.state_dict(), "optimizers": {},

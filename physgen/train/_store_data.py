@@ -41,7 +41,8 @@ def description(variables: dict[str, dict[str, Any]], spec: ModelSpec, transform
              for name, v in variables.items()}
     data = spec.data
     return DataDescription(infos, list(data.inputs), list(data.conditions), list(data.labels),
-                           inverse=transforms.inverse, reference=reference)
+                           inverse=transforms.inverse, encode=transforms.encode,
+                           reference=reference)
 
 
 class StoreData:

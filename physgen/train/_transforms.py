@@ -19,7 +19,9 @@ and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with th
 
 Forward transforms run in numpy inside the data-loader workers; inverses run in torch (on the
 device, differentiable for ``log`` and ``scale``) so recipes can compute physics quantities
-of generated events and :mod:`physgen.generate` can write physical units.
+of generated events and :mod:`physgen.generate` can write physical units. ``encode`` runs the forward
+transforms on torch tensors (no training noise; differentiable for ``log``, ``log1p`` and ``scale``)
+so a recipe can put a physical quantity it computed back into the network's space.
 """
 
 from __future__ import annotations
@@ -32,6 +34,11 @@ from physgen.plugins import TRANSFORMS
 from physgen.specs import NoOptions, Transform, parse_plugin_options
 
 __all__ = ["TransformSet"]
+
+
+def _math(x):
+    """The array namespace of ``x``: torch for tensors (encode), numpy for arrays and dask (loader, fit)."""
+    return torch if isinstance(x, torch.Tensor) else np
 
 
 class _Options(BaseModel):
@@ -61,7 +68,7 @@ class _Log(_Unfitted):
         return np.log(x + self.options.offset)
 
     def forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        return np.log(x + self.options.offset)
+        return _math(x).log(x + self.options.offset)
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return torch.exp(y) - self.options.offset
@@ -75,7 +82,7 @@ class _Log1p(_Unfitted):
         return np.log1p(np.maximum(x, 0))
 
     def forward(self, x: np.ndarray, rng: np.random.Generator | None) -> np.ndarray:
-        return np.log1p(np.maximum(x, 0))
+        return _math(x).log1p(x.clip(min=0))
 
     def inverse(self, y: torch.Tensor) -> torch.Tensor:
         return torch.expm1(y)
@@ -182,6 +189,15 @@ class TransformSet:
             x = np.asarray(x, dtype=np.float32)
             for t in self.chains.get(var, ()):
                 x = t.forward(x, rng).astype(np.float32, copy=False)
+            out[var] = x
+        return out
+
+    def encode(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The forward transforms on torch tensors, without training noise (see the module docstring)."""
+        out = {}
+        for var, x in batch.items():
+            for t in self.chains.get(var, ()):
+                x = t.forward(x, None)
             out[var] = x
         return out
 
