@@ -6,15 +6,14 @@ measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: 
 ⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet (README, fidelity table).
 These tests guard the measured level with ~35 % headroom on ⟨S²⟩ and +0.05 on the AUC; measured here
 (this test's seeds, 15 classifier epochs, ⟨S²⟩ on 30 equal-population bins of the Geant4 sample; the
-CaloGAN tune with deep-tail quanta, the broad halo spectrum, the photon pair profile, the narrower
-profile spreads and the π± soft photons, 2026-11-30): e+ mean ⟨S²⟩ 0.031, worst 0.064 (layer-2
-sparsity), AUC 0.85; γ 0.046, 0.089 (layer-2 sparsity), 0.85; π+ 0.096, 0.27 (layer-1 sparsity), 0.875;
-ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98. The π+ mean ⟨S²⟩ did not improve
-(0.091 before; 0.082 -> 0.083 in bench_fidelity.py), so its guard moved from 0.125 to 0.13 to keep the
-headroom. The tune before (one joint fit for CaloGAN and ILD) gave e+ 0.052, 0.146, 0.93; γ 0.067, 0.18,
-0.86; π+ 0.091, 0.28, 0.91; the untuned GFlash model mean ⟨S²⟩ 0.16, layer-0 widths and layer-2
-sparsity 0.3–0.8, AUC ≈ 1. With 1000 + 1000 showers on 30 bins, ⟨S²⟩ of two samples of one
-distribution is ≈ 0.015 (500 + 500: 0.03).
+CaloGAN tune with the halo count spread and the pion track's relativistic rise, 2026-11-30): e+ mean ⟨S²⟩
+0.032, worst 0.068 (layer-2 sparsity), AUC 0.854; γ 0.044, 0.096 (layer-2 sparsity), 0.831; π+ 0.077, 0.27
+(layer-1 sparsity), 0.867; ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98. Before
+these two constants: e+ 0.031, 0.064, 0.85; γ 0.046, 0.089, 0.85; π+ 0.096, 0.27, 0.875 (the γ and π+
+guards were 0.065 / 0.9 and 0.13 / 0.93). The tune before that (one joint fit for CaloGAN and ILD) gave e+
+0.052, 0.146, 0.93; γ 0.067, 0.18, 0.86; π+ 0.091, 0.28, 0.91; the untuned GFlash model mean ⟨S²⟩ 0.16,
+layer-0 widths and layer-2 sparsity 0.3–0.8, AUC ≈ 1. With 1000 + 1000 showers on 30 bins, ⟨S²⟩ of two
+samples of one distribution is ≈ 0.015 (500 + 500: 0.03).
 """
 
 from __future__ import annotations
@@ -30,8 +29,8 @@ geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator 
 
 CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
     "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.045, 0.09, 0.9),
-    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.065, 0.13, 0.9),
-    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.13, 0.37, 0.93),
+    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.06, 0.13, 0.88),
+    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.105, 0.37, 0.92),
     "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.09, 0.36, 0.995),
 }
 
