@@ -1,6 +1,6 @@
 """Throughput of the parametric shower simulator: showers per second per core, per dataset spec.
 
-One process, one core (the simulator is pure numpy, no threads); each dataset runs a warm-up
+One process, one core (numpy and single-threaded numba loops, no threads); each dataset runs a warm-up
 chunk, then the best of ``--repeats`` timed chunks of ``--events`` showers (spec seed). The rate
 per core is showers per CPU second of this process (``time.process_time``), which does not
 depend on other load of a shared machine; the wall-clock rate is recorded next to it.

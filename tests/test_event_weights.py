@@ -107,7 +107,8 @@ def _resampled(reference, n: int, seed: int = 0):
 
 def test_metrics_compare_with_the_weighted_reference(tmp_path):
     """A sample drawn ∝ weight from the reference agrees with the weighted reference (χ²/ndf of the jet
-    mass near 1, Gagunashvili's test) and is far from the same reference read unweighted."""
+    mass near 1, Gagunashvili's test; a weighted classifier two-sample AUC near ½) and is farther from the
+    same reference read unweighted."""
     url = jet_image_store(tmp_path, events=N_EVENTS, weights=_uneven_weights())
     reference = open_store(url).load()
     generated = _resampled(reference, 4000)
@@ -117,6 +118,9 @@ def test_metrics_compare_with_the_weighted_reference(tmp_path):
     assert weighted < 2.0 < unweighted
     with pytest.raises(PhysgenError, match="does not take event weights, and the reference events are weighted"):
         get_metric("precision")(reference, generated)
+    c2st = {name: get_metric("c2st_auc")(ref, generated, names=["jet_mass", "jet_pt"], epochs=5).value
+            for name, ref in (("weighted", reference), ("unweighted", unit))}
+    assert abs(c2st["weighted"] - 0.5) < 0.08 and c2st["unweighted"] - c2st["weighted"] > 0.03  # 0.46, 0.53
 
 
 def test_average_image_and_mass_peak_weigh_the_reference(tmp_path):

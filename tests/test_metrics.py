@@ -280,6 +280,22 @@ def test_classifier_test_known_cases():
         classifier_test(np.zeros((50, 2)), np.zeros((50, 3)))
 
 
+def test_weighted_classifier_test_compares_the_physical_distributions():
+    """A reference drawn from N(0, 1) and weighted by exp(μx − μ²/2) stands for N(μ, 1) (the likelihood ratio
+    of two unit Gaussians): against a sample of N(μ, 1) the weighted test finds nothing to separate, the
+    same reference read unweighted is separable (AUC Φ(μ/√2) = 0.64 for μ = 0.5)."""
+    rng = np.random.default_rng(11)
+    mu = 0.5
+    reference, generated = rng.normal(size=(4000, 1)), rng.normal(mu, 1, size=(4000, 1))
+    weights = np.exp(mu * reference[:, 0] - mu**2 / 2)
+    weighted = classifier_test(reference, generated, reference_weights=weights, epochs=6, seed=2)
+    unweighted = classifier_test(reference, generated, epochs=6, seed=2)
+    assert abs(weighted.auc - 0.5) < 0.04 and weighted.jsd < 0.03
+    assert unweighted.auc > 0.6
+    with pytest.raises(PhysgenError, match="reference event weights must be finite"):
+        classifier_test(reference, generated, reference_weights=-weights)
+
+
 def test_effective_sample_size_and_dilution():
     assert effective_sample_size(np.ones(100)) == pytest.approx(100)
     assert effective_sample_size([1.0, 0.0, 0.0, 1.0]) == pytest.approx(2)

@@ -237,10 +237,10 @@ def _metrics(folder) -> dict:
 ))
 def test_evaluate_killed_then_rerun_equals_uninterrupted(bimodal_pair, tmp_path, target, n, when):
     _, ref, gen = bimodal_pair
-    killed = tmp_path / "killed"
-    run_killed(target, n, when, "evaluate", ref, gen, "--out", killed)
+    killed, metrics = tmp_path / "killed", ["s2_mean", "ks_sum_columns", "w1_mean"]  # the writing is under test
+    run_killed(target, n, when, "evaluate", ref, gen, "--out", killed, "--metrics", ",".join(metrics))
     assert not (killed / "metrics.json").exists()  # metrics.json marks a complete evaluation
-    evaluate(ref, gen, killed)
-    evaluate(ref, gen, tmp_path / "straight")
+    evaluate(ref, gen, killed, metrics=metrics)
+    evaluate(ref, gen, tmp_path / "straight", metrics=metrics)
     assert _metrics(killed) == _metrics(tmp_path / "straight")
     assert sorted(p.name for p in killed.iterdir()) == ["figures", "metrics.json", "report.html"]

@@ -39,6 +39,7 @@ import xarray as xr
 import yaml
 
 from physgen.errors import PhysgenError, SchemaError
+from physgen.metrics._samples import as_weights
 from physgen.metrics.calibration import balanced_nll, fit_temperature, isotonic_calibration, roc_auc
 from physgen.observables import compute, default_observables, observable_names
 from physgen.units import ureg
@@ -72,8 +73,11 @@ class ClassifierTest:
 
 
 def _equal_split(reference: np.ndarray, generated: np.ndarray, fractions: Sequence[float], seed: int,
-                 minimum: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Both samples subsampled to the same size, shuffled and cut into ``fractions`` (seeded)."""
+                 minimum: int, weights: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
+                 ) -> list[tuple[np.ndarray, ...]]:
+    """Both samples subsampled to the same size, shuffled and cut into ``fractions`` (seeded); each part is
+    (reference, generated), or (reference, generated, reference weights, generated weights) when either
+    sample is weighted (the unweighted one then has unit weights)."""
     ref, gen = (np.asarray(s, dtype=np.float32).reshape(len(s), -1) for s in (reference, generated))
     if ref.shape[1] != gen.shape[1]:
         msg = f"reference and generated feature vectors differ in length: {ref.shape[1]} vs {gen.shape[1]}"
@@ -87,9 +91,13 @@ def _equal_split(reference: np.ndarray, generated: np.ndarray, fractions: Sequen
             msg = f"the {name} inputs of the classifier test hold NaN or inf"
             raise PhysgenError(msg)
     rng = np.random.default_rng(seed)
-    ref, gen = ref[rng.permutation(len(ref))[:n]], gen[rng.permutation(len(gen))[:n]]
+    pick_ref, pick_gen = rng.permutation(len(ref))[:n], rng.permutation(len(gen))[:n]
+    arrays = [ref[pick_ref], gen[pick_gen]]
+    if any(w is not None for w in weights):
+        arrays += [as_weights(w, np.zeros(len(x)), f"the {name} event weights")[pick]
+                   for w, x, pick, name in zip(weights, (ref, gen), (pick_ref, pick_gen), ("reference", "generated"))]
     cuts = (np.cumsum(fractions)[:-1] * n).astype(int)
-    return list(zip(np.split(ref, cuts), np.split(gen, cuts), strict=True))
+    return list(zip(*(np.split(a, cuts) for a in arrays), strict=True))
 
 
 def _spec(architecture: str, hyperparameters: dict, *, epochs: int, batch_size: int, lr: float, seed: int,
@@ -114,18 +122,20 @@ def _own_random_state():
     random.setstate(python_state)
 
 
-def _train(spec, parts: list[tuple[np.ndarray, np.ndarray]], device: str | None):
+def _train(spec, parts: list[tuple[np.ndarray, ...]], device: str | None):
     """Train on ``parts[0]`` with ``parts[1]`` held out (validation per epoch), in this process alone."""
     from physgen.train import train_classifier
 
-    (ref_train, gen_train), (ref_held, gen_held) = parts[0], parts[1]
-    datasets = {k: xr.Dataset({"features": (("event", "feature"), np.concatenate([a, b]))})
-                for k, a, b in (("reference", ref_train, ref_held), ("generated", gen_train, gen_held))}
-    held_out = {"reference": np.arange(len(ref_train) + len(ref_held)) >= len(ref_train),
-                "generated": np.arange(len(gen_train) + len(gen_held)) >= len(gen_train)}
+    keys = ("reference", "generated")
+    train, held = parts[0], parts[1]
+    datasets = {k: xr.Dataset({"features": (("event", "feature"), np.concatenate([train[i], held[i]]))})
+                for i, k in enumerate(keys)}
+    held_out = {k: np.arange(len(train[i]) + len(held[i])) >= len(train[i]) for i, k in enumerate(keys)}
+    weights = ({k: np.concatenate([train[i + 2], held[i + 2]]) for i, k in enumerate(keys)} if len(train) == 4
+               else None)
     with tempfile.TemporaryDirectory(prefix="physgen-c2st-") as run_dir, _own_random_state():
         result = train_classifier(spec, datasets["reference"], datasets["generated"], run_dir, held_out=held_out,
-                                  device=device, distributed=False, progress=False)
+                                  weights=weights, device=device, distributed=False, progress=False)
     return result
 
 
@@ -138,24 +148,34 @@ def _logits(recipe, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _labelled(recipe, part: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    ref, gen = part
-    return np.concatenate([_logits(recipe, ref), _logits(recipe, gen)]), np.r_[np.ones(len(ref)), np.zeros(len(gen))]
+def _labelled(recipe, part: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Logits, labels (1 reference, 0 generated) and event weights (None if unweighted) of a split part."""
+    ref, gen = part[:2]
+    weights = np.concatenate(part[2:]) if len(part) == 4 else None
+    return (np.concatenate([_logits(recipe, ref), _logits(recipe, gen)]), np.r_[np.ones(len(ref)), np.zeros(len(gen))],
+            weights)
 
 
 def classifier_test(reference: np.ndarray, generated: np.ndarray, *, hidden: Sequence[int] = (64, 64),
                     epochs: int = 30, batch_size: int = 256, lr: float = 1e-3, seed: int = 0,
-                    device: str | None = None) -> ClassifierTest:
-    """physgen's fast classifier two-sample test on per-event feature vectors (see the module docstring)."""
-    parts = _equal_split(reference, generated, (0.6, 0.2, 0.2), seed, minimum=20)
+                    device: str | None = None, reference_weights: np.ndarray | None = None,
+                    generated_weights: np.ndarray | None = None) -> ClassifierTest:
+    """physgen's fast classifier two-sample test on per-event feature vectors (see the module docstring).
+
+    With event weights (a biased sample, e.g. pT-hat-weighted QCD jets) the classifier trains on the
+    weighted, class-balanced BCE, and the temperature, JSD and AUC (each pair counted wᵢ·wⱼ) are weighted
+    too: the test compares the physical distributions the samples stand for, not the biased ones.
+    """
+    parts = _equal_split(reference, generated, (0.6, 0.2, 0.2), seed, minimum=20,
+                         weights=(reference_weights, generated_weights))
     spec = _spec("dctr_mlp", {"hidden": list(hidden), "activation": "relu"}, epochs=epochs, batch_size=batch_size,
                  lr=lr, seed=seed, options={"threads": 1, "device": device or "auto", "block_events": 10**9})
     recipe = _train(spec, parts, device).recipe
-    cal_logits, cal_labels = _labelled(recipe, parts[1])
-    temperature = fit_temperature(cal_logits, cal_labels)
-    logits, labels = _labelled(recipe, parts[2])
-    jsd = max(0.0, 1.0 - balanced_nll(logits, labels, temperature) / np.log(2))
-    return ClassifierTest(auc=roc_auc(labels, logits), jsd=float(jsd), convention="physgen",
+    cal_logits, cal_labels, cal_weights = _labelled(recipe, parts[1])
+    temperature = fit_temperature(cal_logits, cal_labels, cal_weights)
+    logits, labels, weights = _labelled(recipe, parts[2])
+    jsd = max(0.0, 1.0 - balanced_nll(logits, labels, temperature, weights) / np.log(2))
+    return ClassifierTest(auc=roc_auc(labels, logits, weights), jsd=float(jsd), convention="physgen",
                           calibration={"method": "temperature", "temperature": temperature}, best_epoch=None,
                           n_test=len(labels))
 
@@ -170,7 +190,7 @@ def challenge_classifier_test(reference: np.ndarray, generated: np.ndarray, *, e
                  batch_size=batch_size, lr=lr, seed=seed,
                  options={"device": device or "auto", "best_epoch": "held_out_accuracy", "block_events": 10**9})
     result = _train(spec, parts, device)
-    auc, jsd = challenge_scores(*_labelled(result.recipe, parts[1]), *_labelled(result.recipe, parts[2]))
+    auc, jsd = challenge_scores(*_labelled(result.recipe, parts[1])[:2], *_labelled(result.recipe, parts[2])[:2])
     return ClassifierTest(auc=auc, jsd=jsd, convention="calochallenge",
                           calibration={"method": "isotonic", "fitted_on": len(parts[1][0]) + len(parts[1][1])},
                           best_epoch=result.best[0]["epoch"] if result.best else None,

@@ -315,16 +315,18 @@ def emd_coverage(comparison: Comparison, *, num_eval_samples: int = 100, num_bat
 
 def _classifier(comparison: Comparison, names, seed, options):
     key = ("c2st", None if names is None else tuple(names), seed, tuple(sorted(options.items())))
-    return comparison.cached(key, lambda: classifier_test(*comparison.matrices(names), seed=seed, **options))
+    return comparison.cached(key, lambda: classifier_test(
+        *comparison.matrices(names), seed=seed, reference_weights=comparison.reference_weights,
+        generated_weights=comparison.weights, **options))
 
 
-@register_metric("c2st_auc", ideal=0.5, source="CaloChallenge 2022 (Krause et al., arXiv:2410.21611) sec. 4")
+@register_metric("c2st_auc", ideal=0.5, weighted=True, source="CaloChallenge 2022 (Krause et al., arXiv:2410.21611) sec. 4")
 def c2st_auc(comparison: Comparison, *, names: list[str] | None = None, seed: int = 0, epochs: int = 30) -> Estimate:
     """ROC AUC of a classifier separating reference from generated columns (0.5: indistinguishable)."""
     return Estimate(_classifier(comparison, names, seed, {"epochs": epochs}).auc)
 
 
-@register_metric("c2st_jsd", source="CaloChallenge 2022 (Krause et al., arXiv:2410.21611) sec. 4")
+@register_metric("c2st_jsd", weighted=True, source="CaloChallenge 2022 (Krause et al., arXiv:2410.21611) sec. 4")
 def c2st_jsd(comparison: Comparison, *, names: list[str] | None = None, seed: int = 0, epochs: int = 30) -> Estimate:
     """Jensen–Shannon divergence (bits) from the calibrated classifier of the two-sample test."""
     return Estimate(_classifier(comparison, names, seed, {"epochs": epochs}).jsd)

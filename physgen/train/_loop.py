@@ -498,15 +498,17 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
 def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference: str | os.PathLike[str] | xr.Dataset,
                      generated: str | os.PathLike[str] | xr.Dataset, run_dir: str | os.PathLike[str], *,
                      steps: int | None = None, epochs: int | None = None, seed: int | None = None,
-                     held_out: dict[str, np.ndarray] | None = None, resume: bool = False, overwrite: bool = False,
-                     device: str | None = None, distributed: bool = True, progress: bool = True) -> TrainResult:
+                     held_out: dict[str, np.ndarray] | None = None, weights: dict[str, np.ndarray | None] | None = None,
+                     resume: bool = False, overwrite: bool = False, device: str | None = None, distributed: bool = True,
+                     progress: bool = True) -> TrainResult:
     """Train the classifier of ``model_spec`` (reference = label 1, generated = label 0) into ``run_dir``
     through the same loop as :func:`train` (checkpoints, exact resume, DDP, AMP, NaN handling).
 
     ``reference``/``generated``: stores (paths, URLs) or in-memory datasets holding the inputs.
     ``seed`` replaces the spec's ``training.seed`` (the run then records a spec with that seed).
     ``held_out``: boolean masks ``{"reference": ..., "generated": ...}`` of the events kept out of
-    training (default: a seeded random ``training.validation_fraction`` of each store). With
+    training (default: a seeded random ``training.validation_fraction`` of each store). ``weights``: event
+    weights ``{"reference": ..., "generated": ...}`` of in-memory datasets (stores carry their own). With
     ``training.options.best_epoch`` the returned recipe holds the networks of the best epoch.
     ``distributed=False`` trains in this process alone even under torchrun (a metric inside a run).
     ``result.data`` is the :class:`TwoSampleData` (held-out split, logits of any events).
@@ -531,7 +533,7 @@ def train_classifier(model_spec: str | os.PathLike[str] | LoadedSpec, reference:
         references = reference if isinstance(reference, xr.Dataset) else os.fspath(reference)
         generateds = generated if isinstance(generated, xr.Dataset) else os.fspath(generated)
         return TwoSampleData(spec, references, generateds, options, dist, layout=recipe.input_layout,
-                             held_out=held_out)
+                             held_out=held_out, weights=weights)
 
     with _run_dir_lock(run_dir, distributed):
         trainer = _Trainer(loaded, make_data, Path(run_dir), device, resume, overwrite, 0, distributed)

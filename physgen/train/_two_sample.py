@@ -39,6 +39,7 @@ import xarray as xr
 
 from physgen.errors import SchemaError, SpecError
 from physgen.metrics import event_weights
+from physgen.metrics._samples import as_weights
 from physgen.models import DataDescription
 from physgen.observables import compute, observable_names
 from physgen.schema import EVENT
@@ -170,10 +171,13 @@ class TwoSampleData:
     """Labelled batches ``{"inputs", "label"}`` from a reference and a generated store (see the module docstring).
 
     ``options``: the classifier's ``training.options`` (``flip_dims``, ``block_events``, ``cache_mb``).
+    ``weights``: event weights ``{"reference": ..., "generated": ...}`` (an array or None each) for in-memory
+    datasets, which carry no feature schema to name theirs; a store's own weights are read from it.
     """
 
     def __init__(self, spec: ModelSpec, reference: str | xr.Dataset, generated: str | xr.Dataset, options: Any,
-                 dist: Distributed, *, layout: Layout, held_out: dict[str, np.ndarray] | None = None):
+                 dist: Distributed, *, layout: Layout, held_out: dict[str, np.ndarray] | None = None,
+                 weights: dict[str, np.ndarray | None] | None = None):
         self.spec, self.dist, self.layout = spec, dist, layout
         training = spec.training
         if training.validation_fraction <= 0:
@@ -182,7 +186,8 @@ class TwoSampleData:
         stores = {"reference": reference, "generated": generated}
         self.urls = {k: normalise_url(v) if not isinstance(v, xr.Dataset) else None for k, v in stores.items()}
         datasets = {k: v if isinstance(v, xr.Dataset) else open_store(self.urls[k]) for k, v in stores.items()}
-        self.event_weights = {k: _unit_mean(event_weights(ds, f"the {k} store")) for k, ds in datasets.items()}
+        self.event_weights = {k: _unit_mean(self._given_weights(weights, k, ds) if weights and weights.get(k) is not None
+                                            else event_weights(ds, f"the {k} store")) for k, ds in datasets.items()}
         self.sources = {k: EventSource(ds, spec.data.inputs, layout=layout, label=k,
                                        cache_bytes=options.cache_mb * 2**20) for k, ds in datasets.items()}
         _check_compatible(self.sources["reference"], self.sources["generated"])
@@ -198,6 +203,13 @@ class TwoSampleData:
         self.n_train = sum(int((~m).sum()) for m in self.held_out.values())
         self.transforms = TransformSet(spec.data.transforms)
         self.steps_per_epoch = max(self.batches_in_epoch(0), 1)
+
+    @staticmethod
+    def _given_weights(weights: dict[str, np.ndarray | None], key: str, ds: xr.Dataset) -> np.ndarray:
+        if not isinstance(ds, xr.Dataset) or "physgen" in ds.attrs:
+            msg = f"weights[{key!r}] are for in-memory datasets; a store's event weights are its own weight feature"
+            raise SpecError(msg)
+        return as_weights(weights[key], np.zeros(ds.sizes[EVENT]), f"the {key} event weights")
 
     def _checked(self, held_out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         masks = {k: np.asarray(held_out[k], dtype=bool) for k in self.sources}

@@ -51,6 +51,7 @@ per shower.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from scipy.special import gammainc
 
@@ -158,13 +159,50 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     """
     r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
     start = rng.random((2, int(owner.max(initial=-1)) + 1))
-    u_choice = np.modf(start[0][owner] + rank * _WEYL[0])[0]
-    u_radius = np.minimum(np.modf(start[1][owner] + rank * _WEYL[1])[0], 1.0 - 1e-9)
-    scale = np.where(u_choice < p, tune.core_radius_scale * r_core, tune.tail_radius_scale * r_tail)
     # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
     # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
-    u_radius *= tune.radius_cutoff**2 / (tune.radius_cutoff**2 + scale**2)
-    return scale * np.sqrt(u_radius / (1.0 - u_radius))
+    return _core_or_tail_radius(start, owner, rank, p, tune.core_radius_scale * r_core,
+                                tune.tail_radius_scale * r_tail, tune.radius_cutoff)
+
+
+@numba.njit(cache=True, nogil=True)
+def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff):
+    """Radius R √(u/(1−u)) of each spot, R the core radius where its Kronecker choice variate is below p,
+    else the tail's, u its Kronecker radius variate scaled to F(cutoff) = cutoff²/(cutoff² + R²)."""
+    out = np.empty(len(owner))
+    for i in range(len(owner)):
+        s = owner[i]
+        x = start[0, s] + rank[i] * _WEYL[0]
+        scale = r_core[i] if x - np.floor(x) < p[i] else r_tail[i]
+        x = start[1, s] + rank[i] * _WEYL[1]
+        u = min(x - np.floor(x), 1.0 - 1e-9)
+        u *= cutoff**2 / (cutoff**2 + scale**2)
+        out[i] = scale * np.sqrt(u / (1.0 - u))
+    return out
+
+
+
+@numba.njit(cache=True, nogil=True)
+def _weyl(start, owner, first, step):
+    """frac(start[owner] + rank · step): the Kronecker sequence of each spot's shower at the spot's rank in it
+    (the spots of a shower are consecutive, its first at ``first[owner]``)."""
+    out = np.empty(len(owner))
+    for i in range(len(owner)):
+        x = start[owner[i]] + (i - first[owner[i]]) * step
+        out[i] = x - np.floor(x)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _share_out(weight, spread, owner, counts):
+    """``weight`` · ``spread`` · counts / Σ spread, in place: each shower's deposits scaled by random factors
+    whose sum over the shower is its count (so the shower's total is kept)."""
+    total = np.zeros(len(counts))
+    for i in range(len(owner)):
+        total[owner[i]] += spread[i]
+    factor = counts / total
+    for i in range(len(owner)):
+        weight[i] = weight[i] * spread[i] * factor[owner[i]]
 
 
 SPOT_EXPONENT = 0.959
@@ -220,13 +258,31 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     assigned = np.sum(np.where((per_bin > 0) & ~light, energy, 0.0), axis=1)
     share_per_spot = np.where(light, share_per_spot,
                               share_per_spot * ((cdf[:, -1] - light_energy) / np.maximum(assigned, 1e-300))[:, None])
-    spot_bin = np.repeat(np.arange(n_showers * DEPTH_BINS), per_bin.ravel())
-    owner, j = np.divmod(spot_bin, DEPTH_BINS)
-    t = (j + rng.random(len(j))) * (reach / DEPTH_BINS)[owner]
-    share = share_per_spot.ravel()[spot_bin]
-    is_quantum = light.ravel()[spot_bin]
+    owner, t, share, is_quantum = _spots_of_bins(per_bin, share_per_spot, light, reach / DEPTH_BINS,
+                                                 rng.random(int(per_bin.sum())))
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        share = np.where(is_quantum, share * rng.standard_exponential(len(share)), share)
+        share[is_quantum] *= rng.standard_exponential(int(is_quantum.sum()))
+    return owner, t, share, is_quantum
+
+
+@numba.njit(cache=True, nogil=True)
+def _spots_of_bins(per_bin, share_per_bin, light, step, u):
+    """The spots of the depth bins of :func:`_stratified_depths`, bin by bin in order: shower, depth
+    (bin j of width ``step`` of its shower, at the uniform ``u`` within it), share and whether a quantum."""
+    n = len(u)
+    owner = np.empty(n, dtype=np.int64)
+    t = np.empty(n)
+    share = np.empty(n)
+    is_quantum = np.empty(n, dtype=np.bool_)
+    i = 0
+    for s in range(per_bin.shape[0]):
+        for j in range(per_bin.shape[1]):
+            for _ in range(per_bin[s, j]):
+                owner[i] = s
+                t[i] = (j + u[i]) * step[s]
+                share[i] = share_per_bin[s, j]
+                is_quantum[i] = light[s, j]
+                i += 1
     return owner, t, share, is_quantum
 
 
@@ -244,15 +300,33 @@ def _wander(rng: np.random.Generator, wander: float, energy_gev: np.ndarray, rea
     n = len(energy_gev)
     step = reach / DEPTH_BINS  # X0 per depth bin
     kicks = rng.standard_normal((2, n, DEPTH_BINS)) * (wander * np.sqrt(step / np.maximum(energy_gev, 1e-3)))[:, None]
-    walk = np.cumsum(kicks, axis=2).reshape(2, -1)
-    j = np.clip((t / step[owner]).astype(np.int64), 0, DEPTH_BINS - 1)
-    return np.where(t > 0, walk[:, owner * DEPTH_BINS + j], 0.0)
+    return _walk_at(np.cumsum(kicks, axis=2), step, owner, t)
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_at(walk, step, owner, t):
+    """``walk`` (2 × showers × DEPTH_BINS) at the depth bin of each spot (0 in front of the shower)."""
+    out = np.zeros((2, len(t)))
+    for i in range(len(t)):
+        if t[i] > 0:
+            s = owner[i]
+            j = min(max(np.int64(t[i] / step[s]), 0), DEPTH_BINS - 1)
+            out[0, i], out[1, i] = walk[0, s, j], walk[1, s, j]
+    return out
 
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
     """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
-    ahead = rng.random(n) < forward / (forward + back)
-    return np.where(ahead, forward, -back) * rng.standard_exponential(n)
+    return _signed_lengths(rng.random(n), forward / (forward + back), forward, -back, rng.standard_exponential(n))
+
+
+@numba.njit(cache=True, nogil=True)
+def _signed_lengths(u, p, ahead, behind, lengths):
+    """``lengths`` scaled by ``ahead`` where ``u`` < ``p``, else by ``behind``."""
+    out = np.empty(len(u))
+    for i in range(len(u)):
+        out[i] = (ahead if u[i] < p else behind) * lengths[i]
+    return out
 
 
 def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
@@ -313,9 +387,10 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
                if tune.deposit_quantum > 0 else None)
     owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
-    rank = np.arange(len(owner)) - _segment_starts(np.bincount(owner, minlength=len(energy_mev)))[owner]
+    first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
+    rank = np.arange(len(owner)) - first[owner]
     radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
-    azimuth = np.modf(rng.random(len(energy_mev))[owner] + rank * _WEYL[2])[0]
+    azimuth = _weyl(rng.random(len(energy_mev)), owner, first, _WEYL[2])
     if tune.quantum_radius > 0 and is_quantum.any():
         # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
         # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)
@@ -329,41 +404,29 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     halo_counts = np.maximum(rng.poisson(halo_mean), 1)
     halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
     t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
-    halo_rank = np.arange(len(halo_owner)) - _segment_starts(halo_counts)[halo_owner]
-    u_halo = np.modf(rng.random(len(energy_mev))[halo_owner] + halo_rank * _WEYL[0])[0]
+    u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
     if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
         spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
-        per_shower = np.bincount(halo_owner, spread, minlength=len(halo_counts))
-        w_halo = w_halo * spread * (halo_counts / per_shower)[halo_owner]
+        _share_out(w_halo, spread, halo_owner, halo_counts)
 
-    n_core = len(owner)
-    owner = np.concatenate([owner, halo_owner])
-    t = np.concatenate([t, t_halo])
-    path = stack.to_mm(start_x0[owner] + t, cos_theta[owner], "X0")
-    moliere = np.broadcast_to(stack.property_at("moliere_radius", path * cos_theta[owner]), path.shape)
     # the leading tracks (on the axis) go first, then the core spots, then the halo; only the core follows the
     # wander of the centre of gravity (a millimetre against the halo's several Molière radii)
-    first = 0 if tracks is None else len(tracks)
-    size = first + len(owner)
-    columns = {name: np.zeros(size) for name in ("path", "radius", "energy", "shift_x", "shift_y", "azimuth")}
-    columns["path"][first:] = path
-    columns["radius"][first:first + n_core] = radius * moliere[:n_core]
-    columns["radius"][first + n_core:] = r_halo * moliere[n_core:]
-    columns["energy"][first:first + n_core] = w
-    columns["energy"][first + n_core:] = w_halo
-    columns["azimuth"][first:first + n_core] = azimuth
-    columns["azimuth"][first + n_core:] = az_halo
-    core = slice(first, first + n_core)
-    columns["shift_x"][core], columns["shift_y"][core] = (
-        _wander(rng, tune.axis_wander, energy_gev, reach, owner[:n_core], t[:n_core]) * moliere[:n_core])
-    if tilt is not None:
-        beyond = path - stack.to_mm(start_x0, cos_theta, "X0")[owner]
-        columns["shift_x"][first:] += beyond * tilt[owner, 0]
-        columns["shift_y"][first:] += beyond * tilt[owner, 1]
-    if tracks is None:
-        return Spots(event[owner], **columns)
-    columns["path"][:first], columns["energy"][:first] = tracks.path, tracks.energy
-    return Spots(np.concatenate([tracks.event, event[owner]]), **columns)
+    cos_core, cos_halo = cos_theta[owner], cos_theta[halo_owner]
+    path = stack.to_mm(start_x0[owner] + t, cos_core, "X0")
+    moliere = stack.property_at("moliere_radius", path * cos_core)
+    shift_x, shift_y = _wander(rng, tune.axis_wander, energy_gev, reach, owner, t) * moliere
+    path_halo = stack.to_mm(start_x0[halo_owner] + t_halo, cos_halo, "X0")
+    moliere_halo = stack.property_at("moliere_radius", path_halo * cos_halo)
+    halo_shift = (None, None)
+    if tilt is not None:  # a sub-shower leaving the axis: its spots are shifted by their path beyond its start
+        entry = stack.to_mm(start_x0, cos_theta, "X0")
+        shift_x, shift_y = (shift_x + (path - entry[owner]) * tilt[owner, 0],
+                            shift_y + (path - entry[owner]) * tilt[owner, 1])
+        beyond = path_halo - entry[halo_owner]
+        halo_shift = (beyond * tilt[halo_owner, 0], beyond * tilt[halo_owner, 1])
+    core = Spots(event[owner], path, radius * moliere, w, shift_x, shift_y, azimuth)
+    halo = Spots(event[halo_owner], path_halo, r_halo * moliere_halo, w_halo, *halo_shift, az_halo)
+    return Spots.concat(core, halo) if tracks is None else Spots.concat(tracks, core, halo)

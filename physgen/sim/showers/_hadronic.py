@@ -28,6 +28,7 @@ Constants marked "tuned" are fitted to Geant4 (:mod:`._tune`).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from physgen.sim.showers._gflash import em_spots, spot_count
@@ -106,7 +107,8 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     n_sub = 1 + rng.poisson(pion.pi0_extra_showers, len(showering))
     sub = np.repeat(showering, n_sub)
     split = rng.standard_exponential(len(sub))
-    split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
+    if len(sub):  # (none when every pion of the batch punches through)
+        split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
     e_sub = (f_em * available)[sub] * split
     tan_theta = np.minimum(rng.exponential(pion.secondary_pt * 1000.0, len(sub)) / np.maximum(e_sub, 1.0), 1.0)
     phi = rng.uniform(0.0, 2 * np.pi, len(sub))
@@ -144,5 +146,19 @@ def _soft_photons(rng: np.random.Generator, stack: Stack, event: np.ndarray, sta
                          cos_theta[owner], "lambda_int")
     flight = rng.exponential(pion.soft_photon_path, len(owner))
     cos_dir = rng.uniform(-1.0, 1.0, len(owner))
-    energy = (energy_mev / np.maximum(counts, 1))[owner] * rng.standard_exponential(len(owner))
-    return Spots(event[owner], origin + flight * cos_dir, flight * np.sqrt(1.0 - cos_dir**2), energy)
+    spectrum = rng.standard_exponential(len(owner))
+    return Spots(*_photon_deposits(event, owner, origin, flight, cos_dir, energy_mev / np.maximum(counts, 1), spectrum))
+
+
+@numba.njit(cache=True, nogil=True)
+def _photon_deposits(event, owner, origin, flight, cos_dir, mean_energy, spectrum):
+    """Event, path, radius and energy of photons from ``origin`` (mm along the axis) absorbed after ``flight`` mm
+    at polar angle arccos ``cos_dir`` to the axis, with energies ``spectrum`` × their cascade's ``mean_energy``."""
+    n = len(owner)
+    events, path, radius, energy = np.empty(n, dtype=event.dtype), np.empty(n), np.empty(n), np.empty(n)
+    for i in range(n):
+        events[i] = event[owner[i]]
+        path[i] = origin[i] + flight[i] * cos_dir[i]
+        radius[i] = flight[i] * np.sqrt(1.0 - cos_dir[i] ** 2)
+        energy[i] = mean_energy[owner[i]] * spectrum[i]
+    return events, path, radius, energy

@@ -7,15 +7,23 @@ shower model (EM showers: a low-discrepancy sequence per shower) or, where it is
 drawn uniformly when the spots are transported into the detector (:mod:`._deposit`). Spots of a sub-shower
 or track that is not centred on the axis (a π⁰ shower leaving a hadronic interaction at
 an angle, a scattered MIP track) also carry a transverse shift of their centre.
+
+The spots of a shower come in parts (its track, EM and hadronic components): :meth:`Spots.concat` keeps
+them as :class:`SpotParts`, which the readout deposits part by part, so the millions of spots of a batch
+are not copied into one set of columns (their columns are joined only where a caller asks for one).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Spots"]
+__all__ = ["Spots", "SpotParts"]
+
+_MISSING = {"shift_x": 0.0, "shift_y": 0.0, "azimuth": np.nan}
+"""Optional columns and the value a part without them has: on the axis, azimuth drawn at deposit."""
 
 
 @dataclass(frozen=True)
@@ -31,13 +39,58 @@ class Spots:
     azimuth: np.ndarray | None = None  # turns (0..1) around the axis; NaN or None: drawn uniformly at deposit
 
     @classmethod
-    def concat(cls, *parts: Spots) -> Spots:
-        columns = {f: np.concatenate([getattr(p, f) for p in parts]) for f in ("event", "path", "radius", "energy")}
-        for f, missing in (("shift_x", 0.0), ("shift_y", 0.0), ("azimuth", np.nan)):
-            if any(getattr(p, f) is not None for p in parts):
-                columns[f] = np.concatenate([getattr(p, f) if getattr(p, f) is not None else np.full(len(p), missing)
-                                             for p in parts])
-        return cls(**columns)
+    def concat(cls, *parts: Spots | SpotParts) -> SpotParts:
+        """The spots of all ``parts``, in order (nested parts are flattened)."""
+        return SpotParts(tuple(p for part in parts for p in part.parts))
+
+    @property
+    def parts(self) -> tuple[Spots, ...]:
+        return (self,)
 
     def __len__(self) -> int:
         return len(self.event)
+
+
+@dataclass(frozen=True)
+class SpotParts:
+    """Several :class:`Spots` taken together; a column is the parts' columns joined (a part without an
+    optional column contributes its missing value: 0 shift, NaN azimuth), made on first use."""
+
+    parts: tuple[Spots, ...]
+
+    def _joined(self, name: str) -> np.ndarray | None:
+        if name in _MISSING and all(getattr(p, name) is None for p in self.parts):
+            return None
+        return np.concatenate([getattr(p, name) if getattr(p, name) is not None else np.full(len(p), _MISSING[name])
+                               for p in self.parts])
+
+    @cached_property
+    def event(self) -> np.ndarray:
+        return self._joined("event")
+
+    @cached_property
+    def path(self) -> np.ndarray:
+        return self._joined("path")
+
+    @cached_property
+    def radius(self) -> np.ndarray:
+        return self._joined("radius")
+
+    @cached_property
+    def energy(self) -> np.ndarray:
+        return self._joined("energy")
+
+    @cached_property
+    def shift_x(self) -> np.ndarray | None:
+        return self._joined("shift_x")
+
+    @cached_property
+    def shift_y(self) -> np.ndarray | None:
+        return self._joined("shift_y")
+
+    @cached_property
+    def azimuth(self) -> np.ndarray | None:
+        return self._joined("azimuth")
+
+    def __len__(self) -> int:
+        return sum(len(p) for p in self.parts)
