@@ -6,15 +6,15 @@ measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: 
 ⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet (README, fidelity table).
 These tests guard the measured level with ~35 % headroom on ⟨S²⟩ and +0.05 on the AUC; measured here
 (this test's seeds, 15 classifier epochs, ⟨S²⟩ on 30 equal-population bins of the Geant4 sample; the
-CaloGAN tune with deep-tail quanta, the broad halo spectrum, the photon pair profile, the narrower
-profile spreads and the π± soft photons, 2026-11-30): e+ mean ⟨S²⟩ 0.031, worst 0.064 (layer-2
-sparsity), AUC 0.85; γ 0.046, 0.089 (layer-2 sparsity), 0.85; π+ 0.096, 0.27 (layer-1 sparsity), 0.875;
-ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98. The π+ mean ⟨S²⟩ did not improve
-(0.091 before; 0.082 -> 0.083 in bench_fidelity.py), so its guard moved from 0.125 to 0.13 to keep the
-headroom. The tune before (one joint fit for CaloGAN and ILD) gave e+ 0.052, 0.146, 0.93; γ 0.067, 0.18,
-0.86; π+ 0.091, 0.28, 0.91; the untuned GFlash model mean ⟨S²⟩ 0.16, layer-0 widths and layer-2
-sparsity 0.3–0.8, AUC ≈ 1. With 1000 + 1000 showers on 30 bins, ⟨S²⟩ of two samples of one
-distribution is ≈ 0.015 (500 + 500: 0.03).
+CaloGAN tune with the halo count spread and the pion track's relativistic rise, 2026-11-30, showers in
+batches of 16): e+ mean ⟨S²⟩ 0.028, worst 0.062 (layer-2 sparsity), AUC 0.86; γ 0.047, 0.093 (layer-2
+sparsity), 0.828; π+ 0.077, 0.26 (layer-1 sparsity), 0.862 (batches of 32: e+ 0.032, 0.068, 0.854; γ 0.044,
+0.096, 0.831; π+ 0.077, 0.27, 0.867); ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98. Before
+these two constants: e+ 0.031, 0.064, 0.85; γ 0.046, 0.089, 0.85; π+ 0.096, 0.27, 0.875 (the γ and π+
+guards were 0.065 / 0.9 and 0.13 / 0.93). The tune before that (one joint fit for CaloGAN and ILD) gave e+
+0.052, 0.146, 0.93; γ 0.067, 0.18, 0.86; π+ 0.091, 0.28, 0.91; the untuned GFlash model mean ⟨S²⟩ 0.16,
+layer-0 widths and layer-2 sparsity 0.3–0.8, AUC ≈ 1. With 1000 + 1000 showers on 30 bins, ⟨S²⟩ of two
+samples of one distribution is ≈ 0.015 (500 + 500: 0.03).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator 
 
 CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
     "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.045, 0.09, 0.9),
-    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.065, 0.13, 0.9),
-    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.13, 0.37, 0.93),
+    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.06, 0.13, 0.88),
+    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.105, 0.37, 0.92),
     "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.09, 0.36, 0.995),
 }
 
@@ -51,3 +51,50 @@ def test_parametric_showers_stay_close_to_geant4(spec, torch_one_thread):
     over = {k: round(v, 3) for k, v in result.s2.items() if v > s2_max}
     assert not over, over
     assert result.auc < auc_max, result.auc
+
+
+def _shipped_and_parametric(spec: str, sample: str, n: int, seed: int):
+    """Shower-shape columns of the first ``n`` showers of a shipped Geant4 sample and of as many parametric
+    showers at the same incident energies, with those energies."""
+    try:
+        url = geant4.validation_sample(sample)
+    except Exception:  # noqa: BLE001 - sample not shipped in this checkout
+        pytest.skip(f"no shipped Geant4 sample {sample}")
+    reference = open_store(url).isel(event=slice(0, n)).load()
+    sim = build_simulator(resolve_dataset(f"specs/datasets/{spec}.yaml"))
+    energy = reference[sim.options.energy_condition].values.astype(np.float64)
+    return shower_columns(reference), simulated_columns(sim, energy, seed=seed), energy
+
+
+def _hit_count_scatter(columns: dict[str, np.ndarray], energy: np.ndarray) -> tuple[float, float]:
+    """Mean layer-0 hit count (cells > 0 of the 3 × 96 strips) of showers above 10 GeV, and its sd around a
+    linear fit in ln(layer-0 energy) and ln(incident energy): the scatter a classifier sees at given energies."""
+    above = energy >= 10.0
+    hits = columns["sparsity_calogan_0"][above] * 288
+    fit = np.stack([np.ones(above.sum()), np.log(columns["layer_energy_0"][above]), np.log(energy[above])], axis=1)
+    residual = hits - fit @ np.linalg.lstsq(fit, hits, rcond=None)[0]
+    return float(hits.mean()), float(residual.std())
+
+
+def test_layer0_hit_count_scatters_as_in_geant4():
+    """Geant4's strip layer has as many hits as the model at given layer-0 and incident energy, and they scatter
+    as much (shipped geant4_calogan_eplus, 10-100 GeV: 124 hits, sd 9.4 around the fit; with Poisson halo
+    deposits the model's sd was 6.2, the halo_count_spread of tunes.yaml brings it to Geant4's)."""
+    reference, generated, energy = _shipped_and_parametric("calogan_eplus", "geant4_calogan_eplus", 2000, seed=5)
+    mean_g4, scatter_g4 = _hit_count_scatter(reference, energy)
+    mean_param, scatter_param = _hit_count_scatter(generated, energy)
+    assert mean_param == pytest.approx(mean_g4, rel=0.1)
+    assert 0.8 < scatter_param / scatter_g4 < 1.25, (scatter_param, scatter_g4)
+
+
+def test_punch_through_pions_deposit_what_geant4_does():
+    """Pions that cross the 2.7 λ_int CaloGAN stack without showering (total deposit < 400 MeV) leave the
+    track's ionisation: Geant4 (shipped geant4_calogan_piplus) a median 334 MeV in all three layers, 240 in layer 1.
+    A minimum-ionising track gives 269 (PDG ⟨dE/dx⟩_min of Pb and LAr); the relativistic rise of a GeV pion's
+    loss (PDG 34.2.5) is the tune's track_loss_scale."""
+    reference, generated, _ = _shipped_and_parametric("calogan_piplus", "geant4_calogan_piplus", 2000, seed=6)
+    medians = []
+    for columns in (reference, generated):
+        total = columns["layer_energy_0"] + columns["layer_energy_1"] + columns["layer_energy_2"]
+        medians.append(np.median(total[total < 400.0]))
+    assert medians[1] == pytest.approx(medians[0], rel=0.05), medians

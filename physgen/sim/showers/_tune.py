@@ -54,6 +54,9 @@ class EmTune(BaseModel):
     halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
     halo_depth_forward: float = Field(gt=0, description="scale (X0) of the spread of halo depths behind the profile's")
     halo_spots_per_gev: float = Field(gt=0, description="halo deposits per GeV")
+    halo_count_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) at 1 GeV, falling as 1/√E, "
+                                     "of a shower's number of halo deposits beyond Poisson (gamma mixture); the halo "
+                                     "energy stays the same (0: Poisson)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
                                       "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
@@ -72,6 +75,8 @@ class PionTune(BaseModel):
     hadron_depth_spread: float = Field(gt=0, description="scale (λ_int) of the Laplace spread of hadronic deposits in depth")
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
+    track_loss_scale: float = Field(1.0, gt=0, description="mean energy loss of the pion track over the mixture's "
+                                    "minimum-ionising loss (relativistic rise; 1: minimum-ionising)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
     soft_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the visible hadronic energy carried by "
                                      "soft photons of the nuclear break-up (isotropic, many small deposits)")
