@@ -272,8 +272,9 @@ class _Trainer:
         self.recipe.networks.train()
         # clipped to each variable's valid range as `physgen generate` writes them (iso >= 0: unclipped, the GAN's
         # negative isolations alone let the classifier of c2st_auc separate the samples)
-        generated = {k: within_valid_range(v.float().cpu().numpy(), held[k].attrs.get("valid_range")) for k, v in fake.items()} \
-            | {k: reference[k] for k in conditions}
+        generated = {k: within_valid_range(v.float().cpu().numpy(), held[k].attrs.get("valid_range"))
+                     for k, v in fake.items()}
+        generated |= {k: reference[k] for k in conditions}
         value = score(sel, held, generated)
         path = self.run.snapshots / f"step_{self.step:08d}.pt"
         atomic_save({"recipe": {"networks": self.recipe.networks.state_dict(), "optimizers": {},
