@@ -36,7 +36,7 @@ def _pair(sample: str, spec: str, low: float, high: float, seed: int = 5):
     energy = ref["energy"].values[keep].astype(np.float64)
     sim = build_simulator(resolve_dataset(f"specs/datasets/{spec}.yaml"))
     rng = np.random.default_rng(seed)
-    cells = np.concatenate([sim.showers(rng, {"energy": energy[i:i + 256]})[0] for i in range(0, len(energy), 256)])
+    cells, _ = sim.showers(rng, {"energy": energy})
     generated = sim.readout.split(cells)
     return {k: ref[k].values[keep] for k in generated}, generated
 

@@ -206,7 +206,7 @@ class TwoSampleData:
 
     @staticmethod
     def _given_weights(weights: dict[str, np.ndarray | None], key: str, ds: xr.Dataset) -> np.ndarray:
-        if not isinstance(ds, xr.Dataset) or "physgen" in ds.attrs:
+        if "physgen" in ds.attrs:
             msg = f"weights[{key!r}] are for in-memory datasets; a store's event weights are its own weight feature"
             raise SpecError(msg)
         return as_weights(weights[key], np.zeros(ds.sizes[EVENT]), f"the {key} event weights")

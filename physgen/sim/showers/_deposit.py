@@ -118,6 +118,8 @@ class CellReadout:
         frame = tuple(np.asarray(v, dtype=float) for v in (x0, y0, theta, phi))
         tilted = bool(np.any(frame[2]))  # normal incidence: the shower frame is the detector frame
         nothing = np.zeros(0)
+        # total readout: the deposits themselves, added while locating; active: the planes' signal, drawn after
+        direct = self.geometry.readout == "total"
         for part in spots.parts:
             azimuth = nothing if part.azimuth is None else part.azimuth
             if part.azimuth is None:
@@ -128,8 +130,6 @@ class CellReadout:
                 turn[drawn] = rng.integers(0, AZIMUTHS, int(drawn.sum()))
             else:
                 turn = np.zeros(0, dtype=np.int64)
-            # total readout: the deposits themselves, added while locating; active: the planes' signal, drawn after
-            direct = self.geometry.readout == "total"
             target, region = _locate(part.event, part.path, part.radius, azimuth,
                                      nothing if part.shift_x is None else part.shift_x,
                                      nothing if part.shift_y is None else part.shift_y, turn, *frame, tilted,

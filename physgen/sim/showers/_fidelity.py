@@ -75,11 +75,8 @@ def batch_dataset(dataset: ResolvedDataset, batch: dict[str, np.ndarray]) -> xr.
 def simulated_columns(simulator, energy_gev: np.ndarray, seed: int, names: tuple[str, ...] | None = None
                       ) -> dict[str, np.ndarray]:
     """:func:`shower_columns` of ``showers``-simulator showers at the given incident energies (normal
-    incidence at the centre, as the Geant4 samples), in batches of the simulator's ``batch_events``."""
-    rng = np.random.default_rng(seed)
-    step = simulator.options.batch_events
-    cells = np.concatenate([simulator.showers(rng, {"energy": energy_gev[i:i + step]})[0]
-                            for i in range(0, len(energy_gev), step)])
+    incidence at the centre, as the Geant4 samples)."""
+    cells, _ = simulator.showers(np.random.default_rng(seed), {"energy": energy_gev})
     batch = simulator.readout.split(cells)
     if simulator.options.energy_condition not in batch:
         batch[simulator.options.energy_condition] = energy_gev.astype(np.float32)

@@ -181,7 +181,6 @@ def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff):
     return out
 
 
-
 @numba.njit(cache=True, nogil=True)
 def _weyl(start, owner, first, step):
     """frac(start[owner] + rank · step): the Kronecker sequence of each spot's shower at the spot's rank in it

@@ -75,7 +75,16 @@ class ShowerSimulator(Simulator):
                         charged=charged, t_offset=t_offset)
 
     def showers(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Flat cells and overflow of showers with the given physical inputs (``CONDITION_UNITS``)."""
+        """Flat cells (showers × cells) and overflow (showers × layers) of showers with the given physical
+        inputs (``CONDITION_UNITS``), ``batch_events`` at a time (the batches are part of the seed)."""
+        n, step = len(physics["energy"]), self.options.batch_events
+        parts = [self._batch(rng, {k: v[i:i + step] for k, v in physics.items()}) for i in range(0, n, step)]
+        if not parts:
+            return np.zeros((0, self.readout.n_cells)), np.zeros((0, self.readout.n_layers))
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _batch(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`showers` of one batch: its spots, deposited together."""
         n = len(physics["energy"])
         zero = np.zeros(n)
         theta = physics.get("theta", zero)
@@ -88,12 +97,10 @@ class ShowerSimulator(Simulator):
         rng = np.random.default_rng(seed)
         conditions, physics = self.incidence.draw(rng, n_events)
         self._check(physics)
-        parts = [self.showers(rng, {k: v[i:i + self.options.batch_events] for k, v in physics.items()})
-                 for i in range(0, n_events, self.options.batch_events)]
-        cells = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, self.readout.n_cells))
+        cells, overflow = self.showers(rng, physics)
         out = self.readout.split(cells)
         if self.store_overflow:
-            out["overflow"] = np.concatenate([p[1] for p in parts]).astype(np.float32)
+            out["overflow"] = overflow.astype(np.float32)
         return out | {name: conditions[name].astype(np.float32) for name in self.features}
 
     def _spots_per_shower(self, energy_gev: float) -> float:
