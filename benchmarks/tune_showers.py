@@ -50,7 +50,8 @@ TARGETS = {
         "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0),
         "halo_spots_per_gev": (5.0, 90.0),  # most spots of a shower are halo spots: above ~90 the CaloGAN rate falls below 1000/s
-        "halo_count_spread": (0.0, 2.0), "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0)}),
+        "halo_count_spread": (0.0, 2.0), "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0),
+        "radial_spread_share": (0.0, 0.9), "radial_spread_radius": (0.3, 4.0), "radial_spread_depth": (0.05, 2.0)}),
     "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),

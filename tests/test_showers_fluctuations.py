@@ -15,7 +15,7 @@ import pytest
 
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots
-from physgen.sim.showers._gflash import DEPTH_BINS, _wander
+from physgen.sim.showers._gflash import DEPTH_BINS, _core_or_tail_radius, _reweight, _wander
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -167,3 +167,36 @@ def test_a_batch_of_punch_through_pions_is_only_their_tracks():
                   if k.startswith("layer_") or k == "overflow") for seed in range(12)]
     track_only = [t for t in totals if t < 1000.0]  # incident energies are 1-100 GeV
     assert track_only and all(150.0 < t < 500.0 for t in track_only)
+
+
+def test_importance_sampled_radii_keep_the_radial_profile():
+    """Known answer: with a share s of radii drawn from a broad profile and weighted f/((1 − s) f + s h), the
+    energy-weighted radial distribution is still GFlash's truncated core + tail mixture,
+    F(r) = p r²/(r² + R_C²)/F_C(c) + (1 − p) r²/(r² + R_T²)/F_T(c) (hep-ex/0001020, Eq. 4.4 form), while
+    more of the spots lie far out; and the per-shower rescaling keeps each shower's total."""
+    rng = np.random.default_rng(2)
+    n_showers, per = 200, 500
+    owner, rank = np.repeat(np.arange(n_showers), per), np.tile(np.arange(per), n_showers)
+    p, r_core, r_tail, cutoff = 0.7, 0.1, 0.6, 10.0
+    ones = np.ones(len(owner))
+    start = rng.random((2, n_showers))
+    tau = 0.0 * ones  # the broad share at the shower's start: s itself
+    plain, plain_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
+                                          tau, 0.0, 1.0, 1.0)
+    spread, spread_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
+                                            tau, 0.5, 1.0, 1.0)
+    assert np.all(plain_w == 1.0)
+
+    def analytic(r, scale):
+        return r**2 / (r**2 + scale**2) / (cutoff**2 / (cutoff**2 + scale**2))
+
+    for r in (0.05, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0):
+        truth = p * analytic(r, r_core) + (1 - p) * analytic(r, r_tail)
+        assert np.sum(spread_w * (spread < r)) / np.sum(spread_w) == pytest.approx(truth, abs=0.01), r
+        assert np.mean(plain < r) == pytest.approx(truth, abs=0.01), r
+    assert np.mean(spread > 1.0) > 2 * np.mean(plain > 1.0)  # the point: more, lighter deposits far out
+    energy = rng.exponential(1.0, len(owner))
+    before = np.bincount(owner, energy)
+    _reweight(energy, spread_w, owner, n_showers)
+    assert np.bincount(owner, energy) == pytest.approx(before, rel=1e-12)
+

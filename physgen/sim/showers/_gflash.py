@@ -19,6 +19,12 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   core/tail choice, radius and azimuth of the k-th spot of a shower come from a low-discrepancy
   (Kronecker) sequence, so a few hundred spots fill the profile as the thousands of particles of
   a real shower do instead of adding their own Poisson noise;
+* off the axis early in the shower the radii are importance-sampled (``radial_spread_share``, falling with
+  τ): a share of the spots is drawn from a broad profile and every spot weighted so that the energy
+  density keeps GFlash's profile, as ``flat_depth_share`` does for the depths. A real shower's energy far
+  off its axis is carried by many soft particles: Geant4's CaloGAN layer-0 strips 15–50 mm off the axis
+  hold 10–30 MeV each, smoothly, where equal-energy spots left them either with the halo's few MeV or
+  with one 25–40 MeV spot;
 * what does fluctuate from shower to shower laterally is the centre of gravity: it performs a
   random walk off the axis with depth (:func:`_wander`), as the early branchings push it, which
   GFlash (all spots centred on the axis) leaves out;
@@ -147,38 +153,70 @@ def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
 
 
 def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
-                  tune: EmTune, owner: np.ndarray, rank: np.ndarray) -> np.ndarray:
-    """Spot radii in Molière radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff.
+                  tune: EmTune, owner: np.ndarray, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spot radii in Molière radii and the spots' energy weights (mean 1).
 
-    The two uniforms of the k-th spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
+    Radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff. The two uniforms of the k-th
+    spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
     with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1 (:func:`em_spots` takes the azimuth
     from the third, √3 − 1): each shower then fills the core
     and the tail in their expected proportions, as the thousands of deposits of a real shower do,
     instead of the Poisson scatter of a few hundred i.i.d. spots (which made the lateral widths of
     one shower fluctuate several times more than Geant4's).
+
+    With the tune's ``radial_spread_share`` s > 0 the radii are importance-sampled, as the depths are
+    (``flat_depth_share``): a share s of the spots is drawn from a broad profile of the same form,
+    R = ``radial_spread_radius``, and every spot is weighted by f(r) / ((1 − s) f(r) + s h(r)) (f the
+    core + tail profile, h the broad one), so the energy density keeps GFlash's profile while the
+    outer region gets many light deposits instead of a rare heavy spot. The share falls as
+    exp(−τ / ``radial_spread_depth``): the soft particles far off the axis matter where the shower is
+    young and narrow (the module docstring says what Geant4 shows).
     """
     r_core, r_tail, p = radial_parameters(tau, ln_e, medium, tune.tail_growth_scale)
     start = rng.random((2, int(owner.max(initial=-1)) + 1))
     # truncated at the tune's radius_cutoff: F(r) = r²/(r² + R²) is drawn below F(cutoff); beyond it
     # GFlash's 1/r³ tail would put several times Geant4's energy outside a CaloGAN layer's window
     return _core_or_tail_radius(start, owner, rank, p, tune.core_radius_scale * r_core,
-                                tune.tail_radius_scale * r_tail, tune.radius_cutoff)
+                                tune.tail_radius_scale * r_tail, tune.radius_cutoff, tau, tune.radial_spread_share,
+                                tune.radial_spread_depth, tune.radial_spread_radius)
 
 
 @numba.njit(cache=True, nogil=True)
-def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff):
+def _profile_density(r, scale, cutoff):
+    """2r R²/(r² + R²)² truncated to r ≤ cutoff and normalised, over 2r (which cancels in density ratios)."""
+    return scale**2 / (r**2 + scale**2) ** 2 * (cutoff**2 + scale**2) / cutoff**2
+
+
+@numba.njit(cache=True, nogil=True)
+def _core_or_tail_radius(start, owner, rank, p, r_core, r_tail, cutoff, tau, spread_share, spread_depth,
+                         spread_radius):
     """Radius R √(u/(1−u)) of each spot, R the core radius where its Kronecker choice variate is below p,
-    else the tail's, u its Kronecker radius variate scaled to F(cutoff) = cutoff²/(cutoff² + R²)."""
+    else the tail's, u its Kronecker radius variate scaled to F(cutoff) = cutoff²/(cutoff² + R²); where the
+    choice variate is below s = ``spread_share`` · exp(−τ/``spread_depth``), R is ``spread_radius`` (the
+    broad proposal of :func:`sample_radius`) and the rest of the choice range is rescaled to [0, 1).
+    Returns the radii and each spot's importance weight (all 1 without a spread share)."""
     out = np.empty(len(owner))
+    weight = np.ones(len(owner))
     for i in range(len(owner)):
         s = owner[i]
         x = start[0, s] + rank[i] * _WEYL[0]
-        scale = r_core[i] if x - np.floor(x) < p[i] else r_tail[i]
+        x = x - np.floor(x)
+        # beyond 7 decay lengths the share (< 0.1 %) is taken as 0: still exact, the weight uses the same share
+        share = spread_share * np.exp(-tau[i] / spread_depth) if tau[i] < 7.0 * spread_depth else 0.0
+        if x < share:
+            scale = spread_radius
+        else:
+            x = (x - share) / (1.0 - share)
+            scale = r_core[i] if x < p[i] else r_tail[i]
         x = start[1, s] + rank[i] * _WEYL[1]
         u = min(x - np.floor(x), 1.0 - 1e-9)
         u *= cutoff**2 / (cutoff**2 + scale**2)
-        out[i] = scale * np.sqrt(u / (1.0 - u))
-    return out
+        r = scale * np.sqrt(u / (1.0 - u))
+        out[i] = r
+        if share > 0:
+            f = p[i] * _profile_density(r, r_core[i], cutoff) + (1.0 - p[i]) * _profile_density(r, r_tail[i], cutoff)
+            weight[i] = f / ((1.0 - share) * f + share * _profile_density(r, spread_radius, cutoff))
+    return out, weight
 
 
 @numba.njit(cache=True, nogil=True)
@@ -202,6 +240,17 @@ def _share_out(weight, spread, owner, counts):
     factor = counts / total
     for i in range(len(owner)):
         weight[i] = weight[i] * spread[i] * factor[owner[i]]
+
+
+@numba.njit(cache=True, nogil=True)
+def _reweight(energy, weight, owner, n_showers):
+    """``energy`` · ``weight`` in place, rescaled per shower so that each shower's total is unchanged."""
+    before, after = np.zeros(n_showers), np.zeros(n_showers)
+    for i in range(len(owner)):
+        before[owner[i]] += energy[i]
+        after[owner[i]] += energy[i] * weight[i]
+    for i in range(len(owner)):
+        energy[i] = energy[i] * weight[i] * before[owner[i]] / after[owner[i]]
 
 
 SPOT_EXPONENT = 0.959
@@ -388,13 +437,16 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
     rank = np.arange(len(owner)) - first[owner]
-    radius = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
+    radius, radial_weight = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
     azimuth = _weyl(rng.random(len(energy_mev)), owner, first, _WEYL[2])
     if tune.quantum_radius > 0 and is_quantum.any():
         # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
         # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)
         radius[is_quantum] = tune.quantum_radius * rng.standard_exponential(int(is_quantum.sum()))
         azimuth[is_quantum] = rng.random(int(is_quantum.sum()))
+        radial_weight[is_quantum] = 1.0
+    if tune.radial_spread_share > 0:  # importance-sampled radii: weighted spots, each shower's total kept
+        _reweight(w, radial_weight, owner, len(energy_mev))
 
     halo_mean = tune.halo_spots_per_gev * spots_scale * energy_gev
     if tune.halo_count_spread > 0:  # soft photons come from few sources: their number fluctuates beyond Poisson

@@ -49,6 +49,13 @@ class EmTune(BaseModel):
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
     radius_cutoff: float = Field(gt=0, description="largest radius (Molière radii) of GFlash's core and tail profiles")
     tail_growth_scale: float = Field(ge=0, description="multiplies k4, GFlash's growth of R_T with depth")
+    radial_spread_share: float = Field(0.0, ge=0, lt=1, description="share of core spots whose radius is drawn "
+                                       "from a broad profile (importance-weighted: many light deposits off the axis); "
+                                       "0: GFlash's profile alone")
+    radial_spread_radius: float = Field(1.0, gt=0, description="R (Molière radii) of that broad profile "
+                                        "2rR²/(r² + R²)², truncated at radius_cutoff")
+    radial_spread_depth: float = Field(1.0, gt=0, description="the share falls as exp(−τ / this) with τ = t/T: "
+                                       "the broad deposits are the early shower's")
     halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
     halo_radius: float = Field(gt=0, description="mean radius of the halo deposits, in Molière radii")
     halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
