@@ -4,7 +4,12 @@ Truth: the Geant4 11.4 samples shipped in ``samples/geant4`` (made by physgen's 
 simulator). A subsample of them against as many parametric showers at the same incident energies,
 measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: every shower-shape
 ⟨S²⟩ ≤ 0.05 and classifier AUC ≤ 0.75; π+ AUC ≤ 0.85) are NOT met yet (README, fidelity table).
-These tests guard the measured level with ~35 % headroom on ⟨S²⟩ and +0.05 on the AUC; measured here
+These tests guard the measured level with ~35 % headroom on ⟨S²⟩ and +0.05 on the AUC. With the importance-
+sampled radii of the young shower, 46 spots per GeV and the longer backward halo (2026-11-30, same seeds and
+settings): e+ mean ⟨S²⟩ 0.030, worst 0.049 (layer-2 fraction), AUC 0.80; γ 0.044, 0.11 (layer-2 fraction),
+0.745; π+ (its π⁰ showers share the EM tune) 0.069, 0.26 (layer-1 sparsity), 0.877 (with 52 spots per GeV: e+
+0.028, 0.050, 0.753; γ 0.039, 0.077, 0.772; π+ 0.072, 0.27, 0.887: at these sample sizes the AUC scatters by
+±0.03). Before, measured here
 (this test's seeds, 15 classifier epochs, ⟨S²⟩ on 30 equal-population bins of the Geant4 sample; the
 CaloGAN tune with the halo count spread and the pion track's relativistic rise, 2026-11-30, showers in
 batches of 16): e+ mean ⟨S²⟩ 0.028, worst 0.062 (layer-2 sparsity), AUC 0.86; γ 0.047, 0.093 (layer-2
@@ -29,8 +34,8 @@ from physgen.store import open_store, resolve_dataset
 geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator and its shipped samples")
 
 CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
-    "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.045, 0.09, 0.9),
-    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.06, 0.13, 0.88),
+    "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.04, 0.068, 0.85),
+    "calogan_gamma": ("geant4_calogan_gamma", 500, 0.06, 0.13, 0.82),
     "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.105, 0.37, 0.92),
     "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.09, 0.36, 0.995),
 }
