@@ -6,7 +6,9 @@ Zstandard levels 3 and 1, Blosc LZ4 with byte shuffle, none; each with its check
 decompression's share of the loader's cost and each store's size are measured side by side. "In memory" is the fastest plain-torch way to get shuffled
 batches of resident data: permute the tensor once per epoch, then take contiguous slices. The store
 loader reads chunks lazily, transforms (standardises) them, shuffles across chunks and batches;
-it is timed with 0 and 2 worker processes over one full epoch. Both sides hand the consumer
+it is timed with 0 and 2 worker processes over one full epoch, and (first compression only) with
+0 workers and the read cache that ``physgen train`` keeps from epoch to epoch (filled by one untimed
+epoch: what every epoch after a run's first costs). Both sides hand the consumer
 one tensor per variable (as training batches are), which it stacks, as the dense GAN does; with
 ``--device cuda`` the consumer moves each batch to the GPU (the loader's batches are pinned) and
 the in-memory data already lives there.
@@ -36,7 +38,7 @@ from physgen.specs import Transform  # noqa: E402
 from physgen.sim import simulate  # noqa: E402
 from physgen.specs import load_with_overrides  # noqa: E402
 from physgen.store import COMPRESSIONS, DEFAULT_COMPRESSION, create_store, read_provenance  # noqa: E402
-from physgen.train import StreamPlan, TransformSet, make_loader  # noqa: E402
+from physgen.train import ReadCache, StreamPlan, TransformSet, make_loader  # noqa: E402
 
 BATCH = 1024
 CHUNK = 50_000
@@ -108,10 +110,12 @@ def read_epoch(url: str, events: int) -> int:
     return events // BATCH * BATCH
 
 
-def store_epoch(url: str, events: int, workers: int, transforms: TransformSet, device: torch.device) -> int:
+def store_epoch(url: str, events: int, workers: int, transforms: TransformSet, device: torch.device,
+                cache: ReadCache | None = None) -> int:
     plan = StreamPlan(url, tuple(NAMES), 0, events, CHUNK, BATCH, BUFFER, seed=0)
     n = 0
-    for batch in make_loader(plan, transforms, 0, num_workers=workers, pin_memory=device.type == "cuda"):
+    for batch in make_loader(plan, transforms, 0, num_workers=workers, pin_memory=device.type == "cuda",
+                             cache=cache):
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         torch.stack([batch[k] for k in NAMES], dim=1).sum()
         n += BATCH
@@ -135,7 +139,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     load_before = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    sources = ["memory", *((c, w) for c in args.compressions for w in [*args.workers, "read"])]
+    sources = ["memory", *((c, w) for c in args.compressions for w in [*args.workers, "read"]),
+               (args.compressions[0], "cached")]
     wall: dict = {s: [] for s in sources}
     cpu: dict = {s: [] for s in sources}
     with tempfile.TemporaryDirectory() as tmp:
@@ -144,12 +149,16 @@ def main() -> None:
         scale = TransformSet({n: [Transform(name="scale", options={"mean": 50.0, "std": 20.0})] for n in NAMES})
         memory = torch.from_numpy(np.random.default_rng(1).normal(50, 20, (args.events, len(NAMES)))
                                   .astype(np.float32)).to(device)
+        cache = ReadCache(2**40)  # filled by one untimed epoch: the epochs after a training run's first
+        store_epoch(urls[args.compressions[0]], args.events, 0, scale, device, cache)
         for _ in range(args.repeats):  # interleaved, so that every source sees the same load on a shared machine
             for source in sources:
                 if source == "memory":
                     w, c, n = timed(in_memory_epoch, memory, device)
                 elif source[1] == "read":
                     w, c, n = timed(read_epoch, urls[source[0]], args.events)
+                elif source[1] == "cached":
+                    w, c, n = timed(store_epoch, urls[source[0]], args.events, 0, scale, device, cache)
                 else:
                     w, c, n = timed(store_epoch, urls[source[0]], args.events, source[1], scale, device)
                 wall[source].append(n / w)
@@ -168,8 +177,10 @@ def main() -> None:
         rows.append({
             "source": ("in-memory tensor (shuffled once, sliced)" if source == "memory" else
                        "floor: the loader's read + decompress only (no batches)" if workers == "read" else
+                       "Zarr store loader, epochs after the first (read cache: transform + shuffle buffer)"
+                       if workers == "cached" else
                        "Zarr store loader (read + standardise + shuffle buffer)"),
-            "compression": compression, "workers": "-" if workers == "read" else workers,
+            "compression": compression, "workers": {"read": "-", "cached": 0}.get(workers, workers),
             "store MiB": f"{raw_mib:.1f}" if source == "memory" else f"{mib[compression]:.1f}",
             "events/s (best)": f"{max(wall[source]):,.0f}",
             "ratio best": ratio(wall, max, source), "ratio median": ratio(wall, np.median, source),

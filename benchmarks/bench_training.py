@@ -7,8 +7,8 @@ recipe, or ``--models``) a synthetic store of the spec's dataset schema is writt
 (``physgen.testing``; speed does not depend on the physics), the recipe is built as
 ``physgen train`` builds it, and ``recipe.training_step`` is timed on
 
-* **store**: batches from :func:`physgen.train.make_loader` (lazy reads, transforms, shuffle buffer),
-  what ``physgen train`` feeds the recipe;
+* **store**: batches from :func:`physgen.train.make_loader` (lazy reads, transforms, shuffle buffer,
+  the read cache of ``training.options.read_cache_mib``), what ``physgen train`` feeds the recipe;
 * **memory**: the same events, transformed once, resident as tensors, shuffled once and sliced.
 
 Configurations: threads 1 and 2 (fp32), bf16 autocast (threads 1), and with ``--compile`` the
@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _benchio import cpu_seconds, write_results  # noqa: E402
 
 from physgen.models import DataDescription, VariableInfo, architecture_names, get_architecture  # noqa: E402
-from physgen.specs import ModelSpec, SpecRegistry  # noqa: E402
+from physgen.specs import ModelSpec, SpecRegistry, TrainingOptions  # noqa: E402
 from physgen.store import open_store, resolve_dataset  # noqa: E402
 from physgen.testing._observable_strategies import make_store  # noqa: E402
-from physgen.train import StreamPlan, TransformSet, make_loader  # noqa: E402
+from physgen.train import ReadCache, StreamPlan, TransformSet, make_loader  # noqa: E402
 
 CONFIGS = {  # name: (source, threads, bf16, compiled)
     "store": ("store", 1, False, False),
@@ -99,6 +99,7 @@ class Model:
         self.memory = {n: torch.from_numpy(np.ascontiguousarray(v))[order].to(device) for n, v in forward.items()}
         self.plan = StreamPlan(self.url, tuple(self.names), 0, self.events, self.chunk, self.batch,
                                max(16 * self.batch, 65_536), seed=0)
+        self.cache = ReadCache(TrainingOptions().read_cache_mib * 2**20)  # as physgen train's StoreData
         self.epoch, self.stream = 0, None
 
     def recipe(self, compiled: bool):
@@ -119,7 +120,8 @@ class Model:
 
     def store_batches(self):
         while True:
-            loader = make_loader(self.plan, self.transforms, self.epoch, pin_memory=self.device.type == "cuda")
+            loader = make_loader(self.plan, self.transforms, self.epoch, pin_memory=self.device.type == "cuda",
+                                 cache=self.cache)
             self.epoch += 1
             for batch in loader:
                 yield {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
@@ -228,7 +230,7 @@ def main(argv=None) -> int:
     notes = [f"device {device}; synthetic stores of each spec's dataset schema (physgen.testing), the spec's batch "
              "size, untrained networks; `recipe.training_step` timed after two warm-up steps, configurations in "
              f"turn over {args.repeats} rounds; best of the rounds (÷ memory: best ÷ best and median ÷ median).",
-             "store: batches from physgen.train.make_loader (what `physgen train` feeds the recipe); memory: the "
+             "store: batches from physgen.train.make_loader with the read cache (what `physgen train` feeds the recipe); memory: the "
              "same events transformed once and resident as tensors, sliced. Target: store ÷ memory ≥ 0.9.",
              "bf16: torch.autocast(bfloat16) around the step; compiled: each network's `torch.compile` "
              "(compile time not in the rates).",

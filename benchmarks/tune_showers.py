@@ -56,7 +56,8 @@ TARGETS = {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
         "track_step_spread": (0.1, 1.5), "delta_ray_radius": (0.05, 10.0), "delta_ray_share": (0.0, 0.8),
-        "soft_photon_share": (0.0, 0.6), "soft_photon_energy": (0.1, 5.0), "soft_photon_path": (5.0, 300.0)}),
+        "soft_photon_share": (0.0, 0.6), "soft_photon_energy": (0.1, 5.0), "soft_photon_path": (5.0, 300.0),
+        "soft_photon_depth_spread": (0.0, 1.0), "track_photon_share": (0.0, 0.2)}),
 }
 
 

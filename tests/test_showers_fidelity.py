@@ -7,14 +7,16 @@ measured as ``benchmarks/bench_fidelity.py`` does. The issue's targets (e+, γ: 
 These tests guard the measured level with ~35 % headroom on ⟨S²⟩ and +0.05 on the AUC. With the importance-
 sampled radii of the young shower, 46 spots per GeV and the longer backward halo (2026-11-30, same seeds and
 settings): e+ mean ⟨S²⟩ 0.030, worst 0.049 (layer-2 fraction), AUC 0.80; γ 0.044, 0.11 (layer-2 fraction),
-0.745; π+ (its π⁰ showers share the EM tune) 0.069, 0.26 (layer-1 sparsity), 0.877 (with 52 spots per GeV: e+
-0.028, 0.050, 0.753; γ 0.039, 0.077, 0.772; π+ 0.072, 0.27, 0.887: at these sample sizes the AUC scatters by
-±0.03). Before, measured here
+0.745 (with 52 spots per GeV: e+ 0.028, 0.050, 0.753; γ 0.039, 0.077, 0.772: at these sample sizes the AUC
+scatters by ±0.03); π+, whose π⁰ showers share the EM tune, with the π+ model of the same day: 0.054, 0.160
+(layer-1 sparsity), 0.80. Before, measured here
 (this test's seeds, 15 classifier epochs, ⟨S²⟩ on 30 equal-population bins of the Geant4 sample; the
 CaloGAN tune with the halo count spread and the pion track's relativistic rise, 2026-11-30, showers in
 batches of 16): e+ mean ⟨S²⟩ 0.028, worst 0.062 (layer-2 sparsity), AUC 0.86; γ 0.047, 0.093 (layer-2
 sparsity), 0.828; π+ 0.077, 0.26 (layer-1 sparsity), 0.862 (batches of 32: e+ 0.032, 0.068, 0.854; γ 0.044,
-0.096, 0.831; π+ 0.077, 0.27, 0.867); ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98. Before
+0.096, 0.831; π+ 0.077, 0.27, 0.867); ILD (its own tune, unchanged) 0.067, 0.27 (outermost radial bin), 0.98.
+π+ since the track's soft photons and the soft photons' depth spread (2026-11-30, its spec's batches of 32):
+0.051, 0.143 (layer-1 sparsity), 0.847 (the guards were 0.105 / 0.37 / 0.92). Before
 these two constants: e+ 0.031, 0.064, 0.85; γ 0.046, 0.089, 0.85; π+ 0.096, 0.27, 0.875 (the γ and π+
 guards were 0.065 / 0.9 and 0.13 / 0.93). The tune before that (one joint fit for CaloGAN and ILD) gave e+
 0.052, 0.146, 0.93; γ 0.067, 0.18, 0.86; π+ 0.091, 0.28, 0.91; the untuned GFlash model mean ⟨S²⟩ 0.16,
@@ -36,7 +38,7 @@ geant4 = pytest.importorskip("physgen.sim.geant4", reason="the geant4 simulator 
 CASES = {  # parametric spec: (shipped Geant4 sample, showers compared, mean ⟨S²⟩ below, every ⟨S²⟩ below, AUC below)
     "calogan_eplus": ("geant4_calogan_eplus", 1000, 0.04, 0.068, 0.85),
     "calogan_gamma": ("geant4_calogan_gamma", 500, 0.06, 0.13, 0.82),
-    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.105, 0.37, 0.92),
+    "calogan_piplus": ("geant4_calogan_piplus", 1000, 0.07, 0.2, 0.9),
     "ild_photons_50gev": ("geant4_ild_photons_50gev", 500, 0.09, 0.36, 0.995),
 }
 
@@ -90,10 +92,14 @@ def test_punch_through_pions_deposit_what_geant4_does():
     """Pions that cross the 2.7 λ_int CaloGAN stack without showering (total deposit < 400 MeV) leave the
     track's ionisation: Geant4 (shipped geant4_calogan_piplus) a median 334 MeV in all three layers, 240 in layer 1.
     A minimum-ionising track gives 269 (PDG ⟨dE/dx⟩_min of Pb and LAr); the relativistic rise of a GeV pion's
-    loss (PDG 34.2.5) is the tune's track_loss_scale."""
+    loss (PDG 34.2.5) is the tune's track_loss_scale. They light a mean 6.0 of the 144 layer-1 cells in Geant4
+    (the track's four around the axis and the odd cell beside them, 4 to 9 from the 10 % to the 90 % quantile):
+    the track's soft photons (the tune's track_photon_share); without them the model lit 3.6."""
     reference, generated, _ = _shipped_and_parametric("calogan_piplus", "geant4_calogan_piplus", 2000, seed=6)
-    medians = []
+    medians, lit = [], []
     for columns in (reference, generated):
         total = columns["layer_energy_0"] + columns["layer_energy_1"] + columns["layer_energy_2"]
         medians.append(np.median(total[total < 400.0]))
+        lit.append(np.mean(columns["sparsity_calogan_1"][total < 400.0]) * 144)
     assert medians[1] == pytest.approx(medians[0], rel=0.05), medians
+    assert lit[1] == pytest.approx(lit[0], rel=0.15), lit

@@ -18,7 +18,7 @@ from physgen.generate import generate
 from physgen.models import DenseGAN
 from physgen.specs import Transform
 from physgen.store import open_store
-from physgen.train import NonFiniteLossError, StreamPlan, TransformSet, make_loader, train
+from physgen.train import NonFiniteLossError, ReadCache, StreamPlan, TransformSet, make_loader, train
 from _train_stores import model_spec, toy_store
 
 
@@ -74,6 +74,33 @@ def test_loader_epoch_is_the_same_for_any_number_of_workers(bimodal):
     assert torch.equal(epochs[0], epochs[1]) and torch.equal(epochs[0], epochs[2])
     other = torch.cat([b["x"] for b in make_loader(plan, transforms, 4)])
     assert not torch.equal(epochs[0], other)  # another epoch, another order
+
+
+def test_loader_read_cache_gives_the_same_epochs_and_spares_the_store(bimodal, tmp_path):
+    """A ReadCache kept from epoch to epoch: every epoch equals the uncached one (smearing drawn anew: the
+    cache holds stored values, not transformed ones); once every range is held, an epoch reads nothing
+    (the store's chunks moved away: uncached reading fails, cached reading still gives the epoch); a budget
+    below the store's size holds the ranges that fit and reads the others."""
+    import shutil
+
+    store = tmp_path / "copy.zarr"
+    shutil.copytree(bimodal, store)
+    plan = StreamPlan(str(store), ("x",), 0, 27_000, 3000, 512, 4096, seed=2)
+    transforms = TransformSet({"x": [Transform(name="smear", options={"sigma": 0.5})]})
+
+    def epoch(n, **kwargs):
+        return torch.cat([b["x"] for b in make_loader(plan, transforms, n, **kwargs)])
+
+    cache, small = ReadCache(2**30), ReadCache(3 * 3000 * 4)
+    plain = {n: epoch(n) for n in (0, 1, 2)}
+    assert not torch.equal(plain[0].sort().values, plain[1].sort().values)  # new noise each epoch
+    for n in (0, 1):
+        assert torch.equal(epoch(n, cache=cache), plain[n]) and torch.equal(epoch(n, cache=small), plain[n])
+    assert cache.nbytes == 27_000 * 4 and small.nbytes == 3 * 3000 * 4
+    shutil.move(store / "x" / "c", tmp_path / "chunks_elsewhere")
+    with pytest.raises(PhysgenError, match="x"):
+        epoch(2)
+    assert torch.equal(epoch(2, cache=cache), plain[2])
 
 
 def test_loader_batches_are_views_of_shuffled_blocks(bimodal):

@@ -82,6 +82,9 @@ class TrainingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
     num_workers: NonNegativeInt = Field(0, description="data-loader worker processes (0: read-ahead threads)")
     buffer_events: PositiveInt | None = Field(None, description="shuffle buffer rows (default max(16·batch, 65 536))")
+    read_cache_mib: NonNegativeInt = Field(
+        1024, description="keep the decoded training events in memory from the first epoch on, up to this many "
+        "MiB (read-ahead threads only; 0: read the store every epoch)")
     log_every: PositiveInt = Field(10, description="steps between lines of metrics.jsonl")
     amp: bool = Field(True, description="bfloat16 autocast on CUDA")
     threads: PositiveInt | None = Field(None, description="torch intra-op threads while training (tiny nets: 1)")

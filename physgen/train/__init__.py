@@ -3,7 +3,7 @@ loaders from stores, transforms, checkpoints with exact resume, NaN handling, DD
 autocast on CUDA, metrics log, snapshot selection (GANs) and per-epoch validation (classifiers)."""
 
 from physgen.train import selection
-from physgen.train._data import StoreStream, StreamPlan, make_loader
+from physgen.train._data import ReadCache, StoreStream, StreamPlan, make_loader
 from physgen.train._distributed import select_device
 from physgen.train._loop import (
     NonFiniteLossError,
@@ -19,7 +19,7 @@ from physgen.train._transforms import TransformSet
 from physgen.train._two_sample import EventSource, TwoSampleData, held_out_mask
 
 __all__ = [
-    "EventSource", "LoadedRun", "NonFiniteLossError", "RunDir", "StoreData", "StoreStream", "StreamPlan",
+    "EventSource", "LoadedRun", "NonFiniteLossError", "ReadCache", "RunDir", "StoreData", "StoreStream", "StreamPlan",
     "TrainResult", "TrainingData", "TransformSet", "TwoSampleData", "atomic_save", "atomic_write_text",
     "held_out_mask", "load_model_spec", "load_run",
     "make_loader", "select_device", "selection", "train", "train_classifier",

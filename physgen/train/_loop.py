@@ -482,7 +482,7 @@ def train(model_spec: str | os.PathLike[str] | LoadedSpec, data_store: str | os.
     run directory that already holds a checkpoint. ``device``: ``auto`` (CUDA if available), ``cpu``
     or ``cuda``; default the spec's ``training.options.device``. Under torchrun each process calls this
     function. ``training.options``: :class:`physgen.specs.TrainingOptions` (``num_workers``,
-    ``buffer_events``, ``log_every``, ``amp``, ``threads``, ``device``).
+    ``buffer_events``, ``read_cache_mib``, ``log_every``, ``amp``, ``threads``, ``device``).
     """
     _check_lengths(steps, epochs, resume, overwrite, time_limit_s)
     loaded = load_model_spec(model_spec)

@@ -17,7 +17,7 @@ from physgen.metrics import effective_sample_size, event_weights
 from physgen.models import DataDescription, VariableInfo
 from physgen.specs import ModelSpec, TrainingOptions
 from physgen.store import normalise_url, open_store, read_provenance
-from physgen.train._data import StreamPlan, make_loader
+from physgen.train._data import ReadCache, StreamPlan, make_loader
 from physgen.train._distributed import Distributed
 from physgen.train._transforms import TransformSet
 
@@ -70,6 +70,7 @@ class StoreData:
                                                     dist.rank, dist.world))
         self.steps_per_epoch = max(self.n_train // (batch * dist.world), 1)
         self.transforms = TransformSet(spec.data.transforms)
+        self.cache = ReadCache(options.read_cache_mib * 2**20) if num_workers == 0 and options.read_cache_mib else None
 
     def _weighted(self, spec: ModelSpec, plan: StreamPlan) -> StreamPlan:
         """``plan`` drawing events ∝ weight (the store's event-weight variable and each of its ranges' weight
@@ -105,7 +106,7 @@ class StoreData:
 
     def loader(self, epoch: int, skip: int, pin_memory: bool) -> Iterable[dict[str, torch.Tensor]]:
         return make_loader(self.plan, self.transforms, epoch, skip=skip, num_workers=self.num_workers,
-                           pin_memory=pin_memory)
+                           pin_memory=pin_memory, cache=self.cache)
 
     def epoch_end(self, recipe) -> dict[str, float]:
         """Nothing to report per epoch (snapshot selection runs on its own schedule)."""

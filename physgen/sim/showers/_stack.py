@@ -95,7 +95,10 @@ class Stack:
             return float(self.mip_loss[0])
         return self.mip_loss[self.section(z)]
 
-    def _grid(self, length: str) -> tuple[np.ndarray, np.ndarray]:
+    def depth_map(self, length: str) -> tuple[np.ndarray, np.ndarray]:
+        """Depths z (mm, the section boundaries and a far end) and the units of ``length`` (``"X0"`` or
+        ``"lambda_int"``) traversed from the front to each, at normal incidence: the piecewise-linear map
+        that :meth:`to_mm` and :meth:`from_mm` interpolate."""
         z = np.append(self.boundaries, _FAR)
         per_mm = 1.0 / np.append(self._column(length), self._column(length)[-1])
         return z, np.concatenate([[0.0], np.cumsum(np.diff(z) * per_mm)])
@@ -108,12 +111,12 @@ class Stack:
         """
         if len(self.media) == 1:  # one medium: a straight line, whatever the angle
             return depth * getattr(self.front, length)
-        z, units = self._grid(length)
+        z, units = self.depth_map(length)
         return np.interp(depth * cos_theta, units, z) / cos_theta
 
     def from_mm(self, path: np.ndarray, cos_theta: np.ndarray, length: str = "X0") -> np.ndarray:
         """Inverse of :meth:`to_mm`: units of ``length`` traversed along ``path`` mm."""
         if len(self.media) == 1:
             return path / getattr(self.front, length)
-        z, units = self._grid(length)
+        z, units = self.depth_map(length)
         return np.interp(path * cos_theta, z, units) / cos_theta

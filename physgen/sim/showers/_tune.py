@@ -14,7 +14,7 @@ import functools
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from physgen.errors import SpecError, did_you_mean
 
@@ -89,8 +89,19 @@ class PionTune(BaseModel):
                                      "soft photons of the nuclear break-up (isotropic, many small deposits)")
     soft_photon_energy: float = Field(1.0, gt=0, description="mean energy (MeV) of one soft-photon deposit")
     soft_photon_path: float = Field(40.0, gt=0, description="mean flight (mm) of a soft photon before it deposits")
+    soft_photon_depth_spread: float = Field(0.0, ge=0, description="scale (λ_int) of the Laplace spread in depth of "
+                                            "the soft photons' origins (0: on the cascade's profile)")
     delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
                                    "(the rest is deposited on the track)")
+    track_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the track's energy loss that leaves "
+                                      "as soft photons (δ-ray bremsstrahlung; energy and flight as the cascade's)")
+
+    @model_validator(mode="after")
+    def _track_shares_fit(self) -> PionTune:
+        if self.delta_ray_share + self.track_photon_share > 1:
+            msg = "delta_ray_share + track_photon_share exceed 1 (the track's loss would be negative)"
+            raise ValueError(msg)
+        return self
 
 
 class Tune(BaseModel):
