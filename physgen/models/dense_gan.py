@@ -102,8 +102,8 @@ class DenseNetwork(nn.Module):
 
 
 class MassConstraint(BaseModel):
-    """Weights of paper 002's c1 (⟨M_ll⟩ − M̄)² + c2 (σ(M_ll) − σ̄)² generator penalty, of the MMD² of M_ll
-    beside it, and when they act (the module docstring)."""
+    """Weights of paper 002's c1 (⟨M_ll⟩ − M̄)² + c2 (σ(M_ll) − σ̄)² generator penalty, of the MMD² of
+    M_ll beside it, and when they act (the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
     c1: float = Field(1e-4, ge=0)
