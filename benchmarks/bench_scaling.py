@@ -111,6 +111,22 @@ def marginal_exponent(seconds: list[float]) -> float | None:
     return float(np.log(high / low) / np.log(4)) if low > 0 and high > 0 else None
 
 
+def power_fit(ns: list[int], seconds: list[float]) -> tuple[float, float] | None:
+    """k and its standard error from t = a + b·(N/N₀)^k fitted to every pass's time (a ≥ 0: the fixed
+    cost); uses all measurements, not the least per point, so one lucky or unlucky pass weighs less."""
+    from scipy.optimize import curve_fit
+
+    if len(set(ns)) < 3 or len(ns) < 4:
+        return None
+    x, t = np.asarray(ns, dtype=float) / min(ns), np.asarray(seconds, dtype=float)
+    try:
+        p, cov = curve_fit(lambda x, a, b, k: a + b * x**k, x, t, p0=(0.1 * t.min(), t.min(), 1.0),
+                           bounds=([0.0, 0.0, 0.3], [np.inf, np.inf, 3.0]))
+    except RuntimeError:  # no convergence
+        return None
+    return float(p[2]), float(np.sqrt(cov[2, 2]))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", nargs="*", default=[], help="stage=N base sizes (default " +
@@ -139,6 +155,7 @@ def main(argv=None) -> int:
         folder = args.folder or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         best: dict[tuple[str, int], dict] = {}
+        passes: dict[str, list[dict]] = {s: [] for s in args.stages}
         for repeat in range(args.repeats):  # every stage at N before any at 2N: simulate makes the observables'
             # store, train the run that generate samples from; odd repeats go from 8N down, so that a load that
             # changes during the run does not tilt the fit (the least CPU time of each point is kept)
@@ -155,6 +172,7 @@ def main(argv=None) -> int:
                                             else [])],
                                          env=env, check=True, capture_output=True, text=True).stdout
                     result = json.loads(out.strip().splitlines()[-1])
+                    passes[stage].append(result)
                     if (stage, factor) not in best or result["cpu_s"] < best[stage, factor]["cpu_s"]:
                         best[stage, factor] = result
                     print(f"{stage:12s} n={n:>9,}: {result['cpu_s']:8.2f} CPU s {result['wall_s']:8.2f} wall s "
@@ -167,6 +185,7 @@ def main(argv=None) -> int:
     if args.keep_other_stages and (RESULTS / f"{name}.json").exists():
         previous = json.loads((RESULTS / f"{name}.json").read_text())
         kept = {s: r for s, r in previous["results"].items() if s not in results}
+        passes |= {s: r for s, r in previous.get("passes", {}).items() if s in kept}
         if kept:
             base = base | {s: previous["base"][s] for s in kept}
             results = {s: kept.get(s) or results[s] for s in BASE if s in kept or s in results}
@@ -176,15 +195,18 @@ def main(argv=None) -> int:
         ns = [r["n"] for r in measured]
         fits[stage] = {"cpu": exponent(ns, [r["cpu_s"] for r in measured]),
                        "wall": exponent(ns, [r["wall_s"] for r in measured]),
-                       "cpu_marginal": marginal_exponent([r["cpu_s"] for r in measured])}
+                       "cpu_marginal": marginal_exponent([r["cpu_s"] for r in measured]),
+                       "cpu_power": power_fit([r["n"] for r in passes.get(stage, [])],
+                                              [r["cpu_s"] for r in passes.get(stage, [])])}
         for r in measured:
             rows.append({"stage": stage, "events": f"{r['n']:,}", "CPU s": f"{r['cpu_s']:.2f}",
                          "wall s": f"{r['wall_s']:.2f}", "events/CPU-s": f"{r['n'] / r['cpu_s']:,.0f}",
                          "peak RSS MiB": f"{r['peak_rss_mib']:.0f}"})
-        marginal = fits[stage]["cpu_marginal"]
+        marginal, power = fits[stage]["cpu_marginal"], fits[stage]["cpu_power"]
         rows.append({"stage": f"**{stage}: exponent**", "events": "N … 8N",
                      "CPU s": f"k = {fits[stage]['cpu']:.2f}", "wall s": f"k = {fits[stage]['wall']:.2f}",
-                     "events/CPU-s": "marginal k = " + (f"{marginal:.2f}" if marginal is not None else "n/a"),
+                     "events/CPU-s": "marginal k = " + (f"{marginal:.2f}" if marginal is not None else "n/a")
+                     + "; a + b·N^k: " + (f"k = {power[0]:.2f} ± {power[1]:.2f}" if power else "n/a"),
                      "peak RSS MiB": ""})
     notes = [f"device {args.device}; base N per stage: " + ", ".join(f"{s} {base[s]:,}" for s in results) +
              "; each point one fresh process (peak RSS is that stage's own, including Python, torch and dask).",
@@ -192,7 +214,9 @@ def main(argv=None) -> int:
              "k: least-squares slope of log(time) against log(N) over N, 2N, 4N, 8N (target 1.0 ± 0.1); fixed costs "
              "(opening stores, building graphs and networks, writing provenance) pull k below 1 at small N. "
              "marginal k: from the cost of the added events alone, (t(8N) − t(4N)) ÷ (t(2N) − t(N)) = 4^k, which "
-             "cancels the fixed costs (noisier: a difference of measurements).",
+             "cancels the fixed costs (noisier: a difference of measurements). a + b·N^k: k and its standard "
+             "error from a least-squares fit of every pass's CPU time (not only the least) with a fixed cost a ≥ 0 "
+             "(n/a for stages kept from a run that did not record its passes).",
              "simulate: calogan_eplus parametric showers, one worker; observables: every calorimeter observable of " +
              (f"the first N showers of {Path(args.observables_store).name} (synthetic CaloGAN showers)"
               if args.observables_store else "that store") +
@@ -202,7 +226,7 @@ def main(argv=None) -> int:
     if kept_note:
         notes.append(kept_note)
     write_results(name, rows, ["stage", "events", "CPU s", "wall s", "events/CPU-s", "peak RSS MiB"], notes,
-                  extra={"exponents": fits, "base": base, "results": results})
+                  extra={"exponents": fits, "base": base, "results": results, "passes": passes})
     return 0
 
 
