@@ -109,6 +109,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True)
 
 
+@pytest.mark.slow  # ≈ 19 s; the default suite kills train and reweight at fixed points (test_reliability_kill)
 def test_reweight_resumes_exactly_after_kill_9(samples, tmp_path):
     """A DCTR run killed with SIGKILL between checkpoints, rerun with --resume, gives the classifier and the
     weights of an uninterrupted run, bit for bit (as GAN training does)."""
@@ -144,6 +145,7 @@ def test_reweight_resumes_exactly_after_kill_9(samples, tmp_path):
     assert steps[-1] == json.loads((tmp_path / "straight" / "metrics.json").read_text())["steps"]
 
 
+@pytest.mark.slow  # ≈ 19 s; the default suite kills train and reweight at fixed points (test_reliability_kill)
 def test_gan_training_resumes_exactly_after_kill_9(tmp_path):
     """The same guarantee for a GAN through the same loop: train killed with SIGKILL, then --resume."""
     store = toy_store(tmp_path, "toy_bimodal_1d", 6000)
