@@ -135,34 +135,21 @@ def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
     """Core radius R_C, tail radius R_T (Molière radii) and core probability p at τ = t/T.
 
     GFlash homogeneous formulas (E in GeV) plus the sampling corrections of docs/PHYSICS.md §4;
-    ``tail_growth`` scales k4, the growth of R_T with depth beyond the maximum (GFlash: 1). Evaluated
-    per spot in one compiled loop (a dozen exponentials and no temporaries: millions of spots a batch).
+    ``tail_growth`` scales k4, the growth of R_T with depth beyond the maximum (GFlash: 1).
     """
-    tau, ln_e = np.broadcast_arrays(np.asarray(tau, dtype=float), np.asarray(ln_e, dtype=float))
-    parts = _radial_parameters(tau.ravel(), ln_e.ravel(), float(medium.Z), float(medium.F_s), 1.0 - medium.e_hat,
-                               float(tail_growth))
-    return tuple(part.reshape(tau.shape) for part in parts)
-
-
-@numba.njit(cache=True, nogil=True)
-def _radial_parameters(tau, ln_e, z, fs, eh, tail_growth):
-    """The formulas of :func:`radial_parameters`, element by element."""
-    n = len(tau)
-    r_core, r_tail, p = np.empty(n), np.empty(n), np.empty(n)
-    k1, k2, k3 = 0.659 - 0.00309 * z, 0.645, -2.59
-    p1, p2 = 2.632 - 0.00094 * z, 0.401 + 0.00187 * z
-    for i in range(n):
-        t = tau[i]
-        k4 = tail_growth * (0.3585 + 0.0412 * ln_e[i])
-        x = (p2 - t) / (1.313 - 0.0686 * ln_e[i])
-        decay = np.exp(-t)
-        core = 0.0251 + 0.00319 * ln_e[i] + (0.1162 - 0.000381 * z) * t - 0.0203 * eh + 0.0397 / fs * decay
-        tail = k1 * (np.exp(k3 * (t - k2)) + np.exp(k4 * (t - k2))) - 0.14 * eh - 0.495 / fs * decay
-        share = p1 * np.exp(x - np.exp(x)) + eh * (0.348 - 0.642 / fs * np.exp(-((t - 1.0) ** 2)))
-        r_core[i] = max(core, 1e-3)
-        r_tail[i] = max(tail, r_core[i])
-        p[i] = min(max(share, 0.0), 1.0)
-    return r_core, r_tail, p
+    z, fs, eh = medium.Z, medium.F_s, 1.0 - medium.e_hat
+    r_core = 0.0251 + 0.00319 * ln_e + (0.1162 - 0.000381 * z) * tau
+    k1, k2, k3, k4 = 0.659 - 0.00309 * z, 0.645, -2.59, tail_growth * (0.3585 + 0.0412 * ln_e)
+    r_tail = k1 * (np.exp(k3 * (tau - k2)) + np.exp(k4 * (tau - k2)))
+    p1, p2, p3 = 2.632 - 0.00094 * z, 0.401 + 0.00187 * z, 1.313 - 0.0686 * ln_e
+    x = (p2 - tau) / p3
+    p = p1 * np.exp(x - np.exp(x))
+    decay = np.exp(-tau)
+    r_core = r_core - 0.0203 * eh + 0.0397 / fs * decay
+    r_tail = r_tail - 0.14 * eh - 0.495 / fs * decay
+    p = p + eh * (0.348 - 0.642 / fs * np.exp(-((tau - 1.0) ** 2)))
+    r_core = np.maximum(r_core, 1e-3)
+    return r_core, np.maximum(r_tail, r_core), np.clip(p, 0.0, 1.0)
 
 
 def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium,
