@@ -200,3 +200,22 @@ def test_importance_sampled_radii_keep_the_radial_profile():
     _reweight(energy, spread_w, owner, n_showers)
     assert np.bincount(owner, energy) == pytest.approx(before, rel=1e-12)
 
+
+
+def test_far_soft_photons_fly_their_own_mean_path():
+    """Known answer: an isotropic direction has ⟨sin θ⟩ = π/4, so soft photons absorbed after an exponential
+    flight of mean L land at a mean distance π/4 · L from the cascade's axis; with a share f flying a mean
+    L_far instead, π/4 · ((1 − f) L + f L_far). The far share itself is a binomial draw of each cascade's photons."""
+    from physgen.sim.showers._hadronic import _soft_photons
+
+    sim = build_simulator(resolve_dataset("specs/datasets/calogan_piplus.yaml"))
+    share, near, far = 0.3, 80.0, 250.0
+    pion = sim.tune.pion.model_copy(update={"soft_photon_far_share": share, "soft_photon_path": near,
+                                            "soft_photon_far_path": far, "soft_photon_energy": 1.0})
+    n = 8
+    photons = _soft_photons(np.random.default_rng(4), sim.stack, np.arange(n), np.full(n, 0.5), np.full(n, 1.5),
+                            np.full(n, 0.9), np.full(n, 2000.0), np.ones(n), pion)
+    radius = photons.radius
+    expected = np.pi / 4 * ((1 - share) * near + share * far)  # 102.9 mm (62.8 without the far photons)
+    assert abs(radius.mean() - expected) < 4 * radius.std() / np.sqrt(len(radius))
+    assert abs(photons.energy.sum() - n * 2000.0) < 4 * np.sqrt(n * 2000.0 * 2)  # the cascades carry it all

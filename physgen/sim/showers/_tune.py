@@ -89,6 +89,10 @@ class PionTune(BaseModel):
                                      "soft photons of the nuclear break-up (isotropic, many small deposits)")
     soft_photon_energy: float = Field(1.0, gt=0, description="mean energy (MeV) of one soft-photon deposit")
     soft_photon_path: float = Field(40.0, gt=0, description="mean flight (mm) of a soft photon before it deposits")
+    soft_photon_far_share: float = Field(0.0, ge=0, le=1, description="share of the soft photons that fly "
+                                         "``soft_photon_far_path`` instead (the capture photons of neutrons that "
+                                         "travelled far from the cascade before slowing down)")
+    soft_photon_far_path: float = Field(200.0, gt=0, description="mean flight (mm) of those far soft photons")
     soft_photon_depth_spread: float = Field(0.0, ge=0, description="scale (λ_int) of the Laplace spread in depth of "
                                             "the soft photons' origins (0: on the cascade's profile)")
     delta_ray_share: float = Field(ge=0, le=1, description="share of the track's energy loss carried by δ-rays "
