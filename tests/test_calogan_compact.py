@@ -122,17 +122,18 @@ def test_compact_calogan_trains_selects_and_generates_showers_in_mev(showers, tm
     np.testing.assert_allclose(centres.numpy(), ref["layer_1"]["layer_1_x"].values)
 
 
-def test_cell_threshold_cut_and_cap():
-    """Known answer: one 1 × 4 layer with softmax weights ∝ (1, 0.8, 0.4, 0.1); a threshold driven to its
-    cap (0.5 × the hottest weight) keeps the first two cells, ∝ (1 − 0.5, 0.8 − 0.5) = (0.625, 0.375) of
-    the layer's energy, and zeroes the other two exactly; with the cap at 1 only the hottest cell is left."""
-    for cap, expected in ((0.5, [0.625, 0.375, 0.0, 0.0]), (1.0, [1.0, 0.0, 0.0, 0.0])):
-        g = CaloGanNormalisedGenerator([(1, 4)], latent_dim=2, hidden=(4,), max_threshold=cap)
+def test_cell_threshold_zeroes_the_cells_below_it():
+    """Known answer: one 1 × 4 layer with softmax weights ∝ (1, 0.8, 0.4, 0.1) and a threshold output c:
+    t = e^{−softplus(c)} × the hottest weight. c = 2: t = 0.1192, cells ∝ (0.8808, 0.6808, 0.2808, 0) of
+    the layer's energy (normalised: 0.4781, 0.3695, 0.1524, 0); c = −8: t = 0.99966, only the hottest."""
+    for bias, expected in ((2.0, [0.4781, 0.3695, 0.1524, 0.0]), (-8.0, [1.0, 0.0, 0.0, 0.0])):
+        g = CaloGanNormalisedGenerator([(1, 4)], latent_dim=2, hidden=(4,))
         with torch.no_grad():
             g.patterns[0].weight.zero_()
             g.patterns[0].bias.copy_(torch.log(torch.tensor([1.0, 0.8, 0.4, 0.1])))
             g.thresholds.weight.zero_()
-            g.thresholds.bias.fill_(-8.0)  # softplus(−8) = 3.4e-4: the threshold 0.03 % below its cap
+            g.thresholds.bias.fill_(bias)
         response, _, (cells,) = g.split(torch.randn(3, 2), torch.full((3,), 20.0))
         torch.testing.assert_close(cells.reshape(3, 4) / (20.0 * response[:, None]),
-                                   torch.tensor([expected] * 3), atol=1e-3, rtol=0)
+                                   torch.tensor([expected] * 3), atol=2e-4, rtol=0)
+        assert (cells.reshape(3, 4)[:, 3] == 0).all()

@@ -235,9 +235,7 @@ class CaloGanNormalisedGenerator(nn.Module):
     threshold per layer and shower, ``e^{−softplus(c)}`` times the hottest weight — exact zeros below
     it. The threshold is one conditioned output, so the sparsity follows the incident energy and
     receives the discriminator's gradient through every cell near it (a per-cell cut would leave a
-    zero cell without any). ``max_threshold`` (≤ 1) caps it at that fraction of the hottest weight:
-    at 1 the threshold can reach the hottest cell, leaving one cell on and no gradient back to it (a
-    dead state one of two training seeds fell into, README); below 1 every cell above the cap stays on. The streams of the paper's generator (dense → conv → locally connected) set
+    zero cell without any). The streams of the paper's generator (dense → conv → locally connected) set
     every cell's energy independently, so the shower's total and the per-layer split, the
     quantities the response and the layer-energy figures measure, have to be learnt as sums of
     hundreds of cells; here they are single outputs.
@@ -249,10 +247,10 @@ class CaloGanNormalisedGenerator(nn.Module):
     RESPONSE_RANGE = 0.05
 
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 64,
-                 hidden: Sequence[int] = (512, 512), max_threshold: float = 1.0, slope: float = 0.2):
+                 hidden: Sequence[int] = (512, 512), slope: float = 0.2):
         super().__init__()
         self.layer_sizes = [tuple(s) for s in layer_sizes]
-        self.latent_dim, self.max_threshold = latent_dim, max_threshold
+        self.latent_dim = latent_dim
         blocks, width = [], latent_dim + 1
         for h in hidden:
             blocks += [nn.Linear(width, h), nn.LeakyReLU(slope)]
@@ -273,8 +271,7 @@ class CaloGanNormalisedGenerator(nn.Module):
         patterns = []
         for head, size, cut in zip(self.patterns, self.layer_sizes, self.thresholds(h).unbind(1), strict=True):
             weights = torch.softmax(head(h), dim=1)
-            hottest = weights.amax(dim=1, keepdim=True).detach()
-            threshold = hottest * self.max_threshold * torch.exp(-F.softplus(cut)).unsqueeze(1)
+            threshold = weights.amax(dim=1, keepdim=True).detach() * torch.exp(-F.softplus(cut)).unsqueeze(1)
             patterns.append(F.relu(weights - threshold).view(-1, *size))
         return response, fractions, energy_normalised_cells(energy, response, fractions, patterns)
 
