@@ -77,9 +77,11 @@ def test_energy_normalised_cells_carry_the_requested_response_exactly():
     torch.testing.assert_close(cells[2], torch.full((2, 12, 6), 3.92 / 72))
 
 
-def test_normalised_generator_sets_the_total_from_its_response_head():
+@pytest.mark.parametrize("dense_conditioning", [False, True])
+def test_normalised_generator_sets_the_total_from_its_response_head(dense_conditioning):
     torch.manual_seed(0)
-    g = CaloGanNormalisedGenerator([(3, 96), (12, 12), (12, 6)], latent_dim=8, hidden=(16,))
+    g = CaloGanNormalisedGenerator([(3, 96), (12, 12), (12, 6)], latent_dim=8, hidden=(16, 16),
+                                   dense_conditioning=dense_conditioning)
     energy = torch.tensor([1.0, 10.0, 55.0, 100.0])
     response, fractions, cells = g.split(torch.randn(4, 8), energy)
     total = sum(c.flatten(1).sum(1) for c in cells)

@@ -62,6 +62,8 @@ class CaloGanHyperparameters(BaseModel):
         "layers", description="layers: the paper's per-layer features; physics: the high-level shower "
         "features in the graph (CaloGanPhysicsDiscriminator; compact specs)")
     generator_hidden: list[PositiveInt] = Field([512, 512], description="dense trunk of generator: normalised")
+    dense_conditioning: bool = Field(False, description="generator: normalised: the energy beside every dense "
+                                                        "layer's input, not only beside z")
     discriminator_hidden: list[PositiveInt] = Field([256, 256], description="dense head of discriminator: physics")
     group_mbd: tuple[NonNegativeInt, PositiveInt] = Field(
         (3, 5), description="discriminator: physics: minibatch-discrimination kernels and dims per feature group")
@@ -106,7 +108,8 @@ class CaloGan(Recipe):
 
     def _generator(self, sizes, hp) -> nn.Module:
         if hp.generator == "normalised":
-            return CaloGanNormalisedGenerator(sizes, self.latent_dim, hidden=tuple(hp.generator_hidden))
+            return CaloGanNormalisedGenerator(sizes, self.latent_dim, hidden=tuple(hp.generator_hidden),
+                                              dense_conditioning=hp.dense_conditioning)
         return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
                                 conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 

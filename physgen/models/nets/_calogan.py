@@ -240,6 +240,10 @@ class CaloGanNormalisedGenerator(nn.Module):
     quantities the response and the layer-energy figures measure, have to be learnt as sums of
     hundreds of cells; here they are single outputs.
 
+    ``dense_conditioning``: the energy enters as ln(E/100), E/100 and √(E/100) beside the input of
+    every dense layer and the heads, not only beside z (the sparsity and the layer fractions follow
+    the incident energy closely).
+
     ``forward(z, energy, attributes=None)`` returns ``(B, H_i, W_i)`` tensors in GeV, like
     :class:`CaloGanGenerator`; :meth:`split` also returns the response and fractions.
     """
@@ -247,15 +251,16 @@ class CaloGanNormalisedGenerator(nn.Module):
     RESPONSE_RANGE = 0.05
 
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 64,
-                 hidden: Sequence[int] = (512, 512), slope: float = 0.2):
+                 hidden: Sequence[int] = (512, 512), dense_conditioning: bool = False, slope: float = 0.2):
         super().__init__()
         self.layer_sizes = [tuple(s) for s in layer_sizes]
-        self.latent_dim = latent_dim
-        blocks, width = [], latent_dim + 1
+        self.latent_dim, self.dense_conditioning = latent_dim, dense_conditioning
+        n_energy = 3 if dense_conditioning else 1
+        extra = n_energy if dense_conditioning else 0
+        self.trunk, width = nn.ModuleList(), latent_dim + n_energy  # (linear, activation) pairs
         for h in hidden:
-            blocks += [nn.Linear(width, h), nn.LeakyReLU(slope)]
-            width = h
-        self.trunk = nn.Sequential(*blocks)
+            self.trunk.extend([nn.Linear(width, h), nn.LeakyReLU(slope)])
+            width = h + extra
         self.response = nn.Linear(width, 1)
         self.fractions = nn.Linear(width, len(self.layer_sizes))
         self.patterns = nn.ModuleList(nn.Linear(width, h * w) for h, w in self.layer_sizes)
@@ -265,7 +270,13 @@ class CaloGanNormalisedGenerator(nn.Module):
     def split(self, z: torch.Tensor, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """``(response (B,), fractions (B, layers), cells per layer)``."""
         energy = energy.reshape(-1)
-        h = self.trunk(torch.cat([z, torch.log(energy / ENERGY_SCALE_GEV).unsqueeze(1)], dim=1))
+        e = energy.unsqueeze(1) / ENERGY_SCALE_GEV
+        e = torch.cat([torch.log(e), e, e.sqrt()], dim=1) if self.dense_conditioning else torch.log(e)
+        h = torch.cat([z, e], dim=1)
+        for layer, activation in zip(self.trunk[::2], self.trunk[1::2], strict=True):
+            h = activation(layer(h))
+            if self.dense_conditioning:
+                h = torch.cat([h, e], dim=1)
         response = 1.0 + self.RESPONSE_RANGE * torch.tanh(self.response(h).squeeze(1))
         fractions = torch.softmax(self.fractions(h), dim=1)
         patterns = []
