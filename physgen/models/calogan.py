@@ -189,7 +189,8 @@ class ConditionalCaloGan(CaloGan):
 
     def _generator(self, sizes, hp) -> nn.Module:
         if (hp.generator, hp.discriminator) != ("streams", "layers"):
-            msg = f"model {self.spec.name!r}: {self.architecture} has the paper's streams and per-layer discriminator only"
+            msg = (f"model {self.spec.name!r}: {self.architecture} has the paper's streams and per-layer "
+                   "discriminator only")
             raise SpecError(msg)
         return ConditionalCaloGanGenerator(sizes, self.latent_dim, n_attributes=self.n_attributes,
                                            dense_channels=hp.dense_channels,

@@ -267,7 +267,8 @@ class CaloGanNormalisedGenerator(nn.Module):
         self.thresholds = nn.Linear(width, len(self.layer_sizes))
         nn.init.constant_(self.thresholds.bias, 5.0)  # start at e^-5 of the hottest cell: most cells on
 
-    def split(self, z: torch.Tensor, energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+    def split(self, z: torch.Tensor, energy: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """``(response (B,), fractions (B, layers), cells per layer)``."""
         energy = energy.reshape(-1)
         e = energy.unsqueeze(1) / ENERGY_SCALE_GEV
@@ -300,8 +301,9 @@ class CaloGanPhysicsDiscriminator(nn.Module):
     E_ratio — logs of the energies, each standardised with the mean and spread of the first real
     batch (:meth:`fit`, kept in the state); minibatch discrimination on all of them
     (``mbd_kernels × mbd_dims``) and a smaller one on each feature group (``group_mbd``, as
-    CaloGAN's on the layer energies; minibatch discrimination is most of this net's cost); and, unless ``cells=0``, a dense
-    projection of every cell's ``ln(1 + E/0.1 MeV)``. A dense head on all of it gives the logit.
+    CaloGAN's on the layer energies; minibatch discrimination is most of this net's cost); and,
+    unless ``cells=0``, a dense projection of every cell's ``ln(1 + E/0.1 MeV)``. A dense head on
+    all of it gives the logit.
     Returns :class:`CaloGanScores` (total energy for the loss's energy term).
     """
 
@@ -312,7 +314,8 @@ class CaloGanPhysicsDiscriminator(nn.Module):
 
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], centres: Sequence[tuple[torch.Tensor, torch.Tensor]],
                  hidden: Sequence[int] = (256, 256), cells: int = 128, mbd_kernels: int = 10, mbd_dims: int = 10,
-                 group_mbd: tuple[int, int] = (3, 5), soft_sparsity: tuple[float, float] = (2.0, 1e-7), slope: float = 0.2):
+                 group_mbd: tuple[int, int] = (3, 5), soft_sparsity: tuple[float, float] = (2.0, 1e-7),
+                 slope: float = 0.2):
         super().__init__()
         self.layer_sizes = [tuple(s) for s in layer_sizes]
         n = len(self.layer_sizes)
@@ -361,7 +364,8 @@ class CaloGanPhysicsDiscriminator(nn.Module):
         if len(self.group_mbd):
             parts += [mbd(g) for mbd, g in zip(self.group_mbd, torch.split(x, self.widths, dim=1), strict=True)]
         if self.cells is not None:
-            parts.append(self.cells(torch.cat([torch.log1p(c.flatten(1) / self.CELL_SCALE_GEV) for c in layers], 1) / 10))
+            cells = torch.cat([torch.log1p(c.flatten(1) / self.CELL_SCALE_GEV) for c in layers], dim=1)
+            parts.append(self.cells(cells / 10))
         return CaloGanScores(self.head(torch.cat(parts, dim=1)).squeeze(1), None, None, total)
 
 
