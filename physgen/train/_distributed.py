@@ -19,13 +19,15 @@ from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from physgen.errors import PhysgenError
 
-__all__ = ["Distributed", "average_gradients", "broadcast_parameters", "select_device", "setup"]
+__all__ = ["Distributed", "average_gradients", "broadcast_parameters", "select_device", "setup", "teardown"]
 
 
 @dataclass(frozen=True)
 class Distributed:
     rank: int = 0
     world: int = 1
+    owns_group: bool = False
+    """Whether :func:`setup` joined the process group (then :func:`teardown` leaves it)."""
 
     @property
     def main(self) -> bool:
@@ -50,11 +52,25 @@ def setup(device: torch.device) -> Distributed:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return Distributed()
-    if not dist.is_initialized():
+    owns_group = not dist.is_initialized()
+    if owns_group:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    return Distributed(dist.get_rank(), dist.get_world_size())
+    return Distributed(dist.get_rank(), dist.get_world_size(), owns_group)
+
+
+def teardown(state: Distributed) -> None:
+    """Leave the process group that :func:`setup` joined, all ranks together.
+
+    Without it each rank exits with the group still up; rank 0 hosts the rendezvous store, and a
+    rank whose gloo threads still talk to it when rank 0 is gone can abort at exit ("terminate
+    called without an active exception", SIGABRT), which torchrun reports as a failed run.
+    The barrier makes every rank finish its last collective before any of them destroys the group.
+    """
+    if state.owns_group and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def broadcast_parameters(module: nn.Module) -> None:

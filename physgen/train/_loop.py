@@ -40,7 +40,14 @@ from physgen.models import ClassifierRecipe, DataDescription, Recipe, get_archit
 from physgen.progress import event_progress
 from physgen.specs import LoadedSpec, ModelSpec, SpecRegistry, TrainingOptions, parse_plugin_options, parse_spec
 from physgen.store import store_lock
-from physgen.train._distributed import Distributed, average_gradients, broadcast_parameters, select_device, setup
+from physgen.train._distributed import (
+    Distributed,
+    average_gradients,
+    broadcast_parameters,
+    select_device,
+    setup,
+    teardown,
+)
 from physgen.train._run import RunDir, atomic_save, atomic_write_text, load_checkpoint, load_recipe_state
 from physgen.train._store_data import StoreData
 from physgen.train._two_sample import TwoSampleData
@@ -442,9 +449,11 @@ def _run(trainer: _Trainer, steps: int | None, epochs: int | None, progress: boo
     if threads:
         torch.set_num_threads(threads)
     try:
-        return trainer.fit(total, progress, deadline)
+        result = trainer.fit(total, progress, deadline)
     finally:
         torch.set_num_threads(previous)
+    teardown(trainer.dist)  # every rank finished: leave the process group together
+    return result
 
 
 def _check_lengths(steps: int | None, epochs: int | None, resume: bool, overwrite: bool,
