@@ -11,6 +11,8 @@ from physgen.errors import SpecError
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
+    CaloGanNormalisedGenerator,
+    CaloGanPhysicsDiscriminator,
     ConditionalCaloGanDiscriminator,
     ConditionalCaloGanGenerator,
     DcganDiscriminator,
@@ -104,6 +106,34 @@ class TestCaloGanGenerator(GeneratorNetTests):
 
     def generator_loss(self, d, fake, inputs):
         return calogan_generator_loss(d, fake, inputs[1]).total
+
+
+class TestCaloGanNormalisedGenerator(TestCaloGanGenerator):
+    """The compact options: energy-normalised generator against the physics-feature discriminator
+    (cell centres of the CaloGAN layers in mm, docs/PHYSICS.md §2: 160 × 5, 40 × 40, 40 × 80 mm cells)."""
+
+    def make_generator(self):
+        return CaloGanNormalisedGenerator(self.expected_shapes, latent_dim=self.latent, hidden=(32,))
+
+    def make_discriminator(self):
+        torch.manual_seed(100)
+
+        def centres(n, pitch):
+            return pitch * (torch.arange(n, dtype=torch.float32) - (n - 1) / 2)
+
+        grid = [(centres(3, 160.0), centres(96, 5.0)), (centres(12, 40.0), centres(12, 40.0)),
+                (centres(12, 40.0), centres(6, 80.0))]
+        return CaloGanPhysicsDiscriminator(self.expected_shapes, grid, hidden=(32,), cells=8)
+
+    def discriminator_loss(self, d, real, fake, inputs):
+        if not d.fitted:
+            d.fit(real, inputs[1])
+        return super().discriminator_loss(d, real, fake, inputs)
+
+    def generator_loss(self, d, fake, inputs):
+        if not d.fitted:
+            d.fit(fake, inputs[1])
+        return super().generator_loss(d, fake, inputs)
 
 
 class TestConditionalCaloGanGenerator(TestCaloGanGenerator):

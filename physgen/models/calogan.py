@@ -19,18 +19,21 @@ and its conditional version of paper 003 (ξ = (E, x0, y0, θ, φ)).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
 from physgen.models._recipes import latent_noise, required_condition
+from physgen.models.blocks import mmd2
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
+    CaloGanNormalisedGenerator,
+    CaloGanPhysicsDiscriminator,
     ConditionalCaloGanDiscriminator,
     ConditionalCaloGanGenerator,
     calogan_discriminator_loss,
@@ -52,6 +55,22 @@ class CaloGanHyperparameters(BaseModel):
     mbd_dims: PositiveInt = 10
     energy_weight: float = Field(0.05, ge=0, description="λ_E of the energy-L1 term")
     energy: str = Field("energy", description="the incident-energy condition")
+    generator: Literal["streams", "normalised"] = Field(
+        "streams", description="streams: the paper's per-layer streams; normalised: a dense trunk with an "
+        "energy-normalised output (CaloGanNormalisedGenerator; compact specs)")
+    discriminator: Literal["layers", "physics"] = Field(
+        "layers", description="layers: the paper's per-layer features; physics: the high-level shower "
+        "features in the graph (CaloGanPhysicsDiscriminator; compact specs)")
+    generator_hidden: list[PositiveInt] = Field([512, 512], description="dense trunk of generator: normalised")
+    dense_conditioning: bool = Field(False, description="generator: normalised: the energy beside every dense "
+                                                        "layer's input, not only beside z")
+    discriminator_hidden: list[PositiveInt] = Field([256, 256], description="dense head of discriminator: physics")
+    group_mbd: tuple[NonNegativeInt, PositiveInt] = Field(
+        (3, 5), description="discriminator: physics: minibatch-discrimination kernels and dims per feature group")
+    feature_mmd: float = Field(0.0, ge=0, description="discriminator: physics: weight of the generator's "
+                               "MMD² between real and generated standardised shower features (0: off)")
+    cell_features: int = Field(128, ge=0, description="discriminator: physics: width of its view of the cells "
+                                                      "(0: features only)")
 
 
 class ConditionalCaloGanHyperparameters(CaloGanHyperparameters):
@@ -80,17 +99,41 @@ class CaloGan(Recipe):
                    f"conditions {data.conditions}")
             raise SpecError(msg)
         self.latent_dim, self.energy_weight = hp.latent_dim, hp.energy_weight
+        if hp.feature_mmd > 0 and hp.discriminator != "physics":
+            msg = f"model {spec.name!r}: feature_mmd needs discriminator: physics (its shower features)"
+            raise SpecError(msg)
         sizes = [data.variables[n].shape for n in self.layers]
         self.networks = nn.ModuleDict({"generator": self._generator(sizes, hp),
                                        "discriminator": self._discriminator(sizes, hp)})
 
     def _generator(self, sizes, hp) -> nn.Module:
+        if hp.generator == "normalised":
+            return CaloGanNormalisedGenerator(sizes, self.latent_dim, hidden=tuple(hp.generator_hidden),
+                                              dense_conditioning=hp.dense_conditioning)
         return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
                                 conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 
     def _discriminator(self, sizes, hp) -> nn.Module:
+        if hp.discriminator == "physics":
+            return CaloGanPhysicsDiscriminator(sizes, self._cell_centres(), hidden=tuple(hp.discriminator_hidden),
+                                               cells=hp.cell_features, mbd_kernels=hp.mbd_kernels,
+                                               mbd_dims=hp.mbd_dims, group_mbd=tuple(hp.group_mbd))
         return CaloGanDiscriminator(sizes, channels=tuple(hp.discriminator_channels),
                                     mbd_kernels=hp.mbd_kernels, mbd_dims=hp.mbd_dims)
+
+    def _cell_centres(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Cell-centre coordinates (y, x) of each layer in mm, from the training store's coordinates
+        (the ones the observables use); zeros when rebuilt without the store (the checkpoint's
+        discriminator state carries them)."""
+        centres = []
+        for name in self.layers:
+            info = self.data.variables[name]
+            if self.data.reference is None:
+                centres.append((torch.zeros(info.shape[0]), torch.zeros(info.shape[1])))
+                continue
+            cells = self.data.reference[name]
+            centres.append(tuple(torch.tensor(cells[dim].values, dtype=torch.float32) for dim in info.dims))
+        return centres
 
     def _attributes(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         return self.data.concat(batch, self.attributes) if self.attributes else None
@@ -109,12 +152,20 @@ class CaloGan(Recipe):
         energy = batch[self.energy].reshape(-1)
         attributes = self._attributes(batch)
         d_options, g_options = self._loss_options(attributes)
+        if isinstance(D, CaloGanPhysicsDiscriminator) and not D.fitted:
+            D.fit(real, energy)
         with torch.no_grad():
             fake = self._fake(energy, attributes)
         d = calogan_discriminator_loss(D, real, energy, fake, energy, energy_weight=self.energy_weight, **d_options)
         self.optimizer_step("discriminator", d.total)
-        g = calogan_generator_loss(D, self._fake(energy, attributes), energy, energy_weight=self.energy_weight,
-                                   **g_options)
+        fake = self._fake(energy, attributes)
+        g = calogan_generator_loss(D, fake, energy, energy_weight=self.energy_weight, **g_options)
+        if self.hp.feature_mmd > 0:
+            with torch.no_grad():
+                target = D.standardised(real, energy)[0]
+            mmd = mmd2(target, D.standardised(fake, energy)[0])
+            g.total = g.total + self.hp.feature_mmd * mmd
+            g.parts["mmd"] = mmd.item()
         self.optimizer_step("generator", g.total)
         return ({"d_loss": d.total.item(), "g_loss": g.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}
                 | {f"g_{k}": v for k, v in g.parts.items()})
@@ -137,6 +188,10 @@ class ConditionalCaloGan(CaloGan):
     n_attributes = 4
 
     def _generator(self, sizes, hp) -> nn.Module:
+        if (hp.generator, hp.discriminator) != ("streams", "layers"):
+            msg = (f"model {self.spec.name!r}: {self.architecture} has the paper's streams and per-layer "
+                   "discriminator only")
+            raise SpecError(msg)
         return ConditionalCaloGanGenerator(sizes, self.latent_dim, n_attributes=self.n_attributes,
                                            dense_channels=hp.dense_channels,
                                            conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)

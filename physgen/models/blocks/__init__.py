@@ -2,7 +2,8 @@
 
 Plain ``nn.Module``\\ s and functions, sizes as constructor arguments: the locally-connected
 layer of LAGAN/CaloGAN, minibatch discrimination, ACGAN heads, label flipping, hard and soft
-sparsity, energy and class conditioning, fixed blur, layer-to-layer attention, and the 3D
+sparsity, energy and class conditioning, fixed blur, layer-to-layer attention, differentiable
+shower features and energy-normalised cells (compact CaloGAN), and the 3D
 convolution set and gradient penalty of the ILD WGAN-GP.
 """
 
@@ -10,6 +11,7 @@ from physgen.models.blocks._discrimination import (
     AdversarialHeads,
     MinibatchDiscrimination,
     flip_labels,
+    mmd2,
     soft_sparsity,
     sparsity,
 )
@@ -22,6 +24,7 @@ from physgen.models.blocks._generation import (
     resize_cells,
 )
 from physgen.models.blocks._local import LocallyConnected2d, locally_connected2d
+from physgen.models.blocks._showers import ShowerFeatures, energy_normalised_cells
 from physgen.models.blocks._wgan import DownConv3d, UpConv3d, gradient_penalty
 
 __all__ = [
@@ -32,12 +35,15 @@ __all__ = [
     "LayerAttention",
     "LocallyConnected2d",
     "MinibatchDiscrimination",
+    "ShowerFeatures",
     "UpConv3d",
     "apply_cell_threshold",
     "energy_conditioned",
+    "energy_normalised_cells",
     "flip_labels",
     "gradient_penalty",
     "locally_connected2d",
+    "mmd2",
     "resize_cells",
     "soft_sparsity",
     "sparsity",

@@ -3,7 +3,8 @@
 - LAGAN (paper 000): :class:`LaganGenerator`, :class:`LaganDiscriminator`; the
   fully-convolutional baseline :class:`DcganGenerator`, :class:`DcganDiscriminator`;
   :func:`lagan_discriminator_loss`, :func:`lagan_generator_loss`.
-- CaloGAN (paper 001): :class:`CaloGanGenerator`, :class:`CaloGanDiscriminator`;
+- CaloGAN (paper 001): :class:`CaloGanGenerator`, :class:`CaloGanDiscriminator`; the compact
+  options :class:`CaloGanNormalisedGenerator`, :class:`CaloGanPhysicsDiscriminator`;
   conditional CaloGAN (paper 003): :class:`ConditionalCaloGanGenerator`,
   :class:`ConditionalCaloGanDiscriminator`; :func:`calogan_discriminator_loss`,
   :func:`calogan_generator_loss` (both versions).
@@ -18,6 +19,8 @@ The contract tests every generator passes live in :mod:`physgen.models.nets.test
 from physgen.models.nets._calogan import (
     CaloGanDiscriminator,
     CaloGanGenerator,
+    CaloGanNormalisedGenerator,
+    CaloGanPhysicsDiscriminator,
     CaloGanScores,
     ConditionalCaloGanDiscriminator,
     ConditionalCaloGanGenerator,
@@ -39,6 +42,8 @@ from physgen.models.nets._shapes import cell_threshold, image_shape, layer_shape
 __all__ = [
     "CaloGanDiscriminator",
     "CaloGanGenerator",
+    "CaloGanNormalisedGenerator",
+    "CaloGanPhysicsDiscriminator",
     "CaloGanScores",
     "ConditionalCaloGanDiscriminator",
     "ConditionalCaloGanGenerator",

@@ -26,17 +26,22 @@ from physgen.models.blocks import (
     LayerAttention,
     LocallyConnected2d,
     MinibatchDiscrimination,
+    ShowerFeatures,
     energy_conditioned,
+    energy_normalised_cells,
     flip_labels,
     soft_sparsity,
     sparsity,
 )
+from physgen.models.blocks._generation import ENERGY_SCALE_GEV
 from physgen.models.nets._common import KERAS_LEAKY_SLOPE, GanLoss, batch_norm2d, bce, class_loss
 from physgen.models.nets._shapes import layer_shapes
 
 __all__ = [
     "CaloGanDiscriminator",
     "CaloGanGenerator",
+    "CaloGanNormalisedGenerator",
+    "CaloGanPhysicsDiscriminator",
     "CaloGanScores",
     "ConditionalCaloGanDiscriminator",
     "ConditionalCaloGanGenerator",
@@ -217,6 +222,151 @@ class CaloGanDiscriminator(nn.Module):
             aux = aux.squeeze(1)
         attrs = None if self.regression is None else self.regression(h)
         return CaloGanScores(self.adversarial(h).squeeze(1), aux, attrs, total.squeeze(1))
+
+
+class CaloGanNormalisedGenerator(nn.Module):
+    """Compact CaloGAN generator with an energy-normalised output (``generator: normalised``).
+
+    A dense trunk reads ``(z, ln(E/100 GeV))`` and three heads split the energy budget top-down
+    (:func:`~physgen.models.blocks.energy_normalised_cells`): the response R = E_tot/E_inc
+    (``1 + 0.05 tanh``: the showers of 1–100 GeV e+/γ deposit 98–102 % of their energy,
+    docs/PHYSICS.md §2), the layer fractions (softmax) and per layer a cell pattern
+    ``ReLU(w − t)``: ``w`` a softmax over the layer's cells (weights spanning decades) and ``t`` one
+    threshold per layer and shower, ``e^{−softplus(c)}`` times the hottest weight — exact zeros below
+    it. The threshold is one conditioned output, so the sparsity follows the incident energy and
+    receives the discriminator's gradient through every cell near it (a per-cell cut would leave a
+    zero cell without any). The streams of the paper's generator (dense → conv → locally connected) set
+    every cell's energy independently, so the shower's total and the per-layer split, the
+    quantities the response and the layer-energy figures measure, have to be learnt as sums of
+    hundreds of cells; here they are single outputs.
+
+    ``dense_conditioning``: the energy enters as ln(E/100), E/100 and √(E/100) beside the input of
+    every dense layer and the heads, not only beside z (the sparsity and the layer fractions follow
+    the incident energy closely).
+
+    ``forward(z, energy, attributes=None)`` returns ``(B, H_i, W_i)`` tensors in GeV, like
+    :class:`CaloGanGenerator`; :meth:`split` also returns the response and fractions.
+    """
+
+    RESPONSE_RANGE = 0.05
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 64,
+                 hidden: Sequence[int] = (512, 512), dense_conditioning: bool = False, slope: float = 0.2):
+        super().__init__()
+        self.layer_sizes = [tuple(s) for s in layer_sizes]
+        self.latent_dim, self.dense_conditioning = latent_dim, dense_conditioning
+        n_energy = 3 if dense_conditioning else 1
+        extra = n_energy if dense_conditioning else 0
+        self.trunk, width = nn.ModuleList(), latent_dim + n_energy  # (linear, activation) pairs
+        for h in hidden:
+            self.trunk.extend([nn.Linear(width, h), nn.LeakyReLU(slope)])
+            width = h + extra
+        self.response = nn.Linear(width, 1)
+        self.fractions = nn.Linear(width, len(self.layer_sizes))
+        self.patterns = nn.ModuleList(nn.Linear(width, h * w) for h, w in self.layer_sizes)
+        self.thresholds = nn.Linear(width, len(self.layer_sizes))
+        nn.init.constant_(self.thresholds.bias, 5.0)  # start at e^-5 of the hottest cell: most cells on
+
+    def split(self, z: torch.Tensor, energy: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
+        """``(response (B,), fractions (B, layers), cells per layer)``."""
+        energy = energy.reshape(-1)
+        e = energy.unsqueeze(1) / ENERGY_SCALE_GEV
+        e = torch.cat([torch.log(e), e, e.sqrt()], dim=1) if self.dense_conditioning else torch.log(e)
+        h = torch.cat([z, e], dim=1)
+        for layer, activation in zip(self.trunk[::2], self.trunk[1::2], strict=True):
+            h = activation(layer(h))
+            if self.dense_conditioning:
+                h = torch.cat([h, e], dim=1)
+        response = 1.0 + self.RESPONSE_RANGE * torch.tanh(self.response(h).squeeze(1))
+        fractions = torch.softmax(self.fractions(h), dim=1)
+        patterns = []
+        for head, size, cut in zip(self.patterns, self.layer_sizes, self.thresholds(h).unbind(1), strict=True):
+            weights = torch.softmax(head(h), dim=1)
+            threshold = weights.amax(dim=1, keepdim=True).detach() * torch.exp(-F.softplus(cut)).unsqueeze(1)
+            patterns.append(F.relu(weights - threshold).view(-1, *size))
+        return response, fractions, energy_normalised_cells(energy, response, fractions, patterns)
+
+    def forward(self, z: torch.Tensor, energy: torch.Tensor, attributes: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, ...]:
+        return self.split(z, energy)[2]
+
+
+class CaloGanPhysicsDiscriminator(nn.Module):
+    """Compact CaloGAN discriminator that sees the shower's physics (``discriminator: physics``).
+
+    Inputs: the high-level features the quality classifier uses (:class:`ShowerFeatures`, in the
+    graph, so the generator gets their gradients) — incident energy, layer energies, fractions,
+    E_tot/E_inc, shower depth and width, centroids, lateral widths, hard and soft sparsity,
+    E_ratio — logs of the energies, each standardised with the mean and spread of the first real
+    batch (:meth:`fit`, kept in the state); minibatch discrimination on all of them
+    (``mbd_kernels × mbd_dims``) and a smaller one on each feature group (``group_mbd``, as
+    CaloGAN's on the layer energies; minibatch discrimination is most of this net's cost); and,
+    unless ``cells=0``, a dense projection of every cell's ``ln(1 + E/0.1 MeV)``. A dense head on
+    all of it gives the logit.
+    Returns :class:`CaloGanScores` (total energy for the loss's energy term).
+    """
+
+    GROUPS = ("energy", "layer_energy", "energy_fraction", "total_over_incident", "shower_depth",
+              "shower_depth_width", "centroid_x", "centroid_y", "width_x", "width_y", "sparsity_calogan",
+              "soft_sparsity", "e_ratio")
+    CELL_SCALE_GEV = 1e-4
+
+    def __init__(self, layer_sizes: Sequence[tuple[int, int]], centres: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                 hidden: Sequence[int] = (256, 256), cells: int = 128, mbd_kernels: int = 10, mbd_dims: int = 10,
+                 group_mbd: tuple[int, int] = (3, 5), soft_sparsity: tuple[float, float] = (2.0, 1e-7),
+                 slope: float = 0.2):
+        super().__init__()
+        self.layer_sizes = [tuple(s) for s in layer_sizes]
+        n = len(self.layer_sizes)
+        self.features = ShowerFeatures(centres, soft_sparsity)
+        self.widths = [1 if g in ("energy", *ShowerFeatures.PER_SHOWER) else n for g in self.GROUPS]
+        width = sum(self.widths)
+        self.register_buffer("mean", torch.zeros(width))
+        self.register_buffer("std", torch.ones(width))
+        self.register_buffer("fitted", torch.tensor(False))
+        group_kernels, group_dims = group_mbd
+        self.group_mbd = nn.ModuleList(MinibatchDiscrimination(w, group_kernels, group_dims, squash=True)
+                                       for w in self.widths) if group_kernels else nn.ModuleList()
+        self.all_mbd = MinibatchDiscrimination(width, mbd_kernels, mbd_dims, squash=True)
+        n_cells = sum(h * w for h, w in self.layer_sizes)
+        self.cells = nn.Sequential(nn.Linear(n_cells, cells), nn.LeakyReLU(slope)) if cells else None
+        blocks, w = [], width + mbd_kernels + group_kernels * len(self.GROUPS) + cells
+        for h in hidden:
+            blocks += [nn.Linear(w, h), nn.LeakyReLU(slope)]
+            w = h
+        self.head = nn.Sequential(*blocks, nn.Linear(w, 1))
+
+    def _raw(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        f = self.features(layers, energy)
+        f["energy"] = torch.log(energy.reshape(-1))
+        f["layer_energy"] = torch.log(f["layer_energy"] + self.CELL_SCALE_GEV)
+        f["energy_fraction"] = torch.log(f["energy_fraction"] + 1e-5)
+        columns = [f[g].reshape(len(energy), -1) for g in self.GROUPS]
+        return torch.cat(columns, dim=1), f["total_energy"]
+
+    @torch.no_grad()
+    def fit(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> None:
+        """Standardise the features with the mean and spread of these (real) showers."""
+        raw, _ = self._raw(layers, energy)
+        self.mean.copy_(raw.mean(dim=0))
+        self.std.copy_(raw.std(dim=0).clamp_min(1e-6))
+        self.fitted.fill_(True)
+
+    def standardised(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The standardised feature vectors ``(B, features)`` and the total energies ``(B,)``."""
+        raw, total = self._raw(layers, energy)
+        return (raw - self.mean) / self.std, total
+
+    def forward(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> CaloGanScores:
+        x, total = self.standardised(layers, energy)
+        parts = [x, self.all_mbd(x)]
+        if len(self.group_mbd):
+            parts += [mbd(g) for mbd, g in zip(self.group_mbd, torch.split(x, self.widths, dim=1), strict=True)]
+        if self.cells is not None:
+            cells = torch.cat([torch.log1p(c.flatten(1) / self.CELL_SCALE_GEV) for c in layers], dim=1)
+            parts.append(self.cells(cells / 10))
+        return CaloGanScores(self.head(torch.cat(parts, dim=1)).squeeze(1), None, None, total)
 
 
 class ConditionalCaloGanGenerator(CaloGanGenerator):

@@ -1,0 +1,141 @@
+"""The compact CaloGAN options (``generator: normalised``, ``discriminator: physics``): the in-graph
+shower features agree with physgen's observables on simulated showers, the energy-normalised
+output carries the requested response exactly, and the compact spec trains, selects by the
+high-level classifier AUC and generates showers with the store's schema and units."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from _train_stores import model_spec
+
+from physgen.generate import generate
+from physgen.models.blocks import ShowerFeatures, energy_normalised_cells
+from physgen.models.nets import CaloGanNormalisedGenerator
+from physgen.observables import compute
+from physgen.sim import simulate
+from physgen.specs import SpecRegistry
+from physgen.store import open_store, validate_store
+from physgen.train import load_run, train
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+LAYERS = ("layer_0", "layer_1", "layer_2")
+COMPACT_SMALL = {"latent_dim": 8, "generator_hidden": [16], "discriminator_hidden": [16], "cell_features": 4,
+                 "mbd_kernels": 3, "mbd_dims": 3, "group_mbd": [2, 2]}
+
+
+@pytest.fixture(scope="module")
+def showers(tmp_path_factory):
+    return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
+
+
+def test_shower_features_are_the_observables_on_simulated_showers(showers):
+    """Every feature the physics discriminator reads equals physgen.observables' value on the same
+    showers (cells in MeV here, as in the store; float64 so that the two agree to rounding)."""
+    ds = open_store(showers).compute()
+    layers = [torch.tensor(ds[n].values, dtype=torch.float64) for n in LAYERS]
+    centres = [(torch.tensor(ds[n][ds[n].dims[1]].values), torch.tensor(ds[n][ds[n].dims[2]].values)) for n in LAYERS]
+    incident_mev = torch.tensor(ds["energy"].values, dtype=torch.float64) * 1000.0  # store: GeV
+    features = ShowerFeatures(centres).double()(layers, incident_mev)
+    names = ["layer_energy", "energy_fraction", "centroid_x", "centroid_y", "width_x", "width_y",
+             "sparsity_calogan", "e_ratio", "total_energy", "total_over_incident", "shower_depth",
+             "shower_depth_width"]
+    observed = compute(ds, names)
+    for name in names:
+        np.testing.assert_allclose(features[name].numpy(), observed[name].values, rtol=1e-9, atol=1e-9,
+                                   err_msg=name)
+    assert (features["sparsity_calogan"][:, :2] > 0.02).all()  # real showers: the comparison is not of zeros
+    # the soft sparsity tends to the hard one: simulated cells are ≥ 1e-4 MeV ≫ its 1e-7 scale here
+    np.testing.assert_allclose(features["soft_sparsity"].numpy(), features["sparsity_calogan"].numpy(), atol=2e-3)
+
+
+def test_shower_features_pass_gradients_to_the_cells(showers):
+    ds = open_store(showers).isel(event=slice(0, 8)).compute()
+    layers = [torch.tensor(ds[n].values / 1000.0, requires_grad=True) for n in LAYERS]
+    centres = [(torch.tensor(ds[n][ds[n].dims[1]].values), torch.tensor(ds[n][ds[n].dims[2]].values)) for n in LAYERS]
+    f = ShowerFeatures(centres).double()(layers, torch.tensor(ds["energy"].values, dtype=torch.float64))
+    loss = sum(v.sum() for k, v in f.items() if k != "sparsity_calogan")
+    loss.backward()
+    assert all(torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0 for x in layers)
+
+
+def test_energy_normalised_cells_carry_the_requested_response_exactly():
+    """Known answer: 40 GeV at response 0.98 split 0.2 / 0.7 / 0.1 deposits 39.2 GeV, 7.84 / 27.44 / 3.92
+    per layer, whatever the patterns (an all-zero pattern becomes uniform, not lost)."""
+    energy, response = torch.tensor([40.0, 40.0]), torch.tensor([0.98, 0.98])
+    fractions = torch.tensor([[0.2, 0.7, 0.1]] * 2)
+    patterns = [torch.rand(2, 3, 96), torch.rand(2, 12, 12), torch.zeros(2, 12, 6)]
+    patterns[0][:, :, :40] = 0.0
+    cells = energy_normalised_cells(energy, response, fractions, patterns)
+    per_layer = torch.stack([c.flatten(1).sum(1) for c in cells], dim=1)
+    torch.testing.assert_close(per_layer, torch.tensor([[7.84, 27.44, 3.92]] * 2))
+    assert (cells[0][:, :, :40] == 0).all()  # zeros stay exact zeros (the sparsity)
+    torch.testing.assert_close(cells[2], torch.full((2, 12, 6), 3.92 / 72))
+
+
+@pytest.mark.parametrize("dense_conditioning", [False, True])
+def test_normalised_generator_sets_the_total_from_its_response_head(dense_conditioning):
+    torch.manual_seed(0)
+    g = CaloGanNormalisedGenerator([(3, 96), (12, 12), (12, 6)], latent_dim=8, hidden=(16, 16),
+                                   dense_conditioning=dense_conditioning)
+    energy = torch.tensor([1.0, 10.0, 55.0, 100.0])
+    response, fractions, cells = g.split(torch.randn(4, 8), energy)
+    total = sum(c.flatten(1).sum(1) for c in cells)
+    torch.testing.assert_close(total, energy * response)
+    assert ((response > 0.95) & (response < 1.05)).all()
+    torch.testing.assert_close(fractions.sum(1), torch.ones(4))
+    assert all((c >= 0).all() and c.shape[1:] == s for c, s in zip(cells, [(3, 96), (12, 12), (12, 6)]))
+
+
+def test_compact_spec_uses_the_options_and_selects_by_the_classifier():
+    spec = SpecRegistry.default().get("model", "calogan_eplus_compact").spec
+    assert spec.architecture == "calogan" and spec.dataset == "calogan_eplus"
+    assert (spec.hyperparameters["generator"], spec.hyperparameters["discriminator"]) == ("normalised", "physics")
+    assert spec.training.selection.metric == "c2st_auc"
+    paper = SpecRegistry.default().get("model", "calogan_eplus").spec  # the paper spec keeps the defaults
+    assert "generator" not in paper.hyperparameters and "discriminator" not in paper.hyperparameters
+
+
+def test_compact_calogan_trains_selects_and_generates_showers_in_mev(showers, tmp_path):
+    spec = model_spec(tmp_path, "calogan_eplus_compact", hyperparameters=COMPACT_SMALL,
+                      training={"batch_size": 16, "validation_fraction": 0.4, "selection": {
+                          "metric": "c2st_auc", "every": 1, "n_events": 25, "keep": 1,
+                          "options": {"names": ["energy", "layer_energy", "total_over_incident"]}}})
+    run = tmp_path / "run"
+    result = train(spec, showers, run, steps=4, device="cpu", progress=False)
+    assert result.step == 4 and all(np.isfinite(v) for v in result.last.values())
+    (best,) = json.loads((run / "selection.json").read_text())  # 39 training events: one epoch = 2 steps
+    assert best["step"] in (2, 4) and 0 <= best["score"] <= 0.5  # |AUC − ½|
+    url = generate(run, 20, tmp_path / "generated.zarr", seed=1, batch_size=8, checkpoint="last",
+                   conditions_from=showers, progress=False)
+    assert validate_store(url) == []
+    gen, ref = open_store(url).compute(), open_store(showers).isel(event=slice(0, 20)).compute()
+    assert all(gen[n].attrs["units"] == ref[n].attrs["units"] == "MeV" for n in LAYERS)
+    total_gev = sum(gen[n].values.sum(axis=(1, 2)) for n in LAYERS) / 1000.0  # MeV cells, GeV incident energy
+    ratio = total_gev / gen["energy"].values
+    assert ((ratio > 0.95 - 1e-4) & (ratio < 1.05 + 1e-4)).all()  # the response head's range, in store units
+    assert (gen.overflow.values == 0).all()
+    recipe = load_run(run).recipe  # rebuilt without the store: the cell centres come from the checkpoint
+    centres = recipe.networks["discriminator"].features.x1
+    np.testing.assert_allclose(centres.numpy(), ref["layer_1"]["layer_1_x"].values)
+
+
+def test_cell_threshold_zeroes_the_cells_below_it():
+    """Known answer: one 1 × 4 layer with softmax weights ∝ (1, 0.8, 0.4, 0.1) and a threshold output c:
+    t = e^{−softplus(c)} × the hottest weight. c = 2: t = 0.1192, cells ∝ (0.8808, 0.6808, 0.2808, 0) of
+    the layer's energy (normalised: 0.4781, 0.3695, 0.1524, 0); c = −8: t = 0.99966, only the hottest."""
+    for bias, expected in ((2.0, [0.4781, 0.3695, 0.1524, 0.0]), (-8.0, [1.0, 0.0, 0.0, 0.0])):
+        g = CaloGanNormalisedGenerator([(1, 4)], latent_dim=2, hidden=(4,))
+        with torch.no_grad():
+            g.patterns[0].weight.zero_()
+            g.patterns[0].bias.copy_(torch.log(torch.tensor([1.0, 0.8, 0.4, 0.1])))
+            g.thresholds.weight.zero_()
+            g.thresholds.bias.fill_(bias)
+        response, _, (cells,) = g.split(torch.randn(3, 2), torch.full((3,), 20.0))
+        torch.testing.assert_close(cells.reshape(3, 4) / (20.0 * response[:, None]),
+                                   torch.tensor([expected] * 3), atol=2e-4, rtol=0)
+        assert (cells.reshape(3, 4)[:, 3] == 0).all()
