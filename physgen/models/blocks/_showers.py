@@ -7,7 +7,7 @@ layer energies E_i, fractions E_i/E_tot, E_tot/E_inc, the shower depth Σ i·E_i
 the energy-weighted centroid and width per layer along x and y, the fraction of cells above zero
 (CaloGAN's sparsity; also a soft, differentiable version, paper 003 Eqs. 5–6) and E_ratio of the two
 hottest cells. The definitions are those of the observables module, which stays the one reference:
-``tests/test_calogan_physics.py`` checks the two against each other on simulated showers.
+``tests/test_calogan_compact.py`` checks the two against each other on simulated showers.
 """
 
 from __future__ import annotations
