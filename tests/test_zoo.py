@@ -304,3 +304,28 @@ def test_a_pipeline_names_a_shipped_geant4_sample_by_name(tmp_path):
     with pytest.raises(PhysgenError, match="no shipped Geant4 validation sample 'geant4_calogan_eplu'.*geant4_calogan_eplus"):
         run_pipeline(tmp_path / "pipe.yaml", workdir=tmp_path / "other")
     assert not (tmp_path / "other" / "sim.zarr").exists()  # refused before any step ran
+
+
+def test_a_pion_refit_does_not_outdate_a_positron_reference():
+    """The shower simulator compares references by the constants a particle's showers use: e+ showers
+    never read the hadronic (pion) constants, so refitting them leaves an e+ model current, while an
+    EM constant or a π+ reference's pion constant outdates it; the tune's source notes are words."""
+    import copy
+
+    from physgen.sim import build_simulator, get_simulator
+    from physgen.store import resolve_dataset
+
+    showers = get_simulator("showers")
+    eplus = build_simulator(resolve_dataset("calogan_eplus")).producer()
+    piplus = build_simulator(resolve_dataset("calogan_piplus")).producer()
+
+    def refit(record, part, key):
+        out = copy.deepcopy(record)
+        out["tune_constants"][part][key] *= 1.1
+        return out
+
+    assert showers.physics(refit(eplus, "pion", "soft_photon_path")) == showers.physics(eplus)
+    assert showers.physics(refit(eplus, "em", "spots_per_gev")) != showers.physics(eplus)
+    assert showers.physics(refit(piplus, "pion", "soft_photon_path")) != showers.physics(piplus)
+    reworded = copy.deepcopy(eplus) | {"tune_sources": {}}
+    assert showers.physics(reworded) == showers.physics(eplus)

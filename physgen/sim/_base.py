@@ -43,6 +43,12 @@ class Simulator(ABC):
         """Provenance of the producer: name, versions, settings."""
         return {"kind": "simulator", "name": self.name}
 
+    @classmethod
+    def physics(cls, producer: dict[str, Any]) -> dict[str, Any]:
+        """The part of a :meth:`producer` record that decides the simulated events: what a shipped
+        model's reference is compared by to tell whether it is outdated. All of it by default."""
+        return producer
+
 
 def parse_options(model: type[BaseModel], dataset: ResolvedDataset) -> BaseModel:
     """``simulator.options`` of a dataset spec as ``model``; errors name the spec file and key."""

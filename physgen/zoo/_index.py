@@ -204,19 +204,31 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
     return models[name]
 
 
-def _producer(store: str | None) -> dict[str, str]:
-    """``{"producer": hash}`` of the training store's producer record (the simulator, its versions,
-    options and tune constants), or nothing when the store is gone."""
+def _physics_hash(producer: dict[str, Any]) -> str:
+    """Hash of what in a producer record decides the simulated events (:meth:`Simulator.physics` of
+    the simulator it names; the whole record for a producer that is not a registered simulator)."""
+    from physgen.sim import get_simulator
+
     try:
-        return {"producer": json_sha256(read_provenance(store)["producer"])}
+        producer = get_simulator(producer["name"]).physics(producer)
+    except (PhysgenError, KeyError, TypeError):
+        pass
+    return json_sha256(producer)
+
+
+def _producer(store: str | None) -> dict[str, str]:
+    """``{"producer": hash}`` of the physics in the training store's producer record (the simulator,
+    its versions, options and the tune constants it uses), or nothing when the store is gone."""
+    try:
+        return {"producer": _physics_hash(read_provenance(store)["producer"])}
     except (PhysgenError, OSError, KeyError, TypeError):
         return {}
 
 
 def reference_changes(entry: dict[str, Any]) -> list[str]:
-    """What changed since the shipped model's reference was made: its dataset spec, or what the
-    simulator of that spec would record now (versions, options, tune constants: a refitted
-    ``tunes.yaml`` changes the physics without touching a spec). Empty when it is current; a producer
+    """What changed since the shipped model's reference was made: its dataset spec, or the physics
+    the simulator of that spec would record now (versions, options, the tune constants it uses: a
+    refitted ``tunes.yaml`` changes the physics without touching a spec). Empty when it is current; a producer
     hash missing from older entries is not checked."""
     from physgen.sim import build_simulator
     from physgen.specs import SpecRegistry
@@ -227,7 +239,7 @@ def reference_changes(entry: dict[str, Any]) -> list[str]:
         if SpecRegistry.default().get("dataset", dataset.get("name")).hash != dataset.get("hash"):
             return ["dataset spec"]
         shipped = entry["reference"].get("producer")
-        if shipped is not None and json_sha256(build_simulator(resolve_dataset(dataset["name"])).producer()) != shipped:
+        if shipped is not None and _physics_hash(build_simulator(resolve_dataset(dataset["name"])).producer()) != shipped:
             return ["simulator (version, options or tune)"]
     except PhysgenError:
         return ["dataset spec (no longer shipped)"]

@@ -125,3 +125,13 @@ class ShowerSimulator(Simulator):
                 "model": ("GFlash (Grindhammer-Peters) EM with a diffuse halo + parametric hadronic, "
                           "docs/PHYSICS.md §4-5"),
                 "tune_constants": self.tune.model_dump(exclude={"sources"}), "tune_sources": self.tune.sources}
+
+    @classmethod
+    def physics(cls, producer):
+        """The record without the tune's source notes (words, not physics) and, for e± and γ, without
+        the hadronic constants their showers never use: a refit of the π± model does not outdate a
+        model trained on positron showers, which stay bit-identical."""
+        out = {key: value for key, value in producer.items() if key != "tune_sources"}
+        if not str(producer.get("particle", "")).startswith("pi"):
+            out["tune_constants"] = {k: v for k, v in producer.get("tune_constants", {}).items() if k != "pion"}
+        return out
