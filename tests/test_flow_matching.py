@@ -12,7 +12,15 @@ from typer.testing import CliRunner
 
 from physgen.cli import app
 from physgen.errors import SpecError
-from physgen.models.flow_matching import cfm_loss, integrate, ot_pairing, straight_path
+from physgen.models.flow_matching import (
+    MOMENTUM_FEATURES,
+    cfm_loss,
+    from_mass_coordinates,
+    integrate,
+    ot_pairing,
+    straight_path,
+    to_mass_coordinates,
+)
 from physgen.sim.zmumu import MUON_MASS
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train
@@ -113,11 +121,12 @@ def zmumu(tmp_path_factory):
     return zmumu_store(tmp_path_factory.mktemp("zmumu_fm"), events=2048)
 
 
-def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tmp_path):
+@pytest.mark.parametrize("coordinates", ["cartesian", "mass"])
+def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tmp_path, coordinates):
     """The shipped spec (network sizes cut down) trains for a few steps from the CLI, exports, and generates
     from the CLI: a valid store with the reference's units, exact-zero or ≥ 20 GeV jets, non-negative
     isolations with exact zeros, on-shell muon energies; the same seed gives the same events."""
-    spec = model_spec(tmp_path, "zmumu_fm17_compact", hyperparameters=SMALL,
+    spec = model_spec(tmp_path, "zmumu_fm17_compact", hyperparameters=SMALL | {"muon_coordinates": coordinates},
                       training={"batch_size": 128, "selection": None, "checkpoint_every": 20})
     runner = CliRunner()
     run = tmp_path / "fm.run"
@@ -149,6 +158,22 @@ def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tm
         np.testing.assert_array_equal(generated[var].values, stores[1][var].values)
 
 
+def test_mass_coordinates_round_trip_and_give_the_m_ll_observable(zmumu):
+    """(log p_T1, η1, η2, Δφ, log M) and back reproduce the muon momenta, and M is the ``m_ll`` observable of
+    physgen.observables (the synthetic muons are massless: E = |p|, so the two formulae agree exactly)."""
+    from physgen.observables import compute
+
+    ds = open_store(zmumu).isel(event=slice(0, 1000)).compute()
+    momenta = {k: torch.as_tensor(ds[k].values, dtype=torch.float64) for k in MOMENTUM_FEATURES}
+    coords = to_mass_coordinates(momenta)
+    back = from_mass_coordinates(coords)
+    for k in MOMENTUM_FEATURES:
+        np.testing.assert_allclose(back[k], momenta[k], rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(np.exp(coords[:, 4].numpy()), compute(ds, ["m_ll"])["m_ll"].values,
+                               rtol=1e-3)  # the observable: E² − p² of float32 stored values, cancellation
+    assert coords[:, 3].min() >= 0 and coords[:, 3].max() < 2 * np.pi
+
+
 @pytest.mark.parametrize(("options", "message"), [
     ({"time_embedding": 7}, "time_embedding must be even"),
     ({"ode_solver": "rk45"}, "hyperparameters.ode_solver: Input should be 'euler', 'midpoint', 'heun' or 'rk4'"),
@@ -170,6 +195,12 @@ def test_on_shell_muons_without_the_muons_and_a_bad_spread_are_spec_errors(zmumu
                                                           "transforms": {"met_px": [{"name": "scale"}]}})
     with pytest.raises(SpecError, match="on_shell_muons needs the muon features"):
         train(spec, zmumu, tmp_path / "a", steps=1, device="cpu", progress=False)
+    spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_nomuons2",
+                      hyperparameters=SMALL | {"on_shell_muons": False, "muon_coordinates": "mass"},
+                      training={"selection": None}, data={"inputs": ["met_px", "met_py"],
+                                                          "transforms": {"met_px": [{"name": "scale"}]}})
+    with pytest.raises(SpecError, match="muon_coordinates: mass needs the muon features"):
+        train(spec, zmumu, tmp_path / "a2", steps=1, device="cpu", progress=False)
     spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_badspread", hyperparameters=SMALL,
                       training={"selection": None},
                       data={"transforms": {"jet1_pt": [{"name": "spread_zeros", "options": {"width": 0}}]}})
