@@ -233,6 +233,7 @@ def test_cosine_schedule_sets_the_learning_rate_from_the_step(zmumu, tmp_path):
     (group,) = result.recipe.optimizers["velocity"].param_groups
     assert group["lr"] == pytest.approx(lr0 * 0.5 * (1 + np.cos(np.pi * 2 / 8)))  # set before the 3rd step (step 2)
     spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_epochs",
-                      hyperparameters=SMALL | {"lr_schedule": "cosine"}, training={"selection": None, "steps": None, "epochs": 2})
+                      hyperparameters=SMALL | {"lr_schedule": "cosine"},
+                      training={"selection": None, "steps": None, "epochs": 2})
     with pytest.raises(SpecError, match="lr_schedule cosine decays over training.steps"):
         train(spec, zmumu, tmp_path / "epochs", device="cpu", progress=False)

@@ -151,7 +151,8 @@ def to_mass_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def from_mass_coordinates(c: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The muon momenta (GeV) of :func:`to_mass_coordinates`' coordinates: p_T2 = M² / (2 p_T1 (cosh Δη − cos Δφ))."""
+    """The muon momenta (GeV) of :func:`to_mass_coordinates`' coordinates, with
+    p_T2 = M² / (2 p_T1 (cosh Δη − cos Δφ))."""
     pt1, eta1, eta2, dphi, m = torch.exp(c[:, 0]), c[:, 1], c[:, 2], c[:, 3], torch.exp(c[:, 4])
     pt2 = m**2 / (2 * pt1 * torch.clamp(torch.cosh(eta1 - eta2) - torch.cos(dphi), min=1e-9))
     return {"mu1_px": pt1, "mu1_pz": pt1 * torch.sinh(eta1), "mu2_px": pt2 * torch.cos(dphi),
