@@ -14,12 +14,11 @@ from physgen.cli import app
 from physgen.errors import SpecError
 from physgen.models.flow_matching import (
     MOMENTUM_FEATURES,
+    MUON_COORDINATES,
     cfm_loss,
-    from_mass_coordinates,
     integrate,
     ot_pairing,
     straight_path,
-    to_mass_coordinates,
 )
 from physgen.sim.zmumu import MUON_MASS
 from physgen.store import open_store, validate_store
@@ -121,7 +120,7 @@ def zmumu(tmp_path_factory):
     return zmumu_store(tmp_path_factory.mktemp("zmumu_fm"), events=2048)
 
 
-@pytest.mark.parametrize("coordinates", ["cartesian", "mass"])
+@pytest.mark.parametrize("coordinates", ["cartesian", "mass", "rest_frame"])
 def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tmp_path, coordinates):
     """The shipped spec (network sizes cut down) trains for a few steps from the CLI, exports, and generates
     from the CLI: a valid store with the reference's units, exact-zero or ≥ 20 GeV jets, non-negative
@@ -158,20 +157,37 @@ def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tm
         np.testing.assert_array_equal(generated[var].values, stores[1][var].values)
 
 
-def test_mass_coordinates_round_trip_and_give_the_m_ll_observable(zmumu):
-    """(log p_T1, η1, η2, Δφ, log M) and back reproduce the muon momenta, and M is the ``m_ll`` observable of
-    physgen.observables (the synthetic muons are massless: E = |p|, so the two formulae agree exactly)."""
+@pytest.mark.parametrize("coordinates", ["mass", "rest_frame"])
+def test_muon_coordinates_round_trip_and_give_the_dimuon_observables(zmumu, coordinates):
+    """The muon coordinates and back reproduce the muon momenta; their M_ll (and for rest_frame p_T,ll) are the
+    ``m_ll`` and ``pt_ll`` observables of physgen.observables (the synthetic muons are massless, E = |p|)."""
     from physgen.observables import compute
 
     ds = open_store(zmumu).isel(event=slice(0, 1000)).compute()
     momenta = {k: torch.as_tensor(ds[k].values, dtype=torch.float64) for k in MOMENTUM_FEATURES}
-    coords = to_mass_coordinates(momenta)
-    back = from_mass_coordinates(coords)
+    forward, inverse = MUON_COORDINATES[coordinates]
+    coords = forward(momenta)
+    back = inverse(coords)
     for k in MOMENTUM_FEATURES:
-        np.testing.assert_allclose(back[k], momenta[k], rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(np.exp(coords[:, 4].numpy()), compute(ds, ["m_ll"])["m_ll"].values,
-                               rtol=1e-3)  # the observable: E² − p² of float32 stored values, cancellation
-    assert coords[:, 3].min() >= 0 and coords[:, 3].max() < 2 * np.pi
+        np.testing.assert_allclose(back[k], momenta[k], rtol=1e-9, atol=1e-8)
+    observed = compute(ds, ["m_ll", "pt_ll"])
+    mass = coords[:, 4] if coordinates == "mass" else coords[:, 0]
+    # rtol: the observable is E² − p² of float32 stored values (cancellation)
+    np.testing.assert_allclose(np.exp(mass.numpy()), observed["m_ll"].values, rtol=1e-3)
+    if coordinates == "rest_frame":
+        np.testing.assert_allclose(np.exp(coords[:, 1].numpy()), observed["pt_ll"].values, rtol=1e-4)
+        assert np.all(np.abs(coords[:, 4].numpy()) <= np.pi)
+
+
+def test_rest_frame_coordinates_of_a_decay_along_the_boost():
+    """A Z of mass 91 GeV moving along x with β = 0.6 (γ = 1.25, p_T = γβM = 68.25 GeV, y = 0) whose leading muon
+    goes along +x in its rest frame (θ* = 90°, φ* = 0): in the lab the muons are collinear with the boost,
+    |p1| = γ (1 + β) M/2 = 91 GeV, p2_x = γ (β − 1) M/2 = −22.75 GeV (special relativity by hand)."""
+    zero = torch.zeros(1, dtype=torch.float64)
+    momenta = {"mu1_px": torch.tensor([91.0], dtype=torch.float64), "mu1_pz": zero,
+               "mu2_px": torch.tensor([-22.75], dtype=torch.float64), "mu2_py": zero, "mu2_pz": zero}
+    coords = MUON_COORDINATES["rest_frame"][0](momenta)[0]
+    np.testing.assert_allclose(coords.numpy(), [np.log(91.0), np.log(68.25), 0.0, 0.0, 0.0], atol=1e-9)
 
 
 @pytest.mark.parametrize(("options", "message"), [

@@ -33,7 +33,11 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   ``on_shell_muons``). A narrow resonance is a thin shell in momentum space, which a flow smears (the
   Cartesian flow's M_ll came out 3 GeV too wide in RMS); as a coordinate of its own it is a 1-D peak.
   This is the phase-space mapping with the resonance mass as a variable that event generators and the
-  LHC flow generators use (e.g. Butter et al., arXiv:2110.13632, §2).
+  LHC flow generators use (e.g. Butter et al., arXiv:2110.13632, §2). ``rest_frame`` goes one step further
+  (:func:`to_rest_frame_coordinates`): the dimuon system's (log M_ll, log p_T,ll, y_ll) and the leading
+  muon's direction in the dimuon rest frame (atanh cos θ*, φ*), the Z's production and decay variables, so
+  that p_T,ll and Δφ_μμ, which the ``mass`` coordinates leave as differences of large numbers, are learnt
+  as such too.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
   E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dense_gan.muon_energies`).
@@ -59,9 +63,9 @@ from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, 
 from physgen.models.dense_gan import MUON_FEATURES, muon_energies
 from physgen.specs import ModelSpec
 
-__all__ = ["ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters", "VelocityField", "cfm_loss",
-           "from_mass_coordinates", "integrate", "ot_pairing", "straight_path",
-           "to_mass_coordinates"]
+__all__ = ["MOMENTUM_FEATURES", "MUON_COORDINATES", "ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters",
+           "VelocityField", "cfm_loss", "from_mass_coordinates", "from_rest_frame_coordinates", "integrate",
+           "ot_pairing", "straight_path", "to_mass_coordinates", "to_rest_frame_coordinates"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
@@ -77,8 +81,9 @@ class FlowMatchingHyperparameters(BaseModel):
     ode_steps: PositiveInt = Field(20, description="fixed integration steps from noise (t=0) to data (t=1)")
     ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the sampled weights (0: the trained weights)")
     on_shell_muons: bool = Field(False, description="muon energies computed from the generated momenta and m_mu")
-    muon_coordinates: Literal["cartesian", "mass"] = Field(
-        "cartesian", description="mass: the flow learns the muons as (log pT1, eta1, eta2, dphi, log M_ll)")
+    muon_coordinates: Literal["cartesian", "mass", "rest_frame"] = Field(
+        "cartesian", description="mass: the muons as (log pT1, eta1, eta2, dphi, log M_ll); rest_frame: as the "
+        "dimuon system (log M_ll, log pT_ll, y_ll) and the leading muon's direction in its rest frame")
     coupling: Literal["independent", "minibatch_ot"] = Field(
         "independent", description="pairing of noise and data draws in a batch (minibatch_ot: exact OT plan)")
     lr_schedule: Literal["constant", "cosine"] = Field(
@@ -159,6 +164,59 @@ def from_mass_coordinates(c: torch.Tensor) -> dict[str, torch.Tensor]:
             "mu2_py": pt2 * torch.sin(dphi), "mu2_pz": pt2 * torch.sinh(eta2)}
 
 
+def _boost(p: torch.Tensor, e: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """Momentum (events, 3) of the four-vector (e, p) in the frame moving with −β: p + (γ²/(γ+1) β·p + γ e) β
+    (the Lorentz boost, with (γ − 1)/β² written as γ²/(γ + 1) so that β → 0 is safe)."""
+    bp = (beta * p).sum(dim=1, keepdim=True)
+    return p + (gamma**2 / (gamma + 1) * bp + gamma * e) * beta
+
+
+def to_rest_frame_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(log M_ll, log p_T,ll, y_ll, atanh cos θ*, φ*) of the two muons (massless, momenta in GeV): the dimuon
+    system, and the leading muon's polar and azimuthal angle in its rest frame, with the beam as z axis and
+    the system's transverse direction as x axis. atanh cos θ* maps the bounded cos θ* to the real line, where
+    the density of 1 + cos²θ* falls off smoothly; φ* ∈ (−π, π], where the leading muon is rarely at ±π."""
+    zero = torch.zeros_like(f["mu1_px"])
+    p1 = torch.stack([f["mu1_px"], zero, f["mu1_pz"]], dim=1)
+    p2 = torch.stack([f["mu2_px"], f["mu2_py"], f["mu2_pz"]], dim=1)
+    e1, e2 = p1.norm(dim=1, keepdim=True), p2.norm(dim=1, keepdim=True)
+    total, energy = p1 + p2, e1 + e2
+    mass = torch.sqrt(torch.clamp(energy**2 - (total**2).sum(dim=1, keepdim=True), min=1e-12))
+    pt = torch.hypot(total[:, 0], total[:, 1])
+    rapidity = 0.5 * torch.log((energy[:, 0] + total[:, 2]) / (energy[:, 0] - total[:, 2]))
+    phi = torch.atan2(total[:, 1], total[:, 0])
+    c, s = torch.cos(phi), torch.sin(phi)  # rotate the event so that the system's p_T is along +x
+    q1 = torch.stack([c * p1[:, 0] + s * p1[:, 1], -s * p1[:, 0] + c * p1[:, 1], p1[:, 2]], dim=1)
+    beta = torch.stack([pt, zero, total[:, 2]], dim=1) / energy
+    rest = _boost(q1, e1, -beta, energy / mass)
+    cos_theta = torch.clamp(rest[:, 2] / rest.norm(dim=1), -1 + 1e-7, 1 - 1e-7)
+    return torch.stack([torch.log(mass[:, 0]), torch.log(pt), rapidity, torch.atanh(cos_theta),
+                        torch.atan2(rest[:, 1], rest[:, 0])], dim=1)
+
+
+def from_rest_frame_coordinates(coords: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The muon momenta (GeV) of :func:`to_rest_frame_coordinates`' coordinates, rotated back so that the
+    leading muon has p_y = 0 and p_x > 0 (the zmumu17 convention)."""
+    mass, pt, rapidity = torch.exp(coords[:, 0:1]), torch.exp(coords[:, 1]), coords[:, 2]
+    cos_theta, phi = torch.tanh(coords[:, 3]), coords[:, 4]
+    sin_theta = torch.sqrt(torch.clamp(1 - cos_theta**2, min=0))
+    rest = 0.5 * mass * torch.stack([sin_theta * torch.cos(phi), sin_theta * torch.sin(phi), cos_theta], dim=1)
+    mt = torch.hypot(mass[:, 0], pt)
+    energy = (mt * torch.cosh(rapidity))[:, None]
+    total = torch.stack([pt, torch.zeros_like(pt), mt * torch.sinh(rapidity)], dim=1)
+    q1 = _boost(rest, 0.5 * mass, total / energy, energy / mass)
+    q2 = total - q1
+    angle = torch.atan2(q1[:, 1], q1[:, 0])
+    c, s = torch.cos(angle), torch.sin(angle)
+    return {"mu1_px": torch.hypot(q1[:, 0], q1[:, 1]), "mu1_pz": q1[:, 2], "mu2_px": c * q2[:, 0] + s * q2[:, 1],
+            "mu2_py": -s * q2[:, 0] + c * q2[:, 1], "mu2_pz": q2[:, 2]}
+
+
+MUON_COORDINATES = {"mass": (to_mass_coordinates, from_mass_coordinates),
+                    "rest_frame": (to_rest_frame_coordinates, from_rest_frame_coordinates)}
+"""The ``muon_coordinates`` other than ``cartesian``: (forward, inverse), five coordinates each."""
+
+
 ODE_SOLVERS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 """Fixed-step solvers and their network passes per step."""
 
@@ -205,15 +263,16 @@ class FlowMatching(Recipe):
         self.n_conditions = data.width(data.conditions + data.labels)
         missing = [f for f in MUON_FEATURES if f not in data.inputs]
         needing = [name for name, on in (("on_shell_muons", hp.on_shell_muons),
-                                         ("muon_coordinates: mass", hp.muon_coordinates == "mass")) if on]
+                                         (f"muon_coordinates: {hp.muon_coordinates}",
+                                          hp.muon_coordinates != "cartesian")) if on]
         if needing and missing:
             msg = f"model {spec.name!r}: {needing[0]} needs the muon features {missing} among data.inputs"
             raise SpecError(msg)
-        self.mass_coordinates = hp.muon_coordinates == "mass"
-        self.others = [n for n in data.inputs if n not in MUON_FEATURES] if self.mass_coordinates else data.inputs
+        self.coordinates = MUON_COORDINATES.get(hp.muon_coordinates)
+        self.others = [n for n in data.inputs if n not in MUON_FEATURES] if self.coordinates else data.inputs
         self.coordinate_moments: list[list[float]] | None = None
-        """Mean and std of the mass coordinates in the training events (``muon_coordinates: mass``)."""
-        n_flow = data.width(self.others) + (5 if self.mass_coordinates else 0)
+        """Mean and std of the muon coordinates in the training events (``muon_coordinates`` not cartesian)."""
+        n_flow = data.width(self.others) + (5 if self.coordinates else 0)
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -230,13 +289,13 @@ class FlowMatching(Recipe):
         return self.optimizers
 
     def initialise(self, data) -> None:
-        """With ``muon_coordinates: mass``: the mean and std of the mass coordinates of the training events
-        (at most the first 50 000), which standardise them for the flow."""
-        if not self.mass_coordinates:
+        """With ``muon_coordinates`` other than cartesian: the mean and std of the muon coordinates of the
+        training events (at most the first 50 000), which standardise them for the flow."""
+        if not self.coordinates:
             return
         n = min(data.n_train, 50_000)
         events = data.ds[list(MOMENTUM_FEATURES)].isel(event=slice(0, n)).compute()
-        coords = to_mass_coordinates({k: torch.as_tensor(events[k].values, dtype=torch.float64)
+        coords = self.coordinates[0]({k: torch.as_tensor(events[k].values, dtype=torch.float64)
                                       for k in MOMENTUM_FEATURES})
         self.coordinate_moments = [coords.mean(dim=0).tolist(), coords.std(dim=0).tolist()]
 
@@ -248,24 +307,24 @@ class FlowMatching(Recipe):
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.coordinate_moments is None:
-            msg = f"model {self.spec.name!r}: the mass coordinates' moments are missing (a run not initialised?)"
+            msg = f"model {self.spec.name!r}: the muon coordinates' moments are missing (a run not initialised?)"
             raise SpecError(msg)
         mean, std = (torch.as_tensor(m, dtype=like.dtype, device=like.device) for m in self.coordinate_moments)
         return mean, std
 
     def to_flow(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The flow's space of a batch of inputs in the transformed space: the inputs side by side, or with
-        ``muon_coordinates: mass`` the standardised mass coordinates followed by the other inputs."""
-        if not self.mass_coordinates:
+        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs."""
+        if not self.coordinates:
             return self.data.concat(batch, self.data.inputs)
         physical = self.data.inverse({k: batch[k].float() for k in MOMENTUM_FEATURES})
-        coords = to_mass_coordinates(physical)
+        coords = self.coordinates[0](physical)
         mean, std = self._moments(coords)
         return torch.cat([(coords - mean) / std, self.data.concat(batch, self.others)], dim=1)
 
     def from_flow(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell)."""
-        if not self.mass_coordinates:
+        if not self.coordinates:
             out = self.data.split(x, self.data.inputs)
             if not self.hp.on_shell_muons:
                 return out
@@ -273,7 +332,7 @@ class FlowMatching(Recipe):
         else:
             mean, std = self._moments(x)
             out = self.data.split(x[:, 5:], self.others)
-            physical = from_mass_coordinates(x[:, :5] * std + mean)
+            physical = self.coordinates[1](x[:, :5] * std + mean)
             out |= self.data.encode(physical)
         return out | self.data.encode(muon_energies(physical))
 
