@@ -125,7 +125,9 @@ def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tm
     """The shipped spec (network sizes cut down) trains for a few steps from the CLI, exports, and generates
     from the CLI: a valid store with the reference's units, exact-zero or ≥ 20 GeV jets, non-negative
     isolations with exact zeros, on-shell muon energies; the same seed gives the same events."""
-    spec = model_spec(tmp_path, "zmumu_fm17_compact", hyperparameters=SMALL | {"muon_coordinates": coordinates},
+    ordered = coordinates != "cartesian"
+    spec = model_spec(tmp_path, "zmumu_fm17_compact",
+                      hyperparameters=SMALL | {"muon_coordinates": coordinates, "leading_muon_first": ordered},
                       training={"batch_size": 128, "selection": None, "checkpoint_every": 20})
     runner = CliRunner()
     run = tmp_path / "fm.run"
@@ -153,6 +155,8 @@ def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tm
     assert iso.min() >= 0 and (iso == 0).any()
     p2 = generated["mu2_px"] ** 2 + generated["mu2_py"] ** 2 + generated["mu2_pz"] ** 2
     np.testing.assert_allclose(generated["mu2_e"], np.sqrt(p2 + MUON_MASS**2), rtol=1e-5)
+    if ordered:  # the zmumu17 convention: the first muon has the larger p_T
+        assert np.all(generated["mu1_px"] >= np.hypot(generated["mu2_px"], generated["mu2_py"]) * (1 - 1e-6))
     for var in generated.data_vars:
         np.testing.assert_array_equal(generated[var].values, stores[1][var].values)
 
@@ -177,6 +181,27 @@ def test_muon_coordinates_round_trip_and_give_the_dimuon_observables(zmumu, coor
     if coordinates == "rest_frame":
         np.testing.assert_allclose(np.exp(coords[:, 1].numpy()), observed["pt_ll"].values, rtol=1e-4)
         assert np.all(np.abs(coords[:, 4].numpy()) <= np.pi)
+
+
+def test_leading_muon_first_swaps_and_rotates_by_hand(zmumu, tmp_path):
+    """mu1 = (30, 0, 10) GeV, mu2 = (0, 40, 5) GeV: mu2 leads, so it becomes the first muon along +x, (40, 0, 5);
+    the rotation by −90° takes mu1 to (0, −30, 10) and MET (5, 7) to (7, −5); the isolations swap."""
+    spec = model_spec(tmp_path, "zmumu_fm17_compact", hyperparameters=SMALL | {"leading_muon_first": True},
+                      training={"batch_size": 64, "selection": None})
+    recipe = train(spec, zmumu, tmp_path / "run", steps=1, device="cpu", progress=False).recipe
+
+    def event(**values):
+        return {k: torch.tensor([v], dtype=torch.float32) for k, v in values.items()}
+
+    muons = event(mu1_px=30.0, mu1_pz=10.0, mu2_px=0.0, mu2_py=40.0, mu2_pz=5.0)
+    out = recipe.data.encode(event(met_px=5.0, met_py=7.0, mu1_iso=0.0, mu2_iso=0.3))
+    moved = {k: v.item() for k, v in recipe._leading_first(muons, out).items()}
+    expected = {"mu1_px": 40, "mu1_pz": 5, "mu2_px": 0, "mu2_py": -30, "mu2_pz": 10, "met_px": 7, "met_py": -5,
+                "mu1_iso": 0.3, "mu2_iso": 0.0}
+    assert moved == pytest.approx(expected, abs=1e-4)
+    kept = {k: v.item() for k, v in recipe._leading_first(event(mu1_px=50.0, mu1_pz=1.0, mu2_px=-30.0,
+                                                                 mu2_py=10.0, mu2_pz=2.0), out).items()}
+    assert kept["mu1_px"] == 50 and kept["mu2_py"] == 10 and kept["met_px"] == pytest.approx(5, abs=1e-4)
 
 
 def test_rest_frame_coordinates_of_a_decay_along_the_boost():
@@ -217,6 +242,11 @@ def test_on_shell_muons_without_the_muons_and_a_bad_spread_are_spec_errors(zmumu
                                                           "transforms": {"met_px": [{"name": "scale"}]}})
     with pytest.raises(SpecError, match="muon_coordinates: mass needs the muon features"):
         train(spec, zmumu, tmp_path / "a2", steps=1, device="cpu", progress=False)
+    spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_unordered",
+                      hyperparameters=SMALL | {"on_shell_muons": False, "leading_muon_first": True},
+                      training={"selection": None})
+    with pytest.raises(SpecError, match="leading_muon_first swaps muon momenta"):
+        train(spec, zmumu, tmp_path / "c", steps=1, device="cpu", progress=False)
     spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_badspread", hyperparameters=SMALL,
                       training={"selection": None},
                       data={"transforms": {"jet1_pt": [{"name": "spread_zeros", "options": {"width": 0}}]}})
