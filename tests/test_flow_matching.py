@@ -115,6 +115,20 @@ def test_spread_zeros_dequantises_for_training_and_restores_exact_zeros():
     np.testing.assert_allclose(fixed[zero], -5.0)
 
 
+def test_spread_zeros_margin_leaves_an_empty_interval_and_splits_it_in_the_middle():
+    """With ``margin`` the spread zeros lie in [−margin − width, −margin); the inverse sends the lower half of
+    the empty interval to 0 and the upper half to the threshold, the values above stay exact."""
+    transforms = TransformSet({"jet1_pt": [Transform(name="spread_zeros",
+                                                     options={"width": 10, "gap": 20, "margin": 4})]})
+    x = np.array([0, 0, 0, 0, 25.0, 40.0], dtype=np.float32)
+    y = transforms.forward({"jet1_pt": x}, np.random.default_rng(4))["jet1_pt"]
+    assert np.all((y[:4] >= -14) & (y[:4] < -4))
+    np.testing.assert_allclose(y[4:], [5.0, 20.0])
+    generated = torch.tensor([-13.0, -2.5, -1.5, 0.0, 5.0])  # slab, lower and upper half of the gap, above
+    back = transforms.inverse({"jet1_pt": generated})["jet1_pt"].numpy()
+    np.testing.assert_allclose(back, [0.0, 0.0, 20.0, 20.0, 25.0])
+
+
 @pytest.fixture(scope="module")
 def zmumu(tmp_path_factory):
     return zmumu_store(tmp_path_factory.mktemp("zmumu_fm"), events=2048)
@@ -243,7 +257,8 @@ def test_on_shell_muons_without_the_muons_and_a_bad_spread_are_spec_errors(zmumu
     with pytest.raises(SpecError, match="muon_coordinates: mass needs the muon features"):
         train(spec, zmumu, tmp_path / "a2", steps=1, device="cpu", progress=False)
     spec = model_spec(tmp_path, "zmumu_fm17_compact", name="fm_unordered",
-                      hyperparameters=SMALL | {"on_shell_muons": False, "leading_muon_first": True},
+                      hyperparameters=SMALL | {"on_shell_muons": False, "leading_muon_first": True,
+                                               "muon_coordinates": "cartesian"},
                       training={"selection": None})
     with pytest.raises(SpecError, match="leading_muon_first swaps muon momenta"):
         train(spec, zmumu, tmp_path / "c", steps=1, device="cpu", progress=False)
