@@ -22,7 +22,7 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   costs ``ode_steps`` × (1, 2, 2, 4) network passes (the solver's stages).
 * ``ema_decay``: the sampled (and shipped) network ``generator`` is the exponential moving average of the
   trained network ``velocity``'s weights, updated after each optimiser step (0: a plain copy); EMA is the
-  usual companion of flow and diffusion training (e.g. Song et al., arXiv:2011.13456, App. H).
+  usual companion of flow and diffusion training (e.g. Song et al., arXiv:2011.13456).
 * ``coupling: minibatch_ot``: the batch's noise draws are paired with its events by the exact optimal-transport
   plan of the squared distance (a permutation for equal batches; scipy's linear_sum_assignment), not at
   random: OT-CFM of Tong et al. (arXiv:2302.00482, Alg. 2) and Pooladian et al. (arXiv:2304.14772), whose
@@ -33,7 +33,7 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   ``on_shell_muons``). A narrow resonance is a thin shell in momentum space, which a flow smears (the
   Cartesian flow's M_ll came out 3 GeV too wide in RMS); as a coordinate of its own it is a 1-D peak.
   This is the phase-space mapping with the resonance mass as a variable that event generators and the
-  LHC flow generators use (e.g. Butter et al., arXiv:2110.13632, §2). ``rest_frame`` goes one step further
+  LHC flow generators use (e.g. Butter et al., arXiv:2110.13632). ``rest_frame`` goes one step further
   (:func:`to_rest_frame_coordinates`): the dimuon system's (log M_ll, log p_T,ll, y_ll) and the leading
   muon's direction in the dimuon rest frame (atanh cos θ*, φ*), the Z's production and decay variables, so
   that p_T,ll and Δφ_μμ, which the ``mass`` coordinates leave as differences of large numbers, are learnt

@@ -24,8 +24,8 @@ and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with th
   to max(y, 0) + ``gap``. A generator smooths the density step between the spread zeros and the values above
   (mass leaks across it, making too few zeros); an empty ``margin`` between them catches that leak. Without
   training noise (fitting, ``encode``, conditions) zeros go to the noise's mean, −``margin`` − ``width``/2.
-  Dequantisation as in Uria, Murray, Larochelle (arXiv:1306.0186, §3) and Dinh et al. (arXiv:1605.08803,
-  §4.1), here for one value.
+  Dequantisation as in Uria, Murray, Larochelle (arXiv:1306.0186) and Dinh et al. (arXiv:1605.08803), here
+  for one value.
 
 Forward transforms run in numpy inside the data-loader workers; inverses run in torch (on the
 device, differentiable for ``log`` and ``scale``) so recipes can compute physics quantities
