@@ -16,6 +16,16 @@ and classifiers alike), registered in :data:`physgen.plugins.TRANSFORMS` with th
   those between half the threshold and the threshold above it (y → 2t − y), so generated events
   never fall in the gap the reference cannot populate (paper 002 §6 names such edges and spikes
   as what its GAN learns worst).
+* ``spread_zeros`` (options ``width``, ``gap`` and ``margin``, default 0): dequantises a point mass at 0 beside a
+  continuous density above ``gap`` (exact-zero isolations, absent jets with ``gap`` the jet threshold) for
+  generators that learn densities (flow matching: a point mass has none): while training, exact zeros become
+  −``margin`` − ``width``·U(0, 1) and the other values x − ``gap``, so that the two parts lie ``margin`` apart
+  (touch at 0 when it is 0); the inverse maps everything below −``margin``/2 back to exactly 0 and the rest
+  to max(y, 0) + ``gap``. A generator smooths the density step between the spread zeros and the values above
+  (mass leaks across it, making too few zeros); an empty ``margin`` between them catches that leak. Without
+  training noise (fitting, ``encode``, conditions) zeros go to the noise's mean, −``margin`` − ``width``/2.
+  Dequantisation as in Uria, Murray, Larochelle (arXiv:1306.0186) and Dinh et al. (arXiv:1605.08803), here
+  for one value.
 
 Forward transforms run in numpy inside the data-loader workers; inverses run in torch (on the
 device, differentiable for ``log`` and ``scale``) so recipes can compute physics quantities
@@ -155,6 +165,31 @@ class _Threshold(_Unfitted):
     def inverse(self, y):
         t = self.options.threshold
         return torch.where(y < t / 2, torch.zeros_like(y), torch.where(y < t, 2 * t - y, y))
+
+
+class SpreadZerosOptions(_Options):
+    width: float = Field(gt=0, description="zeros spread uniformly over [-width, 0) while training")
+    gap: float = Field(0.0, ge=0, description="smallest non-zero value (e.g. the 20 GeV jet threshold)")
+    margin: float = Field(0.0, ge=0, description="empty interval between the spread zeros and the values above")
+
+
+@TRANSFORMS.register("spread_zeros")
+class _SpreadZeros(_Unfitted):
+    Options = SpreadZerosOptions
+
+    def lazy(self, x):
+        o = self.options
+        return np.where(x == 0, -o.margin - o.width / 2, x - o.gap)
+
+    def forward(self, x, rng):
+        o = self.options
+        if rng is None:
+            return _math(x).where(x == 0, -o.margin - o.width / 2, x - o.gap)
+        return np.where(x == 0, -o.margin - o.width * rng.random(x.shape, dtype=np.float32), x - o.gap)
+
+    def inverse(self, y):
+        o = self.options
+        return torch.where(y < -o.margin / 2, torch.zeros_like(y), torch.clamp(y, min=0) + o.gap)
 
 
 class TransformSet:

@@ -1,0 +1,413 @@
+"""Conditional flow matching: a generator that integrates a learnt velocity field from noise to data.
+
+Flow matching (Lipman, Chen, Ben-Hamu, Nickel, Le, arXiv:2210.02747) trains a velocity field
+v_θ(x, t[, c]) whose ODE dx/dt = v_θ carries the standard normal at t = 0 to the data at t = 1. With
+the *optimal-transport* conditional path of that paper (its Eqs. 20–23) a training event x₁ and a noise
+draw x₀ ~ N(0, 1) define the straight line
+
+    x_t = (1 − (1 − σ_min) t) x₀ + t x₁,    u_t = x₁ − (1 − σ_min) x₀,
+
+and the conditional flow-matching loss is E_{t~U(0,1), x₀, x₁} ‖v_θ(x_t, t[, c]) − u_t‖². At σ_min = 0 this
+is the rectified flow of Liu, Gong, Liu (arXiv:2209.03003, their Eq. 1: X_t = t X₁ + (1 − t) X₀, target
+X₁ − X₀). Its minimiser is the marginal velocity E[u_t | x_t], whose ODE transports N(0, 1) to the data
+distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a fixed-step solver.
+
+* Velocity field: an MLP on [x_t, time embedding(t), conditions] → one velocity per generated number. The
+  time embedding is sin/cos of 2π f t at ``time_embedding / 2`` frequencies f spaced geometrically from 1 to
+  ``max_frequency`` (random Fourier features of Tancik et al., arXiv:2006.10739, on a fixed grid).
+* Conditions (``data.conditions`` and ``data.labels``, transformed) enter the field beside x_t, so the same
+  recipe is an unconditional or a conditional generator.
+* Sampling: ``ode_steps`` fixed steps of ``ode_solver`` (``euler``, ``midpoint``, ``heun``, ``rk4``) from
+  t = 0 to 1; the noise is drawn from the caller's torch generator, the rest is deterministic. A sample
+  costs ``ode_steps`` × (1, 2, 2, 4) network passes (the solver's stages).
+* ``ema_decay``: the sampled (and shipped) network ``generator`` is the exponential moving average of the
+  trained network ``velocity``'s weights, updated after each optimiser step (0: a plain copy); EMA is the
+  usual companion of flow and diffusion training (e.g. Song et al., arXiv:2011.13456).
+* ``coupling: minibatch_ot``: the batch's noise draws are paired with its events by the exact optimal-transport
+  plan of the squared distance (a permutation for equal batches; scipy's linear_sum_assignment), not at
+  random: OT-CFM of Tong et al. (arXiv:2302.00482, Alg. 2) and Pooladian et al. (arXiv:2304.14772), whose
+  straighter, lower-variance targets give a more precise field for the same training.
+* ``muon_coordinates: mass`` (Z→μμ features only): the flow learns the two muons not as their Cartesian
+  momenta but as (log p_T1, η1, η2, Δφ, log M_ll) (:func:`to_mass_coordinates`), standardised with the
+  training events' moments; the momenta follow from them, the energies on shell (so it implies
+  ``on_shell_muons``). A narrow resonance is a thin shell in momentum space, which a flow smears (the
+  Cartesian flow's M_ll came out 3 GeV too wide in RMS); as a coordinate of its own it is a 1-D peak.
+  This is the phase-space mapping with the resonance mass as a variable that event generators and the
+  LHC flow generators use (e.g. Butter et al., arXiv:2110.13632). ``rest_frame`` goes one step further
+  (:func:`to_rest_frame_coordinates`): the dimuon system's (log M_ll, log p_T,ll, y_ll) and the leading
+  muon's direction in the dimuon rest frame (atanh cos θ*, φ*), the Z's production and decay variables, so
+  that p_T,ll and Δφ_μμ, which the ``mass`` coordinates leave as differences of large numbers, are learnt
+  as such too.
+* ``leading_muon_first`` (Z→μμ features only): zmumu17 stores the muon of larger p_T first and rotates the
+  event so that it has p_y = 0, p_x > 0; a flow meets that ordering only approximately (7–11 % of the
+  generated events had the larger p_T on the second muon). Such events are relabelled: the muons swap (with
+  their isolations) and the event, MET included, is rotated to the convention (:meth:`FlowMatching._leading_first`).
+* ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
+* ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
+  E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dense_gan.muon_energies`).
+
+Point masses (exact-zero isolations, absent jets) have no density a flow can learn; the ``spread_zeros``
+transform of :mod:`physgen.train` dequantises them for training and maps them back when generating.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Literal
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from scipy.optimize import linear_sum_assignment
+from torch import nn
+
+from physgen.errors import SpecError
+from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, register_architecture
+from physgen.models.dense_gan import MUON_FEATURES, muon_energies
+from physgen.specs import ModelSpec
+
+__all__ = ["MOMENTUM_FEATURES", "MUON_COORDINATES", "ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters",
+           "VelocityField", "cfm_loss", "from_mass_coordinates", "from_rest_frame_coordinates", "integrate",
+           "ot_pairing", "straight_path", "to_mass_coordinates", "to_rest_frame_coordinates"]
+
+_ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
+
+
+class FlowMatchingHyperparameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hidden_layers: list[PositiveInt] = Field([256, 256, 256], description="widths of the velocity MLP")
+    activation: Literal["silu", "relu", "leaky_relu"] = "silu"
+    time_embedding: PositiveInt = Field(32, description="sin/cos features of t (an even number)")
+    max_frequency: float = Field(100.0, ge=1, description="highest frequency of the time embedding")
+    sigma_min: float = Field(0.0, ge=0, lt=1, description="width of the path's end point (0: rectified flow)")
+    ode_solver: Literal["euler", "midpoint", "heun", "rk4"] = "midpoint"
+    ode_steps: PositiveInt = Field(20, description="fixed integration steps from noise (t=0) to data (t=1)")
+    ema_decay: float = Field(0.999, ge=0, lt=1, description="EMA of the sampled weights (0: the trained weights)")
+    on_shell_muons: bool = Field(False, description="muon energies computed from the generated momenta and m_mu")
+    leading_muon_first: bool = Field(False, description="relabel muons so that the first has the larger p_T")
+    muon_coordinates: Literal["cartesian", "mass", "rest_frame"] = Field(
+        "cartesian", description="mass: the muons as (log pT1, eta1, eta2, dphi, log M_ll); rest_frame: as the "
+        "dimuon system (log M_ll, log pT_ll, y_ll) and the leading muon's direction in its rest frame")
+    coupling: Literal["independent", "minibatch_ot"] = Field(
+        "independent", description="pairing of noise and data draws in a batch (minibatch_ot: exact OT plan)")
+    lr_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="cosine: learning rate from the optimiser's to 0 over training.steps")
+
+    @field_validator("time_embedding")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            msg = f"time_embedding must be even (sin and cos of each frequency), got {value}"
+            raise ValueError(msg)
+        return value
+
+
+class VelocityField(nn.Module):
+    """v(x_t, t[, c]): an MLP on the state, a sin/cos embedding of t and the (optional) conditions."""
+
+    def __init__(self, n_features: int, n_conditions: int, hidden: list[int], activation: str = "silu",
+                 time_embedding: int = 32, max_frequency: float = 100.0):
+        super().__init__()
+        frequencies = torch.logspace(0, math.log10(max_frequency), time_embedding // 2)
+        self.register_buffer("frequencies", 2 * math.pi * frequencies)
+        self.body = mlp([n_features + time_embedding + n_conditions, *hidden, n_features], _ACTIVATIONS[activation])
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, conditions: torch.Tensor | None = None) -> torch.Tensor:
+        """Velocity at states ``x`` (events, features) and times ``t`` (events,) or a scalar."""
+        phase = t.reshape(-1, 1).to(x.dtype) * self.frequencies.to(x.dtype)
+        phase = phase.expand(len(x), -1)
+        parts = [x, torch.sin(phase), torch.cos(phase)]
+        if conditions is not None:
+            parts.append(conditions.to(x.dtype))
+        return self.body(torch.cat(parts, dim=1))
+
+
+def straight_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor,
+                  sigma_min: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Point x_t and velocity u_t of the optimal-transport conditional path (Lipman et al., Eqs. 22–23)."""
+    t = t.reshape(-1, *([1] * (x1.dim() - 1)))
+    return (1 - (1 - sigma_min) * t) * x0 + t * x1, x1 - (1 - sigma_min) * x0
+
+
+def cfm_loss(velocity: nn.Module, x1: torch.Tensor, x0: torch.Tensor, t: torch.Tensor,
+             conditions: torch.Tensor | None = None, sigma_min: float = 0.0) -> torch.Tensor:
+    """The conditional flow-matching loss: the mean over events of ‖v(x_t, t[, c]) − u_t‖² (Lipman et al.,
+    Eq. 23)."""
+    xt, target = straight_path(x0, x1, t, sigma_min)
+    return ((velocity(xt, t, conditions) - target) ** 2).sum(dim=1).mean()
+
+
+def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
+    """Indices ``perm`` such that (x0[perm], x1) is the optimal-transport pairing of the two equal-size batches
+    for the squared Euclidean cost (the assignment problem; scipy's Jonker–Volgenant solver)."""
+    cost = torch.cdist(x1.detach().float(), x0.detach().float()).pow(2).cpu().numpy()
+    rows, cols = linear_sum_assignment(cost)
+    return torch.as_tensor(cols[np.argsort(rows)], device=x0.device)
+
+
+MOMENTUM_FEATURES = tuple(f for f in MUON_FEATURES if not f.endswith("_e"))
+"""The zmumu17 muon momenta (leading muon rotated to p_y = 0, p_x = its p_T > 0)."""
+
+
+def to_mass_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(log p_T1, η1, η2, Δφ ∈ [0, 2π), log M_ll) of the two muons from their momenta in GeV, with
+    M_ll² = 2 p_T1 p_T2 (cosh Δη − cos Δφ) for massless muons (m_μ²/M_ll² ~ 10⁻⁶: negligible)."""
+    pt1, pt2 = f["mu1_px"], torch.hypot(f["mu2_px"], f["mu2_py"])
+    eta1, eta2 = torch.asinh(f["mu1_pz"] / pt1), torch.asinh(f["mu2_pz"] / pt2)
+    dphi = torch.remainder(torch.atan2(f["mu2_py"], f["mu2_px"]), 2 * math.pi)
+    m2 = 2 * pt1 * pt2 * (torch.cosh(eta1 - eta2) - torch.cos(dphi))
+    return torch.stack([torch.log(pt1), eta1, eta2, dphi, 0.5 * torch.log(m2)], dim=1)
+
+
+def from_mass_coordinates(c: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The muon momenta (GeV) of :func:`to_mass_coordinates`' coordinates, with
+    p_T2 = M² / (2 p_T1 (cosh Δη − cos Δφ))."""
+    pt1, eta1, eta2, dphi, m = torch.exp(c[:, 0]), c[:, 1], c[:, 2], c[:, 3], torch.exp(c[:, 4])
+    pt2 = m**2 / (2 * pt1 * torch.clamp(torch.cosh(eta1 - eta2) - torch.cos(dphi), min=1e-9))
+    return {"mu1_px": pt1, "mu1_pz": pt1 * torch.sinh(eta1), "mu2_px": pt2 * torch.cos(dphi),
+            "mu2_py": pt2 * torch.sin(dphi), "mu2_pz": pt2 * torch.sinh(eta2)}
+
+
+def _boost(p: torch.Tensor, e: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
+    """Momentum (events, 3) of the four-vector (e, p) in the frame moving with −β: p + (γ²/(γ+1) β·p + γ e) β
+    (the Lorentz boost, with (γ − 1)/β² written as γ²/(γ + 1) so that β → 0 is safe)."""
+    bp = (beta * p).sum(dim=1, keepdim=True)
+    return p + (gamma**2 / (gamma + 1) * bp + gamma * e) * beta
+
+
+def to_rest_frame_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(log M_ll, log p_T,ll, y_ll, atanh cos θ*, φ*) of the two muons (massless, momenta in GeV): the dimuon
+    system, and the leading muon's polar and azimuthal angle in its rest frame, with the beam as z axis and
+    the system's transverse direction as x axis. atanh cos θ* maps the bounded cos θ* to the real line, where
+    the density of 1 + cos²θ* falls off smoothly; φ* ∈ (−π, π], where the leading muon is rarely at ±π."""
+    zero = torch.zeros_like(f["mu1_px"])
+    p1 = torch.stack([f["mu1_px"], zero, f["mu1_pz"]], dim=1)
+    p2 = torch.stack([f["mu2_px"], f["mu2_py"], f["mu2_pz"]], dim=1)
+    e1, e2 = p1.norm(dim=1, keepdim=True), p2.norm(dim=1, keepdim=True)
+    total, energy = p1 + p2, e1 + e2
+    mass = torch.sqrt(torch.clamp(energy**2 - (total**2).sum(dim=1, keepdim=True), min=1e-12))
+    pt = torch.hypot(total[:, 0], total[:, 1])
+    rapidity = 0.5 * torch.log((energy[:, 0] + total[:, 2]) / (energy[:, 0] - total[:, 2]))
+    phi = torch.atan2(total[:, 1], total[:, 0])
+    c, s = torch.cos(phi), torch.sin(phi)  # rotate the event so that the system's p_T is along +x
+    q1 = torch.stack([c * p1[:, 0] + s * p1[:, 1], -s * p1[:, 0] + c * p1[:, 1], p1[:, 2]], dim=1)
+    beta = torch.stack([pt, zero, total[:, 2]], dim=1) / energy
+    rest = _boost(q1, e1, -beta, energy / mass)
+    cos_theta = torch.clamp(rest[:, 2] / rest.norm(dim=1), -1 + 1e-7, 1 - 1e-7)
+    return torch.stack([torch.log(mass[:, 0]), torch.log(pt), rapidity, torch.atanh(cos_theta),
+                        torch.atan2(rest[:, 1], rest[:, 0])], dim=1)
+
+
+def from_rest_frame_coordinates(coords: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The muon momenta (GeV) of :func:`to_rest_frame_coordinates`' coordinates, rotated back so that the
+    leading muon has p_y = 0 and p_x > 0 (the zmumu17 convention)."""
+    mass, pt, rapidity = torch.exp(coords[:, 0:1]), torch.exp(coords[:, 1]), coords[:, 2]
+    cos_theta, phi = torch.tanh(coords[:, 3]), coords[:, 4]
+    sin_theta = torch.sqrt(torch.clamp(1 - cos_theta**2, min=0))
+    rest = 0.5 * mass * torch.stack([sin_theta * torch.cos(phi), sin_theta * torch.sin(phi), cos_theta], dim=1)
+    mt = torch.hypot(mass[:, 0], pt)
+    energy = (mt * torch.cosh(rapidity))[:, None]
+    total = torch.stack([pt, torch.zeros_like(pt), mt * torch.sinh(rapidity)], dim=1)
+    q1 = _boost(rest, 0.5 * mass, total / energy, energy / mass)
+    q2 = total - q1
+    angle = torch.atan2(q1[:, 1], q1[:, 0])
+    c, s = torch.cos(angle), torch.sin(angle)
+    return {"mu1_px": torch.hypot(q1[:, 0], q1[:, 1]), "mu1_pz": q1[:, 2], "mu2_px": c * q2[:, 0] + s * q2[:, 1],
+            "mu2_py": -s * q2[:, 0] + c * q2[:, 1], "mu2_pz": q2[:, 2]}
+
+
+MUON_COORDINATES = {"mass": (to_mass_coordinates, from_mass_coordinates),
+                    "rest_frame": (to_rest_frame_coordinates, from_rest_frame_coordinates)}
+"""The ``muon_coordinates`` other than ``cartesian``: (forward, inverse), five coordinates each."""
+
+
+ODE_SOLVERS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
+"""Fixed-step solvers and their network passes per step."""
+
+
+def integrate(velocity, x: torch.Tensor, steps: int, solver: str = "midpoint",
+              t0: float = 0.0, t1: float = 1.0) -> torch.Tensor:
+    """x(t1) of dx/dt = velocity(x, t) from x(t0) = ``x`` in ``steps`` equal steps of ``solver``
+    (explicit Euler, midpoint, Heun or classical Runge–Kutta 4; Hairer, Nørsett, Wanner, *Solving ODEs I*, II.1)."""
+    if solver not in ODE_SOLVERS:
+        msg = f"ode_solver must be one of {sorted(ODE_SOLVERS)}, got {solver!r}"
+        raise SpecError(msg)
+    h = (t1 - t0) / steps
+    for i in range(steps):
+        t = torch.full((), t0 + i * h, dtype=x.dtype, device=x.device)
+        k1 = velocity(x, t)
+        if solver == "euler":
+            x = x + h * k1
+        elif solver == "midpoint":
+            x = x + h * velocity(x + 0.5 * h * k1, t + 0.5 * h)
+        elif solver == "heun":
+            x = x + 0.5 * h * (k1 + velocity(x + h * k1, t + h))
+        else:
+            k2 = velocity(x + 0.5 * h * k1, t + 0.5 * h)
+            k3 = velocity(x + 0.5 * h * k2, t + 0.5 * h)
+            k4 = velocity(x + h * k3, t + h)
+            x = x + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    return x
+
+
+@register_architecture("flow_matching")
+class FlowMatching(Recipe):
+    """Recipe of the flow-matching generator (the module docstring; :class:`FlowMatchingHyperparameters`).
+
+    Networks: ``velocity`` (trained; ``training.optimizers`` may name it) and ``generator`` (its EMA, sampled
+    and exported as the shipped generator).
+    """
+
+    Hyperparameters = FlowMatchingHyperparameters
+    network_names = ("velocity",)
+
+    def __init__(self, spec: ModelSpec, data: DataDescription):
+        super().__init__(spec, data)
+        hp = self.hp
+        self.n_conditions = data.width(data.conditions + data.labels)
+        missing = [f for f in MUON_FEATURES if f not in data.inputs]
+        needing = [name for name, on in (("on_shell_muons", hp.on_shell_muons),
+                                         (f"muon_coordinates: {hp.muon_coordinates}",
+                                          hp.muon_coordinates != "cartesian")) if on]
+        if needing and missing:
+            msg = f"model {spec.name!r}: {needing[0]} needs the muon features {missing} among data.inputs"
+            raise SpecError(msg)
+        self.coordinates = MUON_COORDINATES.get(hp.muon_coordinates)
+        if hp.leading_muon_first and not (hp.on_shell_muons or self.coordinates):
+            msg = (f"model {spec.name!r}: leading_muon_first swaps muon momenta and recomputes their energies; "
+                   "it needs on_shell_muons or muon_coordinates other than cartesian")
+            raise SpecError(msg)
+        self.others = [n for n in data.inputs if n not in MUON_FEATURES] if self.coordinates else data.inputs
+        self.coordinate_moments: list[list[float]] | None = None
+        """Mean and std of the muon coordinates in the training events (``muon_coordinates`` not cartesian)."""
+        n_flow = data.width(self.others) + (5 if self.coordinates else 0)
+        if hp.lr_schedule == "cosine" and spec.training.steps is None:
+            msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
+            raise SpecError(msg)
+        velocity = VelocityField(n_flow, self.n_conditions, hp.hidden_layers, hp.activation,
+                                 hp.time_embedding, hp.max_frequency)
+        generator = copy.deepcopy(velocity).requires_grad_(False)
+        self.networks = nn.ModuleDict({"velocity": velocity, "generator": generator})
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """One optimiser, for ``velocity`` (the EMA ``generator`` is not trained by gradients)."""
+        training = self.spec.training
+        self.optimizers = {"velocity": build_optimizer(self.networks["velocity"].parameters(),
+                                                       training.optimizers.get("velocity", training.optimizer))}
+        return self.optimizers
+
+    def initialise(self, data) -> None:
+        """With ``muon_coordinates`` other than cartesian: the mean and std of the muon coordinates of the
+        training events (at most the first 50 000), which standardise them for the flow."""
+        if not self.coordinates:
+            return
+        n = min(data.n_train, 50_000)
+        events = data.ds[list(MOMENTUM_FEATURES)].isel(event=slice(0, n)).compute()
+        coords = self.coordinates[0]({k: torch.as_tensor(events[k].values, dtype=torch.float64)
+                                      for k in MOMENTUM_FEATURES})
+        self.coordinate_moments = [coords.mean(dim=0).tolist(), coords.std(dim=0).tolist()]
+
+    def extra_state(self):
+        return {"coordinate_moments": self.coordinate_moments}
+
+    def load_extra_state(self, state):
+        self.coordinate_moments = state.get("coordinate_moments")
+
+    def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.coordinate_moments is None:
+            msg = f"model {self.spec.name!r}: the muon coordinates' moments are missing (a run not initialised?)"
+            raise SpecError(msg)
+        mean, std = (torch.as_tensor(m, dtype=like.dtype, device=like.device) for m in self.coordinate_moments)
+        return mean, std
+
+    def to_flow(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The flow's space of a batch of inputs in the transformed space: the inputs side by side, or with
+        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs."""
+        if not self.coordinates:
+            return self.data.concat(batch, self.data.inputs)
+        physical = self.data.inverse({k: batch[k].float() for k in MOMENTUM_FEATURES})
+        coords = self.coordinates[0](physical)
+        mean, std = self._moments(coords)
+        return torch.cat([(coords - mean) / std, self.data.concat(batch, self.others)], dim=1)
+
+    def from_flow(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell)."""
+        if not self.coordinates:
+            out = self.data.split(x, self.data.inputs)
+            if not self.hp.on_shell_muons:
+                return out
+            physical = self.data.inverse({k: out[k] for k in MOMENTUM_FEATURES})
+        else:
+            mean, std = self._moments(x)
+            out = self.data.split(x[:, 5:], self.others)
+            physical = self.coordinates[1](x[:, :5] * std + mean)
+        moved = self._leading_first(physical, out) if self.hp.leading_muon_first else physical
+        return out | self.data.encode(moved) | self.data.encode(muon_energies(moved))
+
+    def _leading_first(self, muons: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Physical muon momenta, MET and isolations of events relabelled so that the leading muon is first:
+        where the second muon has the larger p_T the two swap (with their isolations) and the event is rotated
+        so that the new first muon has p_y = 0, p_x > 0, the zmumu17 convention (physgen.sim.zmumu, step 5)."""
+        px1, pz1, px2, py2, pz2 = (muons[k] for k in MOMENTUM_FEATURES)
+        pt2 = torch.hypot(px2, py2)
+        swap = pt2 > px1
+        angle = torch.atan2(py2, px2)
+        c, s = torch.cos(angle), torch.sin(angle)
+        moved = {"mu1_px": torch.where(swap, pt2, px1), "mu1_pz": torch.where(swap, pz2, pz1),
+                 "mu2_px": torch.where(swap, c * px1, px2), "mu2_py": torch.where(swap, -s * px1, py2),
+                 "mu2_pz": torch.where(swap, pz1, pz2)}
+        if "met_px" in out and "met_py" in out:
+            met = self.data.inverse({k: out[k] for k in ("met_px", "met_py")})
+            moved |= {"met_px": torch.where(swap, c * met["met_px"] + s * met["met_py"], met["met_px"]),
+                      "met_py": torch.where(swap, -s * met["met_px"] + c * met["met_py"], met["met_py"])}
+        if "mu1_iso" in out and "mu2_iso" in out:
+            iso = self.data.inverse({k: out[k] for k in ("mu1_iso", "mu2_iso")})
+            moved |= {"mu1_iso": torch.where(swap, iso["mu2_iso"], iso["mu1_iso"]),
+                      "mu2_iso": torch.where(swap, iso["mu1_iso"], iso["mu2_iso"])}
+        return moved
+
+    def _conditioning(self, batch: dict[str, torch.Tensor] | None) -> torch.Tensor | None:
+        names = self.data.conditions + self.data.labels
+        return self.data.concat(batch, names) if names and batch else None
+
+    def _set_learning_rate(self, step: int) -> None:
+        """Cosine decay of the learning rate to 0 at ``training.steps`` (Loshchilov, Hutter, arXiv:1608.03983,
+        without restarts), a function of the step alone, so a resumed run continues it exactly."""
+        training = self.spec.training
+        base = training.optimizers.get("velocity", training.optimizer).lr
+        for group in self.optimizers["velocity"].param_groups:
+            group["lr"] = base * 0.5 * (1 + math.cos(math.pi * min(step / training.steps, 1.0)))
+
+    def training_step(self, batch, step):
+        if self.hp.lr_schedule == "cosine":
+            self._set_learning_rate(step)
+        x1 = self.to_flow(batch)
+        x0 = torch.randn_like(x1)
+        if self.hp.coupling == "minibatch_ot":
+            x0 = x0[ot_pairing(x0, x1)]
+        t = torch.rand(len(x1), device=x1.device)
+        loss = cfm_loss(self.networks["velocity"], x1, x0, t, self._conditioning(batch), self.hp.sigma_min)
+        self.optimizer_step("velocity", loss)
+        self._update_ema()
+        return {"cfm_loss": loss.item()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        decay = self.hp.ema_decay
+        for averaged, trained in zip(self.networks["generator"].parameters(), self.networks["velocity"].parameters(),
+                                     strict=True):
+            averaged.lerp_(trained.detach(), 1 - decay)
+
+    @torch.no_grad()
+    def sample(self, n, conditions, generator):
+        field = self.networks["generator"]
+        device = field.frequencies.device
+        if self.n_conditions and not conditions:
+            msg = f"model {self.spec.name!r} needs its conditions {self.data.conditions + self.data.labels} to sample"
+            raise SpecError(msg)
+        cond = self._conditioning(conditions)
+        n_flow = field.body[-1].out_features
+        x0 = torch.randn(n, n_flow, device=device, generator=generator)
+        x1 = integrate(lambda x, t: field(x, t, cond), x0, self.hp.ode_steps, self.hp.ode_solver)
+        return self.from_flow(x1.float())
