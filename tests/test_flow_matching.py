@@ -12,14 +12,8 @@ from typer.testing import CliRunner
 
 from physgen.cli import app
 from physgen.errors import SpecError
-from physgen.models.flow_matching import (
-    MOMENTUM_FEATURES,
-    MUON_COORDINATES,
-    cfm_loss,
-    integrate,
-    ot_pairing,
-    straight_path,
-)
+from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES
+from physgen.models.flow_matching import cfm_loss, integrate, ot_pairing, straight_path
 from physgen.sim.zmumu import MUON_MASS
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train

@@ -17,7 +17,8 @@ from physgen.models._base import (
 )
 from physgen.models.calogan import CaloGan, ConditionalCaloGan
 from physgen.models.classifier import ClassifierRecipe, CNN3DClassifier, DCTROptions, MLPClassifier
-from physgen.models.dense_gan import DenseGAN, DenseNetwork, dimuon_mass
+from physgen.models.dense_gan import DenseGAN, DenseNetwork
+from physgen.models.dimuon import dimuon_mass
 from physgen.models.flow_matching import FlowMatching
 from physgen.models.ild_gan import IldWgan
 from physgen.models.lagan import Lagan

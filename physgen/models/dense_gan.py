@@ -43,28 +43,13 @@ from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, mlp, register_architecture
+from physgen.models.dimuon import MUON_FEATURES, dimuon_mass, muon_energies
 from physgen.observables import compute
-from physgen.sim.zmumu import MUON_MASS
 from physgen.specs import ModelSpec
 
-__all__ = ["MUON_FEATURES", "DenseGAN", "DenseGANHyperparameters", "DenseNetwork", "dimuon_mass", "mass_mmd2",
-           "muon_energies"]
-
-MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")
-"""The zmumu17 muon features (leading muon rotated to p_y = 0) that define M_ll."""
+__all__ = ["DenseGAN", "DenseGANHyperparameters", "DenseNetwork", "mass_mmd2"]
 
 _ACTIVATIONS = {"leaky_relu": lambda slope: partial(nn.LeakyReLU, slope), "relu": lambda slope: nn.ReLU}
-
-
-def dimuon_mass(features: dict[str, torch.Tensor]) -> torch.Tensor:
-    """M_ll = sqrt((E1 + E2)² − |p1 + p2|²) of the two muons (leading muon has p_y = 0), in GeV, on torch
-    tensors for the generator loss: the formula of the ``m_ll`` observable (physgen.observables.dilepton),
-    made differentiable (m² clamped at 10⁻⁶ GeV², where the square root's gradient stays finite)."""
-    e = features["mu1_e"] + features["mu2_e"]
-    px = features["mu1_px"] + features["mu2_px"]
-    py = features["mu2_py"]
-    pz = features["mu1_pz"] + features["mu2_pz"]
-    return torch.sqrt(torch.clamp(e * e - px * px - py * py - pz * pz, min=1e-6))
 
 
 def mass_mmd2(generated: torch.Tensor, real: torch.Tensor, widths: list[float]) -> torch.Tensor:
@@ -77,13 +62,6 @@ def mass_mmd2(generated: torch.Tensor, real: torch.Tensor, widths: list[float]) 
         return sum(torch.exp(-d2 / (2 * w * w)) for w in widths).mean()
 
     return kernel(generated, generated) + kernel(real, real) - 2 * kernel(generated, real)
-
-
-def muon_energies(features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """E = sqrt(|p|² + m_μ²) of both on-shell muons from their momenta (leading muon has p_y = 0), in GeV."""
-    m2 = MUON_MASS**2
-    return {"mu1_e": torch.sqrt(features["mu1_px"] ** 2 + features["mu1_pz"] ** 2 + m2),
-            "mu2_e": torch.sqrt(features["mu2_px"] ** 2 + features["mu2_py"] ** 2 + features["mu2_pz"] ** 2 + m2)}
 
 
 class DenseNetwork(nn.Module):

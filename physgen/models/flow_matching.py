@@ -28,13 +28,13 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   random: OT-CFM of Tong et al. (arXiv:2302.00482, Alg. 2) and Pooladian et al. (arXiv:2304.14772), whose
   straighter, lower-variance targets give a more precise field for the same training.
 * ``muon_coordinates: mass`` (Z→μμ features only): the flow learns the two muons not as their Cartesian
-  momenta but as (log p_T1, η1, η2, Δφ, log M_ll) (:func:`to_mass_coordinates`), standardised with the
+  momenta but as (log p_T1, η1, η2, Δφ, log M_ll) (:func:`physgen.models.dimuon.to_mass_coordinates`), standardised with the
   training events' moments; the momenta follow from them, the energies on shell (so it implies
   ``on_shell_muons``). A narrow resonance is a thin shell in momentum space, which a flow smears (the
   Cartesian flow's M_ll came out 3 GeV too wide in RMS); as a coordinate of its own it is a 1-D peak.
   This is the phase-space mapping with the resonance mass as a variable that event generators and the
   LHC flow generators use (e.g. Butter et al., arXiv:2110.13632). ``rest_frame`` goes one step further
-  (:func:`to_rest_frame_coordinates`): the dimuon system's (log M_ll, log p_T,ll, y_ll) and the leading
+  (:func:`physgen.models.dimuon.to_rest_frame_coordinates`): the dimuon system's (log M_ll, log p_T,ll, y_ll) and the leading
   muon's direction in the dimuon rest frame (atanh cos θ*, φ*), the Z's production and decay variables, so
   that p_T,ll and Δφ_μμ, which the ``mass`` coordinates leave as differences of large numbers, are learnt
   as such too.
@@ -44,7 +44,7 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   their isolations) and the event, MET included, is rotated to the convention (:meth:`FlowMatching._leading_first`).
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
-  E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dense_gan.muon_energies`).
+  E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dimuon.muon_energies`).
 
 Point masses (exact-zero isolations, absent jets) have no density a flow can learn; the ``spread_zeros``
 transform of :mod:`physgen.train` dequantises them for training and maps them back when generating.
@@ -64,12 +64,11 @@ from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, register_architecture
-from physgen.models.dense_gan import MUON_FEATURES, muon_energies
+from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, muon_energies
 from physgen.specs import ModelSpec
 
-__all__ = ["MOMENTUM_FEATURES", "MUON_COORDINATES", "ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters",
-           "VelocityField", "cfm_loss", "from_mass_coordinates", "from_rest_frame_coordinates", "integrate",
-           "ot_pairing", "straight_path", "to_mass_coordinates", "to_rest_frame_coordinates"]
+__all__ = ["ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters", "VelocityField", "cfm_loss", "integrate",
+           "ot_pairing", "straight_path"]
 
 _ACTIVATIONS = {"silu": nn.SiLU, "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
@@ -144,82 +143,6 @@ def ot_pairing(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
     cost = torch.cdist(x1.detach().float(), x0.detach().float()).pow(2).cpu().numpy()
     rows, cols = linear_sum_assignment(cost)
     return torch.as_tensor(cols[np.argsort(rows)], device=x0.device)
-
-
-MOMENTUM_FEATURES = tuple(f for f in MUON_FEATURES if not f.endswith("_e"))
-"""The zmumu17 muon momenta (leading muon rotated to p_y = 0, p_x = its p_T > 0)."""
-
-
-def to_mass_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(log p_T1, η1, η2, Δφ ∈ [0, 2π), log M_ll) of the two muons from their momenta in GeV, with
-    M_ll² = 2 p_T1 p_T2 (cosh Δη − cos Δφ) for massless muons (m_μ²/M_ll² ~ 10⁻⁶: negligible)."""
-    pt1, pt2 = f["mu1_px"], torch.hypot(f["mu2_px"], f["mu2_py"])
-    eta1, eta2 = torch.asinh(f["mu1_pz"] / pt1), torch.asinh(f["mu2_pz"] / pt2)
-    dphi = torch.remainder(torch.atan2(f["mu2_py"], f["mu2_px"]), 2 * math.pi)
-    m2 = 2 * pt1 * pt2 * (torch.cosh(eta1 - eta2) - torch.cos(dphi))
-    return torch.stack([torch.log(pt1), eta1, eta2, dphi, 0.5 * torch.log(m2)], dim=1)
-
-
-def from_mass_coordinates(c: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The muon momenta (GeV) of :func:`to_mass_coordinates`' coordinates, with
-    p_T2 = M² / (2 p_T1 (cosh Δη − cos Δφ))."""
-    pt1, eta1, eta2, dphi, m = torch.exp(c[:, 0]), c[:, 1], c[:, 2], c[:, 3], torch.exp(c[:, 4])
-    pt2 = m**2 / (2 * pt1 * torch.clamp(torch.cosh(eta1 - eta2) - torch.cos(dphi), min=1e-9))
-    return {"mu1_px": pt1, "mu1_pz": pt1 * torch.sinh(eta1), "mu2_px": pt2 * torch.cos(dphi),
-            "mu2_py": pt2 * torch.sin(dphi), "mu2_pz": pt2 * torch.sinh(eta2)}
-
-
-def _boost(p: torch.Tensor, e: torch.Tensor, beta: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
-    """Momentum (events, 3) of the four-vector (e, p) in the frame moving with −β: p + (γ²/(γ+1) β·p + γ e) β
-    (the Lorentz boost, with (γ − 1)/β² written as γ²/(γ + 1) so that β → 0 is safe)."""
-    bp = (beta * p).sum(dim=1, keepdim=True)
-    return p + (gamma**2 / (gamma + 1) * bp + gamma * e) * beta
-
-
-def to_rest_frame_coordinates(f: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(log M_ll, log p_T,ll, y_ll, atanh cos θ*, φ*) of the two muons (massless, momenta in GeV): the dimuon
-    system, and the leading muon's polar and azimuthal angle in its rest frame, with the beam as z axis and
-    the system's transverse direction as x axis. atanh cos θ* maps the bounded cos θ* to the real line, where
-    the density of 1 + cos²θ* falls off smoothly; φ* ∈ (−π, π], where the leading muon is rarely at ±π."""
-    zero = torch.zeros_like(f["mu1_px"])
-    p1 = torch.stack([f["mu1_px"], zero, f["mu1_pz"]], dim=1)
-    p2 = torch.stack([f["mu2_px"], f["mu2_py"], f["mu2_pz"]], dim=1)
-    e1, e2 = p1.norm(dim=1, keepdim=True), p2.norm(dim=1, keepdim=True)
-    total, energy = p1 + p2, e1 + e2
-    mass = torch.sqrt(torch.clamp(energy**2 - (total**2).sum(dim=1, keepdim=True), min=1e-12))
-    pt = torch.hypot(total[:, 0], total[:, 1])
-    rapidity = 0.5 * torch.log((energy[:, 0] + total[:, 2]) / (energy[:, 0] - total[:, 2]))
-    phi = torch.atan2(total[:, 1], total[:, 0])
-    c, s = torch.cos(phi), torch.sin(phi)  # rotate the event so that the system's p_T is along +x
-    q1 = torch.stack([c * p1[:, 0] + s * p1[:, 1], -s * p1[:, 0] + c * p1[:, 1], p1[:, 2]], dim=1)
-    beta = torch.stack([pt, zero, total[:, 2]], dim=1) / energy
-    rest = _boost(q1, e1, -beta, energy / mass)
-    cos_theta = torch.clamp(rest[:, 2] / rest.norm(dim=1), -1 + 1e-7, 1 - 1e-7)
-    return torch.stack([torch.log(mass[:, 0]), torch.log(pt), rapidity, torch.atanh(cos_theta),
-                        torch.atan2(rest[:, 1], rest[:, 0])], dim=1)
-
-
-def from_rest_frame_coordinates(coords: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The muon momenta (GeV) of :func:`to_rest_frame_coordinates`' coordinates, rotated back so that the
-    leading muon has p_y = 0 and p_x > 0 (the zmumu17 convention)."""
-    mass, pt, rapidity = torch.exp(coords[:, 0:1]), torch.exp(coords[:, 1]), coords[:, 2]
-    cos_theta, phi = torch.tanh(coords[:, 3]), coords[:, 4]
-    sin_theta = torch.sqrt(torch.clamp(1 - cos_theta**2, min=0))
-    rest = 0.5 * mass * torch.stack([sin_theta * torch.cos(phi), sin_theta * torch.sin(phi), cos_theta], dim=1)
-    mt = torch.hypot(mass[:, 0], pt)
-    energy = (mt * torch.cosh(rapidity))[:, None]
-    total = torch.stack([pt, torch.zeros_like(pt), mt * torch.sinh(rapidity)], dim=1)
-    q1 = _boost(rest, 0.5 * mass, total / energy, energy / mass)
-    q2 = total - q1
-    angle = torch.atan2(q1[:, 1], q1[:, 0])
-    c, s = torch.cos(angle), torch.sin(angle)
-    return {"mu1_px": torch.hypot(q1[:, 0], q1[:, 1]), "mu1_pz": q1[:, 2], "mu2_px": c * q2[:, 0] + s * q2[:, 1],
-            "mu2_py": -s * q2[:, 0] + c * q2[:, 1], "mu2_pz": q2[:, 2]}
-
-
-MUON_COORDINATES = {"mass": (to_mass_coordinates, from_mass_coordinates),
-                    "rest_frame": (to_rest_frame_coordinates, from_rest_frame_coordinates)}
-"""The ``muon_coordinates`` other than ``cartesian``: (forward, inverse), five coordinates each."""
 
 
 ODE_SOLVERS = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
