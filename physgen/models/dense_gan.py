@@ -43,6 +43,7 @@ from torch import nn
 
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, mlp, register_architecture
+from physgen.models.blocks import mmd2
 from physgen.models.dimuon import MUON_FEATURES, dimuon_mass, muon_energies
 from physgen.observables import compute
 from physgen.specs import ModelSpec
@@ -55,13 +56,9 @@ _ACTIVATIONS = {"leaky_relu": lambda slope: partial(nn.LeakyReLU, slope), "relu"
 def mass_mmd2(generated: torch.Tensor, real: torch.Tensor, widths: list[float]) -> torch.Tensor:
     """Squared maximum mean discrepancy between two samples of M_ll (GeV) with a sum of Gaussian kernels of
     the given widths (biased estimator, Gretton et al. 2012): the resonance-mass loss of Butter, Plehn and
-    Winterhalder (arXiv:1907.03764, §3), which a GAN needs to learn a narrow peak's shape, not only its moments."""
-
-    def kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        d2 = (a[:, None] - b[None, :]) ** 2
-        return sum(torch.exp(-d2 / (2 * w * w)) for w in widths).mean()
-
-    return kernel(generated, generated) + kernel(real, real) - 2 * kernel(generated, real)
+    Winterhalder (arXiv:1907.03764, §3), which a GAN needs to learn a narrow peak's shape, not only its moments:
+    :func:`physgen.models.blocks.mmd2` on the 1-D masses, whose kernels take the squared widths."""
+    return mmd2(generated.reshape(-1, 1), real.reshape(-1, 1), tuple(w * w for w in widths))
 
 
 class DenseNetwork(nn.Module):
