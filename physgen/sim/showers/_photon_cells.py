@@ -95,14 +95,37 @@ class PhotonCellTable:
         rows with probabilities ``rows`` (cascades × rows; what is missing leaks out behind), each of an
         exponential energy of mean the cascade's energy over its photon count (as :func:`._hadronic._soft_photons`)."""
         expected = (energy_mev / mean_energy)[:, None] * (rows @ self.probability)
-        landed = rng.poisson(np.maximum(expected, 0.0))
-        # the photons that leak out (in front, behind, or from origins beyond the table) share the energy too
-        leaked = rng.poisson(np.maximum(energy_mev / mean_energy - expected.sum(axis=1), 0.0))
-        total = landed.sum(axis=1) + leaked
-        cascade, slot = np.nonzero(landed)
-        n = landed[cascade, slot]
-        energy = (energy_mev / np.maximum(total, 1))[cascade] * rng.standard_gamma(n.astype(float))
+        cascade, slot, energy = _compound_poisson(rng, expected, energy_mev / mean_energy, energy_mev)
         return CellDeposits(event[cascade], slot, energy)
+
+
+@numba.njit(cache=True, nogil=True)
+def _compound_poisson(rng, expected, photons, energy):
+    """Per cascade c and slot s, n ~ Poisson(``expected``[c, s]) photons (and Poisson(``photons``[c] − Σ_s
+    ``expected``[c, s]) that leak out), and for each lit slot the energy of its n photons, each an exponential of
+    mean ``energy``[c] over the cascade's total photon count: (cascade, slot, energy) of the lit slots."""
+    n_cascades, n_slots = expected.shape
+    counts = np.empty((n_cascades, n_slots), dtype=np.int64)
+    total = np.zeros(n_cascades, dtype=np.int64)
+    lit = 0
+    for c in range(n_cascades):
+        landing = 0.0
+        for s in range(n_slots):
+            counts[c, s] = rng.poisson(expected[c, s]) if expected[c, s] > 0 else 0
+            landing += expected[c, s]
+            total[c] += counts[c, s]
+            lit += counts[c, s] > 0
+        total[c] += rng.poisson(max(photons[c] - landing, 0.0))  # those leaking out share the energy too
+    cascade, slot, out = np.empty(lit, dtype=np.int64), np.empty(lit, dtype=np.int64), np.empty(lit)
+    i = 0
+    for c in range(n_cascades):
+        per_photon = energy[c] / max(total[c], 1)
+        for s in range(n_slots):
+            if counts[c, s] > 0:
+                cascade[i], slot[i] = c, s
+                out[i] = per_photon * rng.standard_gamma(np.float64(counts[c, s]))
+                i += 1
+    return cascade, slot, out
 
 
 @numba.njit(cache=True, nogil=True)
@@ -176,7 +199,5 @@ def _layer_radial(origins, depth_edges, radii, path):
 def origin_rows(table: PhotonCellTable, bin_masses: np.ndarray, front: np.ndarray) -> np.ndarray:
     """(cascades, rows): the probability of an origin in each row of ``table``, from the masses of its fine
     depth bins (cascades × bins) and of the front face (origins in front of the calorimeter move there)."""
-    rows = np.zeros((len(front), table.n_rows))
-    rows[:, 0] = front
-    np.add.at(rows.T, table.row_of_bin, bin_masses.T)
-    return rows
+    starts = np.flatnonzero(np.diff(table.row_of_bin, prepend=0))  # the bins of a row are consecutive
+    return np.concatenate([front[:, None], np.add.reduceat(bin_masses, starts, axis=1)], axis=1)
