@@ -28,7 +28,10 @@
   share of them flies a longer mean path (the capture photons of neutrons that travel tens of cm before
   they are captured): Geant4's showering π+ light up to the whole 12 × 12 grid of layer 1 (90 % quantile
   of its sparsity 0.95), photons of one ~MeV attenuation length alone reach 0.88. They
-  are thousands per shower: drawn in one compiled loop, their depths from tabulated gamma quantiles.
+  are thousands per shower: drawn in one compiled loop, their depths from tabulated gamma quantiles; at
+  normal incidence in a ``total`` readout (CaloGAN) they are drawn cell by cell instead, a Poisson count
+  and a gamma energy per cell from a table of the cells' probabilities (:mod:`._photon_cells`: the same
+  distribution, a tenth of the draws).
 Constants marked "tuned" are fitted to Geant4 (:mod:`._tune`).
 """
 

@@ -59,7 +59,6 @@ class PhotonCellTable:
     origin_edges: np.ndarray  # mm: fine depth bins of the origins on the axis (origin row 0 is the front face)
     row_of_bin: np.ndarray  # origin row of each fine bin (+ 1: row 0 is the front face)
     probability: np.ndarray  # (rows, slots): cells of the readout, then the overflow of each layer
-    n_cells: int
 
     @classmethod
     def build(cls, readout: CellReadout, near_path: float, far_path: float, far_share: float, x0: float,
@@ -83,7 +82,7 @@ class PhotonCellTable:
         size = np.bincount(rows)
         probability = np.zeros((len(size), per_origin.shape[1]))
         np.add.at(probability, rows, per_origin)
-        return cls(edges, row_of_bin, probability / size[:, None], readout.n_cells)
+        return cls(edges, row_of_bin, probability / size[:, None])
 
     @property
     def n_rows(self) -> int:
