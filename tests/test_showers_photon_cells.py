@@ -3,13 +3,15 @@ photon-by-photon draw they replace at normal incidence, and the pieces of that d
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
+from scipy import stats
 from scipy.special import exp1
 
 from physgen.sim import build_simulator
 from physgen.sim.showers._hadronic import _soft_photon_cells, _soft_photons
-from physgen.sim.showers._photon_cells import _compound_poisson, _layer_radial
+from physgen.sim.showers._photon_cells import _compound_poisson, _layer_radial, _poisson
 from physgen.store import resolve_dataset
 
 LAYERS = ((0, 288), (288, 432), (432, 504))  # CaloGAN cells: 3 × 96, 12 × 12, 12 × 6 (calogan_lar3.yaml)
@@ -31,6 +33,26 @@ def test_a_photon_stays_in_its_slab_as_the_exponential_integral_says():
     assert radial.sum() + beyond.sum() == pytest.approx(1.0 - np.exp(-x) + x * exp1(x), rel=2e-3)
     # within 10 mm of the axis: every photon that flies less than 10 mm, and a share of the longer ones
     assert radial[0, 0, 0] > 1.0 - np.exp(-10.0 / path)
+
+
+@numba.njit
+def _poisson_many(rng, mean, n):
+    out = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        out[i] = _poisson(rng, mean)
+    return out
+
+
+@pytest.mark.parametrize("mean", [0.02, 0.8, 4.0, 25.0, 40.0])
+def test_poisson_by_inversion_follows_the_poisson_distribution(mean):
+    """Known answer: the Poisson pmf (scipy.stats.poisson); a χ² test on 20 000 draws, below (inversion) and above
+    (the generator's own) the switch at 30."""
+    draws = _poisson_many(np.random.default_rng(11), mean, 20000)
+    k = np.arange(int(3 * mean) + 10)
+    expected = stats.poisson.pmf(k, mean) * len(draws)
+    observed = np.bincount(draws, minlength=len(k))[:len(k)]
+    used = expected > 5
+    assert stats.chi2.sf(np.sum((observed[used] - expected[used]) ** 2 / expected[used]), used.sum() - 1) > 1e-3
 
 
 def test_compound_poisson_cells_count_and_share_the_energy():

@@ -110,7 +110,7 @@ def _compound_poisson(rng, expected, photons, energy):
     for c in range(n_cascades):
         landing = 0.0
         for s in range(n_slots):
-            counts[c, s] = rng.poisson(expected[c, s]) if expected[c, s] > 0 else 0
+            counts[c, s] = _poisson(rng, expected[c, s])
             landing += expected[c, s]
             total[c] += counts[c, s]
             lit += counts[c, s] > 0
@@ -122,9 +122,32 @@ def _compound_poisson(rng, expected, photons, energy):
         for s in range(n_slots):
             if counts[c, s] > 0:
                 cascade[i], slot[i] = c, s
-                out[i] = per_photon * rng.standard_gamma(np.float64(counts[c, s]))
+                k = counts[c, s]  # the sum of k standard exponentials (a gamma variate of shape k)
+                out[i] = per_photon * (rng.standard_exponential() if k == 1 else rng.standard_gamma(np.float64(k)))
                 i += 1
     return cascade, slot, out
+
+
+_INVERSION_MAX = 30.0
+"""Poisson means up to which :func:`_poisson` inverts the cdf (e^(−λ) stays far from underflow)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson(rng, mean):
+    """A Poisson variate of ``mean``: for small means (most cells) by inverting the cdf with one uniform, which
+    costs a third of the generator's multiplication method (one uniform per count); else the generator's."""
+    if mean <= 0.0:
+        return 0
+    if mean > _INVERSION_MAX:
+        return rng.poisson(mean)
+    u = rng.random()
+    k, term = 0, np.exp(-mean)
+    cdf = term
+    while u > cdf and term > 0.0:
+        k += 1
+        term *= mean / k
+        cdf += term
+    return k
 
 
 @numba.njit(cache=True, nogil=True)
