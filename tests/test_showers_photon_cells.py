@@ -3,6 +3,8 @@ photon-by-photon draw they replace at normal incidence, and the pieces of that d
 
 from __future__ import annotations
 
+import textwrap
+
 import numba
 import numpy as np
 import pytest
@@ -13,8 +15,6 @@ from physgen.sim import build_simulator
 from physgen.sim.showers._hadronic import _soft_photon_cells, _soft_photons
 from physgen.sim.showers._photon_cells import _compound_poisson, _layer_radial, _poisson
 from physgen.store import resolve_dataset
-
-LAYERS = ((0, 288), (288, 432), (432, 504))  # CaloGAN cells: 3 × 96, 12 × 12, 12 × 6 (calogan_lar3.yaml)
 
 
 @pytest.fixture(scope="module")
@@ -69,19 +69,65 @@ def test_compound_poisson_cells_count_and_share_the_energy():
     assert per_slot[1] == pytest.approx(20.0 * 3.0 / 10.0, rel=0.03)
 
 
-@pytest.mark.parametrize(("start", "shape", "energy"), [(0.3, 1.2, 800.0), (1.0, 0.7, 300.0)])
-def test_cell_draw_matches_the_photon_by_photon_draw(piplus, start, shape, energy):
+@pytest.fixture(scope="module")
+def two_sections(tmp_path_factory):
+    """Pions in a YAML-only calorimeter of two sampling sections (fine Pb/LAr, then coarse Fe/scintillator: the
+    depth maps in mm and λ_int are not proportional) with two readout layers, hit off the centre of its grid."""
+    specs = tmp_path_factory.mktemp("specs")
+    for kind in ("detectors", "datasets"):
+        (specs / kind).mkdir()
+    (specs / "detectors" / "pb_fe.yaml").write_text(textwrap.dedent("""\
+        kind: detector
+        name: pb_fe
+        geometry:
+          type: layered
+          readout: total
+          overflow: true
+          transverse_size: [800 mm, 800 mm]
+          materials:
+            - {name: Pb, Z: 82, A: 207.2, density: 11.35 g/cm^3, X0: 0.5612 cm, moliere_radius: 1.602 cm,
+               critical_energy: 7.43 MeV, lambda_int: 17.59 cm}
+            - {name: LAr, Z: 18, A: 39.95, density: 1.396 g/cm^3, X0: 14.00 cm, moliere_radius: 9.043 cm,
+               critical_energy: 32.84 MeV, lambda_int: 85.77 cm}
+            - {name: Fe, Z: 26, A: 55.85, density: 7.874 g/cm^3, X0: 1.757 cm, moliere_radius: 1.719 cm,
+               critical_energy: 21.68 MeV, lambda_int: 16.77 cm}
+            - {name: Scint, Z: 5.6, A: 11.2, density: 1.06 g/cm^3, X0: 41.3 cm, moliere_radius: 9.59 cm,
+               critical_energy: 93.11 MeV, lambda_int: 70.7 cm}
+          sections:
+            - {periods: 30, absorber: Pb, absorber_thickness: 2 mm, active: LAr, active_thickness: 4 mm}
+            - {periods: 20, absorber: Fe, absorber_thickness: 20 mm, active: Scint, active_thickness: 5 mm}
+          layers:
+            - {name: front, depth: 0 mm, thickness: 180 mm, cells: [10, 10], cell_size: [30 mm, 30 mm]}
+            - {name: back, depth: 180 mm, thickness: 500 mm, cells: [6, 6], cell_size: [80 mm, 80 mm]}
+        """))
+    (specs / "datasets" / "pb_fe_pions.yaml").write_text(textwrap.dedent("""\
+        kind: dataset
+        name: pb_fe_pions
+        simulator: {name: showers, options: {particle: pi+}}
+        detector: pb_fe
+        conditions:
+          energy: {distribution: fixed, value: 20, units: GeV}
+          x0: {distribution: fixed, value: 25, units: mm}
+        """))
+    return build_simulator(resolve_dataset(str(specs / "datasets" / "pb_fe_pions.yaml")))
+
+
+@pytest.mark.parametrize(("calorimeter", "x0", "start", "shape", "energy"), [
+    ("piplus", 0.0, 0.3, 1.2, 800.0), ("piplus", 0.0, 1.0, 0.7, 300.0), ("two_sections", 25.0, 0.4, 1.5, 800.0)])
+def test_cell_draw_matches_the_photon_by_photon_draw(request, calorimeter, x0, start, shape, energy):
     """The table draw has the photon-by-photon draw's distribution: per-layer mean energy, mean number of lit cells
     and overflow, and each cell's mean energy, agree within the statistical errors of 600 cascades each."""
-    pion, n = piplus.tune.pion, 600
-    table = piplus._photon_cells({"energy": np.ones(1)})
+    sim = request.getfixturevalue(calorimeter)
+    pion, n = sim.tune.pion, 600
+    table = sim._photon_cells({"energy": np.ones(1), "x0": np.full(1, x0)})
     args = (np.arange(n), np.full(n, start), np.full(n, shape), np.full(n, 0.85), np.full(n, energy))
     zero = np.zeros(n)
-    photons = _soft_photons(np.random.default_rng(2), piplus.stack, *args, np.ones(n), pion)
-    cells = _soft_photon_cells(np.random.default_rng(3), piplus.stack, table, *args, pion)
-    (a, a_over), (b, b_over) = (piplus.readout.deposit(np.random.default_rng(1), p, n, zero, zero, zero, zero)
+    photons = _soft_photons(np.random.default_rng(2), sim.stack, *args, np.ones(n), pion)
+    cells = _soft_photon_cells(np.random.default_rng(3), sim.stack, table, *args, pion)
+    (a, a_over), (b, b_over) = (sim.readout.deposit(np.random.default_rng(1), p, n, zero + x0, zero, zero, zero)
                                 for p in (photons, cells))
-    for lo, hi in LAYERS:
+    layers = [(o, o + ny * nx) for o, ny, nx in zip(sim.readout.offset, sim.readout.ny, sim.readout.nx)]
+    for lo, hi in layers:
         for x, y in ((a[:, lo:hi].sum(1), b[:, lo:hi].sum(1)), ((a[:, lo:hi] > 0).sum(1), (b[:, lo:hi] > 0).sum(1))):
             assert abs(x.mean() - y.mean()) < 4 * np.sqrt((x.var() + y.var()) / n) + 1e-9
     for x, y in zip(a_over.T, b_over.T):

@@ -29,7 +29,12 @@ import numpy as np
 from physgen.sim.showers._deposit import AZIMUTHS, CellReadout
 from physgen.sim.showers._spots import CellDeposits
 
-__all__ = ["PhotonCellTable", "origin_rows"]
+__all__ = ["PhotonCellTable", "origin_rows", "MAX_TABLE_SLOTS"]
+
+MAX_TABLE_SLOTS = 2048
+"""Cell slots (cells and overflows) up to which the table draw is used: it costs ≈ 50 ns per slot and cascade,
+the photon-by-photon draw ≈ 30 ns per photon, and a cascade has a few thousand photons (CaloGAN: 507 slots;
+a fine ECAL's tens of thousands of cells are cheaper photon by photon)."""
 
 ORIGIN_STEP_MM = 10.0
 """Depth bins (mm along the axis) of the photon origins in and just behind the calorimeter (a tenth of the
@@ -72,11 +77,10 @@ class PhotonCellTable:
                                      near_end + np.arange(len(centres) - near_end) // ORIGIN_GROUP]) + 1
         corner = np.hypot(np.abs(x0) + readout.nx * readout.sx / 2, np.abs(y0) + readout.ny * readout.sy / 2).max()
         radii = _radial_edges(float(corner) + 1.0)
-        cells = _ring_cells(radii, float(x0), float(y0), 1.0 / readout.sx, readout.nx / 2, 1.0 / readout.sy,
-                            readout.ny / 2, readout.nx.astype(np.int64), readout.ny.astype(np.int64),
-                            readout.offset.astype(np.int64), readout.n_cells)
+        ring = _ring_cells(radii, float(x0), float(y0), 1.0 / readout.sx, readout.nx / 2, 1.0 / readout.sy,
+                           readout.ny / 2, readout.nx.astype(np.int64), readout.ny.astype(np.int64))
         origins = np.concatenate([[0.0], centres])  # the front face, then the bin centres
-        per_origin = sum(share * _origin_cell_probability(origins, readout.depth_edges, radii, path, cells)
+        per_origin = sum(share * _origin_cell_probability(origins, readout, radii, path, ring)
                          for share, path in ((1.0 - far_share, near_path), (far_share, far_path)) if share > 0)
         rows = np.concatenate([[0], row_of_bin])
         size = np.bincount(rows)
@@ -151,11 +155,12 @@ def _poisson(rng, mean):
 
 
 @numba.njit(cache=True, nogil=True)
-def _ring_cells(radii, x0, y0, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset, n_cells):
-    """(layers, radial bins, slots): the share of a ring in each radial bin (its radii spaced evenly, its azimuths
-    those of the readout's table) in each cell slot of the layer (cells, then the overflow of each layer)."""
+def _ring_cells(radii, x0, y0, inv_sx, half_nx, inv_sy, half_ny, nx, ny):
+    """(layers, radial bins, cells of the largest layer + 1): the share of a ring in each radial bin (its radii
+    spaced evenly, its azimuths those of the readout's table) in each cell of the layer (flat within the layer,
+    as the readout numbers them), and in slot nx · ny beyond the layer's grid (its overflow)."""
     n_layers = len(nx)
-    out = np.zeros((n_layers, len(radii) - 1, n_cells + n_layers))
+    out = np.zeros((n_layers, len(radii) - 1, np.max(nx * ny) + 1))
     stride = AZIMUTHS // _RING_AZIMUTHS
     weight = 1.0 / (_RING_RADII * _RING_AZIMUTHS)
     for layer in range(n_layers):
@@ -167,21 +172,24 @@ def _ring_cells(radii, x0, y0, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset,
                     fx = np.floor((x0 + r * np.cos(angle)) * inv_sx[layer] + half_nx[layer])
                     fy = np.floor((y0 + r * np.sin(angle)) * inv_sy[layer] + half_ny[layer])
                     if 0 <= fx < nx[layer] and 0 <= fy < ny[layer]:
-                        slot = offset[layer] + np.int64(fy) * nx[layer] + np.int64(fx)
+                        slot = np.int64(fy) * nx[layer] + np.int64(fx)
                     else:
-                        slot = n_cells + layer
+                        slot = nx[layer] * ny[layer]
                     out[layer, j, slot] += weight
     return out
 
 
-def _origin_cell_probability(origins: np.ndarray, depth_edges: np.ndarray, radii: np.ndarray, path: float,
-                             cells: np.ndarray) -> np.ndarray:
+def _origin_cell_probability(origins: np.ndarray, readout: CellReadout, radii: np.ndarray, path: float,
+                             ring: np.ndarray) -> np.ndarray:
     """(origins, slots): probability that a photon emitted isotropically on the axis at depth ``origins`` (mm),
-    absorbed after an exponential flight of mean ``path`` mm, lands in each slot."""
-    radial, beyond = _layer_radial(origins, depth_edges, radii, path)
-    out = np.einsum("olj,ljs->os", radial, cells)
-    n_layers = len(depth_edges) - 1
-    out[:, -n_layers:] += beyond
+    absorbed after an exponential flight of mean ``path`` mm, lands in each slot of the readout (its cells, then
+    the overflow of each layer)."""
+    radial, beyond = _layer_radial(origins, readout.depth_edges, radii, path)
+    out = np.zeros((len(origins), readout.n_cells + readout.n_layers))
+    for layer, (first, size) in enumerate(zip(readout.offset, readout.nx * readout.ny)):
+        in_layer = radial[:, layer, :] @ ring[layer, :, :size + 1]
+        out[:, first:first + size] = in_layer[:, :size]
+        out[:, readout.n_cells + layer] = in_layer[:, size] + beyond[:, layer]
     return out
 
 

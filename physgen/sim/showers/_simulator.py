@@ -13,7 +13,7 @@ from physgen.sim._incidence import CONDITION_UNITS, Incidence
 from physgen.sim.showers._deposit import CellReadout
 from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots
 from physgen.sim.showers._hadronic import pion_spots
-from physgen.sim.showers._photon_cells import PhotonCellTable
+from physgen.sim.showers._photon_cells import MAX_TABLE_SLOTS, PhotonCellTable
 from physgen.sim.showers._spots import SpotParts, Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import load_tune
@@ -67,9 +67,11 @@ class ShowerSimulator(Simulator):
 
     def _photon_cells(self, physics: dict[str, np.ndarray]) -> PhotonCellTable | None:
         """The soft-photon cell table (:mod:`._photon_cells`) for a batch of π± showers at normal incidence on one
-        impact point in a ``total`` readout (one per impact point, made on first use), else None."""
+        impact point in a ``total`` readout of at most MAX_TABLE_SLOTS cells and overflows (one per impact point,
+        made on first use), else None (their photons are drawn one by one)."""
         pion = self.tune.pion
-        if self.readout.geometry.readout != "total" or pion.soft_photon_share <= 0:
+        if (self.readout.geometry.readout != "total" or pion.soft_photon_share <= 0
+                or self.readout.n_cells + self.readout.n_layers > MAX_TABLE_SLOTS):
             return None
         n = len(physics["energy"])
         x0, y0, theta = (np.broadcast_to(physics.get(k, 0.0), (n,)) for k in ("x0", "y0", "theta"))
