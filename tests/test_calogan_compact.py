@@ -182,3 +182,41 @@ def test_compact_calogan_on_a_voxel_calorimeter_applies_the_readout_cut(ild_show
     ratio = cells.sum(axis=(1, 2, 3)) / 1000.0 / gen["incident_energy"].values
     assert ((ratio > 0) & (ratio <= 0.0284 * 1.3 + 1e-6)).all()
     assert load_run(run).recipe.threshold == pytest.approx(1e-4)
+
+
+def test_normalised_generator_starts_from_the_average_shower(showers):
+    """Known answer: after ``start_from`` real showers, with the hidden state switched off (head weights
+    zero), the generator emits the average shower — the mean E_tot/E_inc, the mean layer fractions and
+    each layer's mean normalised cell pattern (to the 1e-6 floor of never-hit cells)."""
+    ds = open_store(showers).compute()
+    layers = [torch.tensor(ds[n].values / 1000.0, dtype=torch.float32) for n in LAYERS]  # GeV, as in training
+    energy = torch.tensor(ds["energy"].values, dtype=torch.float32)
+    g = CaloGanNormalisedGenerator([x.shape[1:] for x in layers], latent_dim=8, hidden=(16,))
+    g.start_from(layers, energy)
+    with torch.no_grad():
+        for head in (g.response, g.fractions, *g.patterns, g.thresholds):
+            head.weight.zero_()
+    response, fractions, cells = g.split(torch.randn(5, 8), torch.full((5,), 30.0))
+    totals = torch.stack([x.flatten(1).sum(1) for x in layers], dim=1)
+    torch.testing.assert_close(response, (totals.sum(1) / energy).mean().expand(5), rtol=1e-5, atol=0)
+    torch.testing.assert_close(fractions, (totals / totals.sum(1, keepdim=True)).mean(0).expand(5, 3), rtol=0, atol=1e-5)
+    mean_pattern = (layers[1].flatten(1) / totals[:, 1:2]).mean(0)
+    torch.testing.assert_close(cells[1].flatten(1) / cells[1].flatten(1).sum(1, keepdim=True),
+                               mean_pattern.expand(5, -1), rtol=0, atol=1e-5)
+
+
+def test_moment_matching_leaves_the_discriminator_untouched(showers, tmp_path):
+    """adversarial_weight 0: the generator learns from the feature MMD alone; the discriminator's
+    weights stay as initialised (only its feature standardisation is fitted) and no d_loss is logged."""
+    spec = model_spec(tmp_path, "calogan_eplus_compact", hyperparameters=COMPACT_SMALL | {
+        "adversarial_weight": 0.0, "mmd_bandwidths": [8.0, 32.0]}, training={"batch_size": 16, "selection": None})
+    run = tmp_path / "run"
+    train(spec, showers, tmp_path / "one_step", steps=1, device="cpu", progress=False)
+    result = train(spec, showers, run, steps=3, device="cpu", progress=False)
+    assert "d_loss" not in result.last and result.last["g_mmd"] > 0
+    before = load_run(tmp_path / "one_step").recipe.networks
+    after = load_run(run).recipe.networks
+    d0, d1 = before["discriminator"].state_dict(), after["discriminator"].state_dict()
+    assert all(torch.equal(d0[k], d1[k]) for k in d0 if k not in ("mean", "std", "fitted"))
+    g0, g1 = before["generator"].state_dict(), after["generator"].state_dict()
+    assert any(not torch.equal(g0[k], g1[k]) for k in g0)

@@ -10,8 +10,9 @@ and its conditional version of paper 003 (ξ = (E, x0, y0, θ, φ)).
 * A voxel calorimeter (one 3-D input ``(layers, rows, cols)``, e.g. the ILD ECAL of paper 004) is
   read as that many 2-D layers of one size: the compact options below are not specific to three
   layers. Generated cells below the detector's readout threshold (0.1 MeV for ILD; in the
-  training space through the spec's transforms) are set to zero, in training too, so the
-  discriminator sees what is stored.
+  training space through the spec's transforms) are set to zero, in training too (the
+  discriminator sees what is stored), where the cut passes a smooth gate's gradient so that the
+  generator learns which cells should cross it.
 * ``overflow`` (energy outside each layer's window, one number per layer): the papers' networks
   do not generate it. When it is among the inputs (so that generated stores have the training
   store's schema) it is **written as zeros** — a generated shower deposits everything inside
@@ -41,6 +42,7 @@ from physgen.models.nets import (
     CaloGanPhysicsDiscriminator,
     ConditionalCaloGanDiscriminator,
     ConditionalCaloGanGenerator,
+    GanLoss,
     calogan_discriminator_loss,
     calogan_generator_loss,
     cell_threshold,
@@ -78,6 +80,13 @@ class CaloGanHyperparameters(BaseModel):
         (3, 5), description="discriminator: physics: minibatch-discrimination kernels and dims per feature group")
     feature_mmd: float = Field(0.0, ge=0, description="discriminator: physics: weight of the generator's "
                                "MMD² between real and generated standardised shower features (0: off)")
+    mmd_bandwidths: tuple[float, ...] = Field(
+        (2.0, 8.0, 32.0, 128.0), description="feature_mmd: the kernels' σ² in standardised-feature units (the "
+        "squared distance of two showers is ≈ twice the number of features)")
+    start_from_data: bool = Field(False, description="generator: normalised: start from the average real shower "
+                                  "(CaloGanNormalisedGenerator.start_from on the first batch)")
+    adversarial_weight: float = Field(1.0, ge=0, description="weight of the generator's adversarial loss; 0: "
+                                      "moment matching on the features alone (feature_mmd), no discriminator updates")
     cell_features: int = Field(128, ge=0, description="discriminator: physics: width of its view of the cells "
                                                       "(0: features only)")
 
@@ -109,6 +118,9 @@ class CaloGan(Recipe):
                    f"conditions {data.conditions}")
             raise SpecError(msg)
         self.latent_dim, self.energy_weight = hp.latent_dim, hp.energy_weight
+        if hp.start_from_data and hp.generator != "normalised":
+            msg = f"model {spec.name!r}: start_from_data needs generator: normalised (its output heads)"
+            raise SpecError(msg)
         if hp.feature_mmd > 0 and hp.discriminator != "physics":
             msg = f"model {spec.name!r}: feature_mmd needs discriminator: physics (its shower features)"
             raise SpecError(msg)
@@ -172,10 +184,21 @@ class CaloGan(Recipe):
     def _attributes(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         return self.data.concat(batch, self.attributes) if self.attributes else None
 
-    def _fake(self, energy, attributes, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
+    def _fake(self, energy, attributes, generator: torch.Generator | None = None, *,
+              training: bool = True) -> tuple[torch.Tensor, ...]:
+        """Generated layers; with a readout threshold t, cells below it are zero. In training the cut
+        passes the gradient of a smooth gate ``x · σ((x − t) / 0.1 t)`` (a surrogate gradient,
+        straight-through style: Bengio et al., arXiv:1308.3432), so that a cell near the cut learns
+        whether to cross it while the discriminator sees exactly what is stored."""
         z = latent_noise(self.networks, len(energy), self.latent_dim, generator)
         layers = self.networks["generator"](z, energy, attributes)
-        return tuple(apply_cell_threshold(x, self.threshold) for x in layers) if self.threshold > 0 else layers
+        if self.threshold <= 0:
+            return layers
+        cut = tuple(apply_cell_threshold(x, self.threshold) for x in layers)
+        if not training:
+            return cut
+        gates = (x * torch.sigmoid((x - self.threshold) / (0.1 * self.threshold)) for x in layers)
+        return tuple(c + (g - g.detach()) for c, g in zip(cut, gates, strict=True))
 
     def _loss_options(self, attributes) -> tuple[dict[str, Any], dict[str, Any]]:
         """Extra keyword arguments of the discriminator and generator losses (conditional version)."""
@@ -189,26 +212,35 @@ class CaloGan(Recipe):
         d_options, g_options = self._loss_options(attributes)
         if isinstance(D, CaloGanPhysicsDiscriminator) and not D.fitted:
             D.fit(real, energy)
-        with torch.no_grad():
-            fake = self._fake(energy, attributes)
-        d = calogan_discriminator_loss(D, real, energy, fake, energy, energy_weight=self.energy_weight, **d_options)
-        self.optimizer_step("discriminator", d.total)
+        if step == 0 and self.hp.start_from_data:
+            self.networks["generator"].start_from(real, energy)
+        logged = {}
+        if self.hp.adversarial_weight > 0:
+            with torch.no_grad():
+                fake = self._fake(energy, attributes)
+            d = calogan_discriminator_loss(D, real, energy, fake, energy, energy_weight=self.energy_weight,
+                                           **d_options)
+            self.optimizer_step("discriminator", d.total)
+            logged = {"d_loss": d.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}
         fake = self._fake(energy, attributes)
-        g = calogan_generator_loss(D, fake, energy, energy_weight=self.energy_weight, **g_options)
+        if self.hp.adversarial_weight > 0:
+            g = calogan_generator_loss(D, fake, energy, energy_weight=self.energy_weight, **g_options)
+            g.total = self.hp.adversarial_weight * g.total
+        else:
+            g = GanLoss(torch.zeros((), device=energy.device), {})
         if self.hp.feature_mmd > 0:
             with torch.no_grad():
                 target = D.standardised(real, energy)[0]
-            mmd = mmd2(target, D.standardised(fake, energy)[0])
+            mmd = mmd2(target, D.standardised(fake, energy)[0], self.hp.mmd_bandwidths)
             g.total = g.total + self.hp.feature_mmd * mmd
             g.parts["mmd"] = mmd.item()
         self.optimizer_step("generator", g.total)
-        return ({"d_loss": d.total.item(), "g_loss": g.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}
-                | {f"g_{k}": v for k, v in g.parts.items()})
+        return logged | {"g_loss": g.total.item()} | {f"g_{k}": v for k, v in g.parts.items()}
 
     @torch.no_grad()
     def sample(self, n, conditions, generator):
         energy = required_condition(self.spec.name, conditions, self.energy)
-        images = self._fake(energy, self._attributes(conditions), generator)
+        images = self._fake(energy, self._attributes(conditions), generator, training=False)
         if self.voxels is not None:
             out = {self.voxels: torch.stack(images, dim=1).float()}
         else:

@@ -268,6 +268,26 @@ class CaloGanNormalisedGenerator(nn.Module):
         self.thresholds = nn.Linear(width, len(self.layer_sizes))
         nn.init.constant_(self.thresholds.bias, 5.0)  # start at e^-5 of the hottest cell: most cells on
 
+    @torch.no_grad()
+    def start_from(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> None:
+        """Set the heads' biases so that the untrained generator emits the average of these (real)
+        showers: the mean response, the log of the mean layer fractions and of each layer's mean
+        normalised cell pattern (cells never hit get 1e-6 of the hottest), the pattern threshold far below
+        its tail (e^-14 of the hottest cell), the hidden-state
+        contributions scaled down ×0.1. A shower of thousands of cells then starts with the right
+        energy in the right cells, instead of a flat pattern whose cells all sit under a readout cut."""
+        totals = torch.stack([c.flatten(1).sum(1) for c in layers], dim=1)
+        total = totals.sum(1)
+        response = (total / energy.reshape(-1)).mean() / self.response_centre
+        self.response.bias.fill_(float(torch.atanh(((response - 1) / self.response_range).clamp(-0.9, 0.9))))
+        self.fractions.bias.copy_(torch.log((totals / total[:, None]).mean(0) + 1e-6))
+        for head, cells, layer_total in zip(self.patterns, layers, totals.unbind(1), strict=True):
+            pattern = (cells.flatten(1) / layer_total.clamp_min(1e-30)[:, None]).mean(0)
+            head.bias.copy_(torch.log(pattern + 1e-6 * pattern.max()))
+        self.thresholds.bias.fill_(14.0)  # e^-14 of the hottest cell: the pattern's own tail is not cut
+        for head in (self.response, self.fractions, *self.patterns, self.thresholds):
+            head.weight.mul_(0.1)
+
     def split(self, z: torch.Tensor, energy: torch.Tensor
               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """``(response (B,), fractions (B, layers), cells per layer)``."""
