@@ -15,7 +15,7 @@ import pytest
 
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
-from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander, broad_spectrum,
+from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander,
                                          halo_count)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
@@ -247,14 +247,3 @@ def test_halo_count_grows_with_the_exponent_it_is_given():
     assert halo_count(40.0, tune) == pytest.approx(50.0 * 40.0 * 4.0 ** -0.2)
     assert halo_count(40.0, tune, spots_scale=0.5) == pytest.approx(25.0 * 40.0 * 4.0 ** -0.2)
 
-
-def test_broad_spectrum_has_the_spread_it_is_given():
-    """Known answer: relative sd of the Weibull factors E^p is the spread asked for; spread 1 is the exponential
-    (median ln 2 / mean 1 = 0.693)."""
-    rng = np.random.default_rng(3)
-    for spread in (0.5, 1.0, 1.5):
-        x = broad_spectrum(rng, spread, 400_000)
-        assert x.min() > 0
-        assert np.std(x) / np.mean(x) == pytest.approx(spread, rel=0.03)
-    x = broad_spectrum(rng, 1.0, 400_000)
-    assert np.median(x) / np.mean(x) == pytest.approx(np.log(2.0), rel=0.01)

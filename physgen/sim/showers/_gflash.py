@@ -40,7 +40,7 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   photons near the attenuation minimum that left the core before interacting, so they get their own
   wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
   layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
-* halo deposits have a broad (Weibull, by default exponential) energy spectrum, as the soft photons
+* halo deposits have a broad (gamma, by default exponential) energy spectrum, as the soft photons
   that make them: Geant4's CaloGAN cells hold down to 0.1 MeV, equal halo deposits never under 0.8;
 * the number of halo deposits of a shower fluctuates beyond Poisson (a gamma mixture of relative sd
   ``halo_count_spread``/√E): soft photons are not independent, they come in bunches from fewer
@@ -60,15 +60,14 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import gammainc, gammaln
+from scipy.special import gammainc
 
 from physgen.geometry import SamplingMedium
 from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
-__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "broad_spectrum", "em_spots",
+__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "em_spots",
            "leading_tracks", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
@@ -282,15 +281,6 @@ def halo_count(energy_gev: np.ndarray | float, tune: EmTune, spots_scale: float 
     return tune.halo_spots_per_gev * spots_scale * energy * np.power(relative, tune.halo_spot_exponent - 1.0)
 
 
-def broad_spectrum(rng: np.random.Generator, spread: float, n: int) -> np.ndarray:
-    """``n`` positive factors of relative spread (sd / mean) ``spread``: Weibull, X = E^p with E exponential and
-    Γ(1 + 2p) / Γ(1 + p)² = 1 + spread² (p = 1, spread 1: exponential). Broad as a gamma distribution of that
-    spread, but a gamma of shape 1/spread² < 1 is drawn several times slower by numpy (the halo deposits are most
-    of a shower's spots)."""
-    p = brentq(lambda q: gammaln(1.0 + 2.0 * q) - 2.0 * gammaln(1.0 + q) - np.log1p(spread**2), 1e-4, 50.0)
-    return rng.standard_exponential(n) ** p
-
-
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
@@ -487,8 +477,9 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
-    if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: Weibull deposits, same halo total
-        _share_out(w_halo, broad_spectrum(rng, tune.halo_energy_spread, len(w_halo)), halo_owner, halo_counts)
+    if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
+        spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
+        _share_out(w_halo, spread, halo_owner, halo_counts)
 
     # the leading tracks (on the axis) go first, then the core spots, then the halo; only the core follows the
     # wander of the centre of gravity (a millimetre against the halo's several Molière radii)

@@ -71,7 +71,7 @@ class EmTune(BaseModel):
                                      "of a shower's number of halo deposits beyond Poisson (gamma mixture); the halo "
                                      "energy stays the same (0: Poisson)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
-                                      "deposit, Weibull-distributed (0: all equal; 1: exponential)")
+                                      "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
 
 class PionTune(BaseModel):
