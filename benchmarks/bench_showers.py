@@ -75,11 +75,13 @@ def main() -> None:
         print(rows[-1], flush=True)
     meta = {"date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "nproc": os.cpu_count(),
             "cpu": cpu_model(), "python": platform.python_version(), "numpy": np.__version__,
-            "command": "python " + " ".join(["benchmarks/bench_showers.py", *sys.argv[1:]])}
+            "command": "python " + " ".join(["benchmarks/bench_showers.py", *sys.argv[1:]]),
+            "load_average": ", ".join(f"{x:.1f}" for x in os.getloadavg())}
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "showers.json").write_text(json.dumps({"meta": meta, "results": rows}, indent=2) + "\n")
-    lines = [f"Parametric showers, one core ({meta['date']}; {meta['nproc']} × {meta['cpu']}; `{meta['command']}`)", "",
+    lines = [f"Parametric showers, one core ({meta['date']}; {meta['nproc']} × {meta['cpu']}; load average "
+             f"{meta['load_average']}; `{meta['command']}`)", "",
              "| dataset | particle | detector | spots scale | showers/s/core (CPU) | ms/shower | wall showers/s | × paper-001 Geant4 (1772 ms) |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['dataset']} | {r['particle']} | {r['detector']} | {r['spots_scale']} | "

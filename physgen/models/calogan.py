@@ -7,6 +7,11 @@ and its conditional version of paper 003 (ξ = (E, x0, y0, θ, φ)).
   incident ``energy`` condition in GeV (untransformed: the nets scale it by 1/100).
   ``calogan_conditional`` also reads the four attributes (x0, y0, θ, φ), standardised by
   ``scale`` transforms to order one.
+* A voxel calorimeter (one 3-D input ``(layers, rows, cols)``, e.g. the ILD ECAL of paper 004) is
+  read as that many 2-D layers of one size: the compact options below are not specific to three
+  layers. Generated cells below the detector's readout threshold (0.1 MeV for ILD; in the
+  training space through the spec's transforms) are set to zero, in training too, so the
+  discriminator sees what is stored.
 * ``overflow`` (energy outside each layer's window, one number per layer): the papers' networks
   do not generate it. When it is among the inputs (so that generated stores have the training
   store's schema) it is **written as zeros** — a generated shower deposits everything inside
@@ -28,7 +33,7 @@ from torch import nn
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
 from physgen.models._recipes import latent_noise, required_condition
-from physgen.models.blocks import mmd2
+from physgen.models.blocks import apply_cell_threshold, mmd2
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
@@ -38,6 +43,7 @@ from physgen.models.nets import (
     ConditionalCaloGanGenerator,
     calogan_discriminator_loss,
     calogan_generator_loss,
+    cell_threshold,
 )
 from physgen.specs import ModelSpec
 
@@ -62,6 +68,9 @@ class CaloGanHyperparameters(BaseModel):
         "layers", description="layers: the paper's per-layer features; physics: the high-level shower "
         "features in the graph (CaloGanPhysicsDiscriminator; compact specs)")
     generator_hidden: list[PositiveInt] = Field([512, 512], description="dense trunk of generator: normalised")
+    response: tuple[float, float] = Field(
+        (1.0, 0.05), description="generator: normalised: E_tot/E_inc = centre · (1 + range · tanh): 1 ± 0.05 for "
+        "the CaloGAN total readout, the sampling fraction and its spread for an active-only readout")
     dense_conditioning: bool = Field(False, description="generator: normalised: the energy beside every dense "
                                                         "layer's input, not only beside z")
     discriminator_hidden: list[PositiveInt] = Field([256, 256], description="dense head of discriminator: physics")
@@ -90,11 +99,12 @@ class CaloGan(Recipe):
         super().__init__(spec, data)
         hp = self.hp
         self.layers = [n for n in data.inputs if len(data.variables[n].shape) == 2]
+        self.voxels = next((n for n in data.inputs if len(data.variables[n].shape) == 3), None)
         self.zero_inputs = [n for n in data.inputs if len(data.variables[n].shape) == 1]
         self.energy = hp.energy
         self.attributes = [c for c in data.conditions if c != self.energy]
-        if not self.layers or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
-            msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs, the condition {self.energy!r} "
+        if (not self.layers) == (self.voxels is None) or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
+            msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs or one 3-D voxel input, the condition {self.energy!r} "
                    f"and {self.n_attributes} attribute conditions; got inputs {data.inputs}, "
                    f"conditions {data.conditions}")
             raise SpecError(msg)
@@ -102,14 +112,19 @@ class CaloGan(Recipe):
         if hp.feature_mmd > 0 and hp.discriminator != "physics":
             msg = f"model {spec.name!r}: feature_mmd needs discriminator: physics (its shower features)"
             raise SpecError(msg)
-        sizes = [data.variables[n].shape for n in self.layers]
+        if self.voxels is None:
+            sizes = [data.variables[n].shape for n in self.layers]
+        else:
+            n_layers, *size = data.variables[self.voxels].shape
+            sizes = [tuple(size)] * n_layers
+        self.threshold = self._threshold()
         self.networks = nn.ModuleDict({"generator": self._generator(sizes, hp),
                                        "discriminator": self._discriminator(sizes, hp)})
 
     def _generator(self, sizes, hp) -> nn.Module:
         if hp.generator == "normalised":
             return CaloGanNormalisedGenerator(sizes, self.latent_dim, hidden=tuple(hp.generator_hidden),
-                                              dense_conditioning=hp.dense_conditioning)
+                                              dense_conditioning=hp.dense_conditioning, response=hp.response)
         return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
                                 conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 
@@ -125,22 +140,42 @@ class CaloGan(Recipe):
         """Cell-centre coordinates (y, x) of each layer in mm, from the training store's coordinates
         (the ones the observables use); zeros when rebuilt without the store (the checkpoint's
         discriminator state carries them)."""
+        if self.voxels is not None:
+            info = self.data.variables[self.voxels]
+            names, dims, shape = [self.voxels] * info.shape[0], info.dims[1:], info.shape[1:]
+        else:
+            names = self.layers
         centres = []
-        for name in self.layers:
-            info = self.data.variables[name]
+        for name in names:
+            if self.voxels is None:
+                info = self.data.variables[name]
+                dims, shape = info.dims, info.shape
             if self.data.reference is None:
-                centres.append((torch.zeros(info.shape[0]), torch.zeros(info.shape[1])))
+                centres.append(tuple(torch.zeros(n) for n in shape))
                 continue
             cells = self.data.reference[name]
-            centres.append(tuple(torch.tensor(cells[dim].values, dtype=torch.float32) for dim in info.dims))
+            centres.append(tuple(torch.tensor(cells[dim].values, dtype=torch.float32) for dim in dims))
         return centres
+
+    def _threshold(self) -> float:
+        """The voxel detector's readout threshold in the training space (0 for layered inputs, and
+        when rebuilt without the store: the checkpoint's extra state carries it)."""
+        if self.voxels is None or self.data.reference is None:
+            return 0.0
+        threshold = torch.tensor([cell_threshold(self.data.reference.physgen.detector)], dtype=torch.float64)
+        return float(self.data.encode({self.voxels: threshold})[self.voxels])
+
+    def _layers(self, batch: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+        """The readout layers of a batch, front to back."""
+        return list(batch[self.voxels].unbind(1)) if self.voxels is not None else [batch[n] for n in self.layers]
 
     def _attributes(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         return self.data.concat(batch, self.attributes) if self.attributes else None
 
     def _fake(self, energy, attributes, generator: torch.Generator | None = None) -> tuple[torch.Tensor, ...]:
         z = latent_noise(self.networks, len(energy), self.latent_dim, generator)
-        return self.networks["generator"](z, energy, attributes)
+        layers = self.networks["generator"](z, energy, attributes)
+        return tuple(apply_cell_threshold(x, self.threshold) for x in layers) if self.threshold > 0 else layers
 
     def _loss_options(self, attributes) -> tuple[dict[str, Any], dict[str, Any]]:
         """Extra keyword arguments of the discriminator and generator losses (conditional version)."""
@@ -148,7 +183,7 @@ class CaloGan(Recipe):
 
     def training_step(self, batch, step):
         D = self.networks["discriminator"]
-        real = [batch[n] for n in self.layers]
+        real = self._layers(batch)
         energy = batch[self.energy].reshape(-1)
         attributes = self._attributes(batch)
         d_options, g_options = self._loss_options(attributes)
@@ -174,9 +209,18 @@ class CaloGan(Recipe):
     def sample(self, n, conditions, generator):
         energy = required_condition(self.spec.name, conditions, self.energy)
         images = self._fake(energy, self._attributes(conditions), generator)
-        out = {name: x.float() for name, x in zip(self.layers, images, strict=True)}
+        if self.voxels is not None:
+            out = {self.voxels: torch.stack(images, dim=1).float()}
+        else:
+            out = {name: x.float() for name, x in zip(self.layers, images, strict=True)}
         return out | {name: torch.zeros(n, *self.data.variables[name].shape, device=energy.device)
                       for name in self.zero_inputs}
+
+    def extra_state(self):
+        return {"threshold": self.threshold}
+
+    def load_extra_state(self, state):
+        self.threshold = float(state.get("threshold", 0.0))
 
 
 @register_architecture("calogan_conditional")

@@ -56,23 +56,36 @@ class ShowerFeatures(nn.Module):
             self.register_buffer(f"y{i}", torch.as_tensor(y, dtype=torch.float32))
             self.register_buffer(f"x{i}", torch.as_tensor(x, dtype=torch.float32))
 
+    def _runs(self, layers: Sequence[torch.Tensor]) -> list[range]:
+        """Runs of consecutive layers of one grid size (each computed as one batched tensor: the 30
+        equal layers of the ILD ECAL in one pass, the three CaloGAN layers one by one)."""
+        runs, start = [], 0
+        for i in range(1, len(layers) + 1):
+            if i == len(layers) or layers[i].shape != layers[start].shape:
+                runs.append(range(start, i))
+                start = i
+        return runs
+
     def forward(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> dict[str, torch.Tensor]:
         per_layer: dict[str, list[torch.Tensor]] = {name: [] for name in self.PER_LAYER}
-        for i, cells in enumerate(layers):
-            y, x = getattr(self, f"y{i}").to(cells.dtype), getattr(self, f"x{i}").to(cells.dtype)
-            e = cells.sum(dim=(1, 2))
-            mean_x = _ratio(torch.einsum("bhw,w->b", cells, x), e)
-            mean_y = _ratio(torch.einsum("bhw,h->b", cells, y), e)
+        for run in self._runs(layers):
+            cells = torch.stack([layers[i] for i in run], dim=1)  # (B, L, rows, cols)
+            y = torch.stack([getattr(self, f"y{i}") for i in run]).to(cells.dtype)  # (L, rows)
+            x = torch.stack([getattr(self, f"x{i}") for i in run]).to(cells.dtype)  # (L, cols)
+            e = cells.sum(dim=(2, 3))
+            mean_x = _ratio(torch.einsum("blhw,lw->bl", cells, x), e)
+            mean_y = _ratio(torch.einsum("blhw,lh->bl", cells, y), e)
+            flat = cells.flatten(0, 1)  # (B·L, rows, cols): the per-shower blocks see one layer at a time
             per_layer["layer_energy"].append(e)
             per_layer["centroid_x"].append(mean_x)
             per_layer["centroid_y"].append(mean_y)
-            per_layer["width_x"].append(_sqrt0(_ratio(torch.einsum("bhw,w->b", cells, x * x), e) - mean_x**2))
-            per_layer["width_y"].append(_sqrt0(_ratio(torch.einsum("bhw,h->b", cells, y * y), e) - mean_y**2))
-            per_layer["sparsity_calogan"].append(sparsity(cells).squeeze(1))
-            per_layer["soft_sparsity"].append(soft_sparsity(cells, *self.soft).squeeze(1))
-            top = torch.topk(cells.flatten(1), 2, dim=1).values
-            per_layer["e_ratio"].append(_ratio(top[:, 0] - top[:, 1], top[:, 0] + top[:, 1]))
-        out = {name: torch.stack(values, dim=1) for name, values in per_layer.items() if values}
+            per_layer["width_x"].append(_sqrt0(_ratio(torch.einsum("blhw,lw->bl", cells, x * x), e) - mean_x**2))
+            per_layer["width_y"].append(_sqrt0(_ratio(torch.einsum("blhw,lh->bl", cells, y * y), e) - mean_y**2))
+            per_layer["sparsity_calogan"].append(sparsity(flat).view_as(e))
+            per_layer["soft_sparsity"].append(soft_sparsity(flat, *self.soft).view_as(e))
+            top = torch.topk(cells.flatten(2), 2, dim=2).values
+            per_layer["e_ratio"].append(_ratio(top[..., 0] - top[..., 1], top[..., 0] + top[..., 1]))
+        out = {name: torch.cat(values, dim=1) for name, values in per_layer.items() if values}
         e, total = out["layer_energy"], out["layer_energy"].sum(dim=1)
         out["energy_fraction"] = _ratio(e, total[:, None])
         index = torch.arange(self.n_layers, dtype=e.dtype, device=e.device)

@@ -229,8 +229,9 @@ class CaloGanNormalisedGenerator(nn.Module):
 
     A dense trunk reads ``(z, ln(E/100 GeV))`` and three heads split the energy budget top-down
     (:func:`~physgen.models.blocks.energy_normalised_cells`): the response R = E_tot/E_inc
-    (``1 + 0.05 tanh``: the showers of 1–100 GeV e+/γ deposit 98–102 % of their energy,
-    docs/PHYSICS.md §2), the layer fractions (softmax) and per layer a cell pattern
+    (``c · (1 + r tanh)``, by default ``c, r = 1, 0.05``: the showers of 1–100 GeV e+/γ deposit 98–102 %
+    of their energy in the CaloGAN total readout, docs/PHYSICS.md §2; an active-only readout sets ``c`` to
+    its sampling fraction), the layer fractions (softmax) and per layer a cell pattern
     ``ReLU(w − t)``: ``w`` a softmax over the layer's cells (weights spanning decades) and ``t`` one
     threshold per layer and shower, ``e^{−softplus(c)}`` times the hottest weight — exact zeros below
     it. The threshold is one conditioned output, so the sparsity follows the incident energy and
@@ -248,11 +249,11 @@ class CaloGanNormalisedGenerator(nn.Module):
     :class:`CaloGanGenerator`; :meth:`split` also returns the response and fractions.
     """
 
-    RESPONSE_RANGE = 0.05
-
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 64,
-                 hidden: Sequence[int] = (512, 512), dense_conditioning: bool = False, slope: float = 0.2):
+                 hidden: Sequence[int] = (512, 512), dense_conditioning: bool = False,
+                 response: tuple[float, float] = (1.0, 0.05), slope: float = 0.2):
         super().__init__()
+        self.response_centre, self.response_range = response
         self.layer_sizes = [tuple(s) for s in layer_sizes]
         self.latent_dim, self.dense_conditioning = latent_dim, dense_conditioning
         n_energy = 3 if dense_conditioning else 1
@@ -278,7 +279,7 @@ class CaloGanNormalisedGenerator(nn.Module):
             h = activation(layer(h))
             if self.dense_conditioning:
                 h = torch.cat([h, e], dim=1)
-        response = 1.0 + self.RESPONSE_RANGE * torch.tanh(self.response(h).squeeze(1))
+        response = self.response_centre * (1.0 + self.response_range * torch.tanh(self.response(h).squeeze(1)))
         fractions = torch.softmax(self.fractions(h), dim=1)
         patterns = []
         for head, size, cut in zip(self.patterns, self.layer_sizes, self.thresholds(h).unbind(1), strict=True):

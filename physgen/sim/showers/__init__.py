@@ -3,7 +3,7 @@
 The reference simulator for calorimeters, since Geant4 cannot run here: docs/PHYSICS.md §4–5,
 Grindhammer & Peters (hep-ex/0001020). Modules: ``_stack`` (sampling media and depth maps),
 ``_gflash`` (longitudinal and radial EM profiles, spots), ``_hadronic`` (π± showers),
-``_deposit`` (spots → cells), ``_simulator`` (the registered ``showers`` simulator), ``_tune``
+``_deposit`` (spots → cells), ``_photon_cells`` (a cascade's soft photons drawn cell by cell), ``_simulator`` (the registered ``showers`` simulator), ``_tune``
 (the constants fitted to Geant4, kept in ``tunes.yaml``), ``_fidelity`` (the comparison with a
 Geant4 sample that the tuning script, the benchmark and the tests share).
 """

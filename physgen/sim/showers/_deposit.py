@@ -31,7 +31,7 @@ import numpy as np
 
 from physgen.geometry import layer_boundaries
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
-from physgen.sim.showers._spots import SpotParts, Spots
+from physgen.sim.showers._spots import CellDeposits, SpotParts, Spots
 from physgen.sim.showers._stack import Stack
 from physgen.units import to_magnitude
 
@@ -111,7 +111,7 @@ class CellReadout:
         fraction = self.stack.sampling_fraction[section]
         return fraction * per_crossing / LANDAU_SHAPE * rng.standard_gamma(crossings * LANDAU_SHAPE)
 
-    def deposit(self, rng: np.random.Generator, spots: Spots | SpotParts, n_events: int, x0: np.ndarray,
+    def deposit(self, rng: np.random.Generator, spots: Spots | CellDeposits | SpotParts, n_events: int, x0: np.ndarray,
                 y0: np.ndarray, theta: np.ndarray, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Cell energies (n_events, n_cells) and overflow (n_events, n_layers) of the ``spots`` (part by part)."""
         cells, overflow = np.zeros(n_events * self.n_cells), np.zeros(n_events * self.n_layers)
@@ -121,6 +121,12 @@ class CellReadout:
         # total readout: the deposits themselves, added while locating; active: the planes' signal, drawn after
         direct = self.geometry.readout == "total"
         for part in spots.parts:
+            if isinstance(part, CellDeposits):  # already binned (total readout, normal incidence)
+                in_grid = part.slot < self.n_cells
+                target = np.where(in_grid, part.event * self.n_cells + part.slot,
+                                  len(cells) + part.event * self.n_layers + part.slot - self.n_cells)
+                _accumulate(target, part.energy, cells, overflow)
+                continue
             azimuth = nothing if part.azimuth is None else part.azimuth
             if part.azimuth is None:
                 turn = rng.integers(0, AZIMUTHS, len(part))

@@ -28,7 +28,10 @@
   share of them flies a longer mean path (the capture photons of neutrons that travel tens of cm before
   they are captured): Geant4's showering π+ light up to the whole 12 × 12 grid of layer 1 (90 % quantile
   of its sparsity 0.95), photons of one ~MeV attenuation length alone reach 0.88. They
-  are thousands per shower: drawn in one compiled loop, their depths from tabulated gamma quantiles.
+  are thousands per shower: drawn in one compiled loop, their depths from tabulated gamma quantiles; at
+  normal incidence in a ``total`` readout (CaloGAN) they are drawn cell by cell instead, a Poisson count
+  and a gamma energy per cell from a table of the cells' probabilities (:mod:`._photon_cells`: the same
+  distribution, a tenth of the draws).
 Constants marked "tuned" are fitted to Geant4 (:mod:`._tune`).
 """
 
@@ -42,7 +45,8 @@ from scipy.special import gammaincc, gammaincinv
 
 from physgen.sim.showers._deposit import AZIMUTHS
 from physgen.sim.showers._gflash import em_spots, spot_count
-from physgen.sim.showers._spots import Spots
+from physgen.sim.showers._photon_cells import PhotonCellTable, origin_rows
+from physgen.sim.showers._spots import CellDeposits, SpotParts, Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import Tune
 
@@ -107,8 +111,9 @@ def _track_sum(values: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.
 
 
 def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, cos_theta: np.ndarray,
-               tune: Tune, spots_scale: float = 1.0) -> Spots:
-    """Spots of π± showers of ``energy_mev`` (one per event) entering at polar angle θ."""
+               tune: Tune, spots_scale: float = 1.0, photon_cells: PhotonCellTable | None = None) -> SpotParts:
+    """Spots of π± showers of ``energy_mev`` (one per event) entering at polar angle θ; with ``photon_cells``
+    (normal incidence, ``total`` readout) the soft photons come as cell deposits drawn from that table."""
     pion = tune.pion
     n = len(energy_mev)
     event = np.arange(n)
@@ -154,8 +159,13 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     hadronic = Spots(showering[owner], path, halo * np.sqrt(u / (1.0 - u)), share)
     if soft_share <= 0:
         return Spots.concat(track, em, hadronic)
-    return Spots.concat(track, em, hadronic, _soft_photons(rng, stack, showering, start_lambda, a, d,
-                                                           soft_share * visible, cos_theta[showering], pion))
+    if photon_cells is not None:
+        photons = _soft_photon_cells(rng, stack, photon_cells, showering, start_lambda, a, d, soft_share * visible,
+                                     pion)
+    else:
+        photons = _soft_photons(rng, stack, showering, start_lambda, a, d, soft_share * visible, cos_theta[showering],
+                                pion)
+    return Spots.concat(track, em, hadronic, photons)
 
 
 def _soft_photons(rng: np.random.Generator, stack: Stack, event: np.ndarray, start_lambda: np.ndarray,
@@ -177,6 +187,87 @@ def _soft_photons(rng: np.random.Generator, stack: Stack, event: np.ndarray, sta
         rng, event, counts, far, start_lambda, d, cos_theta, energy_mev / np.maximum(counts, 1), pion.soft_photon_path,
         pion.soft_photon_far_path, pion.soft_photon_depth_spread, table, tail, row, weight, units, z)
     return Spots(events, path, radius, energy, azimuth=azimuth)
+
+
+def _soft_photon_cells(rng: np.random.Generator, stack: Stack, table: PhotonCellTable, event: np.ndarray,
+                       start_lambda: np.ndarray, a: np.ndarray, d: np.ndarray, energy_mev: np.ndarray, pion
+                       ) -> CellDeposits:
+    """The soft photons of :func:`_soft_photons` at normal incidence, drawn cell by cell from ``table``
+    (:mod:`._photon_cells`): the same origins, flights and energies in distribution, a few draws per cell
+    instead of five per photon."""
+    table_q, tail, row, weight = _gamma_quantiles(a)
+    edges_lambda = stack.from_mm(table.origin_edges, np.ones(len(table.origin_edges)), "lambda_int")
+    step = float(np.min(np.diff(edges_lambda)))
+    fine = np.arange(int(np.ceil(edges_lambda[-1] / step - 1e-9)) + 1) * step
+    masses, front = _origin_masses(table_q, tail, row, weight, start_lambda, d, pion.soft_photon_depth_spread, fine,
+                                   edges_lambda)
+    return table.draw(rng, event, origin_rows(table, masses, front), energy_mev, pion.soft_photon_energy)
+
+
+@numba.njit(cache=True, nogil=True)
+def _origin_masses(table, tail, row, weight, start, d, spread, fine, edges):
+    """Per cascade, the probability that a soft photon's origin (λ_int from the front: start + Γ(a)/d plus a
+    Laplace variate of scale ``spread``, as :func:`_photon_deposits` draws it, Γ from the same quantile table)
+    lies in each bin between ``edges`` (cascades × bins), and in front of the calorimeter (moved to its front
+    face, as there). The Laplace convolution is done on the uniform grid ``fine`` (λ_int from 0), on which the
+    gamma part is put as a point mass per bin at its centre, by two recursive exponential filters."""
+    n_fine = len(fine) - 1
+    h = fine[1] - fine[0]
+    n_q = table.shape[1]
+    masses = np.zeros((len(start), len(edges) - 1))
+    front = np.zeros(len(start))
+    gamma_mass, spread_mass, cdf = np.empty(n_fine), np.empty(n_fine), np.empty(n_fine + 1)
+    # a point mass at a bin centre puts 1 − e^(−h/2b) in its own bin and side · r^|m| in the bin m away
+    r, centre, side = 0.0, 1.0, 0.0
+    if spread > 0:
+        r = np.exp(-h / spread)
+        centre, side = 1.0 - np.exp(-h / (2.0 * spread)), 0.5 * np.exp(h / (2.0 * spread)) * (1.0 - r)
+    for c in range(len(start)):
+        j, w = row[c], weight[c]
+        tail_mean = (1.0 - w) * tail[j] + w * tail[j + 1]
+        k, before = 0, 0.0
+        for i in range(n_fine + 1):  # the tabulated gamma's cdf at the fine edges (linear between quantiles)
+            g = (fine[i] - start[c]) * d[c]
+            if g <= 0.0:
+                now = 0.0
+            else:
+                while k < n_q - 1 and (1.0 - w) * table[j, k + 1] + w * table[j + 1, k + 1] <= g:
+                    k += 1
+                low = (1.0 - w) * table[j, k] + w * table[j + 1, k]
+                if k == n_q - 1:
+                    now = 1.0 - np.exp(-(g - low) / tail_mean) / n_q
+                else:
+                    high = (1.0 - w) * table[j, k + 1] + w * table[j + 1, k + 1]
+                    now = (k + (g - low) / (high - low)) / n_q
+            if i > 0:
+                gamma_mass[i - 1] = now - before
+            before = now
+        if spread > 0:  # forward and backward exponential filters; what passes the front face moves onto it
+            ahead = 0.0
+            for i in range(n_fine):
+                spread_mass[i] = centre * gamma_mass[i] + side * ahead
+                ahead = r * (ahead + gamma_mass[i])
+            behind = 0.0
+            for i in range(n_fine - 1, -1, -1):
+                spread_mass[i] += side * behind
+                behind = r * (behind + gamma_mass[i])
+                front[c] += 0.5 * gamma_mass[i] * np.exp(-(i + 0.5) * h / spread)
+        else:
+            spread_mass[:] = gamma_mass
+        cdf[0] = 0.0
+        for i in range(n_fine):
+            cdf[i + 1] = cdf[i] + spread_mass[i]
+        m = 0
+        previous = 0.0
+        for b in range(len(edges)):  # the cdf at the bin edges, linear within fine bins
+            x = min(edges[b], fine[-1])
+            while m < n_fine - 1 and fine[m + 1] <= x:
+                m += 1
+            now = cdf[m] + (x - fine[m]) / h * spread_mass[m]
+            if b > 0:
+                masses[c, b - 1] = now - previous
+            previous = now
+    return masses, front
 
 
 _GAMMA_SHAPES = np.exp(np.linspace(np.log(0.05), np.log(4.0), 128))

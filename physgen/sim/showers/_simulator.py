@@ -13,7 +13,8 @@ from physgen.sim._incidence import CONDITION_UNITS, Incidence
 from physgen.sim.showers._deposit import CellReadout
 from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots, halo_count
 from physgen.sim.showers._hadronic import pion_spots
-from physgen.sim.showers._spots import Spots
+from physgen.sim.showers._photon_cells import MAX_TABLE_SLOTS, PhotonCellTable
+from physgen.sim.showers._spots import SpotParts, Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
@@ -62,11 +63,31 @@ class ShowerSimulator(Simulator):
         self.incidence = Incidence(dataset, self.options.energy_condition)
         self.features = self.incidence.features
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.features
+        self._photon_tables: dict[tuple[float, ...], PhotonCellTable] = {}
 
-    def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray) -> Spots:
+    def _photon_cells(self, physics: dict[str, np.ndarray]) -> PhotonCellTable | None:
+        """The soft-photon cell table (:mod:`._photon_cells`) for a batch of π± showers at normal incidence on one
+        impact point in a ``total`` readout of at most MAX_TABLE_SLOTS cells and overflows (one per impact point,
+        made on first use), else None (their photons are drawn one by one)."""
+        pion = self.tune.pion
+        if (self.readout.geometry.readout != "total" or pion.soft_photon_share <= 0
+                or self.readout.n_cells + self.readout.n_layers > MAX_TABLE_SLOTS):
+            return None
+        n = len(physics["energy"])
+        x0, y0, theta = (np.broadcast_to(physics.get(k, 0.0), (n,)) for k in ("x0", "y0", "theta"))
+        if n == 0 or np.any(theta != 0) or np.ptp(x0) > 0 or np.ptp(y0) > 0:
+            return None
+        # (a refit may change the tune of a simulator: its flights are part of the key)
+        key = (pion.soft_photon_path, pion.soft_photon_far_path, pion.soft_photon_far_share, float(x0[0]), float(y0[0]))
+        if key not in self._photon_tables:
+            self._photon_tables[key] = PhotonCellTable.build(self.readout, *key)
+        return self._photon_tables[key]
+
+    def _spots(self, rng: np.random.Generator, energy_mev: np.ndarray, cos_theta: np.ndarray,
+               photon_cells: PhotonCellTable | None = None) -> Spots | SpotParts:
         o = self.options
         if o.particle.startswith("pi"):
-            return pion_spots(rng, self.stack, energy_mev, cos_theta, self.tune, o.spots_scale)
+            return pion_spots(rng, self.stack, energy_mev, cos_theta, self.tune, o.spots_scale, photon_cells)
         n = len(energy_mev)
         start = rng.exponential(PHOTON_CONVERSION_X0, n) if o.particle == "gamma" else np.zeros(n)
         charged = np.full(n, 2.0 if o.particle == "gamma" else 1.0)  # the e+e- pair of a conversion, or the e±
@@ -89,7 +110,8 @@ class ShowerSimulator(Simulator):
         zero = np.zeros(n)
         theta = physics.get("theta", zero)
         cos_theta = np.maximum(np.cos(theta), MIN_COS_THETA)
-        spots = self._spots(rng, physics["energy"] * 1000.0, cos_theta)
+        cells = self._photon_cells(physics) if self.options.particle.startswith("pi") else None
+        spots = self._spots(rng, physics["energy"] * 1000.0, cos_theta, cells)
         return self.readout.deposit(rng, spots, n, physics.get("x0", zero), physics.get("y0", zero),
                                     theta, physics.get("phi", zero))
 

@@ -11,6 +11,8 @@ an angle, a scattered MIP track) also carry a transverse shift of their centre.
 The spots of a shower come in parts (its track, EM and hadronic components): :meth:`Spots.concat` keeps
 them as :class:`SpotParts`, which the readout deposits part by part, so the millions of spots of a batch
 are not copied into one set of columns (their columns are joined only where a caller asks for one).
+A part may also be :class:`CellDeposits`: energies already binned into cell slots (the soft photons of a
+hadronic cascade drawn cell by cell, :mod:`._photon_cells`), which the readout adds as they are.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
-__all__ = ["Spots", "SpotParts"]
+__all__ = ["CellDeposits", "Spots", "SpotParts"]
 
 _MISSING = {"shift_x": 0.0, "shift_y": 0.0, "azimuth": np.nan}
 """Optional columns and the value a part without them has: on the axis, azimuth drawn at deposit."""
@@ -39,7 +41,7 @@ class Spots:
     azimuth: np.ndarray | None = None  # turns (0..1) around the axis; NaN or None: drawn uniformly at deposit
 
     @classmethod
-    def concat(cls, *parts: Spots | SpotParts) -> SpotParts:
+    def concat(cls, *parts: Spots | CellDeposits | SpotParts) -> SpotParts:
         """The spots of all ``parts``, in order (nested parts are flattened)."""
         return SpotParts(tuple(p for part in parts for p in part.parts))
 
@@ -52,11 +54,27 @@ class Spots:
 
 
 @dataclass(frozen=True)
+class CellDeposits:
+    """Energies already in the cells of a ``total`` readout at normal incidence (one entry per lit slot)."""
+
+    event: np.ndarray  # int: index of the shower in the batch
+    slot: np.ndarray  # int: cell of the readout (flat, < n_cells), or n_cells + layer: that layer's overflow
+    energy: np.ndarray  # MeV deposited
+
+    @property
+    def parts(self) -> tuple[CellDeposits, ...]:
+        return (self,)
+
+    def __len__(self) -> int:
+        return len(self.event)
+
+
+@dataclass(frozen=True)
 class SpotParts:
     """Several :class:`Spots` taken together; a column is the parts' columns joined (a part without an
     optional column contributes its missing value: 0 shift, NaN azimuth), made on first use."""
 
-    parts: tuple[Spots, ...]
+    parts: tuple[Spots | CellDeposits, ...]
 
     def _joined(self, name: str) -> np.ndarray | None:
         if name in _MISSING and all(getattr(p, name) is None for p in self.parts):
