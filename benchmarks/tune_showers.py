@@ -46,11 +46,11 @@ TARGETS = {
     # name: (tune, part, {constant: (low, high)})
     "calogan_em": ("geant4", "em", {
         "spots_per_gev": (5.0, 100.0), "flat_depth_share": (0.0, 0.5), "deposit_quantum": (0.0, 10.0), "t_max_shift": (-1.5, 1.5),
-        "alpha_scale": (0.7, 1.3), "profile_spread_scale": (0.3, 1.5), "radial_tau_coupling": (0.0, 1.0), "axis_wander": (0.0, 0.1), "core_radius_scale": (0.3, 3.0),
+        "alpha_scale": (0.7, 1.3), "profile_spread_scale": (0.3, 1.5), "alpha_spread_ratio": (0.3, 2.0), "profile_correlation_shift": (-0.6, 0.4), "radial_tau_coupling": (0.0, 1.0), "axis_wander": (0.0, 0.1), "core_radius_scale": (0.3, 3.0),
         "tail_radius_scale": (0.3, 3.0), "radius_cutoff": (1.0, 10.0), "tail_growth_scale": (0.0, 1.5), "halo_fraction": (0.0, 0.2),
         "halo_radius": (0.2, 8.0), "halo_depth": (0.05, 10.0), "halo_depth_forward": (0.05, 15.0),
         "halo_spots_per_gev": (5.0, 90.0),  # most spots of a shower are halo spots: above ~90 the CaloGAN rate falls below 1000/s
-        "halo_count_spread": (0.0, 2.0), "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0),
+        "halo_spot_exponent": (0.6, 1.2), "halo_count_spread": (0.0, 2.0), "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0),
         "radial_spread_share": (0.0, 0.9), "radial_spread_radius": (0.3, 4.0), "radial_spread_depth": (0.05, 2.0)}),
     "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),

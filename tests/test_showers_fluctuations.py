@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from physgen.sim import build_simulator
-from physgen.sim.showers import Spots
-from physgen.sim.showers._gflash import DEPTH_BINS, _core_or_tail_radius, _reweight, _wander
+from physgen.sim.showers import Spots, load_tune, shower_shape
+from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander,
+                                         halo_count)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -219,3 +220,30 @@ def test_far_soft_photons_fly_their_own_mean_path():
     expected = np.pi / 4 * ((1 - share) * near + share * far)  # 102.9 mm (62.8 without the far photons)
     assert abs(radius.mean() - expected) < 4 * radius.std() / np.sqrt(len(radius))
     assert abs(photons.energy.sum() - n * 2000.0) < 4 * np.sqrt(n * 2000.0 * 2)  # the cascades carry it all
+
+
+def test_profile_fluctuations_have_the_correlation_and_spreads_they_are_given():
+    """Known answer of the per-shower (ln T, ln α) draw (total readout, homogeneous parameters): GFlash's
+    σ(ln T) = 1/(−1.4 + 1.26 ln y), σ(ln α) = 1/(−0.58 + 0.86 ln y), ρ = 0.705 − 0.023 ln y (Grindhammer &
+    Peters, hep-ex/0001020), here with ρ shifted by +0.2 and σ(ln α) halved by the tune."""
+    sim = build_simulator(resolve_dataset("specs/datasets/calogan_eplus.yaml"))
+    base = load_tune("geant4").em
+    tune = base.model_copy(update={"profile_spread_scale": 1.0, "alpha_spread_ratio": 0.5,
+                                   "profile_correlation_shift": 0.2, "t_max_shift": 0.0, "t_max_slope": 1.0,
+                                   "alpha_scale": 1.0})
+    ln_y = np.full(40_000, 6.0)
+    t, alpha, _ = shower_shape(np.random.default_rng(1), ln_y, sim.stack.front, tune)
+    assert t.min() > 1.0 and alpha.min() > 1.1  # no clamp bites: the log-normal spreads are untouched
+    assert np.std(np.log(t)) == pytest.approx(1 / (-1.4 + 1.26 * 6.0), rel=0.02)
+    assert np.std(np.log(alpha)) == pytest.approx(0.5 / (-0.58 + 0.86 * 6.0), rel=0.02)
+    assert np.corrcoef(np.log(t), np.log(alpha))[0, 1] == pytest.approx(0.705 - 0.023 * 6.0 + 0.2, abs=0.01)
+    assert np.exp(np.mean(np.log(t))) == pytest.approx(6.0 - 0.812, rel=0.01)  # GFlash's ⟨ln T⟩ = ln(ln y − 0.812)
+
+
+def test_halo_count_grows_with_the_exponent_it_is_given():
+    """Known answer: halo_spots_per_gev · E · (E / 10 GeV)^(γ − 1), whatever γ the same at 10 GeV."""
+    tune = load_tune("geant4").em.model_copy(update={"halo_spots_per_gev": 50.0, "halo_spot_exponent": 0.8})
+    assert halo_count(10.0, tune) == pytest.approx(500.0)
+    assert halo_count(40.0, tune) == pytest.approx(50.0 * 40.0 * 4.0 ** -0.2)
+    assert halo_count(40.0, tune, spots_scale=0.5) == pytest.approx(25.0 * 40.0 * 4.0 ** -0.2)
+

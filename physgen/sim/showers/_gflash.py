@@ -4,7 +4,8 @@ After Grindhammer, Rudowicz & Peters, NIM A290 (1990) 469 and Grindhammer & Pete
 hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisation``:
 
 * per shower, (ln T, ln α) of the gamma longitudinal energy profile are correlated normals
-  whose means, widths and correlation depend on ln y, y = E/E_c. The *energy* profile uses
+  whose means, widths and correlation depend on ln y, y = E/E_c (the tune may scale the widths and
+  shift the correlation: :func:`shower_shape`). The *energy* profile uses
   the homogeneous-medium parameters of the effective medium, as GFlash does
   (``IntegrateEneLongitudinal`` takes α_h, β_h); the sampling-corrected T of the same random
   draw only sets τ = t/T of the radial profile;
@@ -66,8 +67,8 @@ from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
-__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "em_spots", "leading_tracks",
-           "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
+__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "em_spots",
+           "leading_tracks", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
@@ -103,7 +104,10 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     tune's ``radial_tau_coupling`` κ scales its fluctuation there (GFlash: κ = 1; Geant4's lateral
     widths follow the longitudinal fluctuation more weakly). The tune's ``profile_spread_scale`` multiplies
     the energy profile's σ(ln T) and σ(ln α) (GFlash: 1; in the CaloGAN Pb/LAr stack Geant4's layer-2
-    fraction and back leakage fluctuate less). Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1.
+    fraction and back leakage fluctuate less); ``alpha_spread_ratio`` multiplies σ(ln α) once more and
+    ``profile_correlation_shift`` is added to both ρ (GFlash: 1 and 0), so that the tune can give the
+    shape α its own share of the fluctuation: at given T, α sets how much of the profile reaches the
+    back. Clamped as in Geant4: σ ≤ 0.5, T ≥ 1, α ≥ 1.1; |ρ| ≤ 0.99.
     ``t_offset`` (X0, per shower) moves the maximum of showers that do not start as one electron: a photon's
     e+e− pair shares its energy, so from the conversion point it peaks earlier than an electron would.
     """
@@ -117,17 +121,18 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
         c1, c2 = np.sqrt((1 + rho) / 2), np.sqrt((1 - rho) / 2)
         return c1 * z1 + c2 * z2, c1 * z1 - c2 * z2
 
-    u_s, u_as = correlated(0.784 - 0.023 * ln_y)
+    u_s, u_as = correlated(np.clip(0.784 - 0.023 * ln_y + tune.profile_correlation_shift, -0.99, 0.99))
     sigma_t_sam = np.minimum(1.0 / (-2.5 + 1.25 * ln_y), 0.5)
     t_s = t_sam * np.exp(tune.radial_tau_coupling * sigma_t_sam * u_s)
+    spread_t, spread_a = tune.profile_spread_scale, tune.profile_spread_scale * tune.alpha_spread_ratio
     if visible:
         a_sam = np.maximum(a_hom - 0.476 / medium.F_s, 1.1)
-        t = t_sam * np.exp(tune.profile_spread_scale * sigma_t_sam * u_s)
-        alpha = a_sam * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
+        t = t_sam * np.exp(spread_t * sigma_t_sam * u_s)
+        alpha = a_sam * np.exp(spread_a * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
     else:
-        u_t, u_a = correlated(0.705 - 0.023 * ln_y)
-        t = t_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
-        alpha = a_hom * np.exp(tune.profile_spread_scale * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+        u_t, u_a = correlated(np.clip(0.705 - 0.023 * ln_y + tune.profile_correlation_shift, -0.99, 0.99))
+        t = t_hom * np.exp(spread_t * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+        alpha = a_hom * np.exp(spread_a * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
 
 
@@ -261,6 +266,19 @@ def spot_count(energy_gev: np.ndarray, per_gev: float, minimum: int = MIN_SPOTS)
     """Spots per shower, N = per_gev · E^0.959 (E in GeV; GFlash's exponent for sampling calorimeters)."""
     n = per_gev * np.power(np.maximum(energy_gev, 0.0), SPOT_EXPONENT)
     return np.maximum(np.rint(n), minimum).astype(np.int64)
+
+
+HALO_REFERENCE_GEV = 10.0
+"""Energy (GeV) at which ``halo_spots_per_gev`` is the halo count per GeV whatever its exponent."""
+
+
+def halo_count(energy_gev: np.ndarray | float, tune: EmTune, spots_scale: float = 1.0) -> np.ndarray | float:
+    """Mean halo deposits of a shower, halo_spots_per_gev · E · (E / 10 GeV)^(γ − 1) (E in GeV, γ the tune's
+    ``halo_spot_exponent``; 1: proportional to the energy, as the count of the shower's soft photons), so that
+    the count at 10 GeV, mid-range of the CaloGAN samples, does not move with γ."""
+    energy = np.maximum(energy_gev, 0.0)
+    relative = np.maximum(energy, 1e-6) / HALO_REFERENCE_GEV  # (a shower of no energy has no halo, not 0 · ∞)
+    return tune.halo_spots_per_gev * spots_scale * energy * np.power(relative, tune.halo_spot_exponent - 1.0)
 
 
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
@@ -448,7 +466,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     if tune.radial_spread_share > 0:  # importance-sampled radii: weighted spots, each shower's total kept
         _reweight(w, radial_weight, owner, len(energy_mev))
 
-    halo_mean = tune.halo_spots_per_gev * spots_scale * energy_gev
+    halo_mean = halo_count(energy_gev, tune, spots_scale)
     if tune.halo_count_spread > 0:  # soft photons come from few sources: their number fluctuates beyond Poisson
         shape = np.maximum(energy_gev, 1e-3) / tune.halo_count_spread**2  # relative sd spread / √E (gamma mixture)
         halo_mean = halo_mean * rng.standard_gamma(shape) / shape

@@ -11,7 +11,7 @@ from physgen.errors import SpecError
 from physgen.sim._base import Simulator, register_simulator
 from physgen.sim._incidence import CONDITION_UNITS, Incidence
 from physgen.sim.showers._deposit import CellReadout
-from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots
+from physgen.sim.showers._gflash import PHOTON_CONVERSION_X0, SPOT_EXPONENT, em_spots, halo_count
 from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._photon_cells import MAX_TABLE_SLOTS, PhotonCellTable
 from physgen.sim.showers._spots import SpotParts, Spots
@@ -131,7 +131,7 @@ class ShowerSimulator(Simulator):
         scale, em = self.options.spots_scale, self.tune.em
         per_gev = em.spots_per_gev + (self.tune.pion.hadron_spots_per_gev if self.options.particle.startswith("pi")
                                       else 0.0)
-        return scale * (per_gev * energy_gev**SPOT_EXPONENT + em.halo_spots_per_gev * energy_gev)
+        return scale * per_gev * energy_gev**SPOT_EXPONENT + halo_count(energy_gev, em, scale)
 
     def _check(self, physics: dict[str, np.ndarray]) -> None:
         """Showers too large to simulate are a spec error (the incidence checks energies and angles)."""

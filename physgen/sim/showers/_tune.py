@@ -41,6 +41,10 @@ class EmTune(BaseModel):
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
     profile_spread_scale: float = Field(1.0, gt=0, description="multiplies GFlash's shower-to-shower spreads "
                                         "σ(ln T) and σ(ln α) of the energy profile")
+    alpha_spread_ratio: float = Field(1.0, gt=0, description="multiplies σ(ln α) of the energy profile once more "
+                                      "(after profile_spread_scale; GFlash: 1)")
+    profile_correlation_shift: float = Field(0.0, ge=-1, le=1, description="added to GFlash's correlation ρ(ln y) of "
+                                             "ln T and ln α (clipped to |ρ| ≤ 0.99; GFlash: 0)")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
     axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
@@ -61,6 +65,8 @@ class EmTune(BaseModel):
     halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
     halo_depth_forward: float = Field(gt=0, description="scale (X0) of the spread of halo depths behind the profile's")
     halo_spots_per_gev: float = Field(gt=0, description="halo deposits per GeV")
+    halo_spot_exponent: float = Field(1.0, gt=0, description="γ of the mean halo count halo_spots_per_gev · E · "
+                                      "(E / 10 GeV)^(γ − 1) (E in GeV; 1: proportional to the energy)")
     halo_count_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) at 1 GeV, falling as 1/√E, "
                                      "of a shower's number of halo deposits beyond Poisson (gamma mixture); the halo "
                                      "energy stays the same (0: Poisson)")
