@@ -123,8 +123,15 @@ def test_feature_mmd_needs_the_physics_discriminator(jets, tmp_path):
         train(spec, jets, tmp_path / "run", steps=1, device="cpu", progress=False)
 
 
+def test_mmd_features_must_be_physics_features(jets, tmp_path):
+    spec = model_spec(tmp_path, "lagan_physics", name="lagan_mmd_names", hyperparameters=PHYSICS_SMALL | {
+        "mmd_features": ["jet_mass", "jet_eta"]}, training={"batch_size": 16, "selection": None})
+    with pytest.raises(SpecError, match=r"mmd_features \['jet_eta'\] are not among the physics features"):
+        train(spec, jets, tmp_path / "run", steps=1, device="cpu", progress=False)
+
+
 def test_physics_lagan_trains_selects_and_generates_labelled_jet_images(jets, tmp_path):
-    spec = model_spec(tmp_path, "lagan_physics", hyperparameters=PHYSICS_SMALL,
+    spec = model_spec(tmp_path, "lagan_physics", hyperparameters=PHYSICS_SMALL | {"mmd_features": ["jet_pt", "tau_21"]},
                       training={"batch_size": 16, "validation_fraction": 0.25, "checkpoint_every": 2,
                                 "selection": {"metric": "emd_minimax", "every": 1, "n_events": 16, "keep": 1}})
     run = tmp_path / "run"

@@ -80,6 +80,8 @@ class LaganHyperparameters(BaseModel):
                                                      "(0: features only)")
     feature_mmd: float = Field(0.0, ge=0, description="discriminator: physics: weight of the generator's per-class "
                                "MMD² between real and generated standardised jet features (0: off)")
+    mmd_features: list[str] | None = Field(None, description="feature_mmd: the features it compares (names of "
+                                           "LaganPhysicsDiscriminator.FEATURES; None: all)")
     mmd_bandwidths: list[float] = Field([0.05, 0.2, 1.0, 4.0], description="σ² of the MMD's Gaussian kernels, in "
                                         "standardised feature units (narrow ones resolve the peaks)")
 
@@ -107,6 +109,12 @@ class Lagan(Recipe):
         if hp.feature_mmd > 0 and hp.discriminator != "physics":
             msg = f"model {spec.name!r}: feature_mmd needs discriminator: physics (its jet features)"
             raise SpecError(msg)
+        features = LaganPhysicsDiscriminator.FEATURES
+        unknown = sorted(set(hp.mmd_features or ()) - set(features))
+        if unknown:
+            msg = f"model {spec.name!r}: mmd_features {unknown} are not among the physics features {list(features)}"
+            raise SpecError(msg)
+        self.mmd_columns = [features.index(n) for n in hp.mmd_features] if hp.mmd_features else slice(None)
         generator_cls, discriminator_cls = _VARIANTS[hp.variant]
         size = data.variables[self.image].shape
         if hp.generator == "normalised":
@@ -157,13 +165,13 @@ class Lagan(Recipe):
         mmd_weight = self.hp.feature_mmd
         if mmd_weight > 0:
             with torch.no_grad():
-                target = D.standardised(real)
+                target = D.standardised(real)[:, self.mmd_columns]
         for _ in range(self.g_steps):
             classes = real_classes if mmd_weight > 0 and real_classes is not None else self._classes(n)
             fake = self._fake(n, classes)
             g = lagan_generator_loss(D, fake, classes, aux_flip=self.aux_flip)
             if mmd_weight > 0:
-                mmd = self._feature_mmd(target, D.standardised(fake), classes)
+                mmd = self._feature_mmd(target, D.standardised(fake)[:, self.mmd_columns], classes)
                 g.total = g.total + mmd_weight * mmd
                 g.parts["mmd"] = mmd.item()
             self.optimizer_step("generator", g.total)
