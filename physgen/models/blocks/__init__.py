@@ -3,7 +3,8 @@
 Plain ``nn.Module``\\ s and functions, sizes as constructor arguments: the locally-connected
 layer of LAGAN/CaloGAN, minibatch discrimination, ACGAN heads, label flipping, hard and soft
 sparsity, energy and class conditioning, fixed blur, layer-to-layer attention, differentiable
-shower features and energy-normalised cells (compact CaloGAN), and the 3D
+shower features and energy-normalised cells (compact CaloGAN), differentiable jet-image
+observables (compact LAGAN), and the 3D
 convolution set and gradient penalty of the ILD WGAN-GP.
 """
 
@@ -24,7 +25,8 @@ from physgen.models.blocks._generation import (
     resize_cells,
 )
 from physgen.models.blocks._local import LocallyConnected2d, locally_connected2d
-from physgen.models.blocks._showers import ShowerFeatures, energy_normalised_cells
+from physgen.models.blocks._jets import JetImageFeatures
+from physgen.models.blocks._showers import ShowerFeatures, energy_normalised_cells, thresholded_softmax
 from physgen.models.blocks._wgan import DownConv3d, UpConv3d, gradient_penalty
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "ClassEmbedding",
     "DownConv3d",
     "FixedBlur2d",
+    "JetImageFeatures",
     "LayerAttention",
     "LocallyConnected2d",
     "MinibatchDiscrimination",
@@ -47,6 +50,7 @@ __all__ = [
     "resize_cells",
     "soft_sparsity",
     "sparsity",
+    "thresholded_softmax",
 ]
 
 

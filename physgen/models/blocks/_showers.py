@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from physgen.models.blocks._discrimination import soft_sparsity, sparsity
 
-__all__ = ["ShowerFeatures", "energy_normalised_cells"]
+__all__ = ["ShowerFeatures", "energy_normalised_cells", "thresholded_softmax"]
 
 
 def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
@@ -115,3 +116,14 @@ def energy_normalised_cells(energy: torch.Tensor, response: torch.Tensor, fracti
         normalised = torch.where(total > 0, flat / torch.where(total > 0, total, torch.ones_like(total)), uniform)
         out.append((normalised * scale[:, i:i + 1]).view_as(weights))
     return tuple(out)
+
+
+def thresholded_softmax(logits: torch.Tensor, cut: torch.Tensor) -> torch.Tensor:
+    """Non-negative cell weights with exact zeros: ``ReLU(w − t)``, ``w = softmax(logits)`` over the cells
+    ``(B, cells)`` (weights spanning decades) and one threshold per sample ``t = e^{−softplus(cut)} · max w``
+    (``cut (B,)``, a net's output). The threshold is one output, so the number of empty cells is learnt
+    per sample and every cell near it passes the threshold's gradient (a per-cell cut would leave a zero
+    cell without any). Feed the result to :func:`energy_normalised_cells` as a pattern."""
+    weights = torch.softmax(logits, dim=1)
+    threshold = weights.amax(dim=1, keepdim=True).detach() * torch.exp(-F.softplus(cut)).unsqueeze(1)
+    return F.relu(weights - threshold)

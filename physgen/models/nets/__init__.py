@@ -1,7 +1,8 @@
 """The generative networks of physgen's papers and their losses, as plain ``nn.Module``\\ s.
 
 - LAGAN (paper 000): :class:`LaganGenerator`, :class:`LaganDiscriminator`; the
-  fully-convolutional baseline :class:`DcganGenerator`, :class:`DcganDiscriminator`;
+  fully-convolutional baseline :class:`DcganGenerator`, :class:`DcganDiscriminator`; the compact options :class:`LaganNormalisedGenerator`,
+  :class:`LaganPhysicsDiscriminator`;
   :func:`lagan_discriminator_loss`, :func:`lagan_generator_loss`.
 - CaloGAN (paper 001): :class:`CaloGanGenerator`, :class:`CaloGanDiscriminator`; the compact
   options :class:`CaloGanNormalisedGenerator`, :class:`CaloGanPhysicsDiscriminator`;
@@ -34,6 +35,8 @@ from physgen.models.nets._lagan import (
     DcganGenerator,
     LaganDiscriminator,
     LaganGenerator,
+    LaganNormalisedGenerator,
+    LaganPhysicsDiscriminator,
     lagan_discriminator_loss,
     lagan_generator_loss,
 )
@@ -54,6 +57,8 @@ __all__ = [
     "IldGenerator",
     "LaganDiscriminator",
     "LaganGenerator",
+    "LaganNormalisedGenerator",
+    "LaganPhysicsDiscriminator",
     "calogan_discriminator_loss",
     "calogan_generator_loss",
     "cell_threshold",

@@ -32,6 +32,7 @@ from physgen.models.blocks import (
     flip_labels,
     soft_sparsity,
     sparsity,
+    thresholded_softmax,
 )
 from physgen.models.blocks._generation import ENERGY_SCALE_GEV
 from physgen.models.nets._common import KERAS_LEAKY_SLOPE, GanLoss, batch_norm2d, bce, class_loss
@@ -303,9 +304,7 @@ class CaloGanNormalisedGenerator(nn.Module):
         fractions = torch.softmax(self.fractions(h), dim=1)
         patterns = []
         for head, size, cut in zip(self.patterns, self.layer_sizes, self.thresholds(h).unbind(1), strict=True):
-            weights = torch.softmax(head(h), dim=1)
-            threshold = weights.amax(dim=1, keepdim=True).detach() * torch.exp(-F.softplus(cut)).unsqueeze(1)
-            patterns.append(F.relu(weights - threshold).view(-1, *size))
+            patterns.append(thresholded_softmax(head(h), cut).view(-1, *size))
         return response, fractions, energy_normalised_cells(energy, response, fractions, patterns)
 
     def forward(self, z: torch.Tensor, energy: torch.Tensor, attributes: torch.Tensor | None = None
