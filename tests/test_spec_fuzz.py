@@ -194,7 +194,13 @@ def _fuzz(tmp_path_factory, examples: int) -> _Run:
 def test_fuzzed_specs_sample(tmp_path_factory, torch_one_thread):
     run = _fuzz(tmp_path_factory, 40)
     assert not run.failures, "\n\n".join(run.failures)
-    assert run.tally["specs"] >= 40 and run.tally["validated"] > 0 and run.tally["simulated"] > 0
+    assert run.tally["specs"] >= 40 and run.tally["validated"] > 0
+    # the derandomised sample's draw shifts whenever a spec is added, so whether one of its 40 mutants
+    # survives to be simulated is luck; an unmutated dataset through the same harness shows that a spec
+    # which validates is simulated and its store checked (the slow run simulates hundreds of mutants)
+    control = SPECS / "datasets" / "toy_bimodal_1d.yaml"
+    run.check(control, control.read_bytes())
+    assert run.tally["simulated"] > 0
 
 
 @pytest.mark.slow
