@@ -247,3 +247,29 @@ def test_halo_count_grows_with_the_exponent_it_is_given():
     assert halo_count(40.0, tune) == pytest.approx(50.0 * 40.0 * 4.0 ** -0.2)
     assert halo_count(40.0, tune, spots_scale=0.5) == pytest.approx(25.0 * 40.0 * 4.0 ** -0.2)
 
+
+def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():
+    """Known answer: with the track's loss switched off, a pion interacting twice puts (1 − s) E into its first
+    cascade and s E into the second, deeper one, s a beta variate of mean m and concentration c (variance
+    m (1 − m) / (c + 1)); with ``leading_share`` 0 one cascade takes all of E."""
+    from physgen.sim.showers._hadronic import _interaction_chain
+
+    sim = build_simulator(resolve_dataset("specs/datasets/calogan_piplus.yaml"))
+    n, energy, mean, concentration = 4000, 5e4, 0.3, 2.0
+    quiet = {"track_loss_scale": 1e-12, "track_photon_share": 0.0}
+    pion = sim.tune.pion.model_copy(update=quiet | {"leading_share": mean, "leading_share_concentration": concentration})
+    _, event, start, cascade = _interaction_chain(np.random.default_rng(8), sim.stack, np.full(n, energy), np.ones(n),
+                                                  pion)
+    twice = np.flatnonzero(np.bincount(event, minlength=n) == 2)
+    assert len(twice) > 200
+    first, second = np.flatnonzero(np.isin(event, twice)).reshape(2, -1)  # the first interactions come first
+    assert np.array_equal(event[first], event[second]) and np.all(start[second] > start[first])
+    share = cascade[second] / energy
+    assert cascade[first] + cascade[second] == pytest.approx(np.full(len(twice), energy), rel=1e-9)
+    assert abs(share.mean() - mean) < 4 * np.sqrt(mean * (1 - mean) / (concentration + 1) / len(twice))
+    assert share.var() == pytest.approx(mean * (1 - mean) / (concentration + 1), rel=0.15)
+
+    single = sim.tune.pion.model_copy(update=quiet | {"leading_share": 0.0})
+    _, event, _, cascade = _interaction_chain(np.random.default_rng(8), sim.stack, np.full(n, energy), np.ones(n),
+                                              single)
+    assert len(np.unique(event)) == len(event) and cascade == pytest.approx(np.full(len(event), energy), rel=1e-9)

@@ -8,6 +8,10 @@
   with a gamma-distributed spread (a Landau stand-in), a share of it displaced by δ-rays (exponential
   radius), a share carried off by soft photons (the δ-rays' bremsstrahlung: they light the odd cell beside
   a punch-through track, as in Geant4), the rest on the track.
+* The interaction need not take all of the pion's energy: a leading hadron may carry a (beta-distributed,
+  tuned) share on along the axis as a MIP to a second interaction, which takes the rest (hadron-nucleus
+  inelasticity; the quasi-elastic collisions of Geant4's π+ leave a small deposit in layer 1 and a MIP behind).
+  Each interaction starts a cascade of the energy it takes, as follows.
 * At the interaction a fraction f_em of the available energy goes into π⁰ → γγ and
   showers electromagnetically (:mod:`._gflash`); ⟨f_em⟩ = 1 − (E/1 GeV)^(m−1) (Groom's power
   law), fluctuating shower to shower (a beta distribution). It is shared by a few EM showers
@@ -56,8 +60,9 @@ __all__ = ["pion_spots", "mip_track"]
 def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_mm: np.ndarray,
               cos_theta: np.ndarray, momentum_mev: np.ndarray, spread: float, delta_radius: float,
               delta_share: float, loss_scale: float = 1.0, photon_share: float = 0.0, photon_energy: float = 1.0,
-              photon_path: float = 1.0) -> Spots:
-    """Spots every sampling period along MIP tracks of ``length_mm`` from the entry point.
+              photon_path: float = 1.0, start_mm: np.ndarray | None = None) -> Spots:
+    """Spots every sampling period along MIP tracks of ``length_mm`` from the entry point (or from ``start_mm``
+    along the axis: a leading hadron leaving an interaction).
 
     Each step carries the mixture's minimum-ionising energy loss over it times ``loss_scale`` (a GeV
     pion is not minimum-ionising: the relativistic rise of the Bethe loss, whose δ-rays stay in the
@@ -85,7 +90,7 @@ def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_
     k = np.arange(n.sum()) - np.repeat(first, n)
     lo = k * step
     hi = np.minimum(lo + step, length_mm[owner])
-    path = 0.5 * (lo + hi)
+    path = 0.5 * (lo + hi) if start_mm is None else start_mm[owner] + 0.5 * (lo + hi)
     shape = 1.0 / spread**2
     energy = (loss_scale * stack.mip_loss_at(path * cos_theta[owner]) * (hi - lo)
               * rng.standard_gamma(shape, len(path)) / shape)
@@ -115,45 +120,37 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     """Spots of π± showers of ``energy_mev`` (one per event) entering at polar angle θ; with ``photon_cells``
     (normal incidence, ``total`` readout) the soft photons come as cell deposits drawn from that table."""
     pion = tune.pion
-    n = len(energy_mev)
-    event = np.arange(n)
-    exit_path = stack.depth / cos_theta
-    interaction = stack.to_mm(rng.exponential(pion.lambda_scale, n), cos_theta, "lambda_int")
-    track = mip_track(rng, stack, event, np.minimum(interaction, exit_path), cos_theta, energy_mev,
-                      pion.track_step_spread, pion.delta_ray_radius, pion.delta_ray_share, pion.track_loss_scale,
-                      pion.track_photon_share, pion.soft_photon_energy, pion.soft_photon_path)
-    inside = interaction < exit_path
-    lost_on_track = np.bincount(track.event, track.energy, minlength=n)
-    available = np.where(inside, np.maximum(energy_mev - lost_on_track, 0.0), 0.0)
+    track, showering, interaction, available = _interaction_chain(rng, stack, energy_mev, cos_theta, pion)
+    cos_shower = cos_theta[showering]
 
-    energy_gev = np.maximum(energy_mev / 1000.0, 1e-3)
+    energy_gev = np.maximum(available / 1000.0, 1e-3)
     mean_f_em = np.clip(1.0 - energy_gev ** (pion.f_em_exponent - 1.0), 0.02, 0.98)
     f_em = rng.beta(pion.f_em_concentration * mean_f_em, pion.f_em_concentration * (1.0 - mean_f_em))
-    showering = np.flatnonzero(available > 0)
     # the π⁰ energy in 1 + Poisson(k) showers sharing it evenly at random, each leaving the axis at
     # tan θ = p_T/E with p_T exponential of mean ⟨p_T⟩ (the interaction's transverse momenta)
     n_sub = 1 + rng.poisson(pion.pi0_extra_showers, len(showering))
-    sub = np.repeat(showering, n_sub)
+    sub = np.repeat(np.arange(len(showering)), n_sub)
     split = rng.standard_exponential(len(sub))
     if len(sub):  # (none when every pion of the batch punches through)
         split /= np.repeat(np.add.reduceat(split, np.concatenate([[0], np.cumsum(n_sub)[:-1]])), n_sub)
     e_sub = (f_em * available)[sub] * split
     tan_theta = np.minimum(rng.exponential(pion.secondary_pt * 1000.0, len(sub)) / np.maximum(e_sub, 1.0), 1.0)
     phi = rng.uniform(0.0, 2 * np.pi, len(sub))
-    em = em_spots(rng, stack, sub, e_sub, stack.from_mm(interaction, cos_theta, "X0")[sub], cos_theta[sub], tune.em,
-                  spots_scale, np.stack([tan_theta * np.cos(phi), tan_theta * np.sin(phi)], axis=1))
+    em = em_spots(rng, stack, showering[sub], e_sub, stack.from_mm(interaction, cos_shower, "X0")[sub],
+                  cos_shower[sub], tune.em, spots_scale,
+                  np.stack([tan_theta * np.cos(phi), tan_theta * np.sin(phi)], axis=1))
 
-    visible = ((1.0 - f_em) * available / pion.e_over_h)[showering]
-    ln_e = np.log(energy_gev[showering])
+    visible = (1.0 - f_em) * available / pion.e_over_h
+    ln_e = np.log(energy_gev)
     a, d = 0.6165 + 0.3183 * ln_e, 0.9099 - 0.0237 * ln_e
     counts = spot_count(visible / 1000.0, pion.hadron_spots_per_gev * spots_scale)
     owner = np.repeat(np.arange(len(showering)), counts)
-    start_lambda = stack.from_mm(interaction, cos_theta, "lambda_int")[showering]
+    start_lambda = stack.from_mm(interaction, cos_shower, "lambda_int")
     depth = (start_lambda[owner] + _gamma_variates(rng, *_gamma_quantiles(a), owner) / d[owner]
              + rng.laplace(0.0, pion.hadron_depth_spread, len(owner)))
-    path = stack.to_mm(depth, cos_theta[showering][owner], "lambda_int")
+    path = stack.to_mm(depth, cos_shower[owner], "lambda_int")
     u = np.minimum(rng.random(len(owner)), 1.0 - 1e-9)
-    halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_theta[showering][owner])
+    halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_shower[owner])
     soft_share = pion.soft_photon_share
     share = ((1.0 - soft_share) * visible / counts)[owner]
     hadronic = Spots(showering[owner], path, halo * np.sqrt(u / (1.0 - u)), share)
@@ -163,9 +160,47 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
         photons = _soft_photon_cells(rng, stack, photon_cells, showering, start_lambda, a, d, soft_share * visible,
                                      pion)
     else:
-        photons = _soft_photons(rng, stack, showering, start_lambda, a, d, soft_share * visible, cos_theta[showering],
-                                pion)
+        photons = _soft_photons(rng, stack, showering, start_lambda, a, d, soft_share * visible, cos_shower, pion)
     return Spots.concat(track, em, hadronic, photons)
+
+
+def _interaction_chain(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, cos_theta: np.ndarray, pion
+                       ) -> tuple[Spots, np.ndarray, np.ndarray, np.ndarray]:
+    """The pions' MIP tracks and their hadronic cascades: (track spots, each cascade's event, its start along the
+    track in mm, its energy in MeV).
+
+    A pion travels as a MIP to an inelastic interaction at an exponential depth of mean ``lambda_scale`` λ_int.
+    With ``leading_share`` > 0 the interaction does not take all of its energy: a leading hadron carries a share
+    (a beta variate of that mean and concentration ``leading_share_concentration``) on along the axis, as a MIP
+    (its multiple scattering restarts on the axis), to a second interaction (an exponential depth further) that
+    takes all that is left. Hadron-nucleus collisions keep a leading particle, from quasi-elastic ones that take a
+    few % of the energy to those that take it all (the leading-particle effect; inelasticity ≈ 0.5 on average,
+    Wigmans, Calorimetry, 2nd ed. 2017, ch. 2). Geant4's π+ in the CaloGAN stack (shipped geant4_calogan_piplus,
+    first 1000 showers) show the quasi-elastic ones: 10 % of them deposit 0.3–1 GeV in layer 1 and under 150 MeV
+    in layer 2 (a MIP's ≈ 40 MeV and little else), against 1.6 % of the model's with one interaction per pion."""
+    exit_path = stack.depth / cos_theta
+    event, start, energy = np.arange(len(energy_mev)), np.zeros(len(energy_mev)), energy_mev
+    tracks, cascades = [], []
+    for last in (False, True) if pion.leading_share > 0 else (True,):
+        start_lambda = stack.from_mm(start, cos_theta[event], "lambda_int")
+        interaction = stack.to_mm(start_lambda + rng.exponential(pion.lambda_scale, len(event)), cos_theta[event],
+                                  "lambda_int")
+        track = mip_track(rng, stack, event, np.minimum(interaction, exit_path[event]) - start, cos_theta[event],
+                          energy, pion.track_step_spread, pion.delta_ray_radius, pion.delta_ray_share,
+                          pion.track_loss_scale, pion.track_photon_share, pion.soft_photon_energy,
+                          pion.soft_photon_path, start)
+        tracks.append(track)
+        lost = np.bincount(track.event, track.energy, minlength=len(energy_mev))[event]
+        available = np.where(interaction < exit_path[event], np.maximum(energy - lost, 0.0), 0.0)
+        leading = np.zeros(len(event))
+        if not last:
+            mean, concentration = pion.leading_share, pion.leading_share_concentration
+            leading = available * rng.beta(concentration * mean, concentration * (1.0 - mean), len(event))
+        showering = available - leading > 0
+        cascades.append((event[showering], interaction[showering], (available - leading)[showering]))
+        going_on = leading > 0
+        event, start, energy = event[going_on], interaction[going_on], leading[going_on]
+    return (Spots.concat(*tracks), *(np.concatenate(parts) for parts in zip(*cascades)))
 
 
 def _soft_photons(rng: np.random.Generator, stack: Stack, event: np.ndarray, start_lambda: np.ndarray,

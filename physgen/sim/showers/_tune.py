@@ -105,6 +105,10 @@ class PionTune(BaseModel):
                                    "(the rest is deposited on the track)")
     track_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the track's energy loss that leaves "
                                       "as soft photons (δ-ray bremsstrahlung; energy and flight as the cascade's)")
+    leading_share: float = Field(0.0, ge=0, lt=1, description="mean share of the energy at the first interaction "
+                                 "that a leading hadron carries on to a second one (1 − inelasticity; 0: one "
+                                 "interaction takes all)")
+    leading_share_concentration: float = Field(2.0, gt=0, description="α + β of the beta distribution of that share")
 
     @model_validator(mode="after")
     def _track_shares_fit(self) -> PionTune:
