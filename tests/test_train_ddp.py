@@ -75,3 +75,25 @@ def test_two_process_classifier_training_keeps_ranks_in_step(tmp_path):
     reports = [(tmp_path / f"classifier_rank{r}.txt").read_text().split() for r in range(2)]
     assert reports[0] == reports[1], "the ranks' classifiers differ after training"
     assert int(reports[0][1]) > 0
+
+
+def test_state_fitted_on_the_first_batch_is_the_same_on_every_rank(tmp_path):
+    """The compact CaloGAN fits its discriminator's standardisation and starts its generator from the
+    average shower of the first batch, which differs per rank: rank 0's state is broadcast, so both
+    ranks still end with the same weights and buffers."""
+    from typer.testing import CliRunner
+
+    from physgen.cli import app
+
+    store = tmp_path / "eplus.zarr"  # chunks of 16: the ranks read alternate chunks
+    made = CliRunner().invoke(app, ["simulate", "calogan_eplus", "--events", "96", "--out", str(store),
+                                    "--set", "chunk_events=16"])
+    assert made.exit_code == 0, made.output
+    spec = model_spec(tmp_path, "calogan_eplus_compact", training={"selection": None, "batch_size": 8,
+                                                                   "checkpoint_every": 12},
+                      hyperparameters={"latent_dim": 8, "generator_hidden": [16], "discriminator_hidden": [16],
+                                       "cell_features": 4, "mbd_kernels": 3, "mbd_dims": 3, "group_mbd": [2, 2],
+                                       "start_from_data": True})
+    mp.spawn(_rank, args=(2, _free_port(), str(spec), str(store), str(tmp_path / "run"), str(tmp_path)), nprocs=2)
+    reports = [(tmp_path / f"rank{r}.txt").read_text().split() for r in range(2)]
+    assert reports[0][0] == reports[1][0], "the ranks' weights or fitted buffers differ after training"

@@ -163,6 +163,9 @@ class Recipe:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.grad_sync: Callable[[nn.Module], None] = lambda module: None
         """Set by the loop under torch.distributed: averages a network's gradients over ranks."""
+        self.state_sync: Callable[[nn.Module], None] = lambda module: None
+        """Set by the loop under torch.distributed: gives every rank rank 0's weights and buffers (after a
+        recipe sets them from its own data, e.g. a standardisation fitted on the first batch)."""
 
     # -- the contract ------------------------------------------------------------------
     def training_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:

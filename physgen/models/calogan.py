@@ -212,8 +212,10 @@ class CaloGan(Recipe):
         d_options, g_options = self._loss_options(attributes)
         if isinstance(D, CaloGanPhysicsDiscriminator) and not D.fitted:
             D.fit(real, energy)
+            self.state_sync(D)
         if step == 0 and self.hp.start_from_data:
             self.networks["generator"].start_from(real, energy)
+            self.state_sync(self.networks["generator"])
         logged = {}
         if self.hp.adversarial_weight > 0:
             with torch.no_grad():

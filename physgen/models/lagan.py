@@ -159,6 +159,7 @@ class Lagan(Recipe):
         physics = isinstance(D, LaganPhysicsDiscriminator)
         if physics and not D.fitted:
             D.fit(real)
+            self.state_sync(D)
         d = lagan_discriminator_loss(D, real, real_classes, fake, fake_classes, flip=self.flip)
         self.optimizer_step("discriminator", d.total)
         logs = {"d_loss": d.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}

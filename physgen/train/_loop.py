@@ -172,6 +172,7 @@ class _Trainer:
         if self.dist.world > 1:
             broadcast_parameters(self.recipe.networks)
             self.recipe.grad_sync = average_gradients
+            self.recipe.state_sync = broadcast_parameters
         self.steps_per_epoch = self.data.steps_per_epoch
         self.step, self.epoch, self.skip = 0, 0, 0
         self.epoch_sums: dict[str, float] = {}
