@@ -220,3 +220,17 @@ def test_moment_matching_leaves_the_discriminator_untouched(showers, tmp_path):
     assert all(torch.equal(d0[k], d1[k]) for k in d0 if k not in ("mean", "std", "fitted"))
     g0, g1 = before["generator"].state_dict(), after["generator"].state_dict()
     assert any(not torch.equal(g0[k], g1[k]) for k in g0)
+
+
+def test_calogan_reads_layers_or_one_voxel_grid_and_says_so_otherwise():
+    from physgen.errors import SpecError
+    from physgen.models import DataDescription, VariableInfo, get_architecture
+
+    spec = SpecRegistry.default().get("model", "calogan_eplus_compact").spec
+    variables = {"overflow": VariableInfo((3,), ("layer",), "MeV", "float32"),
+                 "layer_1": VariableInfo((12, 12), ("y", "x"), "MeV", "float32"),
+                 "cells": VariableInfo((4, 6, 6), ("z", "y", "x"), "MeV", "float32"),
+                 "energy": VariableInfo((), (), "GeV", "float32")}
+    for inputs in (["overflow"], ["layer_1", "cells"]):  # neither kind, both kinds
+        with pytest.raises(SpecError, match="2-D layer inputs or one 3-D voxel input"):
+            get_architecture("calogan")(spec, DataDescription(variables, inputs=inputs, conditions=["energy"]))

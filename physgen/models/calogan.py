@@ -112,9 +112,10 @@ class CaloGan(Recipe):
         self.zero_inputs = [n for n in data.inputs if len(data.variables[n].shape) == 1]
         self.energy = hp.energy
         self.attributes = [c for c in data.conditions if c != self.energy]
-        if (not self.layers) == (self.voxels is None) or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
-            msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs or one 3-D voxel input, the condition {self.energy!r} "
-                   f"and {self.n_attributes} attribute conditions; got inputs {data.inputs}, "
+        one_kind = bool(self.layers) != (self.voxels is not None)  # layers or one voxel grid, not both
+        if not one_kind or self.energy not in data.conditions or len(self.attributes) != self.n_attributes:
+            msg = (f"model {spec.name!r}: {self.architecture} reads 2-D layer inputs or one 3-D voxel input, "
+                   f"the condition {self.energy!r} and {self.n_attributes} attribute conditions; got inputs {data.inputs}, "
                    f"conditions {data.conditions}")
             raise SpecError(msg)
         self.latent_dim, self.energy_weight = hp.latent_dim, hp.energy_weight
@@ -152,22 +153,16 @@ class CaloGan(Recipe):
         """Cell-centre coordinates (y, x) of each layer in mm, from the training store's coordinates
         (the ones the observables use); zeros when rebuilt without the store (the checkpoint's
         discriminator state carries them)."""
-        if self.voxels is not None:
+        if self.voxels is not None:  # one grid, the same for every layer
             info = self.data.variables[self.voxels]
-            names, dims, shape = [self.voxels] * info.shape[0], info.dims[1:], info.shape[1:]
-        else:
-            names = self.layers
-        centres = []
-        for name in names:
-            if self.voxels is None:
-                info = self.data.variables[name]
-                dims, shape = info.dims, info.shape
-            if self.data.reference is None:
-                centres.append(tuple(torch.zeros(n) for n in shape))
-                continue
-            cells = self.data.reference[name]
-            centres.append(tuple(torch.tensor(cells[dim].values, dtype=torch.float32) for dim in dims))
-        return centres
+            return [self._centres(self.voxels, info.dims[1:], info.shape[1:])] * info.shape[0]
+        return [self._centres(n, self.data.variables[n].dims, self.data.variables[n].shape) for n in self.layers]
+
+    def _centres(self, name: str, dims: tuple[str, ...], shape: tuple[int, ...]) -> tuple[torch.Tensor, ...]:
+        if self.data.reference is None:
+            return tuple(torch.zeros(n) for n in shape)
+        cells = self.data.reference[name]
+        return tuple(torch.tensor(cells[dim].values, dtype=torch.float32) for dim in dims)
 
     def _threshold(self) -> float:
         """The voxel detector's readout threshold in the training space (0 for layered inputs, and
@@ -216,8 +211,8 @@ class CaloGan(Recipe):
         if step == 0 and self.hp.start_from_data:
             self.networks["generator"].start_from(real, energy)
             self.state_sync(self.networks["generator"])
-        logged = {}
-        if self.hp.adversarial_weight > 0:
+        logged, adversarial = {}, self.hp.adversarial_weight > 0
+        if adversarial:
             with torch.no_grad():
                 fake = self._fake(energy, attributes)
             d = calogan_discriminator_loss(D, real, energy, fake, energy, energy_weight=self.energy_weight,
@@ -225,7 +220,7 @@ class CaloGan(Recipe):
             self.optimizer_step("discriminator", d.total)
             logged = {"d_loss": d.total.item()} | {f"d_{k}": v for k, v in d.parts.items()}
         fake = self._fake(energy, attributes)
-        if self.hp.adversarial_weight > 0:
+        if adversarial:
             g = calogan_generator_loss(D, fake, energy, energy_weight=self.energy_weight, **g_options)
             g.total = self.hp.adversarial_weight * g.total
         else:
