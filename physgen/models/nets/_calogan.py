@@ -273,9 +273,9 @@ class CaloGanNormalisedGenerator(nn.Module):
     def start_from(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> None:
         """Set the heads' biases so that the untrained generator emits the average of these (real)
         showers: the mean response, the log of the mean layer fractions and of each layer's mean
-        normalised cell pattern (cells never hit get 1e-6 of the hottest), the pattern threshold far below
-        its tail (e^-14 of the hottest cell), the hidden-state
-        contributions scaled down ×0.1. A shower of thousands of cells then starts with the right
+        normalised cell pattern (cells never hit get 1e-6 of the hottest), the pattern threshold far
+        below its tail (e^-14 of the hottest cell), the hidden state's contributions scaled down ×0.1.
+        A shower of thousands of cells then starts with the right
         energy in the right cells, instead of a flat pattern whose cells all sit under a readout cut."""
         totals = torch.stack([c.flatten(1).sum(1) for c in layers], dim=1)
         total = totals.sum(1)
