@@ -234,3 +234,20 @@ def test_calogan_reads_layers_or_one_voxel_grid_and_says_so_otherwise():
     for inputs in (["overflow"], ["layer_1", "cells"]):  # neither kind, both kinds
         with pytest.raises(SpecError, match="2-D layer inputs or one 3-D voxel input"):
             get_architecture("calogan")(spec, DataDescription(variables, inputs=inputs, conditions=["energy"]))
+
+
+def test_mmd_features_select_feature_groups(showers, tmp_path):
+    """``mmd_features`` names groups of the physics discriminator's features; their columns (one per
+    shower or one per layer, in CaloGanPhysicsDiscriminator.GROUPS order) are the ones the MMD compares,
+    and a name that is no group is a SpecError."""
+    from physgen.errors import SpecError
+
+    spec = model_spec(tmp_path, "calogan_eplus_compact", hyperparameters=COMPACT_SMALL | {
+        "mmd_features": ["shower_depth", "layer_energy"]}, training={"batch_size": 16, "selection": None})
+    result = train(spec, showers, tmp_path / "run", steps=2, device="cpu", progress=False)
+    # groups: energy (column 0), layer_energy (1–3), energy_fraction (4–6), total_over_incident (7), shower_depth (8)
+    assert load_run(tmp_path / "run").recipe.mmd_columns == [8, 1, 2, 3] and result.last["g_mmd"] > 0
+    bad = model_spec(tmp_path, "calogan_eplus_compact", name="calogan_mmd_bad", hyperparameters=COMPACT_SMALL | {
+        "mmd_features": ["depth"]}, training={"batch_size": 16, "selection": None})
+    with pytest.raises(SpecError, match=r"mmd_features \['depth'\] are not among the physics features"):
+        train(bad, showers, tmp_path / "bad", steps=1, device="cpu", progress=False)

@@ -1,5 +1,5 @@
 """Building blocks: the locally-connected layer against a naive per-position loop, minibatch
-discrimination, sparsity, blur, attention resizing, conditioning, labels, gradient penalty."""
+discrimination, sparsity, blur, attention resizing, conditioning, labels, gradient penalty, feature MMD."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from physgen.models.blocks import (
     MinibatchDiscrimination,
     apply_cell_threshold,
     energy_conditioned,
+    feature_columns,
+    feature_mmd2,
     flip_labels,
     gradient_penalty,
     resize_cells,
@@ -205,3 +207,30 @@ def test_gradient_penalty_of_a_linear_critic():
     real, fake = torch.randn(6, 2), torch.randn(6, 2)
     gp = gradient_penalty(critic, real, fake, generator=torch.Generator().manual_seed(0))
     assert gp.item() == pytest.approx((5.0 - 1.0) ** 2)
+
+
+def test_feature_columns_of_grouped_features():
+    from physgen.errors import SpecError
+
+    groups, widths = ("energy", "layer_energy", "shower_depth", "sparsity"), (1, 3, 1, 3)
+    assert feature_columns("m", groups, widths, None) == slice(None)
+    # layout: energy 0 | layer_energy 1 2 3 | shower_depth 4 | sparsity 5 6 7
+    assert feature_columns("m", groups, widths, ["sparsity", "energy"]) == [5, 6, 7, 0]
+    with pytest.raises(SpecError, match=r"model 'm': mmd_features \['width'\] are not among"):
+        feature_columns("m", groups, widths, ["width", "energy"])
+
+
+def test_feature_mmd2_known_values_and_classes():
+    """One point per side in 1-D: MMD² = 2 − 2 exp(−d²/2σ²) per kernel (Gretton et al. 2012, Eq. 3,
+    biased estimator: k(x, x) = 1); with classes, the sum of the per-class values."""
+    real, fake = torch.tensor([[0.0], [0.0], [5.0], [5.0]]), torch.tensor([[1.0], [1.0], [5.0], [7.0]])
+    sigma2 = (2.0,)
+    one = 2 - 2 * torch.exp(torch.tensor(-1.0 / 4))
+    torch.testing.assert_close(feature_mmd2(real[:1], fake[:1], sigma2), one)
+    classes = torch.tensor([0, 0, 1, 1])
+    # class 0: both reals at 0, both fakes at 1 → the one-point value; class 1: reals {5, 5}, fakes {5, 7}
+    class1 = 1 + (2 + 2 * torch.exp(torch.tensor(-4.0 / 4))) / 4 - 2 * (2 + 2 * torch.exp(torch.tensor(-4.0 / 4))) / 4
+    torch.testing.assert_close(feature_mmd2(real, fake, sigma2, classes), one + class1)
+    lone = torch.tensor([0, 0, 0, 1])  # a class with one row has no spread: skipped
+    torch.testing.assert_close(feature_mmd2(real[:3], fake[:3], sigma2, lone[:3]),
+                               feature_mmd2(real[:3], fake[:3], sigma2))

@@ -34,7 +34,7 @@ from torch import nn
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
 from physgen.models._recipes import latent_noise, required_condition
-from physgen.models.blocks import apply_cell_threshold, mmd2
+from physgen.models.blocks import apply_cell_threshold, feature_columns, feature_mmd2
 from physgen.models.nets import (
     CaloGanDiscriminator,
     CaloGanGenerator,
@@ -80,6 +80,8 @@ class CaloGanHyperparameters(BaseModel):
         (3, 5), description="discriminator: physics: minibatch-discrimination kernels and dims per feature group")
     feature_mmd: float = Field(0.0, ge=0, description="discriminator: physics: weight of the generator's "
                                "MMD² between real and generated standardised shower features (0: off)")
+    mmd_features: list[str] | None = Field(None, description="feature_mmd: the feature groups it compares (names of "
+                                           "CaloGanPhysicsDiscriminator.GROUPS; None: all)")
     mmd_bandwidths: tuple[float, ...] = Field(
         (2.0, 8.0, 32.0, 128.0), description="feature_mmd: the kernels' σ² in standardised-feature units (the "
         "squared distance of two showers is ≈ twice the number of features)")
@@ -131,6 +133,8 @@ class CaloGan(Recipe):
             n_layers, *size = data.variables[self.voxels].shape
             sizes = [tuple(size)] * n_layers
         self.threshold = self._threshold()
+        self.mmd_columns = feature_columns(spec.name, CaloGanPhysicsDiscriminator.GROUPS,
+                                           CaloGanPhysicsDiscriminator.group_widths(len(sizes)), hp.mmd_features)
         self.networks = nn.ModuleDict({"generator": self._generator(sizes, hp),
                                        "discriminator": self._discriminator(sizes, hp)})
 
@@ -227,8 +231,8 @@ class CaloGan(Recipe):
             g = GanLoss(torch.zeros((), device=energy.device), {})
         if self.hp.feature_mmd > 0:
             with torch.no_grad():
-                target = D.standardised(real, energy)[0]
-            mmd = mmd2(target, D.standardised(fake, energy)[0], self.hp.mmd_bandwidths)
+                target = D.standardised(real, energy)[0][:, self.mmd_columns]
+            mmd = feature_mmd2(target, D.standardised(fake, energy)[0][:, self.mmd_columns], self.hp.mmd_bandwidths)
             g.total = g.total + self.hp.feature_mmd * mmd
             g.parts["mmd"] = mmd.item()
         self.optimizer_step("generator", g.total)

@@ -15,7 +15,7 @@ arXiv:1701.05927, §4.1 and the authors' Keras code hep-lbdl/adversarial-jets).
   one head, the image pattern a thresholded softmax), ``discriminator: physics``
   (:class:`~physgen.models.nets.LaganPhysicsDiscriminator`: jet p_T, mass, τ1, τ2, τ21 and the active-pixel
   counts computed in the graph) and ``feature_mmd``: the generator's loss gains, per class, the MMD²
-  (:func:`~physgen.models.blocks.mmd2`) between the real and generated standardised features of the batch;
+  (:func:`~physgen.models.blocks.feature_mmd2`) between the real and generated standardised features of the batch;
   the fakes of a generator step then take the real batch's classes, so both sides have the same mix.
 * Sampling: the classes come from the ``signal`` condition (``--conditions-from`` a store),
   or are drawn uniformly when none are given.
@@ -32,7 +32,7 @@ from torch import nn
 from physgen.errors import SpecError
 from physgen.models._base import DataDescription, Recipe, register_architecture
 from physgen.models._recipes import latent_noise, network_device
-from physgen.models.blocks import mmd2
+from physgen.models.blocks import feature_columns, feature_mmd2
 from physgen.models.nets import (
     DcganDiscriminator,
     DcganGenerator,
@@ -110,11 +110,7 @@ class Lagan(Recipe):
             msg = f"model {spec.name!r}: feature_mmd needs discriminator: physics (its jet features)"
             raise SpecError(msg)
         features = LaganPhysicsDiscriminator.FEATURES
-        unknown = sorted(set(hp.mmd_features or ()) - set(features))
-        if unknown:
-            msg = f"model {spec.name!r}: mmd_features {unknown} are not among the physics features {list(features)}"
-            raise SpecError(msg)
-        self.mmd_columns = [features.index(n) for n in hp.mmd_features] if hp.mmd_features else slice(None)
+        self.mmd_columns = feature_columns(spec.name, features, [1] * len(features), hp.mmd_features)
         generator_cls, discriminator_cls = _VARIANTS[hp.variant]
         size = data.variables[self.image].shape
         if hp.generator == "normalised":
@@ -172,20 +168,12 @@ class Lagan(Recipe):
             fake = self._fake(n, classes)
             g = lagan_generator_loss(D, fake, classes, aux_flip=self.aux_flip)
             if mmd_weight > 0:
-                mmd = self._feature_mmd(target, D.standardised(fake)[:, self.mmd_columns], classes)
+                mmd = feature_mmd2(target, D.standardised(fake)[:, self.mmd_columns], tuple(self.hp.mmd_bandwidths),
+                                   classes)
                 g.total = g.total + mmd_weight * mmd
                 g.parts["mmd"] = mmd.item()
             self.optimizer_step("generator", g.total)
         return logs | {"g_loss": g.total.item()} | {f"g_{k}": v for k, v in g.parts.items()}
-
-    def _feature_mmd(self, real: torch.Tensor, fake: torch.Tensor, classes: torch.Tensor | None) -> torch.Tensor:
-        """Σ over classes of the MMD² of the real and generated features of that class (the batch's
-        classes on both sides)."""
-        bandwidths = tuple(self.hp.mmd_bandwidths)
-        if classes is None:
-            return mmd2(real, fake, bandwidths)
-        return sum(mmd2(real[classes == c], fake[classes == c], bandwidths)
-                   for c in classes.unique() if (classes == c).sum() > 1)
 
     @torch.no_grad()
     def sample(self, n, conditions, generator):

@@ -11,6 +11,8 @@ convolution set and gradient penalty of the ILD WGAN-GP.
 from physgen.models.blocks._discrimination import (
     AdversarialHeads,
     MinibatchDiscrimination,
+    feature_columns,
+    feature_mmd2,
     flip_labels,
     mmd2,
     soft_sparsity,
@@ -43,6 +45,8 @@ __all__ = [
     "apply_cell_threshold",
     "energy_conditioned",
     "energy_normalised_cells",
+    "feature_columns",
+    "feature_mmd2",
     "flip_labels",
     "gradient_penalty",
     "locally_connected2d",

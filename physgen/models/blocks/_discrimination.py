@@ -1,13 +1,18 @@
-"""Discriminator-side features: minibatch discrimination, sparsity, ACGAN heads, label flipping."""
+"""Discriminator-side features: minibatch discrimination, sparsity, ACGAN heads, label flipping, and the
+feature MMD² a generator can minimise beside (or instead of) its adversarial loss."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
-__all__ = ["AdversarialHeads", "MinibatchDiscrimination", "flip_labels", "mmd2", "soft_sparsity", "sparsity"]
+from physgen.errors import SpecError
+
+__all__ = ["AdversarialHeads", "MinibatchDiscrimination", "feature_columns", "feature_mmd2", "flip_labels", "mmd2",
+           "soft_sparsity", "sparsity"]
 
 
 class MinibatchDiscrimination(nn.Module):
@@ -100,3 +105,30 @@ def mmd2(x: torch.Tensor, y: torch.Tensor, bandwidths: tuple[float, ...] = (2.0,
         return sum(torch.exp(-d2 / (2.0 * s)) for s in bandwidths)
 
     return kernel(x, x).mean() + kernel(y, y).mean() - 2.0 * kernel(x, y).mean()
+
+
+def feature_mmd2(real: torch.Tensor, fake: torch.Tensor, bandwidths: tuple[float, ...],
+                 classes: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`mmd2` of real and generated feature vectors ``(B, d)``; with ``classes`` (one per row, the same
+    on both sides) the sum over classes of each class's MMD², so that a class-conditional generator is
+    compared class by class (classes with fewer than two rows are skipped: one row has no spread)."""
+    if classes is None:
+        return mmd2(real, fake, bandwidths)
+    return sum(mmd2(real[classes == c], fake[classes == c], bandwidths)
+               for c in classes.unique() if (classes == c).sum() > 1)
+
+
+def feature_columns(model: str, groups: Sequence[str], widths: Sequence[int],
+                    selected: Sequence[str] | None) -> list[int] | slice:
+    """Columns of a feature vector laid out as ``groups`` of ``widths`` columns each (a physics
+    discriminator's standardised features) that the ``selected`` groups occupy, in their order; all
+    columns when ``selected`` is None. A name that is not a group raises :class:`~physgen.errors.SpecError`
+    naming the model's ``mmd_features`` option."""
+    if selected is None:
+        return slice(None)
+    unknown = sorted(set(selected) - set(groups))
+    if unknown:
+        msg = f"model {model!r}: mmd_features {unknown} are not among the physics features {list(groups)}"
+        raise SpecError(msg)
+    starts = [sum(widths[:i]) for i in range(len(groups) + 1)]
+    return [c for name in selected for c in range(starts[groups.index(name)], starts[groups.index(name) + 1])]

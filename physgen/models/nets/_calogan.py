@@ -340,7 +340,7 @@ class CaloGanPhysicsDiscriminator(nn.Module):
         self.layer_sizes = [tuple(s) for s in layer_sizes]
         n = len(self.layer_sizes)
         self.features = ShowerFeatures(centres, soft_sparsity)
-        self.widths = [1 if g in ("energy", *ShowerFeatures.PER_SHOWER) else n for g in self.GROUPS]
+        self.widths = self.group_widths(n)
         width = sum(self.widths)
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("std", torch.ones(width))
@@ -356,6 +356,11 @@ class CaloGanPhysicsDiscriminator(nn.Module):
             blocks += [nn.Linear(w, h), nn.LeakyReLU(slope)]
             w = h
         self.head = nn.Sequential(*blocks, nn.Linear(w, 1))
+
+    @classmethod
+    def group_widths(cls, n_layers: int) -> list[int]:
+        """Columns of each of :attr:`GROUPS` in the feature vector: one per shower or one per layer."""
+        return [1 if g in ("energy", *ShowerFeatures.PER_SHOWER) else n_layers for g in cls.GROUPS]
 
     def _raw(self, layers: Sequence[torch.Tensor], energy: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f = self.features(layers, energy)
