@@ -16,7 +16,7 @@ import pytest
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
 from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander,
-                                         halo_count)
+                                         halo_count, halo_flights)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -246,6 +246,26 @@ def test_halo_count_grows_with_the_exponent_it_is_given():
     assert halo_count(10.0, tune) == pytest.approx(500.0)
     assert halo_count(40.0, tune) == pytest.approx(50.0 * 40.0 * 4.0 ** -0.2)
     assert halo_count(40.0, tune, spots_scale=0.5) == pytest.approx(25.0 * 40.0 * 4.0 ** -0.2)
+
+
+def test_halo_flights_keep_their_marginals_and_couple_the_share_they_are_given():
+    """Known answer of the halo flights: radius exponential of mean halo_radius, depth offset an asymmetric
+    Laplace variate (mean halo_depth behind with probability back / (back + forward), halo_depth_forward
+    ahead), whatever the share; for the coupled share |offset| / scale = radius / halo_radius (one flight),
+    so the correlation of the two exponential variates is the share (covariance c · Var ℓ, Var ℓ = 1)."""
+    tune = load_tune("geant4").em.model_copy(update={"halo_radius": 1.5, "halo_depth": 2.0, "halo_depth_forward": 3.0,
+                                                     "halo_flight_share": 0.4})
+    n = 200_000
+    u = (np.arange(n) + 0.5) / n
+    depth, radius = halo_flights(np.random.default_rng(3), u, tune)
+    assert radius.mean() == pytest.approx(1.5, rel=0.01)
+    ahead = depth > 0
+    assert ahead.mean() == pytest.approx(3.0 / 5.0, abs=0.005)
+    assert depth[ahead].mean() == pytest.approx(3.0, rel=0.02)
+    assert -depth[~ahead].mean() == pytest.approx(2.0, rel=0.02)
+    length = np.where(ahead, depth / 3.0, -depth / 2.0)
+    assert np.corrcoef(length, radius / 1.5)[0, 1] == pytest.approx(0.4, abs=0.01)
+    assert np.isclose(length, radius / 1.5).mean() == pytest.approx(0.4, abs=0.005)  # the coupled share itself
 
 
 def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():

@@ -70,6 +70,8 @@ class EmTune(BaseModel):
     halo_count_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) at 1 GeV, falling as 1/√E, "
                                      "of a shower's number of halo deposits beyond Poisson (gamma mixture); the halo "
                                      "energy stays the same (0: Poisson)")
+    halo_flight_share: float = Field(0.0, ge=0, le=1, description="share of the halo deposits whose depth offset "
+                                     "and radius come from one isotropic flight (0: independent draws)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
                                       "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
