@@ -286,7 +286,7 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
 
 
 def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
-                       share: float, quantum: np.ndarray | None = None
+                       share: float, quantum: np.ndarray | None = None, quantum_spread: float = 1.0
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy, whether the
     spot is a far-tail quantum).
@@ -327,7 +327,11 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     owner, t, share, is_quantum = _spots_of_bins(per_bin, share_per_spot, light, reach / DEPTH_BINS,
                                                  rng.random(int(per_bin.sum())))
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        share[is_quantum] *= rng.standard_exponential(int(is_quantum.sum()))
+        n_quanta = int(is_quantum.sum())
+        if quantum_spread == 1.0:
+            share[is_quantum] *= rng.standard_exponential(n_quanta)
+        else:  # gamma spectrum of relative spread quantum_spread (> 1: many soft quanta and a few heavy clumps)
+            share[is_quantum] *= rng.standard_gamma(1.0 / quantum_spread**2, n_quanta) * quantum_spread**2
     return owner, t, share, is_quantum
 
 
@@ -472,7 +476,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)
-    owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
+    owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum,
+                                                     tune.quantum_energy_spread)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
     rank = np.arange(len(owner)) - first[owner]
