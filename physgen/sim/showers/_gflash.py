@@ -34,9 +34,12 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
   its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
-  energy deep), radii exponential; what leaves through the front is the albedo;
-* the sparse far tail arrives as discrete particles: deposits of an exponential spread of
-  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4). They are
+  energy deep), radii exponential; what leaves through the front is the albedo. For a share of the
+  deposits both come from one flight length (:func:`halo_flights`): a soft photon that lands far off the
+  axis has also moved far in depth, out of the layer of the shower maximum;
+* the sparse far tail arrives as discrete particles: deposits of a broad spread of energies (gamma,
+  exponential by default) of mean the tune's quantum and relative spread ``quantum_energy_spread`` (> 1: many
+  soft quanta and a few heavy clumps), so the back layer has a few hot cells, as in Geant4. They are
   photons near the attenuation minimum that left the core before interacting, so they get their own
   wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
   layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
