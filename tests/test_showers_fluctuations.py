@@ -270,8 +270,8 @@ def test_halo_flights_keep_their_marginals_and_couple_the_share_they_are_given()
 
 def test_far_tail_quanta_have_the_energy_spectrum_they_are_given():
     """Known answer of the far-tail quanta of _stratified_depths: a depth bin whose spots would be lighter than
-    the quantum gets a Poisson number of deposits of mean (its energy / quantum), each gamma-distributed of mean
-    the quantum and relative sd quantum_spread (exponential at 1), so the energy is kept on average."""
+    the quantum gets a Poisson number of deposits of mean (its energy / quantum), each of mean the quantum and relative
+    sd quantum_spread (exponential at 1, log-normal otherwise: no eV-scale deposits), so the energy is kept on average."""
     n_showers = 400  # quantum 1/150 of the shower's energy
     cdf = np.tile(np.linspace(0.0, 1.0, DEPTH_BINS + 1), (n_showers, 1))  # flat profile: 1/64 per bin
     counts = np.full(n_showers, 3 * DEPTH_BINS)  # 3 spots per bin would carry 1/192 each: heavier than the quantum
@@ -281,7 +281,8 @@ def test_far_tail_quanta_have_the_energy_spectrum_they_are_given():
         quanta = share[is_quantum]
         assert len(quanta) / n_showers == pytest.approx(150.0, rel=0.01)  # Poisson of mean 1 / quantum per shower
         assert quanta.mean() == pytest.approx(1 / 150, rel=0.01)
-        assert quanta.std() / quanta.mean() == pytest.approx(spread, rel=0.03)
+        assert quanta.std() / quanta.mean() == pytest.approx(spread, rel=0.05)
+    assert quanta.min() > 1e-4 / 150  # log-normal: none below 1e-4 of the mean (a gamma of shape 0.4 puts 3 % there)
 
 
 def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():

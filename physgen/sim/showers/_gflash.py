@@ -37,9 +37,10 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   energy deep), radii exponential; what leaves through the front is the albedo. For a share of the
   deposits both come from one flight length (:func:`halo_flights`): a soft photon that lands far off the
   axis has also moved far in depth, out of the layer of the shower maximum;
-* the sparse far tail arrives as discrete particles: deposits of a broad spread of energies (gamma,
-  exponential by default) of mean the tune's quantum and relative spread ``quantum_energy_spread`` (> 1: many
-  soft quanta and a few heavy clumps), so the back layer has a few hot cells, as in Geant4. They are
+* the sparse far tail arrives as discrete particles: deposits of a broad spread of energies
+  (exponential by default, else log-normal) of mean the tune's quantum and relative spread
+  ``quantum_energy_spread`` (> 1: many soft quanta and a few heavy clumps), so the back layer has a few
+  hot cells, as in Geant4. They are
   photons near the attenuation minimum that left the core before interacting, so they get their own
   wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
   layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
@@ -333,8 +334,10 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
         n_quanta = int(is_quantum.sum())
         if quantum_spread == 1.0:
             share[is_quantum] *= rng.standard_exponential(n_quanta)
-        else:  # gamma spectrum of relative spread quantum_spread (> 1: many soft quanta and a few heavy clumps)
-            share[is_quantum] *= rng.standard_gamma(1.0 / quantum_spread**2, n_quanta) * quantum_spread**2
+        else:  # log-normal spectrum of relative spread quantum_spread (> 1: many soft quanta and a few heavy clumps;
+            # unlike a gamma of shape < 1 it puts no deposits at the eV scale, which no photon leaves)
+            sigma = np.sqrt(np.log1p(quantum_spread**2))
+            share[is_quantum] *= np.exp(sigma * rng.standard_normal(n_quanta) - 0.5 * sigma**2)
     return owner, t, share, is_quantum
 
 

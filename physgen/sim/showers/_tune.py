@@ -34,7 +34,7 @@ class EmTune(BaseModel):
                                    "sparse far tail become a Poisson number of deposits of this energy")
     t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
     quantum_energy_spread: float = Field(1.0, gt=0, description="relative spread (sd / mean) of the far-tail quanta's "
-                                         "energies, gamma-distributed (1: exponential)")
+                                         "energies (1: exponential; otherwise log-normal)")
     quantum_radius: float = Field(0.0, ge=0, description="mean radius (Molière radii, exponential) of the far-tail "
                                   "quanta; 0: they follow GFlash's radial profile like the other core spots")
     t_max_slope: float = Field(1.0, gt=0, description="multiplies ln y in GFlash's homogeneous mean depth of maximum")
