@@ -403,13 +403,26 @@ def halo_flights(rng: np.random.Generator, u: np.ndarray, tune: EmTune) -> tuple
     layer-0 strips and layer-2 cells than independent draws give: the soft photons come from around the
     shower maximum in layer 1, and those that fly far sideways also leave it in depth.
     """
-    n = len(u)
     flight = -np.log1p(-np.minimum(u, 1.0 - 1e-9))
-    coupled = rng.random(n) < tune.halo_flight_share
-    length = np.where(coupled, flight, rng.standard_exponential(n))
-    depth = _signed_lengths(rng.random(n), tune.halo_depth_forward / (tune.halo_depth_forward + tune.halo_depth),
-                            tune.halo_depth_forward, -tune.halo_depth, length)
+    depth = _flight_depths(rng.random(len(u)), flight, rng.standard_exponential(len(u)),
+                           tune.halo_depth_forward / (tune.halo_depth_forward + tune.halo_depth),
+                           tune.halo_flight_share, tune.halo_depth_forward, tune.halo_depth)
     return depth, tune.halo_radius * flight
+
+
+@numba.njit(cache=True, nogil=True)
+def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
+    """Depth offsets of :func:`halo_flights`: ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
+    behind; the same uniform, rescaled within its side, picks the coupled share (length ``flight``, else the
+    independent ``other``), so one random number per deposit serves both choices."""
+    out = np.empty(len(v))
+    for i in range(len(v)):
+        if v[i] < p_ahead:
+            w, scale = v[i] / p_ahead, ahead
+        else:
+            w, scale = (v[i] - p_ahead) / (1.0 - p_ahead), -behind
+        out[i] = scale * (flight[i] if w < share else other[i])
+    return out
 
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
