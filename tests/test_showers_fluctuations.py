@@ -16,7 +16,7 @@ import pytest
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
 from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander,
-                                         halo_count)
+                                         _stratified_depths, halo_count, halo_flights)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -246,6 +246,43 @@ def test_halo_count_grows_with_the_exponent_it_is_given():
     assert halo_count(10.0, tune) == pytest.approx(500.0)
     assert halo_count(40.0, tune) == pytest.approx(50.0 * 40.0 * 4.0 ** -0.2)
     assert halo_count(40.0, tune, spots_scale=0.5) == pytest.approx(25.0 * 40.0 * 4.0 ** -0.2)
+
+
+def test_halo_flights_keep_their_marginals_and_couple_the_share_they_are_given():
+    """Known answer of the halo flights: radius exponential of mean halo_radius, depth offset an asymmetric
+    Laplace variate (mean halo_depth behind with probability back / (back + forward), halo_depth_forward
+    ahead), whatever the share; for the coupled share |offset| / scale = radius / halo_radius (one flight),
+    so the correlation of the two exponential variates is the share (covariance c · Var ℓ, Var ℓ = 1)."""
+    tune = load_tune("geant4").em.model_copy(update={"halo_radius": 1.5, "halo_depth": 2.0, "halo_depth_forward": 3.0,
+                                                     "halo_flight_share": 0.4})
+    n = 200_000
+    u = (np.arange(n) + 0.5) / n
+    depth, radius = halo_flights(np.random.default_rng(3), u, tune)
+    assert radius.mean() == pytest.approx(1.5, rel=0.01)
+    ahead = depth > 0
+    assert ahead.mean() == pytest.approx(3.0 / 5.0, abs=0.005)
+    assert depth[ahead].mean() == pytest.approx(3.0, rel=0.02)
+    assert -depth[~ahead].mean() == pytest.approx(2.0, rel=0.02)
+    length = np.where(ahead, depth / 3.0, -depth / 2.0)
+    assert np.corrcoef(length, radius / 1.5)[0, 1] == pytest.approx(0.4, abs=0.01)
+    assert np.isclose(length, radius / 1.5).mean() == pytest.approx(0.4, abs=0.005)  # the coupled share itself
+
+
+def test_far_tail_quanta_have_the_energy_spectrum_they_are_given():
+    """Known answer of the far-tail quanta of _stratified_depths: a depth bin whose spots would be lighter than
+    the quantum gets a Poisson number of deposits of mean (its energy / quantum), each of mean the quantum and relative
+    sd quantum_spread (exponential at 1, log-normal otherwise: no eV-scale deposits), so the energy is kept on average."""
+    n_showers = 400  # quantum 1/150 of the shower's energy
+    cdf = np.tile(np.linspace(0.0, 1.0, DEPTH_BINS + 1), (n_showers, 1))  # flat profile: 1/64 per bin
+    counts = np.full(n_showers, 3 * DEPTH_BINS)  # 3 spots per bin would carry 1/192 each: heavier than the quantum
+    for spread in (1.0, 1.6):
+        _, _, share, is_quantum = _stratified_depths(np.random.default_rng(8), cdf, np.full(n_showers, 20.0), counts,
+                                                     0.0, np.full(n_showers, 1 / 150), spread)
+        quanta = share[is_quantum]
+        assert len(quanta) / n_showers == pytest.approx(150.0, rel=0.01)  # Poisson of mean 1 / quantum per shower
+        assert quanta.mean() == pytest.approx(1 / 150, rel=0.01)
+        assert quanta.std() / quanta.mean() == pytest.approx(spread, rel=0.05)
+    assert quanta.min() > 1e-4 / 150  # log-normal: none below 1e-4 of the mean (a gamma of shape 0.4 puts 3 % there)
 
 
 def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():

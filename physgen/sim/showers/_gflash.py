@@ -34,9 +34,13 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   of a sampling calorimeter travel far) deposit it around the shower, in front of and behind
   its source as well as sideways, which GFlash leaves out. Halo depths are the profile's
   convolved with an asymmetric Laplace distribution (photons at the attenuation minimum carry
-  energy deep), radii exponential; what leaves through the front is the albedo;
-* the sparse far tail arrives as discrete particles: deposits of an exponential spread of
-  energies of mean the tune's quantum (so the back layer has a few hot cells, as in Geant4). They are
+  energy deep), radii exponential; what leaves through the front is the albedo. For a share of the
+  deposits both come from one flight length (:func:`halo_flights`): a soft photon that lands far off the
+  axis has also moved far in depth, out of the layer of the shower maximum;
+* the sparse far tail arrives as discrete particles: deposits of a broad spread of energies
+  (exponential by default, else log-normal) of mean the tune's quantum and relative spread
+  ``quantum_energy_spread`` (> 1: many soft quanta and a few heavy clumps), so the back layer has a few
+  hot cells, as in Geant4. They are
   photons near the attenuation minimum that left the core before interacting, so they get their own
   wide exponential lateral spread (``quantum_radius``) and independent azimuths: Geant4's CaloGAN
   layer-2 energy centroid scatters by 15 mm at 40–100 GeV, GFlash-placed quanta gave 7.5 mm;
@@ -286,7 +290,7 @@ def _segment_starts(counts: np.ndarray) -> np.ndarray:
 
 
 def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, counts: np.ndarray,
-                       share: float, quantum: np.ndarray | None = None
+                       share: float, quantum: np.ndarray | None = None, quantum_spread: float = 1.0
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Stratified spot depths: (shower of each spot, depth t in X0, share of the shower's energy, whether the
     spot is a far-tail quantum).
@@ -327,7 +331,13 @@ def _stratified_depths(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndar
     owner, t, share, is_quantum = _spots_of_bins(per_bin, share_per_spot, light, reach / DEPTH_BINS,
                                                  rng.random(int(per_bin.sum())))
     if quantum is not None:  # far-tail quanta: particles of a broad (exponential) spectrum of mean the quantum
-        share[is_quantum] *= rng.standard_exponential(int(is_quantum.sum()))
+        n_quanta = int(is_quantum.sum())
+        if quantum_spread == 1.0:
+            share[is_quantum] *= rng.standard_exponential(n_quanta)
+        else:  # log-normal spectrum of relative spread quantum_spread (> 1: many soft quanta and a few heavy clumps;
+            # unlike a gamma of shape < 1 it puts no deposits at the eV scale, which no photon leaves)
+            sigma = np.sqrt(np.log1p(quantum_spread**2))
+            share[is_quantum] *= np.exp(sigma * rng.standard_normal(n_quanta) - 0.5 * sigma**2)
     return owner, t, share, is_quantum
 
 
@@ -378,6 +388,40 @@ def _walk_at(walk, step, owner, t):
             s = owner[i]
             j = min(max(np.int64(t[i] / step[s]), 0), DEPTH_BINS - 1)
             out[0, i], out[1, i] = walk[0, s, j], walk[1, s, j]
+    return out
+
+
+def halo_flights(rng: np.random.Generator, u: np.ndarray, tune: EmTune) -> tuple[np.ndarray, np.ndarray]:
+    """Depth offsets (X0) and radii (Molière radii) of halo deposits from their origins on the profile.
+
+    Each deposit's radius is exponential of mean ``halo_radius`` (from the stratified uniforms ``u``) and its
+    depth offset an asymmetric Laplace variate (``halo_depth`` behind, ``halo_depth_forward`` ahead), as
+    without flights; for a share ``halo_flight_share`` both come from *one* flight: the depth offset is the
+    radius's exponential variate times the scale of its side, so a soft photon that lands far off the axis
+    has also moved far in depth (the two marginals are unchanged for any share). Geant4's CaloGAN e+ at
+    60–100 GeV (shipped geant4_calogan_eplus) lights fewer layer-1 cells beyond 240 mm of the axis and more
+    layer-0 strips and layer-2 cells than independent draws give: the soft photons come from around the
+    shower maximum in layer 1, and those that fly far sideways also leave it in depth.
+    """
+    flight = -np.log1p(-np.minimum(u, 1.0 - 1e-9))
+    depth = _flight_depths(rng.random(len(u)), flight, rng.standard_exponential(len(u)),
+                           tune.halo_depth_forward / (tune.halo_depth_forward + tune.halo_depth),
+                           tune.halo_flight_share, tune.halo_depth_forward, tune.halo_depth)
+    return depth, tune.halo_radius * flight
+
+
+@numba.njit(cache=True, nogil=True)
+def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
+    """Depth offsets of :func:`halo_flights`: ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
+    behind; the same uniform, rescaled within its side, picks the coupled share (length ``flight``, else the
+    independent ``other``), so one random number per deposit serves both choices."""
+    out = np.empty(len(v))
+    for i in range(len(v)):
+        if v[i] < p_ahead:
+            w, scale = v[i] / p_ahead, ahead
+        else:
+            w, scale = (v[i] - p_ahead) / (1.0 - p_ahead), -behind
+        out[i] = scale * (flight[i] if w < share else other[i])
     return out
 
 
@@ -451,7 +495,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)
-    owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum)
+    owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum,
+                                                     tune.quantum_energy_spread)
     w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
     first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
     rank = np.arange(len(owner)) - first[owner]
@@ -472,9 +517,14 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         halo_mean = halo_mean * rng.standard_gamma(shape) / shape
     halo_counts = np.maximum(rng.poisson(halo_mean), 1)
     halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
-    t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
-    u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
-    r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
+    if tune.halo_flight_share > 0:  # soft photons flying far sideways also fly far in depth
+        u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
+        depth_offset, r_halo = halo_flights(rng, u_halo, tune)
+        t_halo += depth_offset
+    else:
+        t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
+        u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
+        r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
     w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
     if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total

@@ -33,6 +33,8 @@ class EmTune(BaseModel):
     deposit_quantum: float = Field(ge=0, description="least energy (MeV) of a core deposit: lighter spots of the "
                                    "sparse far tail become a Poisson number of deposits of this energy")
     t_max_shift: float = Field(description="X0 added to GFlash's homogeneous mean depth of maximum ln y − 0.812")
+    quantum_energy_spread: float = Field(1.0, gt=0, description="relative spread (sd / mean) of the far-tail quanta's "
+                                         "energies (1: exponential; otherwise log-normal)")
     quantum_radius: float = Field(0.0, ge=0, description="mean radius (Molière radii, exponential) of the far-tail "
                                   "quanta; 0: they follow GFlash's radial profile like the other core spots")
     t_max_slope: float = Field(1.0, gt=0, description="multiplies ln y in GFlash's homogeneous mean depth of maximum")
@@ -70,6 +72,8 @@ class EmTune(BaseModel):
     halo_count_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) at 1 GeV, falling as 1/√E, "
                                      "of a shower's number of halo deposits beyond Poisson (gamma mixture); the halo "
                                      "energy stays the same (0: Poisson)")
+    halo_flight_share: float = Field(0.0, ge=0, le=1, description="share of the halo deposits whose depth offset "
+                                     "and radius come from one isotropic flight (0: independent draws)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
                                       "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
