@@ -8,6 +8,11 @@
   with a gamma-distributed spread (a Landau stand-in), a share of it displaced by δ-rays (exponential
   radius), a share carried off by soft photons (the δ-rays' bremsstrahlung: they light the odd cell beside
   a punch-through track, as in Geant4), the rest on the track.
+* The track's loss is Landau-like (tune ``track_delta_cut``): a steady loss from the collisions below the cut and
+  the δ-rays above it drawn one by one from the Bethe 1/T² spectrum, which radiate a share T/(T + E_c) as soft
+  photons flying a short path; Geant4's punch-through pions show the sharp lower edge and long upper tail.
+* A pion's first interaction may be quasi-elastic (tune ``quasi_elastic_share``): the nuclear fragments deposit a
+  little energy within mm of the interaction and the pion goes on.
 * The interaction need not take all of the pion's energy: a leading hadron may carry a (beta-distributed,
   tuned) share on along the axis as a MIP to a second interaction, which takes the rest (hadron-nucleus
   inelasticity; the quasi-elastic collisions of Geant4's π+ leave a small deposit in layer 1 and a MIP behind).
