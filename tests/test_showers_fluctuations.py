@@ -293,7 +293,7 @@ def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():
 
     sim = build_simulator(resolve_dataset("specs/datasets/calogan_piplus.yaml"))
     n, energy, mean, concentration = 4000, 5e4, 0.3, 2.0
-    quiet = {"track_loss_scale": 1e-12, "track_photon_share": 0.0}
+    quiet = {"track_loss_scale": 1e-12, "track_photon_share": 0.0, "track_delta_cut": 0.0, "quasi_elastic_share": 0.0}
     pion = sim.tune.pion.model_copy(update=quiet | {"leading_share": mean, "leading_share_concentration": concentration})
     _, event, start, cascade = _interaction_chain(np.random.default_rng(8), sim.stack, np.full(n, energy), np.ones(n),
                                                   pion)

@@ -8,6 +8,11 @@
   with a gamma-distributed spread (a Landau stand-in), a share of it displaced by δ-rays (exponential
   radius), a share carried off by soft photons (the δ-rays' bremsstrahlung: they light the odd cell beside
   a punch-through track, as in Geant4), the rest on the track.
+* The track's loss is Landau-like (tune ``track_delta_cut``): a steady loss from the collisions below the cut and
+  the δ-rays above it drawn one by one from the Bethe 1/T² spectrum, which radiate a share T/(T + E_c) as soft
+  photons flying a short path; Geant4's punch-through pions show the sharp lower edge and long upper tail.
+* A pion's first interaction may be quasi-elastic (tune ``quasi_elastic_share``): the nuclear fragments deposit a
+  little energy within mm of the interaction and the pion goes on.
 * The interaction need not take all of the pion's energy: a leading hadron may carry a (beta-distributed,
   tuned) share on along the axis as a MIP to a second interaction, which takes the rest (hadron-nucleus
   inelasticity; the quasi-elastic collisions of Geant4's π+ leave a small deposit in layer 1 and a MIP behind).
@@ -60,7 +65,8 @@ __all__ = ["pion_spots", "mip_track"]
 def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_mm: np.ndarray,
               cos_theta: np.ndarray, momentum_mev: np.ndarray, spread: float, delta_radius: float,
               delta_share: float, loss_scale: float = 1.0, photon_share: float = 0.0, photon_energy: float = 1.0,
-              photon_path: float = 1.0, start_mm: np.ndarray | None = None) -> Spots:
+              photon_path: float = 1.0, start_mm: np.ndarray | None = None, delta_cut: float = 0.0,
+              delta_photon_path: float = 1.0) -> Spots:
     """Spots every sampling period along MIP tracks of ``length_mm`` from the entry point (or from ``start_mm``
     along the axis: a leading hadron leaving an interaction).
 
@@ -82,6 +88,16 @@ def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_
     exponential flight of mean ``photon_path`` mm in an isotropic direction. They light the odd cell away from
     the track: Geant4's punch-through π+ (CaloGAN, < 500 MeV in all) light a median 6 layer-1 cells (4–11
     from the 10 % to the 90 % quantile) with ≈ 0.7 MeV in each cell beyond the track's four.
+
+    With ``delta_cut`` > 0 (MeV) the step's loss is Landau-like instead: the collisions that transfer less than
+    ``delta_cut`` give the steady part (mean ``loss_scale`` × the minimum-ionising loss, gamma-distributed with the
+    variance ξ x T_cut of those collisions, Bohr), and the δ-rays above it are drawn one by one
+    (:func:`delta_rays`, a Poisson number of the 1/T² spectrum up to T_max) and deposited beside the step at an
+    exponential radius of mean ``delta_radius``, less the share T/(T + E_c) they radiate as soft photons
+    (:func:`isotropic_photons` of ``photon_energy``, flying ``delta_photon_path`` mm, from the δ-ray). Their rare hard ones make the long upper tail of a MIP's loss in a
+    thick layer: in CaloGAN's layer 1 (ξ ≈ 10 MeV) a δ-ray above 100 MeV comes with one pion in ten, and Geant4's
+    pions that cross without a deep shower deposit 300-1000 MeV in layer 1 (a MIP's ≈ 240 MeV and a δ-ray's
+    shower) in ≈ 10 % of the showers. ``spread`` is then unused.
     """
     step = float(min(m.period for m in stack.media))
     n = np.ceil(np.maximum(length_mm, 0.0) / step).astype(np.int64)
@@ -91,21 +107,76 @@ def mip_track(rng: np.random.Generator, stack: Stack, event: np.ndarray, length_
     lo = k * step
     hi = np.minimum(lo + step, length_mm[owner])
     path = 0.5 * (lo + hi) if start_mm is None else start_mm[owner] + 0.5 * (lo + hi)
-    shape = 1.0 / spread**2
-    energy = (loss_scale * stack.mip_loss_at(path * cos_theta[owner]) * (hi - lo)
-              * rng.standard_gamma(shape, len(path)) / shape)
+    mean = loss_scale * stack.mip_loss_at(path * cos_theta[owner]) * (hi - lo)
+    if delta_cut > 0:
+        xi = stack.xi_at(path * cos_theta[owner]) * (hi - lo)
+        shape = np.maximum(mean**2 / (xi * delta_cut), 1e-9)
+        energy = rng.standard_gamma(shape) * mean / shape
+    else:
+        shape = 1.0 / spread**2
+        energy = mean * rng.standard_gamma(shape, len(path)) / shape
     theta0 = 13.6 / momentum_mev[owner] * np.sqrt(step / stack.property_at("X0", path * cos_theta[owner]))
     shifts = [_track_sum(_track_sum(theta0 * rng.standard_normal(len(path)), first, n) * step, first, n)
               for _ in range(2)]
     on_track = Spots(event[owner], path, np.zeros(len(path)), (1.0 - delta_share - photon_share) * energy, *shifts)
     delta = Spots(event[owner], path, rng.exponential(delta_radius, len(path)), delta_share * energy, *shifts)
+    if delta_cut > 0:
+        step_of, hard = delta_rays(rng, xi, delta_cut, delta_ray_t_max(momentum_mev[owner], PION_MASS_MEV))
+        where = lo[step_of] + rng.random(len(step_of)) * (hi - lo)[step_of]
+        where = where if start_mm is None else start_mm[owner][step_of] + where
+        # a δ-ray radiates the share T / (T + E_c) of its energy (bremsstrahlung over ionisation ≈ T / E_c, PDG RPP
+        # 2024 §34.4.4), as soft photons flying off its track: they light a few cells together, beside the track
+        radiated = hard * hard / (hard + stack.property_at("critical_energy", where * cos_theta[owner][step_of]))
+        delta = Spots.concat(delta, Spots(event[owner][step_of], where, rng.exponential(delta_radius, len(step_of)),
+                                          hard - radiated, shifts[0][step_of], shifts[1][step_of]),
+                             isotropic_photons(rng, event[owner][step_of], where, radiated, photon_energy,
+                                               delta_photon_path, shifts[0][step_of], shifts[1][step_of]))
     if photon_share <= 0:
         return Spots.concat(on_track, delta)
-    step_of = np.repeat(np.arange(len(path)), rng.poisson(photon_share * energy / photon_energy))
-    flight, cos_dir = rng.exponential(photon_path, len(step_of)), rng.uniform(-1.0, 1.0, len(step_of))
-    photons = Spots(event[owner][step_of], path[step_of] + flight * cos_dir, flight * np.sqrt(1.0 - cos_dir**2),
-                    rng.exponential(photon_energy, len(step_of)), shifts[0][step_of], shifts[1][step_of])
+    photons = isotropic_photons(rng, event[owner], path, photon_share * energy, photon_energy, photon_path, *shifts)
     return Spots.concat(on_track, delta, photons)
+
+
+def isotropic_photons(rng: np.random.Generator, event: np.ndarray, path: np.ndarray, energy_mev: np.ndarray,
+                      photon_energy: float, flight_mm: float, shift_x: np.ndarray | None = None,
+                      shift_y: np.ndarray | None = None, far_share: float = 0.0, far_flight_mm: float = 1.0) -> Spots:
+    """Deposits of soft photons carrying ``energy_mev`` from each point at ``path`` (mm along the axis, shifted off
+    it by ``shift_x``, ``shift_y``): Poisson many of exponential energies of mean ``photon_energy`` MeV, absorbed
+    after an exponential flight of mean ``flight_mm`` (a share ``far_share`` of them: ``far_flight_mm``) in an
+    isotropic direction."""
+    of = np.repeat(np.arange(len(path)), rng.poisson(energy_mev / photon_energy))
+    flight, cos_dir = rng.exponential(flight_mm, len(of)), rng.uniform(-1.0, 1.0, len(of))
+    if far_share > 0:
+        flight = np.where(rng.random(len(of)) < far_share, flight * (far_flight_mm / flight_mm), flight)
+    return Spots(event[of], path[of] + flight * cos_dir, flight * np.sqrt(1.0 - cos_dir**2),
+                 rng.exponential(photon_energy, len(of)), None if shift_x is None else shift_x[of],
+                 None if shift_y is None else shift_y[of])
+
+
+PION_MASS_MEV = 139.57039
+"""Charged-pion mass (PDG RPP 2024)."""
+
+ELECTRON_MASS_MEV = 0.51099895
+"""Electron mass (PDG RPP 2024)."""
+
+
+def delta_ray_t_max(momentum_mev: np.ndarray, mass_mev: float) -> np.ndarray:
+    """Largest kinetic energy (MeV) a particle of ``momentum_mev`` and ``mass_mev`` gives a free electron:
+    T_max = 2 m_e c² β²γ² / (1 + 2γ m_e/M + (m_e/M)²) (PDG RPP 2024, Eq. 34.4)."""
+    bg = np.asarray(momentum_mev, dtype=np.float64) / mass_mev
+    ratio = ELECTRON_MASS_MEV / mass_mev
+    return 2.0 * ELECTRON_MASS_MEV * bg**2 / (1.0 + 2.0 * np.sqrt(1.0 + bg**2) * ratio + ratio**2)
+
+
+def delta_rays(rng: np.random.Generator, xi: np.ndarray, t_cut: float, t_max: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The δ-rays above ``t_cut`` of steps of ξ·x = ``xi`` (MeV) each: (the step of each δ-ray, its kinetic energy
+    in MeV). Per step a Poisson number of mean ξx (1/T_cut − 1/T_max), energies from dN/dT = ξx / T² between the
+    cut and ``t_max`` (per step) by inversion, T = 1 / (1/T_cut − u (1/T_cut − 1/T_max)): the Bethe spectrum of
+    close collisions at β = 1 without its spin term (1 − β² T/T_max) (PDG RPP 2024, Eq. 34.11)."""
+    span = np.maximum(1.0 / t_cut - 1.0 / np.maximum(t_max, t_cut), 0.0)
+    step_of = np.repeat(np.arange(len(xi)), rng.poisson(xi * span))
+    return step_of, 1.0 / (1.0 / t_cut - rng.random(len(step_of)) * span[step_of])
 
 
 def _track_sum(values: np.ndarray, first: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -147,7 +218,7 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     owner = np.repeat(np.arange(len(showering)), counts)
     start_lambda = stack.from_mm(interaction, cos_shower, "lambda_int")
     depth = (start_lambda[owner] + _gamma_variates(rng, *_gamma_quantiles(a), owner) / d[owner]
-             + rng.laplace(0.0, pion.hadron_depth_spread, len(owner)))
+             + _two_sided_exponential(rng, pion.hadron_depth_spread, pion.hadron_backward_spread, len(owner)))
     path = stack.to_mm(depth, cos_shower[owner], "lambda_int")
     u = np.minimum(rng.random(len(owner)), 1.0 - 1e-9)
     halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_shower[owner])
@@ -164,6 +235,15 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     return Spots.concat(track, em, hadronic, photons)
 
 
+def _two_sided_exponential(rng: np.random.Generator, forward: float, backward: float | None, n: int) -> np.ndarray:
+    """``n`` draws of the density exp(−x/f) for x > 0 and exp(x/b) for x < 0, over f + b (continuous at 0: a share
+    b/(f + b) of the draws lies behind); ``backward`` None is a Laplace distribution of scale ``forward``."""
+    if backward is None:
+        return rng.laplace(0.0, forward, n)
+    behind = rng.random(n) < backward / (forward + backward)
+    return np.where(behind, -backward, forward) * rng.standard_exponential(n)
+
+
 def _interaction_chain(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, cos_theta: np.ndarray, pion
                        ) -> tuple[Spots, np.ndarray, np.ndarray, np.ndarray]:
     """The pions' MIP tracks and their hadronic cascades: (track spots, each cascade's event, its start along the
@@ -177,30 +257,72 @@ def _interaction_chain(rng: np.random.Generator, stack: Stack, energy_mev: np.nd
     few % of the energy to those that take it all (the leading-particle effect; inelasticity ≈ 0.5 on average,
     Wigmans, Calorimetry, 2nd ed. 2017, ch. 2). Geant4's π+ in the CaloGAN stack (shipped geant4_calogan_piplus,
     first 1000 showers) show the quasi-elastic ones: 10 % of them deposit 0.3–1 GeV in layer 1 and under 150 MeV
-    in layer 2 (a MIP's ≈ 40 MeV and little else), against 1.6 % of the model's with one interaction per pion."""
+    in layer 2 (a MIP's ≈ 40 MeV and little else), against 1.6 % of the model's with one interaction per pion.
+
+    With ``quasi_elastic_share`` > 0 a pion's first interaction is, with that probability, quasi-elastic: the target
+    nucleus breaks up and its fragments (protons, α, recoils of a few to tens of MeV, ranges of mm) deposit a visible
+    energy drawn from an exponential of mean ``quasi_elastic_energy`` (MeV) beside the interaction point
+    (:func:`_local_deposits`), the pion loses that times e/h (the break-up's binding energy and neutrons) and goes on
+    as a MIP with the rest to its next interaction. In Geant4's π+ above 10 GeV (shipped geant4_calogan_piplus)
+    10 % of the showers put 300-1000 MeV in layer 1, 0.58 cells wide (the track alone: 0.5, centred on a corner),
+    and only a MIP's ≈ 30 MeV in layer 2."""
     exit_path = stack.depth / cos_theta
     event, start, energy = np.arange(len(energy_mev)), np.zeros(len(energy_mev)), energy_mev
+    first = np.ones(len(energy_mev), dtype=bool)  # no interaction yet (a quasi-elastic one is possible)
+    hard = np.zeros(len(energy_mev), dtype=bool)  # a hard interaction with its leading hadron came before
     tracks, cascades = [], []
-    for last in (False, True) if pion.leading_share > 0 else (True,):
+    while len(event):
         start_lambda = stack.from_mm(start, cos_theta[event], "lambda_int")
         interaction = stack.to_mm(start_lambda + rng.exponential(pion.lambda_scale, len(event)), cos_theta[event],
                                   "lambda_int")
         track = mip_track(rng, stack, event, np.minimum(interaction, exit_path[event]) - start, cos_theta[event],
                           energy, pion.track_step_spread, pion.delta_ray_radius, pion.delta_ray_share,
                           pion.track_loss_scale, pion.track_photon_share, pion.soft_photon_energy,
-                          pion.soft_photon_path, start)
+                          pion.soft_photon_path, start, pion.track_delta_cut, pion.delta_ray_photon_path)
         tracks.append(track)
         lost = np.bincount(track.event, track.energy, minlength=len(energy_mev))[event]
         available = np.where(interaction < exit_path[event], np.maximum(energy - lost, 0.0), 0.0)
-        leading = np.zeros(len(event))
-        if not last:
+        quasi = np.zeros(len(event), dtype=bool)
+        if pion.quasi_elastic_share > 0:
+            quasi = first & (available > 0) & (rng.random(len(event)) < pion.quasi_elastic_share)
+        left = np.zeros(len(event))
+        if quasi.any():
+            visible = np.minimum(rng.exponential(pion.quasi_elastic_energy, int(quasi.sum())),
+                                 available[quasi] / pion.e_over_h)
+            left[quasi] = available[quasi] - visible * pion.e_over_h
+            tracks.append(_local_deposits(rng, event[quasi], interaction[quasi], visible, pion))
+        split = ~quasi & ~hard if pion.leading_share > 0 else np.zeros(len(event), dtype=bool)
+        if split.any():
             mean, concentration = pion.leading_share, pion.leading_share_concentration
-            leading = available * rng.beta(concentration * mean, concentration * (1.0 - mean), len(event))
-        showering = available - leading > 0
-        cascades.append((event[showering], interaction[showering], (available - leading)[showering]))
-        going_on = leading > 0
-        event, start, energy = event[going_on], interaction[going_on], leading[going_on]
+            left[split] = available[split] * rng.beta(concentration * mean, concentration * (1.0 - mean),
+                                                      int(split.sum()))
+        showering = ~quasi & (available - left > 0)
+        cascades.append((event[showering], interaction[showering], (available - left)[showering]))
+        going_on = left > 0
+        event, start, energy = event[going_on], interaction[going_on], left[going_on]
+        first, hard = np.zeros(len(event), dtype=bool), ~quasi[going_on]
     return (Spots.concat(*tracks), *(np.concatenate(parts) for parts in zip(*cascades)))
+
+
+LOCAL_SPOTS = 4
+"""Spots of one quasi-elastic interaction's local deposit."""
+
+
+def _local_deposits(rng: np.random.Generator, event: np.ndarray, path: np.ndarray, energy_mev: np.ndarray,
+                    pion) -> SpotParts:
+    """What quasi-elastic interactions at ``path`` (mm along the axis) leave visible, ``energy_mev`` each: a share
+    ``soft_photon_share`` as the nuclear break-up's soft photons (:func:`isotropic_photons`, flights and energies as
+    the cascades'), the rest as the fragments' deposit, :data:`LOCAL_SPOTS` equal spots per interaction at an
+    exponential radius of mean ``quasi_elastic_radius`` mm with a normal spread in depth of that sd (the fragments
+    stop within mm: a 50 MeV proton's CSDA range in lead is 3.4 g/cm² ≈ 3 mm, NIST PSTAR)."""
+    owner = np.repeat(np.arange(len(event)), LOCAL_SPOTS)
+    n, radius = len(owner), pion.quasi_elastic_radius
+    fragments = Spots(event[owner], path[owner] + rng.normal(0.0, radius, n), rng.exponential(radius, n),
+                      (1.0 - pion.soft_photon_share) * energy_mev[owner] / LOCAL_SPOTS)
+    photons = isotropic_photons(rng, event, path, pion.soft_photon_share * energy_mev, pion.soft_photon_energy,
+                                pion.soft_photon_path, far_share=pion.soft_photon_far_share,
+                                far_flight_mm=pion.soft_photon_far_path)
+    return Spots.concat(fragments, photons)
 
 
 def _soft_photons(rng: np.random.Generator, stack: Stack, event: np.ndarray, start_lambda: np.ndarray,

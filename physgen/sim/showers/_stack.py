@@ -17,7 +17,7 @@ from physgen.geometry import SamplingMedium, sampling_medium
 from physgen.specs import LayeredCalorimeter, Material, VoxelCalorimeter
 from physgen.units import to_magnitude
 
-__all__ = ["Stack", "mip_dedx"]
+__all__ = ["Stack", "mip_dedx", "landau_xi"]
 
 _FAR = 1e7
 """mm: depth of the far end of the depth maps (the last section is extended beyond the back)."""
@@ -33,6 +33,13 @@ def mip_dedx(material: Material) -> float:
     return rho * material.Z / material.A * (4.09 - 0.284 * np.log(material.Z)) / 10.0
 
 
+def landau_xi(material: Material) -> float:
+    """ξ = (K/2) (Z/A) ρ (MeV/mm) of a singly charged particle at β = 1: the scale of the δ-ray spectrum
+    dN/dT = ξ x / T² per path x (PDG RPP 2024, §34.2.3 and Eq. 34.11; K = 4π N_A r_e² m_e c² = 0.307075 MeV cm²/mol)."""
+    rho = to_magnitude(material.density, "g/cm^3")
+    return 0.5 * 0.307075 * rho * material.Z / material.A / 10.0
+
+
 @dataclass(frozen=True)
 class Stack:
     """Sections of a sampling calorimeter with their effective media and depth maps (all in mm)."""
@@ -41,10 +48,11 @@ class Stack:
     media: tuple[SamplingMedium, ...]
     mip_loss: np.ndarray  # (n_sections,) MIP energy loss per mm of the mixture (MeV/mm)
     active_readout: bool = False  # cells record the active layers' signal (not the total deposit)
+    xi: np.ndarray | None = None  # (n_sections,) ξ of the mixture per mm (MeV/mm, :func:`landau_xi`)
 
     @classmethod
     def from_geometry(cls, g: LayeredCalorimeter | VoxelCalorimeter) -> Stack:
-        media, bounds, loss = [], [0.0], []
+        media, bounds, loss, xi = [], [0.0], [], []
         for s in g.sections:
             d_abs, d_act = to_magnitude(s.absorber_thickness, "mm"), to_magnitude(s.active_thickness, "mm")
             absorber, active = g.material(s.absorber), g.material(s.active)
@@ -52,7 +60,8 @@ class Stack:
             media.append(medium)
             bounds.append(bounds[-1] + s.periods * medium.period)
             loss.append((d_abs * mip_dedx(absorber) + d_act * mip_dedx(active)) / medium.period)
-        return cls(np.array(bounds), tuple(media), np.array(loss), g.readout == "active")
+            xi.append((d_abs * landau_xi(absorber) + d_act * landau_xi(active)) / medium.period)
+        return cls(np.array(bounds), tuple(media), np.array(loss), g.readout == "active", np.array(xi))
 
     @property
     def depth(self) -> float:
@@ -94,6 +103,10 @@ class Stack:
         if len(self.media) == 1:
             return float(self.mip_loss[0])
         return self.mip_loss[self.section(z)]
+
+    def xi_at(self, z: np.ndarray) -> np.ndarray | float:
+        """ξ (MeV/mm) of the mixture at depth ``z`` (mm): the δ-ray spectrum's scale, :func:`landau_xi`."""
+        return self.xi[self.section(z)] if len(self.media) > 1 else float(self.xi[0])
 
     def depth_map(self, length: str) -> tuple[np.ndarray, np.ndarray]:
         """Depths z (mm, the section boundaries and a far end) and the units of ``length`` (``"X0"`` or

@@ -90,11 +90,20 @@ class PionTune(BaseModel):
     secondary_pt: float = Field(gt=0, description="mean transverse momentum (GeV) of a π⁰ shower off the pion axis")
     hadron_radius: float = Field(gt=0, description="R of the hadronic lateral profile 2rR²/(r²+R²)², in λ_int")
     hadron_depth_spread: float = Field(gt=0, description="scale (λ_int) of the Laplace spread of hadronic deposits in depth")
+    hadron_backward_spread: float | None = Field(None, gt=0, description="scale (λ_int) of that spread behind the "
+                                                 "deposit's depth (then two exponentials, continuous at 0); None: "
+                                                 "hadron_depth_spread (a Laplace spread)")
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     track_loss_scale: float = Field(1.0, gt=0, description="mean energy loss of the pion track over the mixture's "
                                     "minimum-ionising loss (relativistic rise; 1: minimum-ionising)")
     delta_ray_radius: float = Field(gt=0, description="mean radius (mm) of the track's δ-ray deposits")
+    track_delta_cut: float = Field(0.0, ge=0, description="T_cut (MeV): the track's δ-rays above it are drawn one "
+                                   "by one from the Bethe 1/T² spectrum (a Landau-like loss with its long tail), "
+                                   "below it a steady loss of variance ξ x T_cut; 0: a gamma-distributed loss per "
+                                   "step of relative width track_step_spread")
+    delta_ray_photon_path: float = Field(30.0, gt=0, description="mean flight (mm) of the soft photons the track's "
+                                         "δ-rays radiate (with track_delta_cut > 0)")
     soft_photon_share: float = Field(0.0, ge=0, lt=1, description="share of the visible hadronic energy carried by "
                                      "soft photons of the nuclear break-up (isotropic, many small deposits)")
     soft_photon_energy: float = Field(1.0, gt=0, description="mean energy (MeV) of one soft-photon deposit")
@@ -113,6 +122,11 @@ class PionTune(BaseModel):
                                  "that a leading hadron carries on to a second one (1 − inelasticity; 0: one "
                                  "interaction takes all)")
     leading_share_concentration: float = Field(2.0, gt=0, description="α + β of the beta distribution of that share")
+    quasi_elastic_share: float = Field(0.0, ge=0, lt=1, description="probability that a pion's first interaction is "
+                                       "quasi-elastic (a local deposit of nuclear fragments; the pion goes on; 0: none)")
+    quasi_elastic_energy: float = Field(200.0, gt=0, description="mean visible energy (MeV, exponential) of that "
+                                        "local deposit")
+    quasi_elastic_radius: float = Field(5.0, gt=0, description="mean radius (mm, exponential) of the local deposit")
 
     @model_validator(mode="after")
     def _track_shares_fit(self) -> PionTune:
