@@ -42,6 +42,14 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   event so that it has p_y = 0, p_x > 0; a flow meets that ordering only approximately (7–11 % of the
   generated events had the larger p_T on the second muon). Such events are relabelled: the muons swap (with
   their isolations) and the event, MET included, is rotated to the convention (:meth:`FlowMatching._leading_first`).
+* ``shower_coordinates: energy_fractions`` (calorimeter showers: each input a group of cell energies, a readout
+  layer or the overflow; the condition ``incident_energy`` the incident energy): the flow learns a shower in the
+  coordinates of CaloFlow (Krause, Shih, arXiv:2106.05285): log(E_tot / E_inc), the layers' stick-breaking
+  energy ratios and each layer's cell pattern normalised to its energy, all through a logit, the cells'
+  exact zeros dequantised by uniform noise up to ``cell_noise`` (:mod:`physgen.models.shower_fractions`),
+  standardised with the training showers' moments. Generated cells below ``cell_noise`` are exact zeros
+  and each layer holds exactly the energy its learnt coordinates give (energy conservation per layer), so
+  E_tot, the layer fractions and the cell patterns each have a density of their own.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
   E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dimuon.muon_energies`).
@@ -62,10 +70,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from physgen.errors import SpecError
+from physgen.errors import PhysgenError, SpecError
 from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, register_architecture
 from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, muon_energies
+from physgen.models.shower_fractions import from_energy_fractions, n_fraction_coordinates, to_energy_fractions
 from physgen.specs import ModelSpec
+from physgen.units import Quantity, parse_quantity, to_magnitude
 
 __all__ = ["ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters", "VelocityField", "cfm_loss", "integrate",
            "ot_pairing", "straight_path"]
@@ -90,6 +100,13 @@ class FlowMatchingHyperparameters(BaseModel):
         "dimuon system (log M_ll, log pT_ll, y_ll) and the leading muon's direction in its rest frame")
     coupling: Literal["independent", "minibatch_ot"] = Field(
         "independent", description="pairing of noise and data draws in a batch (minibatch_ot: exact OT plan)")
+    shower_coordinates: Literal["cells", "energy_fractions"] = Field(
+        "cells", description="energy_fractions: a calorimeter shower learnt as log(E_tot/E_inc), the layers' "
+        "energy ratios and each layer's normalised cell pattern (CaloFlow, arXiv:2106.05285)")
+    incident_energy: str = Field("energy", description="the condition holding the incident energy "
+                                 "(shower_coordinates: energy_fractions)")
+    cell_noise: str = Field("1 keV", description="uniform noise added to every cell while training "
+                            "(shower_coordinates: energy_fractions); generated cells below it are zero")
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: learning rate from the optimiser's to 0 over training.steps")
 
@@ -203,8 +220,13 @@ class FlowMatching(Recipe):
             raise SpecError(msg)
         self.others = [n for n in data.inputs if n not in MUON_FEATURES] if self.coordinates else data.inputs
         self.coordinate_moments: list[list[float]] | None = None
-        """Mean and std of the muon coordinates in the training events (``muon_coordinates`` not cartesian)."""
+        """Mean and std of the muon or shower coordinates in the training events (``muon_coordinates`` not
+        cartesian, ``shower_coordinates`` not cells)."""
         n_flow = data.width(self.others) + (5 if self.coordinates else 0)
+        self.showers = hp.shower_coordinates == "energy_fractions"
+        if self.showers:
+            self.cell_noise, self.incident_factor = self._shower_units(spec, data)
+            n_flow = n_fraction_coordinates([data.variables[n].size for n in data.inputs])
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -212,6 +234,34 @@ class FlowMatching(Recipe):
                                  hp.time_embedding, hp.max_frequency)
         generator = copy.deepcopy(velocity).requires_grad_(False)
         self.networks = nn.ModuleDict({"velocity": velocity, "generator": generator})
+
+    def _shower_units(self, spec: ModelSpec, data: DataDescription) -> tuple[float, float]:
+        """``cell_noise`` in the cells' energy units and the factor from the incident energy's units to them
+        (``shower_coordinates: energy_fractions``; SpecError when the spec does not fit it)."""
+        hp = self.hp
+        if self.coordinates or hp.on_shell_muons or hp.leading_muon_first:
+            msg = f"model {spec.name!r}: shower_coordinates energy_fractions does not combine with the muon options"
+            raise SpecError(msg)
+        if hp.incident_energy not in data.conditions:
+            msg = (f"model {spec.name!r}: shower_coordinates energy_fractions needs the incident energy "
+                   f"{hp.incident_energy!r} among data.conditions {data.conditions} (hyperparameter incident_energy)")
+            raise SpecError(msg)
+        units = sorted({data.variables[n].units for n in data.inputs})
+        try:
+            if len(units) != 1 or not Quantity(1.0, units[0]).check("[energy]"):
+                msg = f"model {spec.name!r}: shower_coordinates energy_fractions needs inputs of one energy unit, got {units}"
+                raise SpecError(msg)
+            noise = to_magnitude(parse_quantity(hp.cell_noise, "[energy]"), units[0])
+            factor = to_magnitude(Quantity(1.0, data.variables[hp.incident_energy].units), units[0])
+        except SpecError:
+            raise
+        except PhysgenError as exc:
+            msg = f"model {spec.name!r}: hyperparameters.cell_noise or the incident energy's units: {exc}"
+            raise SpecError(msg) from None
+        if noise <= 0:
+            msg = f"model {spec.name!r}: hyperparameters.cell_noise must be positive, got {hp.cell_noise!r}"
+            raise SpecError(msg)
+        return noise, factor
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser, for ``velocity`` (the EMA ``generator`` is not trained by gradients)."""
@@ -221,8 +271,18 @@ class FlowMatching(Recipe):
         return self.optimizers
 
     def initialise(self, data) -> None:
-        """With ``muon_coordinates`` other than cartesian: the mean and std of the muon coordinates of the
-        training events (at most the first 50 000), which standardise them for the flow."""
+        """With ``muon_coordinates`` other than cartesian or ``shower_coordinates`` other than cells: the mean and
+        std of those coordinates in the training events (at most the first 50 000; showers: 20 000, with their
+        training noise from a fixed seed), which standardise them for the flow."""
+        if self.showers:
+            n = min(data.n_train, 20_000)
+            names = [*self.data.inputs, self.hp.incident_energy]
+            events = data.ds[names].isel(event=slice(0, n)).compute()
+            coords = self._shower_coordinates({k: torch.as_tensor(events[k].values) for k in names},
+                                              generator=torch.Generator().manual_seed(0))
+            std = coords.std(dim=0)
+            self.coordinate_moments = [coords.mean(dim=0).tolist(), torch.where(std > 0, std, 1.0).tolist()]
+            return
         if not self.coordinates:
             return
         n = min(data.n_train, 50_000)
@@ -239,14 +299,29 @@ class FlowMatching(Recipe):
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.coordinate_moments is None:
-            msg = f"model {self.spec.name!r}: the muon coordinates' moments are missing (a run not initialised?)"
+            msg = f"model {self.spec.name!r}: the coordinates' moments are missing (a run not initialised?)"
             raise SpecError(msg)
         mean, std = (torch.as_tensor(m, dtype=like.dtype, device=like.device) for m in self.coordinate_moments)
         return mean, std
 
-    def to_flow(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _shower_coordinates(self, physical: dict[str, torch.Tensor],
+                            generator: torch.Generator | None = None, *, dequantise: bool = True) -> torch.Tensor:
+        """The energy-fraction coordinates (float64) of showers in physical units (inputs and incident energy)."""
+        incident = physical[self.hp.incident_energy].double() * self.incident_factor
+        return to_energy_fractions([physical[n] for n in self.data.inputs], incident, self.cell_noise,
+                                   dequantise=dequantise, generator=generator)
+
+    def to_flow(self, batch: dict[str, torch.Tensor], *, dequantise: bool = False) -> torch.Tensor:
         """The flow's space of a batch of inputs in the transformed space: the inputs side by side, or with
-        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs."""
+        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs, or with
+        ``shower_coordinates`` the standardised shower coordinates (the batch holds the incident energy too;
+        ``dequantise``: the cells' training noise, else its mean)."""
+        if self.showers:
+            names = [*self.data.inputs, self.hp.incident_energy]
+            coords = self._shower_coordinates(self.data.inverse({k: batch[k].double() for k in names}),
+                                              dequantise=dequantise)
+            mean, std = self._moments(coords)
+            return ((coords - mean) / std).float()
         if not self.coordinates:
             return self.data.concat(batch, self.data.inputs)
         physical = self.data.inverse({k: batch[k].float() for k in MOMENTUM_FEATURES})
@@ -254,8 +329,17 @@ class FlowMatching(Recipe):
         mean, std = self._moments(coords)
         return torch.cat([(coords - mean) / std, self.data.concat(batch, self.others)], dim=1)
 
-    def from_flow(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell)."""
+    def from_flow(self, x: torch.Tensor, conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell; showers need
+        the ``conditions`` with the incident energy)."""
+        if self.showers:
+            mean, std = self._moments(x.double())
+            name = self.hp.incident_energy
+            incident = self.data.inverse({name: conditions[name].double()})[name] * self.incident_factor
+            sizes = [self.data.variables[n].size for n in self.data.inputs]
+            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise)
+            return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
+                                     for n, g in zip(self.data.inputs, groups, strict=True)})
         if not self.coordinates:
             out = self.data.split(x, self.data.inputs)
             if not self.hp.on_shell_muons:
@@ -305,7 +389,7 @@ class FlowMatching(Recipe):
     def training_step(self, batch, step):
         if self.hp.lr_schedule == "cosine":
             self._set_learning_rate(step)
-        x1 = self.to_flow(batch)
+        x1 = self.to_flow(batch, dequantise=True)
         x0 = torch.randn_like(x1)
         if self.hp.coupling == "minibatch_ot":
             x0 = x0[ot_pairing(x0, x1)]
@@ -333,4 +417,4 @@ class FlowMatching(Recipe):
         n_flow = field.body[-1].out_features
         x0 = torch.randn(n, n_flow, device=device, generator=generator)
         x1 = integrate(lambda x, t: field(x, t, cond), x0, self.hp.ode_steps, self.hp.ode_solver)
-        return self.from_flow(x1.float())
+        return self.from_flow(x1.float(), conditions)

@@ -1,0 +1,100 @@
+"""Energy-fraction coordinates of a layered calorimeter shower, in which a density generator learns it.
+
+A shower's cells span six decades and are mostly exact zeros; a flow that learns them directly has to learn
+the total energy, how it splits over the layers and each layer's cell pattern all at once, as sums of
+hundreds of numbers. CaloFlow (Krause, Shih, arXiv:2106.05285, §2.2 and Eqs. 2–4) learns instead
+
+* the total deposit relative to the incident energy, here ``log(E_tot / E_inc)``;
+* the split over the layers as the stick-breaking ratios u_i = E_i / (E_i + … + E_{n−1}), i = 0 … n − 2, each in
+  [0, 1] and free of the others (their u_1 … u_3; their u_0 = E_tot / E_inc is the first coordinate above);
+* each layer's cell pattern normalised to the layer energy, f_ij = E_ij / E_i (its Eq. 4),
+
+every fraction through logit(v) = log v − log(1 − v), so that each has a density on the real line, and the
+cells' exact zeros dequantised by noise: each cell gets ``noise`` · U(0, 1) before the fractions are formed (their
+uniform noise of 1 keV) and the noise cells come back as exact zeros below the noise level. Here the noise is
+also taken off again: a generated cell at or above the noise level keeps its value less the noise's mean, and
+the kept cells are rescaled so that each layer holds its generated energy less its noise, so the layer energies
+(and E_tot) are exactly those of the learnt u-coordinates — energy conservation per layer, the property the
+energy response needs. Without random noise (``dequantise`` false) every cell gets the noise's mean ``noise / 2``,
+and cells that are either 0 or at least ``noise / 2`` come back exactly.
+
+A "layer" is any group of cells whose pattern is normalised together: the readout layers, and e.g. the
+per-layer overflow of the CaloGAN stores as one more group.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["from_energy_fractions", "logit", "n_fraction_coordinates", "to_energy_fractions"]
+
+_CLAMP = 1e-12
+"""Fractions are clamped to [_CLAMP, 1 − _CLAMP] before the logit (a one-cell group has f = 1)."""
+
+
+def logit(v: torch.Tensor) -> torch.Tensor:
+    """log v − log(1 − v) of fractions clamped to [10⁻¹², 1 − 10⁻¹²]."""
+    v = v.clamp(_CLAMP, 1 - _CLAMP)
+    return torch.log(v) - torch.log1p(-v)
+
+
+def n_fraction_coordinates(sizes: list[int]) -> int:
+    """Number of coordinates for groups of ``sizes`` cells: E_tot, n − 1 ratios u_i and every cell's fraction."""
+    return len(sizes) + sum(sizes)
+
+
+def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
+    """u_i = E_i / Σ_{j ≥ i} E_j for i = 0 … n − 2 of the ``(events, n)`` layer energies (0 where the rest is 0)."""
+    rest = torch.flip(torch.cumsum(torch.flip(energies, [1]), dim=1), [1])[:, :-1]
+    return torch.where(rest > 0, energies[:, :-1] / rest.clamp(min=torch.finfo(rest.dtype).tiny), 0.0)
+
+
+def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, noise: float, *,
+                        dequantise: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The ``(events, n_fraction_coordinates)`` coordinates (float64) of showers given as ``groups`` of
+    ``(events, cells)`` non-negative energies, with ``incident`` ``(events,)`` the incident energy in the same
+    units: [log(E_tot / E_inc), logit u_0 … u_{n−2}, logit f of every cell, group by group]. Each cell gets
+    ``noise`` · U(0, 1) first with ``dequantise`` (drawn from ``generator``, or torch's global one), else
+    ``noise / 2``."""
+    noised = []
+    for cells in groups:
+        cells = cells.reshape(len(cells), -1).double()
+        if not dequantise:
+            shift = torch.full_like(cells, noise / 2)
+        else:
+            shift = noise * torch.rand(cells.shape, generator=generator, dtype=cells.dtype, device=cells.device)
+        noised.append(cells + shift)
+    energies = torch.stack([cells.sum(dim=1) for cells in noised], dim=1)
+    total = energies.sum(dim=1)
+    fractions = [cells / energies[:, i:i + 1].clamp(min=torch.finfo(cells.dtype).tiny)
+                 for i, cells in enumerate(noised)]
+    return torch.cat([torch.log(total / incident.double()).unsqueeze(1), logit(_stick_breaking(energies)),
+                      *(logit(f) for f in fractions)], dim=1)
+
+
+def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int],
+                          noise: float) -> list[torch.Tensor]:
+    """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
+    energies follow from E_tot and the u_i; each group's fractions are renormalised to sum to one (a generator's
+    do only approximately); cells below ``noise`` are exact zeros, the others lose the noise's mean ``noise / 2``,
+    and the kept cells are rescaled to the layer energy less its noise (``size · noise / 2``), so every layer
+    holds exactly its learnt energy."""
+    coords = coords.double()
+    n = len(sizes)
+    total = incident.double() * torch.exp(coords[:, 0])
+    ratios = torch.sigmoid(coords[:, 1:n])
+    energies, rest = [], total
+    for i in range(n - 1):
+        energies.append(ratios[:, i] * rest)
+        rest = (1 - ratios[:, i]) * rest
+    energies.append(rest)
+    groups = []
+    parts = torch.split(coords[:, n:], sizes, dim=1)
+    for size, energy, part in zip(sizes, energies, parts, strict=True):
+        fractions = torch.sigmoid(part)
+        noised = fractions / fractions.sum(dim=1, keepdim=True) * energy.unsqueeze(1)
+        cells = torch.where(noised < noise, 0.0, noised - noise / 2)
+        target = (energy - size * noise / 2).clamp(min=0).unsqueeze(1)
+        kept = cells.sum(dim=1, keepdim=True)
+        groups.append(torch.where(kept > 0, cells * (target / kept.clamp(min=torch.finfo(kept.dtype).tiny)), 0.0))
+    return groups
