@@ -87,6 +87,20 @@ def test_generated_coordinates_give_layers_with_their_learnt_energies():
         np.testing.assert_allclose(cells.sum(dim=1).numpy(), (energy - size * NOISE / 2).numpy(), rtol=1e-9)
 
 
+def test_a_threshold_above_the_noise_zeroes_the_cells_below_it_and_keeps_the_layer_energy():
+    """cell_threshold 10 · NOISE: the 10⁻³ MeV cell of the second shower's first layer and the 10⁻³ MeV cell of the
+    third shower's third layer are zeros now, and their energy stays in their layer's other cells (×(1 + 10⁻³/2)
+    for the 2 MeV cell beside it); nothing else changes."""
+    groups, incident = _showers()
+    back = from_energy_fractions(to_energy_fractions(groups, incident, NOISE), incident, [3, 2, 2, 1], NOISE,
+                                 threshold=10 * NOISE)
+    assert back[0][1, 1] == 0 and back[2][2, 0] == 0
+    assert back[2][2, 1].item() == pytest.approx(2.0 + 1e-3, rel=1e-9)
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(again == 0, cells < 10 * NOISE)
+        np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def showers(tmp_path_factory):
     return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
@@ -132,6 +146,7 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     ({"hyperparameters": {"incident_energy": "theta"}}, "needs the incident energy 'theta' among data.conditions"),
     ({"hyperparameters": {"cell_noise": "1 mm"}}, "cell_noise"),
     ({"hyperparameters": {"cell_noise": "0 keV"}}, "cell_noise must be positive"),
+    ({"hyperparameters": {"cell_threshold": "0.1 keV"}}, "cell_threshold '0.1 keV' is below cell_noise"),
     ({"hyperparameters": {"shower_coordinates": "voxels"}}, "hyperparameters.shower_coordinates"),
     ({"hyperparameters": {"on_shell_muons": True}}, "on_shell_muons needs the muon features"),
     ({"data": {"inputs": ["layer_0", "x0"]}}, "needs inputs of one energy unit"),

@@ -47,7 +47,8 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   coordinates of CaloFlow (Krause, Shih, arXiv:2106.05285): log(E_tot / E_inc), the layers' stick-breaking
   energy ratios and each layer's cell pattern normalised to its energy, all through a logit, the cells'
   exact zeros dequantised by uniform noise up to ``cell_noise`` (:mod:`physgen.models.shower_fractions`),
-  standardised with the training showers' moments. Generated cells below ``cell_noise`` are exact zeros
+  standardised with the training showers' moments. Generated cells below ``cell_threshold`` (default
+  ``cell_noise``; higher leaves an empty margin, as ``spread_zeros`` does) are exact zeros
   and each layer holds exactly the energy its learnt coordinates give (energy conservation per layer), so
   E_tot, the layer fractions and the cell patterns each have a density of their own.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
@@ -107,6 +108,9 @@ class FlowMatchingHyperparameters(BaseModel):
                                  "(shower_coordinates: energy_fractions)")
     cell_noise: str = Field("1 keV", description="uniform noise added to every cell while training "
                             "(shower_coordinates: energy_fractions); generated cells below it are zero")
+    cell_threshold: str | None = Field(None, description="generated cells below it are zero (default: cell_noise; "
+                                       "higher: an empty margin above the noise cells, shower_coordinates: "
+                                       "energy_fractions)")
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: learning rate from the optimiser's to 0 over training.steps")
 
@@ -225,7 +229,7 @@ class FlowMatching(Recipe):
         n_flow = data.width(self.others) + (5 if self.coordinates else 0)
         self.showers = hp.shower_coordinates == "energy_fractions"
         if self.showers:
-            self.cell_noise, self.incident_factor = self._shower_units(spec, data)
+            self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
             n_flow = n_fraction_coordinates([data.variables[n].size for n in data.inputs])
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
@@ -235,8 +239,9 @@ class FlowMatching(Recipe):
         generator = copy.deepcopy(velocity).requires_grad_(False)
         self.networks = nn.ModuleDict({"velocity": velocity, "generator": generator})
 
-    def _shower_units(self, spec: ModelSpec, data: DataDescription) -> tuple[float, float]:
-        """``cell_noise`` in the cells' energy units and the factor from the incident energy's units to them
+    def _shower_units(self, spec: ModelSpec, data: DataDescription) -> tuple[float, float, float]:
+        """``cell_noise`` and ``cell_threshold`` in the cells' energy units and the factor from the incident
+        energy's units to them
         (``shower_coordinates: energy_fractions``; SpecError when the spec does not fit it)."""
         hp = self.hp
         if self.coordinates or hp.on_shell_muons or hp.leading_muon_first:
@@ -252,16 +257,22 @@ class FlowMatching(Recipe):
                 msg = f"model {spec.name!r}: shower_coordinates energy_fractions needs inputs of one energy unit, got {units}"
                 raise SpecError(msg)
             noise = to_magnitude(parse_quantity(hp.cell_noise, "[energy]"), units[0])
+            threshold = noise if hp.cell_threshold is None else to_magnitude(
+                parse_quantity(hp.cell_threshold, "[energy]"), units[0])
             factor = to_magnitude(Quantity(1.0, data.variables[hp.incident_energy].units), units[0])
         except SpecError:
             raise
         except PhysgenError as exc:
-            msg = f"model {spec.name!r}: hyperparameters.cell_noise or the incident energy's units: {exc}"
+            msg = f"model {spec.name!r}: hyperparameters.cell_noise, cell_threshold or the incident energy's units: {exc}"
             raise SpecError(msg) from None
         if noise <= 0:
             msg = f"model {spec.name!r}: hyperparameters.cell_noise must be positive, got {hp.cell_noise!r}"
             raise SpecError(msg)
-        return noise, factor
+        if threshold < noise:
+            msg = (f"model {spec.name!r}: hyperparameters.cell_threshold {hp.cell_threshold!r} is below cell_noise "
+                   f"{hp.cell_noise!r}: noise cells would come back as energy")
+            raise SpecError(msg)
+        return noise, threshold, factor
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser, for ``velocity`` (the EMA ``generator`` is not trained by gradients)."""
@@ -337,7 +348,7 @@ class FlowMatching(Recipe):
             name = self.hp.incident_energy
             incident = self.data.inverse({name: conditions[name].double()})[name] * self.incident_factor
             sizes = [self.data.variables[n].size for n in self.data.inputs]
-            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise)
+            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise, self.cell_threshold)
             return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
                                      for n, g in zip(self.data.inputs, groups, strict=True)})
         if not self.coordinates:

@@ -72,11 +72,13 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
                       *(logit(f) for f in fractions)], dim=1)
 
 
-def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int],
-                          noise: float) -> list[torch.Tensor]:
+def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
+                          threshold: float | None = None) -> list[torch.Tensor]:
     """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
     energies follow from E_tot and the u_i; each group's fractions are renormalised to sum to one (a generator's
-    do only approximately); cells below ``noise`` are exact zeros, the others lose the noise's mean ``noise / 2``,
+    do only approximately); cells below ``threshold`` (default ``noise``; a higher one leaves an empty margin
+    between the noise cells and the real ones, which catches what a generator smears across the cut, as the
+    ``spread_zeros`` transform's ``margin``) are exact zeros, the others lose the noise's mean ``noise / 2``,
     and the kept cells are rescaled to the layer energy less its noise (``size · noise / 2``), so every layer
     holds exactly its learnt energy."""
     coords = coords.double()
@@ -93,7 +95,7 @@ def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: l
     for size, energy, part in zip(sizes, energies, parts, strict=True):
         fractions = torch.sigmoid(part)
         noised = fractions / fractions.sum(dim=1, keepdim=True) * energy.unsqueeze(1)
-        cells = torch.where(noised < noise, 0.0, noised - noise / 2)
+        cells = torch.where(noised < (noise if threshold is None else threshold), 0.0, noised - noise / 2)
         target = (energy - size * noise / 2).clamp(min=0).unsqueeze(1)
         kept = cells.sum(dim=1, keepdim=True)
         groups.append(torch.where(kept > 0, cells * (target / kept.clamp(min=torch.finfo(kept.dtype).tiny)), 0.0))
