@@ -101,6 +101,24 @@ def test_a_threshold_above_the_noise_zeroes_the_cells_below_it_and_keeps_the_lay
         np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
 
 
+def test_fraction_noise_puts_the_noise_cells_at_one_place_and_round_trips():
+    """Relative noise: a zero cell's fraction is cell_noise/2/E_i + fraction_noise/2, which with a tiny cell_noise
+    is fraction_noise/2 whatever the layer energy (here 2 MeV and 20 GeV layers), and the fractions below
+    fraction_threshold come back as exact zeros with the cells and layer sums as they were."""
+    groups, incident = _showers()
+    tiny, relative = 1e-12, 1e-9
+    coords = to_energy_fractions(groups, incident, tiny, fraction_noise=relative)
+    zero_in_small, zero_in_large = coords[0, 5], coords[1, 7]  # layer 0 of shower 1 (4 MeV), layer 1 of shower 2
+    for value in (zero_in_small, zero_in_large):
+        assert value.item() == pytest.approx(math.log(relative / 2), abs=1e-3)
+    back = from_energy_fractions(coords, incident, [3, 2, 2, 1], tiny, fraction_noise=relative,
+                                 fraction_threshold=100 * relative)
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(cells == 0, again == 0)
+        np.testing.assert_allclose(again.numpy(), cells.numpy(), rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
+
+
 @pytest.fixture(scope="module")
 def showers(tmp_path_factory):
     return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
@@ -147,6 +165,7 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     ({"hyperparameters": {"cell_noise": "1 mm"}}, "cell_noise"),
     ({"hyperparameters": {"cell_noise": "0 keV"}}, "cell_noise must be positive"),
     ({"hyperparameters": {"cell_threshold": "0.1 keV"}}, "cell_threshold '0.1 keV' is below cell_noise"),
+    ({"hyperparameters": {"fraction_noise": 1e-8, "fraction_threshold": 1e-9}}, "fraction_threshold 1e-09 is below"),
     ({"hyperparameters": {"shower_coordinates": "voxels"}}, "hyperparameters.shower_coordinates"),
     ({"hyperparameters": {"on_shell_muons": True}}, "on_shell_muons needs the muon features"),
     ({"data": {"inputs": ["layer_0", "x0"]}}, "needs inputs of one energy unit"),

@@ -48,7 +48,9 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   energy ratios and each layer's cell pattern normalised to its energy, all through a logit, the cells'
   exact zeros dequantised by uniform noise up to ``cell_noise`` (:mod:`physgen.models.shower_fractions`),
   standardised with the training showers' moments. Generated cells below ``cell_threshold`` (default
-  ``cell_noise``; higher leaves an empty margin, as ``spread_zeros`` does) are exact zeros
+  ``cell_noise``; higher leaves an empty margin, as ``spread_zeros`` does) are exact zeros; ``fraction_noise``
+  and ``fraction_threshold`` do the same relative to the layer energy, so that the noise cells sit at one
+  place whatever the incident energy
   and each layer holds exactly the energy its learnt coordinates give (energy conservation per layer), so
   E_tot, the layer fractions and the cell patterns each have a density of their own.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
@@ -111,6 +113,10 @@ class FlowMatchingHyperparameters(BaseModel):
     cell_threshold: str | None = Field(None, description="generated cells below it are zero (default: cell_noise; "
                                        "higher: an empty margin above the noise cells, shower_coordinates: "
                                        "energy_fractions)")
+    fraction_noise: float = Field(0.0, ge=0, lt=1e-3, description="uniform noise added to each cell's fraction of "
+                                  "its layer energy while training (shower_coordinates: energy_fractions)")
+    fraction_threshold: float = Field(0.0, ge=0, lt=1e-2, description="generated fractions below it are zero "
+                                      "(at least fraction_noise; shower_coordinates: energy_fractions)")
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: learning rate from the optimiser's to 0 over training.steps")
 
@@ -268,6 +274,10 @@ class FlowMatching(Recipe):
         if noise <= 0:
             msg = f"model {spec.name!r}: hyperparameters.cell_noise must be positive, got {hp.cell_noise!r}"
             raise SpecError(msg)
+        if hp.fraction_threshold < hp.fraction_noise:
+            msg = (f"model {spec.name!r}: hyperparameters.fraction_threshold {hp.fraction_threshold} is below "
+                   f"fraction_noise {hp.fraction_noise}: noise fractions would come back as energy")
+            raise SpecError(msg)
         if threshold < noise:
             msg = (f"model {spec.name!r}: hyperparameters.cell_threshold {hp.cell_threshold!r} is below cell_noise "
                    f"{hp.cell_noise!r}: noise cells would come back as energy")
@@ -320,7 +330,7 @@ class FlowMatching(Recipe):
         """The energy-fraction coordinates (float64) of showers in physical units (inputs and incident energy)."""
         incident = physical[self.hp.incident_energy].double() * self.incident_factor
         return to_energy_fractions([physical[n] for n in self.data.inputs], incident, self.cell_noise,
-                                   dequantise=dequantise, generator=generator)
+                                   fraction_noise=self.hp.fraction_noise, dequantise=dequantise, generator=generator)
 
     def to_flow(self, batch: dict[str, torch.Tensor], *, dequantise: bool = False) -> torch.Tensor:
         """The flow's space of a batch of inputs in the transformed space: the inputs side by side, or with
@@ -348,7 +358,9 @@ class FlowMatching(Recipe):
             name = self.hp.incident_energy
             incident = self.data.inverse({name: conditions[name].double()})[name] * self.incident_factor
             sizes = [self.data.variables[n].size for n in self.data.inputs]
-            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise, self.cell_threshold)
+            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise, self.cell_threshold,
+                                           fraction_noise=self.hp.fraction_noise,
+                                           fraction_threshold=self.hp.fraction_threshold)
             return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
                                      for n, g in zip(self.data.inputs, groups, strict=True)})
         if not self.coordinates:
