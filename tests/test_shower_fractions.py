@@ -125,10 +125,13 @@ def showers(tmp_path_factory):
 
 
 def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_path):
-    """The shipped spec (network cut down) trains from the CLI, exports, and generates from the CLI a store that
-    validates with the reference's units; cells are non-negative with exact zeros; the run's recipe maps the
-    reference showers to its flow space and back (float32 there) with their zeros and layer energies."""
-    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL,
+    """The shipped spec (network cut down; CaloFlow's absolute 1 keV noise and cut, so that which cells are zeros
+    is known) trains from the CLI, exports, and generates from the CLI a store that validates with the
+    reference's units; cells are non-negative with exact zeros; the run's recipe maps the reference showers to its
+    flow space and back (float32 there) with their zeros and layer energies; clamped, a coordinate beyond the
+    training range acts as its edge."""
+    absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0}
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | absolute,
                       training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
     runner = CliRunner()
     run = tmp_path / "fm.run"
@@ -149,6 +152,8 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     assert (cells >= 0).all() and (cells == 0).any()
 
     recipe = load_run(run, checkpoint="last").recipe
+    assert recipe.hp.clamp_to_training_range
+    recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})  # the validation showers lie outside
     batch = {n: torch.as_tensor(reference[n].values) for n in (*GROUPS, "energy")}
     batch = recipe.data.encode(batch)  # the loader's space: log-scaled energy, cells as stored
     back = recipe.from_flow(recipe.to_flow(batch), {"energy": batch["energy"]})
@@ -158,17 +163,26 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
         assert np.array_equal(again != 0, kept)
         np.testing.assert_allclose(again.reshape(64, -1).sum(axis=1), reference[name].values.reshape(64, -1).sum(axis=1),
                                    rtol=2e-4, atol=1e-3)
+    recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": True})
+    low, high = (torch.tensor(r) for r in recipe.coordinate_range)
+    assert len(high) == recipe.to_flow(batch).shape[1] and (low <= high).all()
+    far = torch.full((64, len(high)), 50.0)
+    edge = high.expand(64, -1).clone()
+    condition = {"energy": batch["energy"]}
+    for name in GROUPS:
+        assert torch.equal(recipe.from_flow(far, condition)[name], recipe.from_flow(edge, condition)[name])
 
 
 @pytest.mark.parametrize(("changes", "message"), [
     ({"hyperparameters": {"incident_energy": "theta"}}, "needs the incident energy 'theta' among data.conditions"),
     ({"hyperparameters": {"cell_noise": "1 mm"}}, "cell_noise"),
     ({"hyperparameters": {"cell_noise": "0 keV"}}, "cell_noise must be positive"),
-    ({"hyperparameters": {"cell_threshold": "0.1 keV"}}, "cell_threshold '0.1 keV' is below cell_noise"),
+    ({"hyperparameters": {"cell_noise": "1 keV", "cell_threshold": "0.1 keV"}}, "cell_threshold '0.1 keV' is below cell_noise"),
     ({"hyperparameters": {"fraction_noise": 1e-8, "fraction_threshold": 1e-9}}, "fraction_threshold 1e-09 is below"),
     ({"hyperparameters": {"shower_coordinates": "voxels"}}, "hyperparameters.shower_coordinates"),
     ({"hyperparameters": {"on_shell_muons": True}}, "on_shell_muons needs the muon features"),
     ({"data": {"inputs": ["layer_0", "x0"]}}, "needs inputs of one energy unit"),
+    ({"hyperparameters": {"shower_coordinates": "cells"}}, "clamp_to_training_range needs shower_coordinates"),
 ])
 def test_bad_shower_options_are_one_spec_error(showers, tmp_path, changes, message):
     spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | changes.get("hyperparameters", {}),
