@@ -26,6 +26,7 @@ SAME_KEYS_AS_ANOTHER = {
     "detectors/calochallenge_3.yaml": "detectors/calochallenge_1_photons.yaml",
     "pipelines/quality_calogan_gamma.yaml": "pipelines/quality_calogan_eplus.yaml",
     "pipelines/quality_calogan_piplus.yaml": "pipelines/quality_calogan_eplus.yaml",
+    "pipelines/quality_calogan_eplus_fm.yaml": "pipelines/quality_calogan_eplus.yaml",
 }
 """Specs every key path of which another shipped spec of the same kind also has (the challenge's
 datasets differ in their binning values; the CaloGAN quality pipelines in their particle): their typo

@@ -42,6 +42,20 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   event so that it has p_y = 0, p_x > 0; a flow meets that ordering only approximately (7–11 % of the
   generated events had the larger p_T on the second muon). Such events are relabelled: the muons swap (with
   their isolations) and the event, MET included, is rotated to the convention (:meth:`FlowMatching._leading_first`).
+* ``shower_coordinates: energy_fractions`` (calorimeter showers: each input a group of cell energies, a readout
+  layer or the overflow; the condition ``incident_energy`` the incident energy): the flow learns a shower in the
+  coordinates of CaloFlow (Krause, Shih, arXiv:2106.05285): log(E_tot / E_inc), the layers' stick-breaking
+  energy ratios and each layer's cell pattern normalised to its energy, all through a logit, the cells'
+  exact zeros dequantised by uniform noise up to ``cell_noise`` (:mod:`physgen.models.shower_fractions`),
+  standardised with the training showers' moments. Generated cells below ``cell_threshold`` (default
+  ``cell_noise``; higher leaves an empty margin, as ``spread_zeros`` does) are exact zeros; ``fraction_noise``
+  and ``fraction_threshold`` do the same relative to the layer energy, so that the noise cells sit at one
+  place whatever the incident energy. ``clamp_to_training_range`` clamps each generated coordinate to the
+  training showers' range: the flow overshoots the upper edge of the bimodal (zero or not) cell coordinates
+  (an edge cell of layer 1: 99 % quantile 2.06 σ for the reference's 1.19 σ, i.e. ×100 in energy), which
+  in the energy-weighted lateral widths made the showers 40–65 % too wide
+  and each layer holds exactly the energy its learnt coordinates give (energy conservation per layer), so
+  E_tot, the layer fractions and the cell patterns each have a density of their own.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
   E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dimuon.muon_energies`).
@@ -62,10 +76,12 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
-from physgen.errors import SpecError
+from physgen.errors import PhysgenError, SpecError
 from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, register_architecture
 from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, muon_energies
+from physgen.models.shower_fractions import from_energy_fractions, n_fraction_coordinates, to_energy_fractions
 from physgen.specs import ModelSpec
+from physgen.units import Quantity, parse_quantity, to_magnitude
 
 __all__ = ["ODE_SOLVERS", "FlowMatching", "FlowMatchingHyperparameters", "VelocityField", "cfm_loss", "integrate",
            "ot_pairing", "straight_path"]
@@ -90,6 +106,23 @@ class FlowMatchingHyperparameters(BaseModel):
         "dimuon system (log M_ll, log pT_ll, y_ll) and the leading muon's direction in its rest frame")
     coupling: Literal["independent", "minibatch_ot"] = Field(
         "independent", description="pairing of noise and data draws in a batch (minibatch_ot: exact OT plan)")
+    shower_coordinates: Literal["cells", "energy_fractions"] = Field(
+        "cells", description="energy_fractions: a calorimeter shower learnt as log(E_tot/E_inc), the layers' "
+        "energy ratios and each layer's normalised cell pattern (CaloFlow, arXiv:2106.05285)")
+    incident_energy: str = Field("energy", description="the condition holding the incident energy "
+                                 "(shower_coordinates: energy_fractions)")
+    cell_noise: str = Field("1 keV", description="uniform noise added to every cell while training "
+                            "(shower_coordinates: energy_fractions); generated cells below it are zero")
+    cell_threshold: str | None = Field(None, description="generated cells below it are zero (default: cell_noise; "
+                                       "higher: an empty margin above the noise cells, shower_coordinates: "
+                                       "energy_fractions)")
+    fraction_noise: float = Field(0.0, ge=0, lt=1e-3, description="uniform noise added to each cell's fraction of "
+                                  "its layer energy while training (shower_coordinates: energy_fractions)")
+    fraction_threshold: float = Field(0.0, ge=0, lt=1e-2, description="generated fractions below it are zero "
+                                      "(at least fraction_noise; shower_coordinates: energy_fractions)")
+    clamp_to_training_range: bool = Field(
+        False, description="generated flow coordinates clamped to the training showers' range of each "
+        "(shower_coordinates: energy_fractions)")
     lr_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="cosine: learning rate from the optimiser's to 0 over training.steps")
 
@@ -203,8 +236,18 @@ class FlowMatching(Recipe):
             raise SpecError(msg)
         self.others = [n for n in data.inputs if n not in MUON_FEATURES] if self.coordinates else data.inputs
         self.coordinate_moments: list[list[float]] | None = None
-        """Mean and std of the muon coordinates in the training events (``muon_coordinates`` not cartesian)."""
+        """Mean and std of the muon or shower coordinates in the training events (``muon_coordinates`` not
+        cartesian, ``shower_coordinates`` not cells)."""
         n_flow = data.width(self.others) + (5 if self.coordinates else 0)
+        self.showers = hp.shower_coordinates == "energy_fractions"
+        if hp.clamp_to_training_range and not self.showers:
+            msg = f"model {spec.name!r}: clamp_to_training_range needs shower_coordinates energy_fractions"
+            raise SpecError(msg)
+        self.coordinate_range: list[list[float]] | None = None
+        """Smallest and largest standardised shower coordinate of the training showers (clamp_to_training_range)."""
+        if self.showers:
+            self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
+            n_flow = n_fraction_coordinates([data.variables[n].size for n in data.inputs])
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -212,6 +255,45 @@ class FlowMatching(Recipe):
                                  hp.time_embedding, hp.max_frequency)
         generator = copy.deepcopy(velocity).requires_grad_(False)
         self.networks = nn.ModuleDict({"velocity": velocity, "generator": generator})
+
+    def _shower_units(self, spec: ModelSpec, data: DataDescription) -> tuple[float, float, float]:
+        """``cell_noise`` and ``cell_threshold`` in the cells' energy units and the factor from the incident
+        energy's units to them
+        (``shower_coordinates: energy_fractions``; SpecError when the spec does not fit it)."""
+        hp = self.hp
+        if self.coordinates or hp.on_shell_muons or hp.leading_muon_first:
+            msg = f"model {spec.name!r}: shower_coordinates energy_fractions does not combine with the muon options"
+            raise SpecError(msg)
+        if hp.incident_energy not in data.conditions:
+            msg = (f"model {spec.name!r}: shower_coordinates energy_fractions needs the incident energy "
+                   f"{hp.incident_energy!r} among data.conditions {data.conditions} (hyperparameter incident_energy)")
+            raise SpecError(msg)
+        units = sorted({data.variables[n].units for n in data.inputs})
+        try:
+            if len(units) != 1 or not Quantity(1.0, units[0]).check("[energy]"):
+                msg = f"model {spec.name!r}: shower_coordinates energy_fractions needs inputs of one energy unit, got {units}"
+                raise SpecError(msg)
+            noise = to_magnitude(parse_quantity(hp.cell_noise, "[energy]"), units[0])
+            threshold = noise if hp.cell_threshold is None else to_magnitude(
+                parse_quantity(hp.cell_threshold, "[energy]"), units[0])
+            factor = to_magnitude(Quantity(1.0, data.variables[hp.incident_energy].units), units[0])
+        except SpecError:
+            raise
+        except PhysgenError as exc:
+            msg = f"model {spec.name!r}: hyperparameters.cell_noise, cell_threshold or the incident energy's units: {exc}"
+            raise SpecError(msg) from None
+        if noise <= 0:
+            msg = f"model {spec.name!r}: hyperparameters.cell_noise must be positive, got {hp.cell_noise!r}"
+            raise SpecError(msg)
+        if hp.fraction_threshold < hp.fraction_noise:
+            msg = (f"model {spec.name!r}: hyperparameters.fraction_threshold {hp.fraction_threshold} is below "
+                   f"fraction_noise {hp.fraction_noise}: noise fractions would come back as energy")
+            raise SpecError(msg)
+        if threshold < noise:
+            msg = (f"model {spec.name!r}: hyperparameters.cell_threshold {hp.cell_threshold!r} is below cell_noise "
+                   f"{hp.cell_noise!r}: noise cells would come back as energy")
+            raise SpecError(msg)
+        return noise, threshold, factor
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser, for ``velocity`` (the EMA ``generator`` is not trained by gradients)."""
@@ -221,8 +303,21 @@ class FlowMatching(Recipe):
         return self.optimizers
 
     def initialise(self, data) -> None:
-        """With ``muon_coordinates`` other than cartesian: the mean and std of the muon coordinates of the
-        training events (at most the first 50 000), which standardise them for the flow."""
+        """With ``muon_coordinates`` other than cartesian or ``shower_coordinates`` other than cells: the mean and
+        std of those coordinates in the training events (at most the first 50 000; showers: 20 000, with their
+        training noise from a fixed seed), which standardise them for the flow."""
+        if self.showers:
+            n = min(data.n_train, 20_000)
+            names = [*self.data.inputs, self.hp.incident_energy]
+            events = data.ds[names].isel(event=slice(0, n)).compute()
+            coords = self._shower_coordinates({k: torch.as_tensor(events[k].values) for k in names},
+                                              generator=torch.Generator().manual_seed(0))
+            mean, std = coords.mean(dim=0), coords.std(dim=0)
+            std = torch.where(std > 0, std, 1.0)
+            self.coordinate_moments = [mean.tolist(), std.tolist()]
+            standard = (coords - mean) / std
+            self.coordinate_range = [standard.min(dim=0).values.tolist(), standard.max(dim=0).values.tolist()]
+            return
         if not self.coordinates:
             return
         n = min(data.n_train, 50_000)
@@ -232,21 +327,37 @@ class FlowMatching(Recipe):
         self.coordinate_moments = [coords.mean(dim=0).tolist(), coords.std(dim=0).tolist()]
 
     def extra_state(self):
-        return {"coordinate_moments": self.coordinate_moments}
+        return {"coordinate_moments": self.coordinate_moments, "coordinate_range": self.coordinate_range}
 
     def load_extra_state(self, state):
         self.coordinate_moments = state.get("coordinate_moments")
+        self.coordinate_range = state.get("coordinate_range")
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.coordinate_moments is None:
-            msg = f"model {self.spec.name!r}: the muon coordinates' moments are missing (a run not initialised?)"
+            msg = f"model {self.spec.name!r}: the coordinates' moments are missing (a run not initialised?)"
             raise SpecError(msg)
         mean, std = (torch.as_tensor(m, dtype=like.dtype, device=like.device) for m in self.coordinate_moments)
         return mean, std
 
-    def to_flow(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _shower_coordinates(self, physical: dict[str, torch.Tensor],
+                            generator: torch.Generator | None = None, *, dequantise: bool = True) -> torch.Tensor:
+        """The energy-fraction coordinates (float64) of showers in physical units (inputs and incident energy)."""
+        incident = physical[self.hp.incident_energy].double() * self.incident_factor
+        return to_energy_fractions([physical[n] for n in self.data.inputs], incident, self.cell_noise,
+                                   fraction_noise=self.hp.fraction_noise, dequantise=dequantise, generator=generator)
+
+    def to_flow(self, batch: dict[str, torch.Tensor], *, dequantise: bool = False) -> torch.Tensor:
         """The flow's space of a batch of inputs in the transformed space: the inputs side by side, or with
-        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs."""
+        ``muon_coordinates`` the standardised muon coordinates followed by the other inputs, or with
+        ``shower_coordinates`` the standardised shower coordinates (the batch holds the incident energy too;
+        ``dequantise``: the cells' training noise, else its mean)."""
+        if self.showers:
+            names = [*self.data.inputs, self.hp.incident_energy]
+            coords = self._shower_coordinates(self.data.inverse({k: batch[k].double() for k in names}),
+                                              dequantise=dequantise)
+            mean, std = self._moments(coords)
+            return ((coords - mean) / std).float()
         if not self.coordinates:
             return self.data.concat(batch, self.data.inputs)
         physical = self.data.inverse({k: batch[k].float() for k in MOMENTUM_FEATURES})
@@ -254,8 +365,25 @@ class FlowMatching(Recipe):
         mean, std = self._moments(coords)
         return torch.cat([(coords - mean) / std, self.data.concat(batch, self.others)], dim=1)
 
-    def from_flow(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell)."""
+    def from_flow(self, x: torch.Tensor, conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell; showers need
+        the ``conditions`` with the incident energy)."""
+        if self.showers:
+            if self.hp.clamp_to_training_range:
+                if self.coordinate_range is None:
+                    msg = f"model {self.spec.name!r}: the coordinates' training range is missing (a run not initialised?)"
+                    raise SpecError(msg)
+                low, high = (torch.as_tensor(r, dtype=x.dtype, device=x.device) for r in self.coordinate_range)
+                x = torch.maximum(torch.minimum(x, high), low)
+            mean, std = self._moments(x.double())
+            name = self.hp.incident_energy
+            incident = self.data.inverse({name: conditions[name].double()})[name] * self.incident_factor
+            sizes = [self.data.variables[n].size for n in self.data.inputs]
+            groups = from_energy_fractions(x.double() * std + mean, incident, sizes, self.cell_noise, self.cell_threshold,
+                                           fraction_noise=self.hp.fraction_noise,
+                                           fraction_threshold=self.hp.fraction_threshold)
+            return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
+                                     for n, g in zip(self.data.inputs, groups, strict=True)})
         if not self.coordinates:
             out = self.data.split(x, self.data.inputs)
             if not self.hp.on_shell_muons:
@@ -305,7 +433,7 @@ class FlowMatching(Recipe):
     def training_step(self, batch, step):
         if self.hp.lr_schedule == "cosine":
             self._set_learning_rate(step)
-        x1 = self.to_flow(batch)
+        x1 = self.to_flow(batch, dequantise=True)
         x0 = torch.randn_like(x1)
         if self.hp.coupling == "minibatch_ot":
             x0 = x0[ot_pairing(x0, x1)]
@@ -333,4 +461,4 @@ class FlowMatching(Recipe):
         n_flow = field.body[-1].out_features
         x0 = torch.randn(n, n_flow, device=device, generator=generator)
         x1 = integrate(lambda x, t: field(x, t, cond), x0, self.hp.ode_steps, self.hp.ode_solver)
-        return self.from_flow(x1.float())
+        return self.from_flow(x1.float(), conditions)

@@ -1,0 +1,116 @@
+"""Energy-fraction coordinates of a layered calorimeter shower, in which a density generator learns it.
+
+A shower's cells span six decades and are mostly exact zeros; a flow that learns them directly has to learn
+the total energy, how it splits over the layers and each layer's cell pattern all at once, as sums of
+hundreds of numbers. CaloFlow (Krause, Shih, arXiv:2106.05285, §2.2 and Eqs. 2–4) learns instead
+
+* the total deposit relative to the incident energy, here ``log(E_tot / E_inc)``;
+* the split over the layers as the stick-breaking ratios u_i = E_i / (E_i + … + E_{n−1}), i = 0 … n − 2, each in
+  [0, 1] and free of the others (their u_1 … u_3; their u_0 = E_tot / E_inc is the first coordinate above);
+* each layer's cell pattern normalised to the layer energy, f_ij = E_ij / E_i (its Eq. 4),
+
+every fraction through logit(v) = log v − log(1 − v), so that each has a density on the real line, and the
+cells' exact zeros dequantised by noise: each cell gets ``noise`` · U(0, 1) before the fractions are formed (their
+uniform noise of 1 keV) and the noise cells come back as exact zeros below the noise level. Here the noise is
+also taken off again: a generated cell at or above the noise level keeps its value less the noise's mean, and
+the kept cells are rescaled so that each layer holds its generated energy less its noise, so the layer energies
+(and E_tot) are exactly those of the learnt u-coordinates — energy conservation per layer, the property the
+energy response needs. Without random noise (``dequantise`` false) every cell gets the noise's mean ``noise / 2``,
+and cells that are either 0 or at least ``noise / 2`` come back exactly.
+
+The noise can also be given relative to the layer energy (``fraction_noise``, added to every fraction): noise
+cells then sit at the same place in every coordinate whatever the layer energy (absolute noise puts them at
+log(noise / E_i), which moves over two decades with the incident energy), and ``fraction_threshold`` above it
+cuts them off with an empty margin; ``noise`` then only keeps empty layers non-empty and can be tiny.
+
+A "layer" is any group of cells whose pattern is normalised together: the readout layers, and e.g. the
+per-layer overflow of the CaloGAN stores as one more group.
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = ["from_energy_fractions", "logit", "n_fraction_coordinates", "to_energy_fractions"]
+
+_CLAMP = 1e-15
+"""Fractions are clamped to [_CLAMP, 1 − _CLAMP] before the logit (a one-cell group has f = 1; an empty layer
+behind full ones has u ≈ 10⁻¹³)."""
+
+
+def logit(v: torch.Tensor) -> torch.Tensor:
+    """log v − log(1 − v) of fractions clamped to [10⁻¹⁵, 1 − 10⁻¹⁵]."""
+    v = v.clamp(_CLAMP, 1 - _CLAMP)
+    return torch.log(v) - torch.log1p(-v)
+
+
+def n_fraction_coordinates(sizes: list[int]) -> int:
+    """Number of coordinates for groups of ``sizes`` cells: E_tot, n − 1 ratios u_i and every cell's fraction."""
+    return len(sizes) + sum(sizes)
+
+
+def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
+    """u_i = E_i / Σ_{j ≥ i} E_j for i = 0 … n − 2 of the ``(events, n)`` layer energies (0 where the rest is 0)."""
+    rest = torch.flip(torch.cumsum(torch.flip(energies, [1]), dim=1), [1])[:, :-1]
+    return torch.where(rest > 0, energies[:, :-1] / rest.clamp(min=torch.finfo(rest.dtype).tiny), 0.0)
+
+
+def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, noise: float, *,
+                        fraction_noise: float = 0.0, dequantise: bool = False,
+                        generator: torch.Generator | None = None) -> torch.Tensor:
+    """The ``(events, n_fraction_coordinates)`` coordinates (float64) of showers given as ``groups`` of
+    ``(events, cells)`` non-negative energies, with ``incident`` ``(events,)`` the incident energy in the same
+    units: [log(E_tot / E_inc), logit u_0 … u_{n−2}, logit f of every cell, group by group]. Each cell gets
+    ``noise`` · U(0, 1) first with ``dequantise`` (drawn from ``generator``, or torch's global one), else
+    ``noise / 2``; each fraction f then gets ``fraction_noise`` · U(0, 1) the same way (``fraction_noise / 2``)."""
+
+    def shift(like: torch.Tensor, width: float) -> torch.Tensor:
+        if not dequantise:
+            return torch.full_like(like, width / 2)
+        return width * torch.rand(like.shape, generator=generator, dtype=like.dtype, device=like.device)
+
+    noised = [cells.reshape(len(cells), -1).double() for cells in groups]
+    noised = [cells + shift(cells, noise) for cells in noised]
+    energies = torch.stack([cells.sum(dim=1) for cells in noised], dim=1)
+    total = energies.sum(dim=1)
+    fractions = [cells / energies[:, i:i + 1].clamp(min=torch.finfo(cells.dtype).tiny)
+                 for i, cells in enumerate(noised)]
+    if fraction_noise > 0:
+        fractions = [f + shift(f, fraction_noise) for f in fractions]
+    return torch.cat([torch.log(total / incident.double()).unsqueeze(1), logit(_stick_breaking(energies)),
+                      *(logit(f) for f in fractions)], dim=1)
+
+
+def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
+                          threshold: float | None = None, *, fraction_noise: float = 0.0,
+                          fraction_threshold: float = 0.0) -> list[torch.Tensor]:
+    """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
+    energies follow from E_tot and the u_i; each group's fractions are renormalised to sum to one (a generator's
+    do only approximately); cells below ``threshold`` (default ``noise``; a higher one leaves an empty margin
+    between the noise cells and the real ones, which catches what a generator smears across the cut, as the
+    ``spread_zeros`` transform's ``margin``) are exact zeros, the others lose the noise's mean ``noise / 2``,
+    and the kept cells are rescaled to the layer energy less its noise (``size · noise / 2``), so every layer
+    holds exactly its learnt energy. With ``fraction_noise`` the fractions lose its mean first, and those below
+    ``fraction_threshold`` are zeros."""
+    coords = coords.double()
+    n = len(sizes)
+    total = incident.double() * torch.exp(coords[:, 0])
+    ratios = torch.sigmoid(coords[:, 1:n])
+    energies, rest = [], total
+    for i in range(n - 1):
+        energies.append(ratios[:, i] * rest)
+        rest = (1 - ratios[:, i]) * rest
+    energies.append(rest)
+    groups = []
+    parts = torch.split(coords[:, n:], sizes, dim=1)
+    for size, energy, part in zip(sizes, energies, parts, strict=True):
+        fractions = torch.sigmoid(part)
+        if fraction_noise > 0 or fraction_threshold > 0:
+            fractions = torch.where(fractions < fraction_threshold, 0.0, (fractions - fraction_noise / 2).clamp(min=0))
+        norm = fractions.sum(dim=1, keepdim=True)
+        noised = fractions / norm.clamp(min=torch.finfo(norm.dtype).tiny) * energy.unsqueeze(1)
+        cells = torch.where(noised < (noise if threshold is None else threshold), 0.0, noised - noise / 2)
+        target = (energy - size * noise / 2).clamp(min=0).unsqueeze(1)
+        kept = cells.sum(dim=1, keepdim=True)
+        groups.append(torch.where(kept > 0, cells * (target / kept.clamp(min=torch.finfo(kept.dtype).tiny)), 0.0))
+    return groups

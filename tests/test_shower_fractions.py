@@ -1,0 +1,194 @@
+"""The flow-matching recipe on calorimeter showers (``shower_coordinates: energy_fractions``): CaloFlow's
+coordinates (Krause, Shih, arXiv:2106.05285) and back keep the cells, their exact zeros and the layer energies;
+generated coordinates give showers whose layers hold exactly the learnt energies; the shipped spec trains,
+exports and generates a store with the reference's schema and units; bad options are one SpecError."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from _train_stores import model_spec
+from typer.testing import CliRunner
+
+from physgen.cli import app
+from physgen.errors import SpecError
+from physgen.models.shower_fractions import from_energy_fractions, n_fraction_coordinates, to_energy_fractions
+from physgen.sim import simulate
+from physgen.store import open_store, validate_store
+from physgen.train import load_run, train
+from physgen.zoo import export_checkpoint
+
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
+
+GROUPS = ("layer_0", "layer_1", "layer_2", "overflow")
+SMALL = {"hidden_layers": [16, 16], "time_embedding": 4, "ode_steps": 2}
+NOISE = 1e-3  # MeV: CaloFlow's 1 keV
+
+
+def _showers() -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Three hand-made showers (MeV) with four groups of 3, 2, 2 and 1 cells: exact zeros, an empty group
+    (second shower, third group) and cells from 10⁻³ to 10⁴ MeV; incident energies in MeV."""
+    groups = [torch.tensor([[2.0, 0.0, 2.0], [5000.0, 1e-3, 0.0], [0.0, 0.0, 7.5]], dtype=torch.float64),
+              torch.tensor([[1.0, 1.0], [0.0, 2.0e4], [3.0, 0.0]], dtype=torch.float64),
+              torch.tensor([[0.5, 0.5], [0.0, 0.0], [1e-3, 2.0]], dtype=torch.float64),
+              torch.tensor([[2.0], [30.0], [0.0]], dtype=torch.float64)]
+    return groups, torch.tensor([8.5, 25_500.0, 15.0], dtype=torch.float64)
+
+
+def test_energy_fractions_by_hand_and_round_trip_keep_cells_zeros_and_layer_sums():
+    groups, incident = _showers()
+    coords = to_energy_fractions(groups, incident, NOISE)
+    assert coords.shape == (3, n_fraction_coordinates([3, 2, 2, 1])) == (3, 12)
+    # first shower by hand, each cell + NOISE/2: layers 4 + 3h, 2 + 2h, 1 + 2h, 2 + h (h = NOISE/2); E_tot 9 + 8h
+    h = NOISE / 2
+    e = [4 + 3 * h, 2 + 2 * h, 1 + 2 * h, 2 + h]
+    assert coords[0, 0].item() == pytest.approx(math.log((9 + 8 * h) / 8.5), rel=1e-12)
+    u = [e[0] / sum(e), e[1] / sum(e[1:]), e[2] / sum(e[2:])]
+    np.testing.assert_allclose(coords[0, 1:4].numpy(), [math.log(v / (1 - v)) for v in u], rtol=1e-12)
+    f = h / e[0]  # the zero cell of layer 0
+    assert coords[0, 5].item() == pytest.approx(math.log(f / (1 - f)), rel=1e-12)
+    back = from_energy_fractions(coords, incident, [3, 2, 2, 1], NOISE)
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(cells == 0, again == 0)  # exact zeros stay exact zeros, no others appear
+        np.testing.assert_allclose(again.numpy(), cells.numpy(), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_dequantising_noise_spreads_zeros_below_the_real_cells():
+    """With training noise each zero cell's fraction lies in (0, NOISE / E_layer): below every real cell of at
+    least NOISE, the cut that makes them zeros again."""
+    groups, incident = _showers()
+    coords = to_energy_fractions(groups, incident, NOISE, dequantise=True, generator=torch.Generator().manual_seed(1))
+    fractions = torch.sigmoid(coords[0, 4:7])  # first shower, layer 0: cells 2, 0, 2 MeV
+    assert 0 < fractions[1] < NOISE / 4.0 < fractions[0]
+    again = from_energy_fractions(coords, incident, [3, 2, 2, 1], NOISE)
+    assert torch.equal(again[0] == 0, groups[0] < NOISE)  # the 1e-3 MeV cell sits at the cut: kept
+    # the noise drawn, not its mean, is what is taken off again: two cells' layer sum moves by at most 2 · NOISE/2
+    np.testing.assert_allclose(again[1].sum(dim=1).numpy(), groups[1].sum(dim=1).numpy(), rtol=0, atol=NOISE)
+
+
+def test_generated_coordinates_give_layers_with_their_learnt_energies():
+    """Any coordinates (a generator's output): each group's cells sum to E_i − size · NOISE/2 where E_i follows
+    from E_tot = E_inc · exp(c_0) and the stick-breaking ratios sigmoid(c_i), and are non-negative."""
+    torch.manual_seed(3)
+    sizes = [5, 4, 1]
+    coords = torch.randn(200, n_fraction_coordinates(sizes), dtype=torch.float64) * 3
+    coords[:, 0] = torch.randn(200, dtype=torch.float64) * 0.01
+    incident = torch.full((200,), 1000.0, dtype=torch.float64)
+    groups = from_energy_fractions(coords, incident, sizes, NOISE)
+    total = incident * torch.exp(coords[:, 0])
+    u0, u1 = torch.sigmoid(coords[:, 1]), torch.sigmoid(coords[:, 2])
+    energies = [u0 * total, (1 - u0) * u1 * total, (1 - u0) * (1 - u1) * total]
+    for size, cells, energy in zip(sizes, groups, energies, strict=True):
+        assert (cells >= 0).all()
+        np.testing.assert_allclose(cells.sum(dim=1).numpy(), (energy - size * NOISE / 2).numpy(), rtol=1e-9)
+
+
+def test_a_threshold_above_the_noise_zeroes_the_cells_below_it_and_keeps_the_layer_energy():
+    """cell_threshold 10 · NOISE: the 10⁻³ MeV cell of the second shower's first layer and the 10⁻³ MeV cell of the
+    third shower's third layer are zeros now, and their energy stays in their layer's other cells (×(1 + 10⁻³/2)
+    for the 2 MeV cell beside it); nothing else changes."""
+    groups, incident = _showers()
+    back = from_energy_fractions(to_energy_fractions(groups, incident, NOISE), incident, [3, 2, 2, 1], NOISE,
+                                 threshold=10 * NOISE)
+    assert back[0][1, 1] == 0 and back[2][2, 0] == 0
+    assert back[2][2, 1].item() == pytest.approx(2.0 + 1e-3, rel=1e-9)
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(again == 0, cells < 10 * NOISE)
+        np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
+
+
+def test_fraction_noise_puts_the_noise_cells_at_one_place_and_round_trips():
+    """Relative noise: a zero cell's fraction is cell_noise/2/E_i + fraction_noise/2, which with a tiny cell_noise
+    is fraction_noise/2 whatever the layer energy (here 2 MeV and 20 GeV layers), and the fractions below
+    fraction_threshold come back as exact zeros with the cells and layer sums as they were."""
+    groups, incident = _showers()
+    tiny, relative = 1e-12, 1e-9
+    coords = to_energy_fractions(groups, incident, tiny, fraction_noise=relative)
+    zero_in_small, zero_in_large = coords[0, 5], coords[1, 7]  # layer 0 of shower 1 (4 MeV), layer 1 of shower 2
+    for value in (zero_in_small, zero_in_large):
+        assert value.item() == pytest.approx(math.log(relative / 2), abs=1e-3)
+    back = from_energy_fractions(coords, incident, [3, 2, 2, 1], tiny, fraction_noise=relative,
+                                 fraction_threshold=100 * relative)
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(cells == 0, again == 0)
+        np.testing.assert_allclose(again.numpy(), cells.numpy(), rtol=1e-7, atol=1e-10)
+        np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def showers(tmp_path_factory):
+    return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
+
+
+def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_path):
+    """The shipped spec (network cut down; CaloFlow's absolute 1 keV noise and cut, so that which cells are zeros
+    is known) trains from the CLI, exports, and generates from the CLI a store that validates with the
+    reference's units; cells are non-negative with exact zeros; the run's recipe maps the reference showers to its
+    flow space and back (float32 there) with their zeros and layer energies; clamped, a coordinate beyond the
+    training range acts as its edge."""
+    absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0}
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | absolute,
+                      training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
+    runner = CliRunner()
+    run = tmp_path / "fm.run"
+    result = runner.invoke(app, ["train", str(spec), "--data", showers, "--out", str(run), "--steps", "10",
+                                 "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    export_checkpoint(run, tmp_path / "fm.pt", checkpoint="last")
+    out = tmp_path / "gen.zarr"
+    result = runner.invoke(app, ["generate", str(tmp_path / "fm.pt"), "--events", "40", "--out", str(out),
+                                 "--seed", "4", "--conditions-from", showers])
+    assert result.exit_code == 0, result.output
+    assert validate_store(str(out)) == []
+    generated, reference = open_store(str(out)).compute(), open_store(showers).compute()
+    for name in (*GROUPS, "energy"):
+        assert generated[name].attrs["units"] == reference[name].attrs["units"]
+        assert generated[name].shape[1:] == reference[name].shape[1:]
+    cells = np.concatenate([generated[n].values.reshape(40, -1) for n in GROUPS], axis=1)
+    assert (cells >= 0).all() and (cells == 0).any()
+
+    recipe = load_run(run, checkpoint="last").recipe
+    assert recipe.hp.clamp_to_training_range
+    recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})  # the validation showers lie outside
+    batch = {n: torch.as_tensor(reference[n].values) for n in (*GROUPS, "energy")}
+    batch = recipe.data.encode(batch)  # the loader's space: log-scaled energy, cells as stored
+    back = recipe.from_flow(recipe.to_flow(batch), {"energy": batch["energy"]})
+    for name in GROUPS:
+        kept = reference[name].values >= NOISE / 2  # cells below half the noise level are zeros in its coordinates
+        again = back[name].numpy()
+        assert np.array_equal(again != 0, kept)
+        np.testing.assert_allclose(again.reshape(64, -1).sum(axis=1), reference[name].values.reshape(64, -1).sum(axis=1),
+                                   rtol=2e-4, atol=1e-3)
+    recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": True})
+    low, high = (torch.tensor(r) for r in recipe.coordinate_range)
+    assert len(high) == recipe.to_flow(batch).shape[1] and (low <= high).all()
+    far = torch.full((64, len(high)), 50.0)
+    edge = high.expand(64, -1).clone()
+    condition = {"energy": batch["energy"]}
+    for name in GROUPS:
+        assert torch.equal(recipe.from_flow(far, condition)[name], recipe.from_flow(edge, condition)[name])
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"hyperparameters": {"incident_energy": "theta"}}, "needs the incident energy 'theta' among data.conditions"),
+    ({"hyperparameters": {"cell_noise": "1 mm"}}, "cell_noise"),
+    ({"hyperparameters": {"cell_noise": "0 keV"}}, "cell_noise must be positive"),
+    ({"hyperparameters": {"cell_noise": "1 keV", "cell_threshold": "0.1 keV"}}, "cell_threshold '0.1 keV' is below cell_noise"),
+    ({"hyperparameters": {"fraction_noise": 1e-8, "fraction_threshold": 1e-9}}, "fraction_threshold 1e-09 is below"),
+    ({"hyperparameters": {"shower_coordinates": "voxels"}}, "hyperparameters.shower_coordinates"),
+    ({"hyperparameters": {"on_shell_muons": True}}, "on_shell_muons needs the muon features"),
+    ({"data": {"inputs": ["layer_0", "x0"]}}, "needs inputs of one energy unit"),
+    ({"hyperparameters": {"shower_coordinates": "cells"}}, "clamp_to_training_range needs shower_coordinates"),
+])
+def test_bad_shower_options_are_one_spec_error(showers, tmp_path, changes, message):
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | changes.get("hyperparameters", {}),
+                      training={"selection": None, "batch_size": 16}, data=changes.get("data"))
+    with pytest.raises(SpecError, match=message):
+        train(spec, showers, tmp_path / "run", steps=1, device="cpu", progress=False)
+    result = CliRunner().invoke(app, ["train", str(spec), "--data", showers, "--out", str(tmp_path / "cli.run"),
+                                      "--steps", "1"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
