@@ -269,16 +269,14 @@ class FlowMatching(Recipe):
                    f"{hp.incident_energy!r} among data.conditions {data.conditions} (hyperparameter incident_energy)")
             raise SpecError(msg)
         units = sorted({data.variables[n].units for n in data.inputs})
+        if len(units) != 1 or not Quantity(1.0, units[0]).check("[energy]"):
+            msg = f"model {spec.name!r}: shower_coordinates energy_fractions needs inputs of one energy unit, got {units}"
+            raise SpecError(msg)
         try:
-            if len(units) != 1 or not Quantity(1.0, units[0]).check("[energy]"):
-                msg = f"model {spec.name!r}: shower_coordinates energy_fractions needs inputs of one energy unit, got {units}"
-                raise SpecError(msg)
             noise = to_magnitude(parse_quantity(hp.cell_noise, "[energy]"), units[0])
             threshold = noise if hp.cell_threshold is None else to_magnitude(
                 parse_quantity(hp.cell_threshold, "[energy]"), units[0])
             factor = to_magnitude(Quantity(1.0, data.variables[hp.incident_energy].units), units[0])
-        except SpecError:
-            raise
         except PhysgenError as exc:
             msg = f"model {spec.name!r}: hyperparameters.cell_noise, cell_threshold or the incident energy's units: {exc}"
             raise SpecError(msg) from None
