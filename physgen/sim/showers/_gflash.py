@@ -427,16 +427,8 @@ def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
 
 def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
     """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
-    return _signed_lengths(rng.random(n), forward / (forward + back), forward, -back, rng.standard_exponential(n))
-
-
-@numba.njit(cache=True, nogil=True)
-def _signed_lengths(u, p, ahead, behind, lengths):
-    """``lengths`` scaled by ``ahead`` where ``u`` < ``p``, else by ``behind``."""
-    out = np.empty(len(u))
-    for i in range(len(u)):
-        out[i] = (ahead if u[i] < p else behind) * lengths[i]
-    return out
+    u, lengths = rng.random(n), rng.standard_exponential(n)
+    return _flight_depths(u, lengths, lengths, forward / (forward + back), 0.0, forward, back)
 
 
 def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
