@@ -412,7 +412,7 @@ def halo_flights(rng: np.random.Generator, u: np.ndarray, tune: EmTune) -> tuple
 
 @numba.njit(cache=True, nogil=True)
 def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
-    """Depth offsets of :func:`halo_flights`: ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
+    """Depth offsets of :func:`halo_flights` (and, with share 0, of :func:`_asymmetric_laplace`): ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
     behind; the same uniform, rescaled within its side, picks the coupled share (length ``flight``, else the
     independent ``other``), so one random number per deposit serves both choices."""
     out = np.empty(len(v))
