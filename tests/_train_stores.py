@@ -138,3 +138,18 @@ def model_spec(tmp: Path, base: str, *, name: str | None = None, training: dict 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def cli_train_and_export(spec: Path, data: str, tmp: Path, steps: int) -> tuple[Path, Path]:
+    """``physgen train`` of ``spec`` on ``data`` for ``steps`` steps on the CPU, then the pipeline's export step:
+    the run directory and the exported checkpoint (asserts the CLI succeeded)."""
+    from typer.testing import CliRunner
+
+    from physgen.cli import app
+    from physgen.zoo import export_checkpoint
+
+    run = tmp / f"{spec.stem}.run"
+    result = CliRunner().invoke(app, ["train", str(spec), "--data", data, "--out", str(run), "--steps", str(steps),
+                                      "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    return run, Path(export_checkpoint(run, tmp / f"{spec.stem}.pt", checkpoint="last"))

@@ -7,19 +7,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _train_stores import model_spec, zmumu_store
+from _train_stores import cli_train_and_export, model_spec, zmumu_store
 from typer.testing import CliRunner
 
 from physgen.cli import app
 from physgen.errors import SpecError
-from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES
+from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES, leading_muon_first
 from physgen.models.flow_matching import cfm_loss, integrate, ot_pairing, straight_path
 from physgen.sim.zmumu import MUON_MASS
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train
 from physgen.specs import Transform
 from physgen.train._transforms import TransformSet
-from physgen.zoo import export_checkpoint
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -137,17 +136,12 @@ def test_train_export_generate_from_the_cli_gives_the_reference_schema(zmumu, tm
     spec = model_spec(tmp_path, "zmumu_fm17_compact",
                       hyperparameters=SMALL | {"muon_coordinates": coordinates, "leading_muon_first": ordered},
                       training={"batch_size": 128, "selection": None, "checkpoint_every": 20})
-    runner = CliRunner()
-    run = tmp_path / "fm.run"
-    result = runner.invoke(app, ["train", str(spec), "--data", zmumu, "--out", str(run), "--steps", "40",
-                                 "--device", "cpu"])
-    assert result.exit_code == 0, result.output
+    run, checkpoint = cli_train_and_export(spec, zmumu, tmp_path, steps=40)
     assert set(load_run(run, checkpoint="last").recipe.networks) == {"velocity", "generator"}
-    export_checkpoint(run, tmp_path / "fm.pt", checkpoint="last")  # the pipeline's export step
     stores = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.zarr"
-        result = runner.invoke(app, ["generate", str(tmp_path / "fm.pt"), "--events", "300", "--out", str(out),
+        result = CliRunner().invoke(app, ["generate", str(checkpoint), "--events", "300", "--out", str(out),
                                      "--seed", "4"])
         assert result.exit_code == 0, result.output
         assert validate_store(str(out)) == []
@@ -191,24 +185,20 @@ def test_muon_coordinates_round_trip_and_give_the_dimuon_observables(zmumu, coor
         assert np.all(np.abs(coords[:, 4].numpy()) <= np.pi)
 
 
-def test_leading_muon_first_swaps_and_rotates_by_hand(zmumu, tmp_path):
+def test_leading_muon_first_swaps_and_rotates_by_hand():
     """mu1 = (30, 0, 10) GeV, mu2 = (0, 40, 5) GeV: mu2 leads, so it becomes the first muon along +x, (40, 0, 5);
     the rotation by −90° takes mu1 to (0, −30, 10) and MET (5, 7) to (7, −5); the isolations swap."""
-    spec = model_spec(tmp_path, "zmumu_fm17_compact", hyperparameters=SMALL | {"leading_muon_first": True},
-                      training={"batch_size": 64, "selection": None})
-    recipe = train(spec, zmumu, tmp_path / "run", steps=1, device="cpu", progress=False).recipe
-
     def event(**values):
         return {k: torch.tensor([v], dtype=torch.float32) for k, v in values.items()}
 
-    muons = event(mu1_px=30.0, mu1_pz=10.0, mu2_px=0.0, mu2_py=40.0, mu2_pz=5.0)
-    out = recipe.data.encode(event(met_px=5.0, met_py=7.0, mu1_iso=0.0, mu2_iso=0.3))
-    moved = {k: v.item() for k, v in recipe._leading_first(muons, out).items()}
+    others = event(met_px=5.0, met_py=7.0, mu1_iso=0.0, mu2_iso=0.3)
+    moved = {k: v.item() for k, v in leading_muon_first(
+        event(mu1_px=30.0, mu1_pz=10.0, mu2_px=0.0, mu2_py=40.0, mu2_pz=5.0) | others).items()}
     expected = {"mu1_px": 40, "mu1_pz": 5, "mu2_px": 0, "mu2_py": -30, "mu2_pz": 10, "met_px": 7, "met_py": -5,
                 "mu1_iso": 0.3, "mu2_iso": 0.0}
     assert moved == pytest.approx(expected, abs=1e-4)
-    kept = {k: v.item() for k, v in recipe._leading_first(event(mu1_px=50.0, mu1_pz=1.0, mu2_px=-30.0,
-                                                                 mu2_py=10.0, mu2_pz=2.0), out).items()}
+    kept = {k: v.item() for k, v in leading_muon_first(
+        event(mu1_px=50.0, mu1_pz=1.0, mu2_px=-30.0, mu2_py=10.0, mu2_pz=2.0) | others).items()}
     assert kept["mu1_px"] == 50 and kept["mu2_py"] == 10 and kept["met_px"] == pytest.approx(5, abs=1e-4)
 
 

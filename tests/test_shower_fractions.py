@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _train_stores import model_spec
+from _train_stores import cli_train_and_export, model_spec
 from typer.testing import CliRunner
 
 from physgen.cli import app
@@ -19,7 +19,6 @@ from physgen.models.shower_fractions import from_energy_fractions, n_fraction_co
 from physgen.sim import simulate
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train
-from physgen.zoo import export_checkpoint
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -133,14 +132,9 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0}
     spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | absolute,
                       training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
-    runner = CliRunner()
-    run = tmp_path / "fm.run"
-    result = runner.invoke(app, ["train", str(spec), "--data", showers, "--out", str(run), "--steps", "10",
-                                 "--device", "cpu"])
-    assert result.exit_code == 0, result.output
-    export_checkpoint(run, tmp_path / "fm.pt", checkpoint="last")
+    run, checkpoint = cli_train_and_export(spec, showers, tmp_path, steps=10)
     out = tmp_path / "gen.zarr"
-    result = runner.invoke(app, ["generate", str(tmp_path / "fm.pt"), "--events", "40", "--out", str(out),
+    result = CliRunner().invoke(app, ["generate", str(checkpoint), "--events", "40", "--out", str(out),
                                  "--seed", "4", "--conditions-from", showers])
     assert result.exit_code == 0, result.output
     assert validate_store(str(out)) == []

@@ -15,7 +15,7 @@ import torch
 from physgen.sim.zmumu import MUON_MASS
 
 __all__ = ["MOMENTUM_FEATURES", "MUON_COORDINATES", "MUON_FEATURES", "dimuon_mass", "from_mass_coordinates",
-           "from_rest_frame_coordinates", "muon_energies", "to_mass_coordinates", "to_rest_frame_coordinates"]
+           "from_rest_frame_coordinates", "leading_muon_first", "muon_energies", "to_mass_coordinates", "to_rest_frame_coordinates"]
 
 MUON_FEATURES = ("mu1_px", "mu1_pz", "mu1_e", "mu2_px", "mu2_py", "mu2_pz", "mu2_e")
 """The zmumu17 muon features (leading muon rotated to p_y = 0) that define M_ll."""
@@ -113,3 +113,26 @@ def from_rest_frame_coordinates(coords: torch.Tensor) -> dict[str, torch.Tensor]
 MUON_COORDINATES = {"mass": (to_mass_coordinates, from_mass_coordinates),
                     "rest_frame": (to_rest_frame_coordinates, from_rest_frame_coordinates)}
 """The ``muon_coordinates`` other than ``cartesian``: (forward, inverse), five coordinates each."""
+
+
+def leading_muon_first(features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The features of events relabelled to the zmumu17 convention (physgen.sim.zmumu, step 5): where the
+    second muon has the larger p_T the two swap (with their isolations) and the event, MET included, is
+    rotated so that the new first muon has p_y = 0, p_x > 0. Takes and returns physical values (GeV) of the
+    muon momenta and, where present, ``met_px``/``met_py`` and ``mu1_iso``/``mu2_iso``; energies are not
+    touched (recompute them with :func:`muon_energies`)."""
+    px1, pz1, px2, py2, pz2 = (features[k] for k in MOMENTUM_FEATURES)
+    pt2 = torch.hypot(px2, py2)
+    swap = pt2 > px1
+    angle = torch.atan2(py2, px2)
+    c, s = torch.cos(angle), torch.sin(angle)
+    moved = {"mu1_px": torch.where(swap, pt2, px1), "mu1_pz": torch.where(swap, pz2, pz1),
+             "mu2_px": torch.where(swap, c * px1, px2), "mu2_py": torch.where(swap, -s * px1, py2),
+             "mu2_pz": torch.where(swap, pz1, pz2)}
+    if "met_px" in features and "met_py" in features:
+        mx, my = features["met_px"], features["met_py"]
+        moved |= {"met_px": torch.where(swap, c * mx + s * my, mx), "met_py": torch.where(swap, -s * mx + c * my, my)}
+    if "mu1_iso" in features and "mu2_iso" in features:
+        i1, i2 = features["mu1_iso"], features["mu2_iso"]
+        moved |= {"mu1_iso": torch.where(swap, i2, i1), "mu2_iso": torch.where(swap, i1, i2)}
+    return moved

@@ -41,7 +41,7 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
 * ``leading_muon_first`` (Z→μμ features only): zmumu17 stores the muon of larger p_T first and rotates the
   event so that it has p_y = 0, p_x > 0; a flow meets that ordering only approximately (7–11 % of the
   generated events had the larger p_T on the second muon). Such events are relabelled: the muons swap (with
-  their isolations) and the event, MET included, is rotated to the convention (:meth:`FlowMatching._leading_first`).
+  their isolations) and the event, MET included, is rotated to the convention (:func:`physgen.models.dimuon.leading_muon_first`).
 * ``shower_coordinates: energy_fractions`` (calorimeter showers: each input a group of cell energies, a readout
   layer or the overflow; the condition ``incident_energy`` the incident energy): the flow learns a shower in the
   coordinates of CaloFlow (Krause, Shih, arXiv:2106.05285): log(E_tot / E_inc), the layers' stick-breaking
@@ -78,7 +78,8 @@ from torch import nn
 
 from physgen.errors import PhysgenError, SpecError
 from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, register_architecture
-from physgen.models.dimuon import MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, muon_energies
+from physgen.models.dimuon import (MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, leading_muon_first,
+                                   muon_energies)
 from physgen.models.shower_fractions import from_energy_fractions, n_fraction_coordinates, to_energy_fractions
 from physgen.specs import ModelSpec
 from physgen.units import Quantity, parse_quantity, to_magnitude
@@ -391,30 +392,10 @@ class FlowMatching(Recipe):
             mean, std = self._moments(x)
             out = self.data.split(x[:, 5:], self.others)
             physical = self.coordinates[1](x[:, :5] * std + mean)
-        moved = self._leading_first(physical, out) if self.hp.leading_muon_first else physical
-        return out | self.data.encode(moved) | self.data.encode(muon_energies(moved))
-
-    def _leading_first(self, muons: dict[str, torch.Tensor], out: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Physical muon momenta, MET and isolations of events relabelled so that the leading muon is first:
-        where the second muon has the larger p_T the two swap (with their isolations) and the event is rotated
-        so that the new first muon has p_y = 0, p_x > 0, the zmumu17 convention (physgen.sim.zmumu, step 5)."""
-        px1, pz1, px2, py2, pz2 = (muons[k] for k in MOMENTUM_FEATURES)
-        pt2 = torch.hypot(px2, py2)
-        swap = pt2 > px1
-        angle = torch.atan2(py2, px2)
-        c, s = torch.cos(angle), torch.sin(angle)
-        moved = {"mu1_px": torch.where(swap, pt2, px1), "mu1_pz": torch.where(swap, pz2, pz1),
-                 "mu2_px": torch.where(swap, c * px1, px2), "mu2_py": torch.where(swap, -s * px1, py2),
-                 "mu2_pz": torch.where(swap, pz1, pz2)}
-        if "met_px" in out and "met_py" in out:
-            met = self.data.inverse({k: out[k] for k in ("met_px", "met_py")})
-            moved |= {"met_px": torch.where(swap, c * met["met_px"] + s * met["met_py"], met["met_px"]),
-                      "met_py": torch.where(swap, -s * met["met_px"] + c * met["met_py"], met["met_py"])}
-        if "mu1_iso" in out and "mu2_iso" in out:
-            iso = self.data.inverse({k: out[k] for k in ("mu1_iso", "mu2_iso")})
-            moved |= {"mu1_iso": torch.where(swap, iso["mu2_iso"], iso["mu1_iso"]),
-                      "mu2_iso": torch.where(swap, iso["mu1_iso"], iso["mu2_iso"])}
-        return moved
+        if self.hp.leading_muon_first:
+            extras = [k for k in ("met_px", "met_py", "mu1_iso", "mu2_iso") if k in out]
+            physical = leading_muon_first(physical | self.data.inverse({k: out[k] for k in extras}))
+        return out | self.data.encode(physical) | self.data.encode(muon_energies(physical))
 
     def _conditioning(self, batch: dict[str, torch.Tensor] | None) -> torch.Tensor | None:
         names = self.data.conditions + self.data.labels
