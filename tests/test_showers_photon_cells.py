@@ -59,8 +59,9 @@ def test_compound_poisson_cells_count_and_share_the_energy():
     """Known answer: a slot of expected count λ is lit with probability 1 − e^(−λ); the photons of a cascade
     (landed and leaked, Poisson of mean N) share its energy E, so a slot of expected count λ holds E·λ/N on average."""
     n = 20000
-    expected = np.tile([0.5, 3.0, 0.0], (n, 1))
-    cascade, slot, energy = _compound_poisson(np.random.default_rng(1), expected, np.full(n, 10.0),
+    rows = np.tile([0.25, 0.75], (n, 1))  # two origin rows mixed: expected counts 0.5, 3.0 and 0
+    probability = np.array([[0.02, 0.6, 0.0], [0.06, 0.2, 0.0]])
+    cascade, slot, energy = _compound_poisson(np.random.default_rng(1), rows, probability, np.full(n, 10.0),
                                               np.full(n, 20.0))
     lit = np.bincount(slot, minlength=3) / n
     assert lit[0] == pytest.approx(1 - np.exp(-0.5), abs=0.015) and lit[1] == pytest.approx(1 - np.exp(-3.0), abs=0.01)
