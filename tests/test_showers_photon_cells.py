@@ -70,6 +70,20 @@ def test_compound_poisson_cells_count_and_share_the_energy():
     assert per_slot[1] == pytest.approx(20.0 * 3.0 / 10.0, rel=0.03)
 
 
+def test_compound_poisson_mixes_origin_rows_as_the_matrix_product():
+    """The kernel sums each cascade's origin rows itself (no BLAS): with dyadic rows and probabilities (exact in
+    floating point) its draws are those of cascades whose rows are premixed by ``rows @ probability``."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 5, (40, 6)) / 16.0
+    probability = rng.integers(0, 9, (6, 30)) / 256.0
+    photons, energy = np.full(40, 50.0), np.full(40, 75.0)
+    mixed = _compound_poisson(np.random.default_rng(2), rows, probability, photons, energy)
+    premixed = _compound_poisson(np.random.default_rng(2), np.eye(40), rows @ probability, photons, energy)
+    assert len(mixed[0]) > 100
+    for got, want in zip(mixed, premixed):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.fixture(scope="module")
 def two_sections(tmp_path_factory):
     """Pions in a YAML-only calorimeter of two sampling sections (fine Pb/LAr, then coarse Fe/scintillator: the
