@@ -59,14 +59,29 @@ def test_compound_poisson_cells_count_and_share_the_energy():
     """Known answer: a slot of expected count λ is lit with probability 1 − e^(−λ); the photons of a cascade
     (landed and leaked, Poisson of mean N) share its energy E, so a slot of expected count λ holds E·λ/N on average."""
     n = 20000
-    expected = np.tile([0.5, 3.0, 0.0], (n, 1))
-    cascade, slot, energy = _compound_poisson(np.random.default_rng(1), expected, np.full(n, 10.0),
+    rows = np.tile([0.25, 0.75], (n, 1))  # two origin rows mixed: expected counts 0.5, 3.0 and 0
+    probability = np.array([[0.02, 0.6, 0.0], [0.06, 0.2, 0.0]])
+    cascade, slot, energy = _compound_poisson(np.random.default_rng(1), rows, probability, np.full(n, 10.0),
                                               np.full(n, 20.0))
     lit = np.bincount(slot, minlength=3) / n
     assert lit[0] == pytest.approx(1 - np.exp(-0.5), abs=0.015) and lit[1] == pytest.approx(1 - np.exp(-3.0), abs=0.01)
     assert lit[2] == 0
     per_slot = np.bincount(slot, energy, minlength=3) / n
     assert per_slot[1] == pytest.approx(20.0 * 3.0 / 10.0, rel=0.03)
+
+
+def test_compound_poisson_mixes_origin_rows_as_the_matrix_product():
+    """The kernel sums each cascade's origin rows itself (no BLAS): with dyadic rows and probabilities (exact in
+    floating point) its draws are those of cascades whose rows are premixed by ``rows @ probability``."""
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 5, (40, 6)) / 16.0
+    probability = rng.integers(0, 9, (6, 30)) / 256.0
+    photons, energy = np.full(40, 50.0), np.full(40, 75.0)
+    mixed = _compound_poisson(np.random.default_rng(2), rows, probability, photons, energy)
+    premixed = _compound_poisson(np.random.default_rng(2), np.eye(40), rows @ probability, photons, energy)
+    assert len(mixed[0]) > 100
+    for got, want in zip(mixed, premixed):
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.fixture(scope="module")
