@@ -15,8 +15,8 @@ import pytest
 
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
-from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _reweight, _wander,
-                                         _stratified_depths, halo_count, halo_flights)
+from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _deep_tail, _reweight, _wander,
+                                         _stratified_depths, em_spots, halo_count, halo_flights)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -283,6 +283,50 @@ def test_far_tail_quanta_have_the_energy_spectrum_they_are_given():
         assert quanta.mean() == pytest.approx(1 / 150, rel=0.01)
         assert quanta.std() / quanta.mean() == pytest.approx(spread, rel=0.05)
     assert quanta.min() > 1e-4 / 150  # log-normal: none below 1e-4 of the mean (a gamma of shape 0.4 puts 3 % there)
+
+
+def test_deep_tail_share_is_decoupled_and_spread_as_it_is_given():
+    """Known answer of _deep_tail: the share Q of the energy beyond deep_tail_depth is exp((1 − d) ln q + d ln q̄ +
+    σ z) (q the shower's own share, q̄ the median profile's, z standard normal), the cumulative stays monotone from 0
+    and the energy in front of the depth keeps its shape (scaled to 1 − Q)."""
+    from scipy.special import gammainc, gammaincc
+
+    rng = np.random.default_rng(4)
+    n, reach, depth = 20_000, np.full(20_000, 32.0), 20.0  # depth on a bin edge: 20 = 40 · 32 / 64
+    alpha, t_max = np.exp(rng.normal(np.log(4.0), 0.2, n)), np.exp(rng.normal(np.log(8.0), 0.1, n))
+    cdf = gammainc(alpha[:, None], ((alpha - 1) / t_max)[:, None] * reach[:, None] * np.linspace(0, 1, DEPTH_BINS + 1))
+    own, median = gammaincc(alpha, (alpha - 1) / t_max * depth), gammaincc(4.0, 3.0 / 8.0 * depth)
+    for d, sigma in ((1.0, 0.0), (0.3, 0.0), (0.3, 0.5)):
+        tune = load_tune("geant4").em.model_copy(update={"deep_tail_depth": depth, "deep_tail_decoupling": d,
+                                                         "deep_tail_spread": sigma})
+        out = _deep_tail(np.random.default_rng(2), cdf, reach, own, np.full(n, median), tune)
+        residual = np.log(1.0 - out[:, 40]) - ((1 - d) * np.log(own) + d * np.log(median))
+        assert np.std(residual) == pytest.approx(sigma, abs=0.01)
+        assert np.mean(residual) == pytest.approx(0.0, abs=0.01)
+        assert np.all(np.diff(out, axis=1) >= 0) and np.all(out[:, 0] == 0)
+        front = out[:, 1:40] / cdf[:, 1:40]
+        assert np.allclose(front, front[:, :1])
+    assert np.std(np.log(own)) > 0.3  # the showers' own shares did differ
+
+
+def test_incident_showers_alone_take_the_deep_tail_and_the_age_coupled_radii():
+    """A hadronic shower's π⁰ sub-showers (``incident`` False) are the tune's GFlash showers whatever the deep-tail and
+    radial α-coupling constants (the π± showers stay as the pion tune was fitted); an incident e+ takes each of them."""
+    sim = build_simulator(resolve_dataset("specs/datasets/calogan_eplus.yaml"))
+    energy = np.full(20, 30_000.0)
+
+    def spots(tune, incident):
+        parts = em_spots(np.random.default_rng(6), sim.stack, np.arange(20), energy, np.zeros(20), np.ones(20),
+                         tune, incident=incident).parts
+        return np.concatenate([np.concatenate([p.path, p.radius, p.energy]) for p in parts])
+
+    neutral = load_tune("geant4").em.model_copy(update={"deep_tail_decoupling": 0.0, "deep_tail_spread": 0.0,
+                                                        "radial_alpha_coupling": 0.0})
+    assert np.array_equal(spots(neutral, True), spots(neutral, False))
+    for update in ({"deep_tail_decoupling": 0.4}, {"deep_tail_spread": 0.5}, {"radial_alpha_coupling": 1.0}):
+        tuned = neutral.model_copy(update=update)
+        assert np.array_equal(spots(tuned, False), spots(neutral, False))
+        assert not np.array_equal(spots(tuned, True), spots(neutral, True))
 
 
 def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():

@@ -26,6 +26,14 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   off its axis is carried by many soft particles: Geant4's CaloGAN layer-0 strips 15–50 mm off the axis
   hold 10–30 MeV each, smoothly, where equal-energy spots left them either with the halo's few MeV or
   with one 25–40 MeV spot;
+* the radial profile follows the shower's age, not its depth over T alone (``radial_alpha_coupling``): at given T, a
+  shower of small α (a long tail) has its centroid deeper and is younger at a given depth, so τ is taken over T times
+  the ratio of its profile centroid α/(α − 1) to the median profile's. With τ = t/T, Geant4's CaloGAN e+ at 30–100 GeV
+  (shipped geant4_calogan_eplus) were told apart by the layer-1 widths along x and y: their common fluctuation (the
+  covariance of the two) was twice Geant4's, the independent part as Geant4's, as a shower whose α put more energy
+  deep in layer 1 spread it as wide as the GFlash tail radius R_T grows with τ;
+* the deep tail's share of the energy (beyond ``deep_tail_depth``, in the CaloGAN stack layer 2 and the leakage) is
+  only partly the profile's and fluctuates on its own (:func:`_deep_tail`);
 * what does fluctuate from shower to shower laterally is the centre of gravity: it performs a
   random walk off the axis with depth (:func:`_wander`), as the early branchings push it, which
   GFlash (all spots centred on the axis) leaves out;
@@ -64,7 +72,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from scipy.special import gammainc
+from scipy.special import gammainc, gammaincc
 
 from physgen.geometry import SamplingMedium
 from physgen.sim.showers._spots import Spots
@@ -115,10 +123,8 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     ``t_offset`` (X0, per shower) moves the maximum of showers that do not start as one electron: a photon's
     e+e− pair shares its energy, so from the conversion point it peaks earlier than an electron would.
     """
+    t_mid, a_mid, t_sam = median_profile(ln_y, medium, tune, visible, t_offset)
     ln_y = np.maximum(ln_y, _MIN_LN_Y)
-    t_hom = np.maximum(tune.t_max_slope * ln_y - 0.812 + tune.t_max_shift + t_offset, 1.0)
-    a_hom = np.maximum(tune.alpha_scale * (0.81 + (0.458 + 2.26 / medium.Z) * ln_y), 1.1)
-    t_sam = np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0)
     z1, z2 = rng.standard_normal((2, len(ln_y)))
 
     def correlated(rho):
@@ -130,14 +136,26 @@ def shower_shape(rng: np.random.Generator, ln_y: np.ndarray, medium: SamplingMed
     t_s = t_sam * np.exp(tune.radial_tau_coupling * sigma_t_sam * u_s)
     spread_t, spread_a = tune.profile_spread_scale, tune.profile_spread_scale * tune.alpha_spread_ratio
     if visible:
-        a_sam = np.maximum(a_hom - 0.476 / medium.F_s, 1.1)
-        t = t_sam * np.exp(spread_t * sigma_t_sam * u_s)
-        alpha = a_sam * np.exp(spread_a * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
+        t = t_mid * np.exp(spread_t * sigma_t_sam * u_s)
+        alpha = a_mid * np.exp(spread_a * np.minimum(1.0 / (-0.82 + 0.79 * ln_y), 0.5) * u_as)
     else:
         u_t, u_a = correlated(np.clip(0.705 - 0.023 * ln_y + tune.profile_correlation_shift, -0.99, 0.99))
-        t = t_hom * np.exp(spread_t * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
-        alpha = a_hom * np.exp(spread_a * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
+        t = t_mid * np.exp(spread_t * np.minimum(1.0 / (-1.4 + 1.26 * ln_y), 0.5) * u_t)
+        alpha = a_mid * np.exp(spread_a * np.minimum(1.0 / (-0.58 + 0.86 * ln_y), 0.5) * u_a)
     return np.maximum(t, 1.0), np.maximum(alpha, 1.1), np.maximum(t_s, 1.0)
+
+
+def median_profile(ln_y: np.ndarray, medium: SamplingMedium, tune: EmTune, visible: bool = False,
+                   t_offset: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """T and α of the energy profile and the sampling T_s of :func:`shower_shape` without the shower-to-shower
+    fluctuation (its normals at 0): the homogeneous ⟨T⟩, ⟨α⟩, or the sampling ones for the ``visible`` signal."""
+    ln_y = np.maximum(ln_y, _MIN_LN_Y)
+    t_hom = np.maximum(tune.t_max_slope * ln_y - 0.812 + tune.t_max_shift + t_offset, 1.0)
+    a_hom = np.maximum(tune.alpha_scale * (0.81 + (0.458 + 2.26 / medium.Z) * ln_y), 1.1)
+    t_sam = np.maximum(t_hom - 0.55 / medium.F_s - 0.69 * (1.0 - medium.e_hat), 1.0)
+    if visible:
+        return t_sam, np.maximum(a_hom - 0.476 / medium.F_s, 1.1), t_sam
+    return t_hom, a_hom, t_sam
 
 
 def radial_parameters(tau: np.ndarray, ln_e: np.ndarray, medium: SamplingMedium, tail_growth: float = 1.0):
@@ -283,6 +301,31 @@ def halo_count(energy_gev: np.ndarray | float, tune: EmTune, spots_scale: float 
     energy = np.maximum(energy_gev, 0.0)
     relative = np.maximum(energy, 1e-6) / HALO_REFERENCE_GEV  # (a shower of no energy has no halo, not 0 · ∞)
     return tune.halo_spots_per_gev * spots_scale * energy * np.power(relative, tune.halo_spot_exponent - 1.0)
+
+
+def _deep_tail(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, own: np.ndarray, median: np.ndarray,
+               tune: EmTune) -> np.ndarray:
+    """The profile's cumulative ``cdf`` (showers × DEPTH_BINS + 1, up to ``reach`` X0) with the share Q of the energy
+    beyond t_d = ``deep_tail_depth`` X0 set to q^(1 − d) · q̄^d · A and the energy in front of t_d scaled to 1 − Q
+    (energy kept): q (``own``) is the shower's own share beyond t_d, q̄ (``median``) that of the median profile at
+    its energy, d = ``deep_tail_decoupling`` and A a log-normal factor of median 1 and log-sd ``deep_tail_spread``
+    (so ln Q = (1 − d) ln q + d ln q̄ + ln A: the shower's own log-share pulled towards the median one, plus a
+    fluctuation of its own).
+
+    Deep in the shower the energy is carried by the photons near the attenuation minimum (a few MeV) that left the
+    core before interacting: how many get there is not set by how early or late the shower peaked, as GFlash's gamma
+    profile has it. Geant4's CaloGAN e+ at 30–100 GeV (shipped geant4_calogan_eplus) correlate the layer-2 fraction
+    (28–31 X0) with the layer-0 fraction by −0.39 / −0.45 and with the depth width by −0.37 / −0.42, GFlash's tail by
+    −0.74 and −0.76 at the same spreads; and its layer-2 energy goes with the back leakage (E_tot/E_inc against
+    the layer-2 fraction −0.72 at 30–60 GeV, GFlash −0.47).
+    """
+    q = np.maximum(own, 1e-300)
+    share = q ** (1.0 - tune.deep_tail_decoupling) * np.maximum(median, 1e-300) ** tune.deep_tail_decoupling
+    share = np.minimum(share * np.exp(tune.deep_tail_spread * rng.standard_normal(len(q))), 1.0)
+    depth = reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1)
+    front = cdf * ((1.0 - share) / np.maximum(1.0 - q, 1e-300))[:, None]
+    behind = 1.0 - (1.0 - cdf) * (share / q)[:, None]
+    return np.where(depth <= tune.deep_tail_depth, front, behind)
 
 
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
@@ -456,7 +499,7 @@ def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
              start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
              tilt: np.ndarray | None = None, charged: np.ndarray | None = None,
-             t_offset: np.ndarray | None = None) -> Spots:
+             t_offset: np.ndarray | None = None, incident: bool = False) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
@@ -466,15 +509,21 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
     ``charged`` (per shower) adds the :func:`leading_tracks` of that many charged particles from the
     start to the depth of maximum (normal incidence on the axis; their energy is taken from the profile).
-    ``t_offset`` (X0, per shower) moves the depth of maximum (:func:`shower_shape`).
+    ``t_offset`` (X0, per shower) moves the depth of maximum (:func:`shower_shape`). ``incident`` (an incident e± or γ,
+    not a hadronic shower's π⁰ sub-showers, which keep GFlash's profile and radii) applies the tune's
+    :func:`_deep_tail` and ``radial_alpha_coupling``.
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
     ln_e = np.log(np.maximum(energy_gev, 1e-3))
-    t_max, alpha, t_sam = shower_shape(rng, np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), medium,
-                                       tune, visible=stack.active_readout,
-                                       t_offset=0.0 if t_offset is None else t_offset)
+    ln_y, shift = np.log(np.maximum(energy_mev, 1e-3) / medium.critical_energy), 0.0 if t_offset is None else t_offset
+    t_max, alpha, t_sam = shower_shape(rng, ln_y, medium, tune, visible=stack.active_readout, t_offset=shift)
     beta = (alpha - 1.0) / t_max
+    deep_tail = incident and (tune.deep_tail_decoupling > 0 or tune.deep_tail_spread > 0)
+    if deep_tail or (incident and tune.radial_alpha_coupling > 0):
+        t_mid, a_mid, _ = median_profile(ln_y, medium, tune, stack.active_readout, shift)
+    if incident and tune.radial_alpha_coupling > 0:  # the radial profile follows the shower's age: τ = t / its centroid
+        t_sam = t_sam * (alpha / (alpha - 1.0) * (a_mid - 1.0) / a_mid) ** tune.radial_alpha_coupling
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
     tracks = None
@@ -484,6 +533,9 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         energy_mev = np.maximum(energy_mev - np.bincount(tracks.event, tracks.energy, minlength=len(energy_mev)), 0.0)
 
     cdf = gammainc(alpha[:, None], beta[:, None] * reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1))
+    if deep_tail:
+        cdf = _deep_tail(rng, cdf, reach, gammaincc(alpha, beta * tune.deep_tail_depth),
+                         gammaincc(a_mid, (a_mid - 1.0) / t_mid * tune.deep_tail_depth), tune)
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)

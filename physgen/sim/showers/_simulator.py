@@ -93,7 +93,7 @@ class ShowerSimulator(Simulator):
         charged = np.full(n, 2.0 if o.particle == "gamma" else 1.0)  # the e+e- pair of a conversion, or the e±
         t_offset = np.full(n, self.tune.em.pair_t_max_shift) if o.particle == "gamma" else None
         return em_spots(rng, self.stack, np.arange(n), energy_mev, start, cos_theta, self.tune.em, o.spots_scale,
-                        charged=charged, t_offset=t_offset)
+                        charged=charged, t_offset=t_offset, incident=True)
 
     def showers(self, rng: np.random.Generator, physics: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Flat cells (showers × cells) and overflow (showers × layers) of showers with the given physical

@@ -49,6 +49,9 @@ class EmTune(BaseModel):
                                              "ln T and ln α (clipped to |ρ| ≤ 0.99; GFlash: 0)")
     radial_tau_coupling: float = Field(ge=0, le=1, description="how much of the shower's own fluctuation of T "
                                        "enters τ = t/T of the radial profile (GFlash: 1)")
+    radial_alpha_coupling: float = Field(0.0, ge=0, description="λ: τ of the radial profile is t over the sampling "
+                                         "T times ((α/(α − 1)) / (ᾱ/(ᾱ − 1)))^λ, the shower's profile centroid over "
+                                         "the median profile's (0: GFlash, τ = t/T whatever α)")
     axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
                                "of gravity, in Molière radii per X0 of depth at 1 GeV (falls as 1/√E)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
@@ -62,6 +65,14 @@ class EmTune(BaseModel):
                                         "2rR²/(r² + R²)², truncated at radius_cutoff")
     radial_spread_depth: float = Field(1.0, gt=0, description="the share falls as exp(−τ / this) with τ = t/T: "
                                        "the broad deposits are the early shower's")
+    deep_tail_depth: float = Field(20.0, gt=0, description="depth (X0 from the shower's start) beyond which the "
+                                   "profile's energy is the deep tail of deep_tail_decoupling and deep_tail_spread")
+    deep_tail_decoupling: float = Field(0.0, ge=0, le=1, description="d: the deep tail's share of the energy is "
+                                        "the profile's to the power 1 − d times the median profile's to the power d "
+                                        "(0: GFlash, the tail follows the shower's own T and α)")
+    deep_tail_spread: float = Field(0.0, ge=0, description="sd of the log of a per-shower factor A (log-normal, "
+                                    "median 1) on the deep tail's share of the energy, independent of the profile "
+                                    "(0: none)")
     halo_fraction: float = Field(ge=0, lt=1, description="share of the energy in the diffuse low-energy halo")
     halo_radius: float = Field(gt=0, description="mean radius of the halo deposits, in Molière radii")
     halo_depth: float = Field(gt=0, description="scale (X0) of the spread of halo depths in front of the profile's")
