@@ -52,6 +52,11 @@ TARGETS = {
         "halo_spots_per_gev": (5.0, 90.0),  # most spots of a shower are halo spots: above ~90 the CaloGAN rate falls below 1000/s
         "halo_spot_exponent": (0.6, 1.2), "halo_count_spread": (0.0, 2.0), "halo_energy_spread": (0.0, 2.0), "t_max_slope": (0.8, 1.2), "pair_t_max_shift": (-1.5, 1.0), "quantum_radius": (0.0, 8.0),
         "radial_spread_share": (0.0, 0.9), "radial_spread_radius": (0.3, 4.0), "radial_spread_depth": (0.05, 2.0)}),
+    "ild_em": ("geant4_ild", "em", {  # one energy (50 GeV photons): score the whole sample, e.g. --objective moments
+        "t_max_shift": (-1.5, 1.5), "pair_t_max_shift": (-1.5, 1.0), "alpha_scale": (0.8, 1.2),
+        "profile_spread_scale": (0.4, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.6, 2.0),
+        "tail_radius_scale": (0.5, 1.3), "radius_cutoff": (4.0, 10.0), "depth_clump_energy": (0.0, 150.0),
+        "halo_fraction": (0.01, 0.12), "halo_radius": (0.5, 2.5), "halo_spots_per_gev": (20.0, 110.0)}),
     "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),
@@ -115,6 +120,8 @@ def objective_factory(target: str, references, repeat: int, seed: int, energy_sl
             # shapes must follow Geant4's energy dependence, not only its mixture over energies
             cuts = np.quantile(ref.energy_gev, np.linspace(0, 1, energy_slices + 1)[1:-1])
             ref_slice, gen_slice = np.digitize(ref.energy_gev, cuts), np.digitize(energy, cuts)
+            if kind == "moments" and energy_slices == 1:  # one slice: the moments of the whole sample
+                scores.append(moment_distance(ref.columns, generated))
             for i in range(energy_slices if energy_slices > 1 else 0):
                 ref_part = {k: v[ref_slice == i] for k, v in ref.columns.items()}
                 gen_part = {k: v[gen_slice == i] for k, v in generated.items()}

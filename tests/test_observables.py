@@ -171,6 +171,9 @@ def test_voxel_observables_and_dctr_features():
     np.testing.assert_allclose(features[0, 3:6], [2, 0, 6])
     assert float(obs.radial_profile[0].sum()) == pytest.approx(8.05, rel=1e-6)
     assert float(obs.radial_profile[0, 0]) == pytest.approx(8.0)  # cell (15, 15) is centred at r = 3.6 mm < pitch
+    # ring centres rounded to 0.1 mm: clean column names (radial_profile_73.8, not …73.77600000000012)
+    assert obs.radial_profile.r.values[[0, 14]].tolist() == [2.5, 73.8]
+    assert "radial_profile_73.8" in columns(obs[["radial_profile"]])
 
 
 def test_voxel_threshold_comes_from_the_store(tmp_path):

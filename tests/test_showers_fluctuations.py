@@ -16,7 +16,7 @@ import pytest
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
 from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _deep_tail, _reweight, _wander,
-                                         _stratified_depths, em_spots, halo_count, halo_flights)
+                                         _stratified_depths, clumped_profile, em_spots, halo_count, halo_flights)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
 
@@ -354,3 +354,19 @@ def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():
     _, event, _, cascade = _interaction_chain(np.random.default_rng(8), sim.stack, np.full(n, energy), np.ones(n),
                                               single)
     assert len(np.unique(event)) == len(event) and cascade == pytest.approx(np.full(len(event), energy), rel=1e-9)
+
+
+def test_clumped_profile_scatters_the_slices_as_lots_of_the_clump_energy():
+    # a shower of E = 10 GeV in lots of D = 100 MeV: the shares of the bins (and of the leak beyond the back) are a
+    # Dirichlet draw about the smooth profile, Var(share) = p (1 − p) / (E/D + 1), additive over merged bins
+    n = 4000
+    smooth = np.tile(np.linspace(0.0, 0.9, DEPTH_BINS + 1), (n, 1))  # 10 % leaks out of the back
+    cdf = clumped_profile(np.random.default_rng(3), smooth, np.full(n, 10_000.0), 100.0)
+    assert cdf.shape == smooth.shape and np.all(cdf[:, 0] == 0) and np.all(np.diff(cdf, axis=1) >= 0)
+    shares = np.diff(cdf, axis=1, append=1.0)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)  # the shower's total is kept
+    p = np.append(np.full(DEPTH_BINS, 0.9 / DEPTH_BINS), 0.1)
+    np.testing.assert_allclose(shares.mean(axis=0)[[0, 31, -1]], p[[0, 31, -1]], rtol=0.06)
+    np.testing.assert_allclose(shares.var(axis=0)[[0, 31, -1]], (p * (1 - p) / 101)[[0, 31, -1]], rtol=0.12)
+    four = shares[:, :4].sum(axis=1)  # a layer of four bins fluctuates as one bin of their energy
+    assert four.var() == pytest.approx(4 * p[0] * (1 - 4 * p[0]) / 101, rel=0.12)

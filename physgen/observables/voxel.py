@@ -50,14 +50,17 @@ def longitudinal_centroid(ds: xr.Dataset) -> xr.DataArray:
 @observable("radial_profile", units=None, long_name="energy in rings of one cell pitch around the grid centre",
             requires=is_voxel)
 def radial_profile(ds: xr.Dataset) -> xr.DataArray:
-    """Energy summed over layers in rings r ∈ [k·pitch, (k+1)·pitch), k < RING_COUNT (last ring open)."""
+    """Energy summed over layers in rings r ∈ [k·pitch, (k+1)·pitch), k < RING_COUNT (last ring open).
+
+    The coordinate ``r`` is the ring's centre rounded to 0.1 mm (the pitch comes from the cell edges, whose
+    floating-point sums would otherwise name the columns ``radial_profile_73.77600000000012``)."""
     energy = voxel_energy(ds)
     x, y = ds["x"].astype("float64"), ds["y"].astype("float64")
     pitch = float(np.abs(np.diff(ds["x"].attrs.get("edges", [0.0, 1.0])[:2]))[0])
     ring = np.minimum(np.floor(np.hypot(x, y) / pitch), RING_COUNT - 1)
     onehot = (ring == xr.DataArray(np.arange(RING_COUNT), dims="r")).astype("float64")
     profile = xr.dot(energy.astype("float64").sum("z"), onehot, dim=("y", "x"))
-    r_centre = xr.DataArray((np.arange(RING_COUNT) + 0.5) * pitch, dims="r", attrs={"units": "mm"})
+    r_centre = xr.DataArray(np.round((np.arange(RING_COUNT) + 0.5) * pitch, 1), dims="r", attrs={"units": "mm"})
     return profile.assign_coords(r=r_centre).assign_attrs(units=_units(ds))
 
 

@@ -45,6 +45,13 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   energy deep), radii exponential; what leaves through the front is the albedo. For a share of the
   deposits both come from one flight length (:func:`halo_flights`): a soft photon that lands far off the
   axis has also moved far in depth, out of the layer of the shower maximum;
+* the energy a shower leaves in a thin slice of depth fluctuates about its smooth profile
+  (:func:`clumped_profile`): it is carried by a finite number of sub-showers, so with the tune's
+  ``depth_clump_energy`` D > 0 each of the DEPTH_BINS slices of energy e gets a gamma variate of shape e / D
+  (and mean e), the shower's total kept. Being gamma-additive it does not depend on the binning, and it
+  fluctuates most where the energy is small (the start and the tail). Geant4's ILD photons show it: the
+  energies of neighbouring layers differ by 16 % of their mean at the maximum and 35 % in the back section,
+  a smooth GFlash profile gives 12 % and 21 %;
 * the sparse far tail arrives as discrete particles: deposits of a broad spread of energies
   (exponential by default, else log-normal) of mean the tune's quantum and relative spread
   ``quantum_energy_spread`` (> 1: many soft quanta and a few heavy clumps), so the back layer has a few
@@ -79,8 +86,8 @@ from physgen.sim.showers._spots import Spots
 from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
-__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "em_spots",
-           "leading_tracks", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
+__all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "clumped_profile",
+           "em_spots", "leading_tracks", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
@@ -328,6 +335,22 @@ def _deep_tail(rng: np.random.Generator, cdf: np.ndarray, reach: np.ndarray, own
     return np.where(depth <= tune.deep_tail_depth, front, behind)
 
 
+def clumped_profile(rng: np.random.Generator, cdf: np.ndarray, energy_mev: np.ndarray, clump_mev: float) -> np.ndarray:
+    """The profile ``cdf`` (showers × DEPTH_BINS + 1, as :func:`_stratified_depths` takes it) with each depth bin's
+    energy, and what leaks beyond the back, drawn as a gamma variate of shape (its energy / ``clump_mev``) and
+    rescaled so that each shower's total is kept (a Dirichlet draw about the profile's shares).
+
+    A smooth gamma profile gives neighbouring layers of one shower the same share as its fit; a real shower's
+    energy in a slice of depth comes from a finite number of sub-showers, so the slices fluctuate independently,
+    relatively more where they hold little energy. The gamma family is additive: a layer spanning several bins
+    fluctuates as one bin of its energy would, so the result does not depend on DEPTH_BINS.
+    """
+    bins = np.diff(cdf, axis=1, append=1.0).clip(0.0)  # the last column: beyond the back
+    lots = rng.standard_gamma(bins * (energy_mev / clump_mev)[:, None])
+    lots /= np.maximum(lots.sum(axis=1, keepdims=True), 1e-300)
+    return np.concatenate([np.zeros((len(cdf), 1)), np.cumsum(lots[:, :-1], axis=1)], axis=1)
+
+
 def _segment_starts(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)[:-1]])
 
@@ -536,6 +559,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     if deep_tail:
         cdf = _deep_tail(rng, cdf, reach, gammaincc(alpha, beta * tune.deep_tail_depth),
                          gammaincc(a_mid, (a_mid - 1.0) / t_mid * tune.deep_tail_depth), tune)
+    if tune.depth_clump_energy > 0:  # the slices' energies fluctuate about the smooth profile
+        cdf = clumped_profile(rng, cdf, energy_mev, tune.depth_clump_energy)
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
     quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)

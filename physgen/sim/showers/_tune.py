@@ -40,6 +40,9 @@ class EmTune(BaseModel):
     t_max_slope: float = Field(1.0, gt=0, description="multiplies ln y in GFlash's homogeneous mean depth of maximum")
     pair_t_max_shift: float = Field(0.0, description="X0 added to the depth of maximum of a photon's shower, counted "
                                     "from its conversion point (its e+e− pair shares the energy)")
+    depth_clump_energy: float = Field(0.0, ge=0, description="MeV: the energy profile's deposit in each depth slice "
+                                      "arrives in independent lots of this energy (a slice of energy e gets a gamma of "
+                                      "shape e / this, the shower's total kept); 0: GFlash's smooth profile")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
     profile_spread_scale: float = Field(1.0, gt=0, description="multiplies GFlash's shower-to-shower spreads "
                                         "σ(ln T) and σ(ln α) of the energy profile")
