@@ -57,11 +57,18 @@ def shipped_reference(name: str) -> str:
 def parametric_rate(name: str, energy_gev: np.ndarray, events: int) -> float:
     """Showers per CPU second of the parametric simulator (after a warm-up) at the incident energies
     ``energy_gev`` (those of the timed Geant4 showers, tiled to ``events``): both simulators' cost grows
-    with the energy, so the speed-up compares showers of the same energies."""
+    with the energy, so the speed-up compares showers of the same energies. The warm-up is a whole pass: it
+    compiles the kernels and builds the tables, and it lets glibc's malloc raise its mmap and trim thresholds
+    (they follow the largest array freed so far). Before that, the heap is handed back to the OS after every
+    batch and the next one faults its pages in again: π+ in the CaloGAN stack on 2000 tiled showers, 11 faults
+    and 12 % of the CPU time in the kernel per shower on a first pass, 2 and 2-4 % on the next (pion20,
+    2026-12-01, load 3); with ``--rate-events 200`` the thresholds never rise and every pass pays 21-26 faults
+    per shower, 16-28 % (so rates at a few hundred events understate a real run's). The simulation driver's
+    workers are long-lived and write chunks of thousands of events: they pay it once."""
     sim = parametric_simulator(name)
     tiled = np.resize(np.asarray(energy_gev, dtype=np.float64), events)
     rng = np.random.default_rng(0)
-    sim.showers(rng, {"energy": tiled[:100]})  # warm-up: compiled kernels, tables
+    sim.showers(rng, {"energy": tiled})  # warm-up: compiled kernels, tables, the allocator's heap
     start = time.process_time()
     sim.showers(rng, {"energy": tiled})
     return events / (time.process_time() - start)
