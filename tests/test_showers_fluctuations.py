@@ -329,6 +329,28 @@ def test_incident_showers_alone_take_the_deep_tail_and_the_age_coupled_radii():
         assert not np.array_equal(spots(tuned, True), spots(neutral, True))
 
 
+def test_spot_copies_deposit_each_drawn_spot_at_turned_azimuths():
+    """With ``copies`` n an EM shower draws 1/n of its spots and deposits each n times at azimuths k/n of a turn apart,
+    with its depth, radius and offset and 1/n of its energy: as many deposits, the shower's energy kept."""
+    sim = build_simulator(resolve_dataset("specs/datasets/calogan_eplus.yaml"))
+    energy, tune = np.full(40, 10_000.0), load_tune("geant4").em.model_copy(update={"deposit_quantum": 0.0})
+
+    def core_and_halo(copies):
+        return em_spots(np.random.default_rng(3), sim.stack, np.arange(40), energy, np.zeros(40), np.ones(40), tune,
+                        copies=copies).parts
+
+    for one, four in zip(core_and_halo(1), core_and_halo(4), strict=True):
+        n = len(four) // 4
+        assert len(four) == 4 * n and 0.9 < len(four) / len(one) < 1.1  # (the halo's count fluctuates per shower)
+        assert np.allclose(np.bincount(four.event, four.energy), np.bincount(one.event, one.energy))
+        for k in range(1, 4):
+            part = slice(k * n, (k + 1) * n)
+            for column in ("event", "path", "radius", "energy", "shift_x", "shift_y"):
+                values = getattr(four, column)  # (the halo has no shifts without a tilt)
+                assert values is None or np.array_equal(values[part], values[:n])
+            assert np.allclose((four.azimuth[part] - four.azimuth[:n]) % 1.0, k / 4)
+
+
 def test_leading_hadron_carries_a_beta_share_to_a_second_interaction():
     """Known answer: with the track's loss switched off, a pion interacting twice puts (1 − s) E into its first
     cascade and s E into the second, deeper one, s a beta variate of mean m and concentration c (variance

@@ -497,6 +497,22 @@ def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n
     return _flight_depths(u, lengths, lengths, forward / (forward + back), 0.0, forward, back)
 
 
+def _turned_copies(spots: Spots, n: int) -> Spots:
+    """Each of ``spots`` (azimuths given) ``n`` times, at its azimuth turned by k/n of a turn (k = 0 … n − 1) about
+    its shifted centre, with 1/n of its energy each: the deposits of n times the spots from the draws of one set.
+
+    The copies keep each spot's depth, radius and offset, so the profiles (depth, radius, energy per deposit) are
+    those of independent spots and only the azimuths are tied; a π⁰ sub-shower's cells see as many deposits as
+    with n times the draws (the lit-cell counts of CaloGAN layers 0–1 follow the deposit count: pion21).
+    """
+    def repeated(column: np.ndarray | None) -> np.ndarray | None:
+        return None if column is None else np.tile(column, n)
+
+    turn = (spots.azimuth[None, :] + (np.arange(n) / n)[:, None]).ravel()
+    return Spots(repeated(spots.event), repeated(spots.path), repeated(spots.radius), repeated(spots.energy / n),
+                 repeated(spots.shift_x), repeated(spots.shift_y), turn - np.floor(turn))
+
+
 def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
                    ) -> Spots:
     """Ionisation of the leading charged particles of EM showers, on the axis from ``start_mm`` to ``end_mm``.
@@ -522,7 +538,7 @@ def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
              start_x0: np.ndarray, cos_theta: np.ndarray, tune: EmTune, spots_scale: float = 1.0,
              tilt: np.ndarray | None = None, charged: np.ndarray | None = None,
-             t_offset: np.ndarray | None = None, incident: bool = False) -> Spots:
+             t_offset: np.ndarray | None = None, incident: bool = False, copies: int = 1) -> Spots:
     """Spots of EM showers of ``energy_mev`` starting ``start_x0`` radiation lengths along their axis.
 
     ``event`` maps each shower to its event in the batch (a hadronic shower's EM part shares
@@ -534,7 +550,9 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     start to the depth of maximum (normal incidence on the axis; their energy is taken from the profile).
     ``t_offset`` (X0, per shower) moves the depth of maximum (:func:`shower_shape`). ``incident`` (an incident e± or γ,
     not a hadronic shower's π⁰ sub-showers, which keep GFlash's profile and radii) applies the tune's
-    :func:`_deep_tail` and ``radial_alpha_coupling``.
+    :func:`_deep_tail` and ``radial_alpha_coupling``. With ``copies`` n > 1 a share 1/n of the core and halo spots is
+    drawn and each is deposited n times, at its azimuth turned by k/n of a turn, with 1/n of its energy
+    (:func:`_turned_copies`): the same deposits from 1/n of the draws.
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
@@ -561,8 +579,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
                          gammaincc(a_mid, (a_mid - 1.0) / t_mid * tune.deep_tail_depth), tune)
     if tune.depth_clump_energy > 0:  # the slices' energies fluctuate about the smooth profile
         cdf = clumped_profile(rng, cdf, energy_mev, tune.depth_clump_energy)
-    counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale)
-    quantum = (tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
+    counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale / copies, max(MIN_SPOTS // copies, 1))
+    quantum = (copies * tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)
     owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum,
                                                      tune.quantum_energy_spread)
@@ -580,7 +598,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     if tune.radial_spread_share > 0:  # importance-sampled radii: weighted spots, each shower's total kept
         _reweight(w, radial_weight, owner, len(energy_mev))
 
-    halo_mean = halo_count(energy_gev, tune, spots_scale)
+    halo_mean = halo_count(energy_gev, tune, spots_scale / copies)
     if tune.halo_count_spread > 0:  # soft photons come from few sources: their number fluctuates beyond Poisson
         shape = np.maximum(energy_gev, 1e-3) / tune.halo_count_spread**2  # relative sd spread / √E (gamma mixture)
         halo_mean = halo_mean * rng.standard_gamma(shape) / shape
@@ -617,4 +635,6 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         halo_shift = (beyond * tilt[halo_owner, 0], beyond * tilt[halo_owner, 1])
     core = Spots(event[owner], path, radius * moliere, w, shift_x, shift_y, azimuth)
     halo = Spots(event[halo_owner], path_halo, r_halo * moliere_halo, w_halo, *halo_shift, az_halo)
+    if copies > 1:
+        core, halo = _turned_copies(core, copies), _turned_copies(halo, copies)
     return Spots.concat(core, halo) if tracks is None else Spots.concat(tracks, core, halo)

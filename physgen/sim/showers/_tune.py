@@ -108,6 +108,9 @@ class PionTune(BaseModel):
                                                  "deposit's depth (then two exponentials, continuous at 0); None: "
                                                  "hadron_depth_spread (a Laplace spread)")
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
+    pi0_spot_copies: int = Field(1, ge=1, description="n: the π⁰ sub-showers draw 1/n of their core and halo spots "
+                                 "and deposit each n times, at azimuths k/n of a turn apart with 1/n of its energy "
+                                 "(speed: the same deposits from 1/n the draws; 1: every deposit drawn)")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     track_loss_scale: float = Field(1.0, gt=0, description="mean energy loss of the pion track over the mixture's "
                                     "minimum-ionising loss (relativistic rise; 1: minimum-ionising)")
