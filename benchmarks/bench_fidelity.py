@@ -16,7 +16,7 @@ tiled to ``--rate-events`` (both costs grow with the energy: the first 20 shower
 Targets (issue 12): e+ and γ every shower-shape ⟨S²⟩ ≤ 0.05 and AUC ≤ 0.75; π+ AUC ≤ 0.85;
 parametric ≥ 1000 showers per CPU-s in the CaloGAN geometry and ≥ 1000× Geant4; ILD ≥ 200/s.
 
-    python benchmarks/bench_fidelity.py [--repeat 5] [--geant4-events 20] [--reference e+=PATH ...]
+    python benchmarks/bench_fidelity.py [--repeat 5] [--geant4-events 40] [--reference e+=PATH ...]
 
 Writes ``benchmarks/results/fidelity.json|.md`` (summary) and ``fidelity_observables.md`` (per column).
 """
@@ -100,7 +100,9 @@ def main() -> None:
     parser.add_argument("--reference", action="append", default=[], metavar="NAME=PATH",
                         help="e+, gamma, pi+ or ild_gamma = Geant4 store or prototype .npz (default: shipped samples)")
     parser.add_argument("--repeat", type=int, default=5, help="parametric showers per Geant4 shower")
-    parser.add_argument("--geant4-events", type=int, default=20, help="Geant4 showers timed per sample")
+    parser.add_argument("--geant4-events", type=int, default=40,
+                        help="Geant4 showers timed per sample (20 gave π+ 7.2-8.9/s, 12, 30 or 40 gave 5.7-6.1/s: "
+                        "its showers 13-20 are cheap ones, pion21 2026-12-01)")
     parser.add_argument("--rate-events", type=int, default=2000, help="parametric showers timed per sample")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--time-geant4", metavar="NAME", help=argparse.SUPPRESS)
