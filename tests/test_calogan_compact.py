@@ -159,7 +159,8 @@ def test_shower_features_of_voxel_layers_are_the_dctr_observables(ild_showers):
     np.testing.assert_allclose(features["total_energy"].numpy(), observed["visible_energy"].values, rtol=1e-9)
     np.testing.assert_allclose(features["shower_depth"].numpy(), observed["longitudinal_centroid"].values, rtol=1e-9)
     np.testing.assert_allclose(features["sparsity_calogan"].sum(1).numpy() * 900, observed["n_hits"].values, rtol=1e-9)
-    assert (observed["n_hits"].values > 300).all()  # 50 GeV photons: ≈ 550 hits (not a comparison of zeros)
+    # not a comparison of zeros: 50 GeV photons light ≈ 520 cells (the shipped Geant4 sample: median 528, min 239)
+    assert (observed["n_hits"].values > 200).all()
 
 
 def test_compact_calogan_on_a_voxel_calorimeter_applies_the_readout_cut(ild_showers, tmp_path):
