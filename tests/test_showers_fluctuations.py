@@ -15,7 +15,7 @@ import pytest
 
 from physgen.sim import build_simulator
 from physgen.sim.showers import Spots, load_tune, shower_shape
-from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _deep_tail, _reweight, _wander,
+from physgen.sim.showers._gflash import (DEPTH_BINS, _core_or_tail_radius, _deep_tail, _reweight, _wander, _weyl,
                                          _stratified_depths, clumped_profile, em_spots, halo_count, halo_flights)
 from physgen.sim.showers._hadronic import mip_track
 from physgen.store import open_store, resolve_dataset
@@ -392,3 +392,41 @@ def test_clumped_profile_scatters_the_slices_as_lots_of_the_clump_energy():
     np.testing.assert_allclose(shares.var(axis=0)[[0, 31, -1]], (p * (1 - p) / 101)[[0, 31, -1]], rtol=0.12)
     four = shares[:, :4].sum(axis=1)  # a layer of four bins fluctuates as one bin of their energy
     assert four.var() == pytest.approx(4 * p[0] * (1 - 4 * p[0]) / 101, rel=0.12)
+
+
+def _four_fold_phase_scatter(step: float, showers: int = 1000, spots: int = 300) -> float:
+    """sd over showers of the mean cos(4·azimuth) of the spots, among a shower's first ``spots`` (ranks follow the
+    depth bins: a slice of its depth), whose Kronecker radius variate is in [0.45, 0.5) (a ring of radii): how much
+    a shower puts that ring along the cell axes rather than the diagonals of a square cell grid."""
+    rng = np.random.default_rng(4)
+    owner = np.repeat(np.arange(showers), spots)
+    first = np.arange(showers) * spots
+    rank = np.arange(len(owner)) - first[owner]
+    u = (rng.random(showers)[owner] + rank * (np.sqrt(2.0) - 1.0)) % 1.0  # the radius variate of _core_or_tail_radius
+    azimuth = _weyl(rng.random(showers), owner, first, step)
+    ring = (u >= 0.45) & (u < 0.5)
+    phase = np.bincount(owner[ring], np.cos(8.0 * np.pi * azimuth[ring]), showers) / np.bincount(owner[ring], None,
+                                                                                                   showers)
+    return float(phase.std())
+
+
+def test_ild_azimuth_step_is_free_of_the_radius_step():
+    # √3 − 1 is tied to the radius step by 5 (√2 − 1) + 4 (√3 − 1) ≈ 5: the four-fold phase of a ring's spots is one
+    # per shower slice (sd 0.60: all along the axes or all along the diagonals); the ILD step spreads them (0.05)
+    assert _four_fold_phase_scatter(np.sqrt(3.0) - 1.0) > 0.4
+    assert _four_fold_phase_scatter(load_tune("geant4_ild").em.azimuth_step) < 0.1
+
+
+def test_active_signal_scale_scales_the_silicon_signal():
+    """The ILD readout (active): the signal of the same spots is ``active_signal_scale`` times the MIP sampling's."""
+    sim = build_simulator(resolve_dataset("specs/datasets/ild_photons_50gev.yaml"))
+    zero = np.zeros(1)
+    spots = Spots(np.zeros(2000, dtype=np.int64), np.linspace(5.0, 100.0, 2000), np.full(2000, 3.0),
+                  np.full(2000, 50.0), azimuth=np.zeros(2000))
+    total = {}
+    for scale in (1.0, 0.5):
+        sim.readout.signal_scale = scale
+        cells, _ = sim.readout.deposit(np.random.default_rng(0), spots, 1, zero, zero, zero, zero)
+        total[scale] = cells.sum()
+    assert total[0.5] / total[1.0] == pytest.approx(0.5, rel=0.02)
+    assert sim.tune.em.active_signal_scale == pytest.approx(0.978)

@@ -14,7 +14,8 @@ makes Poisson(e / e_x) crossings of the active gap, e_x being the mixture's MIP 
 sampling period, and each crossing leaves a gamma-distributed (Landau stand-in) energy of mean
 f_samp · e_x. This gives the sampling fluctuation σ²/E = e_x (1 + 1/k) at any granularity and,
 unlike a per-spot gamma smearing, the right occupancy of sparse cells, which sets the hit count
-above a MIP threshold. The threshold is applied per cell.
+above a MIP threshold. The threshold is applied per cell. ``signal_scale`` (the tune's ``active_signal_scale``)
+multiplies f_samp: a shower's particles do not leave a MIP's signal per unit deposit.
 
 An active plane samples the shower where it sits, at the back of its period (the stacks put the
 absorber first), not averaged over the period: with ``active`` readout each spot is counted by
@@ -49,9 +50,10 @@ LANDAU_SHAPE = 4.0
 class CellReadout:
     """The cell grids of a calorimeter spec and the binning of spots into them."""
 
-    def __init__(self, geometry: LayeredCalorimeter | VoxelCalorimeter, stack: Stack):
+    def __init__(self, geometry: LayeredCalorimeter | VoxelCalorimeter, stack: Stack, signal_scale: float = 1.0):
         self.geometry = geometry
         self.stack = stack
+        self.signal_scale = signal_scale  # ``active`` readout: the signal per unit deposit over the MIP sampling fraction
         self.depth_edges = layer_boundaries(geometry)
         if isinstance(geometry, LayeredCalorimeter):
             grids = [(*layer.cells, *(to_magnitude(s, "mm") for s in layer.cell_size)) for layer in geometry.layers]
@@ -108,7 +110,7 @@ class CellReadout:
             return energy
         per_crossing = self.stack.mip_loss[section] * self.stack.period[section]  # MeV deposited per MIP crossing
         crossings = rng.poisson(energy / per_crossing)
-        fraction = self.stack.sampling_fraction[section]
+        fraction = self.stack.sampling_fraction[section] * self.signal_scale
         return fraction * per_crossing / LANDAU_SHAPE * rng.standard_gamma(crossings * LANDAU_SHAPE)
 
     def deposit(self, rng: np.random.Generator, spots: Spots | CellDeposits | SpotParts, n_events: int, x0: np.ndarray,

@@ -95,8 +95,9 @@ PHOTON_CONVERSION_X0 = 9.0 / 7.0
 _MIN_LN_Y = 3.0
 """ln(E/E_c) below which the parametrisation is frozen (GFlash is fitted above ~ 1 GeV / E_c ≈ 100)."""
 
-_WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0, np.sqrt(3.0) - 1.0)
-"""Irrational steps of the per-shower low-discrepancy sequences of :func:`sample_radius`."""
+_WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0)
+"""Irrational steps of the per-shower low-discrepancy sequences of :func:`sample_radius` (the azimuths' is the tune's
+``azimuth_step``)."""
 
 DEPTH_BINS = 64
 """Depth bins (to the back of the calorimeter) over which a shower's spots are stratified."""
@@ -193,7 +194,7 @@ def sample_radius(rng: np.random.Generator, tau: np.ndarray, ln_e: np.ndarray, m
     Radii: core with probability p, else tail; r = R √(u/(1−u)) ≤ cutoff. The two uniforms of the k-th
     spot of a shower are the Kronecker (Weyl) sequence frac(s + k·φ)
     with a random start s per shower, φ = (√5 − 1)/2 and √2 − 1 (:func:`em_spots` takes the azimuth
-    from the third, √3 − 1): each shower then fills the core
+    from a third, the tune's ``azimuth_step``): each shower then fills the core
     and the tail in their expected proportions, as the thousands of deposits of a real shower do,
     instead of the Poisson scatter of a few hundred i.i.d. spots (which made the lateral widths of
     one shower fluctuate several times more than Geant4's).
@@ -588,7 +589,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
     rank = np.arange(len(owner)) - first[owner]
     radius, radial_weight = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
-    azimuth = _weyl(rng.random(len(energy_mev)), owner, first, _WEYL[2])
+    azimuth = _weyl(rng.random(len(energy_mev)), owner, first, tune.azimuth_step)
     if tune.quantum_radius > 0 and is_quantum.any():
         # a far-tail quantum is a photon of the attenuation minimum that flew off the core before it interacted:
         # its own wide, exponential lateral spread and an independent azimuth (a few clumps, not a smooth profile)

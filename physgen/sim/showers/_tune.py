@@ -55,6 +55,12 @@ class EmTune(BaseModel):
     radial_alpha_coupling: float = Field(0.0, ge=0, description="λ: τ of the radial profile is t over the sampling "
                                          "T times ((α/(α − 1)) / (ᾱ/(ᾱ − 1)))^λ, the shower's profile centroid over "
                                          "the median profile's (0: GFlash, τ = t/T whatever α)")
+    active_signal_scale: float = Field(1.0, gt=0, description="multiplies the MIP sampling fraction of an ``active`` "
+                                       "readout (the signal in the active layers per unit deposit; 1: a MIP's)")
+    azimuth_step: float = Field(0.7320508075688772, gt=0, lt=1, description="step (turns) of the per-shower "
+                                "Kronecker sequence of the core spots' azimuths; it must not be tied to the radius "
+                                "step √2 − 1 by a relation of small integers (√3 − 1 is: 5 (√2 − 1) + 4 (√3 − 1) "
+                                "≈ 5, which fixes the four-fold azimuthal phase of a spot by its radius)")
     axis_wander: float = Field(ge=0, description="sd of the per-shower transverse wander of the shower's centre "
                                "of gravity, in Molière radii per X0 of depth at 1 GeV (falls as 1/√E)")
     core_radius_scale: float = Field(gt=0, description="multiplies GFlash's core radius R_C")
