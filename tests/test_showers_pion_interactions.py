@@ -11,11 +11,11 @@ from physgen.sim.showers._hadronic import (
     ELECTRON_MASS_MEV,
     PION_MASS_MEV,
     _interaction_chain,
-    _two_sided_exponential,
     delta_ray_t_max,
     delta_rays,
     mip_track,
 )
+from physgen.sim.showers._gflash import asymmetric_laplace
 from physgen.sim.showers._stack import landau_xi
 from physgen.specs import Material
 from physgen.store import resolve_dataset
@@ -81,10 +81,11 @@ def test_mip_track_with_delta_rays_keeps_its_steady_loss_and_adds_the_spectrum()
     assert np.percentile(total, 99) > steady.mean() + 10 * np.sqrt(xi_l)  # the Landau tail the gamma lacked
 
 
-def test_two_sided_exponential_puts_its_share_behind():
-    """Density exp(−x/f) ahead and exp(x/b) behind over f + b: a share b/(f + b) behind, means f and −b."""
+def test_asymmetric_laplace_puts_its_share_behind():
+    """Density exp(−x/f) ahead and exp(x/b) behind over f + b (the hadronic depth spread, and the EM halo's): a share
+    b/(f + b) behind, means f and −b."""
     rng = np.random.default_rng(2)
-    x = _two_sided_exponential(rng, 0.2, 0.05, 200_000)
+    x = asymmetric_laplace(rng, 0.05, 0.2, 200_000)
     assert np.mean(x < 0) == pytest.approx(0.05 / 0.25, abs=0.005)
     assert x[x > 0].mean() == pytest.approx(0.2, rel=0.02) and x[x < 0].mean() == pytest.approx(-0.05, rel=0.02)
 

@@ -87,7 +87,7 @@ from physgen.sim.showers._stack import Stack
 from physgen.sim.showers._tune import EmTune
 
 __all__ = ["shower_shape", "radial_parameters", "sample_radius", "spot_count", "halo_count", "clumped_profile",
-           "em_spots", "leading_tracks", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
+           "em_spots", "leading_tracks", "asymmetric_laplace", "PHOTON_CONVERSION_X0", "SPOT_EXPONENT"]
 
 PHOTON_CONVERSION_X0 = 9.0 / 7.0
 """Mean depth (X0) at which a photon converts: the pair-production mean free path."""
@@ -479,7 +479,7 @@ def halo_flights(rng: np.random.Generator, u: np.ndarray, tune: EmTune) -> tuple
 
 @numba.njit(cache=True, nogil=True)
 def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
-    """Depth offsets of :func:`halo_flights` (and, with share 0, of :func:`_asymmetric_laplace`): ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
+    """Depth offsets of :func:`halo_flights` (and, with share 0, of :func:`asymmetric_laplace`): ahead (scale ``ahead``) where the uniform ``v`` < ``p_ahead``, else
     behind; the same uniform, rescaled within its side, picks the coupled share (length ``flight``, else the
     independent ``other``), so one random number per deposit serves both choices."""
     out = np.empty(len(v))
@@ -492,8 +492,9 @@ def _flight_depths(v, flight, other, p_ahead, share, ahead, behind):
     return out
 
 
-def _asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
-    """Offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0)."""
+def asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n: int) -> np.ndarray:
+    """``n`` offsets with density ∝ e^(x/back) for x < 0 and e^(−x/forward) for x > 0 (continuous at 0: a share
+    back/(forward + back) lies behind); back = forward is a Laplace distribution."""
     u, lengths = rng.random(n), rng.standard_exponential(n)
     return _flight_depths(u, lengths, lengths, forward / (forward + back), 0.0, forward, back)
 
@@ -610,7 +611,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         depth_offset, r_halo = halo_flights(rng, u_halo, tune)
         t_halo += depth_offset
     else:
-        t_halo += _asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
+        t_halo += asymmetric_laplace(rng, tune.halo_depth, tune.halo_depth_forward, len(halo_owner))
         u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
         r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)

@@ -56,7 +56,7 @@ import numpy as np
 from scipy.special import gammaincc, gammaincinv
 
 from physgen.sim.showers._deposit import AZIMUTHS
-from physgen.sim.showers._gflash import em_spots, spot_count
+from physgen.sim.showers._gflash import asymmetric_laplace, em_spots, spot_count
 from physgen.sim.showers._photon_cells import PhotonCellTable, origin_rows
 from physgen.sim.showers._spots import CellDeposits, SpotParts, Spots
 from physgen.sim.showers._stack import Stack
@@ -221,7 +221,8 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     owner = np.repeat(np.arange(len(showering)), counts)
     start_lambda = stack.from_mm(interaction, cos_shower, "lambda_int")
     depth = (start_lambda[owner] + _gamma_variates(rng, *_gamma_quantiles(a), owner) / d[owner]
-             + _two_sided_exponential(rng, pion.hadron_depth_spread, pion.hadron_backward_spread, len(owner)))
+             + asymmetric_laplace(rng, pion.hadron_backward_spread or pion.hadron_depth_spread,
+                                pion.hadron_depth_spread, len(owner)))
     path = stack.to_mm(depth, cos_shower[owner], "lambda_int")
     u = np.minimum(rng.random(len(owner)), 1.0 - 1e-9)
     halo = pion.hadron_radius * stack.property_at("lambda_int", path * cos_shower[owner])
@@ -236,15 +237,6 @@ def pion_spots(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, c
     else:
         photons = _soft_photons(rng, stack, showering, start_lambda, a, d, soft_share * visible, cos_shower, pion)
     return Spots.concat(track, em, hadronic, photons)
-
-
-def _two_sided_exponential(rng: np.random.Generator, forward: float, backward: float | None, n: int) -> np.ndarray:
-    """``n`` draws of the density exp(−x/f) for x > 0 and exp(x/b) for x < 0, over f + b (continuous at 0: a share
-    b/(f + b) of the draws lies behind); ``backward`` None is a Laplace distribution of scale ``forward``."""
-    if backward is None:
-        return rng.laplace(0.0, forward, n)
-    behind = rng.random(n) < backward / (forward + backward)
-    return np.where(behind, -backward, forward) * rng.standard_exponential(n)
 
 
 def _interaction_chain(rng: np.random.Generator, stack: Stack, energy_mev: np.ndarray, cos_theta: np.ndarray, pion
