@@ -14,7 +14,9 @@ makes Poisson(e / e_x) crossings of the active gap, e_x being the mixture's MIP 
 sampling period, and each crossing leaves a gamma-distributed (Landau stand-in) energy of mean
 f_samp · e_x. This gives the sampling fluctuation σ²/E = e_x (1 + 1/k) at any granularity and,
 unlike a per-spot gamma smearing, the right occupancy of sparse cells, which sets the hit count
-above a MIP threshold. The threshold is applied per cell. ``signal_scale`` (the tune's ``active_signal_scale``)
+above a MIP threshold. The steps of charged tracks (``Spots.exact_crossings``: the leading tracks of an EM
+shower) cross every plane they reach: their crossings are counted exactly, not drawn. The threshold is applied
+per cell. ``signal_scale`` (the tune's ``active_signal_scale``)
 multiplies f_samp: a shower's particles do not leave a MIP's signal per unit deposit.
 
 An active plane samples the shower where it sits, at the back of its period (the stacks put the
@@ -104,13 +106,22 @@ class CellReadout:
     def n_layers(self) -> int:
         return len(self.depth_edges) - 1
 
-    def _visible(self, rng: np.random.Generator, energy: np.ndarray, section: np.ndarray) -> np.ndarray:
-        """Energy the cells record of spot deposits ``energy`` sampled by planes of ``section``."""
+    def _visible(self, rng: np.random.Generator, energy: np.ndarray, section: np.ndarray, exact: bool = False
+                 ) -> np.ndarray:
+        """Energy the cells record of spot deposits ``energy`` sampled by planes of ``section``.
+
+        ``exact``: the spots are steps of charged tracks (:attr:`Spots.exact_crossings`): a track crosses every
+        plane it reaches, so the crossings are energy / e_x rounded up or down at random (their mean kept),
+        not a Poisson number (a converted photon's pair is seen by the next plane with certainty, not 86 % of
+        the time)."""
         if self.geometry.readout == "total":
             return energy
         per_crossing = self.stack.mip_loss[section] * self.stack.period[section]  # MeV deposited per MIP crossing
-        crossings = rng.poisson(energy / per_crossing)
         fraction = self.stack.sampling_fraction[section] * self.signal_scale
+        if exact:
+            crossings = np.floor(energy / per_crossing + rng.random(len(energy)))
+        else:
+            crossings = rng.poisson(energy / per_crossing)
         return fraction * per_crossing / LANDAU_SHAPE * rng.standard_gamma(crossings * LANDAU_SHAPE)
 
     def deposit(self, rng: np.random.Generator, spots: Spots | CellDeposits | SpotParts, n_events: int, x0: np.ndarray,
@@ -145,7 +156,8 @@ class CellReadout:
                                      self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny, self._offset,
                                      part.energy if direct else nothing, cells, overflow)
             if not direct:
-                energy = self._visible(rng, part.energy * self._plane_weight[region], self._plane_section[region])
+                energy = self._visible(rng, part.energy * self._plane_weight[region], self._plane_section[region],
+                                       part.exact_crossings)
                 _accumulate(target, energy, cells, overflow)
         return (self.geometry.apply_threshold(cells.reshape(n_events, self.n_cells)),
                 overflow.reshape(n_events, self.n_layers))

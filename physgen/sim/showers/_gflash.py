@@ -45,6 +45,9 @@ hep-ex/0001020, as implemented in Geant4's ``GFlashSamplingShowerParameterisatio
   energy deep), radii exponential; what leaves through the front is the albedo. For a share of the
   deposits both come from one flight length (:func:`halo_flights`): a soft photon that lands far off the
   axis has also moved far in depth, out of the layer of the shower maximum;
+* the young shower of an incident e± or γ (the tune's ``track_growth_length``): its leading charged tracks, the
+  pair of a converted photon, multiply exponentially with depth until the profile overtakes them
+  (:func:`em_spots`), where GFlash's gamma profile alone rises too slowly in the first radiation lengths;
 * the energy a shower leaves in a thin slice of depth fluctuates about its smooth profile
   (:func:`clumped_profile`): it is carried by a finite number of sub-showers, so with the tune's
   ``depth_clump_energy`` D > 0 each of the DEPTH_BINS slices of energy e gets a gamma variate of shape e / D
@@ -512,11 +515,11 @@ def _turned_copies(spots: Spots, n: int) -> Spots:
 
     turn = (spots.azimuth[None, :] + (np.arange(n) / n)[:, None]).ravel()
     return Spots(repeated(spots.event), repeated(spots.path), repeated(spots.radius), repeated(spots.energy / n),
-                 repeated(spots.shift_x), repeated(spots.shift_y), turn - np.floor(turn))
+                 repeated(spots.shift_x), repeated(spots.shift_y), turn - np.floor(turn), spots.exact_crossings)
 
 
-def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray
-                   ) -> Spots:
+def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray,
+                   growth_x0: float = 0.0, cos_theta: np.ndarray | None = None) -> Spots:
     """Ionisation of the leading charged particles of EM showers, on the axis from ``start_mm`` to ``end_mm``.
 
     Rossi's picture of a shower: each charged particle loses the minimum-ionising dE/dx, and a
@@ -524,7 +527,10 @@ def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm
     has at least that many until it multiplies. GFlash's gamma profile rises as t^(α−1) from the
     start and leaves this out, which in a fine-grained W/Si ECAL starves the first layers (Geant4's
     ILD layers 0-1 hold twice the gamma profile's signal). One spot per sampling period, with the
-    mixture's mean MIP loss over it times ``charged``; the readout's crossing model gives the spread.
+    mixture's mean MIP loss over it times ``charged``; an ``active`` readout counts their crossings exactly
+    (:attr:`Spots.exact_crossings`) and gives each a crossing's spread. With ``growth_x0`` λ > 0 the tracks
+    multiply, charged · exp(t/λ) at t X0 from the start (at each step's middle; ``cos_theta`` per shower, as
+    :meth:`Stack.from_mm` takes it): :func:`em_spots` says why.
     """
     step = float(min(m.period for m in stack.media))
     n = np.ceil(np.maximum(end_mm - start_mm, 0.0) / step).astype(np.int64)
@@ -534,7 +540,27 @@ def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm
     hi = np.minimum(lo + step, end_mm[owner])
     path = 0.5 * (lo + hi)
     energy = charged[owner] * stack.mip_loss_at(path) * (hi - lo)
-    return Spots(event[owner], path, np.zeros(len(path)), energy)
+    if growth_x0 > 0:
+        cos = cos_theta[owner]
+        energy *= np.exp((stack.from_mm(path, cos, "X0") - stack.from_mm(start_mm[owner], cos, "X0")) / growth_x0)
+    return Spots(event[owner], path, np.zeros(len(path)), energy, exact_crossings=True)
+
+
+def _young_shower_depth(cdf: np.ndarray, reach: np.ndarray, energy_mev: np.ndarray, charged: np.ndarray,
+                        loss_per_x0: float, growth_x0: float, t_max: np.ndarray) -> np.ndarray:
+    """Depth (X0 from the start, per shower) up to which the multiplying leading tracks of :func:`em_spots` carry
+    the shower: the first edge of the profile's depth bins (``cdf``, showers × DEPTH_BINS + 1 up to ``reach``)
+    at which the profile's energy in the bin reaches the tracks', charged · loss_per_x0 · λ (e^(b/λ) − e^(a/λ))
+    for a bin [a, b], in front of ``t_max``; a shower whose profile stays below the tracks there (a late, slowly
+    rising one) takes the bin where the profile comes closest to them (the tracks never outgrow the shower)."""
+    edges = reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1)
+    grown = np.exp(np.minimum(edges / growth_x0, 50.0))
+    tracks = (charged * loss_per_x0 * growth_x0)[:, None] * np.diff(grown, axis=1)
+    ratio = energy_mev[:, None] * np.diff(cdf, axis=1) / np.maximum(tracks, 1e-300)
+    ratio = np.where(edges[:, :-1] < t_max[:, None], ratio, 0.0)
+    taken = ratio >= 1.0
+    first = np.where(taken.any(axis=1), taken.argmax(axis=1), ratio.argmax(axis=1))
+    return edges[np.arange(len(cdf)), first]
 
 
 def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_mev: np.ndarray,
@@ -550,6 +576,13 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     leaves the event axis at its start: its spots are shifted by the path beyond the start times it.
     ``charged`` (per shower) adds the :func:`leading_tracks` of that many charged particles from the
     start to the depth of maximum (normal incidence on the axis; their energy is taken from the profile).
+    With the tune's ``track_growth_length`` λ > 0 (an ``incident`` shower) the leading tracks multiply as
+    charged · exp(t/λ) until the profile's energy per depth bin overtakes theirs (:func:`_young_shower_depth`); the
+    profile in front of that depth is cut away and the rest keeps its shape. GFlash's gamma profile, fitted to the
+    bulk of the shower, rises as t^(α−1) (α ≈ 5 for 50 GeV in W) and leaves the young shower too little and too
+    fluctuating a signal: Geant4's ILD photons (shipped geant4_ild_photons_50gev) light the four central cells of
+    the first plane behind their conversion with a median 0.54 MeV (about three MIPs: the pair has already
+    multiplied), of layer 1 with 1.41 MeV, where two constant tracks and the profile gave 0.44 and 0.71.
     ``t_offset`` (X0, per shower) moves the depth of maximum (:func:`shower_shape`). ``incident`` (an incident e± or γ,
     not a hadronic shower's π⁰ sub-showers, which keep GFlash's profile and radii) applies the tune's
     :func:`_deep_tail` and ``radial_alpha_coupling``. With ``copies`` n > 1 a share 1/n of the core and halo spots is
@@ -569,13 +602,19 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         t_sam = t_sam * (alpha / (alpha - 1.0) * (a_mid - 1.0) / a_mid) ** tune.radial_alpha_coupling
     back = stack.from_mm(np.full(len(energy_mev), stack.depth) / cos_theta, cos_theta, "X0")
     reach = np.maximum(back - start_x0, 1.0)
-    tracks = None
-    if charged is not None:
-        tracks = leading_tracks(stack, event, stack.to_mm(start_x0, cos_theta, "X0"),
-                                stack.to_mm(start_x0 + t_max, cos_theta, "X0"), charged)
-        energy_mev = np.maximum(energy_mev - np.bincount(tracks.event, tracks.energy, minlength=len(energy_mev)), 0.0)
-
     cdf = gammainc(alpha[:, None], beta[:, None] * reach[:, None] * np.linspace(0.0, 1.0, DEPTH_BINS + 1))
+    tracks, young = None, None
+    if charged is not None:
+        growth = tune.track_growth_length if incident else 0.0
+        if growth > 0:  # the young shower: multiplying tracks, then the profile (its part in front cut away)
+            young = _young_shower_depth(cdf, reach, energy_mev, charged, stack.mip_loss[0] * medium.X0, growth, t_max)
+        tracks = leading_tracks(stack, event, stack.to_mm(start_x0, cos_theta, "X0"),
+                                stack.to_mm(start_x0 + (t_max if young is None else young), cos_theta, "X0"), charged,
+                                growth, cos_theta)
+        energy_mev = np.maximum(energy_mev - np.bincount(tracks.event, tracks.energy, minlength=len(energy_mev)), 0.0)
+    if young is not None:
+        cut = gammainc(alpha, beta * young)[:, None]
+        cdf = np.maximum(cdf - cut, 0.0) / np.maximum(1.0 - cut, 1e-300)
     if deep_tail:
         cdf = _deep_tail(rng, cdf, reach, gammaincc(alpha, beta * tune.deep_tail_depth),
                          gammaincc(a_mid, (a_mid - 1.0) / t_mid * tune.deep_tail_depth), tune)

@@ -39,6 +39,7 @@ class Spots:
     shift_x: np.ndarray | None = None  # mm: transverse shift of the spot's centre off the axis (shower frame)
     shift_y: np.ndarray | None = None
     azimuth: np.ndarray | None = None  # turns (0..1) around the axis; NaN or None: drawn uniformly at deposit
+    exact_crossings: bool = False  # ``active`` readout: steps of charged tracks, which cross every plane they reach
 
     @classmethod
     def concat(cls, *parts: Spots | CellDeposits | SpotParts) -> SpotParts:

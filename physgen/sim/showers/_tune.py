@@ -43,6 +43,11 @@ class EmTune(BaseModel):
     depth_clump_energy: float = Field(0.0, ge=0, description="MeV: the energy profile's deposit in each depth slice "
                                       "arrives in independent lots of this energy (a slice of energy e gets a gamma of "
                                       "shape e / this, the shower's total kept); 0: GFlash's smooth profile")
+    track_growth_length: float = Field(0.0, ge=0, description="λ (X0): an incident e± or γ's leading charged tracks "
+                                       "multiply as exp(t/λ) from its start until the profile's energy per depth "
+                                       "overtakes theirs, and the profile in front of that depth is cut away (0: "
+                                       "as many tracks as at the start, to the depth of maximum, over the whole "
+                                       "profile)")
     alpha_scale: float = Field(gt=0, description="multiplies GFlash's homogeneous mean α")
     profile_spread_scale: float = Field(1.0, gt=0, description="multiplies GFlash's shower-to-shower spreads "
                                         "σ(ln T) and σ(ln α) of the energy profile")
