@@ -151,12 +151,13 @@ class CellReadout:
                 turn = np.zeros(0, dtype=np.int64)
             target, region = _locate(part.event, part.path, part.radius, azimuth,
                                      nothing if part.shift_x is None else part.shift_x,
-                                     nothing if part.shift_y is None else part.shift_y, turn, *frame, tilted,
-                                     self._plane_edges, self._plane_row, self.n_layers, self.n_cells, self._inv_sx,
-                                     self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny, self._offset,
-                                     part.energy if direct else nothing, cells, overflow)
+                                     nothing if part.shift_y is None else part.shift_y, turn, part.copies, *frame,
+                                     tilted, self._plane_edges, self._plane_row, self.n_layers, self.n_cells,
+                                     self._inv_sx, self._half_nx, self._inv_sy, self._half_ny, self._nx, self._ny,
+                                     self._offset, part.energy if direct else nothing, cells, overflow)
             if not direct:
-                energy = self._visible(rng, part.energy * self._plane_weight[region], self._plane_section[region],
+                energy = np.repeat(part.energy / part.copies, part.copies)
+                energy = self._visible(rng, energy * self._plane_weight[region], self._plane_section[region],
                                        part.exact_crossings)
                 _accumulate(target, energy, cells, overflow)
         return (self.geometry.apply_threshold(cells.reshape(n_events, self.n_cells)),
@@ -172,55 +173,60 @@ class CellReadout:
 
 
 @numba.njit(cache=True, nogil=True)
-def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, x0, y0, theta, phi, tilted, plane_edges, plane_row,
-            n_layers, n_cells, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset, energy, cells, overflow):
+def _locate(event, path, radius, azimuth, shift_x, shift_y, turn, copies, x0, y0, theta, phi, tilted, plane_edges,
+            plane_row, n_layers, n_cells, inv_sx, half_nx, inv_sy, half_ny, nx, ny, offset, energy, cells, overflow):
     """Per spot: where its energy goes (flat cell of the batch, ``len(cells)`` + its layer's overflow slot,
     or −1 when it leaks out in front or behind) and its sampling region (index into ``plane_edges``).
     With ``energy`` given, the spots' energies are added to ``cells`` and ``overflow`` at once and nothing
-    is returned (empty arrays).
+    is returned (empty arrays). Each spot is deposited ``copies`` times (:attr:`Spots.copies`), its azimuth
+    turned by k/copies of a turn, with 1/copies of its energy (entries i·copies + k of the returned arrays).
 
     One pass over the spots in place of a dozen full-length numpy temporaries; the arithmetic is the
     same, operation by operation, as the vectorised form (so the same cells to the last bit)."""
     n = len(event)
     direct = len(energy) > 0
-    target = np.empty(0 if direct else n, dtype=np.int64)
-    region = np.empty(0 if direct else n, dtype=np.int64)
+    target = np.empty(0 if direct else n * copies, dtype=np.int64)
+    region = np.empty(0 if direct else n * copies, dtype=np.int64)
     st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
-    n_edges, n_cell_slots = len(plane_edges), len(cells)
+    n_edges, n_cell_slots, step = len(plane_edges), len(cells), AZIMUTHS // copies
     for i in range(n):
         e = event[i]
         if len(azimuth) and not np.isnan(azimuth[i]):
-            k = np.int64(azimuth[i] * AZIMUTHS) & (AZIMUTHS - 1)  # the floor modulo of a power of 2
+            k0 = np.int64(azimuth[i] * AZIMUTHS) & (AZIMUTHS - 1)  # the floor modulo of a power of 2
         else:
-            k = turn[i]
-        a, b = radius[i] * _COS[k], radius[i] * _SIN[k]
-        if len(shift_x):
-            a, b = a + shift_x[i], b + shift_y[i]
-        if tilted:
-            # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
-            x = x0[e] + path[i] * st[e] * cp[e] + a * ct[e] * cp[e] - b * sp[e]
-            y = y0[e] + path[i] * st[e] * sp[e] + a * ct[e] * sp[e] + b * cp[e]
-            z = path[i] * ct[e] - a * st[e]
-        else:
-            x, y, z = x0[e] + a, y0[e] + b, path[i]
-        lo = 0  # searchsorted(plane_edges, z, "right"): the edges ≤ z, counted without branches
-        for k in range(n_edges):
-            lo += plane_edges[k] <= z
-        row = plane_row[lo]  # 0 in front, 1..n_layers, n_layers + 1 behind
-        j = -1
-        if 0 < row <= n_layers:
-            fx = np.floor(x * inv_sx[row] + half_nx[row])
-            fy = np.floor(y * inv_sy[row] + half_ny[row])
-            if 0 <= fx < nx[row] and 0 <= fy < ny[row]:
-                j = e * n_cells + offset[row] + np.int64(fy) * nx[row] + np.int64(fx)
+            k0 = turn[i]
+        share = energy[i] / copies if direct else 0.0
+        for c in range(copies):
+            k = (k0 + c * step) & (AZIMUTHS - 1)
+            a, b = radius[i] * _COS[k], radius[i] * _SIN[k]
+            if len(shift_x):
+                a, b = a + shift_x[i], b + shift_y[i]
+            if tilted:
+                # axis d = (st cp, st sp, ct); transverse unit vectors u1 = (ct cp, ct sp, −st), u2 = (−sp, cp, 0)
+                x = x0[e] + path[i] * st[e] * cp[e] + a * ct[e] * cp[e] - b * sp[e]
+                y = y0[e] + path[i] * st[e] * sp[e] + a * ct[e] * sp[e] + b * cp[e]
+                z = path[i] * ct[e] - a * st[e]
             else:
-                j = n_cell_slots + e * n_layers + row - 1
-        if not direct:
-            target[i], region[i] = j, lo
-        elif j >= n_cell_slots:
-            overflow[j - n_cell_slots] += energy[i]
-        elif j >= 0:
-            cells[j] += energy[i]
+                x, y, z = x0[e] + a, y0[e] + b, path[i]
+            if tilted or c == 0:  # (at normal incidence the copies share the spot's depth)
+                lo = 0  # searchsorted(plane_edges, z, "right"): the edges ≤ z, counted without branches
+                for m in range(n_edges):
+                    lo += plane_edges[m] <= z
+                row = plane_row[lo]  # 0 in front, 1..n_layers, n_layers + 1 behind
+            j = -1
+            if 0 < row <= n_layers:
+                fx = np.floor(x * inv_sx[row] + half_nx[row])
+                fy = np.floor(y * inv_sy[row] + half_ny[row])
+                if 0 <= fx < nx[row] and 0 <= fy < ny[row]:
+                    j = e * n_cells + offset[row] + np.int64(fy) * nx[row] + np.int64(fx)
+                else:
+                    j = n_cell_slots + e * n_layers + row - 1
+            if not direct:
+                target[i * copies + c], region[i * copies + c] = j, lo
+            elif j >= n_cell_slots:
+                overflow[j - n_cell_slots] += share
+            elif j >= 0:
+                cells[j] += share
     return target, region
 
 

@@ -502,22 +502,6 @@ def asymmetric_laplace(rng: np.random.Generator, back: float, forward: float, n:
     return _flight_depths(u, lengths, lengths, forward / (forward + back), 0.0, forward, back)
 
 
-def _turned_copies(spots: Spots, n: int) -> Spots:
-    """Each of ``spots`` (azimuths given) ``n`` times, at its azimuth turned by k/n of a turn (k = 0 … n − 1) about
-    its shifted centre, with 1/n of its energy each: the deposits of n times the spots from the draws of one set.
-
-    The copies keep each spot's depth, radius and offset, so the profiles (depth, radius, energy per deposit) are
-    those of independent spots and only the azimuths are tied; a π⁰ sub-shower's cells see as many deposits as
-    with n times the draws (the lit-cell counts of CaloGAN layers 0–1 follow the deposit count: pion21).
-    """
-    def repeated(column: np.ndarray | None) -> np.ndarray | None:
-        return None if column is None else np.tile(column, n)
-
-    turn = (spots.azimuth[None, :] + (np.arange(n) / n)[:, None]).ravel()
-    return Spots(repeated(spots.event), repeated(spots.path), repeated(spots.radius), repeated(spots.energy / n),
-                 repeated(spots.shift_x), repeated(spots.shift_y), turn - np.floor(turn), spots.exact_crossings)
-
-
 def leading_tracks(stack: Stack, event: np.ndarray, start_mm: np.ndarray, end_mm: np.ndarray, charged: np.ndarray,
                    growth_x0: float = 0.0, cos_theta: np.ndarray | None = None) -> Spots:
     """Ionisation of the leading charged particles of EM showers, on the axis from ``start_mm`` to ``end_mm``.
@@ -587,7 +571,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     not a hadronic shower's π⁰ sub-showers, which keep GFlash's profile and radii) applies the tune's
     :func:`_deep_tail` and ``radial_alpha_coupling``. With ``copies`` n > 1 a share 1/n of the core and halo spots is
     drawn and each is deposited n times, at its azimuth turned by k/n of a turn, with 1/n of its energy
-    (:func:`_turned_copies`): the same deposits from 1/n of the draws.
+    (:attr:`Spots.copies`, turned at deposit): the same deposits from 1/n of the draws.
     """
     medium = stack.front
     energy_gev = energy_mev / 1000.0
@@ -674,8 +658,6 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
                             shift_y + (path - entry[owner]) * tilt[owner, 1])
         beyond = path_halo - entry[halo_owner]
         halo_shift = (beyond * tilt[halo_owner, 0], beyond * tilt[halo_owner, 1])
-    core = Spots(event[owner], path, radius * moliere, w, shift_x, shift_y, azimuth)
-    halo = Spots(event[halo_owner], path_halo, r_halo * moliere_halo, w_halo, *halo_shift, az_halo)
-    if copies > 1:
-        core, halo = _turned_copies(core, copies), _turned_copies(halo, copies)
+    core = Spots(event[owner], path, radius * moliere, w, shift_x, shift_y, azimuth, copies=copies)
+    halo = Spots(event[halo_owner], path_halo, r_halo * moliere_halo, w_halo, *halo_shift, az_halo, copies=copies)
     return Spots.concat(core, halo) if tracks is None else Spots.concat(tracks, core, halo)

@@ -40,6 +40,7 @@ class Spots:
     shift_y: np.ndarray | None = None
     azimuth: np.ndarray | None = None  # turns (0..1) around the axis; NaN or None: drawn uniformly at deposit
     exact_crossings: bool = False  # ``active`` readout: steps of charged tracks, which cross every plane they reach
+    copies: int = 1  # each spot deposited this many times, k/copies of a turn apart, 1/copies of its energy each
 
     @classmethod
     def concat(cls, *parts: Spots | CellDeposits | SpotParts) -> SpotParts:

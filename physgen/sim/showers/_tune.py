@@ -119,9 +119,10 @@ class PionTune(BaseModel):
                                                  "deposit's depth (then two exponentials, continuous at 0); None: "
                                                  "hadron_depth_spread (a Laplace spread)")
     hadron_spots_per_gev: float = Field(gt=0, description="hadronic-component spots per visible GeV")
-    pi0_spot_copies: int = Field(1, ge=1, description="n: the π⁰ sub-showers draw 1/n of their core and halo spots "
-                                 "and deposit each n times, at azimuths k/n of a turn apart with 1/n of its energy "
-                                 "(speed: the same deposits from 1/n the draws; 1: every deposit drawn)")
+    pi0_spot_copies: int = Field(1, ge=1, le=64, description="n: the π⁰ sub-showers draw 1/n of their core and halo "
+                                 "spots and deposit each n times, at azimuths k/n of a turn apart with 1/n of its "
+                                 "energy (speed: the same deposits from 1/n the draws; 1: every deposit drawn); a power "
+                                 "of 2, so that the turns fall on the readout's table of azimuths")
     track_step_spread: float = Field(gt=0, description="relative spread of a track step's deposit (Landau stand-in)")
     track_loss_scale: float = Field(1.0, gt=0, description="mean energy loss of the pion track over the mixture's "
                                     "minimum-ionising loss (relativistic rise; 1: minimum-ionising)")
@@ -160,6 +161,9 @@ class PionTune(BaseModel):
     def _track_shares_fit(self) -> PionTune:
         if self.delta_ray_share + self.track_photon_share > 1:
             msg = "delta_ray_share + track_photon_share exceed 1 (the track's loss would be negative)"
+            raise ValueError(msg)
+        if self.pi0_spot_copies & (self.pi0_spot_copies - 1):
+            msg = f"pi0_spot_copies must be a power of 2 (1, 2, 4, … 64), not {self.pi0_spot_copies}"
             raise ValueError(msg)
         return self
 
