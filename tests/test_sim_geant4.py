@@ -271,7 +271,7 @@ def test_a_yaml_only_calorimeter_is_simulated_by_geant4(spec_dir):
     ("geant4_calogan_eplus", 2000, "e+"),
     ("geant4_calogan_gamma", 1500, "gamma"),
     ("geant4_calogan_piplus", 2000, "pi+"),
-    ("geant4_ild_photons_50gev", 500, "gamma"),
+    ("geant4_ild_photons_50gev", 1000, "gamma"),
 ])
 def test_shipped_validation_samples_open_with_units_and_provenance(name, events, particle):
     url = validation_samples()[name]
