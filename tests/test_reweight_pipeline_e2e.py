@@ -67,6 +67,7 @@ def test_toy_1d_pipeline_reduces_separation_power(tmp_path):
         assert Path(metrics["figures"][caption]).stat().st_size > 1000
 
 
+@pytest.mark.slow  # 30 s; the ILD DCTR classifiers are tested in test_reweight_showers.py, the runner by the toy above
 def test_ild_pipeline_high_and_low_level_weights_on_stand_in_showers(tmp_path):
     """The shipped ILD pipeline with its GAN steps replaced by a stand-in generated store."""
     stand_in = _shipped("dataset", "ild_photons_50gev")
