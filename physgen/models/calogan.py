@@ -141,15 +141,23 @@ class CaloGan(Recipe):
     def _generator(self, sizes, hp) -> nn.Module:
         if hp.generator == "normalised":
             return CaloGanNormalisedGenerator(sizes, self.latent_dim, hidden=tuple(hp.generator_hidden),
-                                              dense_conditioning=hp.dense_conditioning, response=hp.response)
-        return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
-                                conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
+                                              dense_conditioning=hp.dense_conditioning, response=hp.response,
+                                              n_attributes=self.n_attributes)
+        return self._paper_generator(sizes, hp)
 
     def _discriminator(self, sizes, hp) -> nn.Module:
         if hp.discriminator == "physics":
             return CaloGanPhysicsDiscriminator(sizes, self._cell_centres(), hidden=tuple(hp.discriminator_hidden),
                                                cells=hp.cell_features, mbd_kernels=hp.mbd_kernels,
-                                               mbd_dims=hp.mbd_dims, group_mbd=tuple(hp.group_mbd))
+                                               mbd_dims=hp.mbd_dims, group_mbd=tuple(hp.group_mbd),
+                                               n_attributes=self.n_attributes)
+        return self._paper_discriminator(sizes, hp)
+
+    def _paper_generator(self, sizes, hp) -> nn.Module:
+        return CaloGanGenerator(sizes, self.latent_dim, dense_channels=hp.dense_channels,
+                                conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
+
+    def _paper_discriminator(self, sizes, hp) -> nn.Module:
         return CaloGanDiscriminator(sizes, channels=tuple(hp.discriminator_channels),
                                     mbd_kernels=hp.mbd_kernels, mbd_dims=hp.mbd_dims)
 
@@ -231,12 +239,19 @@ class CaloGan(Recipe):
             g = GanLoss(torch.zeros((), device=energy.device), {})
         if self.hp.feature_mmd > 0:
             with torch.no_grad():
-                target = D.standardised(real, energy)[0][:, self.mmd_columns]
-            mmd = feature_mmd2(target, D.standardised(fake, energy)[0][:, self.mmd_columns], self.hp.mmd_bandwidths)
+                target = self._mmd_features(D, real, energy, attributes)
+            mmd = feature_mmd2(target, self._mmd_features(D, fake, energy, attributes), self.hp.mmd_bandwidths)
             g.total = g.total + self.hp.feature_mmd * mmd
             g.parts["mmd"] = mmd.item()
         self.optimizer_step("generator", g.total)
         return logged | {"g_loss": g.total.item()} | {f"g_{k}": v for k, v in g.parts.items()}
+
+    def _mmd_features(self, D: CaloGanPhysicsDiscriminator, layers, energy, attributes) -> torch.Tensor:
+        """The standardised shower features the MMD compares, with the (standardised) attributes
+        beside them: fakes are made for the real batch's conditions, so the MMD then compares the
+        joint distributions of conditions and showers, not only the showers' marginals."""
+        features = D.standardised(layers, energy)[0][:, self.mmd_columns]
+        return features if attributes is None else torch.cat([features, attributes], dim=1)
 
     @torch.no_grad()
     def sample(self, n, conditions, generator):
@@ -259,21 +274,20 @@ class CaloGan(Recipe):
 @register_architecture("calogan_conditional")
 class ConditionalCaloGan(CaloGan):
     """Recipe of paper 003's conditional CaloGAN: ``conditions: [energy, x0, y0, theta, phi]``
-    (attributes standardised by the spec), attribute regression with weights ``attribute_weights``."""
+    (attributes standardised by the spec), attribute regression with weights ``attribute_weights``.
+    The compact options (``generator: normalised``, ``discriminator: physics``) take the four
+    attributes beside the energy, the physics discriminator regresses them, and ``feature_mmd``
+    compares the showers' features jointly with the attributes."""
 
     Hyperparameters = ConditionalCaloGanHyperparameters
     n_attributes = 4
 
-    def _generator(self, sizes, hp) -> nn.Module:
-        if (hp.generator, hp.discriminator) != ("streams", "layers"):
-            msg = (f"model {self.spec.name!r}: {self.architecture} has the paper's streams and per-layer "
-                   "discriminator only")
-            raise SpecError(msg)
+    def _paper_generator(self, sizes, hp) -> nn.Module:
         return ConditionalCaloGanGenerator(sizes, self.latent_dim, n_attributes=self.n_attributes,
                                            dense_channels=hp.dense_channels,
                                            conv_channels=hp.conv_channels, lc_channels=hp.lc_channels)
 
-    def _discriminator(self, sizes, hp) -> nn.Module:
+    def _paper_discriminator(self, sizes, hp) -> nn.Module:
         return ConditionalCaloGanDiscriminator(sizes, n_attributes=self.n_attributes,
                                                soft_sparsity=tuple(hp.soft_sparsity),
                                                channels=tuple(hp.discriminator_channels),

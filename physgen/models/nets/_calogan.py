@@ -246,20 +246,23 @@ class CaloGanNormalisedGenerator(nn.Module):
     every dense layer and the heads, not only beside z (the sparsity and the layer fractions follow
     the incident energy closely).
 
+    ``n_attributes`` standardised conditions beside the energy (paper 003's x0, y0, θ, φ) enter
+    wherever the energy does.
+
     ``forward(z, energy, attributes=None)`` returns ``(B, H_i, W_i)`` tensors in GeV, like
     :class:`CaloGanGenerator`; :meth:`split` also returns the response and fractions.
     """
 
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], latent_dim: int = 64,
                  hidden: Sequence[int] = (512, 512), dense_conditioning: bool = False,
-                 response: tuple[float, float] = (1.0, 0.05), slope: float = 0.2):
+                 response: tuple[float, float] = (1.0, 0.05), n_attributes: int = 0, slope: float = 0.2):
         super().__init__()
         self.response_centre, self.response_range = response
         self.layer_sizes = [tuple(s) for s in layer_sizes]
-        self.latent_dim, self.dense_conditioning = latent_dim, dense_conditioning
-        n_energy = 3 if dense_conditioning else 1
-        extra = n_energy if dense_conditioning else 0
-        self.trunk, width = nn.ModuleList(), latent_dim + n_energy  # (linear, activation) pairs
+        self.latent_dim, self.dense_conditioning, self.n_attributes = latent_dim, dense_conditioning, n_attributes
+        n_conditions = (3 if dense_conditioning else 1) + n_attributes
+        extra = n_conditions if dense_conditioning else 0
+        self.trunk, width = nn.ModuleList(), latent_dim + n_conditions  # (linear, activation) pairs
         for h in hidden:
             self.trunk.extend([nn.Linear(width, h), nn.LeakyReLU(slope)])
             width = h + extra
@@ -289,12 +292,14 @@ class CaloGanNormalisedGenerator(nn.Module):
         for head in (self.response, self.fractions, *self.patterns, self.thresholds):
             head.weight.mul_(0.1)
 
-    def split(self, z: torch.Tensor, energy: torch.Tensor
+    def split(self, z: torch.Tensor, energy: torch.Tensor, attributes: torch.Tensor | None = None
               ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, ...]]:
         """``(response (B,), fractions (B, layers), cells per layer)``."""
         energy = energy.reshape(-1)
         e = energy.unsqueeze(1) / ENERGY_SCALE_GEV
         e = torch.cat([torch.log(e), e, e.sqrt()], dim=1) if self.dense_conditioning else torch.log(e)
+        if self.n_attributes:
+            e = torch.cat([e, attributes.reshape(-1, self.n_attributes)], dim=1)
         h = torch.cat([z, e], dim=1)
         for layer, activation in zip(self.trunk[::2], self.trunk[1::2], strict=True):
             h = activation(layer(h))
@@ -309,7 +314,7 @@ class CaloGanNormalisedGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, energy: torch.Tensor, attributes: torch.Tensor | None = None
                 ) -> tuple[torch.Tensor, ...]:
-        return self.split(z, energy)[2]
+        return self.split(z, energy, attributes)[2]
 
 
 class CaloGanPhysicsDiscriminator(nn.Module):
@@ -323,7 +328,8 @@ class CaloGanPhysicsDiscriminator(nn.Module):
     (``mbd_kernels × mbd_dims``) and a smaller one on each feature group (``group_mbd``, as
     CaloGAN's on the layer energies; minibatch discrimination is most of this net's cost); and,
     unless ``cells=0``, a dense projection of every cell's ``ln(1 + E/0.1 MeV)``. A dense head on
-    all of it gives the logit.
+    all of it gives the logit and, with ``n_attributes``, paper 003's attribute regression Ξ
+    (x0, y0, θ, φ regressed from the same last hidden layer).
     Returns :class:`CaloGanScores` (total energy for the loss's energy term).
     """
 
@@ -335,7 +341,7 @@ class CaloGanPhysicsDiscriminator(nn.Module):
     def __init__(self, layer_sizes: Sequence[tuple[int, int]], centres: Sequence[tuple[torch.Tensor, torch.Tensor]],
                  hidden: Sequence[int] = (256, 256), cells: int = 128, mbd_kernels: int = 10, mbd_dims: int = 10,
                  group_mbd: tuple[int, int] = (3, 5), soft_sparsity: tuple[float, float] = (2.0, 1e-7),
-                 slope: float = 0.2):
+                 n_attributes: int = 0, slope: float = 0.2):
         super().__init__()
         self.layer_sizes = [tuple(s) for s in layer_sizes]
         n = len(self.layer_sizes)
@@ -356,6 +362,7 @@ class CaloGanPhysicsDiscriminator(nn.Module):
             blocks += [nn.Linear(w, h), nn.LeakyReLU(slope)]
             w = h
         self.head = nn.Sequential(*blocks, nn.Linear(w, 1))
+        self.regression = nn.Linear(w, n_attributes) if n_attributes > 0 else None
 
     @classmethod
     def group_widths(cls, n_layers: int) -> list[int]:
@@ -391,7 +398,9 @@ class CaloGanPhysicsDiscriminator(nn.Module):
         if self.cells is not None:
             cells = torch.cat([torch.log1p(c.flatten(1) / self.CELL_SCALE_GEV) for c in layers], dim=1)
             parts.append(self.cells(cells / 10))
-        return CaloGanScores(self.head(torch.cat(parts, dim=1)).squeeze(1), None, None, total)
+        h = self.head[:-1](torch.cat(parts, dim=1))
+        attributes = self.regression(h) if self.regression is not None else None
+        return CaloGanScores(self.head[-1](h).squeeze(1), None, attributes, total)
 
 
 class ConditionalCaloGanGenerator(CaloGanGenerator):
