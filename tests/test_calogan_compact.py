@@ -100,6 +100,21 @@ def test_compact_spec_uses_the_options_and_selects_by_the_classifier():
     assert "generator" not in paper.hyperparameters and "discriminator" not in paper.hyperparameters
 
 
+@pytest.mark.parametrize("particle", ["eplus", "gamma", "piplus"])
+def test_compact_response_range_holds_every_geant4_shower(particle):
+    """The normalised generator's E_tot/E_inc, centre · (1 ± range), covers every shower of the shipped
+    Geant4 sample of its particle: e+ and γ are contained (0.969–1.0002), a pion leaves 0.3–99 % of its
+    energy in the CaloGAN calorimeter (a 1 ± 0.05 head would force it to deposit everything)."""
+    from physgen.sim.geant4 import validation_sample
+
+    spec = SpecRegistry.default().get("model", f"calogan_{particle}_compact").spec
+    centre, spread = spec.hyperparameters.get("response", (1.0, 0.05))
+    ds = open_store(validation_sample(f"geant4_calogan_{particle}"))
+    total_gev = sum(ds[n].values.reshape(ds.sizes["event"], -1).sum(1) for n in LAYERS) / 1000.0
+    response = total_gev / ds["energy"].values
+    assert centre * (1 - spread) < response.min() and response.max() < centre * (1 + spread)
+
+
 def test_compact_calogan_trains_selects_and_generates_showers_in_mev(showers, tmp_path):
     spec = model_spec(tmp_path, "calogan_eplus_compact", hyperparameters=COMPACT_SMALL,
                       training={"batch_size": 16, "validation_fraction": 0.4, "selection": {
