@@ -63,6 +63,22 @@ def test_shower_features_pass_gradients_to_the_cells(showers):
     assert all(torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0 for x in layers)
 
 
+@pytest.mark.parametrize("layer_gev", [1e-39, 1e-13, 1e-11])
+def test_shower_features_keep_finite_gradients_for_a_nearly_empty_layer(layer_gev):
+    """A generated layer can hold a subnormal energy (a softmax fraction that underflowed): its centroid
+    and width must not send ±inf gradients, whose sum is NaN (a compact γ CaloGAN stopped so)."""
+    features = ShowerFeatures([(torch.arange(3.0) * 5, torch.arange(96.0) * 5),
+                               (torch.arange(12.0) * 40, torch.arange(12.0) * 40),
+                               (torch.arange(12.0) * 40, torch.arange(6.0) * 80)])
+    torch.manual_seed(0)
+    layers = [torch.rand(4, 3, 96) * layer_gev, torch.rand(4, 12, 12), torch.rand(4, 12, 6)]
+    layers = [x.requires_grad_() for x in layers]
+    out = features(layers, torch.full((4,), 10.0))
+    sum(v.sum() for v in out.values()).backward()
+    assert all(torch.isfinite(x.grad).all() for x in layers)
+    assert torch.isfinite(out["centroid_x"]).all() and (out["layer_energy"][:, 1:] > 1).all()
+
+
 def test_energy_normalised_cells_carry_the_requested_response_exactly():
     """Known answer: 40 GeV at response 0.98 split 0.2 / 0.7 / 0.1 deposits 39.2 GeV, 7.84 / 27.44 / 3.92
     per layer, whatever the patterns (an all-zero pattern becomes uniform, not lost)."""

@@ -23,15 +23,22 @@ from physgen.models.blocks._discrimination import soft_sparsity, sparsity
 __all__ = ["ShowerFeatures", "energy_normalised_cells", "thresholded_softmax"]
 
 
+TINY = 1e-12
+"""Denominators (energies) and variances at or below this are taken as zero. In any unit the nets use (GeV,
+MeV; mm²) it is far below a real deposit, and it keeps 1/den and 1/√x finite: a generated layer holding
+1e-39 GeV (a softmax fraction that underflowed) otherwise sent ±inf gradients through the centroids,
+whose sum is NaN (a compact γ CaloGAN stopped so at step 5491)."""
+
+
 def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """num/den, 0 where den is 0 (an empty shower or layer), with finite gradients everywhere."""
-    safe = torch.where(den > 0, den, torch.ones_like(den))
-    return torch.where(den > 0, num / safe, torch.zeros_like(num))
+    """num/den, 0 where den ≤ :data:`TINY` (an empty shower or layer), with finite gradients everywhere."""
+    nonzero = den > TINY
+    return torch.where(nonzero, num / torch.where(nonzero, den, torch.ones_like(den)), torch.zeros_like(num))
 
 
 def _sqrt0(x: torch.Tensor) -> torch.Tensor:
-    """√max(x, 0), 0 at and below 0 with a finite gradient there (√ has an infinite one at 0)."""
-    positive = x > 0
+    """√max(x, 0), 0 at and below :data:`TINY` with a finite gradient there (√ has an infinite one at 0)."""
+    positive = x > TINY
     return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
 
 
