@@ -17,14 +17,9 @@ import torch
 from torch import nn
 
 from physgen.models.blocks._discrimination import soft_sparsity
+from physgen.models.blocks._safe import safe_ratio, safe_sqrt
 
 __all__ = ["JetImageFeatures"]
-
-
-def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """num/den, 0 where den is 0, with finite gradients everywhere."""
-    safe = torch.where(den > 0, den, torch.ones_like(den))
-    return torch.where(den > 0, num / safe, torch.zeros_like(num))
 
 
 class JetImageFeatures(nn.Module):
@@ -63,19 +58,16 @@ class JetImageFeatures(nn.Module):
         px, py = pt @ torch.cos(phi), pt @ torch.sin(phi)
         energy, pz = pt @ torch.cosh(eta), pt @ torch.sinh(eta)
         m2 = energy**2 - px**2 - py**2 - pz**2
-        positive = m2 > 0
-        out = {"jet_pt": torch.sqrt(px**2 + py**2 + 1e-30) * (px**2 + py**2 > 0),
-               "jet_mass": torch.where(positive, torch.sqrt(torch.where(positive, m2, torch.ones_like(m2))),
-                                       torch.zeros_like(m2))}
+        out = {"jet_pt": torch.sqrt(px**2 + py**2 + 1e-30) * (px**2 + py**2 > 0), "jet_mass": safe_sqrt(m2)}
         total, active = pt.sum(dim=1), (pt > 0).sum(dim=1)
         for n_axes in (1, 2):
             axes = self.axes(pt, n_axes)  # (B, N, 2)
             d_eta = eta[None, None, :] - axes[:, :, 0:1]
             d_phi = torch.remainder(phi[None, None, :] - axes[:, :, 1:2] + torch.pi, 2 * torch.pi) - torch.pi
             distance = torch.sqrt(d_eta**2 + d_phi**2).amin(dim=1)  # (B, pixels), R0 = 1
-            tau = _ratio((pt * distance).sum(dim=1), total)
+            tau = safe_ratio((pt * distance).sum(dim=1), total)
             out[f"tau_{n_axes}"] = torch.where(active >= n_axes, tau, torch.zeros_like(tau))
-        out["tau_21"] = _ratio(out["tau_2"], out["tau_1"])
+        out["tau_21"] = safe_ratio(out["tau_2"], out["tau_1"])
         out["n_active"] = active.to(pt.dtype)
         out["soft_active"] = soft_sparsity(images, *self.soft).squeeze(1) * pt.shape[1]
         return out

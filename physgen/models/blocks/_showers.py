@@ -13,12 +13,14 @@ hottest cells. The definitions are those of the observables module, which stays 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from physgen.models.blocks._discrimination import soft_sparsity, sparsity
+from physgen.models.blocks._safe import safe_ratio, safe_sqrt
 
 __all__ = ["ShowerFeatures", "energy_normalised_cells", "thresholded_softmax"]
 
@@ -29,17 +31,8 @@ MeV; mm²) it is far below a real deposit, and it keeps 1/den and 1/√x finite:
 1e-39 GeV (a softmax fraction that underflowed) otherwise sent ±inf gradients through the centroids,
 whose sum is NaN (a compact γ CaloGAN stopped so at step 5491)."""
 
-
-def _ratio(num: torch.Tensor, den: torch.Tensor) -> torch.Tensor:
-    """num/den, 0 where den ≤ :data:`TINY` (an empty shower or layer), with finite gradients everywhere."""
-    nonzero = den > TINY
-    return torch.where(nonzero, num / torch.where(nonzero, den, torch.ones_like(den)), torch.zeros_like(num))
-
-
-def _sqrt0(x: torch.Tensor) -> torch.Tensor:
-    """√max(x, 0), 0 at and below :data:`TINY` with a finite gradient there (√ has an infinite one at 0)."""
-    positive = x > TINY
-    return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
+_ratio = partial(safe_ratio, tiny=TINY)
+_sqrt0 = partial(safe_sqrt, tiny=TINY)
 
 
 class ShowerFeatures(nn.Module):
