@@ -329,3 +329,25 @@ def test_a_pion_refit_does_not_outdate_a_positron_reference():
     assert showers.physics(refit(piplus, "pion", "soft_photon_path")) != showers.physics(piplus)
     reworded = copy.deepcopy(eplus) | {"tune_sources": {}}
     assert showers.physics(reworded) == showers.physics(eplus)
+
+
+def test_a_new_neutral_tune_constant_does_not_outdate_a_reference():
+    """A constant enters the tune at its neutral default (the showers stay bit-identical): a record made before
+    it existed is the same physics; the constant away from its default, or an old constant dropped, is not."""
+    import copy
+
+    from physgen.sim import build_simulator, get_simulator
+    from physgen.store import resolve_dataset
+
+    showers = get_simulator("showers")
+    record = build_simulator(resolve_dataset("ild_photons_50gev")).producer()
+    assert record["tune_constants"]["em"]["halo_count_spread"] == 0.0  # neutral in the ILD tune
+    before = copy.deepcopy(record)
+    del before["tune_constants"]["em"]["halo_count_spread"]
+    assert showers.physics(before) == showers.physics(record)
+    moved = copy.deepcopy(record)
+    moved["tune_constants"]["em"]["halo_count_spread"] = 0.3
+    assert showers.physics(moved) != showers.physics(record)
+    dropped = copy.deepcopy(record)
+    del dropped["tune_constants"]["em"]["spots_per_gev"]  # a required constant: always physics
+    assert showers.physics(dropped) != showers.physics(record)

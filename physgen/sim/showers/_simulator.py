@@ -16,7 +16,7 @@ from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._photon_cells import MAX_TABLE_SLOTS, PhotonCellTable
 from physgen.sim.showers._spots import SpotParts, Spots
 from physgen.sim.showers._stack import Stack
-from physgen.sim.showers._tune import load_tune
+from physgen.sim.showers._tune import EmTune, PionTune, load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
 
 __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
@@ -150,10 +150,18 @@ class ShowerSimulator(Simulator):
 
     @classmethod
     def physics(cls, producer):
-        """The record without the tune's source notes (words, not physics) and, for e± and γ, without
+        """The record without the tune's source notes (words, not physics), without the constants at their
+        neutral default (a constant is added to the model at the value that reproduces the model before it,
+        so a new constant outdates no model whose showers stay bit-identical) and, for e± and γ, without
         the hadronic constants their showers never use: a refit of the π± model does not outdate a
         model trained on positron showers, which stay bit-identical."""
         out = {key: value for key, value in producer.items() if key != "tune_sources"}
+        parts = {"em": EmTune, "pion": PionTune}
         if not str(producer.get("particle", "")).startswith("pi"):
-            out["tune_constants"] = {k: v for k, v in producer.get("tune_constants", {}).items() if k != "pion"}
+            parts.pop("pion")
+        out["tune_constants"] = {part: {key: value for key, value in constants.items()
+                                        if key not in parts[part].model_fields
+                                        or parts[part].model_fields[key].is_required()
+                                        or value != parts[part].model_fields[key].default}
+                                 for part, constants in producer.get("tune_constants", {}).items() if part in parts}
         return out
