@@ -59,7 +59,8 @@ class ShowerSimulator(Simulator):
             raise SpecError(msg)
         self.tune = load_tune(self.options.tune)
         self.stack = Stack.from_geometry(geometry)
-        self.readout = CellReadout(geometry, self.stack, self.tune.em.active_signal_scale)
+        self.readout = CellReadout(geometry, self.stack, self.tune.em.active_signal_scale,
+                                   self.tune.em.track_length_spread)
         self.incidence = Incidence(dataset, self.options.energy_condition)
         self.features = self.incidence.features
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.features

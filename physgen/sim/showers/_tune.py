@@ -62,6 +62,10 @@ class EmTune(BaseModel):
                                          "the median profile's (0: GFlash, τ = t/T whatever α)")
     active_signal_scale: float = Field(1.0, gt=0, description="multiplies the MIP sampling fraction of an ``active`` "
                                        "readout (the signal in the active layers per unit deposit; 1: a MIP's)")
+    track_length_spread: float = Field(0.0, ge=0, description="log-sd of a per-shower log-normal factor (mean 1) on "
+                                       "the crossings of the active planes per unit deposit of an ``active`` readout: "
+                                       "the shower's charged track length fluctuates as a whole (0: independent "
+                                       "crossings)")
     azimuth_step: float = Field(0.7320508075688772, gt=0, lt=1, description="step (turns) of the per-shower "
                                 "Kronecker sequence of the core spots' azimuths; it must not be tied to the radius "
                                 "step √2 − 1 by a relation of small integers (√3 − 1 is: 5 (√2 − 1) + 4 (√3 − 1) "
