@@ -458,3 +458,30 @@ def test_track_length_spread_moves_signal_and_hits_together():
     assert correlation[0.05] > 0.45 and correlation[0.0] < 0.25
     assert load_tune("geant4_ild").em.track_length_spread == pytest.approx(0.02)
     assert load_tune("geant4").em.track_length_spread == 0.0  # CaloGAN: total readout, no crossings
+
+
+def test_halo_share_spread_moves_the_halo_energy_and_count_together():
+    """``halo_share_spread`` σ: a shower's halo share is the tune's times a log-normal factor of mean 1 and log-sd σ,
+    its number of halo deposits follows the same factor (the energy per deposit stays), and the core gives up what
+    the halo takes; σ = 0 is a fixed share."""
+    sim = build_simulator(resolve_dataset("specs/datasets/ild_photons_50gev.yaml"))
+    n = 400
+    energy = np.full(n, 50_000.0)
+    base = load_tune("geant4_ild").em.model_copy(update={"halo_share_spread": 0.0, "halo_count_spread": 0.0})
+
+    def halo(tune):
+        core, halo_part = em_spots(np.random.default_rng(8), sim.stack, np.arange(n), energy, np.zeros(n), np.ones(n),
+                                   tune, incident=True).parts[-2:]
+        halo_energy = np.bincount(halo_part.event, halo_part.energy, n)
+        return halo_energy / energy, np.bincount(halo_part.event, None, n), np.bincount(core.event, core.energy, n)
+
+    share, _, _ = halo(base)
+    assert np.allclose(share, base.halo_fraction)
+    share, count, core = halo(base.model_copy(update={"halo_share_spread": 0.3}))
+    assert np.log(share / base.halo_fraction).std() == pytest.approx(0.3, rel=0.1)
+    assert share.mean() == pytest.approx(base.halo_fraction, rel=0.05)
+    assert np.corrcoef(np.log(share), np.log(count))[0, 1] > 0.95
+    halo_energy = share * energy
+    assert np.corrcoef(core, halo_energy)[0, 1] < -0.9 and (core + halo_energy).std() < 0.3 * halo_energy.std()
+    assert load_tune("geant4_ild").em.halo_share_spread == pytest.approx(0.15)
+    assert load_tune("geant4").em.halo_share_spread == 0.0

@@ -105,6 +105,9 @@ _WEYL = ((np.sqrt(5.0) - 1.0) / 2.0, np.sqrt(2.0) - 1.0)
 DEPTH_BINS = 64
 """Depth bins (to the back of the calorimeter) over which a shower's spots are stratified."""
 
+MAX_HALO_SHARE = 0.5
+"""Most of a shower's energy that ``halo_share_spread`` may give its halo (the log-normal factor is capped there)."""
+
 MIN_SPOTS = 100
 """Fewest core spots of any shower: below ~3 GeV a few tail spots beyond the readout window would
 otherwise make E_tot/E_inc of one shower jump by a percent (Geant4's spread there is 0.2 %)."""
@@ -605,11 +608,17 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     if tune.depth_clump_energy > 0:  # the slices' energies fluctuate about the smooth profile
         cdf = clumped_profile(rng, cdf, energy_mev, tune.depth_clump_energy)
     counts = spot_count(energy_gev, tune.spots_per_gev * spots_scale / copies, max(MIN_SPOTS // copies, 1))
-    quantum = (copies * tune.deposit_quantum / np.maximum((1.0 - tune.halo_fraction) * energy_mev, 1e-3)
+    halo_share, halo_factor = np.full(len(energy_mev), tune.halo_fraction), None
+    if tune.halo_share_spread > 0:  # the soft photons of a shower: more of them carry more of its energy
+        sigma = tune.halo_share_spread
+        halo_factor = np.minimum(np.exp(sigma * rng.standard_normal(len(energy_mev)) - sigma**2 / 2),
+                                 MAX_HALO_SHARE / max(tune.halo_fraction, 1e-12))
+        halo_share = halo_share * halo_factor
+    quantum = (copies * tune.deposit_quantum / np.maximum((1.0 - halo_share) * energy_mev, 1e-3)
                if tune.deposit_quantum > 0 else None)
     owner, t, share, is_quantum = _stratified_depths(rng, cdf, reach, counts, tune.flat_depth_share, quantum,
                                                      tune.quantum_energy_spread)
-    w = share * ((1.0 - tune.halo_fraction) * energy_mev)[owner]
+    w = share * ((1.0 - halo_share) * energy_mev)[owner]
     first = _segment_starts(np.bincount(owner, minlength=len(energy_mev)))
     rank = np.arange(len(owner)) - first[owner]
     radius, radial_weight = sample_radius(rng, t / t_sam[owner], ln_e[owner], medium, tune, owner, rank)
@@ -627,6 +636,8 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
     if tune.halo_count_spread > 0:  # soft photons come from few sources: their number fluctuates beyond Poisson
         shape = np.maximum(energy_gev, 1e-3) / tune.halo_count_spread**2  # relative sd spread / √E (gamma mixture)
         halo_mean = halo_mean * rng.standard_gamma(shape) / shape
+    if halo_factor is not None:
+        halo_mean = halo_mean * halo_factor
     halo_counts = np.maximum(rng.poisson(halo_mean), 1)
     halo_owner, t_halo, _, _ = _stratified_depths(rng, cdf, reach, halo_counts, 0.0)
     if tune.halo_flight_share > 0:  # soft photons flying far sideways also fly far in depth
@@ -638,7 +649,7 @@ def em_spots(rng: np.random.Generator, stack: Stack, event: np.ndarray, energy_m
         u_halo = _weyl(rng.random(len(energy_mev)), halo_owner, _segment_starts(halo_counts), _WEYL[0])
         r_halo = -tune.halo_radius * np.log1p(-np.minimum(u_halo, 1.0 - 1e-9))
     az_halo = rng.random(len(halo_owner))  # independent soft photons: i.i.d. azimuths (sparse outer cells)
-    w_halo = (tune.halo_fraction * energy_mev / halo_counts)[halo_owner]
+    w_halo = (halo_share * energy_mev / halo_counts)[halo_owner]
     if tune.halo_energy_spread > 0:  # soft photons of a broad spectrum: gamma-distributed deposits, same halo total
         spread = rng.standard_gamma(1.0 / tune.halo_energy_spread**2, len(w_halo))
         _share_out(w_halo, spread, halo_owner, halo_counts)

@@ -103,6 +103,9 @@ class EmTune(BaseModel):
                                      "energy stays the same (0: Poisson)")
     halo_flight_share: float = Field(0.0, ge=0, le=1, description="share of the halo deposits whose depth offset "
                                      "and radius come from one isotropic flight (0: independent draws)")
+    halo_share_spread: float = Field(0.0, ge=0, description="log-sd of a per-shower log-normal factor (mean 1) on "
+                                     "the halo's share of the energy and on its number of deposits together (more "
+                                     "soft photons carry more energy; the core keeps the rest; 0: a fixed share)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
                                       "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
