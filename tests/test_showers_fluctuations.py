@@ -183,9 +183,9 @@ def test_importance_sampled_radii_keep_the_radial_profile():
     start = rng.random((2, n_showers))
     tau = 0.0 * ones  # the broad share at the shower's start: s itself
     plain, plain_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
-                                          tau, 0.0, 1.0, 1.0)
+                                          tau, 0.0, 1.0, 1.0, np.zeros(0))
     spread, spread_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
-                                            tau, 0.5, 1.0, 1.0)
+                                            tau, 0.5, 1.0, 1.0, np.zeros(0))
     assert np.all(plain_w == 1.0)
 
     def analytic(r, scale):
@@ -201,6 +201,33 @@ def test_importance_sampled_radii_keep_the_radial_profile():
     _reweight(energy, spread_w, owner, n_showers)
     assert np.bincount(owner, energy) == pytest.approx(before, rel=1e-12)
 
+
+
+def test_independent_tail_radii_keep_the_profile_and_scatter_as_independent_particles():
+    """``independent_tail_radii``: the tail spots' radii are i.i.d. draws of the same truncated profile, so the
+    mixture F(r) is unchanged, and a shower's count of far spots scatters as independent particles do (binomial),
+    where the Kronecker sequence holds it nearly fixed (the stratified tail)."""
+    rng = np.random.default_rng(5)
+    n_showers, per = 400, 500
+    owner, rank = np.repeat(np.arange(n_showers), per), np.tile(np.arange(per), n_showers)
+    p, r_core, r_tail, cutoff = 0.7, 0.1, 0.6, 10.0
+    ones = np.ones(len(owner))
+    start = rng.random((2, n_showers))
+
+    def radii(fresh):
+        return _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff, 0.0 * ones,
+                                    0.0, 1.0, 1.0, fresh)[0]
+
+    stratified, independent = radii(np.zeros(0)), radii(rng.random(len(owner)))
+    for r in (0.05, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0):
+        truth = (p * r**2 / (r**2 + r_core**2) / (cutoff**2 / (cutoff**2 + r_core**2))
+                 + (1 - p) * r**2 / (r**2 + r_tail**2) / (cutoff**2 / (cutoff**2 + r_tail**2)))
+        assert np.mean(independent < r) == pytest.approx(truth, abs=0.01), r
+    far = {name: np.bincount(owner, r > 1.5, n_showers) for name, r in (("s", stratified), ("i", independent))}
+    share = far["i"].mean() / per
+    assert far["i"].var() == pytest.approx(per * share * (1 - share), rel=0.25)  # binomial
+    assert far["s"].var() < 0.3 * far["i"].var()
+    assert far["s"].mean() == pytest.approx(far["i"].mean(), rel=0.05)
 
 
 def test_far_soft_photons_fly_their_own_mean_path():

@@ -76,6 +76,9 @@ class EmTune(BaseModel):
     tail_radius_scale: float = Field(gt=0, description="multiplies GFlash's tail radius R_T")
     radius_cutoff: float = Field(gt=0, description="largest radius (Molière radii) of GFlash's core and tail profiles")
     tail_growth_scale: float = Field(ge=0, description="multiplies k4, GFlash's growth of R_T with depth")
+    independent_tail_radii: bool = Field(False, description="the tail component's spots draw their radii "
+                                         "independently, not from the shower's Kronecker sequence (False: all "
+                                         "radii stratified)")
     radial_spread_share: float = Field(0.0, ge=0, lt=1, description="share of core spots whose radius is drawn "
                                        "from a broad profile (importance-weighted: many light deposits off the axis); "
                                        "0: GFlash's profile alone")
