@@ -106,7 +106,8 @@ def test_killed_run_leaves_nothing_that_opens_and_the_rerun_cleans_up(tmp_path):
             time.sleep(0.01)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        if proc.returncode == 0:  # finished before the kill: a complete output, then start again
+        if proc.returncode == 0 or out.exists():  # committed before the kill (on a loaded machine the kill can land
+            # between the atomic rename and the exit): a complete output, never a partial one; then start again
             assert xr.open_zarr(out, consolidated=False).sizes["event"] == 6000
             subprocess.run(["rm", "-r", str(out)], check=True)
             continue
