@@ -48,7 +48,8 @@ def _train_generate_evaluate(tmp: Path, model: str, reference: str, *, batch: in
 
 
 SYSTEMS = [  # (dataset, model, reference events, batch, generated events, evaluate --names or None: all)
-    pytest.param("toy_circle_8", "toy_gan_circle_8", 1000, 64, 400, None, id="toy"),
+    pytest.param("toy_circle_8", "toy_gan_circle_8", 1000, 64, 400, None, id="toy",
+                 marks=pytest.mark.slow),  # the default suite runs the toy chain in test_cli's toy demo
     pytest.param("calogan_eplus", "calogan_eplus", 160, 16, 48, "total_energy,energy_fraction", id="calogan"),
     pytest.param("calogan_eplus", "calogan_eplus", 160, 16, 48, None, id="calogan-all", marks=pytest.mark.slow),
     pytest.param("calogan_conditional_eplus", "calogan_conditional_eplus", 160, 16, 48, None,
@@ -69,12 +70,18 @@ def test_system_from_simulate_to_evaluate(tmp_path, dataset, model, n_ref, batch
         assert all(any(col.startswith(n) for col in metrics["observables"]) for n in names.split(","))
 
 
-def test_zmumu_small_store_needs_a_smaller_batch_then_runs_end_to_end(tmp_path):
+def test_zmumu_small_store_needs_a_smaller_batch(tmp_path):
     reference = zmumu_store(tmp_path, events=400)
     refused = runner.invoke(app, ["train", "zmumu_gan17", "--data", reference, "--out", str(tmp_path / "r0"),
                                   "--steps", "2", "--device", "cpu"])
     assert refused.exit_code == 2 and "fewer than one batch of 512" in refused.stderr
     assert "--batch-size" in refused.stderr
+    assert not (tmp_path / "r0" / "checkpoint.pt").exists()
+
+
+@pytest.mark.slow  # the default suite trains and generates the dense Z→μμ GAN in test_generate's kill test
+def test_zmumu_small_store_runs_end_to_end_with_a_smaller_batch(tmp_path):
+    reference = zmumu_store(tmp_path, events=400)
     metrics = _train_generate_evaluate(tmp_path, "zmumu_gan17", reference, batch=32, events=300)
     assert {"m_ll", "met", "mu1_iso"} <= set(metrics["observables"])
 

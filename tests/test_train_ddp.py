@@ -7,6 +7,7 @@ import math
 import os
 import socket
 
+import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
@@ -65,6 +66,7 @@ def _classifier_rank(rank: int, world: int, port: int, spec: str, reference: str
     assert not dist.is_initialized()
 
 
+@pytest.mark.slow  # the classifiers train through the one training loop that the GAN test above runs under DDP
 def test_two_process_classifier_training_keeps_ranks_in_step(tmp_path):
     """DCTR classifiers train through the same DDP path: both ranks end with the same weights and steps."""
     reference = toy_store(tmp_path, "toy_bimodal_1d", 3000)
