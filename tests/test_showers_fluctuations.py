@@ -170,59 +170,57 @@ def test_a_batch_of_punch_through_pions_is_only_their_tracks():
     assert track_only and all(150.0 < t < 500.0 for t in track_only)
 
 
-def test_importance_sampled_radii_keep_the_radial_profile():
-    """Known answer: with a share s of radii drawn from a broad profile and weighted f/((1 − s) f + s h), the
-    energy-weighted radial distribution is still GFlash's truncated core + tail mixture,
-    F(r) = p r²/(r² + R_C²)/F_C(c) + (1 − p) r²/(r² + R_T²)/F_T(c) (hep-ex/0001020, Eq. 4.4 form), while
-    more of the spots lie far out; and the per-shower rescaling keeps each shower's total."""
-    rng = np.random.default_rng(2)
-    n_showers, per = 200, 500
+_P, _R_CORE, _R_TAIL, _CUTOFF = 0.7, 0.1, 0.6, 10.0
+"""Core probability, core and tail radii and cutoff (Molière radii) of the radius tests below."""
+
+
+def _profile_cdf(r: float) -> float:
+    """GFlash's truncated core + tail mixture F(r) = p r²/(r² + R_C²)/F_C(c) + (1 − p) r²/(r² + R_T²)/F_T(c)
+    (hep-ex/0001020, Eq. 4.4 form)."""
+    def truncated(scale):
+        return r**2 / (r**2 + scale**2) / (_CUTOFF**2 / (_CUTOFF**2 + scale**2))
+
+    return _P * truncated(_R_CORE) + (1 - _P) * truncated(_R_TAIL)
+
+
+def _radii(n_showers: int, per: int, seed: int, share: float = 0.0, independent: bool = False):
+    """Spot radii, weights and owners of ``n_showers`` showers of ``per`` spots at τ = 0 (the broad share is s)."""
+    rng = np.random.default_rng(seed)
     owner, rank = np.repeat(np.arange(n_showers), per), np.tile(np.arange(per), n_showers)
-    p, r_core, r_tail, cutoff = 0.7, 0.1, 0.6, 10.0
     ones = np.ones(len(owner))
     start = rng.random((2, n_showers))
-    tau = 0.0 * ones  # the broad share at the shower's start: s itself
-    plain, plain_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
-                                          tau, 0.0, 1.0, 1.0, np.zeros(0))
-    spread, spread_w = _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff,
-                                            tau, 0.5, 1.0, 1.0, np.zeros(0))
+    fresh = rng.random(len(owner)) if independent else np.zeros(0)
+    radius, weight = _core_or_tail_radius(start, owner, rank, _P * ones, _R_CORE * ones, _R_TAIL * ones, _CUTOFF,
+                                          0.0 * ones, share, 1.0, 1.0, fresh)
+    return radius, weight, owner
+
+
+def test_importance_sampled_radii_keep_the_radial_profile():
+    """Known answer: with a share s of radii drawn from a broad profile and weighted f/((1 − s) f + s h), the
+    energy-weighted radial distribution is still GFlash's truncated core + tail mixture (:func:`_profile_cdf`),
+    while more of the spots lie far out; and the per-shower rescaling keeps each shower's total."""
+    plain, plain_w, owner = _radii(200, 500, seed=2)
+    spread, spread_w, _ = _radii(200, 500, seed=2, share=0.5)
     assert np.all(plain_w == 1.0)
-
-    def analytic(r, scale):
-        return r**2 / (r**2 + scale**2) / (cutoff**2 / (cutoff**2 + scale**2))
-
     for r in (0.05, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0):
-        truth = p * analytic(r, r_core) + (1 - p) * analytic(r, r_tail)
-        assert np.sum(spread_w * (spread < r)) / np.sum(spread_w) == pytest.approx(truth, abs=0.01), r
-        assert np.mean(plain < r) == pytest.approx(truth, abs=0.01), r
+        assert np.sum(spread_w * (spread < r)) / np.sum(spread_w) == pytest.approx(_profile_cdf(r), abs=0.01), r
+        assert np.mean(plain < r) == pytest.approx(_profile_cdf(r), abs=0.01), r
     assert np.mean(spread > 1.0) > 2 * np.mean(plain > 1.0)  # the point: more, lighter deposits far out
-    energy = rng.exponential(1.0, len(owner))
+    energy = np.random.default_rng(3).exponential(1.0, len(owner))
     before = np.bincount(owner, energy)
-    _reweight(energy, spread_w, owner, n_showers)
+    _reweight(energy, spread_w, owner, 200)
     assert np.bincount(owner, energy) == pytest.approx(before, rel=1e-12)
-
 
 
 def test_independent_tail_radii_keep_the_profile_and_scatter_as_independent_particles():
     """``independent_tail_radii``: the tail spots' radii are i.i.d. draws of the same truncated profile, so the
     mixture F(r) is unchanged, and a shower's count of far spots scatters as independent particles do (binomial),
     where the Kronecker sequence holds it nearly fixed (the stratified tail)."""
-    rng = np.random.default_rng(5)
     n_showers, per = 400, 500
-    owner, rank = np.repeat(np.arange(n_showers), per), np.tile(np.arange(per), n_showers)
-    p, r_core, r_tail, cutoff = 0.7, 0.1, 0.6, 10.0
-    ones = np.ones(len(owner))
-    start = rng.random((2, n_showers))
-
-    def radii(fresh):
-        return _core_or_tail_radius(start, owner, rank, p * ones, r_core * ones, r_tail * ones, cutoff, 0.0 * ones,
-                                    0.0, 1.0, 1.0, fresh)[0]
-
-    stratified, independent = radii(np.zeros(0)), radii(rng.random(len(owner)))
+    stratified, _, owner = _radii(n_showers, per, seed=5)
+    independent, _, _ = _radii(n_showers, per, seed=5, independent=True)
     for r in (0.05, 0.1, 0.3, 0.6, 1.0, 2.0, 4.0):
-        truth = (p * r**2 / (r**2 + r_core**2) / (cutoff**2 / (cutoff**2 + r_core**2))
-                 + (1 - p) * r**2 / (r**2 + r_tail**2) / (cutoff**2 / (cutoff**2 + r_tail**2)))
-        assert np.mean(independent < r) == pytest.approx(truth, abs=0.01), r
+        assert np.mean(independent < r) == pytest.approx(_profile_cdf(r), abs=0.01), r
     far = {name: np.bincount(owner, r > 1.5, n_showers) for name, r in (("s", stratified), ("i", independent))}
     share = far["i"].mean() / per
     assert far["i"].var() == pytest.approx(per * share * (1 - share), rel=0.25)  # binomial
