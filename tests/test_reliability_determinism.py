@@ -40,7 +40,7 @@ def _small_chunks(tmp_path, name: str, chunk_events: int):
 
 SIMULATORS = [  # (dataset, chunk events, events): at least three chunks, the last one partial
     ("toy_grid_5x5", 400, 1000),
-    ("calogan_eplus", 20, 50),
+    pytest.param("calogan_eplus", 20, 50, marks=pytest.mark.slow),  # the EM path: conditional e+ and ILD γ below
     ("calogan_piplus", 10, 25),
     ("calogan_conditional_eplus", 20, 50),
     ("ild_photons_50gev", 4, 10),
