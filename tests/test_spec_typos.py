@@ -10,7 +10,7 @@ spec's variables, the transforms of many inputs) the first stands for the others
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,24 +79,27 @@ def _key_paths(node: Any, path: tuple = (), one_per_shape: bool = False) -> Iter
     ``one_per_shape``, of sibling keys or list items whose values have the same structure (the 40 variables of a
     feature spec, the transforms of 17 inputs) only the first and its subtree: one model validates them all alike."""
     if isinstance(node, dict):
-        seen = set()
-        for key, value in node.items():
-            if path and path[-1] in STORE_NAMED_KEYS:
-                continue
-            if one_per_shape and isinstance(value, (dict, list)):
-                if _shape(value) in seen:
-                    continue
-                seen.add(_shape(value))
+        if path and path[-1] in STORE_NAMED_KEYS:
+            return
+        for key, value in _first_of_each_shape(node.items(), one_per_shape):
             yield (*path, key)
             yield from _key_paths(value, (*path, key), one_per_shape)
     elif isinstance(node, list):
-        seen = set()
-        for i, value in enumerate(node):
-            if one_per_shape and isinstance(value, (dict, list)):
-                if _shape(value) in seen:
-                    continue
-                seen.add(_shape(value))
+        for i, value in _first_of_each_shape(enumerate(node), one_per_shape):
             yield from _key_paths(value, (*path, i), one_per_shape)
+
+
+def _first_of_each_shape(items: Iterable[tuple[Any, Any]], one_per_shape: bool) -> Iterator[tuple[Any, Any]]:
+    """``(key, value)`` items, with ``one_per_shape`` without those whose container value has the :func:`_shape`
+    of an earlier one."""
+    seen = set()
+    for key, value in items:
+        if one_per_shape and isinstance(value, (dict, list)):
+            shape = _shape(value)
+            if shape in seen:
+                continue
+            seen.add(shape)
+        yield key, value
 
 
 def _with_typo(data: Any, path: tuple) -> tuple[Any, str, str]:
