@@ -157,12 +157,11 @@ class ShowerSimulator(Simulator):
         the hadronic constants their showers never use: a refit of the π± model does not outdate a
         model trained on positron showers, which stay bit-identical."""
         out = {key: value for key, value in producer.items() if key != "tune_sources"}
-        parts = {"em": EmTune, "pion": PionTune}
+        neutral = {part: {key: field.default for key, field in model.model_fields.items() if not field.is_required()}
+                   for part, model in (("em", EmTune), ("pion", PionTune))}
         if not str(producer.get("particle", "")).startswith("pi"):
-            parts.pop("pion")
+            neutral.pop("pion")
         out["tune_constants"] = {part: {key: value for key, value in constants.items()
-                                        if key not in parts[part].model_fields
-                                        or parts[part].model_fields[key].is_required()
-                                        or value != parts[part].model_fields[key].default}
-                                 for part, constants in producer.get("tune_constants", {}).items() if part in parts}
+                                        if key not in neutral[part] or value != neutral[part][key]}
+                                 for part, constants in producer.get("tune_constants", {}).items() if part in neutral}
         return out
