@@ -55,10 +55,10 @@ TARGETS = {
     "ild_em": ("geant4_ild", "em", {  # one energy (50 GeV photons): score the whole sample, e.g. --objective moments
         "t_max_shift": (-1.5, 1.5), "pair_t_max_shift": (-1.5, 1.0), "alpha_scale": (0.8, 1.2),
         "profile_spread_scale": (0.4, 1.3), "radial_tau_coupling": (0.0, 1.0), "core_radius_scale": (0.6, 2.0),
-        "tail_radius_scale": (0.5, 1.3), "radius_cutoff": (4.0, 10.0), "depth_clump_energy": (0.0, 150.0),
-        "halo_fraction": (0.01, 0.12), "halo_radius": (0.5, 2.5), "halo_spots_per_gev": (20.0, 110.0),
-        "track_length_spread": (0.0, 0.06), "active_signal_scale": (0.9, 1.05), "flat_depth_share": (0.0, 0.5),
-        "halo_depth_forward": (0.3, 6.0), "halo_share_spread": (0.0, 0.4)}),
+        "tail_radius_scale": (0.5, 1.3), "radius_cutoff": (4.0, 10.0), "depth_clump_energy": (0.0, 400.0),
+        "depth_clump_length": (0.0, 2.0), "halo_fraction": (0.01, 0.12), "halo_radius": (0.5, 2.5),
+        "halo_spots_per_gev": (20.0, 160.0), "track_length_spread": (0.0, 0.06), "active_signal_scale": (0.9, 1.05),
+        "crossing_obliquity": (1.0, 2.0), "flat_depth_share": (0.0, 0.5), "halo_depth_forward": (0.3, 6.0)}),
     "calogan_pion": ("geant4", "pion", {
         "lambda_scale": (0.8, 1.6), "f_em_exponent": (0.7, 0.95), "f_em_concentration": (1.0, 20.0),
         "e_over_h": (1.0, 2.5), "pi0_extra_showers": (0.0, 5.0), "secondary_pt": (0.05, 2.0), "hadron_radius": (0.05, 1.0), "hadron_depth_spread": (0.005, 1.0), "hadron_spots_per_gev": (5.0, 300.0),

@@ -16,7 +16,7 @@ from physgen.sim.showers._hadronic import pion_spots
 from physgen.sim.showers._photon_cells import MAX_TABLE_SLOTS, PhotonCellTable
 from physgen.sim.showers._spots import SpotParts, Spots
 from physgen.sim.showers._stack import Stack
-from physgen.sim.showers._tune import EmTune, PionTune, load_tune
+from physgen.sim.showers._tune import EmTune, PionTune, Tune, load_tune
 from physgen.specs import LayeredCalorimeter, VoxelCalorimeter
 
 __all__ = ["ShowerOptions", "ShowerSimulator", "CONDITION_UNITS"]
@@ -57,13 +57,24 @@ class ShowerSimulator(Simulator):
         if not isinstance(geometry, (LayeredCalorimeter, VoxelCalorimeter)):
             msg = f"{source}: the showers simulator needs a layered or voxel calorimeter detector, got {geometry!r}"
             raise SpecError(msg)
-        self.tune = load_tune(self.options.tune)
+        self.geometry = geometry
         self.stack = Stack.from_geometry(geometry)
-        self.readout = CellReadout(geometry, self.stack, self.tune.em.active_signal_scale,
-                                   self.tune.em.track_length_spread)
+        self.tune = load_tune(self.options.tune)
         self.incidence = Incidence(dataset, self.options.energy_condition)
         self.features = self.incidence.features
         self.store_overflow = "overflow" in dataset.schema.names and "overflow" not in self.features
+
+    @property
+    def tune(self) -> Tune:
+        return self._tune
+
+    @tune.setter
+    def tune(self, tune: Tune) -> None:
+        """Setting a tune (the scans of ``benchmarks/`` set one per trial) also sets the readout's constants and
+        forgets the soft-photon cell tables made with the old one."""
+        self._tune = tune
+        self.readout = CellReadout(self.geometry, self.stack, tune.em.active_signal_scale, tune.em.track_length_spread,
+                                   tune.em.crossing_obliquity)
         self._photon_tables: dict[tuple[float, ...], PhotonCellTable] = {}
 
     def _photon_cells(self, physics: dict[str, np.ndarray]) -> PhotonCellTable | None:

@@ -43,6 +43,10 @@ class EmTune(BaseModel):
     depth_clump_energy: float = Field(0.0, ge=0, description="MeV: the energy profile's deposit in each depth slice "
                                       "arrives in independent lots of this energy (a slice of energy e gets a gamma of "
                                       "shape e / this, the shower's total kept); 0: GFlash's smooth profile")
+    depth_clump_length: float = Field(0.0, ge=0, description="λ (X0): the slices' relative fluctuations are those of "
+                                      "their lots summed over a two-sided exponential window of this length, so "
+                                      "neighbouring slices fluctuate together (a sub-shower spans several); 0: "
+                                      "independent slices")
     track_growth_length: float = Field(0.0, ge=0, description="λ (X0): an incident e± or γ's leading charged tracks "
                                        "multiply as exp(t/λ) from its start until the profile's energy per depth "
                                        "overtakes theirs, and the profile in front of that depth is cut away (0: "
@@ -66,6 +70,10 @@ class EmTune(BaseModel):
                                        "the crossings of the active planes per unit deposit of an ``active`` readout: "
                                        "the shower's charged track length fluctuates as a whole (0: independent "
                                        "crossings)")
+    crossing_obliquity: float = Field(1.0, ge=1, description="an ``active`` readout's mean path of a shower particle "
+                                      "through one sampling period over the period (1/cos θ): a deposit e makes "
+                                      "e / (this · e_x) crossings of the active planes, each with this times a normally "
+                                      "incident MIP's signal, the sampling fraction kept (1: normal incidence)")
     azimuth_step: float = Field(0.7320508075688772, gt=0, lt=1, description="step (turns) of the per-shower "
                                 "Kronecker sequence of the core spots' azimuths; it must not be tied to the radius "
                                 "step √2 − 1 by a relation of small integers (√3 − 1 is: 5 (√2 − 1) + 4 (√3 − 1) "
@@ -106,9 +114,6 @@ class EmTune(BaseModel):
                                      "energy stays the same (0: Poisson)")
     halo_flight_share: float = Field(0.0, ge=0, le=1, description="share of the halo deposits whose depth offset "
                                      "and radius come from one isotropic flight (0: independent draws)")
-    halo_share_spread: float = Field(0.0, ge=0, description="log-sd of a per-shower log-normal factor (mean 1) on "
-                                     "the halo's share of the energy and on its number of deposits together (more "
-                                     "soft photons carry more energy; the core keeps the rest; 0: a fixed share)")
     halo_energy_spread: float = Field(0.0, ge=0, description="relative spread (sd / mean) of the energy of one halo "
                                       "deposit, gamma-distributed (0: all equal; 1: exponential)")
 
