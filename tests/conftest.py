@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer.testing
 from hypothesis import HealthCheck, settings
 
 from physgen.plugins import SIMULATORS
@@ -35,6 +37,16 @@ if RandomFill.name not in SIMULATORS:  # this file is imported as conftest and a
     register_simulator(RandomFill)
 
 SPECS = REPO / "specs"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cli_command_built_once():
+    """typer's test runner rebuilds the click command from the app on every invoke (≈ 30 ms, half of a ``specs
+    validate`` call, which the typo sweep makes hundreds of times); the app does not change while the tests run, so
+    it is built once."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(typer.testing, "_get_command", functools.cache(typer.testing._get_command))
+        yield
 
 
 @pytest.fixture
