@@ -466,6 +466,11 @@ def test_ild_azimuth_step_is_free_of_the_radius_step():
     assert _four_fold_phase_scatter(load_tune("geant4_ild").em.azimuth_step) < 0.1
 
 
+def _retune(sim, **em) -> None:
+    """Set ``em`` constants of the simulator's tune (the setter rebuilds the readout from the tune)."""
+    sim.tune = sim.tune.model_copy(update={"em": sim.tune.em.model_copy(update=em)})
+
+
 def test_active_signal_scale_scales_the_silicon_signal():
     """The ILD readout (active): the signal of the same spots is ``active_signal_scale`` times the MIP sampling's."""
     sim = build_simulator(resolve_dataset("specs/datasets/ild_photons_50gev.yaml"))
@@ -474,11 +479,11 @@ def test_active_signal_scale_scales_the_silicon_signal():
                   np.full(2000, 50.0), azimuth=np.zeros(2000))
     total = {}
     for scale in (1.0, 0.5):
-        sim.readout.signal_scale = scale
+        _retune(sim, active_signal_scale=scale)
         cells, _ = sim.readout.deposit(np.random.default_rng(0), spots, 1, zero, zero, zero, zero)
         total[scale] = cells.sum()
     assert total[0.5] / total[1.0] == pytest.approx(0.5, rel=0.02)
-    assert sim.tune.em.active_signal_scale == pytest.approx(0.978)
+    assert load_tune("geant4_ild").em.active_signal_scale == pytest.approx(0.978)
 
 
 def test_track_length_spread_moves_signal_and_hits_together():
@@ -496,7 +501,7 @@ def test_track_length_spread_moves_signal_and_hits_together():
     zero = np.zeros(showers)
     scatter, correlation = {}, {}
     for sigma in (0.0, 0.05):
-        sim.readout.track_length_spread = sigma
+        _retune(sim, track_length_spread=sigma)
         cells, _ = sim.readout.deposit(np.random.default_rng(3), spots, showers, zero, zero, zero, zero)
         visible, hits = cells.sum(axis=1), (cells > 0).sum(axis=1)
         scatter[sigma] = visible.std() / visible.mean()
@@ -517,7 +522,7 @@ def test_crossing_obliquity_makes_fewer_larger_crossings():
     energy, section = np.full(200_000, deposit), np.zeros(200_000, dtype=np.intp)
     mean_signal = deposit * sim.stack.sampling_fraction[0] * sim.readout.signal_scale
     for k in (1.0, 1.4, 2.0):
-        sim.tune = sim.tune.model_copy(update={"em": sim.tune.em.model_copy(update={"crossing_obliquity": k})})
+        _retune(sim, crossing_obliquity=k)
         assert sim.readout.crossing_obliquity == k
         signal = sim.readout._visible(np.random.default_rng(5), energy, section)
         assert signal.mean() == pytest.approx(mean_signal, rel=0.02)
@@ -536,7 +541,7 @@ def test_ild_hits_near_the_threshold_as_geant4():
     low = {}
     for k in (1.0, load_tune("geant4_ild").em.crossing_obliquity):
         sim = build_simulator(spec)
-        sim.tune = sim.tune.model_copy(update={"em": sim.tune.em.model_copy(update={"crossing_obliquity": k})})
+        _retune(sim, crossing_obliquity=k)
         shower_cells, _ = sim.showers(np.random.default_rng(6), {"energy": np.full(300, 50.0)})
         lit = shower_cells[shower_cells > 0]
         low[k] = np.mean(lit < 0.15)
