@@ -15,7 +15,9 @@ from typer.testing import CliRunner
 
 from physgen.cli import app
 from physgen.errors import SpecError
-from physgen.models.shower_fractions import from_energy_fractions, n_fraction_coordinates, to_energy_fractions
+from physgen.models.shower_fractions import (
+    from_energy_fractions, join_cells, n_fraction_coordinates, ranked_groups, split_cells, to_energy_fractions,
+)
 from physgen.sim import simulate
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train
@@ -118,18 +120,40 @@ def test_fraction_noise_puts_the_noise_cells_at_one_place_and_round_trips():
         np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9)
 
 
+def test_ranked_groups_are_the_fewest_cells_holding_each_share_and_split_and_join_invert():
+    """Mean energies 1, 5, 0, 3, 1 (sum 10): 50 % is held by cell 1 alone, 80 % by cells 1 and 3, 99 % needs four
+    cells; every group keeps a cell (a layer of n cells gives at most n groups, one cell gives one)."""
+    mean = np.array([1.0, 5.0, 0.0, 3.0, 1.0])
+    assert ranked_groups(mean, []) == [[0, 1, 2, 3, 4]]
+    assert ranked_groups(mean, [0.5]) == [[1], [0, 2, 3, 4]]
+    assert ranked_groups(mean, [0.5, 0.8]) == [[1], [3], [0, 2, 4]]
+    assert ranked_groups(mean, [0.8, 0.99]) == [[1, 3], [0, 4], [2]]
+    assert ranked_groups(mean, [0.1, 0.2, 0.3, 0.4, 0.5]) == [[1], [3], [0], [4], [2]]
+    assert ranked_groups(np.ones(3), [0.999]) == [[0, 1], [2]]
+    assert ranked_groups(np.array([2.0]), [0.5, 0.9]) == [[0]]
+    cells = torch.arange(10.0).reshape(2, 5)
+    groups = [[1, 3], [0, 4], [2]]
+    parts = split_cells(cells, groups)
+    assert [p.tolist() for p in parts] == [[[1.0, 3.0], [6.0, 8.0]], [[0.0, 4.0], [5.0, 9.0]], [[2.0], [7.0]]]
+    assert torch.equal(join_cells(parts, groups), cells)
+
+
 @pytest.fixture(scope="module")
 def showers(tmp_path_factory):
     return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
 
 
-def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_path):
+@pytest.mark.parametrize("core_shares", [[], [0.8, 0.97]])
+def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_path, core_shares):
     """The shipped spec (network cut down; CaloFlow's absolute 1 keV noise and cut, so that which cells are zeros
     is known) trains from the CLI, exports, and generates from the CLI a store that validates with the
     reference's units; cells are non-negative with exact zeros; the run's recipe maps the reference showers to its
     flow space and back (float32 there) with their zeros and layer energies; clamped, a coordinate beyond the
-    training range acts as its edge."""
-    absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0}
+    training range acts as its edge. With ``core_shares`` each layer's core (the fewest cells holding 80 % of its
+    mean energy in the training showers), the next ones up to 97 % and the rest are groups of their own, two more
+    coordinates per layer of three or more cells."""
+    absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0,
+                "core_shares": core_shares}
     spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | absolute,
                       training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
     run, checkpoint = cli_train_and_export(spec, showers, tmp_path, steps=10)
@@ -147,6 +171,16 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
 
     recipe = load_run(run, checkpoint="last").recipe
     assert recipe.hp.clamp_to_training_range
+    sizes = [reference[n].values[0].size for n in GROUPS]
+    extra = sum(min(len(core_shares) + 1, size) - 1 for size in sizes)
+    assert recipe.to_flow(recipe.data.encode({n: torch.as_tensor(reference[n].values) for n in (*GROUPS, "energy")})
+                          ).shape[1] == n_fraction_coordinates(sizes) + extra
+    for name, groups in zip(GROUPS, recipe.cell_groups, strict=True):
+        mean = reference[name].values[:58].reshape(58, -1).sum(axis=0)  # the training showers: 64 - round(6.4)
+        assert sorted(i for g in groups for i in g) == list(range(mean.size))
+        if core_shares and mean.size > 3:  # the readout layers; the overflow (3 cells) is one cell per group
+            assert mean[groups[0]].sum() >= 0.8 * mean.sum() and mean[groups[0] + groups[1]].sum() >= 0.97 * mean.sum()
+            assert mean[groups[0]].min() >= mean[groups[1]].max() >= mean[groups[2]].max()
     recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})  # the validation showers lie outside
     batch = {n: torch.as_tensor(reference[n].values) for n in (*GROUPS, "energy")}
     batch = recipe.data.encode(batch)  # the loader's space: log-scaled energy, cells as stored
@@ -167,6 +201,34 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
         assert torch.equal(recipe.from_flow(far, condition)[name], recipe.from_flow(edge, condition)[name])
 
 
+def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(showers, tmp_path):
+    """With ``occupancy_calibration`` the training loop fits one cell threshold per input before each snapshot
+    is scored (here after every epoch); the snapshot carries them, and showers generated as the calibration
+    generates them (the first training showers' energies, seed 0) light exactly as many cells of each input as
+    those showers do; without it the same flow lights a different number."""
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | {"occupancy_calibration": True},
+                      training={"batch_size": 16, "checkpoint_every": 10,
+                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
+                                              "options": {"names": ["total_over_incident"]}}})
+    train(spec, showers, tmp_path / "run", steps=8, device="cpu", progress=False)
+    loaded = load_run(tmp_path / "run")  # the selected snapshot
+    recipe = loaded.recipe
+    assert recipe.cell_thresholds is not None and len(recipe.cell_thresholds) == len(GROUPS)
+    assert min(recipe.cell_thresholds) >= recipe.cell_noise
+    reference = open_store(showers).isel(event=slice(0, 58)).compute()  # the training showers: 64 - round(6.4)
+    conditions = {k: torch.from_numpy(v) for k, v in loaded.transforms.forward({"energy": reference["energy"].values},
+                                                                               None).items()}
+
+    def lit(thresholds):
+        recipe.cell_thresholds = thresholds
+        cells = recipe.data.inverse(recipe.sample(58, conditions, torch.Generator().manual_seed(0)))
+        return [int((cells[name] > 0).sum()) for name in GROUPS]
+
+    fitted = list(recipe.cell_thresholds)
+    assert lit(fitted) == [int((reference[name].values > 0).sum()) for name in GROUPS]
+    assert lit(None) != lit(fitted)
+
+
 @pytest.mark.parametrize(("changes", "message"), [
     ({"hyperparameters": {"incident_energy": "theta"}}, "needs the incident energy 'theta' among data.conditions"),
     ({"hyperparameters": {"cell_noise": "1 mm"}}, "cell_noise"),
@@ -177,6 +239,11 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     ({"hyperparameters": {"on_shell_muons": True}}, "on_shell_muons needs the muon features"),
     ({"data": {"inputs": ["layer_0", "x0"]}}, "needs inputs of one energy unit"),
     ({"hyperparameters": {"shower_coordinates": "cells"}}, "clamp_to_training_range needs shower_coordinates"),
+    ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [0.8]}},
+     "core_shares needs shower_coordinates"),
+    ({"hyperparameters": {"core_shares": [0.9, 0.8]}}, "core_shares must ascend within"),
+    ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
+                          "occupancy_calibration": True}}, "occupancy_calibration needs shower_coordinates"),
 ])
 def test_bad_shower_options_are_one_spec_error(showers, tmp_path, changes, message):
     spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | changes.get("hyperparameters", {}),

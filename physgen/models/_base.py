@@ -183,6 +183,11 @@ class Recipe:
         its training data (:class:`physgen.train.StoreData` or :class:`physgen.train.TwoSampleData`),
         e.g. to fit an input standardisation. The default does nothing."""
 
+    def calibrate(self, data: Any) -> None:
+        """Called by the training loop before each snapshot is scored, with its training data: constants the
+        recipe fits to its own samples (kept in :meth:`extra_state`, so snapshots and exports carry them). The
+        default fits nothing."""
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser per network: ``training.optimizers[name]`` or else ``training.optimizer``."""
         training = self.spec.training

@@ -24,14 +24,22 @@ log(noise / E_i), which moves over two decades with the incident energy), and ``
 cuts them off with an empty margin; ``noise`` then only keeps empty layers non-empty and can be tiny.
 
 A "layer" is any group of cells whose pattern is normalised together: the readout layers, and e.g. the
-per-layer overflow of the CaloGAN stores as one more group.
+per-layer overflow of the CaloGAN stores as one more group. A layer can also be split into groups by its cells'
+mean energy (:func:`ranked_groups`: its core, the fewest cells that hold a given share of its mean energy, a
+ring around it, …, and the rest): the rest's share of the layer energy is then one coordinate of its own. Learnt
+cell by cell it is a sum of ~100 small fractions, whose independent errors in logit space add up to a bias
+(E[e^{x+ε}] = e^x e^{σ²/2}): a flow on the CaloGAN positrons put 15.5 % of the layer-1 energy outside the 4
+hottest cells where the reference has 9.8 % (10–90 % quantiles 12–19 % against 9–11 %), with the layer-1 width
+42 mm for 29.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
-__all__ = ["from_energy_fractions", "logit", "n_fraction_coordinates", "to_energy_fractions"]
+__all__ = ["from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "ranked_groups", "split_cells",
+           "to_energy_fractions"]
 
 _CLAMP = 1e-15
 """Fractions are clamped to [_CLAMP, 1 − _CLAMP] before the logit (a one-cell group has f = 1; an empty layer
@@ -47,6 +55,36 @@ def logit(v: torch.Tensor) -> torch.Tensor:
 def n_fraction_coordinates(sizes: list[int]) -> int:
     """Number of coordinates for groups of ``sizes`` cells: E_tot, n − 1 ratios u_i and every cell's fraction."""
     return len(sizes) + sum(sizes)
+
+
+def ranked_groups(mean_energy: np.ndarray, shares: list[float]) -> list[list[int]]:
+    """The cells of one layer split by their ``mean_energy`` (per cell, over training showers), hottest first: the
+    fewest cells that hold ``shares[0]`` of the sum, the next fewest that bring it to ``shares[1]``, …, and the
+    rest; flat indices, ascending within a group. Every group keeps at least one cell, so a layer of n cells
+    gives min(len(shares) + 1, n) groups."""
+    energy = np.asarray(mean_energy, dtype=float).ravel()
+    n_groups = min(len(shares) + 1, energy.size)
+    order = np.argsort(-energy, kind="stable")
+    held = np.cumsum(energy[order])
+    edges = [0]
+    for j, share in enumerate(shares[:n_groups - 1]):
+        count = int(np.searchsorted(held, share * held[-1])) + 1
+        edges.append(min(max(count, edges[-1] + 1), energy.size - (n_groups - 1 - j)))
+    edges.append(energy.size)
+    return [sorted(int(i) for i in order[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def split_cells(cells: torch.Tensor, groups: list[list[int]]) -> list[torch.Tensor]:
+    """The ``(events, cells)`` energies of a layer as one ``(events, len(group))`` tensor per group of cells."""
+    return [cells[:, group] for group in groups]
+
+
+def join_cells(parts: list[torch.Tensor], groups: list[list[int]]) -> torch.Tensor:
+    """Inverse of :func:`split_cells`: the ``(events, cells)`` energies of a layer from its groups' parts."""
+    cells = parts[0].new_zeros(len(parts[0]), sum(len(group) for group in groups))
+    for part, group in zip(parts, groups, strict=True):
+        cells[:, group] = part
+    return cells
 
 
 def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
@@ -82,13 +120,14 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
 
 
 def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
-                          threshold: float | None = None, *, fraction_noise: float = 0.0,
+                          threshold: float | list[float] | None = None, *, fraction_noise: float = 0.0,
                           fraction_threshold: float = 0.0) -> list[torch.Tensor]:
     """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
     energies follow from E_tot and the u_i; each group's fractions are renormalised to sum to one (a generator's
     do only approximately); cells below ``threshold`` (default ``noise``; a higher one leaves an empty margin
     between the noise cells and the real ones, which catches what a generator smears across the cut, as the
-    ``spread_zeros`` transform's ``margin``) are exact zeros, the others lose the noise's mean ``noise / 2``,
+    ``spread_zeros`` transform's ``margin``; or one threshold per group) are exact zeros, the others lose the
+    noise's mean ``noise / 2``,
     and the kept cells are rescaled to the layer energy less its noise (``size · noise / 2``), so every layer
     holds exactly its learnt energy. With ``fraction_noise`` the fractions lose its mean first, and those below
     ``fraction_threshold`` are zeros."""
@@ -103,13 +142,14 @@ def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: l
     energies.append(rest)
     groups = []
     parts = torch.split(coords[:, n:], sizes, dim=1)
-    for size, energy, part in zip(sizes, energies, parts, strict=True):
+    cuts = threshold if isinstance(threshold, list) else [noise if threshold is None else threshold] * n
+    for size, energy, part, cut in zip(sizes, energies, parts, cuts, strict=True):
         fractions = torch.sigmoid(part)
         if fraction_noise > 0 or fraction_threshold > 0:
             fractions = torch.where(fractions < fraction_threshold, 0.0, (fractions - fraction_noise / 2).clamp(min=0))
         norm = fractions.sum(dim=1, keepdim=True)
         noised = fractions / norm.clamp(min=torch.finfo(norm.dtype).tiny) * energy.unsqueeze(1)
-        cells = torch.where(noised < (noise if threshold is None else threshold), 0.0, noised - noise / 2)
+        cells = torch.where(noised < cut, 0.0, noised - noise / 2)
         target = (energy - size * noise / 2).clamp(min=0).unsqueeze(1)
         kept = cells.sum(dim=1, keepdim=True)
         groups.append(torch.where(kept > 0, cells * (target / kept.clamp(min=torch.finfo(kept.dtype).tiny)), 0.0))

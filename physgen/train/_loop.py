@@ -276,6 +276,7 @@ class _Trainer:
             cond = {k: torch.from_numpy(v).to(self.device) for k, v in raw.items()}
         self.recipe.networks.eval()
         with torch.no_grad():
+            self.recipe.calibrate(self.data)
             fake = self.data.transforms.inverse(self.recipe.sample(n, cond, generator))
         self.recipe.networks.train()
         # clipped to each variable's valid range as `physgen generate` writes them (iso >= 0: unclipped, the GAN's
