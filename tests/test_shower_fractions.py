@@ -25,7 +25,8 @@ from physgen.train import load_run, train
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 GROUPS = ("layer_0", "layer_1", "layer_2", "overflow")
-SMALL = {"hidden_layers": [16, 16], "time_embedding": 4, "ode_steps": 2}
+SMALL = {"hidden_layers": [16, 16], "time_embedding": 4, "ode_steps": 2, "occupancy_calibration": False}
+"""The shipped spec cut down; without training.selection, so without occupancy_calibration (fitted at selection)."""
 NOISE = 1e-3  # MeV: CaloFlow's 1 keV
 
 
@@ -242,6 +243,7 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [0.8]}},
      "core_shares needs shower_coordinates"),
     ({"hyperparameters": {"core_shares": [0.9, 0.8]}}, "core_shares must ascend within"),
+    ({"hyperparameters": {"occupancy_calibration": True}}, "occupancy_calibration is fitted before each snapshot"),
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
                           "occupancy_calibration": True}}, "occupancy_calibration needs shower_coordinates"),
 ])

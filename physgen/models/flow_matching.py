@@ -277,6 +277,10 @@ class FlowMatching(Recipe):
             if on and not self.showers:
                 msg = f"model {spec.name!r}: {name} needs shower_coordinates energy_fractions"
                 raise SpecError(msg)
+        if hp.occupancy_calibration and spec.training.selection is None:
+            msg = (f"model {spec.name!r}: occupancy_calibration is fitted before each snapshot is scored; "
+                   "it needs training.selection")
+            raise SpecError(msg)
         if self.showers:
             self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
             sizes = [data.variables[n].size for n in data.inputs]
