@@ -159,6 +159,20 @@ def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(qualit
     assert "x mean shift: " in text and text.endswith("<!-- zoo:end -->\ntail\n")
 
 
+def test_a_moved_quality_run_ships_its_own_files_not_those_at_its_recorded_path(quality_run, zoo, tmp_path):
+    """A working folder moved elsewhere (while its recorded path still holds a run, maybe another one) ships
+    the figures and weights inside the folder it is given."""
+    moved = tmp_path / "moved"
+    shutil.copytree(quality_run, moved)
+    quality_file = moved / "quality" / "quality.json"
+    quality = json.loads(quality_file.read_text())
+    quality["figures"][0]["value"] = 123.0
+    quality_file.write_text(json.dumps(quality))
+    entry = ship(moved)
+    assert entry["quality"]["figures"][0]["value"] == 123.0
+    assert entry["sha256"] == file_sha256(moved / "toy_gan.pt")
+
+
 def test_a_changed_simulator_flags_the_shipped_reference(quality_run, zoo, monkeypatch):
     """A refit of the simulator (tune constants, options, versions) changes the reference's physics
     without touching its dataset spec: the shipped entry keeps the producer record's hash, and

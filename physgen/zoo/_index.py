@@ -138,9 +138,11 @@ def _training(content: dict[str, Any], record: dict[str, Any], workdir: Path) ->
 
 
 def _here(path: str, record: dict[str, Any], workdir: Path) -> Path:
-    """``path`` as recorded by a pipeline run, moved along with its working folder (a GPU run unpacked here)."""
+    """``path`` as recorded by a pipeline run, moved along with its working folder (a GPU run unpacked here): a
+    path inside the recorded working folder is read inside ``workdir``, even where the recorded one still exists
+    (another run may have been made there since)."""
     recorded = Path(path)
-    if recorded.exists() or not recorded.is_relative_to(record["workdir"]):
+    if not recorded.is_relative_to(record["workdir"]):
         return recorded
     return workdir / recorded.relative_to(record["workdir"])
 
