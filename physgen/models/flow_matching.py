@@ -86,7 +86,8 @@ from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, 
 from physgen.models.dimuon import (MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, leading_muon_first,
                                    muon_energies)
 from physgen.models.shower_fractions import (
-    from_energy_fractions, join_cells, n_fraction_coordinates, ranked_groups, split_cells, to_energy_fractions,
+    from_energy_fractions, join_cells, n_fraction_coordinates, n_ranked_groups, ranked_groups, split_cells,
+    to_energy_fractions,
 )
 from physgen.specs import ModelSpec
 from physgen.units import Quantity, parse_quantity, to_magnitude
@@ -284,7 +285,7 @@ class FlowMatching(Recipe):
         if self.showers:
             self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
             sizes = [data.variables[n].size for n in data.inputs]
-            n_flow = n_fraction_coordinates(sizes) + sum(min(len(hp.core_shares) + 1, size) - 1 for size in sizes)
+            n_flow = n_fraction_coordinates(sizes) + sum(n_ranked_groups(size, hp.core_shares) - 1 for size in sizes)
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -373,7 +374,6 @@ class FlowMatching(Recipe):
         self.cell_groups = state.get("cell_groups")
         self.cell_thresholds = state.get("cell_thresholds")
 
-    @torch.no_grad()
     def calibrate(self, data) -> None:
         """``occupancy_calibration``: the flow smears each cell's two modes (exact zero, or a deposit of its own
         size) into each other, so a fixed cut lights too few or too many cells. Here each input's threshold is
@@ -389,13 +389,9 @@ class FlowMatching(Recipe):
         conditions = data.transforms.forward({k: events[k].values for k in self.data.conditions + self.data.labels},
                                              None)
         device = self.networks["generator"].frequencies.device
-        self.cell_thresholds = None
-        floor, self.cell_threshold = self.cell_threshold, self.cell_noise
-        try:
-            generated = self.sample(n, {k: torch.from_numpy(v).to(device) for k, v in conditions.items()},
-                                    torch.Generator(device).manual_seed(0))
-        finally:
-            self.cell_threshold = floor
+        self.cell_thresholds = [self.cell_noise] * len(self.data.inputs)  # every cell above the noise, to rank
+        generated = self.sample(n, {k: torch.from_numpy(v).to(device) for k, v in conditions.items()},
+                                torch.Generator(device).manual_seed(0))
         cells = self.data.inverse({k: generated[k] for k in self.data.inputs})
         thresholds = []
         for name in self.data.inputs:

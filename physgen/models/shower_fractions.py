@@ -38,8 +38,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "ranked_groups", "split_cells",
-           "to_energy_fractions"]
+__all__ = ["from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "n_ranked_groups",
+           "ranked_groups", "split_cells", "to_energy_fractions"]
 
 _CLAMP = 1e-15
 """Fractions are clamped to [_CLAMP, 1 − _CLAMP] before the logit (a one-cell group has f = 1; an empty layer
@@ -57,13 +57,19 @@ def n_fraction_coordinates(sizes: list[int]) -> int:
     return len(sizes) + sum(sizes)
 
 
+def n_ranked_groups(size: int, shares: list[float]) -> int:
+    """How many groups :func:`ranked_groups` makes of a layer of ``size`` cells: one per share and the rest, at
+    most one per cell."""
+    return min(len(shares) + 1, size)
+
+
 def ranked_groups(mean_energy: np.ndarray, shares: list[float]) -> list[list[int]]:
     """The cells of one layer split by their ``mean_energy`` (per cell, over training showers), hottest first: the
     fewest cells that hold ``shares[0]`` of the sum, the next fewest that bring it to ``shares[1]``, …, and the
-    rest; flat indices, ascending within a group. Every group keeps at least one cell, so a layer of n cells
-    gives min(len(shares) + 1, n) groups."""
+    rest; flat indices, ascending within a group. Every group keeps at least one cell
+    (:func:`n_ranked_groups` groups)."""
     energy = np.asarray(mean_energy, dtype=float).ravel()
-    n_groups = min(len(shares) + 1, energy.size)
+    n_groups = n_ranked_groups(energy.size, shares)
     order = np.argsort(-energy, kind="stable")
     held = np.cumsum(energy[order])
     edges = [0]

@@ -181,7 +181,8 @@ def ship(workdir: str | os.PathLike[str], *, name: str | None = None,
         msg = (f"shipping {name!r} ({size / 2**20:.1f} MiB) would bring the zoo to {(others + size) / 2**20:.1f} MiB, "
                f"over its budget of {MAX_ZOO_BYTES / 2**20:.0f} MiB")
         raise PhysgenError(msg)
-    reference = content["reference"] | _producer(content["reference"].get("store"))
+    store = content["reference"].get("store")
+    reference = content["reference"] | _producer(store and str(_here(store, record, workdir)))
     target = folder / "weights" / f"{name}.pt"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
