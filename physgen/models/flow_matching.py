@@ -86,9 +86,9 @@ from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, 
 from physgen.models.dimuon import (MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, leading_muon_first,
                                    muon_energies)
 from physgen.models.shower_fractions import (
-    from_energy_fractions, join_cells, n_fraction_coordinates, n_ranked_groups, ranked_groups, split_cells,
-    to_energy_fractions,
+    from_energy_fractions, join_cells, n_ranked_groups, ranked_groups, split_cells, to_energy_fractions,
 )
+from physgen.models.shower_halo import HaloSpectrum, fit_halo, sample_halo
 from physgen.specs import ModelSpec
 from physgen.units import Quantity, parse_quantity, to_magnitude
 
@@ -133,6 +133,13 @@ class FlowMatchingHyperparameters(BaseModel):
                                      "mean training energy into the fewest holding the first share, the next up to "
                                      "the second, ..., and the rest, each group normalised on its own "
                                      "(shower_coordinates: energy_fractions)")
+    layers_along_first_axis: bool = Field(
+        False, description="each input's first axis holds its readout layers (the ILD's one (z, y, x) variable): "
+        "each layer is normalised, and split by core_shares, on its own (shower_coordinates: energy_fractions)")
+    core_cells: PositiveInt | None = Field(
+        None, description="per layer only its core_cells hottest cells (by mean training energy) are learnt cell by "
+        "cell; the others, its halo, are learnt as their energy and number of hits and generated as hits "
+        "(physgen.models.shower_halo; shower_coordinates: energy_fractions)")
     occupancy_calibration: bool = Field(
         False, description="before each snapshot is scored, one cell threshold per input fitted so that showers "
         "generated at the training showers' energies light as many cells as they do (shower_coordinates: "
@@ -274,7 +281,12 @@ class FlowMatching(Recipe):
         """Per input, its groups of cells by mean training energy (``core_shares``; one group when not split)."""
         self.cell_thresholds: list[float] | None = None
         """Per input, the cell threshold of ``occupancy_calibration`` (None: ``cell_threshold`` for all)."""
-        for name, on in (("core_shares", hp.core_shares), ("occupancy_calibration", hp.occupancy_calibration)):
+        self.halo: list[HaloSpectrum] | None = None
+        self._gathered: tuple | None = None
+        """Per halo group (``core_cells``), its cells' training occupancy and energy spectrum."""
+        for name, on in (("core_shares", hp.core_shares), ("occupancy_calibration", hp.occupancy_calibration),
+                         ("layers_along_first_axis", hp.layers_along_first_axis),
+                         ("core_cells", hp.core_cells is not None)):
             if on and not self.showers:
                 msg = f"model {spec.name!r}: {name} needs shower_coordinates energy_fractions"
                 raise SpecError(msg)
@@ -284,8 +296,7 @@ class FlowMatching(Recipe):
             raise SpecError(msg)
         if self.showers:
             self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
-            sizes = [data.variables[n].size for n in data.inputs]
-            n_flow = n_fraction_coordinates(sizes) + sum(n_ranked_groups(size, hp.core_shares) - 1 for size in sizes)
+            n_flow = sum(self._n_coordinates(name) for name in data.inputs)
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -331,6 +342,29 @@ class FlowMatching(Recipe):
             raise SpecError(msg)
         return noise, threshold, factor
 
+    def _layering(self, name: str) -> tuple[int, int, int]:
+        """Input ``name``'s layers (``layers_along_first_axis``; else one), cells per layer, and learnt (core) cells
+        per layer (``core_cells``; else all)."""
+        variable = self.data.variables[name]
+        layers = variable.shape[0] if self.hp.layers_along_first_axis else 1
+        size = variable.size // layers
+        return layers, size, size if self.hp.core_cells is None else min(self.hp.core_cells, size)
+
+    def _n_coordinates(self, name: str) -> int:
+        """The flow coordinates of input ``name``: one energy coordinate per group of cells, one fraction per core
+        cell, and per halo its fraction (the constant 1 of a one-cell group) and its number of hits."""
+        layers, size, core = self._layering(name)
+        groups = n_ranked_groups(layers * size, self.hp.core_shares, layers=layers, core_cells=self.hp.core_cells)
+        return groups + layers * core + 2 * layers * (core < size)
+
+    def _halo_flags(self) -> list[bool]:
+        """Per group of cells (all inputs, in order), whether it is a layer's halo (``core_cells``)."""
+        flags = []
+        for name in self.data.inputs:
+            layers, size, core = self._layering(name)
+            flags += ([False] * n_ranked_groups(core, self.hp.core_shares) + [True] * (core < size)) * layers
+        return flags
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         """One optimiser, for ``velocity`` (the EMA ``generator`` is not trained by gradients)."""
         training = self.spec.training
@@ -343,13 +377,20 @@ class FlowMatching(Recipe):
         std of those coordinates in the training events (at most the first 50 000; showers: 20 000, with their
         training noise from a fixed seed), which standardise them for the flow."""
         if self.showers:
-            n = min(data.n_train, 20_000)
+            cells = self.data.width(self.data.inputs)
+            n = min(data.n_train, 20_000, max(1000, 200_000_000 // cells))  # ILD: 7400 showers, 0.8 GB
             names = [*self.data.inputs, self.hp.incident_energy]
             events = data.ds[names].isel(event=slice(0, n)).compute()
-            self.cell_groups = [ranked_groups(events[k].values.reshape(n, -1).sum(axis=0), self.hp.core_shares)
+            physical = {k: torch.as_tensor(events[k].values) for k in names}
+            self.cell_groups = [ranked_groups(physical[k].reshape(n, -1).sum(dim=0).numpy(), self.hp.core_shares,
+                                              layers=self._layering(k)[0], core_cells=self.hp.core_cells)
                                 for k in self.data.inputs]
-            coords = self._shower_coordinates({k: torch.as_tensor(events[k].values) for k in names},
-                                              generator=torch.Generator().manual_seed(0))
+            parts = [part for k, groups in zip(self.data.inputs, self.cell_groups, strict=True)
+                     for part in split_cells(physical[k].reshape(n, -1), groups)]
+            self.halo = [fit_halo(part.numpy()) for part, halo in zip(parts, self._halo_flags(), strict=True) if halo]
+            generator, chunk = torch.Generator().manual_seed(0), max(1, 20_000_000 // cells)
+            coords = torch.cat([self._shower_coordinates({k: v[a:a + chunk] for k, v in physical.items()}, generator)
+                                for a in range(0, n, chunk)])
             mean, std = coords.mean(dim=0), coords.std(dim=0)
             std = torch.where(std > 0, std, 1.0)
             self.coordinate_moments = [mean.tolist(), std.tolist()]
@@ -366,13 +407,14 @@ class FlowMatching(Recipe):
 
     def extra_state(self):
         return {"coordinate_moments": self.coordinate_moments, "coordinate_range": self.coordinate_range,
-                "cell_groups": self.cell_groups, "cell_thresholds": self.cell_thresholds}
+                "cell_groups": self.cell_groups, "cell_thresholds": self.cell_thresholds, "halo": self.halo}
 
     def load_extra_state(self, state):
         self.coordinate_moments = state.get("coordinate_moments")
         self.coordinate_range = state.get("coordinate_range")
         self.cell_groups = state.get("cell_groups")
         self.cell_thresholds = state.get("cell_thresholds")
+        self.halo = state.get("halo")
 
     def calibrate(self, data) -> None:
         """``occupancy_calibration``: the flow smears each cell's two modes (exact zero, or a deposit of its own
@@ -393,11 +435,17 @@ class FlowMatching(Recipe):
         generated = self.sample(n, {k: torch.from_numpy(v).to(device) for k, v in conditions.items()},
                                 torch.Generator(device).manual_seed(0))
         cells = self.data.inverse({k: generated[k] for k in self.data.inputs})
-        thresholds = []
-        for name in self.data.inputs:
-            lit = int((events[name].values > 0).sum())
-            values = torch.sort(cells[name].double().flatten(), descending=True).values
-            thresholds.append(float(values[lit - 1]) if 0 < lit <= int((values > 0).sum()) else self.cell_noise)
+        thresholds, halo = [], iter(self._halo_flags())
+        for name, groups in zip(self.data.inputs, self._cell_groups(), strict=True):
+            core = torch.ones(self.data.variables[name].size, dtype=torch.bool, device=device)
+            for group in groups:
+                if next(halo):
+                    core[group] = False
+            generated = cells[name].double().reshape(n, -1)
+            lit = int((events[name].values > 0).sum()) - int((generated[:, ~core] > 0).sum())  # halo hits stay
+            values = generated[:, core].flatten()
+            thresholds.append(float(torch.kthvalue(values.cpu(), values.numel() - lit + 1).values)
+                              if 0 < lit <= int((values > 0).sum()) else self.cell_noise)
         self.cell_thresholds = [max(value, self.cell_noise) for value in thresholds]
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -411,16 +459,47 @@ class FlowMatching(Recipe):
                             generator: torch.Generator | None = None, *, dequantise: bool = True) -> torch.Tensor:
         """The energy-fraction coordinates (float64) of showers in physical units (inputs and incident energy)."""
         incident = physical[self.hp.incident_energy].double() * self.incident_factor
-        groups = [part for name, cells in zip(self.data.inputs, self._cell_groups(), strict=True)
-                  for part in split_cells(physical[name].reshape(len(incident), -1), cells)]
-        return to_energy_fractions(groups, incident, self.cell_noise,
-                                   fraction_noise=self.hp.fraction_noise, dequantise=dequantise, generator=generator)
+        groups, counts = [], []
+        for name, (order, sizes, flags) in zip(self.data.inputs, self._gathering(), strict=True):
+            cells = physical[name].reshape(len(incident), -1)
+            order = order.to(cells.device)
+            core = iter(torch.split(cells[:, order], sizes, dim=1))
+            if any(flags):  # a layer's halo is its cells outside the core: summed, not gathered
+                halo = cells.clone()
+                halo[:, order] = 0
+                halo = halo.reshape(len(cells), self._layering(name)[0], -1)
+                energy, lit = halo.sum(dim=2), halo.sign().sum(dim=2)  # sign: 30x faster than a bool sum here
+            per_layer = len(flags) // self._layering(name)[0]
+            for k, is_halo in enumerate(flags):
+                groups.append(energy[:, k // per_layer, None] if is_halo else next(core))
+                if is_halo:
+                    counts.append(lit[:, k // per_layer])
+        coords = to_energy_fractions(groups, incident, self.cell_noise, fraction_noise=self.hp.fraction_noise,
+                                     dequantise=dequantise, generator=generator)
+        if not counts:
+            return coords
+        counts = torch.stack(counts, dim=1).double().round()
+        jitter = torch.rand(counts.shape, generator=generator, dtype=counts.dtype) if dequantise else 0.5
+        return torch.cat([coords, torch.log1p(counts + jitter)], dim=1)  # a halo's hits, dequantised
+
+    def _gathering(self) -> list[tuple[torch.Tensor, list[int], list[bool]]]:
+        """Per input, how its cells become the groups of :meth:`_shower_coordinates`, built once per grouping: the
+        core groups' cells (one index, group after group), their sizes, and per group whether it is a halo."""
+        if self._gathered is None or self._gathered[0] is not self.cell_groups:
+            halo, plan = iter(self._halo_flags()), []
+            for name, cell_groups in zip(self.data.inputs, self._cell_groups(), strict=True):
+                flags = [next(halo) for _ in cell_groups]
+                core = [g for g, is_halo in zip(cell_groups, flags, strict=True) if not is_halo]
+                plan.append((torch.as_tensor([i for g in core for i in g], dtype=torch.long), [len(g) for g in core],
+                             flags))
+            self._gathered = (self.cell_groups, plan)
+        return self._gathered[1]
 
     def _cell_groups(self) -> list[list[list[int]]]:
         """Per input its groups of cells; a run from before ``core_shares`` existed has one group per input."""
         if self.cell_groups is None:
-            if self.hp.core_shares:
-                msg = f"model {self.spec.name!r}: the cell groups of core_shares are missing (a run not initialised?)"
+            if self.hp.core_shares or self.hp.layers_along_first_axis or self.hp.core_cells is not None:
+                msg = f"model {self.spec.name!r}: the shower's cell groups are missing (a run not initialised?)"
                 raise SpecError(msg)
             return [[list(range(self.data.variables[n].size))] for n in self.data.inputs]
         return self.cell_groups
@@ -431,9 +510,9 @@ class FlowMatching(Recipe):
         ``shower_coordinates`` the standardised shower coordinates (the batch holds the incident energy too;
         ``dequantise``: the cells' training noise, else its mean)."""
         if self.showers:
-            names = [*self.data.inputs, self.hp.incident_energy]
-            coords = self._shower_coordinates(self.data.inverse({k: batch[k].double() for k in names}),
-                                              dequantise=dequantise)
+            incident = self.hp.incident_energy  # the cells stay float32 until gathered: 27 000 ILD cells
+            physical = self.data.inverse({k: batch[k] for k in self.data.inputs} | {incident: batch[incident].double()})
+            coords = self._shower_coordinates(physical, dequantise=dequantise)
             mean, std = self._moments(coords)
             return ((coords - mean) / std).float()
         if not self.coordinates:
@@ -443,9 +522,10 @@ class FlowMatching(Recipe):
         mean, std = self._moments(coords)
         return torch.cat([(coords - mean) / std, self.data.concat(batch, self.others)], dim=1)
 
-    def from_flow(self, x: torch.Tensor, conditions: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    def from_flow(self, x: torch.Tensor, conditions: dict[str, torch.Tensor] | None = None,
+                  generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Inverse of :meth:`to_flow`: the inputs in the transformed space (muon energies on shell; showers need
-        the ``conditions`` with the incident energy)."""
+        the ``conditions`` with the incident energy, and a halo's hits are placed with ``generator``)."""
         if self.showers:
             if self.hp.clamp_to_training_range:
                 if self.coordinate_range is None:
@@ -456,13 +536,27 @@ class FlowMatching(Recipe):
             mean, std = self._moments(x.double())
             name = self.hp.incident_energy
             incident = self.data.inverse({name: conditions[name].double()})[name] * self.incident_factor
-            cell_groups = self._cell_groups()
+            cell_groups, halo = self._cell_groups(), self._halo_flags()
+            coords, n_halo = x.double() * std + mean, sum(halo)
+            counts = torch.expm1(coords[:, coords.shape[1] - n_halo:]).floor().clamp(min=0)
             cuts = self.cell_thresholds or [self.cell_threshold] * len(cell_groups)
-            parts = iter(from_energy_fractions(x.double() * std + mean, incident,
-                                               [len(g) for groups in cell_groups for g in groups], self.cell_noise,
-                                               [cut for cut, groups in zip(cuts, cell_groups, strict=True) for _ in groups],
-                                               fraction_noise=self.hp.fraction_noise,
-                                               fraction_threshold=self.hp.fraction_threshold))
+            parts = from_energy_fractions(coords[:, :coords.shape[1] - n_halo], incident,
+                                          [1 if is_halo else len(g) for g, is_halo in
+                                           zip((g for groups in cell_groups for g in groups), halo, strict=True)],
+                                          self.cell_noise,
+                                          [cut for cut, groups in zip(cuts, cell_groups, strict=True) for _ in groups],
+                                          fraction_noise=self.hp.fraction_noise,
+                                          fraction_threshold=self.hp.fraction_threshold)
+            if n_halo and self.halo is None:
+                msg = f"model {self.spec.name!r}: the halo spectra of core_cells are missing (a run not initialised?)"
+                raise SpecError(msg)
+            spectra, made = iter(zip(counts.T, self.halo or [], strict=True)), []
+            for part, is_halo in zip(parts, halo, strict=True):
+                if is_halo:
+                    count, spectrum = next(spectra)
+                    part = sample_halo(count, part[:, 0], spectrum, generator)  # noqa: PLW2901
+                made.append(part)
+            parts = iter(made)
             groups = [join_cells([next(parts) for _ in cells], cells) for cells in cell_groups]
             return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
                                      for n, g in zip(self.data.inputs, groups, strict=True)})
@@ -523,4 +617,4 @@ class FlowMatching(Recipe):
         n_flow = field.body[-1].out_features
         x0 = torch.randn(n, n_flow, device=device, generator=generator)
         x1 = integrate(lambda x, t: field(x, t, cond), x0, self.hp.ode_steps, self.hp.ode_solver)
-        return self.from_flow(x1.float(), conditions)
+        return self.from_flow(x1.float(), conditions, generator)

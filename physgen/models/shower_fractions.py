@@ -35,6 +35,8 @@ hottest cells where the reference has 9.8 % (10–90 % quantiles 12–19 % again
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -57,32 +59,49 @@ def n_fraction_coordinates(sizes: list[int]) -> int:
     return len(sizes) + sum(sizes)
 
 
-def n_ranked_groups(size: int, shares: list[float]) -> int:
-    """How many groups :func:`ranked_groups` makes of a layer of ``size`` cells: one per share and the rest, at
-    most one per cell."""
-    return min(len(shares) + 1, size)
+def n_ranked_groups(size: int, shares: list[float], *, layers: int = 1, core_cells: int | None = None) -> int:
+    """How many groups :func:`ranked_groups` makes of ``size`` cells: per layer one per share and the rest of its
+    core, at most one per cell, and one more for the cells beyond the core (when there are any)."""
+    layer = size // layers
+    core = layer if core_cells is None else min(core_cells, layer)
+    return layers * (min(len(shares) + 1, core) + (core < layer))
 
 
-def ranked_groups(mean_energy: np.ndarray, shares: list[float]) -> list[list[int]]:
-    """The cells of one layer split by their ``mean_energy`` (per cell, over training showers), hottest first: the
-    fewest cells that hold ``shares[0]`` of the sum, the next fewest that bring it to ``shares[1]``, …, and the
-    rest; flat indices, ascending within a group. Every group keeps at least one cell
-    (:func:`n_ranked_groups` groups)."""
+def ranked_groups(mean_energy: np.ndarray, shares: list[float], *, layers: int = 1,
+                  core_cells: int | None = None) -> list[list[int]]:
+    """The cells split by their ``mean_energy`` (per cell, over training showers), hottest first: the fewest cells
+    that hold ``shares[0]`` of the sum, the next fewest that bring it to ``shares[1]``, …, and the rest; flat
+    indices, ascending within a group. Every group keeps at least one cell (:func:`n_ranked_groups` groups).
+
+    ``layers``: the cells are that many equal consecutive blocks (the readout layers of one variable, e.g. the
+    ILD's (z, y, x) cells), each split on its own, the groups layer by layer. ``core_cells``: only each layer's
+    that many hottest cells are split by the shares; the layer's other cells (its halo) are one more group, the
+    layer's last."""
     energy = np.asarray(mean_energy, dtype=float).ravel()
-    n_groups = n_ranked_groups(energy.size, shares)
-    order = np.argsort(-energy, kind="stable")
-    held = np.cumsum(energy[order])
-    edges = [0]
-    for j, share in enumerate(shares[:n_groups - 1]):
-        count = int(np.searchsorted(held, share * held[-1])) + 1
-        edges.append(min(max(count, edges[-1] + 1), energy.size - (n_groups - 1 - j)))
-    edges.append(energy.size)
-    return [sorted(int(i) for i in order[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    size = energy.size // layers
+    groups = []
+    for z in range(layers):
+        layer = energy[z * size:(z + 1) * size]
+        order = np.argsort(-layer, kind="stable")
+        core = order[:size if core_cells is None else core_cells]
+        held = np.cumsum(layer[core])
+        n_groups = n_ranked_groups(len(core), shares)
+        edges = [0]
+        for j, share in enumerate(shares[:n_groups - 1]):
+            count = int(np.searchsorted(held, share * held[-1])) + 1
+            edges.append(min(max(count, edges[-1] + 1), len(core) - (n_groups - 1 - j)))
+        edges.append(len(core))
+        if len(core) < size:
+            edges.append(size)
+        groups += [sorted(z * size + int(i) for i in order[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return groups
 
 
 def split_cells(cells: torch.Tensor, groups: list[list[int]]) -> list[torch.Tensor]:
-    """The ``(events, cells)`` energies of a layer as one ``(events, len(group))`` tensor per group of cells."""
-    return [cells[:, group] for group in groups]
+    """The ``(events, cells)`` energies of a layer as one ``(events, len(group))`` tensor per group of cells (views
+    of one gather: the ILD's 27 000 cells in 180 groups cost 60 ms per batch of 256 gathered group by group)."""
+    order = torch.as_tensor([i for group in groups for i in group], device=cells.device)
+    return list(torch.split(cells[:, order], [len(group) for group in groups], dim=1))
 
 
 def join_cells(parts: list[torch.Tensor], groups: list[list[int]]) -> torch.Tensor:
@@ -113,16 +132,17 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
             return torch.full_like(like, width / 2)
         return width * torch.rand(like.shape, generator=generator, dtype=like.dtype, device=like.device)
 
-    noised = [cells.reshape(len(cells), -1).double() for cells in groups]
-    noised = [cells + shift(cells, noise) for cells in noised]
-    energies = torch.stack([cells.sum(dim=1) for cells in noised], dim=1)
-    total = energies.sum(dim=1)
-    fractions = [cells / energies[:, i:i + 1].clamp(min=torch.finfo(cells.dtype).tiny)
-                 for i, cells in enumerate(noised)]
+    sizes = torch.as_tensor([math.prod(group.shape[1:]) for group in groups])
+    cells = torch.cat([group.reshape(len(group), size) for group, size in zip(groups, sizes.tolist(), strict=True)],
+                      dim=1).double()
+    member = torch.repeat_interleave(torch.arange(len(groups)), sizes).to(cells.device)
+    noised = cells + shift(cells, noise)
+    energies = noised.new_zeros(len(cells), len(groups)).index_add_(1, member, noised)
+    fractions = noised / energies[:, member].clamp(min=torch.finfo(cells.dtype).tiny)
     if fraction_noise > 0:
-        fractions = [f + shift(f, fraction_noise) for f in fractions]
-    return torch.cat([torch.log(total / incident.double()).unsqueeze(1), logit(_stick_breaking(energies)),
-                      *(logit(f) for f in fractions)], dim=1)
+        fractions = fractions + shift(fractions, fraction_noise)
+    return torch.cat([torch.log(energies.sum(dim=1) / incident.double()).unsqueeze(1),
+                      logit(_stick_breaking(energies)), logit(fractions)], dim=1)
 
 
 def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
