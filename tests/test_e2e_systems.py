@@ -50,7 +50,9 @@ def _train_generate_evaluate(tmp: Path, model: str, reference: str, *, batch: in
 SYSTEMS = [  # (dataset, model, reference events, batch, generated events, evaluate --names or None: all)
     pytest.param("toy_circle_8", "toy_gan_circle_8", 1000, 64, 400, None, id="toy",
                  marks=pytest.mark.slow),  # the default suite runs the toy chain in test_cli's toy demo
-    pytest.param("calogan_eplus", "calogan_eplus", 160, 16, 48, "total_energy,energy_fraction", id="calogan"),
+    pytest.param("calogan_eplus", "calogan_eplus", 160, 16, 48, "total_energy,energy_fraction", id="calogan",
+                 marks=pytest.mark.slow),  # the default suite: CLI train and generate of showers in test_shower_fractions
+    # and test_shower_halo, calorimeter figures against the Geant4 sample in test_zoo
     pytest.param("calogan_eplus", "calogan_eplus", 160, 16, 48, None, id="calogan-all", marks=pytest.mark.slow),
     pytest.param("calogan_conditional_eplus", "calogan_conditional_eplus", 160, 16, 48, None,
                  id="conditional-calogan", marks=pytest.mark.slow),
