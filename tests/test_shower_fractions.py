@@ -59,6 +59,35 @@ def test_energy_fractions_by_hand_and_round_trip_keep_cells_zeros_and_layer_sums
         np.testing.assert_allclose(again.sum(dim=1).numpy(), cells.sum(dim=1).numpy(), rtol=1e-9, atol=1e-12)
 
 
+def test_log_shares_by_hand_and_round_trip_and_generated_layers_hold_the_softmax_of_their_shares():
+    """``group_energies: log_shares``: after log(E_tot / E_inc) come the n logarithms log(E_i / E_tot) (first shower by
+    hand), the cells come back as they were, and any coordinates give groups holding E_tot · softmax(shares)_i less
+    their noise, whatever a common offset of the shares (the normalisation absorbs a bias common to all groups)."""
+    groups, incident = _showers()
+    coords = to_energy_fractions(groups, incident, NOISE, group_energies="log_shares")
+    assert coords.shape == (3, n_fraction_coordinates([3, 2, 2, 1], "log_shares")) == (3, 13)
+    h = NOISE / 2
+    e = np.array([4 + 3 * h, 2 + 2 * h, 1 + 2 * h, 2 + h])
+    np.testing.assert_allclose(coords[0, 1:5].numpy(), np.log(e / e.sum()), rtol=1e-12)
+    back = from_energy_fractions(coords, incident, [3, 2, 2, 1], NOISE, group_energies="log_shares")
+    for cells, again in zip(groups, back, strict=True):
+        assert torch.equal(cells == 0, again == 0)
+        np.testing.assert_allclose(again.numpy(), cells.numpy(), rtol=1e-9, atol=1e-12)
+    torch.manual_seed(4)
+    sizes = [5, 4, 1]
+    generated = torch.randn(100, n_fraction_coordinates(sizes, "log_shares"), dtype=torch.float64) * 2
+    total = torch.full((100,), 1000.0, dtype=torch.float64) * torch.exp(generated[:, 0])
+    shifted = generated.clone()
+    shifted[:, 1:4] += 3.0
+    for coords in (generated, shifted):
+        layers = from_energy_fractions(coords, torch.full((100,), 1000.0, dtype=torch.float64), sizes, NOISE,
+                                       group_energies="log_shares")
+        shares = torch.softmax(generated[:, 1:4], dim=1)
+        for i, (size, cells) in enumerate(zip(sizes, layers, strict=True)):
+            np.testing.assert_allclose(cells.sum(dim=1).numpy(), (shares[:, i] * total - size * NOISE / 2).numpy(),
+                                       rtol=1e-9)
+
+
 def test_dequantising_noise_spreads_zeros_below_the_real_cells():
     """With training noise each zero cell's fraction lies in (0, NOISE / E_layer): below every real cell of at
     least NOISE, the cut that makes them zeros again."""

@@ -133,6 +133,10 @@ class FlowMatchingHyperparameters(BaseModel):
                                   "its layer energy while training (shower_coordinates: energy_fractions)")
     fraction_threshold: float = Field(0.0, ge=0, lt=1e-2, description="generated fractions below it are zero "
                                       "(at least fraction_noise; shower_coordinates: energy_fractions)")
+    group_energies: Literal["stick_breaking", "log_shares"] = Field(
+        "stick_breaking", description="how E_tot's split over the groups is learnt: CaloFlow's stick-breaking "
+        "ratios, or the log of each group's share (softmax back; for many groups, shower_coordinates: "
+        "energy_fractions)")
     core_shares: list[float] = Field([], description="ascending shares in (0, 1): each input's cells split by their "
                                      "mean training energy into the fewest holding the first share, the next up to "
                                      "the second, ..., and the rest, each group normalised on its own "
@@ -291,7 +295,8 @@ class FlowMatching(Recipe):
         """Per halo group (``core_cells``), its cells' training occupancy and energy spectrum."""
         for name, on in (("core_shares", hp.core_shares), ("occupancy_calibration", hp.occupancy_calibration),
                          ("layers_along_first_axis", hp.layers_along_first_axis),
-                         ("core_cells", hp.core_cells is not None)):
+                         ("core_cells", hp.core_cells is not None),
+                         ("group_energies", hp.group_energies != "stick_breaking")):
             if on and not self.showers:
                 msg = f"model {spec.name!r}: {name} needs shower_coordinates energy_fractions"
                 raise SpecError(msg)
@@ -306,7 +311,7 @@ class FlowMatching(Recipe):
             raise SpecError(msg)
         if self.showers:
             self.cell_noise, self.cell_threshold, self.incident_factor = self._shower_units(spec, data)
-            n_flow = sum(self._n_coordinates(name) for name in data.inputs)
+            n_flow = sum(self._n_coordinates(name) for name in data.inputs) + (hp.group_energies == "log_shares")
         if hp.lr_schedule == "cosine" and spec.training.steps is None:
             msg = f"model {spec.name!r}: lr_schedule cosine decays over training.steps; set it (not epochs)"
             raise SpecError(msg)
@@ -485,7 +490,7 @@ class FlowMatching(Recipe):
                 if is_halo:
                     counts.append(lit[:, k // per_layer])
         coords = to_energy_fractions(groups, incident, self.cell_noise, fraction_noise=self.hp.fraction_noise,
-                                     dequantise=dequantise, generator=generator)
+                                     dequantise=dequantise, generator=generator, group_energies=self.hp.group_energies)
         if not counts:
             return coords
         counts = torch.stack(counts, dim=1).double().round()
@@ -556,7 +561,8 @@ class FlowMatching(Recipe):
                                           self.cell_noise,
                                           [cut for cut, groups in zip(cuts, cell_groups, strict=True) for _ in groups],
                                           fraction_noise=self.hp.fraction_noise,
-                                          fraction_threshold=self.hp.fraction_threshold)
+                                          fraction_threshold=self.hp.fraction_threshold,
+                                          group_energies=self.hp.group_energies)
             if n_halo and self.halo is None:
                 msg = f"model {self.spec.name!r}: the halo spectra of core_cells are missing (a run not initialised?)"
                 raise SpecError(msg)

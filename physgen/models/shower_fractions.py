@@ -54,9 +54,10 @@ def logit(v: torch.Tensor) -> torch.Tensor:
     return torch.log(v) - torch.log1p(-v)
 
 
-def n_fraction_coordinates(sizes: list[int]) -> int:
-    """Number of coordinates for groups of ``sizes`` cells: E_tot, n − 1 ratios u_i and every cell's fraction."""
-    return len(sizes) + sum(sizes)
+def n_fraction_coordinates(sizes: list[int], group_energies: str = "stick_breaking") -> int:
+    """Number of coordinates for groups of ``sizes`` cells: E_tot, the groups' split (n − 1 ratios u_i, or n log
+    shares) and every cell's fraction."""
+    return len(sizes) + (group_energies == "log_shares") + sum(sizes)
 
 
 def n_ranked_groups(size: int, shares: list[float], *, layers: int = 1, core_cells: int | None = None) -> int:
@@ -120,10 +121,11 @@ def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
 
 def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, noise: float, *,
                         fraction_noise: float = 0.0, dequantise: bool = False,
-                        generator: torch.Generator | None = None) -> torch.Tensor:
+                        generator: torch.Generator | None = None, group_energies: str = "stick_breaking") -> torch.Tensor:
     """The ``(events, n_fraction_coordinates)`` coordinates (float64) of showers given as ``groups`` of
     ``(events, cells)`` non-negative energies, with ``incident`` ``(events,)`` the incident energy in the same
-    units: [log(E_tot / E_inc), logit u_0 … u_{n−2}, logit f of every cell, group by group]. Each cell gets
+    units: [log(E_tot / E_inc), logit u_0 … u_{n−2} (``group_energies`` log_shares: log(E_0 / E_tot) …
+    log(E_{n−1} / E_tot)), logit f of every cell, group by group]. Each cell gets
     ``noise`` · U(0, 1) first with ``dequantise`` (drawn from ``generator``, or torch's global one), else
     ``noise / 2``; each fraction f then gets ``fraction_noise`` · U(0, 1) the same way (``fraction_noise / 2``)."""
 
@@ -141,15 +143,17 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
     fractions = noised / energies[:, member].clamp(min=torch.finfo(cells.dtype).tiny)
     if fraction_noise > 0:
         fractions = fractions + shift(fractions, fraction_noise)
-    return torch.cat([torch.log(energies.sum(dim=1) / incident.double()).unsqueeze(1),
-                      logit(_stick_breaking(energies)), logit(fractions)], dim=1)
+    total = energies.sum(dim=1, keepdim=True)
+    split = (torch.log(energies.clamp(min=torch.finfo(cells.dtype).tiny) / total) if group_energies == "log_shares"
+             else logit(_stick_breaking(energies)))
+    return torch.cat([torch.log(total / incident.double().unsqueeze(1)), split, logit(fractions)], dim=1)
 
 
 def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
                           threshold: float | list[float] | None = None, *, fraction_noise: float = 0.0,
-                          fraction_threshold: float = 0.0) -> list[torch.Tensor]:
+                          fraction_threshold: float = 0.0, group_energies: str = "stick_breaking") -> list[torch.Tensor]:
     """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
-    energies follow from E_tot and the u_i; each group's fractions are renormalised to sum to one (a generator's
+    energies follow from E_tot and the u_i (or the shares, normalised to sum to one); each group's fractions are renormalised to sum to one (a generator's
     do only approximately); cells below ``threshold`` (default ``noise``; a higher one leaves an empty margin
     between the noise cells and the real ones, which catches what a generator smears across the cut, as the
     ``spread_zeros`` transform's ``margin``; or one threshold per group) are exact zeros, the others lose the
@@ -160,14 +164,19 @@ def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: l
     coords = coords.double()
     n = len(sizes)
     total = incident.double() * torch.exp(coords[:, 0])
-    ratios = torch.sigmoid(coords[:, 1:n])
-    energies, rest = [], total
-    for i in range(n - 1):
-        energies.append(ratios[:, i] * rest)
-        rest = (1 - ratios[:, i]) * rest
-    energies.append(rest)
+    if group_energies == "log_shares":
+        energies = list((torch.softmax(coords[:, 1:n + 1], dim=1) * total.unsqueeze(1)).T)
+        n_split = n
+    else:
+        ratios = torch.sigmoid(coords[:, 1:n])
+        energies, rest = [], total
+        for i in range(n - 1):
+            energies.append(ratios[:, i] * rest)
+            rest = (1 - ratios[:, i]) * rest
+        energies.append(rest)
+        n_split = n - 1
     groups = []
-    parts = torch.split(coords[:, n:], sizes, dim=1)
+    parts = torch.split(coords[:, 1 + n_split:], sizes, dim=1)
     cuts = threshold if isinstance(threshold, list) else [noise if threshold is None else threshold] * n
     for size, energy, part, cut in zip(sizes, energies, parts, cuts, strict=True):
         fractions = torch.sigmoid(part)
