@@ -183,7 +183,7 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
     mean energy in the training showers), the next ones up to 97 % and the rest are groups of their own, two more
     coordinates per layer of three or more cells."""
     absolute = {"cell_noise": "1 keV", "cell_threshold": None, "fraction_noise": 0.0, "fraction_threshold": 0.0,
-                "core_shares": core_shares}
+                "core_shares": core_shares, "layers_along_first_axis": False}  # layer 0's rows: test_shower_halo
     spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | absolute,
                       training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
     run, checkpoint = cli_train_and_export(spec, showers, tmp_path, steps=10)
@@ -274,7 +274,7 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     ({"hyperparameters": {"core_shares": [0.9, 0.8]}}, "core_shares must ascend within"),
     ({"hyperparameters": {"layers_along_first_axis": ["layer_0", "layer_9"]}}, r"names \['layer_9'\], not among"),
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
-                          "core_cells": 8}}, "core_cells needs shower_coordinates"),
+                          "layers_along_first_axis": False, "core_cells": 8}}, "core_cells needs shower_coordinates"),
     ({"hyperparameters": {"occupancy_calibration": True}}, "occupancy_calibration is fitted before each snapshot"),
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
                           "occupancy_calibration": True}}, "occupancy_calibration needs shower_coordinates"),

@@ -18,6 +18,7 @@ from physgen.models.shower_halo import QUANTILE_LEVELS, fit_halo, sample_halo
 from physgen.sim import simulate
 from physgen.store import open_store, validate_store
 from physgen.train import load_run, train
+from physgen.zoo import load_generator
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
@@ -37,6 +38,17 @@ def test_groups_per_layer_with_a_core_and_a_halo_by_hand():
     assert ranked_groups(mean, [], layers=2, core_cells=5) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]  # no halo
     assert n_ranked_groups(10, [], layers=2, core_cells=5) == 2
     assert ranked_groups(mean, [0.5, 0.9], core_cells=2) == [[9], [1], [0, 2, 3, 4, 5, 6, 7, 8]]
+
+
+def test_the_shipped_positron_flow_ranks_each_row_of_layer_0_on_its_own():
+    """``layers_along_first_axis: [layer_0]``: the CaloGAN layer 0 (3 rows of 96 cells) is three layers of 7 groups,
+    each group within one row, each row's hottest cells first; layers 1 and 2 are 7 groups each, as before."""
+    recipe = load_generator("calogan_eplus_fm_compact").recipe
+    layer_0, layer_1 = recipe.cell_groups[0], recipe.cell_groups[1]
+    assert len(layer_0) == 21 and len(layer_1) == 7
+    assert sorted(i for group in layer_0 for i in group) == list(range(288))
+    assert all(len({i // 96 for i in group}) == 1 for group in layer_0)
+    assert [layer_0[7 * row][0] // 96 for row in range(3)] == [0, 1, 2]
 
 
 def test_halo_spectrum_by_hand():
@@ -79,8 +91,8 @@ def ild(tmp_path_factory):
 
 def test_ild_flow_keeps_core_cells_layer_energies_and_hits_and_generates_the_schema(ild, tmp_path):
     """The shipped ILD spec cut down (9 learnt cells per layer) trains, exports and generates from the CLI a store
-    that validates with the reference's units; its coordinates are one per group, one per core cell and two per
-    halo; the training showers mapped to them and back keep each core cell, each layer's energy and each layer's
+    that validates with the reference's units; its coordinates are E_tot, one per group, one per core cell and
+    two per halo; the training showers mapped to them and back keep each core cell, each layer's energy and each layer's
     number of hits, and put their halo hits only where a training shower had one."""
     spec = model_spec(tmp_path, "ild_fm_compact", hyperparameters=SMALL | {"occupancy_calibration": False},
                       training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
@@ -98,7 +110,7 @@ def test_ild_flow_keeps_core_cells_layer_energies_and_hits_and_generates_the_sch
     assert len(groups) == 30 * 6  # per layer: four shares' groups and the rest of its 9 core cells, and the halo
     batch = recipe.data.encode({k: torch.as_tensor(reference[k].values[:58]) for k in ("energy", "incident_energy")})
     coords = recipe.to_flow(batch)
-    assert coords.shape == (58, 30 * 6 + 30 * 9 + 30 + 30)  # groups, core cells, halo fractions, halo hits
+    assert coords.shape == (58, 1 + 30 * 6 + 30 * 9 + 30 + 30)  # E_tot, groups' log shares, core cells, halo fractions and hits
     recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})
     back = recipe.data.inverse(recipe.from_flow(coords, {"incident_energy": batch["incident_energy"]},
                                                 torch.Generator().manual_seed(0)))["energy"].numpy()
