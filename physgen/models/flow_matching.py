@@ -456,8 +456,14 @@ class FlowMatching(Recipe):
             generated = cells[name].double().reshape(n, -1)
             values = generated[:, order.to(device)].flatten()  # the core cells: the halo's hits stay as they are
             lit = int((events[name].values > 0).sum()) - int((generated > 0).sum()) + int((values > 0).sum())
-            thresholds.append(float(torch.kthvalue(values.cpu(), values.numel() - lit + 1).values)
-                              if 0 < lit <= int((values > 0).sum()) else self.cell_noise)
+            if not 0 < lit <= int((values > 0).sum()):
+                thresholds.append(self.cell_noise)
+                continue
+            # midway between the lit-th and the next largest cell, plus the noise's mean: the cut acts on a cell
+            # before it loses that mean and its layer is rescaled to its energy (by a factor near one)
+            ranked = [float(torch.kthvalue(values.cpu(), values.numel() - k + 1).values) if k <= values.numel() else 0.0
+                      for k in (lit, lit + 1)]
+            thresholds.append(sum(ranked) / 2 + self.cell_noise / 2)
         self.cell_thresholds = [max(value, self.cell_noise) for value in thresholds]
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
