@@ -17,7 +17,7 @@ from physgen.zoo import load_generator, shipped_models
 
 SHIPPED = sorted(shipped_models())
 SAMPLE = 2000
-SAMPLE_BY_ARCHITECTURE = {"ild_wgan": 500}
+SAMPLE_BY_DATASET = {"ild_photons_50gev": 500}
 """Fewer events where one event is large (ILD: 27 000 cells), to keep each test at seconds."""
 
 
@@ -25,7 +25,7 @@ SAMPLE_BY_ARCHITECTURE = {"ild_wgan": 500}
 @pytest.mark.usefixtures("torch_one_thread")
 def test_shipped_generator_loads_generates_and_reproduces_its_recorded_observables(name, tmp_path):
     entry = shipped_models()[name]
-    sample = SAMPLE_BY_ARCHITECTURE.get(entry["architecture"], SAMPLE)
+    sample = SAMPLE_BY_DATASET.get(entry["reference"]["specs"]["dataset"]["name"], SAMPLE)
     run = load_generator(name)
     conditions_from = None
     dataset, schema = run_schema(run.info)

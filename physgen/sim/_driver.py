@@ -67,6 +67,11 @@ def _spec_texts(dataset: ResolvedDataset) -> tuple[tuple[str, str, str], ...]:
     return tuple((role, loaded.text, loaded.source) for role, loaded in parts if loaded is not None)
 
 
+def _quiet_distributed_log() -> None:
+    """Run on every worker before the cluster shuts down: its closing races are not logged (dask/distributed#7105)."""
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)
+
+
 @contextmanager
 def _client(workers: int, scheduler: str | None) -> Iterator[object]:
     """A dask client (a scheduler's, or a local cluster's); ``None`` for a serial run in this process.
@@ -98,6 +103,7 @@ def _client(workers: int, scheduler: str | None) -> Iterator[object]:
             # exit handlers, which then log CommClosedError / CancelledError tracebacks after a run that
             # succeeded (dask/distributed#7105): workers go first, and the shutdown is not logged.
             distributed_log.setLevel(logging.CRITICAL)
+            client.run(_quiet_distributed_log)  # the worker processes log their heartbeats' failures themselves
             client.retire_workers(close_workers=True)
     finally:
         distributed_log.setLevel(level)
