@@ -15,7 +15,7 @@ from physgen.testing._observable_strategies import make_store
 runner = CliRunner()
 
 
-@pytest.mark.slow  # 14 s (every Z→μμ column's figure); the skipping and its listing: test_report_explains_every_metric_...
+@pytest.mark.slow  # 14 s (a figure per Z→μμ column); skipping and its listing: test_report_explains_every_metric_…
 def test_reference_with_more_variables_evaluates_and_lists_the_skipped(tmp_path):
     """A Z→μμ reference with the simulator's extras (zmumu_reco) against a generator of the 17 features."""
     ref = make_store(tmp_path / "ref.zarr", features="zmumu_reco", n_events=600, seed=1, chunk_events=600)

@@ -110,7 +110,8 @@ def test_ild_flow_keeps_core_cells_layer_energies_and_hits_and_generates_the_sch
     assert len(groups) == 30 * 6  # per layer: four shares' groups and the rest of its 9 core cells, and the halo
     batch = recipe.data.encode({k: torch.as_tensor(reference[k].values[:58]) for k in ("energy", "incident_energy")})
     coords = recipe.to_flow(batch)
-    assert coords.shape == (58, 1 + 30 * 6 + 30 * 9 + 30 + 30)  # E_tot, groups' log shares, core cells, halo fractions and hits
+    # E_tot, the groups' log shares, the core cells, the halos' fractions and hits
+    assert coords.shape == (58, 1 + 30 * 6 + 30 * 9 + 30 + 30)
     recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})
     back = recipe.data.inverse(recipe.from_flow(coords, {"incident_energy": batch["incident_energy"]},
                                                 torch.Generator().manual_seed(0)))["energy"].numpy()

@@ -453,15 +453,16 @@ class FlowMatching(Recipe):
         cells = self.data.inverse({k: generated[k] for k in self.data.inputs})
         thresholds = []
         for name, (order, _, _) in zip(self.data.inputs, self._gathering(), strict=True):
-            generated = cells[name].double().reshape(n, -1)
-            values = generated[:, order.to(device)].flatten()  # the core cells: the halo's hits stay as they are
-            lit = int((events[name].values > 0).sum()) - int((generated > 0).sum()) + int((values > 0).sum())
-            if not 0 < lit <= int((values > 0).sum()):
+            flat = cells[name].double().reshape(n, -1)
+            core = flat[:, order.to(device)].flatten().cpu()  # the core cells: the halo's hits stay as they are
+            core_lit = int((core > 0).sum())
+            lit = int((events[name].values > 0).sum()) - int((flat > 0).sum()) + core_lit
+            if not 0 < lit <= core_lit:
                 thresholds.append(self.cell_noise)
                 continue
             # midway between the lit-th and the next largest cell, plus the noise's mean: the cut acts on a cell
             # before it loses that mean and its layer is rescaled to its energy (by a factor near one)
-            ranked = [float(torch.kthvalue(values.cpu(), values.numel() - k + 1).values) if k <= values.numel() else 0.0
+            ranked = [float(torch.kthvalue(core, core.numel() - k + 1).values) if k <= core.numel() else 0.0
                       for k in (lit, lit + 1)]
             thresholds.append(sum(ranked) / 2 + self.cell_noise / 2)
         self.cell_thresholds = [max(value, self.cell_noise) for value in thresholds]

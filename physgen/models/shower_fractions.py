@@ -120,8 +120,8 @@ def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
 
 
 def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, noise: float, *,
-                        fraction_noise: float = 0.0, dequantise: bool = False,
-                        generator: torch.Generator | None = None, group_energies: str = "stick_breaking") -> torch.Tensor:
+                        fraction_noise: float = 0.0, dequantise: bool = False, generator: torch.Generator | None = None,
+                        group_energies: str = "stick_breaking") -> torch.Tensor:
     """The ``(events, n_fraction_coordinates)`` coordinates (float64) of showers given as ``groups`` of
     ``(events, cells)`` non-negative energies, with ``incident`` ``(events,)`` the incident energy in the same
     units: [log(E_tot / E_inc), logit u_0 … u_{n−2} (``group_energies`` log_shares: log(E_0 / E_tot) …
@@ -151,16 +151,16 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
 
 def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
                           threshold: float | list[float] | None = None, *, fraction_noise: float = 0.0,
-                          fraction_threshold: float = 0.0, group_energies: str = "stick_breaking") -> list[torch.Tensor]:
+                          fraction_threshold: float = 0.0,
+                          group_energies: str = "stick_breaking") -> list[torch.Tensor]:
     """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
-    energies follow from E_tot and the u_i (or the shares, normalised to sum to one); each group's fractions are renormalised to sum to one (a generator's
-    do only approximately); cells below ``threshold`` (default ``noise``; a higher one leaves an empty margin
-    between the noise cells and the real ones, which catches what a generator smears across the cut, as the
-    ``spread_zeros`` transform's ``margin``; or one threshold per group) are exact zeros, the others lose the
-    noise's mean ``noise / 2``,
-    and the kept cells are rescaled to the layer energy less its noise (``size · noise / 2``), so every layer
-    holds exactly its learnt energy. With ``fraction_noise`` the fractions lose its mean first, and those below
-    ``fraction_threshold`` are zeros."""
+    energies follow from E_tot and the u_i (or the shares, normalised to sum to one); each group's fractions are
+    renormalised to sum to one (a generator's do only approximately); cells below ``threshold`` (default ``noise``;
+    a higher one leaves an empty margin between the noise cells and the real ones, which catches what a generator
+    smears across the cut, as the ``spread_zeros`` transform's ``margin``; or one threshold per group) are exact
+    zeros, the others lose the noise's mean ``noise / 2``, and the kept cells are rescaled to the layer energy less
+    its noise (``size · noise / 2``), so every layer holds exactly its learnt energy. With ``fraction_noise`` the
+    fractions lose its mean first, and those below ``fraction_threshold`` are zeros."""
     coords = coords.double()
     n = len(sizes)
     total = incident.double() * torch.exp(coords[:, 0])
