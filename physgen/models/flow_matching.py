@@ -90,7 +90,7 @@ from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, 
 from physgen.models.dimuon import (MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, leading_muon_first,
                                    muon_energies)
 from physgen.models.shower_fractions import (
-    from_energy_fractions, join_cells, n_ranked_groups, ranked_groups, split_cells, to_energy_fractions,
+    GroupEnergies, from_energy_fractions, join_cells, n_ranked_groups, ranked_groups, split_cells, to_energy_fractions,
 )
 from physgen.models.shower_halo import HaloSpectrum, fit_halo, sample_halo
 from physgen.specs import ModelSpec
@@ -133,7 +133,7 @@ class FlowMatchingHyperparameters(BaseModel):
                                   "its layer energy while training (shower_coordinates: energy_fractions)")
     fraction_threshold: float = Field(0.0, ge=0, lt=1e-2, description="generated fractions below it are zero "
                                       "(at least fraction_noise; shower_coordinates: energy_fractions)")
-    group_energies: Literal["stick_breaking", "log_shares"] = Field(
+    group_energies: GroupEnergies = Field(
         "stick_breaking", description="how E_tot's split over the groups is learnt: CaloFlow's stick-breaking "
         "ratios, or the log of each group's share (softmax back; for many groups, shower_coordinates: "
         "energy_fractions)")

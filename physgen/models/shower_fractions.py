@@ -36,12 +36,16 @@ hottest cells where the reference has 9.8 % (10–90 % quantiles 12–19 % again
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import torch
 
-__all__ = ["from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "n_ranked_groups",
+__all__ = ["GroupEnergies", "from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "n_ranked_groups",
            "ranked_groups", "split_cells", "to_energy_fractions"]
+
+GroupEnergies = Literal["stick_breaking", "log_shares"]
+"""How E_tot's split over the groups is learnt: CaloFlow's stick-breaking ratios u_i, or each group's log share."""
 
 _CLAMP = 1e-15
 """Fractions are clamped to [_CLAMP, 1 − _CLAMP] before the logit (a one-cell group has f = 1; an empty layer
@@ -54,7 +58,7 @@ def logit(v: torch.Tensor) -> torch.Tensor:
     return torch.log(v) - torch.log1p(-v)
 
 
-def n_fraction_coordinates(sizes: list[int], group_energies: str = "stick_breaking") -> int:
+def n_fraction_coordinates(sizes: list[int], group_energies: GroupEnergies = "stick_breaking") -> int:
     """Number of coordinates for groups of ``sizes`` cells: E_tot, the groups' split (n − 1 ratios u_i, or n log
     shares) and every cell's fraction."""
     return len(sizes) + (group_energies == "log_shares") + sum(sizes)
@@ -121,7 +125,7 @@ def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
 
 def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, noise: float, *,
                         fraction_noise: float = 0.0, dequantise: bool = False, generator: torch.Generator | None = None,
-                        group_energies: str = "stick_breaking") -> torch.Tensor:
+                        group_energies: GroupEnergies = "stick_breaking") -> torch.Tensor:
     """The ``(events, n_fraction_coordinates)`` coordinates (float64) of showers given as ``groups`` of
     ``(events, cells)`` non-negative energies, with ``incident`` ``(events,)`` the incident energy in the same
     units: [log(E_tot / E_inc), logit u_0 … u_{n−2} (``group_energies`` log_shares: log(E_0 / E_tot) …
@@ -152,7 +156,7 @@ def to_energy_fractions(groups: list[torch.Tensor], incident: torch.Tensor, nois
 def from_energy_fractions(coords: torch.Tensor, incident: torch.Tensor, sizes: list[int], noise: float,
                           threshold: float | list[float] | None = None, *, fraction_noise: float = 0.0,
                           fraction_threshold: float = 0.0,
-                          group_energies: str = "stick_breaking") -> list[torch.Tensor]:
+                          group_energies: GroupEnergies = "stick_breaking") -> list[torch.Tensor]:
     """Inverse of :func:`to_energy_fractions`: the cells ``(events, size)`` of each group (float64). The layer
     energies follow from E_tot and the u_i (or the shares, normalised to sum to one); each group's fractions are
     renormalised to sum to one (a generator's do only approximately); cells below ``threshold`` (default ``noise``;
