@@ -58,6 +58,17 @@ def spec_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def wide_console(monkeypatch):
+    """The CLI's console 250 columns wide, so that its tables print whole: a rich Console reads COLUMNS once, when it
+    is made, and pytest-xdist's workers have set it to 80 before physgen.cli is imported."""
+    from rich.console import Console
+
+    import physgen.cli
+
+    monkeypatch.setattr(physgen.cli, "console", Console(width=250))
+
+
+@pytest.fixture
 def torch_one_thread():
     """Tiny networks train faster (and reproducibly) on one intra-op thread on a shared 2-core machine."""
     import torch

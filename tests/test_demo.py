@@ -39,7 +39,7 @@ def _reduced_quality_pipeline(name: str, events: int, steps: int) -> dict:
 
 @pytest.mark.slow  # ≈ 40 CPU-s: simulate, train, ship, demo
 @pytest.mark.usefixtures("torch_one_thread")
-def test_physics_demo_with_a_shipped_calogan(tmp_path, monkeypatch):
+def test_physics_demo_with_a_shipped_calogan(tmp_path, monkeypatch, wide_console):
     torch.manual_seed(0)
     monkeypatch.setattr(zoo_index, "ZOO_DIR", tmp_path / "zoo")
     (tmp_path / "zoo").mkdir()
@@ -49,7 +49,7 @@ def test_physics_demo_with_a_shipped_calogan(tmp_path, monkeypatch):
     entry = ship(tmp_path / "work")
     assert entry["model_spec"] == DEMO_MODEL and entry["pipeline"] == "quality_calogan_eplus"
 
-    result = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--showers",
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--showers",
                                                              "300"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "energy response per incident-energy decile" in result.output

@@ -131,7 +131,7 @@ def zoo(tmp_path, monkeypatch) -> Path:
     return folder
 
 
-def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(quality_run, zoo, tmp_path):
+def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(quality_run, zoo, tmp_path, wide_console):
     entry = ship(quality_run)
     assert shipped_models() == {"toy_gan": entry}
     assert (zoo / entry["file"]).is_file() and entry["sha256"] == file_sha256(zoo / entry["file"])
@@ -149,7 +149,7 @@ def test_ship_records_quality_cost_and_summary_and_generate_by_name_works(qualit
     shipped = ds.physgen.provenance["producer"]["shipped"]
     assert shipped["sha256"] == entry["sha256"] and shipped["quality"]["targets"] == 1
     assert shipped["reference"]["specs"]["dataset"]["name"] == "toy_circle_8"
-    listing = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["zoo", "list"])
+    listing = CliRunner().invoke(app, ["zoo", "list"])
     assert listing.exit_code == 0 and "toy_gan" in listing.output and "current" in listing.output
     readme = tmp_path / "README.md"
     readme.write_text("# x\n<!-- zoo:begin -->\nold\n<!-- zoo:end -->\ntail\n")
@@ -173,7 +173,7 @@ def test_a_moved_quality_run_ships_its_own_files_not_those_at_its_recorded_path(
     assert entry["sha256"] == file_sha256(moved / "toy_gan.pt")
 
 
-def test_a_changed_simulator_flags_the_shipped_reference(quality_run, zoo, monkeypatch):
+def test_a_changed_simulator_flags_the_shipped_reference(quality_run, zoo, monkeypatch, wide_console):
     """A refit of the simulator (tune constants, options, versions) changes the reference's physics
     without touching its dataset spec: the shipped entry keeps the producer record's hash, and
     ``zoo list`` asks for a retrain when the spec's simulator would record something else."""
@@ -186,7 +186,7 @@ def test_a_changed_simulator_flags_the_shipped_reference(quality_run, zoo, monke
     refitted = SimpleNamespace(producer=lambda: {"kind": "simulator", "name": "mixtures", "tune": "refitted"})
     monkeypatch.setattr(physgen.sim, "build_simulator", lambda dataset: refitted)
     assert reference_changes(entry) == ["simulator (version, options or tune)"]
-    listing = CliRunner(env={"COLUMNS": "250"}).invoke(app, ["zoo", "list"])
+    listing = CliRunner().invoke(app, ["zoo", "list"])
     assert listing.exit_code == 0 and "changed since (simulator" in listing.output
 
 
