@@ -107,3 +107,25 @@ def test_the_shipped_zmumu_generator_makes_on_shell_muons_and_its_recorded_m_ll_
     mean, rms = REFERENCE_M_LL_60_120
     assert abs(peak.mean() - mean) < figures["M_ll mean shift, 60-120 GeV"] + 0.8
     assert abs(peak.std() - rms) < figures["M_ll RMS shift, 60-120 GeV"] + 0.8
+
+
+CONDITIONAL_FLOW = "calogan_conditional_eplus_fm_compact"
+LAYER_1_DEPTH_MM = (90.0, 437.0)
+"""Front and back of the CaloGAN layer 1 (specs/detectors/calogan_lar3.yaml): a shower tilted by θ at azimuth φ crosses
+it displaced by its depth times tan θ (cos φ, sin φ) from the impact point."""
+
+
+@pytest.mark.usefixtures("torch_one_thread")
+def test_the_shipped_conditional_flow_puts_each_shower_where_its_impact_point_and_angles_say(tmp_path):
+    """Paper 003's conditions are a place and a direction: the layer-1 energy centroid of a generated positron
+    follows the requested impact point one to one (x0, y0 flat in ±50 mm) and moves with the tilt tan θ (cos φ,
+    sin φ) by a depth inside layer 1, the displacement of an axis that enters at (x0, y0)."""
+    ds = open_store(generate(CONDITIONAL_FLOW, 400, tmp_path / "c.zarr", seed=4, progress=False))
+    columns = {k: v for group in event_columns(ds, ["centroid_x", "centroid_y", "x0", "y0", "theta", "phi"]).values()
+               for k, v in group.items()}
+    tilt = np.tan(columns["theta"])
+    for axis, start, direction in (("x", "x0", np.cos(columns["phi"])), ("y", "y0", np.sin(columns["phi"]))):
+        design = np.stack([columns[start], tilt * direction, np.ones(400)], axis=1)
+        (slope, depth, _), *_ = np.linalg.lstsq(design, columns[f"centroid_{axis}_1"], rcond=None)
+        assert 0.9 < slope < 1.1, (axis, slope)
+        assert LAYER_1_DEPTH_MM[0] < depth < LAYER_1_DEPTH_MM[1], (axis, depth)
