@@ -20,7 +20,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from physgen.errors import PhysgenError, PhysgenWarning
 
@@ -33,7 +33,10 @@ app.add_typer(specs_app, name="specs")
 app.add_typer(store_app, name="store")
 app.add_typer(zoo_app, name="zoo")
 
-console = Console()
+PIPED_WIDTH = 160
+"""Columns of standard output that goes to a file or a pipe with no COLUMNS set: rich's default of 80 squeezed the
+tables (`physgen zoo list > models.txt` cut every name and status to a few letters)."""
+console = Console(width=None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 
@@ -392,12 +395,15 @@ def zoo_list() -> None:
     """The shipped generators: model, reference, training cost, targets met."""
     from physgen.zoo import reference_changes, shipped_models
 
-    table = Table("name", "model spec", "reference", "reference spec", "train CPU-s", "hardware", "targets met", "MiB")
+    # the name in full on a narrow terminal; the model spec only where it is not the name
+    table = Table(Column("name", no_wrap=True), "reference", "reference spec", "train CPU-s", "hardware", "targets met",
+                  "MiB")
     for name, entry in shipped_models().items():
         reference = entry["reference"]
         dataset = reference["specs"].get("dataset", {})
         changed = reference_changes(entry)
-        table.add_row(name, entry["model_spec"], f"{dataset.get('name')} ({reference.get('events')} events)",
+        spec = "" if entry["model_spec"] == name else f"\n(spec {entry['model_spec']})"
+        table.add_row(name + spec, f"{dataset.get('name')} ({reference.get('events')} events)",
                       f"[yellow]changed since ({', '.join(changed)}): retrain[/]" if changed else "current",
                       f"{entry['cost']['train_cpu_s']:.0f}", entry["cost"]["hardware"]["gpu"] or "CPU",
                       _quality_cell(entry), f"{entry['bytes'] / 2**20:.2f}")

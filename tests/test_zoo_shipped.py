@@ -5,6 +5,10 @@ weights, the architectures and the generation code; the quality itself is the qu
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -129,3 +133,14 @@ def test_the_shipped_conditional_flow_puts_each_shower_where_its_impact_point_an
         (slope, depth, _), *_ = np.linalg.lstsq(design, columns[f"centroid_{axis}_1"], rcond=None)
         assert 0.9 < slope < 1.1, (axis, slope)
         assert LAYER_1_DEPTH_MM[0] < depth < LAYER_1_DEPTH_MM[1], (axis, depth)
+
+
+def test_zoo_list_written_to_a_pipe_names_every_shipped_model_in_full():
+    """`physgen zoo list > models.txt`: with no terminal and no COLUMNS, rich would squeeze the table into 80 columns
+    and cut every name and status to a few letters; the CLI prints it whole."""
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    listing = subprocess.run([sys.executable, "-m", "physgen.cli", "zoo", "list"], capture_output=True, text=True,
+                             env=env, check=True).stdout
+    for name in SHIPPED:
+        assert f" {name} " in listing, name
+    assert listing.count("current") + listing.count("changed since") == len(SHIPPED)
