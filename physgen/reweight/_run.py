@@ -29,6 +29,7 @@ from physgen.progress import event_progress
 from physgen.reweight._calibration import weights_from_logits
 from physgen.specs import LoadedSpec, ModelSpec, parse_plugin_options
 from physgen.store import EXTRA, add_variable, normalise_url, open_store, read_provenance, store_lock
+from physgen.train import atomic_save, atomic_write_text
 
 __all__ = ["load_classifier", "load_model_spec", "reweight"]
 
@@ -160,15 +161,15 @@ def _reweight(reference, generated, model, *, out, name, seed, overwrite, resume
     weights = weights_from_logits(generated_logits, temperature, options.clip)
 
     snapshot = {"networks": recipe.networks.state_dict(), "optimizers": {}, "extra": recipe.extra_state()}
-    train.atomic_save({"recipe": snapshot, "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)
-    train.atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
+    atomic_save({"recipe": snapshot, "step": result.step, "temperature": temperature}, run_dir / CLASSIFIER)
+    atomic_write_text(run_dir / "calibration.json", json.dumps(calibration, indent=2))
     device_name = str(next(recipe.networks.parameters()).device)
     metrics = {"model": {"name": spec.name, "hash": loaded.hash, "architecture": spec.architecture},
                "reference": reference, "generated": generated, "variable": name, "seed": spec.training.seed,
                "clip": options.clip, "device": device_name, "block_events": data.block, "steps": result.step,
                "events": {k: s.n_events for k, s in data.sources.items()}, "history": _history(run_dir),
                **calibration, "weights": _weight_summary(weights, options.clip)}
-    train.atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2))
 
     provenance = {"method": "dctr", "run_dir": str(run_dir.resolve()), "model": metrics["model"],
                   "reference": reference, "temperature": temperature, "clip": options.clip,
