@@ -191,9 +191,20 @@ def test_kill_9_during_appends_then_resume_equals_uninterrupted(tmp_path):
 
 def test_parallel_run_equals_serial_run(tmp_path, capfd):
     """A run on a local cluster equals the serial run and ends without a shutdown traceback (the
-    cluster's closing races dask/distributed#7105 are not logged)."""
+    cluster's closing races dask/distributed#7105 are not logged), and without a warning that the dashboard's
+    default port 8787 is taken (by another run side by side, here by a socket)."""
+    import socket
+    import warnings
+
     serial = simulate("toy_grid_5x5", tmp_path / "serial.zarr", events=35_000, progress=False)
-    parallel = simulate("toy_grid_5x5", tmp_path / "parallel.zarr", events=35_000, workers=2, progress=False)
+    with socket.socket() as taken, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            taken.bind(("", 8787))
+        except OSError:  # in use already: the run must not warn either
+            pass
+        parallel = simulate("toy_grid_5x5", tmp_path / "parallel.zarr", events=35_000, workers=2, progress=False)
+    assert not [w for w in caught if "8787" in str(w.message)]
     assert_store_equal(serial, parallel)
     assert "Traceback" not in capfd.readouterr().err
     assert logging.getLogger("distributed").level != logging.CRITICAL  # restored after the shutdown

@@ -96,7 +96,9 @@ def _client(workers: int, scheduler: str | None) -> Iterator[object]:
     distributed_log = logging.getLogger("distributed")
     level = distributed_log.level
     try:
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+        # the dashboard on a free port: None does not switch it off (distributed 2026.8), and two runs side by side
+        # then warned that port 8787 was in use
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
                 Client(cluster, set_as_default=False) as client:
             yield client
             # Every result is in. Shutting the cluster down races the workers' heartbeats and the nannies'
