@@ -49,8 +49,8 @@ def test_physics_demo_with_a_shipped_calogan(tmp_path, monkeypatch, wide_console
     entry = ship(tmp_path / "work")
     assert entry["model_spec"] == DEMO_MODEL and entry["pipeline"] == "quality_calogan_eplus"
 
-    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--showers",
-                                                             "300"], catch_exceptions=False)
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--showers", "300"],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "energy response per incident-energy decile" in result.output
     assert "classifier AUC, high-level shower features" in result.output

@@ -179,7 +179,7 @@ def bimodal_pair(tmp_path_factory):
 @pytest.mark.parametrize(("target", "n", "when"), _moments(
     ("physgen.store._variables:_commit_variable", 1, "before"),  # weights written, not committed
     ("physgen.reweight._run:atomic_save", 1, "before"),           # classifier trained, nothing written
-    ("physgen.reweight._run:atomic_write_text", 2, "after"),      # run files written (metrics.json last), weights not yet
+    ("physgen.reweight._run:atomic_write_text", 2, "after"),      # run files written (metrics.json last), no weights
 ))
 def test_reweight_killed_then_rerun_equals_uninterrupted(bimodal_pair, tmp_path, target, n, when):
     source, ref, gen = bimodal_pair

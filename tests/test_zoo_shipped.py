@@ -115,8 +115,8 @@ def test_the_shipped_zmumu_generator_makes_on_shell_muons_and_its_recorded_m_ll_
 
 CONDITIONAL_FLOW = "calogan_conditional_eplus_fm_compact"
 LAYER_1_DEPTH_MM = (90.0, 437.0)
-"""Front and back of the CaloGAN layer 1 (specs/detectors/calogan_lar3.yaml): a shower tilted by θ at azimuth φ crosses
-it displaced by its depth times tan θ (cos φ, sin φ) from the impact point."""
+"""Front and back of the CaloGAN layer 1 (specs/detectors/calogan_lar3.yaml): a shower tilted by θ at azimuth φ
+crosses it displaced by its depth times tan θ (cos φ, sin φ) from the impact point."""
 
 
 @pytest.mark.usefixtures("torch_one_thread")
