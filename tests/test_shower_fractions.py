@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from physgen.cli import app
 from physgen.errors import SpecError
 from physgen.models.shower_fractions import (
-    from_energy_fractions, join_cells, n_fraction_coordinates, ranked_groups, split_cells, to_energy_fractions,
+    from_energy_fractions, join_cells, n_fraction_coordinates, ranked_groups, shift_grid, split_cells,
+    to_energy_fractions,
 )
 from physgen.sim import simulate
 from physgen.store import open_store, validate_store
@@ -168,6 +169,17 @@ def test_ranked_groups_are_the_fewest_cells_holding_each_share_and_split_and_joi
     assert torch.equal(join_cells(parts, groups), cells)
 
 
+def test_shift_grid_moves_each_event_by_its_own_cells_cyclically_and_back():
+    """A 3 × 4 grid per event (two layers for the second event's shape): event 0 moved by (1, −1) puts cell (1, 0) at
+    (0, 1) and wraps cell (0, 3) to (2, 0); event 1 by (0, 2) moves its columns only; moving back restores both."""
+    cells = torch.arange(2 * 2 * 12, dtype=torch.float64).reshape(2, 2, 3, 4)
+    rows, columns = torch.tensor([1, 0]), torch.tensor([-1, 2])
+    moved = shift_grid(cells, rows, columns)
+    assert moved[0, 0, 0, 1] == cells[0, 0, 1, 0] and moved[0, 1, 2, 0] == cells[0, 1, 0, 3]
+    assert torch.equal(moved[1], torch.roll(cells[1], shifts=-2, dims=2))
+    assert torch.equal(shift_grid(moved, -rows, -columns), cells)
+
+
 @pytest.fixture(scope="module")
 def showers(tmp_path_factory):
     return simulate("calogan_eplus", tmp_path_factory.mktemp("showers") / "eplus.zarr", events=64, progress=False)
@@ -231,6 +243,39 @@ def test_fm_showers_train_export_and_generate_the_reference_schema(showers, tmp_
         assert torch.equal(recipe.from_flow(far, condition)[name], recipe.from_flow(edge, condition)[name])
 
 
+def test_impact_point_frame_centres_the_cores_and_round_trips_the_showers(tmp_path):
+    """``impact_point: [x0, y0]`` on conditional CaloGAN showers (x0, y0 flat in ±50 mm): the recipe reads the cells'
+    pitch and centre (y, x) from the store (calogan_lar3: layer 0 160 × 5 mm, layer 1 40 × 40, layer 2 40 × 80);
+    in the frame the core strips of layer 0's middle row, the fewest holding half its mean energy, are at most 4
+    (the shower's core within half a strip of the centre), where the detector frame needs more than twice as
+    many for the same share (the core spread over ±10 strips); reference showers go to the flow space and back
+    to the detector frame with their cells, zeros and layer energies."""
+    showers = simulate("calogan_conditional_eplus", tmp_path / "cond.zarr", events=64, progress=False)
+    conditions = ["energy", "x0", "y0", "theta", "phi"]
+    cores = {}
+    for frame in (["x0", "y0"], []):
+        spec = model_spec(tmp_path / str(len(frame)), "calogan_conditional_eplus_fm_compact",
+                          hyperparameters=SMALL | {"impact_point": frame},
+                          training={"batch_size": 16, "selection": None, "checkpoint_every": 10})
+        train(spec, showers, tmp_path / f"run{len(frame)}", steps=2, device="cpu", progress=False)
+        recipe = load_run(tmp_path / f"run{len(frame)}", checkpoint="last").recipe
+        middle_row = [group for group in recipe.cell_groups[0] if all(96 <= i < 192 for i in group)]
+        cores[len(frame)] = len(middle_row[0])
+    assert recipe.cell_grid is None
+    recipe = load_run(tmp_path / "run2", checkpoint="last").recipe
+    assert recipe.cell_grid == [[160.0, 5.0, 0.0, 0.0], [40.0, 40.0, 0.0, 0.0], [40.0, 80.0, 0.0, 0.0], None]
+    assert cores[2] <= 4 and cores[0] > 2 * cores[2]
+    recipe.hp = recipe.hp.model_copy(update={"clamp_to_training_range": False})
+    reference = open_store(showers).compute()
+    batch = recipe.data.encode({n: torch.as_tensor(reference[n].values) for n in (*GROUPS, *conditions)})
+    back = recipe.from_flow(recipe.to_flow(batch), {k: batch[k] for k in conditions})
+    for name in GROUPS:
+        cells = reference[name].values
+        assert np.array_equal(back[name].numpy() > 0, cells >= recipe.cell_threshold)
+        np.testing.assert_allclose(back[name].numpy(), np.where(cells >= recipe.cell_threshold, cells, 0),
+                                   rtol=2e-3, atol=2e-3)
+
+
 def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(showers, tmp_path):
     """With ``occupancy_calibration`` the training loop fits one cell threshold per input before each snapshot
     is scored (here after every epoch); the snapshot carries them, and showers generated as the calibration
@@ -276,6 +321,7 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
                           "layers_along_first_axis": False, "core_cells": 8}}, "core_cells needs shower_coordinates"),
     ({"hyperparameters": {"occupancy_calibration": True}}, "occupancy_calibration is fitted before each snapshot"),
+    ({"hyperparameters": {"impact_point": ["x0"]}}, r"impact_point names the two conditions"),
     ({"hyperparameters": {"shower_coordinates": "cells", "clamp_to_training_range": False, "core_shares": [],
                           "occupancy_calibration": True}}, "occupancy_calibration needs shower_coordinates"),
 ])

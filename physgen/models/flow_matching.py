@@ -65,6 +65,10 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   that many hottest cells one by one; the layer's other cells, its halo, enter as their energy and number of
   hits and are generated as hits placed by the training occupancy (:mod:`physgen.models.shower_halo`): a
   50 GeV ILD photon lights ≈ 520 of 27 000 cells, a quarter of them in cells lit in a few per cent of showers.
+  ``impact_point`` (showers whose impact point varies, the conditional CaloGAN of paper 003) learns each layer's
+  cells in a frame moved by whole cells to the cell under the impact point
+  (:func:`physgen.models.shower_fractions.shift_grid`), so that the cell groups ranked by mean energy hold the core
+  of every shower, not the area all showers visit; the remainder within the cell stays a condition.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
   E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dimuon.muon_energies`).
@@ -90,7 +94,8 @@ from physgen.models._base import DataDescription, Recipe, build_optimizer, mlp, 
 from physgen.models.dimuon import (MOMENTUM_FEATURES, MUON_COORDINATES, MUON_FEATURES, leading_muon_first,
                                    muon_energies)
 from physgen.models.shower_fractions import (
-    GroupEnergies, from_energy_fractions, join_cells, n_ranked_groups, ranked_groups, split_cells, to_energy_fractions,
+    GroupEnergies, from_energy_fractions, join_cells, n_ranked_groups, ranked_groups, shift_grid, split_cells,
+    to_energy_fractions,
 )
 from physgen.models.shower_halo import HaloSpectrum, fit_halo, sample_halo
 from physgen.specs import ModelSpec
@@ -149,6 +154,9 @@ class FlowMatchingHyperparameters(BaseModel):
         None, description="per layer only its core_cells hottest cells (by mean training energy) are learnt cell by "
         "cell; the others, its halo, are learnt as their energy and number of hits and generated as hits "
         "(physgen.models.shower_halo; shower_coordinates: energy_fractions)")
+    impact_point: list[str] = Field(
+        [], description="the two conditions holding the impact point (x, y): each input's cells (its last two axes, y "
+        "and x) are learnt in a frame moved by whole cells to the cell under it (shower_coordinates: energy_fractions)")
     occupancy_calibration: bool = Field(
         False, description="before each snapshot is scored, one cell threshold per input fitted so that showers "
         "generated at the training showers' energies light as many cells as they do (shower_coordinates: "
@@ -292,15 +300,23 @@ class FlowMatching(Recipe):
         """Per input, the cell threshold of ``occupancy_calibration`` (None: ``cell_threshold`` for all)."""
         self.halo: list[HaloSpectrum] | None = None
         """Per halo group (``core_cells``), its cells' training occupancy and energy spectrum."""
+        self.cell_grid: list[list[float] | None] | None = None
+        """Per input with two or more axes, its cells' pitch and centre along y and x (the impact point's units;
+        ``impact_point``)."""
         self._gathered: tuple | None = None
         """The cell groups and what :meth:`_gathering` made of them."""
         for name, on in (("core_shares", hp.core_shares), ("occupancy_calibration", hp.occupancy_calibration),
                          ("layers_along_first_axis", hp.layers_along_first_axis),
                          ("core_cells", hp.core_cells is not None),
+                         ("impact_point", bool(hp.impact_point)),
                          ("group_energies", hp.group_energies != "stick_breaking")):
             if on and not self.showers:
                 msg = f"model {spec.name!r}: {name} needs shower_coordinates energy_fractions"
                 raise SpecError(msg)
+        if hp.impact_point and (len(hp.impact_point) != 2 or not set(hp.impact_point) <= set(data.conditions)):
+            msg = (f"model {spec.name!r}: impact_point names the two conditions holding x and y, got "
+                   f"{hp.impact_point} (data.conditions: {data.conditions})")
+            raise SpecError(msg)
         layered = hp.layers_along_first_axis
         unknown = sorted(set(layered) - set(data.inputs)) if isinstance(layered, list) else []
         if unknown:
@@ -395,9 +411,12 @@ class FlowMatching(Recipe):
         if self.showers:
             cells = self.data.width(self.data.inputs)
             n = min(data.n_train, 20_000, max(1000, 200_000_000 // cells))  # ILD: 7400 showers, 0.8 GB
-            names = [*self.data.inputs, self.hp.incident_energy]
+            names = [*self.data.inputs, self.hp.incident_energy, *self.hp.impact_point]
             events = data.ds[names].isel(event=slice(0, n)).compute()
-            physical = {k: torch.as_tensor(events[k].values) for k in names}
+            if self.hp.impact_point:
+                units = data.ds[self.hp.impact_point[0]].attrs.get("units", "")
+                self.cell_grid = [_cell_grid(data.ds, k, units) for k in self.data.inputs]
+            physical = self._framed({k: torch.as_tensor(events[k].values) for k in names})
             self.cell_groups = [ranked_groups(physical[k].reshape(n, -1).sum(dim=0).numpy(), self.hp.core_shares,
                                               layers=self._layering(k)[0], core_cells=self.hp.core_cells)
                                 for k in self.data.inputs]
@@ -423,7 +442,8 @@ class FlowMatching(Recipe):
 
     def extra_state(self):
         return {"coordinate_moments": self.coordinate_moments, "coordinate_range": self.coordinate_range,
-                "cell_groups": self.cell_groups, "cell_thresholds": self.cell_thresholds, "halo": self.halo}
+                "cell_groups": self.cell_groups, "cell_thresholds": self.cell_thresholds, "halo": self.halo,
+                "cell_grid": self.cell_grid}
 
     def load_extra_state(self, state):
         self.coordinate_moments = state.get("coordinate_moments")
@@ -431,6 +451,7 @@ class FlowMatching(Recipe):
         self.cell_groups = state.get("cell_groups")
         self.cell_thresholds = state.get("cell_thresholds")
         self.halo = state.get("halo")
+        self.cell_grid = state.get("cell_grid")
 
     def calibrate(self, data) -> None:
         """``occupancy_calibration``: the flow smears each cell's two modes (exact zero, or a deposit of its own
@@ -450,7 +471,8 @@ class FlowMatching(Recipe):
         self.cell_thresholds = [self.cell_noise] * len(self.data.inputs)  # every cell above the noise, to rank
         generated = self.sample(n, {k: torch.from_numpy(v).to(device) for k, v in conditions.items()},
                                 torch.Generator(device).manual_seed(0))
-        cells = self.data.inverse({k: generated[k] for k in self.data.inputs})
+        cells = self._framed(self.data.inverse({k: generated[k] for k in self.data.inputs})
+                             | {k: torch.as_tensor(events[k].values) for k in self.hp.impact_point})
         thresholds = []
         for name, (order, _, _) in zip(self.data.inputs, self._gathering(), strict=True):
             flat = cells[name].double().reshape(n, -1)
@@ -466,6 +488,24 @@ class FlowMatching(Recipe):
                       for k in (lit, lit + 1)]
             thresholds.append(sum(ranked) / 2 + self.cell_noise / 2)
         self.cell_thresholds = [max(value, self.cell_noise) for value in thresholds]
+
+    def _framed(self, physical: dict[str, torch.Tensor], direction: int = 1) -> dict[str, torch.Tensor]:
+        """``physical`` with its inputs' cells moved into the frame of ``impact_point`` (``direction`` 1: the cell
+        under the impact point to the grid's centre) or back out of it (−1); as it is without ``impact_point``."""
+        if not self.hp.impact_point:
+            return physical
+        if self.cell_grid is None:
+            msg = f"model {self.spec.name!r}: the cell grid of impact_point is missing (a run not initialised?)"
+            raise SpecError(msg)
+        x, y = (physical[k].double() for k in self.hp.impact_point)
+        out = dict(physical)
+        for name, grid in zip(self.data.inputs, self.cell_grid, strict=True):
+            if grid is not None:
+                pitch_y, pitch_x, centre_y, centre_x = grid
+                rows, columns = (torch.round((u - centre) / pitch).long()
+                                 for u, centre, pitch in ((y, centre_y, pitch_y), (x, centre_x, pitch_x)))
+                out[name] = shift_grid(physical[name], direction * rows, direction * columns)
+        return out
 
     def _moments(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.coordinate_moments is None:
@@ -530,8 +570,9 @@ class FlowMatching(Recipe):
         ``dequantise``: the cells' training noise, else its mean)."""
         if self.showers:
             incident = self.hp.incident_energy  # the cells stay float32 until gathered: 27 000 ILD cells
-            physical = self.data.inverse({k: batch[k] for k in self.data.inputs} | {incident: batch[incident].double()})
-            coords = self._shower_coordinates(physical, dequantise=dequantise)
+            physical = self.data.inverse({k: batch[k] for k in self.data.inputs}
+                                         | {k: batch[k].double() for k in (incident, *self.hp.impact_point)})
+            coords = self._shower_coordinates(self._framed(physical), dequantise=dequantise)
             mean, std = self._moments(coords)
             return ((coords - mean) / std).float()
         if not self.coordinates:
@@ -578,8 +619,12 @@ class FlowMatching(Recipe):
 
             parts = iter([hits(part) if is_halo else part for part, is_halo in zip(parts, halo, strict=True)])
             groups = [join_cells([next(parts) for _ in cells], cells) for cells in cell_groups]
-            return self.data.encode({n: g.float().reshape(len(x), *self.data.variables[n].shape)
-                                     for n, g in zip(self.data.inputs, groups, strict=True)})
+            cells = {n: g.reshape(len(x), *self.data.variables[n].shape)
+                     for n, g in zip(self.data.inputs, groups, strict=True)}
+            if self.hp.impact_point:  # back from the impact point's frame
+                impact = self.data.inverse({k: conditions[k].double() for k in self.hp.impact_point})
+                cells = self._framed(cells | impact, -1)
+            return self.data.encode({n: cells[n].float() for n in self.data.inputs})
         if not self.coordinates:
             out = self.data.split(x, self.data.inputs)
             if not self.hp.on_shell_muons:
@@ -638,3 +683,15 @@ class FlowMatching(Recipe):
         x0 = torch.randn(n, n_flow, device=device, generator=generator)
         x1 = integrate(lambda x, t: field(x, t, cond), x0, self.hp.ode_steps, self.hp.ode_solver)
         return self.from_flow(x1.float(), conditions, generator)
+
+
+def _cell_grid(ds, name: str, units: str) -> list[float] | None:
+    """Pitch and centre along y and x, in ``units``, of the cells of store variable ``name`` (its last two axes,
+    from their coordinates, the cell centres); None for a variable of fewer than two axes besides ``event``."""
+    dims = ds[name].dims[1:]
+    if len(dims) < 2:
+        return None
+    centres = [np.asarray(ds[d].values, dtype=float) * to_magnitude(parse_quantity(f"1 {ds[d].attrs['units']}"), units)
+               for d in dims[-2:]]
+    pitches = [float(np.median(np.diff(c))) if len(c) > 1 else math.inf for c in centres]
+    return [*pitches, *(float(c.mean()) for c in centres)]

@@ -41,8 +41,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-__all__ = ["GroupEnergies", "from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates", "n_ranked_groups",
-           "ranked_groups", "split_cells", "to_energy_fractions"]
+__all__ = ["GroupEnergies", "from_energy_fractions", "join_cells", "logit", "n_fraction_coordinates",
+           "n_ranked_groups", "ranked_groups", "shift_grid", "split_cells", "to_energy_fractions"]
 
 GroupEnergies = Literal["stick_breaking", "log_shares"]
 """How E_tot's split over the groups is learnt: CaloFlow's stick-breaking ratios u_i, or each group's log share."""
@@ -115,6 +115,19 @@ def join_cells(parts: list[torch.Tensor], groups: list[list[int]]) -> torch.Tens
     for part, group in zip(parts, groups, strict=True):
         cells[:, group] = part
     return cells
+
+
+def shift_grid(cells: torch.Tensor, rows: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+    """``cells`` ``(events, …, ny, nx)`` moved cyclically by each event's whole ``rows`` and ``columns``
+    (``(events,)``): cell (j, i) of the result is cell (j + rows, i + columns) modulo the grid; ``-rows``,
+    ``-columns`` move it back. Cyclic, so no cell is lost; what wraps round is a shower's far edge."""
+    ny, nx = cells.shape[-2:]
+    grid = cells.reshape(len(cells), -1, ny, nx)
+    j = (torch.arange(ny, device=cells.device) + rows.unsqueeze(1)) % ny
+    i = (torch.arange(nx, device=cells.device) + columns.unsqueeze(1)) % nx
+    grid = grid.gather(2, j[:, None, :, None].expand(-1, grid.shape[1], -1, nx))
+    grid = grid.gather(3, i[:, None, None, :].expand(-1, grid.shape[1], ny, -1))
+    return grid.reshape(cells.shape)
 
 
 def _stick_breaking(energies: torch.Tensor) -> torch.Tensor:
