@@ -53,11 +53,13 @@ def test_the_shipped_positron_flow_ranks_each_row_of_layer_0_on_its_own():
 
 def test_halo_spectrum_by_hand():
     """Four showers, three cells: cell 0 lit in 2 of 4, cell 1 in 1, cell 2 never; the lit energies 1, 2, 3 have
-    the quantiles 1 … 3 (the median 2)."""
+    the quantiles 1 … 3 (the median 2); above the lowest (1) cell 0 holds 0 and 1 (mean 0.5), cell 1 holds 2, all
+    lit cells 1 on average: relative excess 0.5, 2 and 1 (never lit)."""
     halo = fit_halo(np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 3.0, 0.0], [0.0, 0.0, 0.0]]))
     assert halo["occupancy"] == [0.5, 0.25, 0.0]
     assert len(halo["quantiles"]) == QUANTILE_LEVELS
     assert halo["quantiles"][0] == 1.0 and halo["quantiles"][50] == 2.0 and halo["quantiles"][-1] == 3.0
+    assert halo["excess"] == [0.5, 2.0, 1.0]
 
 
 def test_halo_hits_have_their_count_their_energy_and_the_training_occupancy():
@@ -82,6 +84,18 @@ def test_halo_hits_have_their_count_their_energy_and_the_training_occupancy():
     share = (one > 0).double().mean(dim=0).numpy()
     sigma = np.sqrt(occupancy * (1 - occupancy) / 4000)
     assert (np.abs(share - occupancy) <= 4 * sigma + 1e-12).all()
+
+
+def test_a_cell_of_larger_excess_takes_that_much_more_of_the_halo_energy():
+    """Two cells lit in every shower, relative excess 1.5 and 0.5, a spectrum at 1.1 above its lowest value 0.1 (all
+    levels but the first): each shower's two hits hold 0.1 plus 3 : 1 of the rest of its 4.2 (3.1 and 1.1), where
+    the spectrum alone (no excess, a spectrum fitted before it existed) splits it evenly."""
+    halo = {"occupancy": [1.0, 1.0], "quantiles": [0.1] + [1.1] * (QUANTILE_LEVELS - 1), "excess": [1.5, 0.5]}
+    counts, energy = torch.full((200,), 2), torch.full((200,), 4.2, dtype=torch.float64)
+    cells = sample_halo(counts, energy, halo, torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(np.median(cells.numpy(), axis=0), [3.1, 1.1], rtol=1e-12)
+    even = sample_halo(counts, energy, {k: halo[k] for k in ("occupancy", "quantiles")}, torch.Generator().manual_seed(3))
+    np.testing.assert_allclose(np.median(even.numpy(), axis=0), [2.1, 2.1], rtol=1e-12)
 
 
 @pytest.fixture(scope="module")

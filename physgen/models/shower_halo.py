@@ -9,8 +9,11 @@ hits — and leave where those hits sit, and how the energy splits among them, t
 * the hits are placed, without replacement, at cells drawn with probability proportional to each cell's
   occupancy in the training showers (the fraction of showers in which it is lit);
 * their energies are drawn from the training spectrum of the halo's lit cells (its quantiles, by inverse
-  transform sampling) and then stretched above the spectrum's lowest value (the readout threshold) so that they
-  add up to the energy the generator gives the halo: e_i = e_min + s (q_i − e_min), s ≥ 0.
+  transform sampling), each hit's excess over the spectrum's lowest value (the readout threshold) scaled by its
+  cell's mean excess relative to the halo's (a cell far from the axis is lit by softer deposits than one beside the
+  core: with one spectrum for the whole halo, coarse cells such as the CaloGAN's 40 mm ones took too much energy far
+  out and the layer-1 width came out 0.5 standard deviations wide), and then stretched so that they add up to the
+  energy the generator gives the halo: e_i = e_min + s c_i (q_i − e_min), s ≥ 0, c_i the cell's relative excess.
 
 The halo hits are thus independent of each other given their number and energy, i.e. the halo's lateral
 structure is the training showers' average one. This is the factorisation of a hit-based fast simulation (hits
@@ -20,7 +23,7 @@ the number of hits and their energy learnt shower by shower.
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 import numpy as np
 import torch
@@ -38,15 +41,22 @@ class HaloSpectrum(TypedDict):
     """Per cell of the group, the fraction of training showers in which it is lit."""
     quantiles: list[float]
     """The lit cells' energies at the levels 0, 1 / 100, …, 1 (the first: the lowest, i.e. the threshold)."""
+    excess: NotRequired[list[float]]
+    """Per cell, the mean of its lit energies above the lowest, relative to that of all lit cells (1: never lit;
+    absent in spectra fitted before it existed, which place every hit's energy alike)."""
 
 
 def fit_halo(cells: np.ndarray) -> HaloSpectrum:
-    """The occupancy and the energy quantiles of the ``(events, cells)`` energies of one halo group (a group with
-    no lit cell gets occupancy 0 and quantiles 0: it generates no hits)."""
+    """The occupancy, the energy quantiles and the cells' relative excess of the ``(events, cells)`` energies of one
+    halo group (a group with no lit cell gets occupancy 0 and quantiles 0: it generates no hits)."""
     cells = np.asarray(cells, dtype=float)
     lit = cells[cells > 0]
     quantiles = np.quantile(lit, np.linspace(0, 1, QUANTILE_LEVELS)) if lit.size else np.zeros(QUANTILE_LEVELS)
-    return {"occupancy": (cells > 0).mean(axis=0).tolist(), "quantiles": quantiles.tolist()}
+    hits = (cells > 0).sum(axis=0)
+    above = np.where(cells > 0, cells - quantiles[0], 0.0).sum(axis=0)
+    mean_above = above.sum() / max(hits.sum(), 1)
+    excess = np.where((hits > 0) & (mean_above > 0), above / np.maximum(hits, 1) / max(mean_above, 1e-300), 1.0)
+    return {"occupancy": (cells > 0).mean(axis=0).tolist(), "quantiles": quantiles.tolist(), "excess": excess.tolist()}
 
 
 def sample_halo(counts: torch.Tensor, energy: torch.Tensor, halo: HaloSpectrum,
@@ -69,6 +79,9 @@ def sample_halo(counts: torch.Tensor, energy: torch.Tensor, halo: HaloSpectrum,
     drawn = torch.lerp(quantiles[low], quantiles[low + 1], position - low)
     kept = torch.arange(n_max, device=energy.device) < counts[hit].unsqueeze(1)
     floor = quantiles[0]
+    if "excess" in halo:  # each hit's excess over the floor scaled by its cell's
+        excess = torch.as_tensor(halo["excess"], dtype=torch.float64, device=energy.device)
+        drawn = floor + (drawn - floor) * excess[where]
     above = torch.where(kept, drawn - floor, 0.0)
     spare = (energy[hit].double() - counts[hit] * floor).clamp(min=0)
     stretch = spare / above.sum(dim=1).clamp(min=torch.finfo(above.dtype).tiny)
