@@ -40,15 +40,17 @@ def test_groups_per_layer_with_a_core_and_a_halo_by_hand():
     assert ranked_groups(mean, [0.5, 0.9], core_cells=2) == [[9], [1], [0, 2, 3, 4, 5, 6, 7, 8]]
 
 
-def test_the_shipped_positron_flow_ranks_each_row_of_layer_0_on_its_own():
-    """``layers_along_first_axis: [layer_0]``: the CaloGAN layer 0 (3 rows of 96 cells) is three layers of 7 groups,
-    each group within one row, each row's hottest cells first; layers 1 and 2 are 7 groups each, as before."""
-    recipe = load_generator("calogan_eplus_fm_compact").recipe
+def test_the_shipped_conditional_flow_ranks_each_row_of_layer_0_on_its_own():
+    """``layers_along_first_axis: [layer_0]``: the CaloGAN layer 0 (3 rows of 96 cells) is three layers of as many
+    groups as layer 1 (the ranked groups, and a halo with ``core_cells``), each group within one row, each row's
+    hottest cells first."""
+    recipe = load_generator("calogan_conditional_eplus_fm_compact").recipe
     layer_0, layer_1 = recipe.cell_groups[0], recipe.cell_groups[1]
-    assert len(layer_0) == 21 and len(layer_1) == 7
+    per_row = len(layer_1)
+    assert len(layer_0) == 3 * per_row and per_row >= 7
     assert sorted(i for group in layer_0 for i in group) == list(range(288))
     assert all(len({i // 96 for i in group}) == 1 for group in layer_0)
-    assert [layer_0[7 * row][0] // 96 for row in range(3)] == [0, 1, 2]
+    assert [layer_0[per_row * row][0] // 96 for row in range(3)] == [0, 1, 2]
 
 
 def test_halo_spectrum_by_hand():
