@@ -248,8 +248,9 @@ def test_impact_point_frame_centres_the_cores_and_round_trips_the_showers(tmp_pa
     pitch and centre (y, x) from the store (calogan_lar3: layer 0 160 × 5 mm, layer 1 40 × 40, layer 2 40 × 80);
     in the frame the core strips of layer 0's middle row, the fewest holding half its mean energy, are at most 4
     (the shower's core within half a strip of the centre), where the detector frame needs more than twice as
-    many for the same share (the core spread over ±10 strips); reference showers go to the flow space and back
-    to the detector frame with their cells, zeros and layer energies."""
+    many for the same share (the core spread over ±10 strips); the velocity field also gets where in its cell the
+    impact point lies, per layer; reference showers go to the flow space and back to the detector frame with their
+    cells, zeros and layer energies."""
     showers = simulate("calogan_conditional_eplus", tmp_path / "cond.zarr", events=64, progress=False)
     conditions = ["energy", "x0", "y0", "theta", "phi"]
     cores = {}
@@ -269,6 +270,10 @@ def test_impact_point_frame_centres_the_cores_and_round_trips_the_showers(tmp_pa
     reference = open_store(showers).compute()
     batch = recipe.data.encode({n: torch.as_tensor(reference[n].values) for n in (*GROUPS, *conditions)})
     back = recipe.from_flow(recipe.to_flow(batch), {k: batch[k] for k in conditions})
+    within = recipe._conditioning({k: batch[k] for k in conditions})[:, 5:]  # the field's conditions after the five
+    x0 = reference["x0"].values
+    assert within.shape == (64, 6) and within.abs().max() <= 1  # (y, x) in layers 0, 1, 2, twice the cell fraction
+    np.testing.assert_allclose(within[:, 3].numpy(), 2 * (x0 / 40 - np.round(x0 / 40)), atol=1e-5)  # layer 1, x
     for name in GROUPS:
         cells = reference[name].values
         assert np.array_equal(back[name].numpy() > 0, cells >= recipe.cell_threshold)
