@@ -68,7 +68,8 @@ distribution exactly (Lipman et al., Theorem 1); sampling integrates it with a f
   ``impact_point`` (showers whose impact point varies, the conditional CaloGAN of paper 003) learns each layer's
   cells in a frame moved by whole cells to the cell under the impact point
   (:func:`physgen.models.shower_fractions.shift_grid`), so that the cell groups ranked by mean energy hold the core
-  of every shower, not the area all showers visit; the remainder within the cell stays a condition.
+  of every shower, not the area all showers visit; where in that cell the impact point lies is a condition of the
+  field.
 * ``lr_schedule: cosine``: the learning rate falls from the optimiser's to 0 over ``training.steps``.
 * ``on_shell_muons`` (Z→μμ features only): the muon energies of a sample are recomputed from its momenta,
   E = sqrt(|p|² + m_μ²), as the simulator stores them (:func:`physgen.models.dimuon.muon_energies`).
