@@ -50,13 +50,14 @@ def fit_halo(cells: np.ndarray) -> HaloSpectrum:
     """The occupancy, the energy quantiles and the cells' relative excess of the ``(events, cells)`` energies of one
     halo group (a group with no lit cell gets occupancy 0 and quantiles 0: it generates no hits)."""
     cells = np.asarray(cells, dtype=float)
-    lit = cells[cells > 0]
+    on = cells > 0
+    lit = cells[on]
     quantiles = np.quantile(lit, np.linspace(0, 1, QUANTILE_LEVELS)) if lit.size else np.zeros(QUANTILE_LEVELS)
-    hits = (cells > 0).sum(axis=0)
-    above = np.where(cells > 0, cells - quantiles[0], 0.0).sum(axis=0)
+    hits = on.sum(axis=0)
+    above = np.where(on, cells - quantiles[0], 0.0).sum(axis=0)
     mean_above = above.sum() / max(hits.sum(), 1)
     excess = np.where((hits > 0) & (mean_above > 0), above / np.maximum(hits, 1) / max(mean_above, 1e-300), 1.0)
-    return {"occupancy": (cells > 0).mean(axis=0).tolist(), "quantiles": quantiles.tolist(), "excess": excess.tolist()}
+    return {"occupancy": on.mean(axis=0).tolist(), "quantiles": quantiles.tolist(), "excess": excess.tolist()}
 
 
 def sample_halo(counts: torch.Tensor, energy: torch.Tensor, halo: HaloSpectrum,
