@@ -296,7 +296,8 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     loaded = load_run(tmp_path / "run")  # the selected snapshot
     recipe = loaded.recipe
     assert recipe.cell_thresholds is not None and len(recipe.cell_thresholds) == len(GROUPS)
-    assert min(recipe.cell_thresholds) >= recipe.cell_noise
+    assert all(len(t) == 1 and t[0] >= recipe.cell_noise for t in recipe.cell_thresholds)
+    assert recipe.threshold_energies is None
     reference = open_store(showers).isel(event=slice(0, 58)).compute()  # the training showers: 64 - round(6.4)
     conditions = {k: torch.from_numpy(v) for k, v in loaded.transforms.forward({"energy": reference["energy"].values},
                                                                                None).items()}
@@ -309,6 +310,59 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     fitted = list(recipe.cell_thresholds)
     assert lit(fitted) == [int((reference[name].values > 0).sum()) for name in GROUPS]
     assert lit(None) != lit(fitted)
+
+
+def test_occupancy_calibration_in_energy_bins_matches_each_bin_and_interpolates_in_log_energy(showers, tmp_path):
+    """With ``occupancy_energy_bins: 2`` each input gets a threshold per half of the training showers sorted by
+    incident energy, held at each half's median energy: showers generated as the calibration generates them, all cut
+    at one half's threshold, light as many cells in that half's showers as the reference does there. Between the
+    medians a shower's cut is interpolated in log E (at their geometric mean the geometric mean of the two cuts),
+    outside them it is the nearer one's."""
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact",
+                      hyperparameters=SMALL | {"occupancy_calibration": True, "occupancy_energy_bins": 2},
+                      training={"batch_size": 16, "checkpoint_every": 10,
+                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
+                                              "options": {"names": ["total_over_incident"]}}})
+    train(spec, showers, tmp_path / "run", steps=8, device="cpu", progress=False)
+    loaded = load_run(tmp_path / "run")
+    recipe = loaded.recipe
+    reference = open_store(showers).isel(event=slice(0, 58)).compute()
+    energy = reference["energy"].values.astype(np.float64)
+    halves = np.array_split(np.argsort(energy, kind="stable"), 2)
+    mev = recipe.incident_factor  # the incident energy's units to the cells' (GeV to MeV)
+    assert recipe.threshold_energies == pytest.approx([np.median(energy[h]) * mev for h in halves])
+    fitted = [list(t) for t in recipe.cell_thresholds]
+    assert all(len(t) == 2 and min(t) >= recipe.cell_noise for t in fitted)
+    conditions = {k: torch.from_numpy(v) for k, v in loaded.transforms.forward({"energy": energy}, None).items()}
+    recipe.threshold_energies = None
+    matched = 0
+    for b, half in enumerate(halves):
+        recipe.cell_thresholds = [[t[b]] for t in fitted]
+        cells = recipe.data.inverse(recipe.sample(58, conditions, torch.Generator().manual_seed(0)))
+        for name, cut in zip(GROUPS, fitted, strict=True):
+            generated, target = int((cells[name][half] > 0).sum()), int((reference[name].values[half] > 0).sum())
+            if cut[b] > recipe.cell_noise:
+                assert generated == target
+                matched += 1
+            else:  # no cut matches: even every cell above the noise lights fewer than the reference
+                assert generated < target
+    assert matched >= 6
+    low, high = (np.median(energy[h]) * mev for h in halves)
+    recipe.cell_thresholds, recipe.threshold_energies = fitted, [low, high]
+    cuts = recipe._cuts(torch.tensor([low / 2, low, math.sqrt(low * high), high, 2 * high], dtype=torch.float64))
+    for cut, (below, above) in zip(cuts, fitted, strict=True):
+        assert cut[:, 0].tolist() == pytest.approx([below, below, math.sqrt(below * above), above, above])
+
+
+def test_snapshots_with_one_threshold_per_input_load_as_one_energy_bin(showers, tmp_path):
+    """Snapshots written before the energy bins hold one float per input: they load as one bin each, and their
+    showers are cut at those thresholds whatever the incident energy."""
+    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL, training={"batch_size": 16})
+    train(spec, showers, tmp_path / "run", steps=2, device="cpu", progress=False)
+    recipe = load_run(tmp_path / "run").recipe
+    recipe.load_extra_state(recipe.extra_state() | {"cell_thresholds": [1e-3, 2e-3, 3e-3, 4e-3]})
+    assert recipe.cell_thresholds == [[1e-3], [2e-3], [3e-3], [4e-3]] and recipe.threshold_energies is None
+    assert recipe._cuts(torch.tensor([1e3, 1e5], dtype=torch.float64)) == [1e-3, 2e-3, 3e-3, 4e-3]
 
 
 @pytest.mark.parametrize(("changes", "message"), [

@@ -153,7 +153,7 @@ def test_ild_flow_occupancy_calibration_counts_the_halo_hits(ild, tmp_path):
     train(spec, ild, tmp_path / "run", steps=4, device="cpu", progress=False)
     loaded = load_run(tmp_path / "run")
     recipe = loaded.recipe
-    assert recipe.cell_thresholds is not None and recipe.cell_thresholds[0] >= recipe.cell_noise
+    assert recipe.cell_thresholds is not None and recipe.cell_thresholds[0][0] >= recipe.cell_noise
     reference = open_store(ild).isel(event=slice(0, 58)).compute()
     conditions = {k: torch.from_numpy(v) for k, v in
                   loaded.transforms.forward({"incident_energy": reference["incident_energy"].values}, None).items()}
