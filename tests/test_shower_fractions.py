@@ -27,9 +27,10 @@ pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 GROUPS = ("layer_0", "layer_1", "layer_2", "overflow")
 SMALL = {"hidden_layers": [16, 16], "time_embedding": 4, "ode_steps": 2, "occupancy_calibration": False,
-         "core_cells": None}
-"""The shipped spec cut down; without training.selection, so without occupancy_calibration (fitted at selection);
-every cell learnt one by one (the halo of ``core_cells``: tests/test_shower_halo.py)."""
+         "occupancy_energy_bins": 1, "core_cells": None}
+"""The shipped spec cut down; without training.selection, so without occupancy_calibration (fitted at selection;
+in one energy bin unless a test says otherwise); every cell learnt one by one (the halo of ``core_cells``:
+tests/test_shower_halo.py)."""
 NOISE = 1e-3  # MeV: CaloFlow's 1 keV
 
 
