@@ -153,3 +153,18 @@ def cli_train_and_export(spec: Path, data: str, tmp: Path, steps: int) -> tuple[
                                       "--device", "cpu"])
     assert result.exit_code == 0, result.output
     return run, Path(export_checkpoint(run, tmp / f"{spec.stem}.pt", checkpoint="last"))
+
+
+def calibrated_flow(tmp: Path, base: str, data: str, hyperparameters: dict, scored_on: str, steps: int):
+    """A cut-down copy of the shipped flow spec ``base`` trained ``steps`` steps on ``data`` with batches of 16 and a
+    snapshot scored after every epoch (the ``mean_shift`` of the observable ``scored_on`` on 6 showers), so that its
+    occupancy calibration is fitted then; the selected snapshot, loaded (:class:`physgen.train.LoadedRun`)."""
+    from physgen.train import load_run, train
+
+    spec = model_spec(tmp, base, hyperparameters=hyperparameters,
+                      training={"batch_size": 16, "checkpoint_every": 10,
+                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
+                                              "options": {"names": [scored_on]}}})
+    train(spec, data, tmp / "run", steps=steps, device="cpu", progress=False)
+    return load_run(tmp / "run")
+

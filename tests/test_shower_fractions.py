@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from _train_stores import cli_train_and_export, model_spec
+from _train_stores import calibrated_flow, cli_train_and_export, model_spec
 from typer.testing import CliRunner
 
 from physgen.cli import app
@@ -289,12 +289,8 @@ def test_occupancy_calibration_lights_as_many_cells_as_the_training_showers(show
     is scored (here after every epoch); the snapshot carries them, and showers generated as the calibration
     generates them (the first training showers' energies, seed 0) light exactly as many cells of each input as
     those showers do; without it the same flow lights a different number."""
-    spec = model_spec(tmp_path, "calogan_eplus_fm_compact", hyperparameters=SMALL | {"occupancy_calibration": True},
-                      training={"batch_size": 16, "checkpoint_every": 10,
-                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
-                                              "options": {"names": ["total_over_incident"]}}})
-    train(spec, showers, tmp_path / "run", steps=8, device="cpu", progress=False)
-    loaded = load_run(tmp_path / "run")  # the selected snapshot
+    loaded = calibrated_flow(tmp_path, "calogan_eplus_fm_compact", showers, SMALL | {"occupancy_calibration": True},
+                             "total_over_incident", steps=8)
     recipe = loaded.recipe
     assert recipe.cell_thresholds is not None and len(recipe.cell_thresholds) == len(GROUPS)
     assert all(len(t) == 1 and t[0] >= recipe.cell_noise for t in recipe.cell_thresholds)
@@ -319,13 +315,9 @@ def test_occupancy_calibration_in_energy_bins_matches_each_bin_and_interpolates_
     at one half's threshold, light as many cells in that half's showers as the reference does there. Between the
     medians a shower's cut is interpolated in log E (at their geometric mean the geometric mean of the two cuts),
     outside them it is the nearer one's."""
-    spec = model_spec(tmp_path, "calogan_eplus_fm_compact",
-                      hyperparameters=SMALL | {"occupancy_calibration": True, "occupancy_energy_bins": 2},
-                      training={"batch_size": 16, "checkpoint_every": 10,
-                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
-                                              "options": {"names": ["total_over_incident"]}}})
-    train(spec, showers, tmp_path / "run", steps=8, device="cpu", progress=False)
-    loaded = load_run(tmp_path / "run")
+    loaded = calibrated_flow(tmp_path, "calogan_eplus_fm_compact", showers,
+                             SMALL | {"occupancy_calibration": True, "occupancy_energy_bins": 2}, "total_over_incident",
+                             steps=8)
     recipe = loaded.recipe
     reference = open_store(showers).isel(event=slice(0, 58)).compute()
     energy = reference["energy"].values.astype(np.float64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from _train_stores import cli_train_and_export, model_spec
+from _train_stores import calibrated_flow, cli_train_and_export, model_spec
 from typer.testing import CliRunner
 
 from physgen.cli import app
@@ -17,7 +17,7 @@ from physgen.models.shower_fractions import n_ranked_groups, ranked_groups
 from physgen.models.shower_halo import QUANTILE_LEVELS, fit_halo, sample_halo
 from physgen.sim import simulate
 from physgen.store import open_store, validate_store
-from physgen.train import load_run, train
+from physgen.train import load_run
 from physgen.zoo import load_generator
 
 pytestmark = pytest.mark.usefixtures("torch_one_thread")
@@ -146,12 +146,7 @@ def test_ild_flow_occupancy_calibration_counts_the_halo_hits(ild, tmp_path):
     """Calibrated before the snapshot is scored, the core cells' threshold makes showers generated as the
     calibration generates them light as many cells as the training showers, halo hits included (to 0.1 %: the cut
     acts on a cell before its layer is rescaled to the layer's energy, the count on it after)."""
-    spec = model_spec(tmp_path, "ild_fm_compact", hyperparameters=SMALL,
-                      training={"batch_size": 16, "checkpoint_every": 10,
-                                "selection": {"metric": "mean_shift", "every": 1, "n_events": 6, "keep": 1,
-                                              "options": {"names": ["n_hits"]}}})
-    train(spec, ild, tmp_path / "run", steps=4, device="cpu", progress=False)
-    loaded = load_run(tmp_path / "run")
+    loaded = calibrated_flow(tmp_path, "ild_fm_compact", ild, SMALL, "n_hits", steps=4)
     recipe = loaded.recipe
     assert recipe.cell_thresholds is not None and recipe.cell_thresholds[0][0] >= recipe.cell_noise
     reference = open_store(ild).isel(event=slice(0, 58)).compute()
