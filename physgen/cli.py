@@ -513,12 +513,19 @@ def evaluate(
              "per-event variables)")] = None,
     seed: Annotated[Optional[int], typer.Option(help="seed of every sampling metric (default: each metric's own)")] = None,
     metrics: Annotated[Optional[str], typer.Option(help="comma-separated registered metrics (default: all that apply)")] = None,
+    ablation: Annotated[bool, typer.Option(
+        "--ablation", help="also the classifier AUC on each observable and each readout layer alone and without it "
+                           "(one classifier each: minutes)")] = False,
+    given: Annotated[Optional[str], typer.Option(
+        help="with --ablation, comma-separated names kept in every subset (the conditions, e.g. energy)")] = None,
 ) -> None:
     """Compare a generated store with a reference: metrics.json and a self-contained report.html."""
     from physgen.report import evaluate as run
 
+    if given and not ablation:
+        raise typer.BadParameter("--given only applies with --ablation", param_hint="--given")
     result = run(reference, generated, out, weights=_name_list(weights), names=_name_list(names),
-                 metrics=_name_list(metrics), seed=seed)
+                 metrics=_name_list(metrics), seed=seed, ablation=ablation, given=_name_list(given))
     reasons: dict[str, list[str]] = {}
     for variable, reason in result.get("skipped", {}).items():
         reasons.setdefault(reason, []).append(variable)
@@ -528,6 +535,13 @@ def evaluate(
     for key, value in result["summary"].items():
         table.add_row(key, "–" if value is None else f"{value:.4g}")
     console.print(table)
+    if "classifier_ablation" in result:
+        groups = dict(result["classifier_ablation"])
+        everything = groups.pop("all columns")["auc"]
+        table = Table(f"columns (AUC on all: {everything:.3f})", "AUC alone", "AUC without")
+        for group, aucs in groups.items():
+            table.add_row(group, f"{aucs['alone']:.3f}", f"{aucs['without']:.3f}")
+        console.print(table)
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
 
 

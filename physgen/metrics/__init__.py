@@ -5,6 +5,7 @@ FPD/KPD follow JetNet's conventions unless another is named (:mod:`.frechet`).""
 
 from physgen.metrics._columns import default_metric_names, event_columns, weight_values
 from physgen.metrics._estimate import Estimate
+from physgen.metrics.ablation import classifier_ablation, column_groups
 from physgen.metrics.calibration import balanced_nll, fit_temperature, isotonic_calibration, roc_auc
 from physgen.metrics.classifier import ClassifierTest, challenge_classifier_test, classifier_test
 from physgen.metrics.comparison import Comparison

@@ -83,7 +83,8 @@ class Comparison:
         return all(n in ds.data_vars or n in observable_names(ds) for ds in (self.reference, self.generated)
                    for n in names)
 
-    def _requested(self, names: Sequence[str] | None) -> list[str]:
+    def requested(self, names: Sequence[str] | None) -> list[str]:
+        """``names``, or by default the reference's metric names that the generated dataset also provides."""
         if names is None:  # the reference's defaults that the generated dataset also provides
             return [n for n in default_metric_names(self.reference) if self.provides([n])]
         return list(names)
@@ -91,7 +92,7 @@ class Comparison:
     def prefetch(self, names: Sequence[str] | None = None, *, advance: Callable[[int], None] = lambda n: None) -> None:
         """Compute the columns :meth:`columns` will return, store chunk by store chunk, reference then
         generated, calling ``advance(events)`` after each chunk (for an events/s progress bar)."""
-        requested = self._requested(names)
+        requested = self.requested(names)
         self._ref.prefetch(requested, advance)
         self._gen.prefetch(requested, advance)
 
@@ -99,7 +100,7 @@ class Comparison:
         """Matching reference and generated columns of ``names``; by default the reference's
         :func:`default_metric_names`, less columns that hold one and the same value in both samples
         (a fixed condition tells nothing about the generator and makes covariances singular)."""
-        requested = self._requested(names)
+        requested = self.requested(names)
         ref, gen = self._ref.get(requested), self._gen.get(requested)
         common = [k for k in ref if k in gen]
         if names is None:

@@ -21,7 +21,7 @@ import xarray as xr
 
 from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
-    Comparison, column_values, default_metric_names, dilution, effective_sample_size, event_average, fill,
+    Comparison, classifier_ablation, column_values, default_metric_names, dilution, effective_sample_size, event_average, fill,
     get_metric, metric_names, reference_edges,
 )
 from physgen.observables import compute, default_observables, observable_names
@@ -144,7 +144,7 @@ def _mean_images(ds: xr.Dataset, weights: np.ndarray | None) -> dict[str, xr.Dat
 def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str], out: str | os.PathLike[str], *,
              weights: list[str] | None = None, names: list[str] | None = None, metrics: list[str] | None = None,
              seed: int | None = None, classifier_epochs: int = 20, html: bool = True,
-             progress: bool = True) -> dict[str, Any]:
+             ablation: bool = False, given: list[str] | None = None, progress: bool = True) -> dict[str, Any]:
     """Compare a generated store with a reference; write ``out/metrics.json`` and (``html``) ``out/report.html``.
 
     The generated store may hold fewer variables than the reference: what is not compared, and why, is
@@ -154,6 +154,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     ``metrics`` names registered metrics (default :data:`DEFAULT_METRICS`, each where it applies);
     ``names`` the observables or features compared (default: the schema's metric columns);
     ``seed`` replaces every metric's own seed (default: theirs, e.g. JetNet's 42 for FPD/KPD).
+    ``ablation``: also the classifier's AUC on each observable and each readout layer alone and without it
+    (:func:`physgen.metrics.classifier_ablation`; ``given``: names kept in every subset, e.g. the conditions).
     """
     if seed is not None:
         check_seed(seed)
@@ -172,7 +174,7 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     units = {k: v.attrs.get("units", "") for k, v in observables.data_vars.items()}
     units |= {k: v.attrs.get("units", "") for k, v in ref_ds.data_vars.items() if k not in units}
 
-    steps = 2 + len(weighted) + (len(ref) + 1 if html else 0)
+    steps = 2 + len(weighted) + (len(ref) + 1 if html else 0) + ablation
     with event_progress("evaluate: metrics", total=steps, enabled=progress, unit="step") as step:
         per_column = _column_table(comparison, weighted, names)
         step(1)
@@ -197,11 +199,17 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
             step(1)
         for (na, wa), (nb, wb) in _pairs_of(w):
             summary[f"weight_correlation_{na}_{nb}"] = float(np.corrcoef(wa, wb)[0, 1])
+        separation = None
+        if ablation:
+            separation = classifier_ablation(comparison, names, given=given or [], seed=seed or 0,
+                                             epochs=classifier_epochs)
+            step(1)
         result = {
             "reference": str(reference), "generated": str(generated), "weights": weights,
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "events": {"reference": int(ref_ds.sizes[EVENT]), "generated": int(gen_ds.sizes[EVENT])},
             "summary": summary, "observables": per_column, "skipped": skipped,
+            **({"classifier_ablation": separation} if separation is not None else {}),
             "metrics": {n: {"description": get_metric(n).description, "source": get_metric(n).source,
                             "ideal": get_metric(n).ideal} for n in metric_names()
                         if n in summary},

@@ -55,6 +55,16 @@ def _skipped(skipped: dict[str, str]) -> list[str]:
     return ["<h2>Not compared</h2>", f"<ul class='legend'>{items}</ul>"]
 
 
+def _ablation(ablation: dict[str, dict[str, float]] | None) -> list[str]:
+    if not ablation:
+        return []
+    everything = ablation["all columns"]["auc"]
+    rows = [{"columns": k, "AUC alone": v["alone"], "AUC without": v["without"]} for k, v in ablation.items()
+            if k != "all columns"]
+    return [f"<h2>Where the classifier separates</h2><p>AUC on all columns {_fmt(everything)}; on each group of "
+            "columns alone (with the given ones) and on all columns without it.</p>", _table(rows, "columns")]
+
+
 def render_html(result: dict[str, Any], histograms, images, correlations, weight_figures) -> str:
     summary_rows = [{"metric": k, "value": v, "what it measures": explain(k, weights=result["weights"]) or ""}
                     for k, v in result["summary"].items()]
@@ -71,6 +81,7 @@ def render_html(result: dict[str, Any], histograms, images, correlations, weight
         "<h2>Summary metrics</h2>", _table(summary_rows, "metric"),
         "<h2>Per-observable metrics</h2>", _table(column_rows, "observable"), _legend(column_keys, result["weights"]),
         *_skipped(result.get("skipped", {})),
+        *_ablation(result.get("classifier_ablation")),
         "<h2>Histograms</h2>", _figures(histograms),
     ]
     if weight_figures:
