@@ -78,8 +78,10 @@ def test_cli_evaluate_ablation_prints_and_writes_the_groups(showers, tmp_path, w
     (["--ablation", "--given", "theta"], "the given names ['theta'] must be among the compared ones"),
 ])
 def test_cli_evaluate_ablation_bad_options_are_one_clear_error(showers, tmp_path, wide_console, arguments, message):
+    """Before any metric is computed: nothing is written."""
     reference, generated = showers
     result = CliRunner().invoke(app, ["evaluate", reference, generated, "--out", str(tmp_path / "ev"), "--names",
                                       ",".join(NAMES), "--metrics", "c2st_auc", *arguments])
     assert result.exit_code != 0
     assert message in result.output
+    assert not (tmp_path / "ev").exists()

@@ -5,7 +5,7 @@ FPD/KPD follow JetNet's conventions unless another is named (:mod:`.frechet`).""
 
 from physgen.metrics._columns import default_metric_names, event_columns, weight_values
 from physgen.metrics._estimate import Estimate
-from physgen.metrics.ablation import classifier_ablation, column_groups
+from physgen.metrics.ablation import check_given, classifier_ablation, column_groups
 from physgen.metrics.calibration import balanced_nll, fit_temperature, isotonic_calibration, roc_auc
 from physgen.metrics.classifier import ClassifierTest, challenge_classifier_test, classifier_test
 from physgen.metrics.comparison import Comparison
@@ -28,7 +28,7 @@ from physgen.metrics.weights import (
 
 __all__ = [
     "BINNINGS", "COLUMN_METRICS", "Chi2Test", "ClassifierTest", "Comparison", "CoverageMMD", "Estimate",
-    "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "binning_edges", "challenge_classifier_test", "chi2_test",
+    "KS_SUM_VARIABLES", "Metric", "PRDC", "balanced_nll", "bin_fractions", "binning_edges", "challenge_classifier_test", "check_given", "chi2_test",
     "classifier_test", "column_values", "coverage_mmd", "default_metric_names", "dilution", "distribution_mode",
     "effective_sample_size", "emd_2d", "event_average", "emd_minimax_score", "event_columns", "event_weights", "event_emd", "event_emds", "fill", "fill_2d", "fit_temperature",
     "fpd", "frechet_distance", "get_metric", "histogram_2d", "isotonic_calibration", "kpd", "ks_statistic",

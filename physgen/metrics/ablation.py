@@ -21,7 +21,7 @@ from physgen.errors import PhysgenError
 from physgen.metrics.classifier import classifier_test
 from physgen.metrics.comparison import Comparison
 
-__all__ = ["classifier_ablation", "column_groups"]
+__all__ = ["check_given", "classifier_ablation", "column_groups"]
 
 
 def _index(column: str, name: str) -> str | None:
@@ -45,17 +45,23 @@ def column_groups(columns: Sequence[str], names: Sequence[str]) -> dict[str, lis
     return groups | shared
 
 
+def check_given(comparison: Comparison, names: Sequence[str] | None, given: Sequence[str]) -> None:
+    """A clear error unless every ``given`` name is among those compared (before any work)."""
+    compared = comparison.requested(names)
+    unknown = [g for g in given if g not in compared]
+    if unknown:
+        msg = f"the given names {unknown} must be among the compared ones {compared}"
+        raise PhysgenError(msg)
+
+
 def classifier_ablation(comparison: Comparison, names: Sequence[str] | None = None, *, given: Sequence[str] = (),
                         seed: int = 0, epochs: int = 30) -> dict[str, dict[str, float]]:
     """``{"all columns": {"auc": …}, group: {"alone": AUC, "without": AUC}, …}`` for the groups of
     :func:`column_groups` of ``names`` (default: the comparison's, see :meth:`Comparison.columns`; ``given``
     columns in every subset; both samples' event weights used)."""
+    check_given(comparison, names, given)
     ref, gen = comparison.columns(names)
     names = comparison.requested(names)
-    unknown = [g for g in given if g not in names]
-    if unknown:
-        msg = f"the given names {unknown} must be among the compared ones {names}"
-        raise PhysgenError(msg)
     kept = [c for g in given for c in column_groups(list(ref), [g]).get(g, [])]
     groups = column_groups(list(ref), [n for n in names if n not in given])
 

@@ -21,7 +21,7 @@ import xarray as xr
 
 from physgen.errors import PhysgenError, SchemaError, check_seed
 from physgen.metrics import (
-    Comparison, classifier_ablation, column_values, default_metric_names, dilution, effective_sample_size, event_average, fill,
+    Comparison, check_given, classifier_ablation, column_values, default_metric_names, dilution, effective_sample_size, event_average, fill,
     get_metric, metric_names, reference_edges,
 )
 from physgen.observables import compute, default_observables, observable_names
@@ -164,6 +164,8 @@ def evaluate(reference: str | os.PathLike[str], generated: str | os.PathLike[str
     skipped = _comparison_plan(ref_ds, gen_ds, names, weights)
     comparison = Comparison(ref_ds, gen_ds)
     metrics = _check_metrics(comparison, metrics)
+    if ablation:
+        check_given(comparison, names, given or [])
     weighted = {name: comparison.weighted(name) for name in weights}
     w = {name: c.weights for name, c in weighted.items()}
     total = int(ref_ds.sizes[EVENT]) + int(gen_ds.sizes[EVENT])
